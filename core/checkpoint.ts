@@ -1,0 +1,126 @@
+/**
+ * Checkpoints: model parameters and optimiser state in one `.safetensors`
+ * file per save (`checkpoints/step-000500.safetensors`, the number being the
+ * count of completed optimiser steps), plus `checkpoints/latest.json` naming
+ * the newest one. Format and tensor names: docs/checkpoints.md.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import type { AdamW } from "./optim.ts";
+import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import type { Parameter } from "./types.ts";
+
+/** Version of the checkpoint layout written in the metadata. */
+export const CHECKPOINT_FORMAT_VERSION = "1";
+
+/** What `latest.json` records. */
+export interface LatestCheckpoint {
+  /** Completed optimiser steps. */
+  step: number;
+  /** File name inside the checkpoint folder. */
+  file: string;
+}
+
+/** File name of the checkpoint after `step` completed steps. */
+export function checkpointFile(step: number): string {
+  return `step-${String(step).padStart(6, "0")}.safetensors`;
+}
+
+/** Saves parameters (and optimiser state when given) after `step` completed steps. */
+export async function saveCheckpoint(
+  dir: string,
+  state: {
+    step: number;
+    parameters: Parameter[];
+    optimizer?: AdamW;
+    metadata: Record<string, string>;
+  },
+): Promise<string> {
+  const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
+  const add = async (name: string, t: tf.Tensor) => {
+    const data = await t.data();
+    tensors.set(name, {
+      shape: [...t.shape],
+      data: t.dtype === "int32" ? Int32Array.from(data) : Float32Array.from(data),
+    });
+  };
+  for (const p of state.parameters) await add(p.name, p.variable);
+  if (state.optimizer) {
+    const optimState = state.optimizer.state();
+    for (const [name, t] of optimState) await add(name, t);
+    for (const t of optimState.values()) {
+      if (!state.parameters.some((p) => p.variable === t)) t.dispose();
+    }
+  }
+  const bytes = encodeSafetensors(tensors, {
+    ...state.metadata,
+    step: String(state.step),
+    format_version: CHECKPOINT_FORMAT_VERSION,
+  });
+  const file = checkpointFile(state.step);
+  await Deno.mkdir(dir, { recursive: true });
+  await writeFileAtomic(`${dir}/${file}`, bytes);
+  await writeJsonAtomic(
+    `${dir}/latest.json`,
+    { step: state.step, file } satisfies LatestCheckpoint,
+  );
+  return `${dir}/${file}`;
+}
+
+/** Reads `latest.json` of a checkpoint folder, or undefined when there is none. */
+export async function latestCheckpoint(dir: string): Promise<LatestCheckpoint | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/latest.json`)) as LatestCheckpoint;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${dir}/latest.json is unreadable: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Loads a checkpoint into `parameters` (and the optimiser) — every parameter
+ * must be present with its exact shape; the error names what differs.
+ * Returns the completed step count and the metadata.
+ */
+export async function loadCheckpoint(
+  path: string,
+  target: { parameters: Parameter[]; optimizer?: AdamW },
+): Promise<{ step: number; metadata: Record<string, string> }> {
+  const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path));
+  for (const p of target.parameters) {
+    const stored = tensors.get(p.name);
+    if (!stored) {
+      throw new Error(
+        `${path}: parameter "${p.name}" is missing (the checkpoint has ${tensors.size} tensors; ` +
+          `was it written by a different recipe?)`,
+      );
+    }
+    if (!tf.util.arraysEqual(stored.shape, p.variable.shape)) {
+      throw new Error(
+        `${path}: parameter "${p.name}" has shape [${stored.shape}] in the checkpoint, ` +
+          `[${p.variable.shape}] in the model`,
+      );
+    }
+    tf.tidy(() => p.variable.assign(tf.tensor(stored.data, stored.shape, "float32")));
+  }
+  if (target.optimizer) {
+    const state = new Map<string, tf.Tensor>();
+    for (const [name, t] of tensors) {
+      if (name.startsWith("optim.")) {
+        state.set(
+          name,
+          tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? "int32" : "float32"),
+        );
+      }
+    }
+    await target.optimizer.load(state);
+    for (const t of state.values()) t.dispose();
+  }
+  const step = Number(metadata["step"]);
+  if (!Number.isInteger(step)) {
+    throw new Error(`${path}: metadata "step" is missing or not an integer`);
+  }
+  return { step, metadata };
+}

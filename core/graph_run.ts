@@ -1,0 +1,158 @@
+/**
+ * A compiled recipe graph: executes the training graph (all nodes, all loss
+ * terms) and the inference graph (train-only nodes dropped).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { InferenceModel, LossTerm } from "./components.ts";
+import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
+import { deriveSeed } from "./rng.ts";
+import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
+
+/** Values by reference (`batch.image`, node names). */
+export type GraphValues = Map<string, NodeValue>;
+
+/** A node output shape; batch axes are written `"B"`. */
+export type DisplayShape = (number | "B")[];
+
+/** Loss values of one step. */
+export interface LossValues {
+  /** Σ weight · term. */
+  total: tf.Scalar;
+  /** Unweighted value of each term, by term name. */
+  terms: Map<string, tf.Scalar>;
+}
+
+/** The training graph and, by dropping train-only nodes, the inference graph. */
+export class CompiledGraph {
+  /** Output shape of every node (batch axes as `"B"`), filled by the compiler. */
+  shapes: Map<string, DisplayShape> = new Map();
+
+  /** Wraps built modules; use {@link compileGraph} rather than this constructor. */
+  constructor(
+    readonly spec: GraphSpec,
+    readonly order: NodeSpec[],
+    readonly modules: Map<string, Module>,
+    readonly terms: LossTerm[],
+  ) {}
+
+  /** Every trainable parameter of the training graph, in node order. */
+  parameters(): Parameter[] {
+    return this.order.flatMap((n) => this.modules.get(n.name)!.parameters);
+  }
+
+  /** Parameters that remain in the inference graph. */
+  inferenceParameters(): Parameter[] {
+    return this.inferenceNodes().flatMap((n) => this.modules.get(n.name)!.parameters);
+  }
+
+  /** Nodes of the inference graph (train-only nodes dropped), in order. */
+  inferenceNodes(): NodeSpec[] {
+    return this.order.filter((n) => n.phase !== "train");
+  }
+
+  /** Names of the nodes `targets` need (themselves included). */
+  ancestors(targets: Iterable<string>): Set<string> {
+    const byName = new Map(this.order.map((n) => [n.name, n]));
+    const needed = new Set<string>();
+    const visit = (name: string): void => {
+      if (needed.has(name)) return;
+      needed.add(name);
+      for (const ref of byName.get(name)?.inputs ?? []) {
+        const dep = referencedNode(ref);
+        if (dep) visit(dep);
+      }
+    };
+    for (const t of targets) visit(t);
+    return needed;
+  }
+
+  /**
+   * Runs the nodes (all of them, or those `targets` need) on `values`, adding
+   * each output to `values`. Call inside `tf.tidy`.
+   */
+  forward(values: GraphValues, ctx: ForwardContext, targets?: Iterable<string>): void {
+    const needed = targets ? this.ancestors(targets) : undefined;
+    for (const node of this.order) {
+      if (needed && !needed.has(node.name)) continue;
+      if (!ctx.training && node.phase === "train") {
+        throw new Error(`node "${node.name}" is train-only and absent from the inference graph`);
+      }
+      const inputs = node.inputs.map((r) => {
+        const v = values.get(r);
+        if (v === undefined) throw new Error(`node "${node.name}" needs "${r}", not provided`);
+        return v;
+      });
+      const nodeCtx = { ...ctx, seed: deriveSeed(ctx.seed, node.name) };
+      values.set(node.name, this.modules.get(node.name)!.forward(inputs, nodeCtx));
+    }
+  }
+
+  /** Computes every loss term and the weighted total. Call inside `tf.tidy`. */
+  losses(values: GraphValues, ctx: ForwardContext): LossValues {
+    const terms = new Map<string, tf.Scalar>();
+    let total: tf.Scalar = tf.scalar(0);
+    this.spec.losses.forEach((loss, i) => {
+      const inputs: Record<string, NodeValue | NodeValue[]> = {};
+      for (const [role, ref] of Object.entries(loss.inputs)) {
+        inputs[role] = Array.isArray(ref) ? ref.map((r) => values.get(r)!) : values.get(ref)!;
+      }
+      const value = this.terms[i]!.fn(inputs, { ...ctx, seed: deriveSeed(ctx.seed, "loss", i) });
+      terms.set(loss.name, value);
+      total = tf.add(total, tf.mul(value, loss.weight));
+    });
+    return { total, terms };
+  }
+
+  /** Applies post-step hooks (clamps) of every module. */
+  afterStep(): void {
+    for (const m of this.modules.values()) m.afterStep?.();
+  }
+
+  /** The inference graph as evaluators use it. */
+  inference(options: { seed: number }): InferenceModel {
+    return {
+      run: (target: string, batch: Record<string, NodeValue>): Promise<tf.Tensor> =>
+        Promise.resolve().then(() =>
+          tf.tidy(() => {
+            const values: GraphValues = new Map();
+            for (const [k, v] of Object.entries(batch)) values.set(`batch.${k}`, v);
+            this.forward(values, { training: false, step: 0, seed: options.seed }, [target]);
+            return values.get(target) as tf.Tensor;
+          })
+        ),
+    };
+  }
+
+  /** Measures node output shapes on two batch sizes; differing axes are `"B"`. */
+  measureShapes(a: Batch, b: Batch): Promise<Map<string, DisplayShape>> {
+    const run = (batch: Batch): Map<string, number[]> => {
+      const shapes = new Map<string, number[]>();
+      tf.tidy(() => {
+        const values: GraphValues = new Map<string, NodeValue>([
+          ["batch.image", batch.image],
+          ["batch.caption", batch.caption],
+          ["batch.label", tf.tensor1d(batch.label, "int32")],
+        ]);
+        this.forward(values, { training: true, step: 0, seed: 0 });
+        for (const [k, v] of values) shapes.set(k, Array.isArray(v) ? [v.length] : [...v.shape]);
+      });
+      return shapes;
+    };
+    const sa = run(a), sb = run(b);
+    a.image.dispose();
+    b.image.dispose();
+    const out = new Map<string, DisplayShape>();
+    for (const [k, shape] of sa) {
+      const other = sb.get(k)!;
+      out.set(k, shape.map((d, i) => (other[i] !== d ? "B" : d)));
+    }
+    return Promise.resolve(out);
+  }
+
+  /** Releases every module. */
+  dispose(): void {
+    for (const m of this.modules.values()) m.dispose();
+  }
+}

@@ -1,0 +1,117 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { z } from "zod";
+import type { LossFactory, ModuleFactory } from "./components.ts";
+import { compileGraph } from "./graph.ts";
+import type { GraphSpec, NodeSpec } from "./graph_spec.ts";
+import { renderMermaid } from "./mermaid.ts";
+import { Registry } from "./registry.ts";
+import { MemorySource } from "./testing.ts";
+import { modelEntries } from "../models/entries.ts";
+import { predictionLoss } from "../losses/prediction.ts";
+
+/** Registries with the real model entries, a caption-hash text node and the MSE loss. */
+function registries() {
+  const modules = new Registry<ModuleFactory>("module");
+  for (const e of modelEntries) modules.register(e);
+  modules.register({
+    kind: "caption_code",
+    summary: "test: caption → one-hot of its last character code mod 8",
+    schema: z.strictObject({}),
+    create: () => ({
+      parameters: [],
+      forward: (inputs) =>
+        tf.oneHot(Array.from(inputs[0] as string[], (s) => s.charCodeAt(s.length - 1) % 8), 8)
+          .toFloat(),
+      dispose() {},
+    }),
+  });
+  const losses = new Registry<LossFactory>("loss");
+  losses.register({
+    kind: "prediction",
+    summary: "MSE",
+    schema: z.strictObject({}),
+    create: () => ({
+      roles: ["pred", "target"],
+      fn: (i) => predictionLoss(i.pred as tf.Tensor, i.target as tf.Tensor),
+    }),
+  });
+  return { modules, losses };
+}
+
+const source = new MemorySource({ size: 16, shape: [8, 8, 1], classes: 4 });
+const options = () => ({
+  registries: registries(),
+  seed: 0,
+  cacheDir: "/tmp",
+  sampleBatch: (n: number) => source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
+});
+
+function node(name: string, kind: string, inputs: string[], params: unknown, phase: "train" | "all" = "all"): NodeSpec {
+  return { name, kind, inputs, phase, params };
+}
+
+function spec(dim: number, extra: NodeSpec[] = []): GraphSpec {
+  return {
+    nodes: [
+      node("image", "vit", ["batch.image"], { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 }),
+      node("pred", "mlp", ["image"], { layers: [dim], activation: "gelu", norm: false, bias: true }),
+      node("text", "caption_code", ["batch.caption"], {}),
+      node("proj", "mlp", ["text"], { layers: [8], activation: "gelu", norm: false, bias: true }),
+      ...extra,
+    ],
+    losses: [{ name: "prediction", kind: "prediction", inputs: { pred: "pred", target: "proj" }, weight: 1, params: {} }],
+    locate: (path) => ({ file: "r.yaml", line: path.length, column: 3 }),
+  };
+}
+
+Deno.test("graph: compiles, measures shapes with batch axes, renders Mermaid", async () => {
+  await tf.setBackend("cpu");
+  const before = tf.memory().numTensors;
+  const graph = await compileGraph(spec(8), options());
+  assert.deepEqual(graph.shapes.get("image"), ["B", 16]);
+  assert.deepEqual(graph.shapes.get("batch.image"), ["B", 8, 8, 1]);
+  assert.deepEqual(graph.shapes.get("pred"), ["B", 8]);
+  const mermaid = renderMermaid(graph);
+  assert.match(mermaid, /n_pred\["pred: mlp<br\/>\[B, 8\]<br\/>136 params"\]/);
+  assert.match(mermaid, /n_pred -->\|pred\| loss_0/);
+  graph.dispose();
+  assert.equal(tf.memory().numTensors, before, "compilation leaks no tensors");
+});
+
+Deno.test("graph: a shape mismatch names both shapes and the recipe line", async () => {
+  await tf.setBackend("cpu");
+  await assert.rejects(() => compileGraph(spec(6), options()), (e: Error) => {
+    assert.match(e.message, /^r\.yaml:9:3: losses\[0\]: prediction failed on inputs pred \[2, 6\], target \[2, 8\]/);
+    return true;
+  });
+});
+
+Deno.test("graph: missing nodes and cycles are rejected with the valid choices", async () => {
+  await tf.setBackend("cpu");
+  const missing = spec(8, [node("extra", "mlp", ["nope"], { layers: [2] })]);
+  await assert.rejects(() => compileGraph(missing, options()), /nodes\.extra\.input: reference to missing node "nope"; expected one of: batch\.image, batch\.caption, batch\.label, image, pred, text, proj, extra/);
+  const cyclic: GraphSpec = {
+    ...spec(8),
+    nodes: [...spec(8).nodes, node("a", "mlp", ["b"], { layers: [2] }), node("b", "mlp", ["a"], { layers: [2] })],
+  };
+  await assert.rejects(() => compileGraph(cyclic, options()), /cycle in the graph: a → b → a/);
+});
+
+Deno.test("graph: inference graph drops train-only nodes; reading one at inference is an error", async () => {
+  await tf.setBackend("cpu");
+  const trainOnly = node("head", "mlp", ["image"], { layers: [4], activation: "gelu", norm: false, bias: true }, "train");
+  const graph = await compileGraph(spec(8, [trainOnly]), options());
+  assert.ok(graph.parameters().some((p) => p.name.startsWith("head.")));
+  assert.ok(!graph.inferenceParameters().some((p) => p.name.startsWith("head.")));
+  assert.deepEqual(graph.inferenceNodes().map((n) => n.name), ["image", "pred", "text", "proj"]);
+  const model = graph.inference({ seed: 0 });
+  const batch = source.batch("test", 0, { batchSize: 3, seed: 0, shuffle: false, dropLast: false });
+  const out = await model.run("pred", { image: batch.image });
+  assert.deepEqual(out.shape, [3, 8]);
+  await assert.rejects(() => model.run("head", { image: batch.image }), /train-only/);
+  tf.dispose([out, batch.image]);
+  graph.dispose();
+  const bad = spec(8, [trainOnly, node("after", "mlp", ["head"], { layers: [2] })]);
+  await assert.rejects(() => compileGraph(bad, options()), /nodes\.after\.phase: node "after" is kept at inference but reads train-only node "head"/);
+});

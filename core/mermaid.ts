@@ -1,0 +1,60 @@
+/**
+ * Renders a compiled graph as a Mermaid flowchart with tensor shapes
+ * (`deno task graph <recipe>`). Train-only nodes are drawn dashed.
+ *
+ * @module
+ */
+import type { CompiledGraph, DisplayShape } from "./graph_run.ts";
+import { referencedNode } from "./graph_spec.ts";
+
+function id(ref: string): string {
+  return ref.startsWith("batch.") ? `batch_${ref.slice(6)}` : `n_${ref.replace(/\W/g, "_")}`;
+}
+
+function shapeText(shape: DisplayShape | undefined): string {
+  return shape ? `[${shape.join(", ")}]` : "";
+}
+
+function quote(text: string): string {
+  return `"${text.replaceAll('"', "#quot;")}"`;
+}
+
+/** The Mermaid `flowchart` of the training graph, one node per line. */
+export function renderMermaid(graph: CompiledGraph): string {
+  const lines = ["flowchart TD"];
+  const usedBatch = new Set<string>();
+  for (const node of graph.order) {
+    for (const ref of node.inputs) if (!referencedNode(ref)) usedBatch.add(ref);
+  }
+  for (const loss of graph.spec.losses) {
+    for (const ref of Object.values(loss.inputs).flat()) {
+      if (!referencedNode(ref)) usedBatch.add(ref);
+    }
+  }
+  for (const ref of [...usedBatch].sort()) {
+    const shape = ref === "batch.caption" ? "B strings" : shapeText(graph.shapes.get(ref));
+    lines.push(`  ${id(ref)}[/${quote(`${ref}<br/>${shape}`)}/]`);
+  }
+  for (const node of graph.order) {
+    const params = graph.modules.get(node.name)!.parameters
+      .reduce((n, p) => n + p.variable.size, 0);
+    const label = `${node.name}: ${node.kind}<br/>${shapeText(graph.shapes.get(node.name))}` +
+      (params ? `<br/>${params.toLocaleString("en-US")} params` : "");
+    lines.push(`  ${id(node.name)}[${quote(label)}]`);
+    if (node.phase === "train") lines.push(`  class ${id(node.name)} trainOnly`);
+    for (const ref of node.inputs) lines.push(`  ${id(ref)} --> ${id(node.name)}`);
+  }
+  graph.spec.losses.forEach((loss, i) => {
+    const lossId = `loss_${i}`;
+    lines.push(`  ${lossId}([${quote(`${loss.name}: ${loss.kind}<br/>× ${round(loss.weight)}`)}])`);
+    for (const [role, refs] of Object.entries(loss.inputs)) {
+      for (const ref of [refs].flat()) lines.push(`  ${id(ref)} -->|${role}| ${lossId}`);
+    }
+  });
+  lines.push("  classDef trainOnly stroke-dasharray: 5 5");
+  return lines.join("\n") + "\n";
+}
+
+function round(x: number): string {
+  return Number(x.toPrecision(6)).toString();
+}

@@ -1,0 +1,236 @@
+/**
+ * Runs a resolved recipe end to end: backend → data → graph → trainer →
+ * checkpoints → evaluation, writing a run directory. `--resume` continues a
+ * run exactly where its last checkpoint left it.
+ *
+ * @module
+ */
+import { type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { evaluators, losses, modules, sources } from "./components.ts";
+import type { Metrics } from "./components.ts";
+import { compileGraph } from "./graph.ts";
+import type { CompiledGraph } from "./graph_run.ts";
+import type { GraphSpec } from "./graph_spec.ts";
+import { writeJsonAtomic } from "./atomic.ts";
+import { createProgress } from "./progress.ts";
+import { appendMetrics, createRunDir, type RunPaths, runPaths, truncateMetrics } from "./rundir.ts";
+import type { TrainConfig } from "./train_config.ts";
+import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
+import type { DataSource } from "./types.ts";
+
+/** Everything the runner needs from a resolved recipe. */
+export interface RunnableRecipe {
+  /** Run name (directory prefix). */
+  name: string;
+  /** The one seed. */
+  seed: number;
+  /** Backend request. */
+  backend: BackendChoice;
+  /** Data source kind and validated parameters. */
+  data: { kind: string; params: unknown };
+  /** The graph. */
+  graph: GraphSpec;
+  /** Training settings. */
+  train: TrainConfig;
+  /** Evaluators. */
+  eval: { kind: string; name: string; params: unknown }[];
+  /** The resolved recipe as YAML (saved in the run directory). */
+  yaml: string;
+}
+
+/** Options of {@link runRecipe}. */
+export interface RunOptions {
+  /** Parent of new run directories (default `runs`). */
+  runsDir?: string;
+  /** Continue this run directory from its latest checkpoint. */
+  resume?: string;
+  /** Overrides the recipe's backend. */
+  backend?: BackendChoice;
+  /** Cache directory (default `$NOVALAB_CACHE` or `.cache/novalab`). */
+  cacheDir?: string;
+  /** Stop (with a checkpoint) once this many steps are complete — simulates an interruption. */
+  stopAfter?: number;
+  /** No progress output. */
+  quiet?: boolean;
+  /** Skip evaluation. */
+  skipEval?: boolean;
+}
+
+/** What a run produced. */
+export interface RunResult {
+  /** The run directory. */
+  paths: RunPaths;
+  /** Backend used. */
+  backend: BackendInfo;
+  /** Completed steps. */
+  steps: number;
+  /** Whether the schedule finished (false when stopped early). */
+  finished: boolean;
+  /** Final metrics per evaluator name. */
+  eval: Record<string, Metrics>;
+  /** Mean images/s over the steps run in this process. */
+  imagesPerSecond: number;
+}
+
+/** The default cache directory. */
+export function defaultCacheDir(): string {
+  return Deno.env.get("NOVALAB_CACHE") ?? ".cache/novalab";
+}
+
+/** Builds data source and graph for `recipe` on the active backend. */
+export async function buildRecipe(
+  recipe: RunnableRecipe,
+  cacheDir: string,
+): Promise<{ source: DataSource; graph: CompiledGraph }> {
+  const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
+    seed: recipe.seed,
+    cacheDir,
+  });
+  const graph = await compileGraph(recipe.graph, {
+    registries: { modules, losses },
+    seed: recipe.seed,
+    cacheDir,
+    sampleBatch: (n) =>
+      source.batch("train", 0, {
+        batchSize: n,
+        seed: recipe.seed,
+        shuffle: false,
+        dropLast: false,
+      }),
+  });
+  return { source, graph };
+}
+
+/** Runs every evaluator of the recipe on the inference graph. */
+export async function evaluateRecipe(
+  recipe: RunnableRecipe,
+  graph: CompiledGraph,
+  source: DataSource,
+): Promise<Record<string, Metrics>> {
+  const results: Record<string, Metrics> = {};
+  for (const spec of recipe.eval) {
+    const evaluator = evaluators.get(spec.kind).create(spec.params);
+    results[spec.name] = await evaluator.evaluate(graph.inference({ seed: recipe.seed }), source);
+  }
+  return results;
+}
+
+function environment(backend: BackendInfo): Record<string, unknown> {
+  return {
+    novalab: "0.1.0",
+    deno: Deno.version,
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    cpus: navigator.hardwareConcurrency,
+    backend,
+    started: new Date().toISOString(),
+    args: Deno.args,
+  };
+}
+
+/** Trains `recipe` into a (new or resumed) run directory, then evaluates it. */
+export async function runRecipe(
+  recipe: RunnableRecipe,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const backend = await initBackend(options.backend ?? recipe.backend);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const { source, graph } = await buildRecipe(recipe, cacheDir);
+  const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+  const paths = options.resume
+    ? runPaths(options.resume)
+    : await createRunDir(options.runsDir ?? "runs", {
+      name: recipe.name,
+      recipeYaml: recipe.yaml,
+      env: environment(backend),
+    });
+  let start = 0;
+  if (options.resume) {
+    const latest = await latestCheckpoint(paths.checkpoints);
+    if (!latest) {
+      throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);
+    }
+    ({ step: start } = await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
+      parameters: graph.parameters(),
+      optimizer: trainer.optimizer,
+    }));
+    await truncateMetrics(paths, start);
+  }
+  try {
+    const trained = await trainLoop(recipe, { trainer, graph, paths, start, options });
+    const evalResults = options.skipEval || !trained.finished
+      ? {}
+      : await evaluateRecipe(recipe, graph, source);
+    if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
+    return { paths, backend, eval: evalResults, ...trained };
+  } finally {
+    graph.dispose();
+    source.dispose();
+  }
+}
+
+interface LoopState {
+  trainer: Trainer;
+  graph: CompiledGraph;
+  paths: RunPaths;
+  start: number;
+  options: RunOptions;
+}
+
+async function trainLoop(
+  recipe: RunnableRecipe,
+  state: LoopState,
+): Promise<{ steps: number; finished: boolean; imagesPerSecond: number }> {
+  const { trainer, graph, paths, start, options } = state;
+  const { steps, log_every, checkpoint_every } = recipe.train;
+  const metadata = { seed: String(recipe.seed), recipe: recipe.name };
+  const save = (done: number) =>
+    saveCheckpoint(paths.checkpoints, {
+      step: done,
+      parameters: graph.parameters(),
+      optimizer: trainer.optimizer,
+      metadata,
+    });
+  let interrupted = false;
+  const onSignal = () => (interrupted = true);
+  Deno.addSignalListener("SIGINT", onSignal);
+  const progress = createProgress({ total: steps, start, every: log_every, quiet: options.quiet });
+  const started = performance.now();
+  let done = start;
+  try {
+    for (let step = start; step < steps; step++) {
+      let metrics: StepMetrics;
+      try {
+        metrics = await trainer.step(step);
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e;
+        const file = await save(step);
+        await writeJsonAtomic(paths.failure, { step, report: e.report, kept_checkpoint: file });
+        progress.stop();
+        throw new Error(
+          `${e.message}\nLast good parameters saved to ${file}; report in ${paths.failure}`,
+        );
+      }
+      done = step + 1;
+      progress.update(metrics);
+      if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
+      const stopping = interrupted || done === options.stopAfter;
+      if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
+      if (stopping) break;
+    }
+  } finally {
+    progress.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  if (interrupted) {
+    console.error(`interrupted after step ${done}; continue with --resume ${paths.root}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const images = (done - start) * recipe.train.batch * recipe.train.accumulate;
+  return {
+    steps: done,
+    finished: done === steps,
+    imagesPerSecond: images / Math.max(seconds, 1e-9),
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Small real components for tests of the core: an in-memory data source of
+ * random images with class captions, and registries holding the built-ins.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Batch, BatchOptions, DataSource } from "./types.ts";
+
+/**
+ * An in-memory labelled image source: `size` random `[H, W, C]` images, label
+ * `i % classes`, caption `"digit <label>"`. Deterministic for a seed.
+ */
+export class MemorySource implements DataSource {
+  /** Source name. */
+  readonly name = "memory";
+  /** Class names `c0`, `c1`, …. */
+  readonly classNames: string[];
+  /** `[H, W, C]`. */
+  readonly imageShape: [number, number, number];
+  /** `train` and `test`, both of `size` samples. */
+  readonly splits: Record<string, { size: number }>;
+  readonly #pixels: Float32Array;
+
+  /** Creates `size` samples of shape `shape` over `classes` classes. */
+  constructor(options: { size: number; shape: [number, number, number]; classes: number; seed?: number }) {
+    this.imageShape = options.shape;
+    this.classNames = Array.from({ length: options.classes }, (_, i) => `c${i}`);
+    this.splits = { train: { size: options.size }, test: { size: options.size } };
+    let s = (options.seed ?? 1) >>> 0;
+    const n = options.size * options.shape.reduce((a, b) => a * b, 1);
+    this.#pixels = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      this.#pixels[i] = s / 2 ** 32;
+    }
+  }
+
+  /** Batch `batchIndex` in order (no shuffling; wraps around). */
+  batch(split: string, batchIndex: number, options: BatchOptions): Batch {
+    const size = this.splits[split]!.size;
+    const indices = Array.from({ length: options.batchSize }, (_, i) =>
+      (batchIndex * options.batchSize + i) % size);
+    const per = this.imageShape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(indices.length * per);
+    indices.forEach((idx, i) => data.set(this.#pixels.subarray(idx * per, (idx + 1) * per), i * per));
+    const label = Int32Array.from(indices, (i) => i % this.classNames.length);
+    return {
+      image: tf.tensor4d(data, [indices.length, ...this.imageShape]),
+      caption: Array.from(label, (l) => `digit ${this.classNames[l]}`),
+      label,
+      index: Int32Array.from(indices),
+    };
+  }
+
+  /** Batches per epoch. */
+  batchesPerEpoch(split: string, options: BatchOptions): number {
+    const size = this.splits[split]!.size;
+    return options.dropLast ? Math.floor(size / options.batchSize) : Math.ceil(size / options.batchSize);
+  }
+
+  /** Nothing to release. */
+  dispose(): void {}
+}

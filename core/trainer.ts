@@ -1,0 +1,159 @@
+/**
+ * The training step, read in phases: data → forward → losses → backward →
+ * clip → guard → update → clamps → metrics. Owns the optimiser; the graph
+ * owns the variables.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { clipByGlobalNorm, globalNorm } from "./clip_grad.ts";
+import { batchValues, disposeValues } from "./graph.ts";
+import type { CompiledGraph } from "./graph_run.ts";
+import { AdamW } from "./optim.ts";
+import { deriveSeed } from "./rng.ts";
+import { learningRate } from "./schedule.ts";
+import type { TrainConfig } from "./train_config.ts";
+import type { DataSource, Parameter } from "./types.ts";
+
+/** What one optimiser step measured. */
+export interface StepMetrics {
+  /** 0-based step index. */
+  step: number;
+  /** Weighted total loss (mean over micro-batches). */
+  loss: number;
+  /** Unweighted loss terms by name (mean over micro-batches). */
+  terms: Record<string, number>;
+  /** Learning rate used. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
+  /** Samples processed per second in this step. */
+  images_per_s: number;
+  /** Wall time of the step in milliseconds. */
+  ms: number;
+}
+
+/** Thrown when a step produces a non-finite loss or gradient; parameters are untouched. */
+export class NonFiniteError extends Error {
+  /** Creates the report for the failed step. */
+  constructor(readonly step: number, readonly report: Record<string, unknown>) {
+    super(
+      `non-finite values at step ${step}: ${JSON.stringify(report)}. ` +
+        `The update was not applied; parameters are those after step ${step - 1}. ` +
+        `Try a lower learning rate, a longer warm-up, or train.clip_grad_norm.`,
+    );
+    this.name = "NonFiniteError";
+  }
+}
+
+/** Trains a compiled graph on a data source. */
+export class Trainer {
+  /** The optimiser (its state goes into checkpoints). */
+  readonly optimizer: AdamW;
+  readonly #params: Parameter[];
+  readonly #byVariable: Map<string, string>;
+
+  /** Creates the optimiser over every trainable parameter of the training graph. */
+  constructor(
+    readonly graph: CompiledGraph,
+    readonly source: DataSource,
+    readonly options: { config: TrainConfig; seed: number },
+  ) {
+    const { optimizer } = options.config;
+    this.#params = graph.parameters();
+    this.#byVariable = new Map(this.#params.map((p) => [p.variable.name, p.name]));
+    this.optimizer = new AdamW(this.#params, {
+      beta1: optimizer.betas[0],
+      beta2: optimizer.betas[1],
+      eps: optimizer.eps,
+      weightDecay: optimizer.weight_decay,
+    });
+  }
+
+  /** The learning rate of step `step` under the recipe's schedule. */
+  learningRate(step: number): number {
+    const { optimizer, schedule, steps } = this.options.config;
+    return learningRate(step, {
+      base: optimizer.lr,
+      kind: schedule.kind,
+      warmup: Math.min(schedule.warmup, Math.max(0, steps - 1)),
+      total: steps,
+      minRatio: schedule.min_lr_ratio,
+    });
+  }
+
+  /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
+  #microStep(step: number, micro: number, sums: Map<string, tf.Tensor>): tf.Tensor[] {
+    const { config, seed } = this.options;
+    const batchIndex = step * config.accumulate + micro;
+    const batch = this.source.batch("train", batchIndex, {
+      batchSize: config.batch,
+      seed,
+      shuffle: true,
+      dropLast: true,
+    });
+    const values = batchValues(batch);
+    const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
+    let kept: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      this.graph.forward(values, ctx);
+      const { total, terms } = this.graph.losses(values, ctx);
+      kept = [total, ...terms.values()].map((t) => tf.keep(t.clone()));
+      return total;
+    }, this.#params.map((p) => p.variable));
+    value.dispose();
+    disposeValues(values, batch);
+    for (const [varName, g] of Object.entries(grads)) {
+      const name = this.#byVariable.get(varName)!;
+      const prev = sums.get(name);
+      sums.set(name, prev ? tf.tidy(() => tf.add(prev, g)) : g);
+      if (prev) {
+        prev.dispose();
+        g.dispose();
+      }
+    }
+    return kept;
+  }
+
+  /** Runs optimiser step `step` (0-based) and returns its metrics. */
+  async step(step: number): Promise<StepMetrics> {
+    const started = performance.now();
+    const { config } = this.options;
+    const sums = new Map<string, tf.Tensor>();
+    const lossSums: tf.Tensor[][] = [];
+    for (let micro = 0; micro < config.accumulate; micro++) {
+      lossSums.push(this.#microStep(step, micro, sums));
+    }
+    const names = [...sums.keys()];
+    const averaged = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, config.accumulate)));
+    const grads = new Map(names.map((k, i) => [k, averaged[i]!]));
+    for (const g of sums.values()) g.dispose();
+    const maxNorm = config.clip_grad_norm;
+    const clipped = maxNorm ? clipByGlobalNorm(grads, maxNorm) : { grads, norm: globalNorm(grads) };
+    const lossMean = tf.tidy(() =>
+      tf.div(tf.addN(lossSums.map((l) => tf.stack(l))), config.accumulate)
+    );
+    const [losses, normValue] = await Promise.all([lossMean.data(), clipped.norm.data()]);
+    lossSums.flat().forEach((t) => t.dispose());
+    lossMean.dispose();
+    const lr = this.learningRate(step);
+    const termNames = this.graph.spec.losses.map((l) => l.name);
+    const terms = Object.fromEntries(termNames.map((n, i) => [n, losses[i + 1]!]));
+    const metrics = { step, loss: losses[0]!, terms, lr, grad_norm: normValue[0]! };
+    const release = () => {
+      for (const g of grads.values()) g.dispose();
+      if (clipped.grads !== grads) { for (const g of clipped.grads.values()) g.dispose(); }
+      clipped.norm.dispose();
+    };
+    if (![metrics.loss, metrics.grad_norm, ...Object.values(terms)].every(Number.isFinite)) {
+      release();
+      throw new NonFiniteError(step, metrics);
+    }
+    this.optimizer.apply(clipped.grads, lr);
+    this.graph.afterStep();
+    release();
+    const ms = performance.now() - started;
+    const images = config.batch * config.accumulate;
+    return { ...metrics, images_per_s: (images / ms) * 1000, ms };
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The contracts every room of novalab plugs into: batches, graph values,
+ * modules, losses, data sources and evaluators.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** A position in a recipe file (1-based line and column). */
+export interface SourceLocation {
+  /** Path of the recipe file as the user named it (or as `extends` resolved it). */
+  file: string;
+  /** 1-based line. */
+  line: number;
+  /** 1-based column. */
+  column: number;
+}
+
+/** A tensor shape; `-1` marks an axis whose size is only known at run time. */
+export type Shape = number[];
+
+/**
+ * One batch from a data source.
+ *
+ * - `image`: `[B, H, W, C]` float32 in `[0, 1]`.
+ * - `caption`: `B` strings.
+ * - `label`: `B` class indices (`-1` when unknown).
+ * - `index`: `B` sample indices within the split.
+ */
+export interface Batch {
+  /** `[B, H, W, C]` float32 in `[0, 1]`. */
+  image: tf.Tensor4D;
+  /** One caption per sample. */
+  caption: string[];
+  /** Class index per sample, `-1` when the source has none. */
+  label: Int32Array;
+  /** Sample index within its split. */
+  index: Int32Array;
+}
+
+/** What flows along a graph edge: a tensor or a list of strings (captions). */
+export type NodeValue = tf.Tensor | string[];
+
+/** Per-call information handed to modules and losses. */
+export interface ForwardContext {
+  /** True in the training graph, false in the inference graph. */
+  training: boolean;
+  /** Optimiser step (0-based) the call belongs to. */
+  step: number;
+  /** Seed derived from the recipe seed, the step and the node name. */
+  seed: number;
+}
+
+/** A trainable tensor owned by a module. */
+export interface Parameter {
+  /** Name relative to its node, dot-separated (e.g. `blocks.0.attn.qkv.weight`). */
+  name: string;
+  /** The variable itself. */
+  variable: tf.Variable;
+  /** Whether AdamW applies weight decay (false for biases, norms, scales, position embeddings). */
+  decay: boolean;
+}
+
+/** A built graph node: parameters plus a forward function. */
+export interface Module {
+  /** Trainable parameters (empty for frozen or parameter-free modules). */
+  readonly parameters: Parameter[];
+  /**
+   * Computes the node's output from its inputs, in the order the recipe lists them.
+   * Must be safe to call inside `tf.tidy` (no async work).
+   */
+  forward(inputs: NodeValue[], ctx: ForwardContext): NodeValue;
+  /** Applied after every optimiser step (e.g. CLIP's logit-scale clamp). */
+  afterStep?(): void;
+  /** Releases variables and caches. */
+  dispose(): void;
+}
+
+/** What a module factory knows when it builds a node. */
+export interface BuildContext {
+  /** Node name in the recipe (used as the parameter name prefix). */
+  name: string;
+  /** Shapes of the inputs, in recipe order (`[]` for string lists; batch axes as `-1`). */
+  inputShapes: Shape[];
+  /** Seed for this node's initialisation. */
+  seed: number;
+  /** Directory for caches (text-tower embeddings, vocabularies). */
+  cacheDir: string;
+}
+
+/** A loss term: a pure function of named graph values. */
+export type LossFn = (
+  inputs: Record<string, NodeValue | NodeValue[]>,
+  ctx: ForwardContext,
+) => tf.Scalar;
+
+/** Description of a labelled dataset split. */
+export interface SplitInfo {
+  /** Number of samples in the split. */
+  size: number;
+}
+
+/** Options for iterating over a split. */
+export interface BatchOptions {
+  /** Samples per batch. */
+  batchSize: number;
+  /** Seed of the data order (shuffled per epoch when `shuffle`). */
+  seed: number;
+  /** Whether to shuffle (train) or read in order (eval). */
+  shuffle: boolean;
+  /** Drop the final short batch. */
+  dropLast: boolean;
+}
+
+/** A data source: labelled images with captions, split into named parts. */
+export interface DataSource {
+  /** Human-readable name (e.g. `mnist`). */
+  readonly name: string;
+  /** Class names, indexed by label (used by zero-shot prompts). */
+  readonly classNames: string[];
+  /** Image shape `[H, W, C]` of decoded samples. */
+  readonly imageShape: [number, number, number];
+  /** Available splits and their sizes. */
+  readonly splits: Record<string, SplitInfo>;
+  /**
+   * The batch at position `batchIndex` of the deterministic order of `split`
+   * (epochs continue past the end: batch `k` of epoch `e` is `e * perEpoch + k`).
+   * Random access makes resume exact.
+   */
+  batch(split: string, batchIndex: number, options: BatchOptions): Batch;
+  /** Number of batches per epoch for `split` under `options`. */
+  batchesPerEpoch(split: string, options: BatchOptions): number;
+  /** Releases memory held by the source. */
+  dispose(): void;
+}

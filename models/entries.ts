@@ -1,0 +1,106 @@
+/**
+ * Registry entries of the model room: `vit`, `mlp`, `logit_scale`, `l2norm`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { ModuleFactory } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { num, positiveInt } from "../core/schema.ts";
+import type { BuildContext, Shape } from "../core/types.ts";
+import { Mlp } from "./mlp.ts";
+import { L2Normalize, LogitScale } from "./simple.ts";
+import { VisionTransformer } from "./vit.ts";
+import { VIT_PRESETS } from "./vit_presets.ts";
+
+function lastDim(ctx: BuildContext, expected: string): number {
+  const shape: Shape = ctx.inputShapes[0] ?? [];
+  const dim = shape.at(-1);
+  if (shape.length < 1 || dim === undefined || dim < 1) {
+    throw new Error(
+      `node "${ctx.name}" expects ${expected}, got input shape [${shape.join(", ")}]`,
+    );
+  }
+  return dim;
+}
+
+const vitSchema = z.strictObject({
+  preset: z.enum(Object.keys(VIT_PRESETS) as [string, ...string[]]).default("tiny"),
+  patch: positiveInt().optional(),
+  dim: positiveInt().optional(),
+  depth: positiveInt().optional(),
+  heads: positiveInt().optional(),
+  mlp_ratio: positiveInt().optional(),
+});
+
+const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
+  const base = VIT_PRESETS[params.preset]!;
+  const config = {
+    patch: params.patch ?? base.patch,
+    dim: params.dim ?? base.dim,
+    depth: params.depth ?? base.depth,
+    heads: params.heads ?? base.heads,
+    mlpRatio: params.mlp_ratio ?? base.mlpRatio,
+  };
+  const shape = ctx.inputShapes[0] ?? [];
+  if (shape.length < 3) {
+    throw new Error(
+      `node "${ctx.name}" (vit) expects images [..., H, W, C], got [${shape.join(", ")}]`,
+    );
+  }
+  const [height, width, channels] = shape.slice(-3) as [number, number, number];
+  if (height % config.patch !== 0 || width % config.patch !== 0) {
+    throw new Error(
+      `node "${ctx.name}" (vit): image ${height}×${width} is not divisible by patch ${config.patch}; ` +
+        `choose a patch that divides both sides`,
+    );
+  }
+  if (config.dim % config.heads !== 0) {
+    throw new Error(
+      `node "${ctx.name}" (vit): dim ${config.dim} is not divisible by heads ${config.heads}`,
+    );
+  }
+  return new VisionTransformer(config, { height, width, channels }, ctx);
+};
+
+const mlpSchema = z.strictObject({
+  layers: z.array(positiveInt()).min(1),
+  activation: z.enum(["gelu", "relu", "tanh", "identity"]).default("gelu"),
+  norm: z.boolean().default(false),
+  bias: z.boolean().default(true),
+});
+
+const logitScaleSchema = z.strictObject({
+  init: num().default(Math.log(1 / 0.07)),
+  clamp: z.tuple([num(), num()]).default([0, Math.log(100)]),
+  learnable: z.boolean().default(true),
+});
+
+/** Module entries provided by `models/`. */
+export const modelEntries: RegistryEntry<ModuleFactory>[] = [
+  {
+    kind: "vit",
+    summary: "Vision Transformer from scratch: [..., H, W, C] → CLS embedding [..., D]",
+    schema: vitSchema,
+    create: createVit,
+  },
+  {
+    kind: "mlp",
+    summary: "MLP projector/predictor over the last axis: [..., Din] → [..., layers[-1]]",
+    schema: mlpSchema,
+    create: (params: z.infer<typeof mlpSchema>, ctx) =>
+      new Mlp({ inDim: lastDim(ctx, "an input [..., D]"), ...params }, ctx),
+  },
+  {
+    kind: "logit_scale",
+    summary: "learnable log-space temperature θ (scale = exp θ), clamped after each step",
+    schema: logitScaleSchema,
+    create: (params: z.infer<typeof logitScaleSchema>, ctx) => new LogitScale(params, ctx),
+  },
+  {
+    kind: "l2norm",
+    summary: "L2-normalise the last axis: [..., D] → [..., D]",
+    schema: z.strictObject({}),
+    create: () => new L2Normalize(),
+  },
+];

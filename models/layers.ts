@@ -1,0 +1,119 @@
+/**
+ * Parameter-owning building blocks shared by the models: linear layers, layer
+ * norm, GELU and initialisers. Everything is plain tfjs ops so that custom
+ * kernels can replace them later without touching the models.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Parameter } from "../core/types.ts";
+import { matmul } from "./matmul.ts";
+
+/** Collects parameters while a module is being built. */
+export class ParameterStore {
+  /** Parameters created so far, in creation order. */
+  readonly parameters: Parameter[] = [];
+  #counter = 0;
+
+  /** @param prefix Name prefix (the node name). @param seed Initialisation seed. */
+  constructor(readonly prefix: string, readonly seed: number) {}
+
+  /** Creates a variable named `<prefix>.<name>` holding `value`. */
+  add(name: string, value: tf.Tensor, decay: boolean): tf.Variable {
+    const fullName = `${this.prefix}.${name}`;
+    const variable = tf.variable(value, true);
+    value.dispose();
+    this.parameters.push({ name: fullName, variable, decay });
+    return variable;
+  }
+
+  /** A fresh deterministic seed for the next initialiser. */
+  nextSeed(): number {
+    this.#counter += 1;
+    return (this.seed * 1_000_003 + this.#counter * 7919) % 2_147_483_647;
+  }
+
+  /** Truncated normal (±2σ), the ViT/timm default for weights and embeddings. */
+  truncNormal(shape: number[], std: number): tf.Tensor {
+    return tf.truncatedNormal(shape, 0, std, "float32", this.nextSeed());
+  }
+}
+
+/** A fully connected layer `y = x W + b` with `W` `[in, out]`. */
+export interface Linear {
+  /** Weight `[in, out]`. */
+  weight: tf.Variable;
+  /** Bias `[out]` (absent when built without bias). */
+  bias?: tf.Variable;
+}
+
+/** Creates a linear layer (weights trunc-normal σ = 0.02, zero bias). */
+export function createLinear(
+  store: ParameterStore,
+  name: string,
+  options: { inDim: number; outDim: number; bias?: boolean; std?: number },
+): Linear {
+  const weight = store.add(
+    `${name}.weight`,
+    store.truncNormal([options.inDim, options.outDim], options.std ?? 0.02),
+    true,
+  );
+  if (options.bias === false) return { weight };
+  return { weight, bias: store.add(`${name}.bias`, tf.zeros([options.outDim]), false) };
+}
+
+/** Applies a linear layer to `[..., in]`, returning `[..., out]`. */
+export function applyLinear(layer: Linear, x: tf.Tensor): tf.Tensor {
+  const [inDim, outDim] = layer.weight.shape as [number, number];
+  const lead = x.shape.slice(0, -1) as number[];
+  const flat = x.rank === 2 ? x as tf.Tensor2D : x.reshape([-1, inDim]) as tf.Tensor2D;
+  let y: tf.Tensor = matmul(flat, layer.weight);
+  if (layer.bias) y = tf.add(y, layer.bias);
+  return x.rank === 2 ? y : y.reshape([...lead, outDim]);
+}
+
+/** Layer-norm parameters over the last axis. */
+export interface LayerNorm {
+  /** Scale `[D]` (ones at init). */
+  weight: tf.Variable;
+  /** Shift `[D]` (zeros at init). */
+  bias: tf.Variable;
+  /** Variance epsilon. */
+  eps: number;
+}
+
+/** Creates a layer norm over a last axis of width `dim`. */
+export function createLayerNorm(store: ParameterStore, name: string, dim: number): LayerNorm {
+  return {
+    weight: store.add(`${name}.weight`, tf.ones([dim]), false),
+    bias: store.add(`${name}.bias`, tf.zeros([dim]), false),
+    eps: 1e-6,
+  };
+}
+
+/** Applies layer norm over the last axis of `x`. */
+export function applyLayerNorm(norm: LayerNorm, x: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, norm.eps)));
+  return tf.add(tf.mul(normed, norm.weight), norm.bias);
+}
+
+const SQRT_HALF = Math.SQRT1_2;
+
+/** GELU, exact form `0.5 · x · (1 + erf(x / √2))`. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
+}
+
+/** Activation functions a recipe may name. */
+export const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+  gelu,
+  relu: (x) => tf.relu(x),
+  tanh: (x) => tf.tanh(x),
+  identity: (x) => x,
+};
+
+/** Releases every variable in `parameters`. */
+export function disposeParameters(parameters: Parameter[]): void {
+  for (const p of parameters) p.variable.dispose();
+}

@@ -1,0 +1,68 @@
+/**
+ * Small parameter-light graph nodes: the learnable logit scale of CLIP-style
+ * losses and L2 normalisation.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import { disposeParameters, ParameterStore } from "./layers.ts";
+
+/**
+ * A learnable scalar θ in log space (scale = exp θ), clamped to `[min, max]`
+ * after every optimiser step (open_clip: θ₀ = ln(1/0.07), clamp [0, ln 100]).
+ * Output: the scalar θ (losses take exp).
+ */
+export class LogitScale implements Module {
+  /** The single parameter `<name>.value` (no weight decay). */
+  readonly parameters: Parameter[];
+  readonly #value: tf.Variable;
+
+  /** Creates θ = `init`, clamped to `clamp` after each step. */
+  constructor(
+    readonly options: { init: number; clamp: [number, number]; learnable: boolean },
+    init: { name: string; seed: number },
+  ) {
+    const store = new ParameterStore(init.name, init.seed);
+    this.#value = store.add("value", tf.scalar(options.init), false);
+    this.parameters = options.learnable ? store.parameters : [];
+  }
+
+  /** Returns θ (a scalar). */
+  forward(_inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
+    return this.#value;
+  }
+
+  /** Clamps θ into `[min, max]`. */
+  afterStep(): void {
+    const [lo, hi] = this.options.clamp;
+    tf.tidy(() => this.#value.assign(tf.clipByValue(this.#value, lo, hi)));
+  }
+
+  /** Releases the variable. */
+  dispose(): void {
+    this.#value.dispose();
+  }
+}
+
+/** Divides `[..., D]` by its L2 norm over the last axis (ε = 1e-12 guard). */
+export function l2Normalize(x: tf.Tensor): tf.Tensor {
+  const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24));
+  return tf.div(x, norm);
+}
+
+/** A node that L2-normalises its input over the last axis. */
+export class L2Normalize implements Module {
+  /** No parameters. */
+  readonly parameters: Parameter[] = [];
+
+  /** `[..., D]` → unit-norm `[..., D]`. */
+  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
+    return l2Normalize(inputs[0] as tf.Tensor);
+  }
+
+  /** Nothing to release. */
+  dispose(): void {
+    disposeParameters(this.parameters);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Vision Transformer (Dosovitskiy et al., arXiv 2010.11929) as trained from
+ * scratch by NOVA and CLIP recipes: non-overlapping patch embedding, a CLS
+ * token, learned position embeddings, pre-LN blocks with biases, a final norm,
+ * and the CLS token as the image embedding.
+ *
+ * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import {
+  applyLayerNorm,
+  applyLinear,
+  createLayerNorm,
+  createLinear,
+  disposeParameters,
+  gelu,
+  type LayerNorm,
+  type Linear,
+  ParameterStore,
+} from "./layers.ts";
+import { matmul } from "./matmul.ts";
+import type { VitConfig } from "./vit_presets.ts";
+
+interface Block {
+  norm1: LayerNorm;
+  qkv: Linear;
+  proj: Linear;
+  norm2: LayerNorm;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+/** Geometry of the images a ViT is built for. */
+export interface ImageGeometry {
+  /** Image height in pixels (a multiple of the patch size). */
+  height: number;
+  /** Image width in pixels (a multiple of the patch size). */
+  width: number;
+  /** Channels. */
+  channels: number;
+}
+
+/** A ViT module. Parameter names follow timm (`blocks.0.attn.qkv.weight`, …). */
+export class VisionTransformer implements Module {
+  /** Trainable parameters. */
+  readonly parameters: Parameter[];
+  readonly #patchEmbed: Linear;
+  readonly #cls: tf.Variable;
+  readonly #pos: tf.Variable;
+  readonly #blocks: Block[] = [];
+  readonly #norm: LayerNorm;
+  readonly #tokens: number;
+
+  /** Builds the parameters under the name prefix `name`. */
+  constructor(
+    readonly config: VitConfig,
+    readonly geometry: ImageGeometry,
+    init: { name: string; seed: number },
+  ) {
+    const { patch, dim, depth, mlpRatio } = config;
+    const store = new ParameterStore(init.name, init.seed);
+    const patchDim = patch * patch * geometry.channels;
+    this.#tokens = (geometry.height / patch) * (geometry.width / patch) + 1;
+    this.#patchEmbed = createLinear(store, "patch_embed.proj", { inDim: patchDim, outDim: dim });
+    this.#cls = store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
+    this.#pos = store.add("pos_embed", store.truncNormal([1, this.#tokens, dim], 0.02), false);
+    for (let i = 0; i < depth; i++) {
+      const p = `blocks.${i}`;
+      this.#blocks.push({
+        norm1: createLayerNorm(store, `${p}.norm1`, dim),
+        qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
+        proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
+        norm2: createLayerNorm(store, `${p}.norm2`, dim),
+        fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: dim * mlpRatio }),
+        fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: dim * mlpRatio, outDim: dim }),
+      });
+    }
+    this.#norm = createLayerNorm(store, "norm", dim);
+    this.parameters = store.parameters;
+  }
+
+  /** `[..., H, W, C]` → `[..., D]` (the final-normed CLS token). */
+  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
+    const images = inputs[0] as tf.Tensor;
+    const lead = images.shape.slice(0, -3);
+    const flat = images.reshape([-1, ...images.shape.slice(-3)]) as tf.Tensor4D;
+    let x = this.#embed(flat);
+    for (const block of this.#blocks) x = this.#block(block, x);
+    const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
+    const out = applyLayerNorm(this.#norm, cls);
+    return out.reshape([...lead, this.config.dim]);
+  }
+
+  /** Patchify `[N, H, W, C]` → tokens `[N, T, D]` with CLS and positions. */
+  #embed(images: tf.Tensor4D): tf.Tensor3D {
+    const [n, h, w, c] = images.shape;
+    const p = this.config.patch;
+    const gh = h / p, gw = w / p;
+    const patches = images.reshape([n, gh, p, gw, p, c]).transpose([0, 1, 3, 2, 4, 5])
+      .reshape([n, gh * gw, p * p * c]);
+    const embedded = applyLinear(this.#patchEmbed, patches);
+    const cls = tf.tile(this.#cls, [n, 1, 1]);
+    return tf.add(tf.concat([cls, embedded], 1), this.#pos) as tf.Tensor3D;
+  }
+
+  /** One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`. */
+  #block(block: Block, x: tf.Tensor3D): tf.Tensor3D {
+    const attended = tf.add(x, this.#attention(block, applyLayerNorm(block.norm1, x)));
+    const hidden = gelu(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
+    return tf.add(attended, applyLinear(block.fc2, hidden)) as tf.Tensor3D;
+  }
+
+  /** Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`. */
+  #attention(block: Block, x: tf.Tensor): tf.Tensor {
+    const [n, t, d] = x.shape;
+    const heads = this.config.heads;
+    const dh = d / heads;
+    const toHeads = (m: tf.Tensor): tf.Tensor =>
+      m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
+    // Split before transposing: 4-D transposes are fast, 5-D ones are not (WASM).
+    const [q, k, v] = tf.split(applyLinear(block.qkv, x), 3, -1).map(toHeads);
+    const scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
+    const context = matmul(tf.softmax(scores), v!); // [N·H, T, dh]
+    const merged = context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);
+    return applyLinear(block.proj, merged);
+  }
+
+  /** Releases all variables. */
+  dispose(): void {
+    disposeParameters(this.parameters);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Vision Transformer size presets. `tiny` trains on a 2-core CPU in minutes
+ * (28 px digits); `ti`, `s`, `b` are the usual ViT-Ti/S/B with 16 px patches.
+ *
+ * @module
+ */
+
+/** Architecture of a ViT. */
+export interface VitConfig {
+  /** Side of a square patch in pixels. */
+  patch: number;
+  /** Embedding width D. */
+  dim: number;
+  /** Number of transformer blocks. */
+  depth: number;
+  /** Attention heads (D must be divisible by heads). */
+  heads: number;
+  /** MLP hidden width as a multiple of D. */
+  mlpRatio: number;
+}
+
+/** Named presets (`preset:` in a recipe); explicit keys override them. */
+export const VIT_PRESETS: Record<string, VitConfig> = {
+  tiny: { patch: 7, dim: 64, depth: 4, heads: 4, mlpRatio: 2 },
+  ti: { patch: 16, dim: 192, depth: 12, heads: 3, mlpRatio: 4 },
+  s: { patch: 16, dim: 384, depth: 12, heads: 6, mlpRatio: 4 },
+  b: { patch: 16, dim: 768, depth: 12, heads: 12, mlpRatio: 4 },
+};
