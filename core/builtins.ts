@@ -9,6 +9,7 @@ import { moduleEntries as dataModules, sourceEntries } from "../data/entries.ts"
 import { evaluatorEntries } from "../eval/mod.ts";
 import { lossEntries } from "../losses/entries.ts";
 import { modelEntries } from "../models/entries.ts";
+import { textTowerEntries } from "../models/static_text.ts";
 
 let registered = false;
 
@@ -16,7 +17,7 @@ let registered = false;
 export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
-  for (const entry of [...modelEntries, ...dataModules]) modules.register(entry);
+  for (const entry of [...modelEntries, ...textTowerEntries, ...dataModules]) modules.register(entry);
   for (const entry of lossEntries) losses.register(entry);
   for (const entry of sourceEntries) sources.register(entry);
   for (const entry of evaluatorEntries) evaluators.register(entry);

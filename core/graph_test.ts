@@ -1,43 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { z } from "zod";
-import type { LossFactory, ModuleFactory } from "./components.ts";
 import { compileGraph } from "./graph.ts";
 import type { GraphSpec, NodeSpec } from "./graph_spec.ts";
 import { renderMermaid } from "./mermaid.ts";
-import { Registry } from "./registry.ts";
-import { MemorySource } from "./testing.ts";
-import { modelEntries } from "../models/entries.ts";
-import { predictionLoss } from "../losses/prediction.ts";
-
-/** Registries with the real model entries, a caption-hash text node and the MSE loss. */
-function registries() {
-  const modules = new Registry<ModuleFactory>("module");
-  for (const e of modelEntries) modules.register(e);
-  modules.register({
-    kind: "caption_code",
-    summary: "test: caption → one-hot of its last character code mod 8",
-    schema: z.strictObject({}),
-    create: () => ({
-      parameters: [],
-      forward: (inputs) =>
-        tf.oneHot(Array.from(inputs[0] as string[], (s) => s.charCodeAt(s.length - 1) % 8), 8)
-          .toFloat(),
-      dispose() {},
-    }),
-  });
-  const losses = new Registry<LossFactory>("loss");
-  losses.register({
-    kind: "prediction",
-    summary: "MSE",
-    schema: z.strictObject({}),
-    create: () => ({
-      roles: ["pred", "target"],
-      fn: (i) => predictionLoss(i.pred as tf.Tensor, i.target as tf.Tensor),
-    }),
-  });
-  return { modules, losses };
-}
+import { MemorySource, testRegistries as registries } from "./testing.ts";
 
 const source = new MemorySource({ size: 16, shape: [8, 8, 1], classes: 4 });
 const options = () => ({

@@ -5,7 +5,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { LossFactory, ModuleFactory } from "./components.ts";
+import { Registry } from "./registry.ts";
 import type { Batch, BatchOptions, DataSource } from "./types.ts";
+import { modelEntries } from "../models/entries.ts";
+import { predictionLoss } from "../losses/prediction.ts";
 
 /**
  * An in-memory labelled image source: `size` random `[H, W, C]` images, label
@@ -61,4 +66,40 @@ export class MemorySource implements DataSource {
 
   /** Nothing to release. */
   dispose(): void {}
+}
+
+/**
+ * Registries for core tests: the real model entries, a `caption_code` text
+ * node (one-hot of the caption's last character code mod 8, no file access)
+ * and the `prediction` (MSE) loss.
+ */
+export function testRegistries(): {
+  modules: Registry<ModuleFactory>;
+  losses: Registry<LossFactory>;
+} {
+  const modules = new Registry<ModuleFactory>("module");
+  for (const e of modelEntries) modules.register(e);
+  modules.register({
+    kind: "caption_code",
+    summary: "test: caption → one-hot of its last character code mod 8",
+    schema: z.strictObject({}),
+    create: () => ({
+      parameters: [],
+      forward: (inputs) =>
+        tf.oneHot(Array.from(inputs[0] as string[], (s) => s.charCodeAt(s.length - 1) % 8), 8)
+          .toFloat(),
+      dispose() {},
+    }),
+  });
+  const losses = new Registry<LossFactory>("loss");
+  losses.register({
+    kind: "prediction",
+    summary: "MSE",
+    schema: z.strictObject({}),
+    create: () => ({
+      roles: ["pred", "target"],
+      fn: (i) => predictionLoss(i.pred as tf.Tensor, i.target as tf.Tensor),
+    }),
+  });
+  return { modules, losses };
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { clipByGlobalNorm, globalNorm } from "./clip_grad.ts";
+import { addAll } from "./ops.ts";
 import { batchValues, disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { AdamW } from "./optim.ts";
@@ -83,7 +84,7 @@ export class Trainer {
   }
 
   /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
-  #microStep(step: number, micro: number, sums: Map<string, tf.Tensor>): tf.Tensor[] {
+  #microStep(step: number, micro: number, sums: Map<string, tf.Tensor>): tf.Tensor {
     const { config, seed } = this.options;
     const batchIndex = step * config.accumulate + micro;
     const batch = this.source.batch("train", batchIndex, {
@@ -94,11 +95,13 @@ export class Trainer {
     });
     const values = batchValues(batch);
     const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
-    let kept: tf.Tensor[] = [];
+    let kept: tf.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       this.graph.forward(values, ctx);
       const { total, terms } = this.graph.losses(values, ctx);
-      kept = [total, ...terms.values()].map((t) => tf.keep(t.clone()));
+      // A fresh tensor, not a clone: clones made under the gradient tape lose
+      // their data on tfjs-backend-webgpu 4.22 once the tape is released.
+      kept = tf.keep(tf.stack([total, ...terms.values()]));
       return total;
     }, this.#params.map((p) => p.variable));
     value.dispose();
@@ -112,7 +115,7 @@ export class Trainer {
         g.dispose();
       }
     }
-    return kept;
+    return kept!;
   }
 
   /** Runs optimiser step `step` (0-based) and returns its metrics. */
@@ -120,7 +123,7 @@ export class Trainer {
     const started = performance.now();
     const { config } = this.options;
     const sums = new Map<string, tf.Tensor>();
-    const lossSums: tf.Tensor[][] = [];
+    const lossSums: tf.Tensor[] = [];
     for (let micro = 0; micro < config.accumulate; micro++) {
       lossSums.push(this.#microStep(step, micro, sums));
     }
@@ -130,11 +133,9 @@ export class Trainer {
     for (const g of sums.values()) g.dispose();
     const maxNorm = config.clip_grad_norm;
     const clipped = maxNorm ? clipByGlobalNorm(grads, maxNorm) : { grads, norm: globalNorm(grads) };
-    const lossMean = tf.tidy(() =>
-      tf.div(tf.addN(lossSums.map((l) => tf.stack(l))), config.accumulate)
-    );
+    const lossMean = tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
     const [losses, normValue] = await Promise.all([lossMean.data(), clipped.norm.data()]);
-    lossSums.flat().forEach((t) => t.dispose());
+    lossSums.forEach((t) => t.dispose());
     lossMean.dispose();
     const lr = this.learningRate(step);
     const termNames = this.graph.spec.losses.map((l) => l.name);

@@ -1,0 +1,246 @@
+/**
+ * AdamW: Adam with decoupled weight decay and a per-parameter decay mask,
+ * numerically the update of PyTorch's `torch.optim.AdamW` (`amsgrad=False`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Parameter } from "./types.ts";
+
+/** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
+export interface AdamWOptions {
+  /** Decay rate of the first moment (default `0.9`). */
+  beta1?: number;
+  /** Decay rate of the second moment (default `0.999`). */
+  beta2?: number;
+  /** Added to `√v̂` in the denominator (default `1e-8`). */
+  eps?: number;
+  /** Decoupled weight decay, applied only where `Parameter.decay` is true (default `0.01`). */
+  weightDecay?: number;
+}
+
+/** Name of the step counter in {@linkcode AdamW.state} (an int32 scalar). */
+export const OPTIM_STEP_KEY = "optim.step";
+/** Prefix of first-moment tensors in {@linkcode AdamW.state}: `optim.m.<param name>`. */
+export const OPTIM_M_PREFIX = "optim.m.";
+/** Prefix of second-moment tensors in {@linkcode AdamW.state}: `optim.v.<param name>`. */
+export const OPTIM_V_PREFIX = "optim.v.";
+
+interface Slot {
+  param: Parameter;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+function checkRange(name: string, value: number, lo: number, hi: number, hint: string): void {
+  if (!(Number.isFinite(value) && value >= lo && value < hi)) {
+    throw new RangeError(`AdamW: ${name} must be ${hint}, got ${value}`);
+  }
+}
+
+/**
+ * AdamW ([Loshchilov & Hutter, Decoupled Weight Decay Regularization](https://arxiv.org/abs/1711.05101)).
+ *
+ * For each parameter `p` with gradient `g`, at step `t` (1-based after increment):
+ * `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`, `m̂ = m/(1−β1^t)`, `v̂ = v/(1−β2^t)`,
+ * `p ← p − lr·(m̂/(√v̂+ε) + wd·p)` with `wd = 0` where `decay` is false. As in
+ * PyTorch, `lr` multiplies the decay term too (it is `p·(1 − lr·wd)` before the Adam step).
+ *
+ * Parameter names key the state and the gradient map, so they must be globally
+ * unique (the trainer qualifies them as `<node>.<param path>`, e.g.
+ * `image.blocks.0.attn.qkv.weight`). A parameter missing from the gradient map
+ * is left untouched that step (no decay either, like PyTorch's `grad is None`),
+ * but the step count is global, not per parameter.
+ */
+export class AdamW {
+  /** Decay rate of the first moment. */
+  readonly beta1: number;
+  /** Decay rate of the second moment. */
+  readonly beta2: number;
+  /** Denominator epsilon. */
+  readonly eps: number;
+  /** Decoupled weight decay for parameters with `decay: true`. */
+  readonly weightDecay: number;
+  #slots = new Map<string, Slot>();
+  #t = 0;
+
+  /**
+   * Creates zero first/second-moment buffers for every parameter.
+   *
+   * @param params The trainable parameters, names globally unique.
+   * @param options Hyper-parameters; see {@linkcode AdamWOptions}.
+   */
+  constructor(params: Parameter[], options: AdamWOptions = {}) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0.01;
+    checkRange("beta1", this.beta1, 0, 1, "in [0, 1) (typical 0.9)");
+    checkRange("beta2", this.beta2, 0, 1, "in [0, 1) (typical 0.999)");
+    checkRange("eps", this.eps, 0, Infinity, "finite and >= 0 (typical 1e-8)");
+    checkRange("weightDecay", this.weightDecay, 0, Infinity, "finite and >= 0 (typical 0.01–0.1)");
+    for (const param of params) {
+      if (this.#slots.has(param.name)) {
+        throw new Error(
+          `AdamW: duplicate parameter name '${param.name}'; names must be globally unique ` +
+            `(qualify them as '<node>.<param path>')`,
+        );
+      }
+      if (param.variable.dtype !== "float32") {
+        throw new TypeError(
+          `AdamW: parameter '${param.name}' has dtype ${param.variable.dtype}; expected float32`,
+        );
+      }
+      const m = tf.tidy(() => tf.variable(tf.zerosLike(param.variable), false));
+      const v = tf.tidy(() => tf.variable(tf.zerosLike(param.variable), false));
+      this.#slots.set(param.name, { param, m, v });
+    }
+  }
+
+  /** Number of updates applied so far (`t` of the bias corrections). */
+  get step(): number {
+    return this.#t;
+  }
+
+  /**
+   * Applies one update in place (`variable.assign`) and increments the step.
+   *
+   * @param grads Gradient per parameter name, each shaped like its parameter. Not disposed.
+   * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`).
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+    if (!(Number.isFinite(lr) && lr >= 0)) {
+      throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
+    }
+    for (const [name, g] of grads) {
+      const slot = this.#slots.get(name);
+      if (!slot) {
+        throw new Error(
+          `AdamW.apply: gradient for unknown parameter '${name}'; known: ${this.#known()}`,
+        );
+      }
+      if (!tf.util.arraysEqual(g.shape, slot.param.variable.shape)) {
+        throw new Error(
+          `AdamW.apply: gradient of '${name}' has shape [${g.shape}]; ` +
+            `expected [${slot.param.variable.shape}] (the parameter's shape)`,
+        );
+      }
+    }
+    this.#t += 1;
+    const bc1 = 1 - this.beta1 ** this.#t;
+    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.#t);
+    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, lr, bc1, bc2Sqrt);
+  }
+
+  #update(slot: Slot, g: tf.Tensor, lr: number, bc1: number, bc2Sqrt: number): void {
+    const { beta1, beta2, eps } = this;
+    const wd = slot.param.decay ? this.weightDecay : 0;
+    tf.tidy(() => {
+      const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
+      const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
+      const p0 = slot.param.variable;
+      const decayed = wd === 0 ? p0 : tf.mul(p0, 1 - lr * wd);
+      const p = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1));
+      slot.m.assign(m);
+      slot.v.assign(v);
+      p0.assign(p);
+    });
+  }
+
+  /**
+   * Optimiser state for checkpoints: `optim.m.<param>` and `optim.v.<param>`
+   * (float32, shaped like the parameter) and `optim.step` (int32 scalar).
+   * The tensors are new handles owned by the caller: dispose them after use.
+   */
+  state(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    out.set(OPTIM_STEP_KEY, tf.scalar(this.#t, "int32"));
+    for (const [name, slot] of this.#slots) {
+      out.set(`${OPTIM_M_PREFIX}${name}`, tf.clone(slot.m));
+      out.set(`${OPTIM_V_PREFIX}${name}`, tf.clone(slot.v));
+    }
+    return out;
+  }
+
+  /**
+   * Restores the state written by {@linkcode AdamW.state}. Keys not starting with
+   * `optim.` are ignored (a whole checkpoint can be passed); every parameter must
+   * have its `m` and `v` with the right shape, and unknown `optim.*` keys are an
+   * error. Everything is validated before anything is assigned. The tensors are
+   * copied, not kept: the caller still owns them.
+   */
+  async load(state: Map<string, tf.Tensor>): Promise<void> {
+    const t = await this.#checkState(state);
+    for (const [name, slot] of this.#slots) {
+      tf.tidy(() => {
+        slot.m.assign(tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"));
+        slot.v.assign(tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"));
+      });
+    }
+    this.#t = t;
+  }
+
+  /** Validates a state map completely before anything is assigned; returns the step. */
+  async #checkState(state: Map<string, tf.Tensor>): Promise<number> {
+    const step = state.get(OPTIM_STEP_KEY);
+    if (!step || step.rank !== 0) {
+      throw new Error(
+        `AdamW.load: '${OPTIM_STEP_KEY}' must be a scalar, got ${
+          step ? `shape [${step.shape}]` : "nothing"
+        }`,
+      );
+    }
+    const t = (await step.data())[0];
+    if (!Number.isInteger(t) || t < 0) {
+      throw new RangeError(`AdamW.load: '${OPTIM_STEP_KEY}' must be an integer >= 0, got ${t}`);
+    }
+    this.#checkKeys(state);
+    return t;
+  }
+
+  /** Every `optim.*` key names a known parameter; every parameter has `m` and `v` of its shape. */
+  #checkKeys(state: Map<string, tf.Tensor>): void {
+    for (const key of state.keys()) {
+      if (!key.startsWith("optim.") || key === OPTIM_STEP_KEY) continue;
+      const name = key.startsWith(OPTIM_M_PREFIX)
+        ? key.slice(OPTIM_M_PREFIX.length)
+        : key.startsWith(OPTIM_V_PREFIX)
+        ? key.slice(OPTIM_V_PREFIX.length)
+        : undefined;
+      if (name === undefined || !this.#slots.has(name)) {
+        throw new Error(
+          `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}' or ` +
+            `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}' + one of: ${this.#known()}`,
+        );
+      }
+    }
+    for (const [name, slot] of this.#slots) {
+      for (const key of [`${OPTIM_M_PREFIX}${name}`, `${OPTIM_V_PREFIX}${name}`]) {
+        const x = state.get(key);
+        if (!x || !tf.util.arraysEqual(x.shape, slot.param.variable.shape)) {
+          throw new Error(
+            `AdamW.load: '${key}' ${x ? `has shape [${x.shape}]` : "is missing"}; ` +
+              `expected shape [${slot.param.variable.shape}]`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Releases the moment buffers (not the parameters). */
+  dispose(): void {
+    for (const slot of this.#slots.values()) {
+      slot.m.dispose();
+      slot.v.dispose();
+    }
+    this.#slots.clear();
+  }
+
+  #known(): string {
+    const names = [...this.#slots.keys()];
+    return names.length <= 10
+      ? names.join(", ")
+      : `${names.slice(0, 10).join(", ")}, … (${names.length} in all)`;
+  }
+}
