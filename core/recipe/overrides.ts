@@ -1,0 +1,130 @@
+/**
+ * `--set key.path=value` overrides, applied after `extends` and before
+ * `${var}` interpolation (so `--set vars.lambda=0.1` changes every use).
+ * Values are YAML (`--set "nodes.pred.layers=[64, 64]"`); their location is
+ * `{ file: "--set <text>", line: 0, column: <1-based override index> }`.
+ *
+ * @module
+ */
+import type { SourceLocation } from "../types.ts";
+import type { RecipeIssue } from "./errors.ts";
+import {
+  emptyMap,
+  formatKeyPath,
+  parseKeyPath,
+  type PathSegment,
+  relocate,
+  type TreeNode,
+} from "./tree.ts";
+import { parseYaml } from "./yaml_source.ts";
+
+const FORM = "key.path=value, e.g. train.batch=64, vars.lambda=0.1, " +
+  '"nodes.pred.layers=[64, 64]" or losses[1].weight=0.2';
+
+/** The location recorded for the `index`-th (0-based) override `text`. */
+export function overrideLocation(text: string, index: number): SourceLocation {
+  return { file: `--set ${text}`, line: 0, column: index + 1 };
+}
+
+function describe(node: TreeNode): string {
+  if (node.type === "map") return "a map";
+  if (node.type === "seq") return `a list of ${node.items.length}`;
+  return `the value ${JSON.stringify(node.value)}`;
+}
+
+/** Replaces the value at `path` under `node`; returns the new node or an issue. */
+function setAt(
+  node: TreeNode,
+  path: PathSegment[],
+  done: PathSegment[],
+  leaf: TreeNode,
+): TreeNode | RecipeIssue {
+  if (path.length === 0) return leaf;
+  const [seg, ...rest] = path;
+  const here = [...done, seg];
+  const fault = (message: string, expected: string): RecipeIssue => ({
+    location: leaf.loc,
+    keyPath: formatKeyPath(here),
+    message,
+    expected,
+  });
+  if (typeof seg === "number") {
+    if (node.type !== "seq") {
+      return fault(`cannot index ${formatKeyPath(done)}: it is ${describe(node)}`, "a list");
+    }
+    if (seg >= node.items.length) {
+      const last = node.items.length - 1;
+      const range = last < 0 ? "none: the list is empty" : `0 to ${last}`;
+      return fault(`index ${seg} is out of range`, `an index of ${formatKeyPath(done)}: ${range}`);
+    }
+    const child = setAt(node.items[seg], rest, here, leaf);
+    if ("message" in child) return child;
+    return { ...node, items: node.items.map((item, i) => (i === seg ? child : item)) };
+  }
+  if (node.type !== "map") {
+    const where = done.length > 0 ? formatKeyPath(done) : "the recipe";
+    return fault(`cannot set key ${JSON.stringify(seg)}: ${where} is ${describe(node)}`, "a map");
+  }
+  const prior = node.entries.get(seg);
+  const child = setAt(prior?.value ?? emptyMap(leaf.loc), rest, here, leaf);
+  if ("message" in child) return child;
+  const entries = new Map(node.entries);
+  entries.set(seg, { key: prior?.key ?? leaf.loc, value: child });
+  return { ...node, entries };
+}
+
+function parseOverride(
+  text: string,
+  index: number,
+): { path: PathSegment[]; value: TreeNode } | RecipeIssue {
+  const location = overrideLocation(text, index);
+  const eq = text.indexOf("=");
+  const path = eq > 0 ? parseKeyPath(text.slice(0, eq).trim()) : undefined;
+  if (!path) {
+    return {
+      location,
+      keyPath: "",
+      message: `malformed override ${JSON.stringify(text)}`,
+      expected: FORM,
+    };
+  }
+  const parsed = parseYaml(text.slice(eq + 1), location.file);
+  if (parsed.issues.length > 0) {
+    return {
+      location,
+      keyPath: formatKeyPath(path),
+      message: `the value ${JSON.stringify(text.slice(eq + 1))} is not valid YAML ` +
+        `(${parsed.issues[0].message})`,
+      expected: FORM,
+    };
+  }
+  const value = parsed.tree.type === "map" && parsed.tree.entries.size === 0 &&
+      text.slice(eq + 1).trim() === ""
+    ? { type: "scalar" as const, value: null, loc: location }
+    : relocate(parsed.tree, location);
+  return { path, value };
+}
+
+/**
+ * Applies `overrides` (`"train.batch=64"`, `"losses[1].weight=0.2"`, ...) in
+ * order. Missing map keys are created (the schema then rejects unknown
+ * ones, pointing at the override); list indices must exist.
+ */
+export function applyOverrides(
+  tree: TreeNode,
+  overrides: readonly string[],
+): { tree: TreeNode; issues: RecipeIssue[] } {
+  const issues: RecipeIssue[] = [];
+  let current = tree;
+  overrides.forEach((text, index) => {
+    const parsed = parseOverride(text, index);
+    if ("message" in parsed) {
+      issues.push(parsed);
+      return;
+    }
+    const next = setAt(current, parsed.path, [], parsed.value);
+    if ("message" in next) issues.push(next);
+    else current = next;
+  });
+  return { tree: current, issues };
+}
