@@ -69,6 +69,24 @@ export async function saveCheckpoint(
   return `${dir}/${file}`;
 }
 
+/** Writes the inference parameters alone to `<dir>/model.safetensors` (the user-facing export). */
+export async function exportModel(
+  dir: string,
+  state: { step: number; parameters: Parameter[]; metadata: Record<string, string> },
+): Promise<string> {
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const p of state.parameters) {
+    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(await p.variable.data()) });
+  }
+  const bytes = encodeSafetensors(tensors, {
+    ...state.metadata,
+    step: String(state.step),
+    format_version: CHECKPOINT_FORMAT_VERSION,
+  });
+  await writeFileAtomic(`${dir}/model.safetensors`, bytes);
+  return `${dir}/model.safetensors`;
+}
+
 /** Reads `latest.json` of a checkpoint folder, or undefined when there is none. */
 export async function latestCheckpoint(dir: string): Promise<LatestCheckpoint | undefined> {
   try {

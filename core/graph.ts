@@ -250,6 +250,7 @@ export async function compileGraph(
 
 /** Disposes every tensor in `values` (including the batch's image). */
 export function disposeValues(values: GraphValues, batch?: Batch): void {
-  for (const v of values.values()) if (!Array.isArray(v)) v.dispose();
+  // Node outputs may be variables themselves (e.g. a logit scale): those belong to their module.
+  for (const v of values.values()) if (!Array.isArray(v) && !(v instanceof tf.Variable)) v.dispose();
   batch?.image.dispose();
 }

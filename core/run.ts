@@ -6,7 +6,7 @@
  * @module
  */
 import { type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { exportModel, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { evaluators, losses, modules, sources } from "./components.ts";
 import type { Metrics } from "./components.ts";
 import { compileGraph } from "./graph.ts";
@@ -222,6 +222,13 @@ async function trainLoop(
   } finally {
     progress.stop();
     Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  if (done === steps) {
+    await exportModel(paths.checkpoints, {
+      step: done,
+      parameters: graph.inferenceParameters(),
+      metadata,
+    });
   }
   if (interrupted) {
     console.error(`interrupted after step ${done}; continue with --resume ${paths.root}`);

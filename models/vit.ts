@@ -15,8 +15,8 @@ import {
   applyLinear,
   createLayerNorm,
   createLinear,
+  ACTIVATIONS,
   disposeParameters,
-  gelu,
   type LayerNorm,
   type Linear,
   ParameterStore,
@@ -109,7 +109,8 @@ export class VisionTransformer implements Module {
   /** One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`. */
   #block(block: Block, x: tf.Tensor3D): tf.Tensor3D {
     const attended = tf.add(x, this.#attention(block, applyLayerNorm(block.norm1, x)));
-    const hidden = gelu(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
+    const act = ACTIVATIONS[this.config.activation ?? "gelu"]!;
+    const hidden = act(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
     return tf.add(attended, applyLinear(block.fc2, hidden)) as tf.Tensor3D;
   }
 

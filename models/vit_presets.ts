@@ -17,6 +17,8 @@ export interface VitConfig {
   heads: number;
   /** MLP hidden width as a multiple of D. */
   mlpRatio: number;
+  /** Activation inside the block MLPs (default `gelu`, as in timm). */
+  activation?: "gelu" | "relu";
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */

@@ -1,0 +1,119 @@
+/**
+ * Benchmarks (`deno task bench <name>`):
+ *
+ * - `cpu-vit`: the anchor's tiny ViT step (28 px, patch 4, dim 64, depth 4,
+ *   batch 256) on WASM, and the PyTorch anchor on the same CPU in the same run
+ *   when `python3` has `torch` (Debian `python3-torch` + `libopenblas0-pthread`);
+ *   prints both and the ratio.
+ * - `gpu-vit`: the same step on WebGPU (ViT-Ti/16, 224 px, batch 64 by
+ *   default), with the CUDA anchor when available.
+ * - `train <recipe>`: ms/step and images/s of a recipe's real training step.
+ *
+ * Flags follow the anchor's: `--batch --img --patch --dim --depth --heads --out --steps`.
+ *
+ * @module
+ */
+import { Command } from "commander";
+import { type BackendChoice, initBackend } from "../core/backend.ts";
+import { loadRunnable } from "../core/recipe_runnable.ts";
+import { buildRecipe, defaultCacheDir } from "../core/run.ts";
+import { Trainer } from "../core/trainer.ts";
+import { benchVitStep, type VitStepOptions } from "./vit_step.ts";
+
+const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
+
+async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<string | undefined> {
+  const args = [
+    ANCHOR, "--device", device, "--mode", "fp32", "--steps", String(o.steps),
+    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((k) => [`--${k}`, String(o[k as keyof VitStepOptions])]),
+  ];
+  try {
+    const out = await new Deno.Command("python3", {
+      args,
+      env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      console.error(`anchor unavailable: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`);
+      return undefined;
+    }
+    return new TextDecoder().decode(out.stdout).trim();
+  } catch (e) {
+    console.error(`anchor unavailable: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function vitOptions(defaults: VitStepOptions) {
+  return (cmd: Command) =>
+    cmd.option("--batch <n>", "images per step", String(defaults.batch))
+      .option("--img <n>", "image side", String(defaults.img))
+      .option("--patch <n>", "patch side", String(defaults.patch))
+      .option("--dim <n>", "width", String(defaults.dim))
+      .option("--depth <n>", "blocks", String(defaults.depth))
+      .option("--heads <n>", "heads", String(defaults.heads))
+      .option("--out <n>", "projection width", String(defaults.out))
+      .option("--steps <n>", "timed steps", String(defaults.steps))
+      .option("--no-anchor", "skip the PyTorch anchor");
+}
+
+function parseVit(opts: Record<string, string>): VitStepOptions {
+  const n = (k: string) => Number.parseInt(opts[k]!, 10);
+  return {
+    batch: n("batch"), img: n("img"), patch: n("patch"), dim: n("dim"),
+    depth: n("depth"), heads: n("heads"), out: n("out"), steps: n("steps"),
+  };
+}
+
+async function vitBench(backend: BackendChoice, device: "cpu" | "cuda", opts: Record<string, string | boolean>) {
+  const o = parseVit(opts as Record<string, string>);
+  const info = await initBackend(backend);
+  const r = await benchVitStep(o);
+  const label = `novalab-${info.name} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} img=${o.img}`;
+  console.log(`${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${r.loss.toFixed(4)}, tensors ${r.tensors.join("→")}`);
+  if (opts.anchor === false) return;
+  const anchor = await runAnchor(o, device);
+  if (!anchor) return;
+  console.log(anchor);
+  const ms = Number(anchor.match(/([\d.]+) ms\/step/)?.[1]);
+  if (ms) console.log(`ratio novalab/PyTorch: ${(r.msPerStep / ms).toFixed(2)}× (step time)`);
+}
+
+const program = new Command("bench").exitOverride();
+vitOptions({ batch: 256, img: 28, patch: 4, dim: 64, depth: 4, heads: 4, out: 64, steps: 5 })(
+  program.command("cpu-vit").description("tiny ViT step on WASM vs PyTorch CPU"),
+).action((opts) => vitBench("wasm", "cpu", opts));
+vitOptions({ batch: 64, img: 224, patch: 16, dim: 192, depth: 12, heads: 3, out: 768, steps: 10 })(
+  program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
+).action((opts) => vitBench("webgpu", "cuda", opts));
+program.command("train").argument("<recipe>").description("a recipe's training step")
+  .option("--set <key=value>", "override (repeatable)", (v: string, p: string[]) => [...p, v], [] as string[])
+  .option("--steps <n>", "timed steps", "5")
+  .option("--backend <name>", "backend", "auto")
+  .action(async (recipePath: string, opts) => {
+    const recipe = await loadRunnable(recipePath, opts.set);
+    const info = await initBackend(opts.backend as BackendChoice);
+    const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
+    const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+    await trainer.step(0);
+    const steps = Number(opts.steps);
+    const t0 = performance.now();
+    for (let s = 1; s <= steps; s++) await trainer.step(s);
+    const ms = (performance.now() - t0) / steps;
+    const batch = recipe.train.batch * recipe.train.accumulate;
+    console.log(`${recipe.name} on ${info.name}: ${ms.toFixed(1)} ms/step, ${(batch / ms * 1000).toFixed(1)} samples/s (batch ${batch})`);
+    graph.dispose();
+    source.dispose();
+  });
+
+if (import.meta.main) {
+  try {
+    await program.parseAsync(Deno.args, { from: "user" });
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith("commander.")) Deno.exit(err.exitCode ?? 1);
+    console.error(`error: ${err.message}`);
+    Deno.exit(1);
+  }
+}

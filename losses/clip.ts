@@ -1,0 +1,60 @@
+/**
+ * The symmetric InfoNCE loss of CLIP
+ * ({@link https://arxiv.org/abs/2103.00020 | arXiv 2103.00020}).
+ *
+ * With image and text embeddings I, T `[B, D]` (L2-normalised), logits =
+ * s · I Tᵀ + b `[B, B]` and the matching pairs on the diagonal:
+ *
+ *   loss = ½ [CE(logits, diag) + CE(logitsᵀ, diag)]
+ *        = ½ [mean_i lse_j ℓᵢⱼ + mean_j lse_i ℓᵢⱼ] − mean_i ℓᵢᵢ
+ *
+ * (log-sum-exp with the max subtracted, so large scales stay finite). At
+ * initialisation (random directions, small s) the loss is ≈ ln B, and exactly
+ * ln B when s = 0.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Options of {@linkcode clipLoss}. */
+export interface ClipLossOptions {
+  /** Logit scale s (CLIP: exp θ, θ₀ = ln(1/0.07)); a scalar tensor keeps its gradient. */
+  scale: number | tf.Scalar;
+  /** Optional logit bias b added to every logit. */
+  bias?: number | tf.Scalar;
+}
+
+/**
+ * CLIP's symmetric cross-entropy over a batch of matching image/text pairs.
+ *
+ * @param image Image embeddings `[B, D]`, already L2-normalised.
+ * @param text Text embeddings `[B, D]`, already L2-normalised; row i matches image row i.
+ * @param options Logit scale and optional bias.
+ * @returns The scalar loss (≈ ln B at random initialisation).
+ */
+export function clipLoss(
+  image: tf.Tensor2D,
+  text: tf.Tensor2D,
+  options: ClipLossOptions,
+): tf.Scalar {
+  if (
+    image.rank !== 2 || text.rank !== 2 || image.shape[0] !== text.shape[0] ||
+    image.shape[1] !== text.shape[1]
+  ) {
+    throw new Error(
+      `clipLoss expects image and text of the same shape [B, D], got image ` +
+        `[${image.shape.join(", ")}] and text [${text.shape.join(", ")}]`,
+    );
+  }
+  return tf.tidy(() => {
+    let logits: tf.Tensor = tf.mul(tf.matMul(image, text, false, true), options.scale);
+    let diag: tf.Tensor = tf.mul(tf.sum(tf.mul(image, text), 1), options.scale);
+    if (options.bias !== undefined) {
+      logits = tf.add(logits, options.bias);
+      diag = tf.add(diag, options.bias);
+    }
+    const rows = tf.mean(tf.logSumExp(logits, 1));
+    const cols = tf.mean(tf.logSumExp(logits, 0));
+    return tf.sub(tf.mul(tf.add(rows, cols), 0.5), tf.mean(diag)) as tf.Scalar;
+  });
+}

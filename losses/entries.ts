@@ -1,0 +1,172 @@
+/**
+ * Registry entries of the loss room: `clip`, `sigreg`, `prediction`.
+ *
+ * A recipe loss is `{ kind, name?, inputs: { role: ref | [ref, ...] }, weight,
+ * ...params }`; each entry's schema validates only `...params`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { addAll } from "../core/ops.ts";
+import { z } from "zod";
+import type { LossFactory } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { num, positiveInt } from "../core/schema.ts";
+import type { NodeValue } from "../core/types.ts";
+import { clipLoss } from "./clip.ts";
+import { QUADRATURES } from "./epps_pulley.ts";
+import { predictionLoss } from "./prediction.ts";
+import { sigreg } from "./sigreg.ts";
+
+type Inputs = Record<string, NodeValue | NodeValue[]>;
+
+const describe = (v: unknown): string =>
+  Array.isArray(v)
+    ? `a list of ${v.length} values`
+    : typeof v === "object" && v !== null
+    ? `shape [${(v as tf.Tensor).shape?.join(", ")}]`
+    : String(v);
+
+/** The tensor bound to `role`, or an error naming the loss, the role and what arrived. */
+function tensorInput(kind: string, inputs: Inputs, role: string): tf.Tensor {
+  const value = inputs[role];
+  if (!(value instanceof tf.Tensor)) {
+    throw new Error(
+      `loss ${kind}: input "${role}" must be a tensor, got ${
+        value === undefined ? "nothing" : describe(value)
+      }; bind it to a node that outputs embeddings`,
+    );
+  }
+  return value;
+}
+
+/** Divides by the L2 norm of the last axis (ε-guarded). */
+function l2Normalize(x: tf.Tensor): tf.Tensor {
+  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24)));
+}
+
+const clipSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  scale: num().default(1 / 0.07),
+  bias: num().optional(),
+});
+
+/** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
+function logitScale(inputs: Inputs, fixed: number): number | tf.Scalar {
+  if (inputs["logit_scale"] === undefined) return fixed;
+  const theta = tensorInput("clip", inputs, "logit_scale");
+  if (theta.size !== 1) {
+    throw new Error(
+      `loss clip: input "logit_scale" must be a scalar θ (scale = exp θ), got shape ` +
+        `[${theta.shape.join(", ")}]; bind it to a logit_scale node`,
+    );
+  }
+  return tf.exp(tf.reshape(theta, [])) as tf.Scalar;
+}
+
+const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
+  roles: ["image", "text", "logit_scale?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      let image = tensorInput("clip", inputs, "image");
+      let text = tensorInput("clip", inputs, "text");
+      const d = text.shape[1];
+      const ok = text.rank === 2 && (image.rank === 2 || image.rank === 3) &&
+        image.shape.at(-2) === text.shape[0] && image.shape.at(-1) === d;
+      if (!ok) {
+        throw new Error(
+          `loss clip: image [${image.shape.join(", ")}] and text [${text.shape.join(", ")}] ` +
+            `do not match; expected image [B, D] or [V, B, D] and text [B, D]`,
+        );
+      }
+      if (params.normalize) [image, text] = [l2Normalize(image), l2Normalize(text)];
+      const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
+      if (image.rank === 2) return clipLoss(image as tf.Tensor2D, text as tf.Tensor2D, options);
+      // Slices, not tf.unstack: the gradient of a one-output unstack throws in tfjs 4.22.
+      const views = image.shape[0]!;
+      const perView = Array.from({ length: views }, (_, v) =>
+        clipLoss(
+          tf.squeeze(tf.slice(image, [v, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
+          text as tf.Tensor2D,
+          options,
+        ));
+      return tf.div(addAll(perView), views) as tf.Scalar;
+    }),
+});
+
+const sigregSchema = z.strictObject({
+  slices: positiveInt().default(1024),
+  quadrature: z.enum(QUADRATURES as [string, ...string[]]).default("code"),
+  pooled: z.boolean().default(false),
+});
+
+/** Stacks the `x` list into `[V, B, K]` (`[B, K]` counts as one view). */
+function stackViews(inputs: Inputs): tf.Tensor3D {
+  const raw = inputs["x"];
+  const list = (Array.isArray(raw) && typeof raw[0] !== "string" ? raw : [raw]) as NodeValue[];
+  const views = list.map((value, i) => {
+    const t = value instanceof tf.Tensor ? value : undefined;
+    if (!t || (t.rank !== 2 && t.rank !== 3)) {
+      throw new Error(
+        `loss sigreg: x[${i}] must be [B, K] or [V, B, K], got ${describe(value)}`,
+      );
+    }
+    return (t.rank === 2 ? tf.expandDims(t, 0) : t) as tf.Tensor3D;
+  });
+  const [b, k] = views[0]!.shape.slice(1);
+  views.forEach((v, i) => {
+    if (v.shape[1] !== b || v.shape[2] !== k) {
+      throw new Error(
+        `loss sigreg: x[${i}] has batch × dim ${v.shape[1]} × ${v.shape[2]}, but x[0] has ` +
+          `${b} × ${k}; every listed value needs the same [B, K]`,
+      );
+    }
+  });
+  return views.length === 1 ? views[0]! : tf.concat(views, 0);
+}
+
+const createSigreg: LossFactory = (params: z.infer<typeof sigregSchema>) => ({
+  roles: ["x[]"],
+  fn: (inputs, ctx) =>
+    tf.tidy(() => {
+      const stacked = stackViews(inputs);
+      const x = params.pooled ? tf.reshape(stacked, [-1, stacked.shape[2]]) : stacked;
+      return sigreg(x, {
+        slices: params.slices,
+        quadrature: params.quadrature as "code" | "paper",
+        seed: ctx.seed,
+      });
+    }),
+});
+
+const createPrediction: LossFactory = () => ({
+  roles: ["pred", "target"],
+  fn: (inputs) =>
+    predictionLoss(
+      tensorInput("prediction", inputs, "pred"),
+      tensorInput("prediction", inputs, "target"),
+    ),
+});
+
+/** Loss entries provided by `losses/`. */
+export const lossEntries: RegistryEntry<LossFactory>[] = [
+  {
+    kind: "clip",
+    summary: "CLIP symmetric InfoNCE (arXiv 2103.00020): image [B, D] or [V, B, D] vs text [B, D]",
+    schema: clipSchema,
+    create: createClip,
+  },
+  {
+    kind: "sigreg",
+    summary:
+      "SIGReg Epps–Pulley Gaussianity test (arXiv 2511.08544) over a list of [B, K] / [V, B, K]",
+    schema: sigregSchema,
+    create: createSigreg,
+  },
+  {
+    kind: "prediction",
+    summary: "MSE of pred [V, B, K] or [B, K] against target [B, K] (NOVA, arXiv 2602.00653)",
+    schema: z.strictObject({}),
+    create: createPrediction,
+  },
+];

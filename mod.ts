@@ -1,0 +1,95 @@
+/**
+ * # novalab
+ *
+ * Vision–language alignment as declarative recipes: compose image encoders
+ * (ViT from scratch), frozen text towers, projector/predictor heads and loss
+ * terms in YAML; novalab validates the recipe, compiles it into a training
+ * graph, trains it with TensorFlow.js (WebGPU, WASM or CPU) and evaluates it.
+ *
+ * The loss terms are plain functions of tensors and can be used on their own:
+ *
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { clipLoss, sigreg } from "@novalab/novalab";
+ *
+ * await tf.setBackend("cpu");
+ * const image = tf.eye(4), text = tf.eye(4); // [B, D], L2-normalised
+ * const loss = clipLoss(image, text, { scale: 10 }); // ≈ 0 for perfectly aligned pairs
+ * const z = tf.randomNormal([256, 16], 0, 1, "float32", 0);
+ * const stat = sigreg(z, { slices: 64, seed: 1 }); // ≈ 1 for a healthy Gaussian embedding
+ * console.log((await loss.data())[0], (await stat.data())[0]);
+ * ```
+ *
+ * Training a recipe end to end:
+ *
+ * ```ts ignore
+ * import { loadRunnable, runRecipe } from "@novalab/novalab";
+ *
+ * const recipe = await loadRunnable("recipes/nova.yaml", ["train.steps=100"]);
+ * const result = await runRecipe(recipe);
+ * console.log(result.paths.root, result.eval);
+ * ```
+ *
+ * @module
+ */
+
+// Loss terms.
+export { clipLoss, type ClipLossOptions } from "./losses/clip.ts";
+export { predictionLoss } from "./losses/prediction.ts";
+export { randomDirections, sigreg, type SigregOptions } from "./losses/sigreg.ts";
+export { eppsPulley, type EppsPulleyOptions, type Quadrature } from "./losses/epps_pulley.ts";
+
+// Recipes, graphs, training.
+export { loadRecipe, RecipeError } from "./core/recipe/mod.ts";
+export type { LoadedRecipe, ResolvedRecipe } from "./core/recipe/mod.ts";
+export { loadRunnable } from "./core/recipe_runnable.ts";
+export {
+  buildRecipe,
+  evaluateRecipe,
+  type RunnableRecipe,
+  runRecipe,
+  type RunOptions,
+  type RunResult,
+} from "./core/run.ts";
+export { compileGraph, type CompileOptions } from "./core/graph.ts";
+export { CompiledGraph, type DisplayShape, type LossValues } from "./core/graph_run.ts";
+export { GraphError, type GraphSpec, type LossSpec, type NodeSpec } from "./core/graph_spec.ts";
+export { renderMermaid } from "./core/mermaid.ts";
+export { NonFiniteError, type StepMetrics, Trainer } from "./core/trainer.ts";
+export type { TrainConfig } from "./core/train_config.ts";
+export { AdamW, type AdamWOptions } from "./core/optim.ts";
+export { learningRate, type ScheduleOptions } from "./core/schedule.ts";
+export { clipByGlobalNorm, globalNorm } from "./core/clip_grad.ts";
+export { type BackendChoice, type BackendInfo, initBackend } from "./core/backend.ts";
+export { loadCheckpoint, saveCheckpoint } from "./core/checkpoint.ts";
+export { decodeSafetensors, encodeSafetensors } from "./core/safetensors.ts";
+
+// Registries: add a component with `<registry>.register({ kind, summary, schema, create })`.
+export {
+  evaluators as evaluatorRegistry,
+  type InferenceModel,
+  type LossTerm,
+  losses as lossRegistry,
+  modules as moduleRegistry,
+  sources as sourceRegistry,
+} from "./core/components.ts";
+export { Registry, type RegistryEntry, UnknownKindError } from "./core/registry.ts";
+export type {
+  Batch,
+  BatchOptions,
+  BuildContext,
+  DataSource,
+  ForwardContext,
+  Module,
+  NodeValue,
+  Parameter,
+} from "./core/types.ts";
+
+// Components.
+export { VisionTransformer } from "./models/vit.ts";
+export { VIT_PRESETS, type VitConfig } from "./models/vit_presets.ts";
+export { Mlp, type MlpOptions } from "./models/mlp.ts";
+export { StaticTextTower } from "./models/static_text.ts";
+export { createMnistSource, IdxImageSource } from "./data/mnist.ts";
+export { ViewAugment } from "./data/views.ts";
+export { ZeroShotEvaluator } from "./eval/zero_shot.ts";
