@@ -95,8 +95,12 @@ export function buildProgram(): Command {
       await initBackend((opts.backend as BackendChoice | undefined) ?? recipe.backend);
       const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
       const latest = await latestCheckpoint(paths.checkpoints);
-      if (!latest) throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
-      await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, { parameters: graph.inferenceParameters() });
+      if (!latest) {
+        throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
+      }
+      await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
+        parameters: graph.inferenceState(),
+      });
       const results = await evaluateRecipe(recipe, graph, source);
       await writeJsonAtomic(paths.eval, results);
       printMetrics(results);

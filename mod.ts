@@ -47,8 +47,8 @@ export {
   buildRecipe,
   evaluateRecipe,
   type RunnableRecipe,
-  runRecipe,
   type RunOptions,
+  runRecipe,
   type RunResult,
 } from "./core/run.ts";
 export { compileGraph, type CompileOptions } from "./core/graph.ts";
@@ -68,12 +68,17 @@ export { decodeSafetensors, encodeSafetensors } from "./core/safetensors.ts";
 export {
   evaluators as evaluatorRegistry,
   type InferenceModel,
-  type LossTerm,
   losses as lossRegistry,
+  type LossTerm,
   modules as moduleRegistry,
   sources as sourceRegistry,
 } from "./core/components.ts";
-export { Registry, type RegistryEntry, UnknownKindError } from "./core/registry.ts";
+export {
+  type ParamSchema,
+  Registry,
+  type RegistryEntry,
+  UnknownKindError,
+} from "./core/registry.ts";
 export type {
   Batch,
   BatchOptions,
@@ -93,3 +98,46 @@ export { StaticTextTower } from "./models/static_text.ts";
 export { createMnistSource, IdxImageSource } from "./data/mnist.ts";
 export { ViewAugment } from "./data/views.ts";
 export { ZeroShotEvaluator } from "./eval/zero_shot.ts";
+
+// Types that appear in the signatures above.
+export type {
+  GradSaveFunc,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "./core/tensor.ts";
+export type { Registries } from "./core/recipe/mod.ts";
+export type { ReadFile } from "./core/recipe/mod.ts";
+export type { ClippedGrads } from "./core/clip_grad.ts";
+export type { DecodedSafetensors, TensorData } from "./core/safetensors.ts";
+export type {
+  Evaluator,
+  EvaluatorFactory,
+  LossFactory,
+  Metrics,
+  ModuleFactory,
+  Params,
+  SourceContext,
+  SourceFactory,
+} from "./core/components.ts";
+export type { GraphValues } from "./core/graph_run.ts";
+export type { ImageGeometry } from "./models/vit.ts";
+export type {
+  LoadRecipeOptions,
+  OptimizerConfig,
+  RecipeIssue,
+  ResolvedData,
+  ResolvedEval,
+  ResolvedLoss,
+  ResolvedNode,
+  ScheduleConfig,
+} from "./core/recipe/mod.ts";
+export type { RunPaths } from "./core/rundir.ts";
+export type { ScheduleKind } from "./core/schedule.ts";
+export type { LossFn, Shape, SourceLocation, SplitInfo } from "./core/types.ts";
+export type { MnistParams } from "./data/mnist.ts";
+export type { ZeroShotParams } from "./eval/zero_shot.ts";

@@ -24,8 +24,16 @@ const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url
 
 async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<string | undefined> {
   const args = [
-    ANCHOR, "--device", device, "--mode", "fp32", "--steps", String(o.steps),
-    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((k) => [`--${k}`, String(o[k as keyof VitStepOptions])]),
+    ANCHOR,
+    "--device",
+    device,
+    "--mode",
+    "fp32",
+    "--steps",
+    String(o.steps),
+    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((
+      k,
+    ) => [`--${k}`, String(o[k as keyof VitStepOptions])]),
   ];
   try {
     const out = await new Deno.Command("python3", {
@@ -35,7 +43,9 @@ async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<str
       stderr: "piped",
     }).output();
     if (!out.success) {
-      console.error(`anchor unavailable: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`);
+      console.error(
+        `anchor unavailable: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`,
+      );
       return undefined;
     }
     return new TextDecoder().decode(out.stdout).trim();
@@ -61,17 +71,32 @@ function vitOptions(defaults: VitStepOptions) {
 function parseVit(opts: Record<string, string>): VitStepOptions {
   const n = (k: string) => Number.parseInt(opts[k]!, 10);
   return {
-    batch: n("batch"), img: n("img"), patch: n("patch"), dim: n("dim"),
-    depth: n("depth"), heads: n("heads"), out: n("out"), steps: n("steps"),
+    batch: n("batch"),
+    img: n("img"),
+    patch: n("patch"),
+    dim: n("dim"),
+    depth: n("depth"),
+    heads: n("heads"),
+    out: n("out"),
+    steps: n("steps"),
   };
 }
 
-async function vitBench(backend: BackendChoice, device: "cpu" | "cuda", opts: Record<string, string | boolean>) {
+async function vitBench(
+  backend: BackendChoice,
+  device: "cpu" | "cuda",
+  opts: Record<string, string | boolean>,
+) {
   const o = parseVit(opts as Record<string, string>);
   const info = await initBackend(backend);
   const r = await benchVitStep(o);
-  const label = `novalab-${info.name} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} img=${o.img}`;
-  console.log(`${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${r.loss.toFixed(4)}, tensors ${r.tensors.join("→")}`);
+  const label =
+    `novalab-${info.name} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} img=${o.img}`;
+  console.log(
+    `${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${
+      r.loss.toFixed(4)
+    }, tensors ${r.tensors.join("→")}`,
+  );
   if (opts.anchor === false) return;
   const anchor = await runAnchor(o, device);
   if (!anchor) return;
@@ -88,7 +113,12 @@ vitOptions({ batch: 64, img: 224, patch: 16, dim: 192, depth: 12, heads: 3, out:
   program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
 ).action((opts) => vitBench("webgpu", "cuda", opts));
 program.command("train").argument("<recipe>").description("a recipe's training step")
-  .option("--set <key=value>", "override (repeatable)", (v: string, p: string[]) => [...p, v], [] as string[])
+  .option(
+    "--set <key=value>",
+    "override (repeatable)",
+    (v: string, p: string[]) => [...p, v],
+    [] as string[],
+  )
   .option("--steps <n>", "timed steps", "5")
   .option("--backend <name>", "backend", "auto")
   .action(async (recipePath: string, opts) => {
@@ -102,7 +132,11 @@ program.command("train").argument("<recipe>").description("a recipe's training s
     for (let s = 1; s <= steps; s++) await trainer.step(s);
     const ms = (performance.now() - t0) / steps;
     const batch = recipe.train.batch * recipe.train.accumulate;
-    console.log(`${recipe.name} on ${info.name}: ${ms.toFixed(1)} ms/step, ${(batch / ms * 1000).toFixed(1)} samples/s (batch ${batch})`);
+    console.log(
+      `${recipe.name} on ${info.name}: ${ms.toFixed(1)} ms/step, ${
+        (batch / ms * 1000).toFixed(1)
+      } samples/s (batch ${batch})`,
+    );
     graph.dispose();
     source.dispose();
   });

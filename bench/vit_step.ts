@@ -11,6 +11,7 @@ import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { l2Normalize } from "../models/simple.ts";
 import { VisionTransformer } from "../models/vit.ts";
+import type { Scalar, Tensor } from "../core/tensor.ts";
 
 /** Shape of the benchmarked model and batch (the anchor's flags). */
 export interface VitStepOptions {
@@ -61,8 +62,8 @@ export async function benchVitStep(o: VitStepOptions): Promise<VitStepResult> {
   const byVar = new Map(params.map((p) => [p.variable.name, p.name]));
   const step = async (): Promise<number> => {
     const { value, grads } = tf.variableGrads(() => {
-      const z = l2Normalize(applyLinear(proj, vit.forward([images], ctx) as tf.Tensor));
-      return tf.mean(tf.square(tf.sub(z, target))) as tf.Scalar;
+      const z = l2Normalize(applyLinear(proj, vit.forward([images], ctx) as Tensor));
+      return tf.mean(tf.square(tf.sub(z, target))) as Scalar;
     }, params.map((p) => p.variable));
     optimizer.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-4);
     const loss = (await value.data())[0]!;

@@ -9,8 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 
-/** Backends a recipe or `--backend` may name. */
-export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
+import type { BackendChoice } from "./recipe/types.ts";
+export type { BackendChoice } from "./recipe/types.ts";
 
 /** The valid backend choices, for messages and schemas. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];

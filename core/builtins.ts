@@ -17,7 +17,9 @@ let registered = false;
 export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
-  for (const entry of [...modelEntries, ...textTowerEntries, ...dataModules]) modules.register(entry);
+  for (const entry of [...modelEntries, ...textTowerEntries, ...dataModules]) {
+    modules.register(entry);
+  }
   for (const entry of lossEntries) losses.register(entry);
   for (const entry of sourceEntries) sources.register(entry);
   for (const entry of evaluatorEntries) evaluators.register(entry);

@@ -11,6 +11,7 @@ import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import type { AdamW } from "./optim.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import type { Parameter } from "./types.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** Version of the checkpoint layout written in the metadata. */
 export const CHECKPOINT_FORMAT_VERSION = "1";
@@ -39,7 +40,7 @@ export async function saveCheckpoint(
   },
 ): Promise<string> {
   const tensors = new Map<string, { shape: number[]; data: Float32Array | Int32Array }>();
-  const add = async (name: string, t: tf.Tensor) => {
+  const add = async (name: string, t: Tensor) => {
     const data = await t.data();
     tensors.set(name, {
       shape: [...t.shape],
@@ -76,7 +77,10 @@ export async function exportModel(
 ): Promise<string> {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const p of state.parameters) {
-    tensors.set(p.name, { shape: [...p.variable.shape], data: Float32Array.from(await p.variable.data()) });
+    tensors.set(p.name, {
+      shape: [...p.variable.shape],
+      data: Float32Array.from(await p.variable.data()),
+    });
   }
   const bytes = encodeSafetensors(tensors, {
     ...state.metadata,
@@ -124,7 +128,7 @@ export async function loadCheckpoint(
     tf.tidy(() => p.variable.assign(tf.tensor(stored.data, stored.shape, "float32")));
   }
   if (target.optimizer) {
-    const state = new Map<string, tf.Tensor>();
+    const state = new Map<string, Tensor>();
     for (const [name, t] of tensors) {
       if (name.startsWith("optim.")) {
         state.set(

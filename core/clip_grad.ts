@@ -6,13 +6,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { addAll } from "./ops.ts";
+import type { Scalar, Tensor } from "./tensor.ts";
 
 /** Result of {@linkcode clipByGlobalNorm}. */
 export interface ClippedGrads {
   /** The scaled gradients, same keys and shapes as the input; new tensors owned by the caller. */
-  grads: Map<string, tf.Tensor>;
+  grads: Map<string, Tensor>;
   /** Global L2 norm of the gradients *before* clipping; owned by the caller. */
-  norm: tf.Scalar;
+  norm: Scalar;
 }
 
 /**
@@ -22,11 +23,11 @@ export interface ClippedGrads {
  * @param grads Gradients by parameter name (any shapes). Not disposed.
  * @returns A float32 scalar owned by the caller.
  */
-export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
+export function globalNorm(grads: Map<string, Tensor>): Scalar {
   return tf.tidy(() => {
     const sums = [...grads.values()].map((g) => tf.sum(tf.square(tf.cast(g, "float32"))));
     if (sums.length === 0) return tf.scalar(0);
-    return tf.sqrt(addAll(sums)) as tf.Scalar;
+    return tf.sqrt(addAll(sums)) as Scalar;
   });
 }
 
@@ -43,7 +44,7 @@ export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
  * @param maxNorm The largest allowed global norm (finite, `> 0`).
  * @returns The clipped gradients and the pre-clipping norm.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): ClippedGrads {
+export function clipByGlobalNorm(grads: Map<string, Tensor>, maxNorm: number): ClippedGrads {
   if (!(Number.isFinite(maxNorm) && maxNorm > 0)) {
     throw new RangeError(
       `clipByGlobalNorm: maxNorm must be a finite number > 0, got ${maxNorm} (typical 1.0)`,

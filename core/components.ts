@@ -5,12 +5,13 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { Registry } from "./registry.ts";
 import type { BuildContext, DataSource, LossFn, Module, NodeValue } from "./types.ts";
+import type { Tensor } from "./tensor.ts";
 
+/** Validated parameters of a component (typed by each entry's own schema). */
 // deno-lint-ignore no-explicit-any
-type Params = any;
+export type Params = any;
 
 /** Builds a module from its validated parameters and the shapes of its inputs. */
 export type ModuleFactory = (params: Params, ctx: BuildContext) => Module | Promise<Module>;
@@ -48,7 +49,7 @@ export interface InferenceModel {
    * (only the fields the target's ancestors read are needed) and returns its
    * value. The caller disposes the result.
    */
-  run(target: string, batch: Record<string, NodeValue>): Promise<tf.Tensor>;
+  run(target: string, batch: Record<string, NodeValue>): Promise<Tensor>;
 }
 
 /** Evaluation results: metric name → value. */

@@ -22,6 +22,7 @@ import { CompiledGraph, type GraphValues } from "./graph_run.ts";
 export { CompiledGraph } from "./graph_run.ts";
 import { deriveSeed } from "./rng.ts";
 import type { Batch, Module, NodeValue, Shape } from "./types.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** What the compiler needs besides the spec. */
 export interface CompileOptions {
@@ -139,7 +140,7 @@ async function buildNodes(
       });
       modules.set(node.name, module);
       const ctx = { training: true, step: 0, seed: deriveSeed(options.seed, "dry", node.name) };
-      values.set(node.name, tf.tidy(() => module.forward(inputs, ctx) as tf.Tensor));
+      values.set(node.name, tf.tidy(() => module.forward(inputs, ctx) as Tensor));
     } catch (e) {
       for (const m of modules.values()) m.dispose();
       if (e instanceof GraphError) throw e;
@@ -251,6 +252,8 @@ export async function compileGraph(
 /** Disposes every tensor in `values` (including the batch's image). */
 export function disposeValues(values: GraphValues, batch?: Batch): void {
   // Node outputs may be variables themselves (e.g. a logit scale): those belong to their module.
-  for (const v of values.values()) if (!Array.isArray(v) && !(v instanceof tf.Variable)) v.dispose();
+  for (const v of values.values()) {
+    if (!Array.isArray(v) && !(v instanceof tf.Variable)) v.dispose();
+  }
   batch?.image.dispose();
 }

@@ -9,6 +9,7 @@ import type { InferenceModel, LossTerm } from "./components.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
 import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
+import type { Scalar, Tensor } from "./tensor.ts";
 
 /** Values by reference (`batch.image`, node names). */
 export type GraphValues = Map<string, NodeValue>;
@@ -19,9 +20,9 @@ export type DisplayShape = (number | "B")[];
 /** Loss values of one step. */
 export interface LossValues {
   /** Σ weight · term. */
-  total: tf.Scalar;
+  total: Scalar;
   /** Unweighted value of each term, by term name. */
-  terms: Map<string, tf.Scalar>;
+  terms: Map<string, Scalar>;
 }
 
 /** The training graph and, by dropping train-only nodes, the inference graph. */
@@ -40,6 +41,24 @@ export class CompiledGraph {
   /** Every trainable parameter of the training graph, in node order. */
   parameters(): Parameter[] {
     return this.order.flatMap((n) => this.modules.get(n.name)!.parameters);
+  }
+
+  /** Non-trainable state (BatchNorm running statistics) of the training graph. */
+  buffers(): Parameter[] {
+    return this.order.flatMap((n) => this.modules.get(n.name)!.buffers ?? []);
+  }
+
+  /** Everything a checkpoint holds for the training graph: parameters, then buffers. */
+  state(): Parameter[] {
+    return [...this.parameters(), ...this.buffers()];
+  }
+
+  /** Everything the inference graph needs: its parameters and buffers. */
+  inferenceState(): Parameter[] {
+    return this.inferenceNodes().flatMap((n) => {
+      const m = this.modules.get(n.name)!;
+      return [...m.parameters, ...(m.buffers ?? [])];
+    });
   }
 
   /** Parameters that remain in the inference graph. */
@@ -91,8 +110,8 @@ export class CompiledGraph {
 
   /** Computes every loss term and the weighted total. Call inside `tf.tidy`. */
   losses(values: GraphValues, ctx: ForwardContext): LossValues {
-    const terms = new Map<string, tf.Scalar>();
-    let total: tf.Scalar = tf.scalar(0);
+    const terms = new Map<string, Scalar>();
+    let total: Scalar = tf.scalar(0);
     this.spec.losses.forEach((loss, i) => {
       const inputs: Record<string, NodeValue | NodeValue[]> = {};
       for (const [role, ref] of Object.entries(loss.inputs)) {
@@ -113,13 +132,13 @@ export class CompiledGraph {
   /** The inference graph as evaluators use it. */
   inference(options: { seed: number }): InferenceModel {
     return {
-      run: (target: string, batch: Record<string, NodeValue>): Promise<tf.Tensor> =>
+      run: (target: string, batch: Record<string, NodeValue>): Promise<Tensor> =>
         Promise.resolve().then(() =>
           tf.tidy(() => {
             const values: GraphValues = new Map();
             for (const [k, v] of Object.entries(batch)) values.set(`batch.${k}`, v);
             this.forward(values, { training: false, step: 0, seed: options.seed }, [target]);
-            return values.get(target) as tf.Tensor;
+            return values.get(target) as Tensor;
           })
         ),
     };

@@ -10,23 +10,47 @@ const options = () => ({
   registries: registries(),
   seed: 0,
   cacheDir: "/tmp",
-  sampleBatch: (n: number) => source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
+  sampleBatch: (n: number) =>
+    source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
 });
 
-function node(name: string, kind: string, inputs: string[], params: unknown, phase: "train" | "all" = "all"): NodeSpec {
+function node(
+  name: string,
+  kind: string,
+  inputs: string[],
+  params: unknown,
+  phase: "train" | "all" = "all",
+): NodeSpec {
   return { name, kind, inputs, phase, params };
 }
 
 function spec(dim: number, extra: NodeSpec[] = []): GraphSpec {
   return {
     nodes: [
-      node("image", "vit", ["batch.image"], { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 }),
-      node("pred", "mlp", ["image"], { layers: [dim], activation: "gelu", norm: false, bias: true }),
+      node("image", "vit", ["batch.image"], {
+        preset: "tiny",
+        patch: 4,
+        dim: 16,
+        depth: 1,
+        heads: 2,
+      }),
+      node("pred", "mlp", ["image"], {
+        layers: [dim],
+        activation: "gelu",
+        norm: "none",
+        bias: true,
+      }),
       node("text", "caption_code", ["batch.caption"], {}),
-      node("proj", "mlp", ["text"], { layers: [8], activation: "gelu", norm: false, bias: true }),
+      node("proj", "mlp", ["text"], { layers: [8], activation: "gelu", norm: "none", bias: true }),
       ...extra,
     ],
-    losses: [{ name: "prediction", kind: "prediction", inputs: { pred: "pred", target: "proj" }, weight: 1, params: {} }],
+    losses: [{
+      name: "prediction",
+      kind: "prediction",
+      inputs: { pred: "pred", target: "proj" },
+      weight: 1,
+      params: {},
+    }],
     locate: (path) => ({ file: "r.yaml", line: path.length, column: 3 }),
   };
 }
@@ -48,7 +72,10 @@ Deno.test("graph: compiles, measures shapes with batch axes, renders Mermaid", a
 Deno.test("graph: a shape mismatch names both shapes and the recipe line", async () => {
   await tf.setBackend("cpu");
   await assert.rejects(() => compileGraph(spec(6), options()), (e: Error) => {
-    assert.match(e.message, /^r\.yaml:9:3: losses\[0\]: prediction failed on inputs pred \[2, 6\], target \[2, 8\]/);
+    assert.match(
+      e.message,
+      /^r\.yaml:9:3: losses\[0\]: prediction failed on inputs pred \[2, 6\], target \[2, 8\]/,
+    );
     return true;
   });
 });
@@ -56,17 +83,29 @@ Deno.test("graph: a shape mismatch names both shapes and the recipe line", async
 Deno.test("graph: missing nodes and cycles are rejected with the valid choices", async () => {
   await tf.setBackend("cpu");
   const missing = spec(8, [node("extra", "mlp", ["nope"], { layers: [2] })]);
-  await assert.rejects(() => compileGraph(missing, options()), /nodes\.extra\.input: reference to missing node "nope"; expected one of: batch\.image, batch\.caption, batch\.label, image, pred, text, proj, extra/);
+  await assert.rejects(
+    () => compileGraph(missing, options()),
+    /nodes\.extra\.input: reference to missing node "nope"; expected one of: batch\.image, batch\.caption, batch\.label, image, pred, text, proj, extra/,
+  );
   const cyclic: GraphSpec = {
     ...spec(8),
-    nodes: [...spec(8).nodes, node("a", "mlp", ["b"], { layers: [2] }), node("b", "mlp", ["a"], { layers: [2] })],
+    nodes: [
+      ...spec(8).nodes,
+      node("a", "mlp", ["b"], { layers: [2] }),
+      node("b", "mlp", ["a"], { layers: [2] }),
+    ],
   };
   await assert.rejects(() => compileGraph(cyclic, options()), /cycle in the graph: a → b → a/);
 });
 
 Deno.test("graph: inference graph drops train-only nodes; reading one at inference is an error", async () => {
   await tf.setBackend("cpu");
-  const trainOnly = node("head", "mlp", ["image"], { layers: [4], activation: "gelu", norm: false, bias: true }, "train");
+  const trainOnly = node("head", "mlp", ["image"], {
+    layers: [4],
+    activation: "gelu",
+    norm: "none",
+    bias: true,
+  }, "train");
   const graph = await compileGraph(spec(8, [trainOnly]), options());
   assert.ok(graph.parameters().some((p) => p.name.startsWith("head.")));
   assert.ok(!graph.inferenceParameters().some((p) => p.name.startsWith("head.")));
@@ -79,5 +118,8 @@ Deno.test("graph: inference graph drops train-only nodes; reading one at inferen
   tf.dispose([out, batch.image]);
   graph.dispose();
   const bad = spec(8, [trainOnly, node("after", "mlp", ["head"], { layers: [2] })]);
-  await assert.rejects(() => compileGraph(bad, options()), /nodes\.after\.phase: node "after" is kept at inference but reads train-only node "head"/);
+  await assert.rejects(
+    () => compileGraph(bad, options()),
+    /nodes\.after\.phase: node "after" is kept at inference but reads train-only node "head"/,
+  );
 });

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
+import type { Tensor, Variable } from "./tensor.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
 export interface AdamWOptions {
@@ -28,8 +29,8 @@ export const OPTIM_V_PREFIX = "optim.v.";
 
 interface Slot {
   param: Parameter;
-  m: tf.Variable;
-  v: tf.Variable;
+  m: Variable;
+  v: Variable;
 }
 
 function checkRange(name: string, value: number, lo: number, hi: number, hint: string): void {
@@ -108,7 +109,7 @@ export class AdamW {
    * @param grads Gradient per parameter name, each shaped like its parameter. Not disposed.
    * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`).
    */
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  apply(grads: Map<string, Tensor>, lr: number): void {
     if (!(Number.isFinite(lr) && lr >= 0)) {
       throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
     }
@@ -132,7 +133,7 @@ export class AdamW {
     for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, lr, bc1, bc2Sqrt);
   }
 
-  #update(slot: Slot, g: tf.Tensor, lr: number, bc1: number, bc2Sqrt: number): void {
+  #update(slot: Slot, g: Tensor, lr: number, bc1: number, bc2Sqrt: number): void {
     const { beta1, beta2, eps } = this;
     const wd = slot.param.decay ? this.weightDecay : 0;
     tf.tidy(() => {
@@ -153,8 +154,8 @@ export class AdamW {
    * (float32, shaped like the parameter) and `optim.step` (int32 scalar).
    * The tensors are new handles owned by the caller: dispose them after use.
    */
-  state(): Map<string, tf.Tensor> {
-    const out = new Map<string, tf.Tensor>();
+  state(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
     out.set(OPTIM_STEP_KEY, tf.scalar(this.#t, "int32"));
     for (const [name, slot] of this.#slots) {
       out.set(`${OPTIM_M_PREFIX}${name}`, tf.clone(slot.m));
@@ -170,7 +171,7 @@ export class AdamW {
    * error. Everything is validated before anything is assigned. The tensors are
    * copied, not kept: the caller still owns them.
    */
-  async load(state: Map<string, tf.Tensor>): Promise<void> {
+  async load(state: Map<string, Tensor>): Promise<void> {
     const t = await this.#checkState(state);
     for (const [name, slot] of this.#slots) {
       tf.tidy(() => {
@@ -182,7 +183,7 @@ export class AdamW {
   }
 
   /** Validates a state map completely before anything is assigned; returns the step. */
-  async #checkState(state: Map<string, tf.Tensor>): Promise<number> {
+  async #checkState(state: Map<string, Tensor>): Promise<number> {
     const step = state.get(OPTIM_STEP_KEY);
     if (!step || step.rank !== 0) {
       throw new Error(
@@ -200,7 +201,7 @@ export class AdamW {
   }
 
   /** Every `optim.*` key names a known parameter; every parameter has `m` and `v` of its shape. */
-  #checkKeys(state: Map<string, tf.Tensor>): void {
+  #checkKeys(state: Map<string, Tensor>): void {
     for (const key of state.keys()) {
       if (!key.startsWith("optim.") || key === OPTIM_STEP_KEY) continue;
       const name = key.startsWith(OPTIM_M_PREFIX)

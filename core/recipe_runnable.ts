@@ -10,7 +10,10 @@ import { formatResolvedRecipe, loadRecipe } from "./recipe/mod.ts";
 import type { RunnableRecipe } from "./run.ts";
 
 /** Loads, resolves and validates `path` (with `--set` overrides) for running. */
-export async function loadRunnable(path: string, overrides: string[] = []): Promise<RunnableRecipe> {
+export async function loadRunnable(
+  path: string,
+  overrides: string[] = [],
+): Promise<RunnableRecipe> {
   const loaded = await loadRecipe(path, {
     overrides,
     registries: { modules, losses, sources, evaluators },

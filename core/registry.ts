@@ -7,6 +7,9 @@
  */
 import type { z } from "zod";
 
+/** A (strict) zod schema of a component's recipe parameters. */
+export type ParamSchema = z.ZodType;
+
 /** One registered component: its documentation, parameter schema and factory. */
 export interface RegistryEntry<Factory> {
   /** Registered kind (the recipe's `kind:` value). */
@@ -17,7 +20,7 @@ export interface RegistryEntry<Factory> {
    * Schema of the entry's own parameters (everything but the structural keys
    * such as `kind`, `input`, `inputs`, `weight`, `phase`). Must be strict.
    */
-  schema: z.ZodType;
+  schema: ParamSchema;
   /** Builds the component from validated parameters. */
   create: Factory;
 }
@@ -35,7 +38,11 @@ export class UnknownKindError extends Error {
 export class Registry<Factory> {
   readonly #entries = new Map<string, RegistryEntry<Factory>>();
 
-  /** @param what What the registry holds, for messages (e.g. `"module"`). */
+  /**
+   * Creates an empty registry.
+   *
+   * @param what What the registry holds, for messages (e.g. `"module"`).
+   */
   constructor(readonly what: string) {}
 
   /** Adds an entry; registering a kind twice is a programming error. */

@@ -152,7 +152,7 @@ export async function runRecipe(
       throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);
     }
     ({ step: start } = await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
-      parameters: graph.parameters(),
+      parameters: graph.state(),
       optimizer: trainer.optimizer,
     }));
     await truncateMetrics(paths, start);
@@ -188,7 +188,7 @@ async function trainLoop(
   const save = (done: number) =>
     saveCheckpoint(paths.checkpoints, {
       step: done,
-      parameters: graph.parameters(),
+      parameters: graph.state(),
       optimizer: trainer.optimizer,
       metadata,
     });
@@ -226,7 +226,7 @@ async function trainLoop(
   if (done === steps) {
     await exportModel(paths.checkpoints, {
       step: done,
-      parameters: graph.inferenceParameters(),
+      parameters: graph.inferenceState(),
       metadata,
     });
   }

@@ -11,6 +11,7 @@ import { Registry } from "./registry.ts";
 import type { Batch, BatchOptions, DataSource } from "./types.ts";
 import { modelEntries } from "../models/entries.ts";
 import { predictionLoss } from "../losses/prediction.ts";
+import type { Tensor } from "./tensor.ts";
 
 /**
  * An in-memory labelled image source: `size` random `[H, W, C]` images, label
@@ -28,7 +29,9 @@ export class MemorySource implements DataSource {
   readonly #pixels: Float32Array;
 
   /** Creates `size` samples of shape `shape` over `classes` classes. */
-  constructor(options: { size: number; shape: [number, number, number]; classes: number; seed?: number }) {
+  constructor(
+    options: { size: number; shape: [number, number, number]; classes: number; seed?: number },
+  ) {
     this.imageShape = options.shape;
     this.classNames = Array.from({ length: options.classes }, (_, i) => `c${i}`);
     this.splits = { train: { size: options.size }, test: { size: options.size } };
@@ -44,11 +47,15 @@ export class MemorySource implements DataSource {
   /** Batch `batchIndex` in order (no shuffling; wraps around). */
   batch(split: string, batchIndex: number, options: BatchOptions): Batch {
     const size = this.splits[split]!.size;
-    const indices = Array.from({ length: options.batchSize }, (_, i) =>
-      (batchIndex * options.batchSize + i) % size);
+    const indices = Array.from(
+      { length: options.batchSize },
+      (_, i) => (batchIndex * options.batchSize + i) % size,
+    );
     const per = this.imageShape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(indices.length * per);
-    indices.forEach((idx, i) => data.set(this.#pixels.subarray(idx * per, (idx + 1) * per), i * per));
+    indices.forEach((idx, i) =>
+      data.set(this.#pixels.subarray(idx * per, (idx + 1) * per), i * per)
+    );
     const label = Int32Array.from(indices, (i) => i % this.classNames.length);
     return {
       image: tf.tensor4d(data, [indices.length, ...this.imageShape]),
@@ -61,7 +68,9 @@ export class MemorySource implements DataSource {
   /** Batches per epoch. */
   batchesPerEpoch(split: string, options: BatchOptions): number {
     const size = this.splits[split]!.size;
-    return options.dropLast ? Math.floor(size / options.batchSize) : Math.ceil(size / options.batchSize);
+    return options.dropLast
+      ? Math.floor(size / options.batchSize)
+      : Math.ceil(size / options.batchSize);
   }
 
   /** Nothing to release. */
@@ -98,7 +107,7 @@ export function testRegistries(): {
     schema: z.strictObject({}),
     create: () => ({
       roles: ["pred", "target"],
-      fn: (i) => predictionLoss(i.pred as tf.Tensor, i.target as tf.Tensor),
+      fn: (i) => predictionLoss(i.pred as Tensor, i.target as Tensor),
     }),
   });
   return { modules, losses };

@@ -15,6 +15,7 @@ import { deriveSeed } from "./rng.ts";
 import { learningRate } from "./schedule.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { DataSource, Parameter } from "./types.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** What one optimiser step measured. */
 export interface StepMetrics {
@@ -84,7 +85,7 @@ export class Trainer {
   }
 
   /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
-  #microStep(step: number, micro: number, sums: Map<string, tf.Tensor>): tf.Tensor {
+  #microStep(step: number, micro: number, sums: Map<string, Tensor>): Tensor {
     const { config, seed } = this.options;
     const batchIndex = step * config.accumulate + micro;
     const batch = this.source.batch("train", batchIndex, {
@@ -95,7 +96,7 @@ export class Trainer {
     });
     const values = batchValues(batch);
     const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
-    let kept: tf.Tensor | undefined;
+    let kept: Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       this.graph.forward(values, ctx);
       const { total, terms } = this.graph.losses(values, ctx);
@@ -122,8 +123,8 @@ export class Trainer {
   async step(step: number): Promise<StepMetrics> {
     const started = performance.now();
     const { config } = this.options;
-    const sums = new Map<string, tf.Tensor>();
-    const lossSums: tf.Tensor[] = [];
+    const sums = new Map<string, Tensor>();
+    const lossSums: Tensor[] = [];
     for (let micro = 0; micro < config.accumulate; micro++) {
       lossSums.push(this.#microStep(step, micro, sums));
     }

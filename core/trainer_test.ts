@@ -30,12 +30,30 @@ function registries() {
 function spec(poisonAt = 1e9): GraphSpec {
   return {
     nodes: [
-      { name: "image", kind: "vit", inputs: ["batch.image"], phase: "all", params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 } },
-      { name: "raw", kind: "mlp", inputs: ["image"], phase: "all", params: { layers: [8], activation: "gelu", norm: false, bias: true } },
+      {
+        name: "image",
+        kind: "vit",
+        inputs: ["batch.image"],
+        phase: "all",
+        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
+      },
+      {
+        name: "raw",
+        kind: "mlp",
+        inputs: ["image"],
+        phase: "all",
+        params: { layers: [8], activation: "gelu", norm: "none", bias: true },
+      },
       { name: "pred", kind: "poison", inputs: ["raw"], phase: "all", params: { at: poisonAt } },
       { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
     ],
-    losses: [{ name: "mse", kind: "prediction", inputs: { pred: "pred", target: "text" }, weight: 1, params: {} }],
+    losses: [{
+      name: "mse",
+      kind: "prediction",
+      inputs: { pred: "pred", target: "text" },
+      weight: 1,
+      params: {},
+    }],
   };
 }
 
@@ -58,12 +76,15 @@ async function build(poisonAt?: number) {
     registries: registries(),
     seed: 3,
     cacheDir: "/tmp",
-    sampleBatch: (n) => source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
+    sampleBatch: (n) =>
+      source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
   });
 }
 
 async function snapshot(graph: Awaited<ReturnType<typeof build>>): Promise<number[][]> {
-  return await Promise.all(graph.parameters().map(async (p) => Array.from(await p.variable.data())));
+  return await Promise.all(
+    graph.parameters().map(async (p) => Array.from(await p.variable.data())),
+  );
 }
 
 Deno.test("trainer: loss decreases and the tensor count is constant over 20 steps", async () => {
@@ -109,7 +130,10 @@ Deno.test("trainer: a NaN stops with a report and leaves the last good parameter
   await assert.rejects(() => trainer.step(3), (e: unknown) => {
     assert.ok(e instanceof NonFiniteError);
     assert.equal(e.step, 3);
-    assert.match(e.message, /non-finite values at step 3: .*"loss":null.*parameters are those after step 2/);
+    assert.match(
+      e.message,
+      /non-finite values at step 3: .*"loss":null.*parameters are those after step 2/,
+    );
     return true;
   });
   assert.deepEqual(await snapshot(graph), good, "parameters untouched by the failed step");

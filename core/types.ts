@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import type { Scalar, Tensor, Tensor4D, Variable } from "./tensor.ts";
 
 /** A position in a recipe file (1-based line and column). */
 export interface SourceLocation {
@@ -29,7 +29,7 @@ export type Shape = number[];
  */
 export interface Batch {
   /** `[B, H, W, C]` float32 in `[0, 1]`. */
-  image: tf.Tensor4D;
+  image: Tensor4D;
   /** One caption per sample. */
   caption: string[];
   /** Class index per sample, `-1` when the source has none. */
@@ -39,7 +39,7 @@ export interface Batch {
 }
 
 /** What flows along a graph edge: a tensor or a list of strings (captions). */
-export type NodeValue = tf.Tensor | string[];
+export type NodeValue = Tensor | string[];
 
 /** Per-call information handed to modules and losses. */
 export interface ForwardContext {
@@ -56,7 +56,7 @@ export interface Parameter {
   /** Name relative to its node, dot-separated (e.g. `blocks.0.attn.qkv.weight`). */
   name: string;
   /** The variable itself. */
-  variable: tf.Variable;
+  variable: Variable;
   /** Whether AdamW applies weight decay (false for biases, norms, scales, position embeddings). */
   decay: boolean;
 }
@@ -65,6 +65,11 @@ export interface Parameter {
 export interface Module {
   /** Trainable parameters (empty for frozen or parameter-free modules). */
   readonly parameters: Parameter[];
+  /**
+   * Non-trainable state saved in checkpoints and used at inference (e.g.
+   * BatchNorm running statistics). Never optimised.
+   */
+  readonly buffers?: Parameter[];
   /**
    * Computes the node's output from its inputs, in the order the recipe lists them.
    * Must be safe to call inside `tf.tidy` (no async work).
@@ -92,7 +97,7 @@ export interface BuildContext {
 export type LossFn = (
   inputs: Record<string, NodeValue | NodeValue[]>,
   ctx: ForwardContext,
-) => tf.Scalar;
+) => Scalar;
 
 /** Description of a labelled dataset split. */
 export interface SplitInfo {

@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import type { Tensor, Tensor4D } from "../core/tensor.ts";
 
 /** Parameters of the `views` module (validated by its registry entry). */
 export interface ViewsConfig {
@@ -130,7 +131,7 @@ export class ViewAugment implements Module {
   }
 
   /** `[B, H, W, C]` → `[V, B, S, S, C]` (training) or `[1, B, S, S, C]` (inference). */
-  forward(inputs: NodeValue[], ctx: ForwardContext): tf.Tensor {
+  forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
     const x = inputs[0];
     if (!(x instanceof tf.Tensor) || x.rank !== 4) {
       const got = x instanceof tf.Tensor ? `a tensor of shape [${x.shape.join(", ")}]` : "strings";
@@ -139,7 +140,7 @@ export class ViewAugment implements Module {
     const [batch, height, width, channels] = x.shape;
     const size = this.#config.size ?? height;
     return tf.tidy(() => {
-      const images = x as tf.Tensor4D;
+      const images = x as Tensor4D;
       if (!ctx.training) {
         const same = size === height && size === width;
         const out = same ? images : tf.image.resizeBilinear(images, [size, size], true);

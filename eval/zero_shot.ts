@@ -12,6 +12,7 @@ import type { Evaluator, EvaluatorFactory, InferenceModel, Metrics } from "../co
 import type { RegistryEntry } from "../core/registry.ts";
 import { positiveInt } from "../core/schema.ts";
 import type { BatchOptions, DataSource } from "../core/types.ts";
+import type { Tensor, Tensor2D } from "../core/tensor.ts";
 
 /** Parameters of the `zero_shot` evaluator (after validation and defaults). */
 export interface ZeroShotParams {
@@ -43,9 +44,9 @@ const schema = z.strictObject({
 });
 
 /** `[B, D]` from `[B, D]`, or view 0 of `[V, B, D]` (a views node adds an axis of 1 at inference). */
-function asMatrix(t: tf.Tensor, node: string): tf.Tensor2D {
-  if (t.rank === 2) return t as tf.Tensor2D;
-  if (t.rank === 3) return tf.squeeze(tf.slice(t, [0, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
+function asMatrix(t: Tensor, node: string): Tensor2D {
+  if (t.rank === 2) return t as Tensor2D;
+  if (t.rank === 3) return tf.squeeze(tf.slice(t, [0, 0, 0], [1, -1, -1]), [0]) as Tensor2D;
   throw new Error(
     `zero_shot: node "${node}" returned shape [${
       t.shape.join(", ")
@@ -54,8 +55,8 @@ function asMatrix(t: tf.Tensor, node: string): tf.Tensor2D {
 }
 
 /** Divides each row by its L2 norm (ε-guarded). */
-function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1, true), 1e-24))) as tf.Tensor2D;
+function normalizeRows(x: Tensor2D): Tensor2D {
+  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1, true), 1e-24))) as Tensor2D;
 }
 
 /** Normalised embeddings of `prompts`, `batch` prompts per call: `[P, D]`. */
@@ -63,8 +64,8 @@ async function embedPrompts(
   model: InferenceModel,
   prompts: string[],
   params: ZeroShotParams,
-): Promise<tf.Tensor2D> {
-  const parts: tf.Tensor2D[] = [];
+): Promise<Tensor2D> {
+  const parts: Tensor2D[] = [];
   try {
     for (let i = 0; i < prompts.length; i += params.batch) {
       const out = await model.run(params.text, { caption: prompts.slice(i, i + params.batch) });
@@ -91,14 +92,14 @@ async function embedPrompts(
 export async function classEmbeddings(
   model: InferenceModel,
   options: { classNames: string[]; params: ZeroShotParams },
-): Promise<tf.Tensor2D> {
+): Promise<Tensor2D> {
   const { classNames, params } = options;
-  let sum: tf.Tensor2D | undefined;
+  let sum: Tensor2D | undefined;
   try {
     for (const template of params.templates) {
       const prompts = classNames.map((name) => template.replaceAll("{}", name));
       const emb = await embedPrompts(model, prompts, params);
-      const next = sum ? tf.add(sum, emb) as tf.Tensor2D : emb.clone();
+      const next = sum ? tf.add(sum, emb) as Tensor2D : emb.clone();
       tf.dispose(sum ? [sum, emb] : [emb]);
       sum = next;
     }
@@ -117,8 +118,8 @@ interface Tally {
 
 /** Scores one image batch `[B, D]` against the classes and adds to `tally`. */
 async function score(
-  emb: tf.Tensor2D,
-  at: { classes: tf.Tensor2D; labels: Int32Array; tally: Tally },
+  emb: Tensor2D,
+  at: { classes: Tensor2D; labels: Int32Array; tally: Tally },
 ): Promise<void> {
   const { classes, labels, tally } = at;
   if (emb.shape[1] !== classes.shape[1]) {
@@ -207,12 +208,12 @@ export class ZeroShotEvaluator implements Evaluator {
   async #batch(
     model: InferenceModel,
     source: DataSource,
-    at: { index: number; options: BatchOptions; left: number; classes: tf.Tensor2D; tally: Tally },
+    at: { index: number; options: BatchOptions; left: number; classes: Tensor2D; tally: Tally },
   ): Promise<number> {
     const { image: node, split } = this.params;
     const batch = source.batch(split, at.index, at.options);
     const take = Math.min(batch.label.length, at.left);
-    const owned: tf.Tensor[] = [];
+    const owned: Tensor[] = [];
     try {
       if (take === 0) {
         throw new Error(
@@ -225,7 +226,7 @@ export class ZeroShotEvaluator implements Evaluator {
       owned.push(out);
       owned.push(tf.tidy(() => asMatrix(out, node).clone()));
       const labels = batch.label.subarray(0, take);
-      await score(owned[2] as tf.Tensor2D, { classes: at.classes, labels, tally: at.tally });
+      await score(owned[2] as Tensor2D, { classes: at.classes, labels, tally: at.tally });
     } finally {
       tf.dispose([batch.image, ...owned]);
     }

@@ -15,13 +15,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
 /** Options of {@linkcode clipLoss}. */
 export interface ClipLossOptions {
   /** Logit scale s (CLIP: exp θ, θ₀ = ln(1/0.07)); a scalar tensor keeps its gradient. */
-  scale: number | tf.Scalar;
+  scale: number | Scalar;
   /** Optional logit bias b added to every logit. */
-  bias?: number | tf.Scalar;
+  bias?: number | Scalar;
 }
 
 /**
@@ -33,10 +34,10 @@ export interface ClipLossOptions {
  * @returns The scalar loss (≈ ln B at random initialisation).
  */
 export function clipLoss(
-  image: tf.Tensor2D,
-  text: tf.Tensor2D,
+  image: Tensor2D,
+  text: Tensor2D,
   options: ClipLossOptions,
-): tf.Scalar {
+): Scalar {
   if (
     image.rank !== 2 || text.rank !== 2 || image.shape[0] !== text.shape[0] ||
     image.shape[1] !== text.shape[1]
@@ -47,14 +48,14 @@ export function clipLoss(
     );
   }
   return tf.tidy(() => {
-    let logits: tf.Tensor = tf.mul(tf.matMul(image, text, false, true), options.scale);
-    let diag: tf.Tensor = tf.mul(tf.sum(tf.mul(image, text), 1), options.scale);
+    let logits: Tensor = tf.mul(tf.matMul(image, text, false, true), options.scale);
+    let diag: Tensor = tf.mul(tf.sum(tf.mul(image, text), 1), options.scale);
     if (options.bias !== undefined) {
       logits = tf.add(logits, options.bias);
       diag = tf.add(diag, options.bias);
     }
     const rows = tf.mean(tf.logSumExp(logits, 1));
     const cols = tf.mean(tf.logSumExp(logits, 0));
-    return tf.sub(tf.mul(tf.add(rows, cols), 0.5), tf.mean(diag)) as tf.Scalar;
+    return tf.sub(tf.mul(tf.add(rows, cols), 0.5), tf.mean(diag)) as Scalar;
   });
 }

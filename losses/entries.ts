@@ -17,6 +17,7 @@ import { clipLoss } from "./clip.ts";
 import { QUADRATURES } from "./epps_pulley.ts";
 import { predictionLoss } from "./prediction.ts";
 import { sigreg } from "./sigreg.ts";
+import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
 
 type Inputs = Record<string, NodeValue | NodeValue[]>;
 
@@ -24,11 +25,11 @@ const describe = (v: unknown): string =>
   Array.isArray(v)
     ? `a list of ${v.length} values`
     : typeof v === "object" && v !== null
-    ? `shape [${(v as tf.Tensor).shape?.join(", ")}]`
+    ? `shape [${(v as Tensor).shape?.join(", ")}]`
     : String(v);
 
 /** The tensor bound to `role`, or an error naming the loss, the role and what arrived. */
-function tensorInput(kind: string, inputs: Inputs, role: string): tf.Tensor {
+function tensorInput(kind: string, inputs: Inputs, role: string): Tensor {
   const value = inputs[role];
   if (!(value instanceof tf.Tensor)) {
     throw new Error(
@@ -41,7 +42,7 @@ function tensorInput(kind: string, inputs: Inputs, role: string): tf.Tensor {
 }
 
 /** Divides by the L2 norm of the last axis (ε-guarded). */
-function l2Normalize(x: tf.Tensor): tf.Tensor {
+function l2Normalize(x: Tensor): Tensor {
   return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24)));
 }
 
@@ -52,7 +53,7 @@ const clipSchema = z.strictObject({
 });
 
 /** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
-function logitScale(inputs: Inputs, fixed: number): number | tf.Scalar {
+function logitScale(inputs: Inputs, fixed: number): number | Scalar {
   if (inputs["logit_scale"] === undefined) return fixed;
   const theta = tensorInput("clip", inputs, "logit_scale");
   if (theta.size !== 1) {
@@ -61,7 +62,7 @@ function logitScale(inputs: Inputs, fixed: number): number | tf.Scalar {
         `[${theta.shape.join(", ")}]; bind it to a logit_scale node`,
     );
   }
-  return tf.exp(tf.reshape(theta, [])) as tf.Scalar;
+  return tf.exp(tf.reshape(theta, [])) as Scalar;
 }
 
 const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
@@ -81,16 +82,16 @@ const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
       }
       if (params.normalize) [image, text] = [l2Normalize(image), l2Normalize(text)];
       const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
-      if (image.rank === 2) return clipLoss(image as tf.Tensor2D, text as tf.Tensor2D, options);
+      if (image.rank === 2) return clipLoss(image as Tensor2D, text as Tensor2D, options);
       // Slices, not tf.unstack: the gradient of a one-output unstack throws in tfjs 4.22.
       const views = image.shape[0]!;
       const perView = Array.from({ length: views }, (_, v) =>
         clipLoss(
-          tf.squeeze(tf.slice(image, [v, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
-          text as tf.Tensor2D,
+          tf.squeeze(tf.slice(image, [v, 0, 0], [1, -1, -1]), [0]) as Tensor2D,
+          text as Tensor2D,
           options,
         ));
-      return tf.div(addAll(perView), views) as tf.Scalar;
+      return tf.div(addAll(perView), views) as Scalar;
     }),
 });
 
@@ -101,7 +102,7 @@ const sigregSchema = z.strictObject({
 });
 
 /** Stacks the `x` list into `[V, B, K]` (`[B, K]` counts as one view). */
-function stackViews(inputs: Inputs): tf.Tensor3D {
+function stackViews(inputs: Inputs): Tensor3D {
   const raw = inputs["x"];
   const list = (Array.isArray(raw) && typeof raw[0] !== "string" ? raw : [raw]) as NodeValue[];
   const views = list.map((value, i) => {
@@ -111,7 +112,7 @@ function stackViews(inputs: Inputs): tf.Tensor3D {
         `loss sigreg: x[${i}] must be [B, K] or [V, B, K], got ${describe(value)}`,
       );
     }
-    return (t.rank === 2 ? tf.expandDims(t, 0) : t) as tf.Tensor3D;
+    return (t.rank === 2 ? tf.expandDims(t, 0) : t) as Tensor3D;
   });
   const [b, k] = views[0]!.shape.slice(1);
   views.forEach((v, i) => {

@@ -14,6 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { GradSaveFunc, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "../core/tensor.ts";
 
 /**
  * Quadrature rule of the Epps–Pulley integral.
@@ -89,9 +90,9 @@ export interface EppsPulleyOptions {
 
 /** Constants of one evaluation: nodes `[T]`, weights `[T]`, targets e^{−t²/2} `[T]`. */
 interface Consts {
-  t: tf.Tensor1D;
-  w: tf.Tensor1D;
-  phi: tf.Tensor1D;
+  t: Tensor1D;
+  w: Tensor1D;
+  phi: Tensor1D;
 }
 
 /** Column ranges `[start, size]` covering `m` slices, `chunk` at a time. */
@@ -105,33 +106,33 @@ function chunks(m: number, chunk: number): [number, number][] {
  * cos and sin of `t · u` for a chunk of slices, samples on the last axis so that
  * the mean over samples is a last-axis reduction: `[V, Mc, N]` → two `[V, Mc, T, N]`.
  */
-function trig(ut: tf.Tensor3D, t: tf.Tensor1D): [tf.Tensor4D, tf.Tensor4D] {
-  const tu = tf.mul(tf.expandDims(ut, 2), tf.reshape(t, [-1, 1])) as tf.Tensor4D;
+function trig(ut: Tensor3D, t: Tensor1D): [Tensor4D, Tensor4D] {
+  const tu = tf.mul(tf.expandDims(ut, 2), tf.reshape(t, [-1, 1])) as Tensor4D;
   return [tf.cos(tu), tf.sin(tu)];
 }
 
 /** Empirical characteristic function: `[V, M, N]` → (mean cos, mean sin), each `[V, M, T]`. */
-function moments(ut: tf.Tensor3D, c: Consts, chunk: number): [tf.Tensor3D, tf.Tensor3D] {
+function moments(ut: Tensor3D, c: Consts, chunk: number): [Tensor3D, Tensor3D] {
   const parts = chunks(ut.shape[1], chunk).map(([start, size]) =>
     tf.tidy(() => {
       const [cos, sin] = trig(tf.slice(ut, [0, start, 0], [-1, size, -1]), c.t);
-      return [tf.mean(cos, 3), tf.mean(sin, 3)] as [tf.Tensor3D, tf.Tensor3D];
+      return [tf.mean(cos, 3), tf.mean(sin, 3)] as [Tensor3D, Tensor3D];
     })
   );
   if (parts.length === 1) return parts[0]!;
-  const out = [0, 1].map((i) => tf.concat(parts.map((p) => p[i]!), 1) as tf.Tensor3D);
+  const out = [0, 1].map((i) => tf.concat(parts.map((p) => p[i]!), 1) as Tensor3D);
   parts.forEach((p) => tf.dispose(p));
-  return out as [tf.Tensor3D, tf.Tensor3D];
+  return out as [Tensor3D, Tensor3D];
 }
 
 /** Statistic from the moments: N · Σ_t w (C − φ)² + S² → `[V, M]`. */
-function statistic(cos: tf.Tensor3D, sin: tf.Tensor3D, c: Consts, n: number): tf.Tensor2D {
+function statistic(cos: Tensor3D, sin: Tensor3D, c: Consts, n: number): Tensor2D {
   const err = tf.add(tf.square(tf.sub(cos, c.phi)), tf.square(sin));
-  return tf.mul(tf.sum(tf.mul(err, c.w), 2), n) as tf.Tensor2D;
+  return tf.mul(tf.sum(tf.mul(err, c.w), 2), n) as Tensor2D;
 }
 
 /** Σ_t coef[v, m, t] · trig[v, m, t, n] as a batched `[1, T] × [T, N]` product → `[V, Mc, N]`. */
-function contract(coef: tf.Tensor3D, values: tf.Tensor4D): tf.Tensor3D {
+function contract(coef: Tensor3D, values: Tensor4D): Tensor3D {
   const [v, mc, t, n] = values.shape;
   const out = tf.matMul(tf.reshape(coef, [v * mc, 1, t]), tf.reshape(values, [v * mc, t, n]));
   return tf.reshape(out, [v, mc, n]);
@@ -142,24 +143,24 @@ function contract(coef: tf.Tensor3D, values: tf.Tensor4D): tf.Tensor3D {
  * `[V, M, N]`: 2 dy_m Σ_t w t [S cos(t u) − (C − φ) sin(t u)] → `[V, N, M]`.
  */
 function gradient(
-  dy: tf.Tensor2D,
-  saved: { ut: tf.Tensor3D; cos: tf.Tensor3D; sin: tf.Tensor3D; c: Consts; chunk: number },
-): tf.Tensor3D {
+  dy: Tensor2D,
+  saved: { ut: Tensor3D; cos: Tensor3D; sin: Tensor3D; c: Consts; chunk: number },
+): Tensor3D {
   const { c, chunk } = saved;
   const scale = tf.tidy(() => tf.mul(tf.expandDims(dy, 2), tf.mul(c.w, tf.mul(c.t, 2))));
-  const a = tf.mul(saved.sin, scale) as tf.Tensor3D; // coefficient of cos(t u)
-  const b = tf.mul(tf.sub(saved.cos, c.phi), tf.neg(scale)) as tf.Tensor3D; // of sin(t u)
+  const a = tf.mul(saved.sin, scale) as Tensor3D; // coefficient of cos(t u)
+  const b = tf.mul(tf.sub(saved.cos, c.phi), tf.neg(scale)) as Tensor3D; // of sin(t u)
   const parts = chunks(saved.ut.shape[1], chunk).map(([start, size]) =>
     tf.tidy(() => {
       const [cos, sin] = trig(tf.slice(saved.ut, [0, start, 0], [-1, size, -1]), c.t);
-      const coef = (x: tf.Tensor3D) => tf.slice(x, [0, start, 0], [-1, size, -1]);
-      return tf.add(contract(coef(a), cos), contract(coef(b), sin)) as tf.Tensor3D;
+      const coef = (x: Tensor3D) => tf.slice(x, [0, start, 0], [-1, size, -1]);
+      return tf.add(contract(coef(a), cos), contract(coef(b), sin)) as Tensor3D;
     })
   );
   tf.dispose([scale, a, b]);
   const out = tf.transpose(parts.length === 1 ? parts[0]! : tf.concat(parts, 1), [0, 2, 1]);
   tf.dispose(parts);
-  return out as tf.Tensor3D;
+  return out as Tensor3D;
 }
 
 /**
@@ -176,7 +177,7 @@ function gradient(
  * @param options Quadrature and chunk size.
  * @returns Statistics `[V, M]` (≈ 1 per slice for i.i.d. N(0, 1) samples).
  */
-export function eppsPulley(u: tf.Tensor3D, options: EppsPulleyOptions = {}): tf.Tensor2D {
+export function eppsPulley(u: Tensor3D, options: EppsPulleyOptions = {}): Tensor2D {
   if (u.rank !== 3) {
     throw new Error(
       `eppsPulley expects projections [V, N, M], got shape [${u.shape.join(", ")}]`,
@@ -192,24 +193,24 @@ export function eppsPulley(u: tf.Tensor3D, options: EppsPulleyOptions = {}): tf.
       w: tf.tensor1d(Float32Array.from(nodes.weights)),
       phi: tf.tensor1d(Float32Array.from(nodes.t, (t) => Math.exp(-(t * t) / 2))),
     };
-    const ut = tf.transpose(x as tf.Tensor3D, [0, 2, 1]);
+    const ut = tf.transpose(x as Tensor3D, [0, 2, 1]);
     const [cos, sin] = moments(ut, c, chunk);
-    (save as tf.GradSaveFunc)([ut, cos, sin, c.t, c.w, c.phi]);
+    (save as GradSaveFunc)([ut, cos, sin, c.t, c.w, c.phi]);
     return {
       value: statistic(cos, sin, c, n),
       gradFunc: (dy, saved) => {
         const [ut, scos, ssin, t, w, phi] = saved as [
-          tf.Tensor3D,
-          tf.Tensor3D,
-          tf.Tensor3D,
-          tf.Tensor1D,
-          tf.Tensor1D,
-          tf.Tensor1D,
+          Tensor3D,
+          Tensor3D,
+          Tensor3D,
+          Tensor1D,
+          Tensor1D,
+          Tensor1D,
         ];
         const c = { t, w, phi };
-        return gradient(dy as tf.Tensor2D, { ut, cos: scos, sin: ssin, c, chunk });
+        return gradient(dy as Tensor2D, { ut, cos: scos, sin: ssin, c, chunk });
       },
     };
   });
-  return run(u) as tf.Tensor2D;
+  return run(u) as Tensor2D;
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Scalar, Tensor } from "../core/tensor.ts";
 
 /** Whether `target` matches `pred` exactly or is `pred` without its leading view axis. */
 function compatible(pred: number[], target: number[]): boolean {
@@ -28,7 +29,7 @@ function compatible(pred: number[], target: number[]): boolean {
  * @param target Targets `[B, K]` or the shape of `pred`.
  * @returns The scalar MSE.
  */
-export function predictionLoss(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
+export function predictionLoss(pred: Tensor, target: Tensor): Scalar {
   if (!compatible(pred.shape, target.shape)) {
     throw new Error(
       `predictionLoss: pred [${pred.shape.join(", ")}] and target [${
@@ -37,5 +38,5 @@ export function predictionLoss(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
     );
   }
   // Not tf.squaredDifference: its 4.22 gradient does not reduce a broadcast target.
-  return tf.tidy(() => tf.mean(tf.square(tf.sub(pred, target))) as tf.Scalar);
+  return tf.tidy(() => tf.mean(tf.square(tf.sub(pred, target))) as Scalar);
 }

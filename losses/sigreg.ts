@@ -17,11 +17,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
 import { eppsPulley, type Quadrature } from "./epps_pulley.ts";
+import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
 
 /** Options of {@linkcode sigreg}. */
 export interface SigregOptions {
   /** Directions `[K, M]` to use instead of random ones (treated as constants). */
-  directions?: tf.Tensor2D;
+  directions?: Tensor2D;
   /** Number of random directions M (default 1024; ignored with `directions`). */
   slices?: number;
   /** Seed of the random directions (default 0; pass a per-step seed when training). */
@@ -41,7 +42,7 @@ export interface SigregOptions {
  * @param seed Any safe integer.
  * @returns Directions `[K, M]`.
  */
-export function randomDirections(dim: number, slices: number, seed: number): tf.Tensor2D {
+export function randomDirections(dim: number, slices: number, seed: number): Tensor2D {
   for (const [name, value] of [["dim", dim], ["slices", slices]] as const) {
     if (!Number.isInteger(value) || value < 1) {
       throw new Error(`randomDirections: ${name} must be a positive integer, got ${value}`);
@@ -62,8 +63,8 @@ export function randomDirections(dim: number, slices: number, seed: number): tf.
 
 /** Identity whose gradient is zero: directions are constants. */
 const stopGradient = tf.customGrad((a, _save) => ({
-  value: tf.clone(a as tf.Tensor),
-  gradFunc: (dy) => tf.zerosLike(dy as tf.Tensor),
+  value: tf.clone(a as Tensor),
+  gradFunc: (dy) => tf.zerosLike(dy as Tensor),
 }));
 
 /**
@@ -74,7 +75,7 @@ const stopGradient = tf.customGrad((a, _save) => ({
  * @param options Directions (or their number and seed), quadrature, chunk size.
  * @returns A scalar: ≈ 1 for an isotropic standard Gaussian batch, ≈ 0.4·N at collapse.
  */
-export function sigreg(x: tf.Tensor, options: SigregOptions = {}): tf.Scalar {
+export function sigreg(x: Tensor, options: SigregOptions = {}): Scalar {
   if (x.rank < 2) {
     throw new Error(
       `sigreg expects embeddings [..., N, K] (rank ≥ 2), got shape [${x.shape.join(", ")}]`,
@@ -94,14 +95,14 @@ export function sigreg(x: tf.Tensor, options: SigregOptions = {}): tf.Scalar {
   }
   return tf.tidy(() => {
     const a = dirs
-      ? stopGradient(dirs) as tf.Tensor2D
+      ? stopGradient(dirs) as Tensor2D
       : randomDirections(k, slices, options.seed ?? 0);
-    const views = tf.reshape(x, [-1, n, k]) as tf.Tensor3D;
+    const views = tf.reshape(x, [-1, n, k]) as Tensor3D;
     const u = tf.matMul(tf.reshape(views, [-1, k]), a);
     const stats = eppsPulley(tf.reshape(u, [views.shape[0], n, a.shape[1]]), {
       quadrature: options.quadrature ?? "code",
       maxChunkFloats: options.maxChunkFloats,
     });
-    return tf.mean(stats) as tf.Scalar;
+    return tf.mean(stats) as Scalar;
   });
 }

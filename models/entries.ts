@@ -66,7 +66,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
 const mlpSchema = z.strictObject({
   layers: z.array(positiveInt()).min(1),
   activation: z.enum(["gelu", "relu", "tanh", "identity"]).default("gelu"),
-  norm: z.boolean().default(false),
+  norm: z.enum(["none", "layer", "batch"]).default("none"),
   bias: z.boolean().default(true),
 });
 

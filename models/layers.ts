@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../core/types.ts";
 import { matmul } from "./matmul.ts";
+import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
 
 /** Collects parameters while a module is being built. */
 export class ParameterStore {
@@ -19,7 +20,7 @@ export class ParameterStore {
   constructor(readonly prefix: string, readonly seed: number) {}
 
   /** Creates a variable named `<prefix>.<name>` holding `value`. */
-  add(name: string, value: tf.Tensor, decay: boolean): tf.Variable {
+  add(name: string, value: Tensor, decay: boolean): Variable {
     const fullName = `${this.prefix}.${name}`;
     const variable = tf.variable(value, true);
     value.dispose();
@@ -34,7 +35,7 @@ export class ParameterStore {
   }
 
   /** Truncated normal (±2σ), the ViT/timm default for weights and embeddings. */
-  truncNormal(shape: number[], std: number): tf.Tensor {
+  truncNormal(shape: number[], std: number): Tensor {
     return tf.truncatedNormal(shape, 0, std, "float32", this.nextSeed());
   }
 }
@@ -42,9 +43,9 @@ export class ParameterStore {
 /** A fully connected layer `y = x W + b` with `W` `[in, out]`. */
 export interface Linear {
   /** Weight `[in, out]`. */
-  weight: tf.Variable;
+  weight: Variable;
   /** Bias `[out]` (absent when built without bias). */
-  bias?: tf.Variable;
+  bias?: Variable;
 }
 
 /** Creates a linear layer (weights trunc-normal σ = 0.02, zero bias). */
@@ -63,11 +64,11 @@ export function createLinear(
 }
 
 /** Applies a linear layer to `[..., in]`, returning `[..., out]`. */
-export function applyLinear(layer: Linear, x: tf.Tensor): tf.Tensor {
+export function applyLinear(layer: Linear, x: Tensor): Tensor {
   const [inDim, outDim] = layer.weight.shape as [number, number];
   const lead = x.shape.slice(0, -1) as number[];
-  const flat = x.rank === 2 ? x as tf.Tensor2D : x.reshape([-1, inDim]) as tf.Tensor2D;
-  let y: tf.Tensor = matmul(flat, layer.weight);
+  const flat = x.rank === 2 ? x as Tensor2D : x.reshape([-1, inDim]) as Tensor2D;
+  let y: Tensor = matmul(flat, layer.weight);
   if (layer.bias) y = tf.add(y, layer.bias);
   return x.rank === 2 ? y : y.reshape([...lead, outDim]);
 }
@@ -75,9 +76,9 @@ export function applyLinear(layer: Linear, x: tf.Tensor): tf.Tensor {
 /** Layer-norm parameters over the last axis. */
 export interface LayerNorm {
   /** Scale `[D]` (ones at init). */
-  weight: tf.Variable;
+  weight: Variable;
   /** Shift `[D]` (zeros at init). */
-  bias: tf.Variable;
+  bias: Variable;
   /** Variance epsilon. */
   eps: number;
 }
@@ -92,7 +93,7 @@ export function createLayerNorm(store: ParameterStore, name: string, dim: number
 }
 
 /** Applies layer norm over the last axis of `x`. */
-export function applyLayerNorm(norm: LayerNorm, x: tf.Tensor): tf.Tensor {
+export function applyLayerNorm(norm: LayerNorm, x: Tensor): Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, norm.eps)));
   return tf.add(tf.mul(normed, norm.weight), norm.bias);
@@ -101,12 +102,12 @@ export function applyLayerNorm(norm: LayerNorm, x: tf.Tensor): tf.Tensor {
 const SQRT_HALF = Math.SQRT1_2;
 
 /** GELU, exact form `0.5 · x · (1 + erf(x / √2))`. */
-export function gelu(x: tf.Tensor): tf.Tensor {
+export function gelu(x: Tensor): Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
 }
 
 /** Activation functions a recipe may name. */
-export const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+export const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
   gelu,
   relu: (x) => tf.relu(x),
   tanh: (x) => tf.tanh(x),

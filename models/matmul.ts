@@ -10,8 +10,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
 
-function swapLast(x: tf.Tensor): tf.Tensor {
+function swapLast(x: Tensor): Tensor {
   if (x.rank === 2) return tf.transpose(x);
   const perm = [...Array(x.rank).keys()];
   perm[x.rank - 1] = x.rank - 2;
@@ -20,23 +21,23 @@ function swapLast(x: tf.Tensor): tf.Tensor {
 }
 
 function plainProductGrad(
-  ...args: Array<tf.Tensor | tf.GradSaveFunc>
-): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
-  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  ...args: Array<Tensor | GradSaveFunc>
+): { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] } {
+  const [a, b, save] = args as [Tensor, Tensor, GradSaveFunc];
   save([a, b]);
   return {
     value: tf.matMul(a, b),
     gradFunc: (dy, saved) => {
-      const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
+      const [sa, sb] = saved as [Tensor, Tensor];
       return [tf.matMul(dy, swapLast(sb)), tf.matMul(swapLast(sa), dy)];
     },
   };
 }
 
 const plainProduct = tf.customGrad(plainProductGrad) as unknown as (
-  a: tf.Tensor,
-  b: tf.Tensor,
-) => tf.Tensor;
+  a: Tensor,
+  b: Tensor,
+) => Tensor;
 
 /**
  * `a · b` (optionally with either operand transposed) for rank-2 `[M, K]·[K, N]`
@@ -44,10 +45,10 @@ const plainProduct = tf.customGrad(plainProductGrad) as unknown as (
  * gradients use explicit transposes (fast on WASM and WebGPU alike).
  */
 export function matmul(
-  a: tf.Tensor,
-  b: tf.Tensor,
+  a: Tensor,
+  b: Tensor,
   options: { transposeA?: boolean; transposeB?: boolean } = {},
-): tf.Tensor {
+): Tensor {
   const left = options.transposeA ? swapLast(a) : a;
   const right = options.transposeB ? swapLast(b) : b;
   return plainProduct(left, right);

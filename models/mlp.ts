@@ -5,8 +5,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import { BatchNorm } from "./batchnorm.ts";
 import {
   ACTIVATIONS,
   applyLayerNorm,
@@ -18,6 +18,7 @@ import {
   type Linear,
   ParameterStore,
 } from "./layers.ts";
+import type { Tensor } from "../core/tensor.ts";
 
 /** Options of an {@link Mlp}. */
 export interface MlpOptions {
@@ -27,19 +28,25 @@ export interface MlpOptions {
   layers: number[];
   /** Activation between layers (`gelu`, `relu`, `tanh`, `identity`). */
   activation: string;
-  /** Layer norm after each hidden linear layer. */
-  norm: boolean;
+  /** Normalisation after each hidden linear layer: `none`, `layer` or `batch`. */
+  norm: "none" | "layer" | "batch";
   /** Bias on every linear layer. */
   bias: boolean;
 }
 
-/** An MLP module; parameters `layers.<i>.weight|bias`, `norms.<i>.weight|bias`. */
+/**
+ * An MLP module; parameters `layers.<i>.weight|bias`, `norms.<i>.weight|bias`
+ * (and, with batch norm, buffers `norms.<i>.running_mean|running_var`).
+ */
 export class Mlp implements Module {
   /** Trainable parameters. */
   readonly parameters: Parameter[];
   readonly #linears: Linear[] = [];
   readonly #norms: LayerNorm[] = [];
-  readonly #activation: (x: tf.Tensor) => tf.Tensor;
+  readonly #batchNorms: BatchNorm[] = [];
+  /** BatchNorm running statistics (empty unless `norm: batch`). */
+  readonly buffers: Parameter[];
+  readonly #activation: (x: Tensor) => Tensor;
 
   /** Builds the layers under the prefix `init.name`. */
   constructor(readonly options: MlpOptions, init: { name: string; seed: number }) {
@@ -51,31 +58,44 @@ export class Mlp implements Module {
       this.#linears.push(
         createLinear(store, `layers.${i}`, { inDim: width, outDim, bias: options.bias, std }),
       );
-      if (options.norm && i < options.layers.length - 1) {
-        this.#norms.push(createLayerNorm(store, `norms.${i}`, outDim));
+      if (i < options.layers.length - 1) {
+        if (options.norm === "layer") {
+          this.#norms.push(createLayerNorm(store, `norms.${i}`, outDim));
+        }
+        if (options.norm === "batch") {
+          this.#batchNorms.push(new BatchNorm(store, `norms.${i}`, { dim: outDim }));
+        }
       }
       width = outDim;
     });
     this.#activation = ACTIVATIONS[options.activation]!;
     this.parameters = store.parameters;
+    this.buffers = this.#batchNorms.flatMap((b) => b.buffers);
   }
 
   /** `[..., Din]` → `[..., Dout]`. */
-  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
-    let x = inputs[0] as tf.Tensor;
+  forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
+    let x = inputs[0] as Tensor;
     const last = this.#linears.length - 1;
     this.#linears.forEach((layer, i) => {
       x = applyLinear(layer, x);
       if (i < last) {
-        if (this.options.norm) x = applyLayerNorm(this.#norms[i]!, x);
+        if (this.options.norm === "layer") x = applyLayerNorm(this.#norms[i]!, x);
+        if (this.options.norm === "batch") x = this.#batchNorms[i]!.apply(x, ctx.training);
         x = this.#activation(x);
       }
     });
     return x;
   }
 
+  /** Folds batch statistics into BatchNorm running estimates. */
+  afterStep(): void {
+    for (const b of this.#batchNorms) b.afterStep();
+  }
+
   /** Releases all variables. */
   dispose(): void {
+    for (const b of this.#batchNorms) b.dispose();
     disposeParameters(this.parameters);
   }
 }

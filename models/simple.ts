@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { disposeParameters, ParameterStore } from "./layers.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
 
 /**
  * A learnable scalar θ in log space (scale = exp θ), clamped to `[min, max]`
@@ -16,7 +17,7 @@ import { disposeParameters, ParameterStore } from "./layers.ts";
 export class LogitScale implements Module {
   /** The single parameter `<name>.value` (no weight decay). */
   readonly parameters: Parameter[];
-  readonly #value: tf.Variable;
+  readonly #value: Variable;
 
   /** Creates θ = `init`, clamped to `clamp` after each step. */
   constructor(
@@ -29,7 +30,7 @@ export class LogitScale implements Module {
   }
 
   /** Returns θ (a scalar). */
-  forward(_inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
+  forward(_inputs: NodeValue[], _ctx: ForwardContext): Tensor {
     return this.#value;
   }
 
@@ -46,7 +47,7 @@ export class LogitScale implements Module {
 }
 
 /** Divides `[..., D]` by its L2 norm over the last axis (ε = 1e-12 guard). */
-export function l2Normalize(x: tf.Tensor): tf.Tensor {
+export function l2Normalize(x: Tensor): Tensor {
   const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24));
   return tf.div(x, norm);
 }
@@ -57,8 +58,8 @@ export class L2Normalize implements Module {
   readonly parameters: Parameter[] = [];
 
   /** `[..., D]` → unit-norm `[..., D]`. */
-  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
-    return l2Normalize(inputs[0] as tf.Tensor);
+  forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
+    return l2Normalize(inputs[0] as Tensor);
   }
 
   /** Nothing to release. */

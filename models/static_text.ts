@@ -31,6 +31,7 @@ import type { ModuleFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
 import type { BuildContext, ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { scanWinkTable, tokenizeWords } from "./text_tokenize.ts";
+import type { Tensor } from "../core/tensor.ts";
 
 /** Looks up `words` in a tower's full table; returns the vectors it found (`[D]` each). */
 export type WordVectorLoader = (words: ReadonlySet<string>) => Map<string, Float32Array>;
@@ -144,7 +145,7 @@ export class StaticTextTower implements Module {
   }
 
   /** `B` strings → `[B, D]`. */
-  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
+  forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
     const texts = inputs[0];
     if (!Array.isArray(texts)) {
       throw new Error(

@@ -11,11 +11,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
+  ACTIVATIONS,
   applyLayerNorm,
   applyLinear,
   createLayerNorm,
   createLinear,
-  ACTIVATIONS,
   disposeParameters,
   type LayerNorm,
   type Linear,
@@ -23,6 +23,7 @@ import {
 } from "./layers.ts";
 import { matmul } from "./matmul.ts";
 import type { VitConfig } from "./vit_presets.ts";
+import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 
 interface Block {
   norm1: LayerNorm;
@@ -48,8 +49,8 @@ export class VisionTransformer implements Module {
   /** Trainable parameters. */
   readonly parameters: Parameter[];
   readonly #patchEmbed: Linear;
-  readonly #cls: tf.Variable;
-  readonly #pos: tf.Variable;
+  readonly #cls: Variable;
+  readonly #pos: Variable;
   readonly #blocks: Block[] = [];
   readonly #norm: LayerNorm;
   readonly #tokens: number;
@@ -83,10 +84,10 @@ export class VisionTransformer implements Module {
   }
 
   /** `[..., H, W, C]` → `[..., D]` (the final-normed CLS token). */
-  forward(inputs: NodeValue[], _ctx: ForwardContext): tf.Tensor {
-    const images = inputs[0] as tf.Tensor;
+  forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
+    const images = inputs[0] as Tensor;
     const lead = images.shape.slice(0, -3);
-    const flat = images.reshape([-1, ...images.shape.slice(-3)]) as tf.Tensor4D;
+    const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
     let x = this.#embed(flat);
     for (const block of this.#blocks) x = this.#block(block, x);
     const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
@@ -95,7 +96,7 @@ export class VisionTransformer implements Module {
   }
 
   /** Patchify `[N, H, W, C]` → tokens `[N, T, D]` with CLS and positions. */
-  #embed(images: tf.Tensor4D): tf.Tensor3D {
+  #embed(images: Tensor4D): Tensor3D {
     const [n, h, w, c] = images.shape;
     const p = this.config.patch;
     const gh = h / p, gw = w / p;
@@ -103,23 +104,23 @@ export class VisionTransformer implements Module {
       .reshape([n, gh * gw, p * p * c]);
     const embedded = applyLinear(this.#patchEmbed, patches);
     const cls = tf.tile(this.#cls, [n, 1, 1]);
-    return tf.add(tf.concat([cls, embedded], 1), this.#pos) as tf.Tensor3D;
+    return tf.add(tf.concat([cls, embedded], 1), this.#pos) as Tensor3D;
   }
 
   /** One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`. */
-  #block(block: Block, x: tf.Tensor3D): tf.Tensor3D {
+  #block(block: Block, x: Tensor3D): Tensor3D {
     const attended = tf.add(x, this.#attention(block, applyLayerNorm(block.norm1, x)));
     const act = ACTIVATIONS[this.config.activation ?? "gelu"]!;
     const hidden = act(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
-    return tf.add(attended, applyLinear(block.fc2, hidden)) as tf.Tensor3D;
+    return tf.add(attended, applyLinear(block.fc2, hidden)) as Tensor3D;
   }
 
   /** Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`. */
-  #attention(block: Block, x: tf.Tensor): tf.Tensor {
+  #attention(block: Block, x: Tensor): Tensor {
     const [n, t, d] = x.shape;
     const heads = this.config.heads;
     const dh = d / heads;
-    const toHeads = (m: tf.Tensor): tf.Tensor =>
+    const toHeads = (m: Tensor): Tensor =>
       m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
     // Split before transposing: 4-D transposes are fast, 5-D ones are not (WASM).
     const [q, k, v] = tf.split(applyLinear(block.qkv, x), 3, -1).map(toHeads);

@@ -16,32 +16,60 @@ const TOLERANCE = 1e-3;
 
 const source = new MemorySource({ size: 32, shape: [8, 8, 1], classes: 4 });
 
-async function trainOn(backend: "wasm" | "webgpu"): Promise<{ losses: number[]; params: Float32Array[] }> {
+async function trainOn(
+  backend: "wasm" | "webgpu",
+): Promise<{ losses: number[]; params: Float32Array[] }> {
   await initBackend(backend);
   const graph = await compileGraph({
     nodes: [
-      { name: "image", kind: "vit", inputs: ["batch.image"], phase: "all", params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 } },
-      { name: "pred", kind: "mlp", inputs: ["image"], phase: "all", params: { layers: [8], activation: "gelu", norm: false, bias: true } },
+      {
+        name: "image",
+        kind: "vit",
+        inputs: ["batch.image"],
+        phase: "all",
+        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
+      },
+      {
+        name: "pred",
+        kind: "mlp",
+        inputs: ["image"],
+        phase: "all",
+        params: { layers: [8], activation: "gelu", norm: "none", bias: true },
+      },
       { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
     ],
-    losses: [{ name: "mse", kind: "prediction", inputs: { pred: "pred", target: "text" }, weight: 1, params: {} }],
+    losses: [{
+      name: "mse",
+      kind: "prediction",
+      inputs: { pred: "pred", target: "text" },
+      weight: 1,
+      params: {},
+    }],
   }, {
     registries: testRegistries(),
     seed: 5,
     cacheDir: "/tmp",
-    sampleBatch: (n) => source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
+    sampleBatch: (n) =>
+      source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
   });
   const trainer = new Trainer(graph, source, {
     seed: 5,
     config: {
-      steps: 3, batch: 8, accumulate: 1, clip_grad_norm: 1, log_every: 1, checkpoint_every: 0,
+      steps: 3,
+      batch: 8,
+      accumulate: 1,
+      clip_grad_norm: 1,
+      log_every: 1,
+      checkpoint_every: 0,
       optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
       schedule: { kind: "constant", warmup: 0, min_lr_ratio: 0 },
     },
   });
   const losses = [];
   for (let s = 0; s < 3; s++) losses.push((await trainer.step(s)).loss);
-  const params = await Promise.all(graph.parameters().map(async (p) => (await p.variable.data()) as Float32Array));
+  const params = await Promise.all(
+    graph.parameters().map(async (p) => (await p.variable.data()) as Float32Array),
+  );
   graph.dispose();
   return { losses, params };
 }

@@ -15,7 +15,14 @@ async function capture(args: string[]): Promise<string> {
 }
 
 Deno.test("cli: validate prints the resolved recipe with vars substituted and --set applied", async () => {
-  const out = await capture(["validate", "recipes/nova.yaml", "--set", "vars.lambda=0.1", "--set", "train.steps=7"]);
+  const out = await capture([
+    "validate",
+    "recipes/nova.yaml",
+    "--set",
+    "vars.lambda=0.1",
+    "--set",
+    "train.steps=7",
+  ]);
   assert.match(out, /^name: nova$/m);
   assert.match(out, /weight: 0\.9$/m);
   assert.match(out, /weight: 0\.1$/m);
@@ -27,7 +34,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const out = await capture(["graph", "recipes/nova.yaml", "--set", "data.limit={ train: 16, test: 16 }"]);
+    const out = await capture([
+      "graph",
+      "recipes/nova.yaml",
+      "--set",
+      "data.limit={ train: 16, test: 16 }",
+    ]);
     assert.match(out, /^flowchart TD$/m);
     assert.match(out, /n_views\["views: views<br\/>\[2, B, 28, 28, 1\]"\]/);
     assert.match(out, /n_pred\["pred: mlp<br\/>\[2, B, 64\]/);

@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
+import type { Scalar, Tensor } from "../core/tensor.ts";
 
 /** Options of {@linkcode gradCheck}. */
 export interface GradCheckOptions {
@@ -61,8 +62,8 @@ function pick(size: number, max: number, rng: Rng): number[] {
 
 /** f at `inputs` with entry `index` of input `which` replaced by `value`. */
 async function evalAt(
-  f: (...xs: tf.Tensor[]) => tf.Scalar,
-  inputs: tf.Tensor[],
+  f: (...xs: Tensor[]) => Scalar,
+  inputs: Tensor[],
   at: { which: number; index: number; value: number; base: Float32Array },
 ): Promise<number> {
   const values = at.base.slice();
@@ -85,8 +86,8 @@ async function evalAt(
  * @returns The verdict and the worst entry.
  */
 export async function gradCheck(
-  f: (...xs: tf.Tensor[]) => tf.Scalar,
-  inputs: tf.Tensor[],
+  f: (...xs: Tensor[]) => Scalar,
+  inputs: Tensor[],
   options: GradCheckOptions = {},
 ): Promise<GradCheckResult> {
   const { eps = 1e-2, rtol = 1e-2, atol = 1e-4, maxEntries = 64, seed = 0 } = options;
@@ -127,8 +128,8 @@ export async function gradCheck(
  * @returns The result when every entry passes.
  */
 export async function assertGradients(
-  f: (...xs: tf.Tensor[]) => tf.Scalar,
-  inputs: tf.Tensor[],
+  f: (...xs: Tensor[]) => Scalar,
+  inputs: Tensor[],
   options: GradCheckOptions = {},
 ): Promise<GradCheckResult> {
   const result = await gradCheck(f, inputs, options);

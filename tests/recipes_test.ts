@@ -51,7 +51,12 @@ for (const path of recipes) {
       assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
       const evalTarget = (recipe.eval[0]?.params as { image?: string })?.image;
       if (evalTarget) {
-        const batch = source.batch("test", 0, { batchSize: 4, seed: 0, shuffle: false, dropLast: false });
+        const batch = source.batch("test", 0, {
+          batchSize: 4,
+          seed: 0,
+          shuffle: false,
+          dropLast: false,
+        });
         const out = await graph.inference({ seed: 0 }).run(evalTarget, { image: batch.image });
         assert.equal(out.shape.at(-2), 4);
         tf.dispose([out, batch.image]);

@@ -7,6 +7,7 @@
  * ```ts
  * import { loadRecipe } from "./mod.ts";
  * import * as registries from "../components.ts";
+ * import "../builtins.ts"; // registers the built-in components
  * const loaded = await loadRecipe("recipes/nova.yaml", {
  *   overrides: ["train.batch=64"],
  *   registries,

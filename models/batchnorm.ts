@@ -1,0 +1,87 @@
+/**
+ * Batch normalisation over every axis but the last (so `[V, B, D]` inputs are
+ * normalised over views and batch together), with PyTorch's conventions:
+ * biased batch variance for normalising, unbiased for the running estimate,
+ * `running ← (1 − momentum)·running + momentum·batch`, ε = 1e-5.
+ *
+ * The running statistics are buffers (saved in checkpoints, never optimised).
+ * They are folded in by `afterStep()`, once per optimiser step, from the last
+ * training forward pass — dry runs and evaluation never touch them.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Parameter } from "../core/types.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
+import type { ParameterStore } from "./layers.ts";
+
+/** A batch-norm layer over a last axis of width `dim`. */
+export class BatchNorm {
+  /** Scale γ `[D]`. */
+  readonly weight: Variable;
+  /** Shift β `[D]`. */
+  readonly bias: Variable;
+  /** Running statistics (`running_mean`, `running_var`), not trainable. */
+  readonly buffers: Parameter[];
+  readonly #mean: Variable;
+  readonly #var: Variable;
+  #pending: [Tensor, Tensor] | undefined;
+
+  /** Creates γ = 1, β = 0, running mean 0 and variance 1 under `name`. */
+  constructor(
+    store: ParameterStore,
+    name: string,
+    readonly options: { dim: number; momentum?: number; eps?: number },
+  ) {
+    this.weight = store.add(`${name}.weight`, tf.ones([options.dim]), false);
+    this.bias = store.add(`${name}.bias`, tf.zeros([options.dim]), false);
+    this.#mean = tf.variable(tf.zeros([options.dim]), false);
+    this.#var = tf.variable(tf.ones([options.dim]), false);
+    this.buffers = [
+      { name: `${store.prefix}.${name}.running_mean`, variable: this.#mean, decay: false },
+      { name: `${store.prefix}.${name}.running_var`, variable: this.#var, decay: false },
+    ];
+  }
+
+  /** Normalises `[..., D]` with batch statistics (training) or running ones (inference). */
+  apply(x: Tensor, training: boolean): Tensor {
+    const eps = this.options.eps ?? 1e-5;
+    const dim = this.options.dim;
+    const flat = x.reshape([-1, dim]);
+    let mean: Tensor = this.#mean, variance: Tensor = this.#var;
+    if (training) {
+      const moments = tf.moments(flat, 0);
+      mean = moments.mean;
+      variance = moments.variance;
+      const n = flat.shape[0]!;
+      this.#pending?.forEach((t) => t.dispose());
+      this.#pending = [
+        tf.keep(tf.mul(mean, 1)),
+        tf.keep(tf.mul(variance, n > 1 ? n / (n - 1) : 1)),
+      ];
+    }
+    const normed = tf.mul(tf.sub(flat, mean), tf.rsqrt(tf.add(variance, eps)));
+    return tf.add(tf.mul(normed, this.weight), this.bias).reshape(x.shape);
+  }
+
+  /** Folds the last training batch's statistics into the running ones. */
+  afterStep(): void {
+    if (!this.#pending) return;
+    const m = this.options.momentum ?? 0.1;
+    const [mean, variance] = this.#pending;
+    tf.tidy(() => {
+      this.#mean.assign(tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m)));
+      this.#var.assign(tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m)));
+    });
+    mean.dispose();
+    variance.dispose();
+    this.#pending = undefined;
+  }
+
+  /** Releases buffers and pending statistics (parameters belong to the store's owner). */
+  dispose(): void {
+    this.#pending?.forEach((t) => t.dispose());
+    this.#mean.dispose();
+    this.#var.dispose();
+  }
+}
