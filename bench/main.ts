@@ -137,6 +137,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
         (batch / ms * 1000).toFixed(1)
       } samples/s (batch ${batch})`,
     );
+    await trainer.close();
     graph.dispose();
     source.dispose();
   });

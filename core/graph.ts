@@ -33,7 +33,7 @@ export interface CompileOptions {
   /** Cache directory handed to modules. */
   cacheDir: string;
   /** Returns a real batch of `size` samples for the dry run. */
-  sampleBatch: (size: number) => Batch;
+  sampleBatch: (size: number) => Promise<Batch>;
 }
 
 function fail(spec: GraphSpec, keyPath: string, detail: string): never {
@@ -235,7 +235,7 @@ export async function compileGraph(
   const order = topologicalOrder(spec);
   checkPhases(spec, order);
   const terms = buildLosses(spec, options);
-  const small = options.sampleBatch(2);
+  const small = await options.sampleBatch(2);
   const values = batchValues(small);
   let modules: Map<string, Module>;
   try {
@@ -245,7 +245,10 @@ export async function compileGraph(
     disposeValues(values, small);
   }
   const graph = new CompiledGraph(spec, order, modules, terms);
-  graph.shapes = await graph.measureShapes(options.sampleBatch(2), options.sampleBatch(3));
+  graph.shapes = await graph.measureShapes(
+    await options.sampleBatch(2),
+    await options.sampleBatch(3),
+  );
   return graph;
 }
 

@@ -111,7 +111,12 @@ Deno.test("graph: inference graph drops train-only nodes; reading one at inferen
   assert.ok(!graph.inferenceParameters().some((p) => p.name.startsWith("head.")));
   assert.deepEqual(graph.inferenceNodes().map((n) => n.name), ["image", "pred", "text", "proj"]);
   const model = graph.inference({ seed: 0 });
-  const batch = source.batch("test", 0, { batchSize: 3, seed: 0, shuffle: false, dropLast: false });
+  const batch = await source.batch("test", 0, {
+    batchSize: 3,
+    seed: 0,
+    shuffle: false,
+    dropLast: false,
+  });
   const out = await model.run("pred", { image: batch.image });
   assert.deepEqual(out.shape, [3, 8]);
   await assert.rejects(() => model.run("head", { image: batch.image }), /train-only/);

@@ -220,6 +220,7 @@ async function trainLoop(
       if (stopping) break;
     }
   } finally {
+    await trainer.close();
     progress.stop();
     Deno.removeSignalListener("SIGINT", onSignal);
   }

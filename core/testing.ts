@@ -45,7 +45,12 @@ export class MemorySource implements DataSource {
   }
 
   /** Batch `batchIndex` in order (no shuffling; wraps around). */
-  batch(split: string, batchIndex: number, options: BatchOptions): Batch {
+  batch(split: string, batchIndex: number, options: BatchOptions): Promise<Batch> {
+    return Promise.resolve(this.batchNow(split, batchIndex, options));
+  }
+
+  /** {@link MemorySource.batch}, synchronously. */
+  batchNow(split: string, batchIndex: number, options: BatchOptions): Batch {
     const size = this.splits[split]!.size;
     const indices = Array.from(
       { length: options.batchSize },

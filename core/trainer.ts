@@ -14,7 +14,7 @@ import { AdamW } from "./optim.ts";
 import { deriveSeed } from "./rng.ts";
 import { learningRate } from "./schedule.ts";
 import type { TrainConfig } from "./train_config.ts";
-import type { DataSource, Parameter } from "./types.ts";
+import type { Batch, DataSource, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** What one optimiser step measured. */
@@ -33,6 +33,8 @@ export interface StepMetrics {
   images_per_s: number;
   /** Wall time of the step in milliseconds. */
   ms: number;
+  /** Milliseconds of the step spent waiting for data (0 when prefetching keeps up). */
+  data_ms: number;
 }
 
 /** Thrown when a step produces a non-finite loss or gradient; parameters are untouched. */
@@ -54,6 +56,7 @@ export class Trainer {
   readonly optimizer: AdamW;
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
+  readonly #prefetched = new Map<number, Promise<Batch>>();
 
   /** Creates the optimiser over every trainable parameter of the training graph. */
   constructor(
@@ -84,16 +87,25 @@ export class Trainer {
     });
   }
 
-  /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
-  #microStep(step: number, micro: number, sums: Map<string, Tensor>): Tensor {
+  /** Starts loading micro-batch `batchIndex` (random access, so the result is order-independent). */
+  #fetch(batchIndex: number): Promise<Batch> {
+    const pending = this.#prefetched.get(batchIndex);
+    if (pending) {
+      this.#prefetched.delete(batchIndex);
+      return pending;
+    }
     const { config, seed } = this.options;
-    const batchIndex = step * config.accumulate + micro;
-    const batch = this.source.batch("train", batchIndex, {
+    return this.source.batch("train", batchIndex, {
       batchSize: config.batch,
       seed,
       shuffle: true,
       dropLast: true,
     });
+  }
+
+  /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
+  #microStep(step: number, micro: number, batch: Batch, sums: Map<string, Tensor>): Tensor {
+    const { config, seed } = this.options;
     const values = batchValues(batch);
     const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
     let kept: Tensor | undefined;
@@ -125,8 +137,15 @@ export class Trainer {
     const { config } = this.options;
     const sums = new Map<string, Tensor>();
     const lossSums: Tensor[] = [];
+    let dataMs = 0;
     for (let micro = 0; micro < config.accumulate; micro++) {
-      lossSums.push(this.#microStep(step, micro, sums));
+      const batchIndex = step * config.accumulate + micro;
+      const waitStart = performance.now();
+      const batch = await this.#fetch(batchIndex);
+      dataMs += performance.now() - waitStart;
+      // Prefetch: the next micro-batch loads (decodes) while this one computes.
+      this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
+      lossSums.push(this.#microStep(step, micro, batch, sums));
     }
     const names = [...sums.keys()];
     const averaged = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, config.accumulate)));
@@ -156,6 +175,15 @@ export class Trainer {
     release();
     const ms = performance.now() - started;
     const images = config.batch * config.accumulate;
-    return { ...metrics, images_per_s: (images / ms) * 1000, ms };
+    return { ...metrics, images_per_s: (images / ms) * 1000, ms, data_ms: dataMs };
+  }
+
+  /** Releases batches still being prefetched. */
+  async close(): Promise<void> {
+    const pending = [...this.#prefetched.values()];
+    this.#prefetched.clear();
+    for (const batch of await Promise.allSettled(pending)) {
+      if (batch.status === "fulfilled") batch.value.image.dispose();
+    }
   }
 }

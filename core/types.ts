@@ -130,9 +130,10 @@ export interface DataSource {
   /**
    * The batch at position `batchIndex` of the deterministic order of `split`
    * (epochs continue past the end: batch `k` of epoch `e` is `e * perEpoch + k`).
-   * Random access makes resume exact.
+   * Random access makes resume exact. Asynchronous so that sources can decode
+   * files (JPEG, PNG) off the main thread while the previous step computes.
    */
-  batch(split: string, batchIndex: number, options: BatchOptions): Batch;
+  batch(split: string, batchIndex: number, options: BatchOptions): Promise<Batch>;
   /** Number of batches per epoch for `split` under `options`. */
   batchesPerEpoch(split: string, options: BatchOptions): number;
   /** Releases memory held by the source. */

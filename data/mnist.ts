@@ -214,7 +214,12 @@ export class IdxImageSource implements DataSource {
   }
 
   /** The batch at flat position `batchIndex` (epochs continue past the end). */
-  batch(split: string, batchIndex: number, options: BatchOptions): Batch {
+  batch(split: string, batchIndex: number, options: BatchOptions): Promise<Batch> {
+    return Promise.resolve().then(() => this.batchNow(split, batchIndex, options));
+  }
+
+  /** {@link IdxImageSource.batch}, synchronously (IDX pixels are already in memory). */
+  batchNow(split: string, batchIndex: number, options: BatchOptions): Batch {
     const data = this.#split(split);
     const perEpoch = this.batchesPerEpoch(split, options);
     if (!Number.isSafeInteger(batchIndex) || batchIndex < 0) {

@@ -33,8 +33,8 @@ async function fixture(opts: { n: number; labelCount?: number; gz?: boolean }): 
 }
 
 function same(a: IdxImageSource, b: IdxImageSource, k: number, o: BatchOptions): void {
-  const x = a.batch("train", k, o);
-  const y = b.batch("train", k, o);
+  const x = a.batchNow("train", k, o);
+  const y = b.batchNow("train", k, o);
   assert.deepEqual(x.index, y.index);
   assert.deepEqual(x.caption, y.caption);
   assert.deepEqual(x.image.dataSync(), y.image.dataSync());
@@ -47,7 +47,7 @@ Deno.test("mnist: the npm copy has 60000/10000 samples, sane labels, first label
   assert.deepEqual(src.splits, { train: { size: 60000 }, test: { size: 10000 } });
   assert.deepEqual(src.imageShape, [28, 28, 1]);
   assert.equal(src.classNames[7], "seven");
-  const first = src.batch("train", 0, { ...train, shuffle: false, batchSize: 60000 });
+  const first = src.batchNow("train", 0, { ...train, shuffle: false, batchSize: 60000 });
   assert.equal(first.label[0], 5);
   assert.equal(first.label[1], 0);
   const hist = new Array(10).fill(0);
@@ -71,18 +71,18 @@ Deno.test("mnist: random access is deterministic, epochs differ, no leaks", asyn
   const perEpoch = a.batchesPerEpoch("train", train);
   assert.equal(perEpoch, 31);
   const before = tf.memory().numTensors;
-  for (const k of [5, 0, 40, 5]) a.batch("train", k, train).image.dispose();
+  for (const k of [5, 0, 40, 5]) a.batchNow("train", k, train).image.dispose();
   same(a, b, 5, train); // a has served other batches first, b has not
   same(a, b, perEpoch + 3, train);
-  const e0 = a.batch("train", 3, train);
-  const e1 = a.batch("train", perEpoch + 3, train);
+  const e0 = a.batchNow("train", 3, train);
+  const e1 = a.batchNow("train", perEpoch + 3, train);
   assert.notDeepEqual(e0.index, e1.index);
-  const c = a.batch("train", 3, { ...train, seed: 2 });
+  const c = a.batchNow("train", 3, { ...train, seed: 2 });
   assert.notDeepEqual(e0.index, c.index);
   tf.dispose([e0.image, e1.image, c.image]);
   const seen = new Set<number>();
   for (let k = 0; k < perEpoch; k++) {
-    const batch = a.batch("train", k, train);
+    const batch = a.batchNow("train", k, train);
     batch.index.forEach((i) => seen.add(i));
     batch.image.dispose();
   }
@@ -97,7 +97,7 @@ Deno.test("mnist: eval order, short last batch, captions, labels and indices agr
   }, ctx);
   const o: BatchOptions = { batchSize: 4, seed: 0, shuffle: false, dropLast: false };
   assert.equal(src.batchesPerEpoch("test", o), 3);
-  const last = src.batch("test", 2, o);
+  const last = src.batchNow("test", 2, o);
   assert.deepEqual([...last.index], [8, 9]);
   assert.deepEqual(last.image.shape, [2, 28, 28, 1]);
   last.caption.forEach((cap, j) => {
@@ -105,12 +105,15 @@ Deno.test("mnist: eval order, short last batch, captions, labels and indices agr
     assert.ok(cap === `digit ${word}` || cap === `the ${word} shape`, cap);
   });
   last.image.dispose();
-  const many = src.batch("test", 0, { ...o, batchSize: 10 });
+  const many = src.batchNow("test", 0, { ...o, batchSize: 10 });
   const templates = new Set(many.caption.map((c) => c.startsWith("digit")));
   assert.equal(templates.size, 2, "both templates should occur in 10 samples");
   many.image.dispose();
-  assert.throws(() => src.batch("val", 0, o), /has no split "val"; expected one of: train, test/);
-  assert.throws(() => src.batch("test", -1, o), /non-negative integer, got -1/);
+  assert.throws(
+    () => src.batchNow("val", 0, o),
+    /has no split "val"; expected one of: train, test/,
+  );
+  assert.throws(() => src.batchNow("test", -1, o), /non-negative integer, got -1/);
   assert.throws(
     () => src.batchesPerEpoch("test", { ...o, batchSize: 11, dropLast: true }),
     /10 samples, fewer than one batch of 11/,
@@ -125,8 +128,8 @@ Deno.test("mnist: any IDX dir (gz) with class names, val hold-out and limits", a
     assert.deepEqual(src.splits, { train: { size: 15 }, test: { size: 20 }, val: { size: 5 } });
     assert.deepEqual(src.imageShape, [4, 4, 1]);
     const o: BatchOptions = { batchSize: 20, seed: 0, shuffle: false, dropLast: false };
-    const t = src.batch("train", 0, o);
-    const v = src.batch("val", 0, o);
+    const t = src.batchNow("train", 0, o);
+    const v = src.batchNow("val", 0, o);
     const rows = (b: typeof t) => [...b.image.dataSync()].filter((_, i) => i % 16 === 0);
     const all = [...rows(t), ...rows(v)].map((p) => Math.round(p * 255 / 10));
     assert.deepEqual(all.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));

@@ -211,7 +211,7 @@ export class ZeroShotEvaluator implements Evaluator {
     at: { index: number; options: BatchOptions; left: number; classes: Tensor2D; tally: Tally },
   ): Promise<number> {
     const { image: node, split } = this.params;
-    const batch = source.batch(split, at.index, at.options);
+    const batch = await source.batch(split, at.index, at.options);
     const take = Math.min(batch.label.length, at.left);
     const owned: Tensor[] = [];
     try {

@@ -34,7 +34,11 @@ class MemorySource implements DataSource {
       : Math.ceil(size / options.batchSize);
   }
 
-  batch(split: string, batchIndex: number, options: BatchOptions): Batch {
+  batch(split: string, batchIndex: number, options: BatchOptions): Promise<Batch> {
+    return Promise.resolve(this.batchNow(split, batchIndex, options));
+  }
+
+  batchNow(split: string, batchIndex: number, options: BatchOptions): Batch {
     this.calls.push(options);
     const { pixels, labels } = this.data[split]!;
     const per = this.batchesPerEpoch(split, options);

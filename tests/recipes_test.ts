@@ -49,9 +49,10 @@ for (const path of recipes) {
         if (step > 1) assert.equal(tf.memory().numTensors, tensors, "tensor count grew");
       }
       assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+      await trainer.close();
       const evalTarget = (recipe.eval[0]?.params as { image?: string })?.image;
       if (evalTarget) {
-        const batch = source.batch("test", 0, {
+        const batch = await source.batch("test", 0, {
           batchSize: 4,
           seed: 0,
           shuffle: false,
