@@ -38,6 +38,33 @@ export { clipLoss, type ClipLossOptions } from "./losses/clip.ts";
 export { predictionLoss } from "./losses/prediction.ts";
 export { randomDirections, sigreg, type SigregOptions } from "./losses/sigreg.ts";
 export { eppsPulley, type EppsPulleyOptions, type Quadrature } from "./losses/epps_pulley.ts";
+export { sigLipLoss, type SigLipLossOptions } from "./losses/siglip.ts";
+export { invarianceLoss, type InvarianceLossOptions } from "./losses/lejepa.ts";
+export {
+  nclipLoss,
+  type NclipOptions,
+  type NclipTerms,
+  nclipTerms,
+  prototypeUsage,
+  type PrototypeUsageOptions,
+} from "./losses/nclip.ts";
+export { itoFusionLoss, type ItoFusionLossOptions } from "./losses/ito_fusion.ts";
+export { contrastive4Loss, type Contrastive4Options } from "./losses/contrastive4.ts";
+export {
+  featureSeparationLoss,
+  type FeatureSeparationOptions,
+  type FeatureSeparationTerms,
+  featureSeparationTerms,
+  type ModalityFeatures,
+  uniformityLoss,
+} from "./losses/feature_separation.ts";
+export { brownianBridgeLoss, type BrownianBridgeOptions } from "./losses/brownian_bridge.ts";
+export {
+  geometricConsistencyLoss,
+  type GeometricConsistencyOptions,
+  type GeometricConsistencyTerms,
+  geometricConsistencyTerms,
+} from "./losses/geometric_consistency.ts";
 
 // Recipes, graphs, training.
 export { loadRecipe, RecipeError } from "./core/recipe/mod.ts";

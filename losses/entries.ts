@@ -1,5 +1,8 @@
 /**
- * Registry entries of the loss room: `clip`, `sigreg`, `prediction`.
+ * Registry entries of the loss room: `clip`, `sigreg`, `prediction`, plus the
+ * method terms of `entries_methods.ts` (`siglip`, `invariance`, `nclip`,
+ * `ito_fusion`) and `entries_structures.ts` (`contrastive4`,
+ * `feature_separation`, `brownian_bridge`, `geometric_consistency`).
  *
  * A recipe loss is `{ kind, name?, inputs: { role: ref | [ref, ...] }, weight,
  * ...params }`; each entry's schema validates only `...params`.
@@ -17,6 +20,8 @@ import { clipLoss } from "./clip.ts";
 import { QUADRATURES } from "./epps_pulley.ts";
 import { predictionLoss } from "./prediction.ts";
 import { sigreg } from "./sigreg.ts";
+import { methodLossEntries } from "./entries_methods.ts";
+import { structureLossEntries } from "./entries_structures.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
 
 type Inputs = Record<string, NodeValue | NodeValue[]>;
@@ -170,4 +175,6 @@ export const lossEntries: RegistryEntry<LossFactory>[] = [
     schema: z.strictObject({}),
     create: createPrediction,
   },
+  ...methodLossEntries,
+  ...structureLossEntries,
 ];

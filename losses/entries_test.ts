@@ -30,7 +30,23 @@ const close = (a: number, b: number, tol = 1e-5) =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
 Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
-  assert.deepEqual(lossEntries.map((e) => e.kind), ["clip", "sigreg", "prediction"]);
+  assert.deepEqual(lossEntries.map((e) => e.kind), [
+    "clip",
+    "sigreg",
+    "prediction",
+    "siglip",
+    "invariance",
+    "nclip",
+    "ito_fusion",
+    "contrastive4",
+    "feature_separation",
+    "brownian_bridge",
+    "geometric_consistency",
+  ]);
+  for (const e of lossEntries) {
+    assert.ok(e.summary.length > 0, e.kind);
+    assert.equal(e.schema.safeParse({ no_such_key: 1 }).success, false, `${e.kind} is strict`);
+  }
   assert.deepEqual(entry("clip").schema.parse({}), { normalize: true, scale: 1 / 0.07 });
   assert.deepEqual(entry("clip").schema.parse({ scale: "2 * 5", bias: -1 }), {
     normalize: true,

@@ -1,8 +1,14 @@
 /**
  * Loss terms: small pure functions of named tensors, plus their registry
  * entries. CLIP ({@link https://arxiv.org/abs/2103.00020 | arXiv 2103.00020}),
- * SIGReg ({@link https://arxiv.org/abs/2511.08544 | arXiv 2511.08544}) and the
- * NOVA prediction term ({@link https://arxiv.org/abs/2602.00653 | arXiv 2602.00653}).
+ * SIGReg and the LeJEPA invariance term
+ * ({@link https://arxiv.org/abs/2511.08544 | arXiv 2511.08544}), the NOVA
+ * prediction term ({@link https://arxiv.org/abs/2602.00653 | arXiv 2602.00653}),
+ * SigLIP ({@link https://arxiv.org/abs/2303.15343 | arXiv 2303.15343}),
+ * nCLIP ({@link https://arxiv.org/abs/2210.09304 | arXiv 2210.09304}),
+ * ITO's fusion loss ({@link https://arxiv.org/abs/2603.02767 | arXiv 2603.02767})
+ * and the latent-modality-structure terms
+ * ({@link https://arxiv.org/abs/2303.05952 | arXiv 2303.05952}).
  *
  * @module
  */
@@ -18,4 +24,31 @@ export {
 } from "./epps_pulley.ts";
 export { predictionLoss } from "./prediction.ts";
 export { randomDirections, sigreg, type SigregOptions } from "./sigreg.ts";
+export { sigLipLoss, type SigLipLossOptions } from "./siglip.ts";
+export { invarianceLoss, type InvarianceLossOptions } from "./lejepa.ts";
+export {
+  nclipLoss,
+  type NclipOptions,
+  type NclipTerms,
+  nclipTerms,
+  prototypeUsage,
+  type PrototypeUsageOptions,
+} from "./nclip.ts";
+export { itoFusionLoss, type ItoFusionLossOptions } from "./ito_fusion.ts";
+export { contrastive4Loss, type Contrastive4Options } from "./contrastive4.ts";
+export {
+  featureSeparationLoss,
+  type FeatureSeparationOptions,
+  type FeatureSeparationTerms,
+  featureSeparationTerms,
+  type ModalityFeatures,
+  uniformityLoss,
+} from "./feature_separation.ts";
+export { brownianBridgeLoss, type BrownianBridgeOptions } from "./brownian_bridge.ts";
+export {
+  geometricConsistencyLoss,
+  type GeometricConsistencyOptions,
+  type GeometricConsistencyTerms,
+  geometricConsistencyTerms,
+} from "./geometric_consistency.ts";
 export { lossEntries } from "./entries.ts";

@@ -1,0 +1,162 @@
+/**
+ * Registry entries of the method losses: `siglip`, `invariance` (LeJEPA),
+ * `nclip` and `ito_fusion`. Included in `lossEntries` (`losses/entries.ts`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { LossFactory } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { nonNegative, num, positiveInt } from "../core/schema.ts";
+import type { Scalar, Tensor2D } from "../core/tensor.ts";
+import { fmtShape, viewAt } from "./common.ts";
+import {
+  logitBias,
+  logitScale,
+  maybeNormalize,
+  meanOverViews,
+  tensorInput,
+} from "./entry_inputs.ts";
+import { itoFusionLoss } from "./ito_fusion.ts";
+import { invarianceLoss } from "./lejepa.ts";
+import { nclipLoss } from "./nclip.ts";
+import { sigLipLoss } from "./siglip.ts";
+
+const positive = () => num().pipe(z.number().positive("expected > 0"));
+
+const siglipSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  scale: num().default(10),
+  bias: num().default(-10),
+});
+
+const createSiglip: LossFactory = (params: z.infer<typeof siglipSchema>) => ({
+  roles: ["image", "text", "logit_scale?", "logit_bias?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const image = tensorInput("siglip", inputs, "image");
+      const text = tensorInput("siglip", inputs, "text");
+      const options = {
+        scale: logitScale("siglip", inputs, params.scale),
+        bias: logitBias("siglip", inputs, params.bias),
+      };
+      // Shapes are checked on the raw inputs, before normalisation.
+      return meanOverViews(
+        "siglip",
+        { image, text },
+        (i, t) =>
+          sigLipLoss(
+            maybeNormalize(i, params.normalize) as Tensor2D,
+            maybeNormalize(t, params.normalize) as Tensor2D,
+            options,
+          ),
+      );
+    }),
+});
+
+const invarianceSchema = z.strictObject({ global: positiveInt().optional() });
+
+const createInvariance: LossFactory = (params: z.infer<typeof invarianceSchema>) => ({
+  roles: ["x"],
+  fn: (inputs) => {
+    const x = tensorInput("invariance", inputs, "x");
+    if (x.rank !== 3) {
+      throw new Error(
+        `loss invariance: input "x" must be views [V, B, K] (global views first), got ` +
+          `${fmtShape(x.shape)}; bind it to a node fed by a views node`,
+      );
+    }
+    return invarianceLoss(x, { global: params.global });
+  },
+});
+
+const nclipSchema = z.strictObject({
+  temperature: positive().default(0.1),
+  target_temperature: positive().default(0.1),
+  stop_gradient: z.boolean().default(false),
+  cross_weight: nonNegative().default(1),
+  sharpness_weight: nonNegative().default(1),
+  smoothness_weight: nonNegative().default(1),
+});
+
+const createNclip: LossFactory = (params: z.infer<typeof nclipSchema>) => {
+  const options = {
+    temperature: params.temperature,
+    targetTemperature: params.target_temperature,
+    stopGradient: params.stop_gradient,
+    crossWeight: params.cross_weight,
+    sharpnessWeight: params.sharpness_weight,
+    smoothnessWeight: params.smoothness_weight,
+  };
+  return {
+    roles: ["image", "text"],
+    fn: (inputs) =>
+      tf.tidy(() =>
+        meanOverViews(
+          "nclip",
+          {
+            image: tensorInput("nclip", inputs, "image"),
+            text: tensorInput("nclip", inputs, "text"),
+            what: "Kp",
+          },
+          (i, t) => nclipLoss(i, t, options),
+        )
+      ),
+  };
+};
+
+const itoFusionSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  scale: num().default(1 / 0.07),
+});
+
+const createItoFusion: LossFactory = (params: z.infer<typeof itoFusionSchema>) => ({
+  roles: ["fused", "logit_scale?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const fused = tensorInput("ito_fusion", inputs, "fused");
+      if (fused.rank !== 3 || fused.shape[0] !== 2) {
+        throw new Error(
+          `loss ito_fusion: input "fused" must be the two views' fused embeddings [2, B, D], ` +
+            `got ${fmtShape(fused.shape)}; bind it to a fusion node fed by two views`,
+        );
+      }
+      const z = maybeNormalize(fused, params.normalize);
+      return itoFusionLoss(viewAt(z, 0), viewAt(z, 1), {
+        scale: logitScale("ito_fusion", inputs, params.scale),
+      }) as Scalar;
+    }),
+});
+
+/** Entries of the method losses (SigLIP, LeJEPA invariance, nCLIP, ITO fusion). */
+export const methodLossEntries: RegistryEntry<LossFactory>[] = [
+  {
+    kind: "siglip",
+    summary: "SigLIP pairwise sigmoid loss (arXiv 2303.15343): image [B, D] or [V, B, D] vs text " +
+      "[B, D]; optional logit_scale θ (s = exp θ) and logit_bias",
+    schema: siglipSchema,
+    create: createSiglip,
+  },
+  {
+    kind: "invariance",
+    summary: "LeJEPA multi-view invariance (arXiv 2511.08544): mean (μ_global − z[v])² over " +
+      "views x [V, B, K]",
+    schema: invarianceSchema,
+    create: createInvariance,
+  },
+  {
+    kind: "nclip",
+    summary: "nCLIP (arXiv 2210.09304): cross-modal prototype cross-entropy + sharpness − " +
+      "smoothness over prototype logits image/text [B, Kp]",
+    schema: nclipSchema,
+    create: createNclip,
+  },
+  {
+    kind: "ito_fusion",
+    summary: "ITO fusion NT-Xent (arXiv 2603.02767) across two views' fused embeddings " +
+      "fused [2, B, D], CLIP logit scale as temperature",
+    schema: itoFusionSchema,
+    create: createItoFusion,
+  },
+];

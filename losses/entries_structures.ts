@@ -1,0 +1,138 @@
+/**
+ * Registry entries of the latent-modality-structure losses (arXiv 2303.05952):
+ * `contrastive4`, `feature_separation`, `brownian_bridge`,
+ * `geometric_consistency`. Included in `lossEntries` (`losses/entries.ts`).
+ *
+ * Image inputs are two views `[2, B, D]` (original first, augmented second);
+ * text is `[B, D]`, or `[2, B, D]` when captions are augmented too.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { LossFactory } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { nonNegative, num, probability } from "../core/schema.ts";
+import type { Scalar } from "../core/tensor.ts";
+import { brownianBridgeLoss } from "./brownian_bridge.ts";
+import { contrastive4Loss } from "./contrastive4.ts";
+import { logitScale, maybeNormalize, tensorInput } from "./entry_inputs.ts";
+import { featureSeparationLoss } from "./feature_separation.ts";
+import { geometricConsistencyLoss } from "./geometric_consistency.ts";
+
+const contrastive4Schema = z.strictObject({
+  normalize: z.boolean().default(true),
+  scale: num().default(1 / 0.07),
+});
+
+/** `image` and `text` of a term, normalised when `normalize`. */
+function pair(kind: string, inputs: Parameters<LossFactory>[0], normalize: boolean) {
+  return {
+    image: maybeNormalize(tensorInput(kind, inputs, "image"), normalize),
+    text: maybeNormalize(tensorInput(kind, inputs, "text"), normalize),
+  };
+}
+
+const createContrastive4: LossFactory = (params: z.infer<typeof contrastive4Schema>) => ({
+  roles: ["image", "text", "logit_scale?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const { image, text } = pair("contrastive4", inputs, params.normalize);
+      return contrastive4Loss(image, text, {
+        scale: logitScale("contrastive4", inputs, params.scale),
+      });
+    }),
+});
+
+const separationSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  scale: num().default(1 / 0.07),
+  t: nonNegative().default(2),
+  ortho_weight: nonNegative().default(1),
+  contrastive_weight: nonNegative().default(1),
+  uniformity_weight: nonNegative().default(1),
+});
+
+const createSeparation: LossFactory = (params: z.infer<typeof separationSchema>) => ({
+  roles: ["image", "text", "image_ind", "text_ind", "logit_scale?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const kind = "feature_separation";
+      const shared = pair(kind, inputs, params.normalize);
+      const independent = {
+        image: maybeNormalize(tensorInput(kind, inputs, "image_ind"), params.normalize),
+        text: maybeNormalize(tensorInput(kind, inputs, "text_ind"), params.normalize),
+      };
+      return featureSeparationLoss(shared, independent, {
+        scale: logitScale(kind, inputs, params.scale),
+        t: params.t,
+        orthoWeight: params.ortho_weight,
+        contrastiveWeight: params.contrastive_weight,
+        uniformityWeight: params.uniformity_weight,
+      });
+    }),
+});
+
+const bridgeSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  t: probability().default(0.25),
+});
+
+const createBridge: LossFactory = (params: z.infer<typeof bridgeSchema>) => ({
+  roles: ["image", "text"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const { image, text } = pair("brownian_bridge", inputs, params.normalize);
+      return brownianBridgeLoss(image, text, { t: params.t });
+    }),
+});
+
+const geometricSchema = z.strictObject({
+  normalize: z.boolean().default(true),
+  plain_weight: nonNegative().default(1),
+  augmented_weight: nonNegative().default(1),
+});
+
+const createGeometric: LossFactory = (params: z.infer<typeof geometricSchema>) => ({
+  roles: ["image", "text"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const { image, text } = pair("geometric_consistency", inputs, params.normalize);
+      return geometricConsistencyLoss(image, text, {
+        plainWeight: params.plain_weight,
+        augmentedWeight: params.augmented_weight,
+      }) as Scalar;
+    }),
+});
+
+/** Entries of the latent-modality-structure losses (arXiv 2303.05952). */
+export const structureLossEntries: RegistryEntry<LossFactory>[] = [
+  {
+    kind: "contrastive4",
+    summary: "¼(V2T + T2V + V2V + T2T) InfoNCE (arXiv 2303.05952): image [2, B, D] views, " +
+      "text [B, D] or [2, B, D]",
+    schema: contrastive4Schema,
+    create: createContrastive4,
+  },
+  {
+    kind: "feature_separation",
+    summary: "feature separation (arXiv 2303.05952): orthogonality of shared vs independent " +
+      "features + in-modal InfoNCE + uniformity on the independent ones",
+    schema: separationSchema,
+    create: createSeparation,
+  },
+  {
+    kind: "brownian_bridge",
+    summary: "Brownian bridge (arXiv 2303.05952): mean ‖z^a_V − normalise(t z_V + (1−t) z_T)‖², " +
+      "image [2, B, D], text [B, D]",
+    schema: bridgeSchema,
+    create: createBridge,
+  },
+  {
+    kind: "geometric_consistency",
+    summary: "geometric consistency (arXiv 2303.05952): plain + augmented-view similarity " +
+      "agreement, image [2, B, D], text [B, D] or [2, B, D]",
+    schema: geometricSchema,
+    create: createGeometric,
+  },
+];
