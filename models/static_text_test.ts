@@ -215,3 +215,84 @@ Deno.test("frozen_text: real GloVe — digits differ, king≈queen, cache answer
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("frozen_text: output tokens packs known word vectors [B, L, D + 1] with a mask", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calls: string[][] = [];
+    const tower = await createStaticTextTower(
+      { tower: "glove-100d", normalize: false, output: "tokens", max_tokens: 3 },
+      buildCtx(dir),
+      { loader: fakeLoader({ a: 1, b: 3, c: -2 }, calls) },
+    );
+    const before = tf.memory().numTensors;
+    const out = tower.forward([["a zz b", "c c c a b", "b"]], run);
+    assert.deepEqual(out.shape, [3, 3, 101]);
+    const v = (out as tf.Tensor3D).arraySync();
+    // Known words in order, OOV skipped, truncated to L = 3, padding zero with mask 0.
+    assert.deepEqual(v.map((s) => s.map((t) => [t[0], t[99], t[100]])), [
+      [[1, 1, 1], [3, 3, 1], [0, 0, 0]],
+      [[-2, -2, 1], [-2, -2, 1], [-2, -2, 1]],
+      [[3, 3, 1], [0, 0, 0], [0, 0, 0]],
+    ]);
+    out.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    const unit = await createStaticTextTower(
+      { tower: "glove-100d", normalize: true, output: "tokens" },
+      buildCtx(dir),
+      { loader: fakeLoader({}, calls) },
+    );
+    const n = (unit.forward([["b c"]], run) as tf.Tensor3D).arraySync();
+    assert.equal(n[0].length, 16, "default L = 16");
+    assert.ok(Math.abs(n[0][0][0] - 0.1) < 1e-6 && Math.abs(n[0][1][0] + 0.1) < 1e-6);
+    assert.deepEqual(n[0].map((t) => t[100]), [1, 1, ...Array(14).fill(0)]);
+    assert.equal(calls.length, 1, "the vocabulary cache answered");
+    const schema = textTowerEntries[0].schema;
+    assert.equal(schema.safeParse({ output: "words" }).success, false);
+    assert.equal(schema.safeParse({ max_tokens: 0 }).success, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("frozen_text: per-text embedding cache on disk — a second run embeds nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const calls: string[][] = [];
+    const texts = ["a b", "b c zz", "a b"];
+    const first = await createStaticTextTower(
+      { tower: "glove-100d", normalize: false },
+      buildCtx(dir),
+      { loader: fakeLoader({ a: 1, b: 3, c: -2 }, calls) },
+    );
+    const a = first.forward([texts], run);
+    const files = [...Deno.readDirSync(`${dir}/text_embeddings`)].map((e) => e.name);
+    assert.equal(files.length, 1);
+    assert.match(files[0], /^glove-100d\.mean\.[0-9a-f]{8}\.bin$/);
+    // Drop the vocabulary cache: only the embedding cache can answer now.
+    await Deno.remove(`${dir}/frozen_text`, { recursive: true });
+    const refuse: WordVectorLoader = () => {
+      throw new Error("the word table must not be read for cached texts");
+    };
+    const second = await createStaticTextTower(
+      { tower: "glove-100d", normalize: false },
+      buildCtx(dir),
+      { loader: refuse },
+    );
+    const b = second.forward([texts], run);
+    assert.deepEqual(b.arraySync(), a.arraySync());
+    assert.deepEqual((b as tf.Tensor2D).arraySync()[1].slice(0, 2), [0.5, 0.5]);
+    // Normalisation is applied after the cache: same file, unit rows.
+    const unit = await createStaticTextTower(
+      { tower: "glove-100d", normalize: true },
+      buildCtx(dir),
+      { loader: refuse },
+    );
+    const u = (unit.forward([["a b"]], run) as tf.Tensor2D).arraySync()[0];
+    assert.ok(Math.abs(u[0] - 0.1) < 1e-6);
+    assert.throws(() => second.forward([["c"]], run), /the word table must not be read/);
+    tf.dispose([a, b]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,7 +4,10 @@
  * token, learned position embeddings, pre-LN blocks with biases, a final norm,
  * and the CLS token as the image embedding.
  *
- * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`.
+ * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`
+ * (`output: cls`, the default) or every token `[..., T, D]` with `T = 1 + patches`,
+ * CLS first, all after the final norm (`output: tokens`, read by ITO's fusion;
+ * `take_token` then picks the CLS for the contrastive embedding).
  *
  * @module
  */
@@ -44,6 +47,9 @@ export interface ImageGeometry {
   channels: number;
 }
 
+/** What a ViT outputs: the CLS embedding `[..., D]` or all tokens `[..., T, D]`. */
+export type VitOutput = "cls" | "tokens";
+
 /** A ViT module. Parameter names follow timm (`blocks.0.attn.qkv.weight`, …). */
 export class VisionTransformer implements Module {
   /** Trainable parameters. */
@@ -54,17 +60,19 @@ export class VisionTransformer implements Module {
   readonly #blocks: Block[] = [];
   readonly #norm: LayerNorm;
   readonly #tokens: number;
+  readonly #output: VitOutput;
 
-  /** Builds the parameters under the name prefix `name`. */
+  /** Builds the parameters under the name prefix `name`; `output` defaults to `cls`. */
   constructor(
     readonly config: VitConfig,
     readonly geometry: ImageGeometry,
-    init: { name: string; seed: number },
+    init: { name: string; seed: number; output?: VitOutput },
   ) {
     const { patch, dim, depth, mlpRatio } = config;
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
     this.#tokens = (geometry.height / patch) * (geometry.width / patch) + 1;
+    this.#output = init.output ?? "cls";
     this.#patchEmbed = createLinear(store, "patch_embed.proj", { inDim: patchDim, outDim: dim });
     this.#cls = store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
     this.#pos = store.add("pos_embed", store.truncNormal([1, this.#tokens, dim], 0.02), false);
@@ -83,13 +91,16 @@ export class VisionTransformer implements Module {
     this.parameters = store.parameters;
   }
 
-  /** `[..., H, W, C]` → `[..., D]` (the final-normed CLS token). */
+  /** `[..., H, W, C]` → `[..., D]` (the final-normed CLS token) or `[..., T, D]` (all tokens). */
   forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
     const images = inputs[0] as Tensor;
     const lead = images.shape.slice(0, -3);
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
     let x = this.#embed(flat);
     for (const block of this.#blocks) x = this.#block(block, x);
+    if (this.#output === "tokens") {
+      return applyLayerNorm(this.#norm, x).reshape([...lead, this.#tokens, this.config.dim]);
+    }
     const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
     const out = applyLayerNorm(this.#norm, cls);
     return out.reshape([...lead, this.config.dim]);

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { VisionTransformer } from "./vit.ts";
 import { VIT_PRESETS } from "./vit_presets.ts";
+import { TakeToken } from "./tokens.ts";
 
 const ctx = { training: true, step: 0, seed: 0 };
 
@@ -62,4 +63,26 @@ Deno.test("vit: deterministic, and samples in a batch do not interact", async ()
   assert.ok(diff < 1e-5, `samples must not interact, diff ${diff}`);
   tf.dispose([x, a, b, y, c]);
   vit.dispose();
+});
+
+Deno.test("vit: output tokens gives [..., T, D] whose token 0 is the cls output", async () => {
+  await tf.setBackend("cpu");
+  const config = { patch: 4, dim: 16, depth: 1, heads: 2, mlpRatio: 2 };
+  const geometry = { height: 8, width: 8, channels: 1 };
+  const cls = new VisionTransformer(config, geometry, { name: "v", seed: 3 });
+  const tokens = new VisionTransformer(config, geometry, { name: "v", seed: 3, output: "tokens" });
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const x = tf.randomUniform([2, 3, 8, 8, 1], 0, 1, "float32", 5);
+    const all = tokens.forward([x], ctx) as tf.Tensor;
+    assert.deepEqual(all.shape, [2, 3, 5, 16]); // CLS + 2×2 patches
+    const first = new TakeToken(0).forward([all], ctx) as tf.Tensor;
+    assert.deepEqual(first.arraySync(), (cls.forward([x], ctx) as tf.Tensor).arraySync());
+    // Every token went through the final norm: zero mean over D (norm weight 1, bias 0 at init).
+    const means = tf.mean(all, -1).arraySync() as number[][][];
+    assert.ok(means.flat(2).every((m) => Math.abs(m) < 1e-5));
+  });
+  assert.equal(tf.memory().numTensors, before);
+  cls.dispose();
+  tokens.dispose();
 });

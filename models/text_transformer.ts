@@ -1,0 +1,139 @@
+/**
+ * A text transformer trained from scratch (CLIP's text tower, Radford et al.,
+ * arXiv 2103.00020, at recipe-chosen size): captions (strings) are tokenised by
+ * cl100k BPE and folded into a `vocab`-row table ({@link SubwordTokenizer}),
+ * embedded (token + learned position embeddings), run through `depth` pre-LN
+ * blocks, causal (each token attends to itself and earlier tokens, as CLIP) or
+ * bidirectional, with padding always masked as keys, then a final LayerNorm.
+ *
+ * Output (`output: pooled`, default) `[B, D]` by `pooling`:
+ * - `eot`: the state at the `EOT` token (CLIP's choice; under causal attention
+ *   the only position that has seen the whole text);
+ * - `cls`: the state at position 0 (`SOT`; only meaningful bidirectionally, so
+ *   `cls` with `causal: true` is rejected);
+ * - `mean`: the mean over real tokens (`SOT`, text, `EOT`).
+ *
+ * `output: tokens` returns every final-normed state as packed text tokens
+ * `[B, L, D + 1]` (last channel = mask, `models/tokens.ts`), for ITO's fusion.
+ *
+ * Parameters: `token_embed` `[vocab, D]`, `pos_embed` `[1, L, D]` (no decay),
+ * `blocks.<i>.*`, `norm`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import {
+  applyLayerNorm,
+  createLayerNorm,
+  disposeParameters,
+  type LayerNorm,
+  ParameterStore,
+} from "./layers.ts";
+import { embedRows } from "./embedding.ts";
+import { SubwordTokenizer } from "./subword.ts";
+import { packTextTokens } from "./tokens.ts";
+import {
+  applyBlock,
+  causalBias,
+  createBlock,
+  keyPaddingBias,
+  type TransformerBlock,
+} from "./transformer.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
+
+/** How a {@link TextTransformer} turns token states into one embedding. */
+export type TextPooling = "eot" | "cls" | "mean";
+
+/** Architecture of a {@link TextTransformer}. */
+export interface TextTransformerOptions {
+  /** Embedding-table rows (see `models/subword.ts`). */
+  vocab: number;
+  /** Hash buckets for rare cl100k ids. */
+  buckets: number;
+  /** Sequence length `L` (SOT and EOT included); longer texts are truncated. */
+  maxLength: number;
+  /** Width `D`. */
+  dim: number;
+  /** Number of blocks. */
+  depth: number;
+  /** Attention heads (`D` divisible by it). */
+  heads: number;
+  /** MLP hidden width as a multiple of `D`. */
+  mlpRatio: number;
+  /** Causal attention (true) or bidirectional (false). */
+  causal: boolean;
+  /** Pooling of the `pooled` output. */
+  pooling: TextPooling;
+  /** `pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]`. */
+  output: "pooled" | "tokens";
+}
+
+/** Captions `B` strings → `[B, D]` (or packed tokens `[B, L, D + 1]`). */
+export class TextTransformer implements Module {
+  /** Trainable parameters. */
+  readonly parameters: Parameter[];
+  /** The tokenizer (exposed for inspection and tests). */
+  readonly tokenizer: SubwordTokenizer;
+  readonly #tokenEmbed: Variable;
+  readonly #posEmbed: Variable;
+  readonly #blocks: TransformerBlock[] = [];
+  readonly #norm: LayerNorm;
+
+  /** Builds the parameters under `init.name`; throws on inconsistent options. */
+  constructor(readonly options: TextTransformerOptions, init: { name: string; seed: number }) {
+    const { vocab, buckets, maxLength, dim, depth, heads, mlpRatio } = options;
+    if (dim % heads !== 0) {
+      throw new Error(
+        `node "${init.name}" (text_transformer): dim ${dim} is not divisible by heads ${heads}`,
+      );
+    }
+    if (options.causal && options.pooling === "cls" && options.output === "pooled") {
+      throw new Error(
+        `node "${init.name}" (text_transformer): pooling "cls" with causal: true reads a token ` +
+          `that sees only itself; use pooling "eot" or "mean", or causal: false`,
+      );
+    }
+    this.tokenizer = new SubwordTokenizer({ vocab, buckets, maxLength });
+    const store = new ParameterStore(init.name, init.seed);
+    this.#tokenEmbed = store.add("token_embed", store.truncNormal([vocab, dim], 0.02), true);
+    this.#posEmbed = store.add("pos_embed", store.truncNormal([1, maxLength, dim], 0.01), false);
+    for (let index = 0; index < depth; index++) {
+      this.#blocks.push(createBlock(store, { index, dim, mlpRatio }));
+    }
+    this.#norm = createLayerNorm(store, "norm", dim);
+    this.parameters = store.parameters;
+  }
+
+  /** `B` strings → `[B, D]` (pooled) or `[B, L, D + 1]` (tokens). */
+  forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
+    const texts = inputs[0];
+    if (!Array.isArray(texts)) {
+      throw new Error(
+        `text_transformer expects a list of strings such as batch.caption, ` +
+          `got a tensor of shape [${texts.shape.join(", ")}]`,
+      );
+    }
+    const { maxLength: l, dim, pooling } = this.options;
+    const b = texts.length;
+    const encoded = this.tokenizer.encodeBatch(texts);
+    const mask = tf.tensor2d(encoded.mask, [b, l]);
+    const rows = tf.tensor1d(encoded.rows, "int32");
+    let x = tf.add(embedRows(this.#tokenEmbed, rows).reshape([b, l, dim]), this.#posEmbed);
+    let bias = keyPaddingBias(mask);
+    if (this.options.causal) bias = tf.add(bias, causalBias(l));
+    for (const block of this.#blocks) x = applyBlock(block, x, { heads: this.options.heads, bias });
+    x = applyLayerNorm(this.#norm, x);
+    if (this.options.output === "tokens") return packTextTokens(x, mask);
+    if (pooling === "cls") return tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
+    const weights = pooling === "eot"
+      ? tf.oneHot(tf.tensor1d(encoded.eot, "int32"), l).toFloat()
+      : tf.div(mask, tf.sum(mask, 1, true));
+    return tf.sum(tf.mul(x, tf.expandDims(weights, -1)), 1);
+  }
+
+  /** Releases all variables. */
+  dispose(): void {
+    disposeParameters(this.parameters);
+  }
+}

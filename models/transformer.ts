@@ -1,0 +1,120 @@
+/**
+ * Pre-LN transformer blocks with an additive attention bias, shared by the
+ * modules whose attention must skip some keys: the ITO fusion transformer (text
+ * padding) and the text transformer (padding, causal order).
+ *
+ * A block computes `x + attn(LN₁(x))`, then `x + mlp(LN₂(x))` with
+ * `attn = proj(softmax(Q Kᵀ / √d_h + bias) V)` per head and a GELU MLP.
+ * Parameter names follow timm (`blocks.<i>.norm1.weight`, `blocks.<i>.attn.qkv.weight`, …).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  ACTIVATIONS,
+  applyLayerNorm,
+  applyLinear,
+  createLayerNorm,
+  createLinear,
+  type LayerNorm,
+  type Linear,
+  type ParameterStore,
+} from "./layers.ts";
+import { matmul } from "./matmul.ts";
+import type { Tensor } from "../core/tensor.ts";
+
+/** Additive logit of a masked key (softmax weight ≈ 0, still finite). */
+export const MASKED_LOGIT: number = -1e9;
+
+/** The parameters of one pre-LN block. */
+export interface TransformerBlock {
+  /** LayerNorm before attention. */
+  norm1: LayerNorm;
+  /** Joint Q, K, V projection `[D, 3D]`. */
+  qkv: Linear;
+  /** Attention output projection `[D, D]`. */
+  proj: Linear;
+  /** LayerNorm before the MLP. */
+  norm2: LayerNorm;
+  /** MLP expansion `[D, rD]`. */
+  fc1: Linear;
+  /** MLP contraction `[rD, D]`. */
+  fc2: Linear;
+}
+
+/**
+ * Creates block `blocks.<index>` of width `dim`.
+ *
+ * @param store Where the parameters go.
+ * @param options Block `index`, width `dim` and MLP ratio `mlpRatio`.
+ */
+export function createBlock(
+  store: ParameterStore,
+  options: { index: number; dim: number; mlpRatio: number },
+): TransformerBlock {
+  const { dim, mlpRatio } = options;
+  const p = `blocks.${options.index}`;
+  return {
+    norm1: createLayerNorm(store, `${p}.norm1`, dim),
+    qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
+    proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
+    norm2: createLayerNorm(store, `${p}.norm2`, dim),
+    fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: dim * mlpRatio }),
+    fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: dim * mlpRatio, outDim: dim }),
+  };
+}
+
+/**
+ * Multi-head attention over `x` `[N, T, D]` with an additive `bias`
+ * broadcastable to `[N, H, T, T]` (e.g. `[N, 1, 1, T]` key padding,
+ * `[1, 1, T, T]` causal order).
+ */
+function attention(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
+  const [n, t, d] = x.shape as [number, number, number];
+  const heads = options.heads;
+  const dh = d / heads;
+  const toHeads = (m: Tensor): Tensor =>
+    m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
+  const [q, k, v] = tf.split(applyLinear(block.qkv, x), 3, -1).map(toHeads);
+  let scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
+  if (options.bias) {
+    scores = tf.add(scores.reshape([n, heads, t, t]), options.bias).reshape([n * heads, t, t]);
+  }
+  const context = matmul(tf.softmax(scores), v!); // [N·H, T, dh]
+  const merged = context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);
+  return applyLinear(block.proj, merged);
+}
+
+/** Options of {@link applyBlock}. */
+export interface AttentionOptions {
+  /** Attention heads (the width must be divisible by it). */
+  heads: number;
+  /** Additive attention bias broadcastable to `[N, H, T, T]`, or none. */
+  bias?: Tensor;
+}
+
+/**
+ * Applies one pre-LN block to `x` `[N, T, D]`.
+ *
+ * @returns `[N, T, D]`.
+ */
+export function applyBlock(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
+  const attended = tf.add(x, attention(block, applyLayerNorm(block.norm1, x), options));
+  const hidden = ACTIVATIONS.gelu!(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
+  return tf.add(attended, applyLinear(block.fc2, hidden));
+}
+
+/**
+ * Key-padding bias from a mask `[N, T]` (1 = real token, 0 = padding):
+ * `[N, 1, 1, T]` holding 0 for real keys and {@link MASKED_LOGIT} for padding.
+ */
+export function keyPaddingBias(mask: Tensor): Tensor {
+  const [n, t] = mask.shape as [number, number];
+  return tf.mul(tf.sub(1, mask), MASKED_LOGIT).reshape([n, 1, 1, t]);
+}
+
+/** Causal bias `[1, 1, T, T]`: query `i` sees keys `j ≤ i` only. */
+export function causalBias(t: number): Tensor {
+  const lower = tf.linalg.bandPart(tf.ones([t, t]), -1, 0);
+  return tf.mul(tf.sub(1, lower), MASKED_LOGIT).reshape([1, 1, t, t]);
+}
