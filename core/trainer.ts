@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { clipByGlobalNorm, globalNorm } from "./clip_grad.ts";
 import { addAll } from "./ops.ts";
+import { lossReferences } from "./graph_spec.ts";
 import { batchValues, disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { AdamW } from "./optim.ts";
@@ -57,6 +58,8 @@ export class Trainer {
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
   readonly #prefetched = new Map<number, Promise<Batch>>();
+  /** Nodes the loss terms read: only their ancestors run in a training step. */
+  readonly #lossTargets: string[];
 
   /** Creates the optimiser over every trainable parameter of the training graph. */
   constructor(
@@ -67,6 +70,8 @@ export class Trainer {
     const { optimizer } = options.config;
     this.#params = graph.parameters();
     this.#byVariable = new Map(this.#params.map((p) => [p.variable.name, p.name]));
+    this.#lossTargets = graph.spec.losses.flatMap((l) => lossReferences(l))
+      .filter((r) => !r.startsWith("batch."));
     this.optimizer = new AdamW(this.#params, {
       beta1: optimizer.betas[0],
       beta2: optimizer.betas[1],
@@ -110,7 +115,7 @@ export class Trainer {
     const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
     let kept: Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      this.graph.forward(values, ctx);
+      this.graph.forward(values, ctx, this.#lossTargets);
       const { total, terms } = this.graph.losses(values, ctx);
       // A fresh tensor, not a clone: clones made under the gradient tape lose
       // their data on tfjs-backend-webgpu 4.22 once the tape is released.
