@@ -19,6 +19,7 @@ import { buildRecipe, defaultCacheDir, evaluateRecipe, runRecipe } from "./core/
 import { runPaths } from "./core/rundir.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
+import { writeRunReport } from "./eval/run_report.ts";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -104,6 +105,13 @@ export function buildProgram(): Command {
       const results = await evaluateRecipe(recipe, graph, source);
       await writeJsonAtomic(paths.eval, results);
       printMetrics(results);
+      const files = await writeRunReport(paths.root, {
+        eval: results,
+        specs: recipe.eval,
+        model: graph.inference({ seed: recipe.seed }),
+        source,
+      });
+      console.log(`report: ${files.html}`);
       graph.dispose();
       source.dispose();
     });

@@ -168,3 +168,29 @@ export type { ScheduleKind } from "./core/schedule.ts";
 export type { LossFn, Shape, SourceLocation, SplitInfo } from "./core/types.ts";
 export type { MnistParams } from "./data/mnist.ts";
 export type { ZeroShotParams } from "./eval/zero_shot.ts";
+
+// Evaluation: metrics, diagnostics and reports.
+export {
+  auroc,
+  type AurocOptions,
+  type Confusion,
+  f1,
+  mcc,
+  perClassAccuracy,
+} from "./eval/classification.ts";
+export { bootstrapCI, type BootstrapOptions, type Interval } from "./eval/bootstrap.ts";
+export { recallAtK, retrievalMetrics } from "./eval/retrieval.ts";
+export { alignment, effectiveRank, modalityGap, uniformity } from "./eval/geometry.ts";
+export {
+  collapseAlarm,
+  type DiagnosticsParams,
+  type DiagnosticsReport,
+  runDiagnostics,
+} from "./eval/diagnostics.ts";
+export type { Matrix } from "./eval/linalg.ts";
+export type { ReportFiles } from "./eval/report.ts";
+export {
+  type ReportSampleOptions,
+  type RunReportOptions,
+  writeRunReport,
+} from "./eval/run_report.ts";

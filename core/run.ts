@@ -14,6 +14,8 @@ import type { CompiledGraph } from "./graph_run.ts";
 import type { GraphSpec } from "./graph_spec.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { createProgress } from "./progress.ts";
+import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
+import { writeRunReport } from "../eval/run_report.ts";
 import { appendMetrics, createRunDir, type RunPaths, runPaths, truncateMetrics } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
@@ -55,6 +57,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** Skip evaluation. */
   skipEval?: boolean;
+  /** Skip writing report.html and the SVG plots. */
+  skipReport?: boolean;
 }
 
 /** What a run produced. */
@@ -163,6 +167,14 @@ export async function runRecipe(
       ? {}
       : await evaluateRecipe(recipe, graph, source);
     if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
+    if (trained.finished && !options.skipReport) {
+      await writeRunReport(paths.root, {
+        eval: evalResults,
+        specs: recipe.eval,
+        model: graph.inference({ seed: recipe.seed }),
+        source,
+      });
+    }
     return { paths, backend, eval: evalResults, ...trained };
   } finally {
     graph.dispose();
@@ -196,6 +208,7 @@ async function trainLoop(
   const onSignal = () => (interrupted = true);
   Deno.addSignalListener("SIGINT", onSignal);
   const progress = createProgress({ total: steps, start, every: log_every, quiet: options.quiet });
+  const diagnostics = diagnosticsSchedule(recipe.eval);
   const started = performance.now();
   let done = start;
   try {
@@ -215,6 +228,12 @@ async function trainLoop(
       done = step + 1;
       progress.update(metrics);
       if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
+      if (diagnostics && done % diagnostics.every === 0) {
+        const model = graph.inference({ seed: recipe.seed });
+        const report = await runDiagnostics(model, trainer.source, diagnostics.params);
+        await appendMetrics(paths, { step, diagnostics: report.metrics });
+        if (report.warning) progress.log(report.warning);
+      }
       const stopping = interrupted || done === options.stopAfter;
       if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
       if (stopping) break;

@@ -29,7 +29,13 @@ Deno.test({
   async fn() {
     const runs = await Deno.makeTempDir({ prefix: "novalab-resume-" });
     const recipe = await loadRunnable("recipes/nova.yaml", TINY);
-    const options = { runsDir: runs, backend: "wasm" as const, quiet: true, skipEval: true };
+    const options = {
+      runsDir: runs,
+      backend: "wasm" as const,
+      quiet: true,
+      skipEval: true,
+      skipReport: true,
+    };
     const whole = await runRecipe(recipe, options);
     const first = await runRecipe(recipe, { ...options, stopAfter: 3 });
     assert.equal(first.steps, 3);

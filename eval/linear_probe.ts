@@ -1,0 +1,195 @@
+/**
+ * Linear probe: multinomial logistic regression on frozen image features
+ * (standardised with the training features' statistics), with the weight
+ * decay λ chosen on a validation split by a sweep; the probe trained on the
+ * training part with the best λ is scored on the test split.
+ *
+ * Validation: the source's `val` split when `val` names one, else a seeded
+ * `val_fraction` of the training samples read.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Evaluator, EvaluatorFactory, InferenceModel, Metrics } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { nonNegative, positiveInt } from "../core/schema.ts";
+import { Rng, shuffle } from "../core/rng.ts";
+import type { DataSource } from "../core/types.ts";
+import { topKHits, weightedMean } from "./classification.ts";
+import { embedSplit } from "./features.ts";
+import { type Matrix, selectRows } from "./linalg.ts";
+import { featureStats, fitLogistic, logisticScores, standardize } from "./logistic.ts";
+
+/** Parameters of the `linear_probe` evaluator (after validation and defaults). */
+export interface LinearProbeParams {
+  /** Node whose output `[B, D]` is the frozen feature (e.g. the image embedding). */
+  image: string;
+  /** Split the probe is trained on (default `"train"`). */
+  train: string;
+  /** Split it is scored on (default `"test"`). */
+  split: string;
+  /** Validation split; absent: hold out `val_fraction` of the training samples. */
+  val?: string;
+  /** Fraction of training samples held out for validation (default 0.1). */
+  val_fraction: number;
+  /** Training samples read from the start of `train` (default 10000). */
+  train_limit: number;
+  /** Test samples read (default: all). */
+  limit?: number;
+  /** λ values swept (default `[0, 1e-4, 1e-3, 1e-2, 1e-1]`). */
+  weight_decays: number[];
+  /** Full-batch Adam steps per fit (default 300). */
+  steps: number;
+  /** Initial step size (default 0.05). */
+  lr: number;
+  /** Seed of the validation hold-out (default 0). */
+  seed: number;
+  /** Samples per forward call (default 256). */
+  batch: number;
+}
+
+const schema = z.strictObject({
+  image: z.string().min(1),
+  train: z.string().min(1).default("train"),
+  split: z.string().min(1).default("test"),
+  val: z.string().min(1).optional(),
+  val_fraction: z.number().gt(0).lt(1).default(0.1),
+  train_limit: positiveInt().default(10000),
+  limit: positiveInt().optional(),
+  weight_decays: z.array(nonNegative()).min(1).default([0, 1e-4, 1e-3, 1e-2, 1e-1]),
+  steps: positiveInt().default(300),
+  lr: z.number().positive().default(0.05),
+  seed: z.number().int().default(0),
+  batch: positiveInt().default(256),
+});
+
+/** Labelled features. */
+export interface Features {
+  /** `[N, D]`. */
+  x: Matrix;
+  /** `[N]` labels ≥ 0. */
+  y: Int32Array;
+}
+
+/** Rows of `f` at `indices`. */
+function subset(f: Features, indices: ArrayLike<number>): Features {
+  return { x: selectRows(f.x, indices), y: Int32Array.from(indices, (i) => f.y[i]!) };
+}
+
+/** Drops unlabelled samples. */
+function labelledOnly(x: Matrix, labels: Int32Array): Features {
+  return subset({ x, y: labels }, [...labels.keys()].filter((i) => labels[i]! >= 0));
+}
+
+/** Splits `f` into a training part and a seeded held-out `fraction`. */
+export function holdOut(
+  f: Features,
+  options: { fraction: number; seed: number },
+): [Features, Features] {
+  const order = Int32Array.from({ length: f.y.length }, (_, i) => i);
+  shuffle(order, new Rng(options.seed));
+  const held = Math.max(1, Math.round(f.y.length * options.fraction));
+  if (held >= f.y.length) {
+    throw new Error(
+      `linear_probe: ${f.y.length} training samples leave none after holding out ` +
+        `${held} for validation; raise train_limit or lower val_fraction`,
+    );
+  }
+  return [subset(f, order.subarray(held)), subset(f, order.subarray(0, held))];
+}
+
+/** Result of {@link sweepWeightDecay}. */
+export interface ProbeResult {
+  /** The λ with the best validation accuracy (the smallest on ties). */
+  weightDecay: number;
+  /** Validation top-1 per λ, in sweep order. */
+  validation: number[];
+  /** Test top-1 of the probe with the chosen λ. */
+  test: number;
+}
+
+/**
+ * Trains one probe per λ on `train`, picks λ by `val` top-1, scores `test`.
+ * Features are standardised with the training part's statistics.
+ */
+export async function sweepWeightDecay(
+  data: { train: Features; val: Features; test: Features; classes: number },
+  options: { weightDecays: number[]; steps: number; lr: number },
+): Promise<ProbeResult> {
+  const stats = featureStats(data.train.x);
+  const [train, val, test] = [data.train, data.val, data.test].map((f) => standardize(f.x, stats));
+  const accuracy = (m: Awaited<ReturnType<typeof fitLogistic>>, x: Matrix, y: Int32Array) =>
+    weightedMean(topKHits(logisticScores(m, x), y, 1));
+  const validation: number[] = [];
+  let best: { lambda: number; acc: number; model?: Awaited<ReturnType<typeof fitLogistic>> } = {
+    lambda: NaN,
+    acc: -1,
+  };
+  for (const lambda of options.weightDecays) {
+    const model = await fitLogistic(train!, data.train.y, {
+      ...options,
+      classes: data.classes,
+      weightDecay: lambda,
+    });
+    const acc = accuracy(model, val!, data.val.y);
+    validation.push(acc);
+    if (acc > best.acc || (acc === best.acc && lambda < best.lambda)) best = { lambda, acc, model };
+  }
+  return { weightDecay: best.lambda, validation, test: accuracy(best.model!, test!, data.test.y) };
+}
+
+/** The `linear_probe` evaluator. */
+export class LinearProbeEvaluator implements Evaluator {
+  /** Creates the evaluator from validated parameters. */
+  constructor(readonly params: LinearProbeParams) {}
+
+  /**
+   * Embeds train, validation and test samples, sweeps λ and scores the chosen probe.
+   *
+   * @returns `top1` (test), `val_top1` (best λ), `weight_decay` (chosen λ),
+   *   `val_top1/<λ>` per swept λ, and the sample counts `n_train`, `n_val`, `n`.
+   */
+  async evaluate(model: InferenceModel, source: DataSource): Promise<Metrics> {
+    const p = this.params;
+    const read = async (split: string, limit?: number) => {
+      const e = await embedSplit(model, source, {
+        ...p,
+        split,
+        limit,
+        text: undefined,
+        who: "linear_probe",
+      });
+      return labelledOnly(e.image!, e.labels);
+    };
+    const all = await read(p.train, p.train_limit);
+    const [train, val] = p.val
+      ? [all, await read(p.val, p.train_limit)]
+      : holdOut(all, { fraction: p.val_fraction, seed: p.seed });
+    const test = await read(p.split, p.limit);
+    if (!train.y.length || !val.y.length || !test.y.length) {
+      throw new Error(
+        `linear_probe: needs labelled samples in train (${train.y.length}), validation ` +
+          `(${val.y.length}) and test (${test.y.length}) of "${source.name}"`,
+      );
+    }
+    const result = await sweepWeightDecay(
+      { train, val, test, classes: source.classNames.length },
+      { weightDecays: p.weight_decays, steps: p.steps, lr: p.lr },
+    );
+    const metrics: Metrics = {
+      top1: result.test,
+      val_top1: Math.max(...result.validation),
+      weight_decay: result.weightDecay,
+    };
+    p.weight_decays.forEach((l, i) => (metrics[`val_top1/${l}`] = result.validation[i]!));
+    return { ...metrics, n_train: train.y.length, n_val: val.y.length, n: test.y.length };
+  }
+}
+
+/** Registry entry of the `linear_probe` evaluator. */
+export const linearProbeEntry: RegistryEntry<EvaluatorFactory> = {
+  kind: "linear_probe",
+  summary: "logistic-regression probe on frozen features, weight decay swept on validation",
+  schema,
+  create: (params: LinearProbeParams) => new LinearProbeEvaluator(params),
+};
