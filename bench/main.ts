@@ -22,6 +22,12 @@ import { benchVitStep, type VitStepOptions } from "./vit_step.ts";
 
 const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
 
+/** Pythons to try for the anchor: `$NOVALAB_PYTHON`, then PATH's, then Debian's (python3-torch). */
+function pythonCandidates(): string[] {
+  const chosen = Deno.env.get("NOVALAB_PYTHON");
+  return chosen ? [chosen] : ["python3", "/usr/bin/python3"];
+}
+
 async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<string | undefined> {
   const args = [
     ANCHOR,
@@ -31,28 +37,29 @@ async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<str
     "fp32",
     "--steps",
     String(o.steps),
-    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((
-      k,
-    ) => [`--${k}`, String(o[k as keyof VitStepOptions])]),
+    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((k) => [
+      `--${k}`,
+      String(o[k as keyof VitStepOptions]),
+    ]),
   ];
-  try {
-    const out = await new Deno.Command("python3", {
-      args,
-      env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.error(
-        `anchor unavailable: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`,
-      );
-      return undefined;
+  const problems: string[] = [];
+  for (const python of pythonCandidates()) {
+    try {
+      const out = await new Deno.Command(python, {
+        args,
+        env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (out.success) return new TextDecoder().decode(out.stdout).trim();
+      const last = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
+      problems.push(`${python}: ${last}`);
+    } catch (e) {
+      problems.push(`${python}: ${(e as Error).message}`);
     }
-    return new TextDecoder().decode(out.stdout).trim();
-  } catch (e) {
-    console.error(`anchor unavailable: ${(e as Error).message}`);
-    return undefined;
   }
+  console.error(`anchor unavailable (${problems.join("; ")}); see shared/anchors/README.md`);
+  return undefined;
 }
 
 function vitOptions(defaults: VitStepOptions) {
