@@ -110,7 +110,7 @@ export class Trainer {
 
   /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
   #microStep(step: number, micro: number, batch: Batch, sums: Map<string, Tensor>): Tensor {
-    const { config, seed } = this.options;
+    const { seed } = this.options;
     const values = batchValues(batch);
     const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
     let kept: Tensor | undefined;
