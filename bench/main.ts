@@ -19,6 +19,7 @@ import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { benchVitStep, type VitStepOptions } from "./vit_step.ts";
+import { benchData, formatDataBench } from "./data.ts";
 
 const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
 
@@ -119,6 +120,13 @@ vitOptions({ batch: 256, img: 28, patch: 4, dim: 64, depth: 4, heads: 4, out: 64
 vitOptions({ batch: 64, img: 224, patch: 16, dim: 192, depth: 12, heads: 3, out: 768, steps: 10 })(
   program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
 ).action((opts) => vitBench("webgpu", "cuda", opts));
+program.command("data").description(
+  "decoded + augmented 224 px JPEGs per second, with and without prefetch",
+)
+  .action(async () => {
+    await initBackend("wasm");
+    console.log(formatDataBench(await benchData()));
+  });
 program.command("train").argument("<recipe>").description("a recipe's training step")
   .option(
     "--set <key=value>",

@@ -16,6 +16,7 @@ import { writeJsonAtomic } from "./atomic.ts";
 import { createProgress } from "./progress.ts";
 import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
 import { writeRunReport } from "../eval/run_report.ts";
+import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
 import { appendMetrics, createRunDir, type RunPaths, runPaths, truncateMetrics } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
@@ -167,6 +168,11 @@ export async function runRecipe(
       ? {}
       : await evaluateRecipe(recipe, graph, source);
     if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
+    const badInputs = badInputSummaryOf(source);
+    if (badInputs && badInputs.total > 0) {
+      await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);
+      console.error(formatBadInputSummary(badInputs));
+    }
     if (trained.finished && !options.skipReport) {
       await writeRunReport(paths.root, {
         eval: evalResults,

@@ -46,3 +46,29 @@ export function fillCaption(template: string, className: string): string {
   }
   return template.replaceAll(PLACEHOLDER, className);
 }
+
+/**
+ * Class names of Fashion-MNIST (Xiao et al., arXiv 1708.07747), indexed by
+ * label, lower-cased from the official list (`T-shirt/top` → `t-shirt`).
+ */
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  "t-shirt",
+  "trouser",
+  "pullover",
+  "dress",
+  "coat",
+  "sandal",
+  "shirt",
+  "sneaker",
+  "bag",
+  "ankle boot",
+];
+
+/** Default caption templates of Fashion-MNIST; `{}` is replaced by the class name. */
+export const FASHION_CAPTIONS: readonly string[] = [
+  "a photo of a {}.",
+  "a picture of a {}.",
+  "a greyscale photo of a {}.",
+  "a product photo of a {}.",
+  "an image of a {}.",
+];

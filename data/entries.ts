@@ -1,15 +1,23 @@
 /**
- * Registry entries of the data room: the `mnist` data source (any MNIST-style
- * IDX directory) and the `views` augmentation module.
+ * Registry entries of the data room: the IDX sources `mnist` (any MNIST-style
+ * IDX directory) and `fashion_mnist`, the file-backed sources of
+ * `source_entries.ts` (`manifest`, `image_folder`, `webdataset`, `mimic_cxr`,
+ * `chexpert`), and the `views` augmentation module.
  *
  * @module
  */
 import { z } from "zod";
 import type { ModuleFactory, SourceFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
-import { num, positiveInt, probability } from "../core/schema.ts";
-import { DEFAULT_CAPTIONS, PLACEHOLDER } from "./captions.ts";
+import { nonNegative, num, positiveInt, probability } from "../core/schema.ts";
+import {
+  DEFAULT_CAPTIONS,
+  FASHION_CAPTIONS,
+  FASHION_MNIST_CLASSES,
+  PLACEHOLDER,
+} from "./captions.ts";
 import { createMnistSource, type MnistParams } from "./mnist.ts";
+import { fileSourceEntries } from "./source_entries.ts";
 import { ViewAugment, type ViewsConfig } from "./views.ts";
 
 const template = z.string().refine((s) => s.includes(PLACEHOLDER), {
@@ -17,17 +25,46 @@ const template = z.string().refine((s) => s.includes(PLACEHOLDER), {
     `(replaced by the class name), e.g. "a photo of the number {}."`,
 });
 
-const mnistSchema = z.strictObject({
-  dir: z.string().min(1).optional(),
-  classes: z.array(z.string().min(1)).min(2).optional(),
-  captions: z.array(template).min(1).default([...DEFAULT_CAPTIONS]),
-  limit: z.strictObject({ train: positiveInt().optional(), test: positiveInt().optional() })
-    .optional(),
-  val: num().pipe(z.number().min(0, "expected >= 0").lt(1, "expected < 1")).default(0),
-});
+/** The IDX source schema with its default captions. */
+function idxSchema(captions: readonly string[]) {
+  return z.strictObject({
+    dir: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    classes: z.array(z.string().min(1)).min(2).optional(),
+    captions: z.array(template).min(1).default([...captions]),
+    limit: z.strictObject({ train: positiveInt().optional(), test: positiveInt().optional() })
+      .optional(),
+    val: num().pipe(z.number().min(0, "expected >= 0").lt(1, "expected < 1")).default(0),
+    held_out_classes: z.array(z.string().min(1)).min(1).optional(),
+  });
+}
+
+const mnistSchema = idxSchema(DEFAULT_CAPTIONS);
+const fashionSchema = idxSchema(FASHION_CAPTIONS);
 
 const createMnist: SourceFactory = (params: z.infer<typeof mnistSchema>, ctx) =>
   createMnistSource(params as MnistParams, ctx);
+
+/** Where Debian's `dataset-fashion-mnist` installs the gzipped IDX files. */
+export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/";
+
+const createFashion: SourceFactory = async (params: z.infer<typeof fashionSchema>, ctx) => {
+  const dir = params.dir ?? FASHION_MNIST_DIR;
+  try {
+    await Deno.stat(dir);
+  } catch {
+    throw new Error(
+      `fashion_mnist: directory "${dir}" not found; install Debian's dataset-fashion-mnist ` +
+        `(apt-get install dataset-fashion-mnist) or set data.dir to a Fashion-MNIST IDX directory`,
+    );
+  }
+  return createMnistSource({
+    ...(params as MnistParams),
+    dir,
+    name: params.name ?? "fashion_mnist",
+    classes: params.classes ?? [...FASHION_MNIST_CLASSES],
+  }, ctx);
+};
 
 /** A `[min, max]` pair with `0 < min <= max` (and `max <= upper` when given). */
 function range(what: string, upper?: number): z.ZodType<[number, number]> {
@@ -40,13 +77,40 @@ function range(what: string, upper?: number): z.ZodType<[number, number]> {
   ) as unknown as z.ZodType<[number, number]>;
 }
 
+const jitterSchema = z.strictObject({
+  p: probability().default(0.8),
+  brightness: nonNegative().default(0.4),
+  contrast: nonNegative().default(0.4),
+  saturation: nonNegative().default(0.4),
+  hue: num().pipe(z.number().min(0, "expected >= 0").max(0.5, "expected <= 0.5")).default(0.1),
+});
+
+const blurSchema = z.strictObject({
+  p: probability().default(0.5),
+  sigma: range("a blur sigma in pixels").default([0.1, 2]),
+  kernel: positiveInt().refine((k) => k % 2 === 1, "expected an odd kernel size").optional(),
+});
+
+const solarizeSchema = z.strictObject({
+  p: probability().default(0.2),
+  threshold: probability().default(0.5),
+});
+
 const viewsSchema = z.strictObject({
   count: positiveInt().default(2),
   size: positiveInt().optional(),
-  scale: range("an area fraction", 1).default([0.5, 1]),
+  crops: z.enum(["global", "local"]).default("global"),
+  scale: range("an area fraction", 1).optional(),
   ratio: range("an aspect ratio (width / height)").default([3 / 4, 4 / 3]),
   flip: probability().default(0),
+  jitter: jitterSchema.optional(),
+  grayscale: probability().default(0),
+  blur: blurSchema.optional(),
+  solarize: solarizeSchema.optional(),
 });
+
+/** Default crop area range of each crop family. */
+const CROP_SCALE: Record<string, [number, number]> = { global: [0.5, 1], local: [0.05, 0.4] };
 
 const createViews: ModuleFactory = (params: z.infer<typeof viewsSchema>, ctx) => {
   const shape = ctx.inputShapes[0] ?? [];
@@ -56,7 +120,8 @@ const createViews: ModuleFactory = (params: z.infer<typeof viewsSchema>, ctx) =>
         `[${shape.join(", ")}]; connect it to batch.image`,
     );
   }
-  return new ViewAugment(params as ViewsConfig, ctx.name);
+  const config: ViewsConfig = { ...params, scale: params.scale ?? CROP_SCALE[params.crops]! };
+  return new ViewAugment(config, ctx.name);
 };
 
 /** Data-source entries provided by `data/`. */
@@ -67,13 +132,22 @@ export const sourceEntries: RegistryEntry<SourceFactory>[] = [
     schema: mnistSchema,
     create: createMnist,
   },
+  {
+    kind: "fashion_mnist",
+    summary: "Fashion-MNIST IDX (default: Debian dataset-fashion-mnist in " +
+      "/usr/share/datasets/fashion-mnist/) with templated captions over the 10 garment names",
+    schema: fashionSchema,
+    create: createFashion,
+  },
+  ...fileSourceEntries,
 ];
 
 /** Module entries provided by `data/`. */
 export const moduleEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "views",
-    summary: "random resized crops (+ flips): [B, H, W, C] → [V, B, S, S, C] (inference [1, …])",
+    summary: "random resized crops (+ flip, colour jitter, greyscale, blur, solarise; " +
+      "crops: global | local): [B, H, W, C] → [V, B, S, S, C] (inference [1, …])",
     schema: viewsSchema,
     create: createViews,
   },

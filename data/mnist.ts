@@ -13,6 +13,7 @@ import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.t
 import { DEFAULT_CAPTIONS, DIGIT_WORDS, fillCaption } from "./captions.ts";
 import { findIdxFile, readIdx } from "./idx.ts";
 import { epochOrder, holdOut, sampleChoice } from "./shuffle.ts";
+import { classIndices, heldOutRows } from "./splits.ts";
 
 /** Validated parameters of the `mnist` source (see the registry entry for the schema). */
 export interface MnistParams {
@@ -26,6 +27,10 @@ export interface MnistParams {
   limit?: { train?: number; test?: number };
   /** Fraction of (limited) train held out as split `val` (seeded); default 0. */
   val?: number;
+  /** Class names never trained on (see `data/splits.ts`: adds `test_seen` / `test_unseen`). */
+  held_out_classes?: string[];
+  /** Source name (default: `mnist`, or the last segment of `dir`). */
+  name?: string;
 }
 
 /** One split of an {@link IdxImageSource}: file arrays plus the rows that form the split. */
@@ -136,13 +141,17 @@ export async function createMnistSource(
     test: { pixels: test.pixels, labels: test.labels, rows: range(test.labels.length) },
   };
   if ((params.val ?? 0) > 0) holdOutVal(splits, { fraction: params.val!, seed: ctx.seed });
-  const name = params.dir === undefined ? "mnist" : dir.replace(/\/+$/, "").split("/").at(-1)!;
+  const name = params.name ??
+    (params.dir === undefined ? "mnist" : dir.replace(/\/+$/, "").split("/").at(-1)!);
+  const held = params.held_out_classes?.length
+    ? classIndices(params.held_out_classes, classes)
+    : undefined;
   return new IdxImageSource({
     name,
     classNames: classes,
     captions: params.captions ?? [...DEFAULT_CAPTIONS],
     imageShape: train.shape,
-    splits,
+    splits: held ? heldOutRows(splits, held) : splits,
   });
 }
 

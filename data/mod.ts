@@ -1,14 +1,87 @@
 /**
- * The data room: IDX reading, the `mnist` source (any MNIST-style IDX
- * directory), caption templates, deterministic data order and the batched
- * `views` augmentation module. Register `sourceEntries` and `moduleEntries`
- * with the core registries.
+ * The data room: sources (IDX `mnist` / `fashion_mnist`, CSV/JSONL
+ * `manifest`, `image_folder`, `webdataset` tar shards, `mimic_cxr`,
+ * `chexpert` labels), decoding with sharp, splits (seeded fractions, held-out
+ * classes), the bad-input policy, caption templates, deterministic data order
+ * and the batched `views` augmentation module. Register `sourceEntries` and
+ * `moduleEntries` with the core registries. See `docs/data.md`.
  *
  * @module
  */
-export { DEFAULT_CAPTIONS, DIGIT_WORDS, fillCaption, PLACEHOLDER } from "./captions.ts";
-export { moduleEntries, sourceEntries } from "./entries.ts";
+export {
+  assembleSource,
+  canonicalSplit,
+  type FileSourceParams,
+  type TaggedRecord,
+} from "./assemble.ts";
+export {
+  applyPhotometric,
+  type BlurConfig,
+  type JitterConfig,
+  type PhotometricConfig,
+  type SolarizeConfig,
+} from "./augment.ts";
+export {
+  BAD_INPUT_POLICIES,
+  BadInputError,
+  BadInputLog,
+  type BadInputPolicy,
+  type BadInputReason,
+  type BadInputRecord,
+  type BadInputSummary,
+  badInputSummaryOf,
+  formatBadInputSummary,
+} from "./bad_input.ts";
+export { expandBraces } from "./braces.ts";
+export {
+  DEFAULT_CAPTIONS,
+  DIGIT_WORDS,
+  FASHION_CAPTIONS,
+  FASHION_MNIST_CLASSES,
+  fillCaption,
+  PLACEHOLDER,
+} from "./captions.ts";
+export {
+  CHESTXRAY14_FINDINGS,
+  type ChestXray14Params,
+  chestxray14Targets,
+  createChestXray14Source,
+} from "./chestxray14.ts";
+export {
+  type BlankPolicy,
+  CHEXPERT_FINDINGS,
+  type ChexpertParams,
+  chexpertRoot,
+  createChexpertSource,
+  findingsCaption,
+  type LabelPolicy,
+  labelRow,
+  labelTarget,
+  type UncertainPolicy,
+} from "./chexpert.ts";
+export {
+  DecodeError,
+  decodeImage,
+  decodeInto,
+  type DecodeOptions,
+  type FitMode,
+  mapLimit,
+  peekDepth,
+} from "./decode.ts";
+export { FASHION_MNIST_DIR, moduleEntries, sourceEntries } from "./entries.ts";
+export {
+  batchesPerEpochOf,
+  type FileBackedSource,
+  FileImageSource,
+  type FileSourceOptions,
+  type MultiLabelBatch,
+  type SampleRecord,
+} from "./file_source.ts";
+export { checkFilterColumns, parseFilter, passesFilters, type RowFilter } from "./filters.ts";
+export { createImageFolderSource, type ImageFolderParams } from "./image_folder.ts";
 export { encodeIdx, findIdxFile, type IdxArray, IdxError, parseIdx, readIdx } from "./idx.ts";
+export { createManifestSource, type ManifestParams, resolvePath } from "./manifest.ts";
+export { createMimicSource, type MimicParams, studyDir } from "./mimic.ts";
 export {
   createMnistSource,
   defaultMnistDir,
@@ -17,7 +90,34 @@ export {
   type IdxSplitData,
   type MnistParams,
 } from "./mnist.ts";
+export {
+  collapseWhitespace,
+  DEFAULT_REPORT_TEXT,
+  extractReportText,
+  lastParagraph,
+  normalizeSectionName,
+  type ReportFallback,
+  type ReportSection,
+  reportSections,
+  type ReportTextOptions,
+} from "./report_sections.ts";
 export { epochOrder, holdOut, sampleChoice } from "./shuffle.ts";
+export {
+  classIndices,
+  type FractionSplit,
+  fractionSplit,
+  heldOutLayout,
+  heldOutRows,
+} from "./splits.ts";
+export {
+  readTable,
+  requireColumns,
+  type Table,
+  type TableFormat,
+  tableFormat,
+  type TableRow,
+} from "./table.ts";
+export { readTarSamples, splitMemberName, type TarSample, writeTarShard } from "./tar_samples.ts";
 export {
   type CropBox,
   sampleCropBox,
@@ -25,3 +125,11 @@ export {
   ViewAugment,
   type ViewsConfig,
 } from "./views.ts";
+export { createWebDatasetSource, type WebDatasetParams, WebDatasetSource } from "./webdataset.ts";
+export {
+  sampleFields,
+  type SampleProblem,
+  shardSamples,
+  type StreamSample,
+  type WdsFields,
+} from "./webdataset_stream.ts";

@@ -10,15 +10,31 @@
  * `[i, j, i+h-1, j+w-1] / (side-1)`, so a full-image box resized to the input
  * size reproduces the input exactly. Resizing is bilinear without antialiasing.
  *
+ * After cropping, the photometric augmentations of `data/augment.ts` (colour
+ * jitter, greyscale, Gaussian blur, solarisation — each with a probability)
+ * run batched over all `V·B` crops, drawn from a seed derived from `ctx.seed`,
+ * so every crop's augmentation is fixed by (recipe seed, step, node, view,
+ * sample position). At inference nothing random happens.
+ *
+ * **Multi-crop** (DINO, LeJEPA, NOVA's views): global and local crops have
+ * different sizes, so they cannot share one tensor; write one `views` node
+ * per family, e.g. `global: { kind: views, count: 2, size: 224, crops: global }`
+ * and `local: { kind: views, count: 6, size: 96, crops: local }`, giving
+ * `[2, B, 224, 224, C]` and `[6, B, 96, 96, C]`. Each node draws from its own
+ * seed (derived from its name). `crops` only sets the default `scale`:
+ * `global` [0.5, 1], `local` [0.05, 0.4] (DINO's local range). At inference a
+ * node outputs the whole image at its own size, `[1, B, S, S, C]`.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../core/rng.ts";
+import { deriveSeed, Rng } from "../core/rng.ts";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import type { Tensor, Tensor4D } from "../core/tensor.ts";
+import { applyPhotometric, type PhotometricConfig } from "./augment.ts";
 
 /** Parameters of the `views` module (validated by its registry entry). */
-export interface ViewsConfig {
+export interface ViewsConfig extends PhotometricConfig {
   /** Views per image `V`. */
   count: number;
   /** Output side; `undefined` = the input height. */
@@ -153,7 +169,9 @@ export class ViewAugment implements Module {
         "int32",
       );
       const crops = tf.image.cropAndResize(images, boxes, boxInd, [size, size], "bilinear");
-      return tf.reshape(crops, [this.#config.count, batch, size, size, channels]);
+      const seed = deriveSeed(ctx.seed, "photometric");
+      const out = applyPhotometric(crops, { ...this.#config, seed });
+      return tf.reshape(out, [this.#config.count, batch, size, size, channels]);
     });
   }
 

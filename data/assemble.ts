@@ -1,0 +1,155 @@
+/**
+ * From sample records to a {@link FileImageSource}: the split rules and
+ * decode settings every file-backed kind shares.
+ *
+ * Splits: records tagged by the source (a manifest's split column, MIMIC's
+ * official split CSV) keep their split, with aliases normalised (`validate`,
+ * `valid`, `validation`, `dev` → `val`; `training` → `train`; `testing` →
+ * `test`); untagged records form `train`. Then `val` / `test` fractions carve
+ * seeded parts out of `train` (an error when that split already exists),
+ * `held_out_classes` applies the zero-shot layout of `data/splits.ts`, and
+ * `limit` keeps the first `n` samples of a split. Empty splits are dropped.
+ *
+ * @module
+ */
+import type { BadInputLog, BadInputPolicy } from "./bad_input.ts";
+import type { FitMode } from "./decode.ts";
+import { FileImageSource, type SampleRecord } from "./file_source.ts";
+import { classIndices, fractionSplit, heldOutLayout } from "./splits.ts";
+
+/** Settings shared by the file-backed kinds (validated by their registry entries). */
+export interface FileSourceParams {
+  /** Output side (square), or `[height, width]`. */
+  size: number | [number, number];
+  /** 1 (luminance) or 3 (RGB; greyscale replicated). */
+  channels: 1 | 3;
+  /** Resize policy. */
+  fit: FitMode;
+  /** Decodes in flight per batch. */
+  concurrency: number;
+  /** What to do with unusable inputs. */
+  bad_input: BadInputPolicy;
+  /** Fraction of train held out as `val` (seeded). */
+  val: number;
+  /** Fraction of train held out as `test` (seeded). */
+  test: number;
+  /** Class names never trained on. */
+  held_out_classes?: string[];
+  /** Split → keep only its first `n` samples. */
+  limit?: Record<string, number>;
+}
+
+/** A record with the split its source assigned (if any). */
+export interface TaggedRecord extends SampleRecord {
+  /** Split name as the source wrote it (`undefined` → `train`). */
+  split?: string;
+}
+
+const ALIASES: Record<string, string> = {
+  validate: "val",
+  valid: "val",
+  validation: "val",
+  dev: "val",
+  training: "train",
+  testing: "test",
+};
+
+/** The canonical split name (`validate` → `val`, …). */
+export function canonicalSplit(name: string): string {
+  const key = name.trim().toLowerCase();
+  return ALIASES[key] ?? key;
+}
+
+function groupSplits(records: TaggedRecord[]): Record<string, SampleRecord[]> {
+  const out: Record<string, SampleRecord[]> = {};
+  for (const { split, ...record } of records) {
+    const name = canonicalSplit(split ?? "train");
+    (out[name] ??= []).push(record);
+  }
+  return out;
+}
+
+function carveFractions(
+  splits: Record<string, SampleRecord[]>,
+  options: { val: number; test: number; seed: number },
+): void {
+  if (options.val === 0 && options.test === 0) return;
+  for (const part of ["val", "test"] as const) {
+    if (options[part] > 0 && splits[part]?.length) {
+      throw new Error(
+        `${part}: ${options[part]} asks for a seeded ${part} split but the source already has ` +
+          `"${part}" (${splits[part]!.length} samples); drop the ${part} fraction`,
+      );
+    }
+  }
+  const train = splits.train ?? [];
+  const parts = fractionSplit(train.length, options);
+  splits.train = Array.from(parts.train, (i) => train[i]!);
+  if (parts.val.length) splits.val = Array.from(parts.val, (i) => train[i]!);
+  if (parts.test.length) splits.test = Array.from(parts.test, (i) => train[i]!);
+}
+
+/** Groups, carves, applies held-out classes and limits; drops empty splits. */
+function buildSplits(
+  records: TaggedRecord[],
+  at: { params: FileSourceParams; classNames: string[]; seed: number },
+): Record<string, SampleRecord[]> {
+  const { params } = at;
+  let splits = groupSplits(records);
+  carveFractions(splits, { val: params.val, test: params.test, seed: at.seed });
+  if (params.held_out_classes?.length) {
+    const held = classIndices(params.held_out_classes, at.classNames);
+    splits = heldOutLayout(splits, { held, label: (r) => r.label });
+  }
+  for (const [name, n] of Object.entries(params.limit ?? {})) {
+    if (splits[name]) splits[name] = splits[name]!.slice(0, n);
+  }
+  for (const name of Object.keys(splits)) if (splits[name]!.length === 0) delete splits[name];
+  return splits;
+}
+
+/**
+ * Builds the source (see the module doc for the split rules).
+ *
+ * @param records Every usable sample, tagged with its split when the source has splits.
+ * @param options Name, class and label names, the shared `params`, the recipe `seed` and the `log`.
+ */
+export function assembleSource(
+  records: TaggedRecord[],
+  options: {
+    name: string;
+    classNames: string[];
+    labelNames?: string[];
+    params: FileSourceParams;
+    seed: number;
+    log: BadInputLog;
+    /** Whether an empty `train` split is an error (default true; false for evaluation-only sources). */
+    requireTrain?: boolean;
+  },
+): FileImageSource {
+  const { params } = options;
+  const splits = buildSplits(records, {
+    params,
+    classNames: options.classNames,
+    seed: options.seed,
+  });
+  if (!splits.train && options.requireTrain !== false) {
+    const total = options.log.total;
+    throw new Error(
+      `${options.name}: no usable training samples (${records.length} usable in all splits, ` +
+        `${total} bad inputs skipped); check the paths, filters and split column`,
+    );
+  }
+  const [height, width] = typeof params.size === "number"
+    ? [params.size, params.size]
+    : params.size;
+  return new FileImageSource({
+    name: options.name,
+    classNames: options.classNames,
+    labelNames: options.labelNames ?? [],
+    splits,
+    decode: { height, width, channels: params.channels, fit: params.fit },
+    concurrency: params.concurrency,
+    log: options.log,
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * Image decoding with `sharp` (libvips, native; Deno needs `--allow-ffi`,
+ * `--allow-env` and `--allow-sys`): JPEG, PNG (8- or 16-bit, greyscale or
+ * colour, alpha dropped), WebP, TIFF, … → `[H, W, C]` floats in `[0, 1]` at the
+ * recipe's size.
+ *
+ * - **Size**: `fit: cover` (default) resizes the shorter side to the target and
+ *   centre-crops — torchvision's `Resize` + `CenterCrop`; `contain` letterboxes
+ *   on black; `fill` stretches. EXIF orientation is applied first.
+ * - **Channels**: `channels: 3` (default) replicates a greyscale image into
+ *   R = G = B; `channels: 1` converts colour to luminance (Rec. 601 weights,
+ *   libvips `b-w`).
+ * - **Depth**: 16-bit images keep 16-bit precision (divided by 65535, no
+ *   windowing); 8-bit ones are divided by 255.
+ * - **Strictness**: decoding fails on libvips *warnings* (`failOn: "warning"`),
+ *   because a truncated JPEG only warns ("premature end of JPEG image") and
+ *   would otherwise decode as a grey-padded image.
+ *
+ * @module
+ */
+import { loadedSharp, loadSharp } from "./sharp.ts";
+
+/** How to bring a decoded image to the target size. */
+export type FitMode = "cover" | "contain" | "fill";
+
+/** Options of {@link decodeImage}. */
+export interface DecodeOptions {
+  /** Output height in pixels. */
+  height: number;
+  /** Output width in pixels. */
+  width: number;
+  /** Output channels: 1 (luminance) or 3 (RGB; greyscale replicated). */
+  channels: 1 | 3;
+  /** Resize policy (default `cover`). */
+  fit?: FitMode;
+}
+
+/** Thrown when bytes are not a decodable image; the message carries the decoder's reason. */
+export class DecodeError extends Error {
+  /** Creates the error for `path` with the decoder's message. */
+  constructor(readonly path: string, detail: string) {
+    super(`cannot decode image "${path}": ${detail}`);
+    this.name = "DecodeError";
+  }
+}
+
+/** First line of a libvips message (they repeat themselves over several lines). */
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0]!.trim();
+}
+
+/**
+ * Bit depth from the first bytes of a file: 8 for JPEG, the IHDR depth for
+ * PNG, `undefined` for other formats (then sharp's metadata decides).
+ */
+export function peekDepth(header: Uint8Array): 8 | 16 | undefined {
+  if (header[0] === 0xff && header[1] === 0xd8) return 8;
+  const png = [0x89, 0x50, 0x4e, 0x47].every((b, i) => header[i] === b);
+  if (png && header.length >= 25) return header[24] === 16 ? 16 : 8;
+  return undefined;
+}
+
+/** The first 32 bytes of a file (a missing file throws `Deno.errors.NotFound`). */
+function readHeader(path: string): Uint8Array {
+  using file = Deno.openSync(path);
+  const buf = new Uint8Array(32);
+  const n = file.readSync(buf) ?? 0;
+  return buf.subarray(0, n);
+}
+
+/**
+ * Decodes an image into `out` at `offset` (`H·W·C` floats in `[0, 1]`,
+ * row-major, channels last). Given a path, sharp reads the file on its own
+ * worker thread: one asynchronous operation per image, so every queued decode
+ * proceeds while the main thread is busy with a training step.
+ *
+ * @param input The encoded bytes, or the file path (a missing file throws `Deno.errors.NotFound`).
+ * @param options Target size, channels and fit, plus `out`, `offset` and `path` (for messages).
+ */
+export async function decodeInto(
+  input: Uint8Array | string,
+  options: DecodeOptions & { out: Float32Array; offset: number; path: string },
+): Promise<void> {
+  const { height, width, channels, out, offset } = options;
+  // No await before the decode is queued when sharp is loaded: the work starts on sharp's
+  // threads right away, even if the caller then runs a long synchronous training step.
+  const sharp = loadedSharp() ?? await loadSharp();
+  const header = typeof input === "string" ? readHeader(input) : input.subarray(0, 32);
+  let data: Uint8Array | Uint16Array;
+  try {
+    const deep = (peekDepth(header) ??
+      ((await sharp(input, { failOn: "warning" }).metadata()).depth === "ushort" ? 16 : 8)) === 16;
+    const space = channels === 1 ? (deep ? "grey16" : "b-w") : (deep ? "rgb16" : "srgb");
+    const img = sharp(input, { failOn: "warning" }).autoOrient()
+      .resize(width, height, { fit: options.fit ?? "cover", background: { r: 0, g: 0, b: 0 } })
+      .removeAlpha()
+      .toColourspace(space);
+    const { data: raw, info } = await img.raw(deep ? { depth: "ushort" } : {})
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels || info.width !== width || info.height !== height) {
+      throw new Error(
+        `decoder returned ${info.width}×${info.height}×${info.channels}, ` +
+          `expected ${width}×${height}×${channels}`,
+      );
+    }
+    data = deep ? new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2) : raw;
+  } catch (e) {
+    throw new DecodeError(options.path, firstLine(e));
+  }
+  const scale = data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
+  for (let i = 0; i < data.length; i++) out[offset + i] = data[i]! * scale;
+}
+
+/**
+ * Decodes one image into a fresh `Float32Array` of `H·W·C` values in `[0, 1]`.
+ *
+ * @param bytes The encoded file.
+ * @param options Target size, channels, fit, and `path` for messages.
+ */
+export async function decodeImage(
+  bytes: Uint8Array,
+  options: DecodeOptions & { path?: string },
+): Promise<Float32Array> {
+  const out = new Float32Array(options.height * options.width * options.channels);
+  await decodeInto(bytes, { ...options, out, offset: 0, path: options.path ?? "<bytes>" });
+  return out;
+}
+
+/**
+ * Maps `fn` over `items` with at most `limit` calls in flight, keeping the order
+ * of results. sharp decodes on libuv worker threads, so `limit` > 1 decodes in
+ * parallel while JavaScript (and tfjs) keep running.
+ *
+ * @param items Inputs.
+ * @param options `limit` (≥ 1) and the async `fn`.
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  options: { limit: number; fn: (item: T, i: number) => Promise<R> },
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await options.fn(items[i]!, i);
+    }
+  };
+  const n = Math.max(1, Math.min(options.limit, items.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return results;
+}

@@ -1,0 +1,94 @@
+/**
+ * recipes/nova_mimic.yaml end to end on a generated MIMIC-CXR-shaped tree and
+ * a tiny BERT folder standing in for Bio_ClinicalBERT: the recipe validates,
+ * builds (mimic_cxr source, ViT-S/16 narrowed to one block, hf_text tower) and
+ * trains two steps with finite losses. Needs --allow-ffi (sharp, onnxruntime).
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "../core/builtins.ts";
+import { initBackend } from "../core/backend.ts";
+import { loadRunnable } from "../core/recipe_runnable.ts";
+import { buildRecipe } from "../core/run.ts";
+import { Trainer } from "../core/trainer.ts";
+import { writeTinyBertFolder } from "../models/tiny_hf_model.ts";
+import type { FileBackedSource } from "./file_source.ts";
+import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "./fixtures.ts";
+
+const FFI = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+const PHRASES = ["no acute process.", "small left effusion.", "mild edema.", "clear lungs."];
+
+function studies(n: number): MimicFixtureStudy[] {
+  return Array.from({ length: n }, (_, i) => ({
+    subject: `1${String(i).padStart(7, "0")}`,
+    study: `5${String(i).padStart(7, "0")}`,
+    split: i < n - 4 ? "train" : i < n - 2 ? "validate" : "test",
+    report: i === 3 ? undefined : mimicReport({
+      findings: PHRASES[(i + 1) % 4]!,
+      impression: i % 5 === 0 ? undefined : PHRASES[i % 4]!,
+    }),
+    images: [
+      { dicom: `d${i}-f`, view: i % 2 ? "AP" : "PA", value: 0.2 + 0.02 * i },
+      { dicom: `d${i}-l`, view: "LATERAL", value: 0.5 },
+    ],
+    labels: { Edema: i % 3 ? "0.0" : "1.0", "Pleural Effusion": i % 4 ? "-1.0" : "1.0" },
+  }));
+}
+
+Deno.test({
+  name: "nova_mimic: the recipe trains end to end on a MIMIC-shaped fixture",
+  ignore: !FFI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab_nova_mimic_" });
+    try {
+      await writeMimicFixture(`${dir}/mimic`, studies(24));
+      const words = [...new Set(PHRASES.join(" ").replace(/\./g, " .").split(/\s+/))];
+      await writeTinyBertFolder(`${dir}/models/tiny-bert`, { words, hidden: 16 });
+      const text = await Deno.readTextFile("recipes/nova_mimic.yaml");
+      for (const word of ["arXiv", "Expect", "Run: deno task run recipes/nova_mimic.yaml"]) {
+        assert.ok(text.includes(word), `header must mention "${word}"`);
+      }
+      await initBackend("wasm");
+      const recipe = await loadRunnable("recipes/nova_mimic.yaml", [
+        `data.root=${dir}/mimic`,
+        `data.reports=${dir}/mimic`,
+        "data.size=32",
+        "data.concurrency=2",
+        "nodes.views.size=32",
+        "nodes.image.depth=1",
+        "nodes.pred.layers=[32, 32, 64]",
+        `nodes.text_raw.model=${dir}/models/tiny-bert`,
+        "losses[1].slices=32",
+        "train.steps=2",
+        "train.batch=8",
+        "train.schedule.warmup=1",
+      ]);
+      const { source, graph } = await buildRecipe(recipe, `${dir}/cache`);
+      // 24 frontal images; study 3 has no report; 4 validate/test → 19 train.
+      assert.deepEqual(source.splits, { train: { size: 19 }, val: { size: 2 }, test: { size: 2 } });
+      const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+      const losses: number[] = [];
+      for (let step = 0; step < 2; step++) losses.push((await trainer.step(step)).loss);
+      assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+      await trainer.close();
+      const bad = (source as FileBackedSource).badInputs();
+      assert.deepEqual(bad.by_reason, { missing_file: 1 });
+      assert.match(bad.first[0]!.path, /p10\/p10000003\/s50000003\.txt$/);
+      const batch = await source.batch("test", 0, {
+        batchSize: 2,
+        seed: 0,
+        shuffle: false,
+        dropLast: false,
+      });
+      const out = await graph.inference({ seed: 0 }).run("pred", { image: batch.image });
+      assert.deepEqual(out.shape, [1, 2, 64]);
+      tf.dispose([out, batch.image]);
+      graph.dispose();
+      source.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
