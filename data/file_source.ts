@@ -24,7 +24,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import type { BadInputLog, BadInputSummary } from "./bad_input.ts";
 import { DecodeError, decodeInto, type DecodeOptions, mapLimit } from "./decode.ts";
-import { epochOrder, sampleChoice } from "./shuffle.ts";
+import { sampleChoice } from "./shuffle.ts";
+import { EpochOrders, requireSplit } from "./split_access.ts";
 
 /** One sample of a file-backed source. */
 export interface SampleRecord {
@@ -113,7 +114,7 @@ export class FileImageSource implements FileBackedSource {
   #data: Record<string, SampleRecord[]>;
   readonly #options: FileSourceOptions;
   readonly #bad = new Set<SampleRecord>();
-  #orders = new Map<string, { key: string; order: Int32Array }>();
+  #orders = new EpochOrders();
 
   /**
    * Wraps sample lists; nothing is read until a batch is asked for.
@@ -236,23 +237,10 @@ export class FileImageSource implements FileBackedSource {
   }
 
   #split(split: string): SampleRecord[] {
-    const data = this.#data[split];
-    if (!data) {
-      throw new Error(
-        `${this.name} has no split "${split}"; expected one of: ${
-          Object.keys(this.#data).join(", ") || "(none: the source was disposed)"
-        }`,
-      );
-    }
-    return data;
+    return requireSplit(this.name, this.#data, split);
   }
 
   #order(split: string, seed: number, epoch: number): Int32Array {
-    const key = `${seed}/${epoch}`;
-    const cached = this.#orders.get(split);
-    if (cached?.key === key) return cached.order;
-    const order = epochOrder(this.#data[split]!.length, { seed, epoch });
-    this.#orders.set(split, { key, order });
-    return order;
+    return this.#orders.get(split, this.#data[split]!.length, { seed, epoch });
   }
 }

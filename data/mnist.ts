@@ -12,8 +12,9 @@ import type { SourceContext } from "../core/components.ts";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import { DEFAULT_CAPTIONS, DIGIT_WORDS, fillCaption } from "./captions.ts";
 import { findIdxFile, readIdx } from "./idx.ts";
-import { epochOrder, holdOut, sampleChoice } from "./shuffle.ts";
+import { holdOut, sampleChoice } from "./shuffle.ts";
 import { classIndices, heldOutRows } from "./splits.ts";
+import { EpochOrders, requireSplit } from "./split_access.ts";
 
 /** Validated parameters of the `mnist` source (see the registry entry for the schema). */
 export interface MnistParams {
@@ -186,7 +187,7 @@ export class IdxImageSource implements DataSource {
   readonly splits: Record<string, SplitInfo>;
   #data: Record<string, IdxSplitData>;
   #captions: string[];
-  #orders = new Map<string, { key: string; order: Int32Array }>();
+  #orders = new EpochOrders();
 
   /**
    * Wraps in-memory split data (see {@link createMnistSource} for the file-backed way).
@@ -271,23 +272,10 @@ export class IdxImageSource implements DataSource {
   }
 
   #split(split: string): IdxSplitData {
-    const data = this.#data[split];
-    if (!data) {
-      throw new Error(
-        `${this.name} has no split "${split}"; expected one of: ${
-          Object.keys(this.#data).join(", ") || "(none: the source was disposed)"
-        }`,
-      );
-    }
-    return data;
+    return requireSplit(this.name, this.#data, split);
   }
 
   #order(split: string, seed: number, epoch: number): Int32Array {
-    const key = `${seed}/${epoch}`;
-    const cached = this.#orders.get(split);
-    if (cached?.key === key) return cached.order;
-    const order = epochOrder(this.#data[split].rows.length, { seed, epoch });
-    this.#orders.set(split, { key, order });
-    return order;
+    return this.#orders.get(split, this.#data[split].rows.length, { seed, epoch });
   }
 }
