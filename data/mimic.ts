@@ -23,7 +23,7 @@
  * @module
  */
 import { join } from "node:path";
-import { BadInputLog } from "./bad_input.ts";
+import { BadInputLog, type BadInputRecord } from "./bad_input.ts";
 import { assembleSource, type FileSourceParams, type TaggedRecord } from "./assemble.ts";
 import { type LabelPolicy, labelRow } from "./chexpert.ts";
 import { mapLimit } from "./decode.ts";
@@ -113,26 +113,30 @@ async function studyCaptions(
   const { params, log } = at;
   const reports = params.reports ?? params.root;
   const entries = [...studies];
-  const texts = await mapLimit(entries, {
+  // Reports are read concurrently but problems are reported afterwards, in
+  // study order, so the `fail` policy always names the same first bad report.
+  const results = await mapLimit(entries, {
     limit: Math.max(8, params.concurrency),
-    fn: async ([study, subject]) => {
+    fn: async ([study, subject]): Promise<{ caption: string; problem?: BadInputRecord }> => {
       const path = join(reports, `${studyDir(subject, study)}.txt`);
       let text: string;
       try {
         text = await Deno.readTextFile(path);
       } catch (e) {
-        log.report({ path, reason: "missing_file", detail: (e as Error).message });
-        return "";
+        return {
+          caption: "",
+          problem: { path, reason: "missing_file", detail: (e as Error).message },
+        };
       }
       const caption = extractReportText(text, params);
-      if (!caption) {
-        const detail = `no ${params.section} text (fallback ${
-          params.fallback.join(", ") || "none"
-        })`;
-        log.report({ path, reason: "empty_caption", detail });
-      }
-      return caption;
+      if (caption) return { caption };
+      const detail = `no ${params.section} text (fallback ${params.fallback.join(", ") || "none"})`;
+      return { caption, problem: { path, reason: "empty_caption", detail } };
     },
+  });
+  const texts = results.map(({ caption, problem }) => {
+    if (problem) log.report(problem);
+    return caption;
   });
   return new Map(entries.map(([study], i) => [study, texts[i]!]));
 }
