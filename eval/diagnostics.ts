@@ -125,7 +125,7 @@ async function modalityMetrics(
  *
  * @param embeddings Image `[N, D]`, optional paired text `[N, D]` and prototype logits `[N, Kp]`.
  * @returns Metrics: `image/…` and `text/…` (`sigreg`, `rank`, `std`, `uniformity`), `gap`,
- *   `gap_accuracy`, `alignment`, `prototypes/used`, `prototypes/perplexity`, `collapse` (0/1), `n`.
+ *   `gap_accuracy`, `alignment`, `prototypes/used` (fraction), `prototypes/count`, `prototypes/perplexity`, `collapse` (0/1), `n`.
  */
 export async function diagnoseEmbeddings(
   embeddings: { image: Matrix; text?: Matrix; prototypes?: Matrix },
@@ -145,6 +145,7 @@ export async function diagnoseEmbeddings(
     const usage = prototypeUsage(prototypes, { temperature: params.prototype_temperature });
     Object.assign(metrics, {
       "prototypes/used": usage.used,
+      "prototypes/count": usage.count,
       "prototypes/perplexity": usage.perplexity,
     });
   }

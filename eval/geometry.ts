@@ -128,6 +128,8 @@ export async function sigregStatistic(
 export interface PrototypeUsage {
   /** Fraction of prototypes that are the argmax of at least one sample. */
   used: number;
+  /** Number of prototypes that are the argmax of at least one sample (`used · K`). */
+  count: number;
   /** `exp(H(mean_i p_i)) / K`: 1 when the batch spreads evenly, 1/K when it sits on one prototype. */
   perplexity: number;
 }
@@ -152,5 +154,6 @@ export function prototypeUsage(
     e.forEach((v, c) => (mean[c]! += v / sum / logits.rows));
   }
   const entropy = -mean.reduce((s, p) => s + (p > 0 ? p * Math.log(p) : 0), 0);
-  return { used: hit.reduce((s, h) => s + h, 0) / k, perplexity: Math.exp(entropy) / k };
+  const count = hit.reduce((s, h) => s + h, 0);
+  return { used: count / k, count, perplexity: Math.exp(entropy) / k };
 }

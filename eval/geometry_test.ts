@@ -75,9 +75,11 @@ Deno.test("prototypeUsage: one prototype for all vs an even spread", () => {
   const peaked = matrixFromRows([[1, 0, 0, 0], [0.9, 0, 0.1, 0], [1, 0.2, 0, 0]]);
   const u = prototypeUsage(peaked, { temperature: 0.01 });
   close(u.used, 0.25);
+  assert.equal(u.count, 1);
   close(u.perplexity, 0.25, 1e-3);
   const even = matrixFromRows([axis(0, 4), axis(1, 4), axis(2, 4), axis(3, 4)]);
   const e = prototypeUsage(even, { temperature: 0.01 });
   close(e.used, 1);
+  assert.equal(e.count, 4);
   close(e.perplexity, 1, 1e-9);
 });
