@@ -1,11 +1,13 @@
 /**
- * The novalab command line: `run | validate | graph | eval`.
+ * The novalab command line: `run | validate | graph | eval | sweep | report`.
  *
  * ```sh
  * deno task run recipes/nova.yaml [--set train.steps=100] [--backend wasm] [--resume runs/nova-…]
  * deno task validate recipes/nova.yaml     # prints the resolved recipe
  * deno task graph recipes/nova.yaml        # prints the training graph as Mermaid with shapes
  * deno task eval runs/nova-…               # evaluates a run's latest checkpoint
+ * deno task sweep recipes/sweeps/nova_lambda.yaml [--shard 0/4] [--dry-run]
+ * deno task report runs/sweeps/nova_lambda [--out dir]   # table (Markdown, CSV) and plots
  * ```
  *
  * @module
@@ -20,6 +22,12 @@ import { runPaths } from "./core/rundir.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
 import { writeRunReport } from "./eval/run_report.ts";
+import { writeSweepReport } from "./report/write.ts";
+import { parseShard } from "./sweep/expand.ts";
+import { formatMemberTable } from "./sweep/format.ts";
+import { prepareSweep } from "./sweep/prepare.ts";
+import { runSweep } from "./sweep/run.ts";
+import { defaultSweepDir } from "./sweep/status.ts";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -115,7 +123,73 @@ export function buildProgram(): Command {
       graph.dispose();
       source.dispose();
     });
+  addSweepCommand(program);
+  addReportCommand(program);
   return program;
+}
+
+function addReportCommand(program: Command): void {
+  program.command("report").argument("<sweep-dir>", "a sweep directory (holds sweep.json)")
+    .description(
+      "table (mean ± std over seeds, bootstrap CI, best marked) as Markdown and CSV, " +
+        "plus plots; writes <sweep-dir>/report/",
+    )
+    .option("--out <dir>", "output directory (default <sweep-dir>/report)")
+    .action(async (sweepDir: string, opts) => {
+      const report = await writeSweepReport(sweepDir, { out: opts.out });
+      console.log(report.markdown);
+      for (const warning of report.results.warnings) console.error(`warning: ${warning}`);
+      console.log(`report: ${report.files.readme}`);
+    });
+}
+
+function addSweepCommand(program: Command): void {
+  program.command("sweep").argument("<file>", "sweep YAML file (recipes/sweeps/*.yaml)")
+    .description(
+      "run every member of a sweep (recipes × grid × toggles × seeds) into " +
+        "<out>/members/<id>/; a rerun skips finished members and resumes killed ones",
+    )
+    .option("--out <dir>", "sweep directory (default runs/sweeps/<name>)")
+    .option("--shard <i/n>", "run only the members whose index % n == i (0 ≤ i < n)")
+    .option("--retry-failed", "rerun members marked failed, from scratch")
+    .option("--dry-run", "validate every member and print the member table; no training")
+    .addOption(backendOption())
+    .option("--quiet", "no progress bars (one line per member is still printed)")
+    .action(async (file: string, opts) => {
+      const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+      if (opts.dryRun) {
+        const { spec, members } = await prepareSweep(file);
+        const mine = shard ? members.filter((m) => m.index % shard.count === shard.index) : members;
+        console.log(
+          `sweep ${spec.name}: ${members.length} members, all valid` +
+            (shard
+              ? `; shard ${shard.index}/${shard.count} runs the ${mine.length} marked *`
+              : "") +
+            ` → ${opts.out ?? defaultSweepDir(spec.name)}`,
+        );
+        console.log(formatMemberTable(members, shard));
+        return;
+      }
+      const result = await runSweep(file, {
+        out: opts.out,
+        shard,
+        retryFailed: opts.retryFailed,
+        backend: opts.backend as BackendChoice | undefined,
+        quiet: opts.quiet,
+      });
+      if (result.failed.length > 0) {
+        throw new Error(
+          `${result.failed.length} member(s) failed: ${
+            result.failed.join(", ")
+          }; each error is in ` +
+            `${result.dir}/members/<id>/status.json. Fix the cause and rerun with --retry-failed.`,
+        );
+      }
+      if (result.interrupted) {
+        throw new Error("sweep stopped early; rerun the same command to continue");
+      }
+      console.log(`table: deno task report ${result.dir}`);
+    });
 }
 
 if (import.meta.main) {

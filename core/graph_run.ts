@@ -108,11 +108,15 @@ export class CompiledGraph {
     }
   }
 
-  /** Computes every loss term and the weighted total. Call inside `tf.tidy`. */
-  losses(values: GraphValues, ctx: ForwardContext): LossValues {
+  /**
+   * Computes the loss terms (every one, or those named in `only`) and their
+   * weighted total. Call inside `tf.tidy`.
+   */
+  losses(values: GraphValues, ctx: ForwardContext, only?: ReadonlySet<string>): LossValues {
     const terms = new Map<string, Scalar>();
     let total: Scalar = tf.scalar(0);
     this.spec.losses.forEach((loss, i) => {
+      if (only && !only.has(loss.name)) return;
       const inputs: Record<string, NodeValue | NodeValue[]> = {};
       for (const [role, ref] of Object.entries(loss.inputs)) {
         inputs[role] = Array.isArray(ref) ? ref.map((r) => values.get(r)!) : values.get(ref)!;

@@ -6,18 +6,67 @@
  */
 import "./builtins.ts";
 import { evaluators, losses, modules, sources } from "./components.ts";
-import { formatResolvedRecipe, loadRecipe } from "./recipe/mod.ts";
+import {
+  formatResolvedRecipe,
+  type LoadedRecipe,
+  loadRecipe,
+  loadRecipeFromText,
+  type ReadFile,
+} from "./recipe/mod.ts";
+import type { Registries } from "./recipe/components.ts";
 import type { RunnableRecipe } from "./run.ts";
+
+/** The built-in component registries (what recipes are validated against). */
+export const BUILTIN_REGISTRIES: Registries = { modules, losses, sources, evaluators };
 
 /** Loads, resolves and validates `path` (with `--set` overrides) for running. */
 export async function loadRunnable(
   path: string,
   overrides: string[] = [],
 ): Promise<RunnableRecipe> {
-  const loaded = await loadRecipe(path, {
-    overrides,
-    registries: { modules, losses, sources, evaluators },
+  const loaded = await loadRecipe(path, { overrides, registries: BUILTIN_REGISTRIES });
+  return runnableFromLoaded(loaded);
+}
+
+/** Options of {@link loadRunnableFromText}. */
+export interface RunnableTextOptions {
+  /** `--set` overrides such as `"train.steps=100"`, applied in order. */
+  overrides?: string[];
+  /**
+   * File the text stands for: error locations, the folder `extends` paths are
+   * relative to, and the default run name (default `<inline>`, run name `inline`).
+   */
+  file?: string;
+  /** Reads extended files (default: `Deno.readTextFileSync`). */
+  readFile?: ReadFile;
+}
+
+/**
+ * Loads a recipe from YAML text for running: `extends`, `${var}`s and
+ * overrides resolved, validated against the built-in components.
+ *
+ * @param text The recipe's YAML.
+ * @param options Overrides, the file it stands for, how extended files are read.
+ * @throws RecipeError listing every problem, with file:line:col.
+ */
+export function loadRunnableFromText(
+  text: string,
+  options: RunnableTextOptions = {},
+): RunnableRecipe {
+  const loaded = loadRecipeFromText(text, {
+    overrides: options.overrides ?? [],
+    registries: BUILTIN_REGISTRIES,
+    ...(options.file === undefined ? {} : { file: options.file }),
+    ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
   });
+  return runnableFromLoaded(loaded);
+}
+
+/**
+ * The form the runner consumes of a loaded recipe (e.g. one loaded from text
+ * with `loadRecipeFromText` and {@link BUILTIN_REGISTRIES}).
+ */
+export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
   const { recipe } = loaded;
   return {
     name: recipe.name,

@@ -17,6 +17,11 @@ export interface RegistryEntry<Factory> {
   /** One-line description, used in docs and error messages. */
   summary: string;
   /**
+   * What a node's `input:` must reference (modules only; for the generated
+   * recipe reference), e.g. "one reference: images `[B, H, W, C]`".
+   */
+  input?: string;
+  /**
    * Schema of the entry's own parameters (everything but the structural keys
    * such as `kind`, `input`, `inputs`, `weight`, `phase`). Must be strict.
    */

@@ -17,7 +17,14 @@ import { createProgress } from "./progress.ts";
 import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
-import { appendMetrics, createRunDir, type RunPaths, runPaths, truncateMetrics } from "./rundir.ts";
+import {
+  appendMetrics,
+  createRunDir,
+  createRunDirAt,
+  type RunPaths,
+  runPaths,
+  truncateMetrics,
+} from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
 import type { DataSource } from "./types.ts";
@@ -46,6 +53,12 @@ export interface RunnableRecipe {
 export interface RunOptions {
   /** Parent of new run directories (default `runs`). */
   runsDir?: string;
+  /**
+   * Write the new run into exactly this directory (created if missing; it must
+   * not hold a run yet) instead of `<runsDir>/<name>-<time>/`. A sweep gives
+   * each member `<sweep>/members/<id>/` this way.
+   */
+  runDir?: string;
   /** Continue this run directory from its latest checkpoint. */
   resume?: string;
   /** Overrides the recipe's backend. */
@@ -54,6 +67,11 @@ export interface RunOptions {
   cacheDir?: string;
   /** Stop (with a checkpoint) once this many steps are complete — simulates an interruption. */
   stopAfter?: number;
+  /**
+   * Stop like Ctrl-C once aborted: the step in progress completes, a checkpoint
+   * is saved and the result has `finished: false`.
+   */
+  signal?: AbortSignal;
   /** No progress output. */
   quiet?: boolean;
   /** Skip evaluation. */
@@ -92,19 +110,24 @@ export async function buildRecipe(
     seed: recipe.seed,
     cacheDir,
   });
-  const graph = await compileGraph(recipe.graph, {
-    registries: { modules, losses },
-    seed: recipe.seed,
-    cacheDir,
-    sampleBatch: (n) =>
-      source.batch("train", 0, {
-        batchSize: n,
-        seed: recipe.seed,
-        shuffle: false,
-        dropLast: false,
-      }),
-  });
-  return { source, graph };
+  try {
+    const graph = await compileGraph(recipe.graph, {
+      registries: { modules, losses },
+      seed: recipe.seed,
+      cacheDir,
+      sampleBatch: (n) =>
+        source.batch("train", 0, {
+          batchSize: n,
+          seed: recipe.seed,
+          shuffle: false,
+          dropLast: false,
+        }),
+    });
+    return { source, graph };
+  } catch (e) {
+    source.dispose();
+    throw e;
+  }
 }
 
 /** Runs every evaluator of the recipe on the inference graph. */
@@ -142,14 +165,36 @@ export async function runRecipe(
   const backend = await initBackend(options.backend ?? recipe.backend);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const { source, graph } = await buildRecipe(recipe, cacheDir);
-  const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+  let trainer: Trainer | undefined;
+  try {
+    trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+    return await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
+  } finally {
+    // Everything the run allocated, also on failure: a sweep runs many members in one process.
+    trainer?.optimizer.dispose();
+    graph.dispose();
+    source.dispose();
+  }
+}
+
+async function trainAndEvaluate(
+  recipe: RunnableRecipe,
+  state: {
+    trainer: Trainer;
+    graph: CompiledGraph;
+    source: DataSource;
+    backend: BackendInfo;
+    options: RunOptions;
+  },
+): Promise<RunResult> {
+  const { trainer, graph, source, backend, options } = state;
+  if (trainer.skipped.terms.length > 0 && !options.quiet) console.error(skippedText(trainer));
+  const files = { recipeYaml: recipe.yaml, env: environment(backend) };
   const paths = options.resume
     ? runPaths(options.resume)
-    : await createRunDir(options.runsDir ?? "runs", {
-      name: recipe.name,
-      recipeYaml: recipe.yaml,
-      env: environment(backend),
-    });
+    : options.runDir
+    ? await createRunDirAt(options.runDir, files)
+    : await createRunDir(options.runsDir ?? "runs", { name: recipe.name, ...files });
   let start = 0;
   if (options.resume) {
     const latest = await latestCheckpoint(paths.checkpoints);
@@ -162,30 +207,35 @@ export async function runRecipe(
     }));
     await truncateMetrics(paths, start);
   }
-  try {
-    const trained = await trainLoop(recipe, { trainer, graph, paths, start, options });
-    const evalResults = options.skipEval || !trained.finished
-      ? {}
-      : await evaluateRecipe(recipe, graph, source);
-    if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
-    const badInputs = badInputSummaryOf(source);
-    if (badInputs && badInputs.total > 0) {
-      await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);
-      console.error(formatBadInputSummary(badInputs));
-    }
-    if (trained.finished && !options.skipReport) {
-      await writeRunReport(paths.root, {
-        eval: evalResults,
-        specs: recipe.eval,
-        model: graph.inference({ seed: recipe.seed }),
-        source,
-      });
-    }
-    return { paths, backend, eval: evalResults, ...trained };
-  } finally {
-    graph.dispose();
-    source.dispose();
+  const trained = await trainLoop(recipe, { trainer, graph, paths, start, options });
+  const evalResults = options.skipEval || !trained.finished
+    ? {}
+    : await evaluateRecipe(recipe, graph, source);
+  if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
+  const badInputs = badInputSummaryOf(source);
+  if (badInputs && badInputs.total > 0) {
+    await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);
+    console.error(formatBadInputSummary(badInputs));
   }
+  if (trained.finished && !options.skipReport) {
+    await writeRunReport(paths.root, {
+      eval: evalResults,
+      specs: recipe.eval,
+      model: graph.inference({ seed: recipe.seed }),
+      source,
+    });
+  }
+  return { paths, backend, eval: evalResults, ...trained };
+}
+
+function skippedText(trainer: Trainer): string {
+  const { terms, nodes } = trainer.skipped;
+  const list = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
+  const exclusive = nodes.length > 0
+    ? `; nodes ${list(nodes)} feed only ${terms.length > 1 ? "them" : "it"} and do not run`
+    : "";
+  return `loss ${terms.length > 1 ? "terms" : "term"} ${list(terms)} ` +
+    `${terms.length > 1 ? "have" : "has"} weight 0: skipped${exclusive}`;
 }
 
 interface LoopState {
@@ -240,7 +290,8 @@ async function trainLoop(
         await appendMetrics(paths, { step, diagnostics: report.metrics });
         if (report.warning) progress.log(report.warning);
       }
-      const stopping = interrupted || done === options.stopAfter;
+      const stopping = interrupted || options.signal?.aborted === true ||
+        done === options.stopAfter;
       if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
       if (stopping) break;
     }

@@ -1,5 +1,6 @@
 /**
- * Run directories: `runs/<name>-<time>/` holding the resolved recipe
+ * Run directories: `runs/<name>-<time>/` (or a directory named by the caller,
+ * such as a sweep member's) holding the resolved recipe
  * (`recipe.yaml`), the environment (`env.json`), `metrics.jsonl`,
  * `checkpoints/`, `eval.json` and failure reports. Every whole-file write is
  * atomic (temp + rename); metrics are appended line by line.
@@ -61,11 +62,42 @@ export async function createRunDir(
       root = `${base}-${i}`;
     }
   }
+  return await populateRunDir(root, options);
+}
+
+async function populateRunDir(
+  root: string,
+  options: { recipeYaml: string; env: Record<string, unknown> },
+): Promise<RunPaths> {
   const paths = runPaths(root);
   await Deno.mkdir(paths.checkpoints, { recursive: true });
   await writeFileAtomic(paths.recipe, options.recipeYaml);
   await writeJsonAtomic(paths.env, options.env);
   return paths;
+}
+
+/**
+ * Makes `root` itself the run directory (a sweep member's `members/<id>/`),
+ * creating it and its parents. Files other than `status.json` (which the
+ * sweep runner owns) must not exist yet: a fresh run never appends to another
+ * run's metrics; continue a run with `--resume` instead.
+ */
+export async function createRunDirAt(
+  root: string,
+  options: { recipeYaml: string; env: Record<string, unknown> },
+): Promise<RunPaths> {
+  await Deno.mkdir(root, { recursive: true });
+  const taken: string[] = [];
+  for await (const entry of Deno.readDir(root)) {
+    if (entry.name !== "status.json") taken.push(entry.name);
+  }
+  if (taken.length > 0) {
+    throw new Error(
+      `run directory ${root} already holds ${taken.sort().join(", ")}; ` +
+        `expected a new or empty directory (continue a run with --resume ${root})`,
+    );
+  }
+  return await populateRunDir(root, options);
 }
 
 /** Appends one JSON line to `metrics.jsonl`. */

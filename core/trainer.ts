@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { clipByGlobalNorm, globalNorm } from "./clip_grad.ts";
 import { addAll } from "./ops.ts";
-import { lossReferences } from "./graph_spec.ts";
+import { lossReferences, type LossSpec } from "./graph_spec.ts";
 import { batchValues, disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { AdamW } from "./optim.ts";
@@ -24,7 +24,7 @@ export interface StepMetrics {
   step: number;
   /** Weighted total loss (mean over micro-batches). */
   loss: number;
-  /** Unweighted loss terms by name (mean over micro-batches). */
+  /** Unweighted loss terms by name (mean over micro-batches); terms of weight 0 are absent. */
   terms: Record<string, number>;
   /** Learning rate used. */
   lr: number;
@@ -58,8 +58,15 @@ export class Trainer {
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
   readonly #prefetched = new Map<number, Promise<Batch>>();
-  /** Nodes the loss terms read: only their ancestors run in a training step. */
+  /** Nodes the active loss terms read: only their ancestors run in a training step. */
   readonly #lossTargets: string[];
+  /** Names of the loss terms computed each step (those with a weight other than 0). */
+  readonly #active: Set<string>;
+  /**
+   * Loss terms with weight exactly 0 (an ablation switched them off) and the
+   * nodes that only they read: neither runs in a training step.
+   */
+  readonly skipped: { terms: string[]; nodes: string[] };
 
   /** Creates the optimiser over every trainable parameter of the training graph. */
   constructor(
@@ -70,8 +77,24 @@ export class Trainer {
     const { optimizer } = options.config;
     this.#params = graph.parameters();
     this.#byVariable = new Map(this.#params.map((p) => [p.variable.name, p.name]));
-    this.#lossTargets = graph.spec.losses.flatMap((l) => lossReferences(l))
-      .filter((r) => !r.startsWith("batch."));
+    const active = graph.spec.losses.filter((l) => l.weight !== 0);
+    if (active.length === 0) {
+      const names = graph.spec.losses.map((l) => `"${l.name}"`).join(", ");
+      throw new Error(
+        `every loss term has weight 0 (${names}): nothing to train; ` +
+          `expected at least one losses[i].weight other than 0`,
+      );
+    }
+    const targets = (specs: LossSpec[]) =>
+      specs.flatMap((l) => lossReferences(l)).filter((r) => !r.startsWith("batch."));
+    this.#active = new Set(active.map((l) => l.name));
+    this.#lossTargets = targets(active);
+    const running = graph.ancestors(this.#lossTargets);
+    const all = graph.ancestors(targets(graph.spec.losses));
+    this.skipped = {
+      terms: graph.spec.losses.filter((l) => l.weight === 0).map((l) => l.name),
+      nodes: graph.order.map((n) => n.name).filter((n) => all.has(n) && !running.has(n)),
+    };
     this.optimizer = new AdamW(this.#params, {
       beta1: optimizer.betas[0],
       beta2: optimizer.betas[1],
@@ -116,7 +139,7 @@ export class Trainer {
     let kept: Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       this.graph.forward(values, ctx, this.#lossTargets);
-      const { total, terms } = this.graph.losses(values, ctx);
+      const { total, terms } = this.graph.losses(values, ctx, this.#active);
       // A fresh tensor, not a clone: clones made under the gradient tape lose
       // their data on tfjs-backend-webgpu 4.22 once the tape is released.
       kept = tf.keep(tf.stack([total, ...terms.values()]));
@@ -163,7 +186,7 @@ export class Trainer {
     lossSums.forEach((t) => t.dispose());
     lossMean.dispose();
     const lr = this.learningRate(step);
-    const termNames = this.graph.spec.losses.map((l) => l.name);
+    const termNames = [...this.#active];
     const terms = Object.fromEntries(termNames.map((n, i) => [n, losses[i + 1]!]));
     const metrics = { step, loss: losses[0]!, terms, lr, grad_norm: normValue[0]! };
     const release = () => {

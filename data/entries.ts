@@ -28,14 +28,27 @@ const template = z.string().refine((s) => s.includes(PLACEHOLDER), {
 /** The IDX source schema with its default captions. */
 function idxSchema(captions: readonly string[]) {
   return z.strictObject({
-    dir: z.string().min(1).optional(),
-    name: z.string().min(1).optional(),
-    classes: z.array(z.string().min(1)).min(2).optional(),
-    captions: z.array(template).min(1).default([...captions]),
-    limit: z.strictObject({ train: positiveInt().optional(), test: positiveInt().optional() })
-      .optional(),
-    val: num().pipe(z.number().min(0, "expected >= 0").lt(1, "expected < 1")).default(0),
-    held_out_classes: z.array(z.string().min(1)).min(1).optional(),
+    dir: z.string().min(1).optional().describe(
+      "IDX directory (path or `file:` URL) holding `train-*` and `t10k-*` files (gzipped or not).",
+    ),
+    name: z.string().min(1).optional().describe(
+      "Source name (default: the kind, or the last segment of `dir`).",
+    ),
+    classes: z.array(z.string().min(1)).min(2).optional().describe(
+      "Class names indexed by label, used in captions and zero-shot prompts.",
+    ),
+    captions: z.array(template).min(1).default([...captions]).describe(
+      "Caption templates; `{}` is replaced by the class name (one drawn per sample).",
+    ),
+    limit: z.strictObject({
+      train: positiveInt().optional().describe("Keep the first n training samples."),
+      test: positiveInt().optional().describe("Keep the first n test samples."),
+    }).optional().describe("Keep only the first samples of each file split."),
+    val: num().pipe(z.number().min(0, "expected >= 0").lt(1, "expected < 1")).default(0)
+      .describe("Fraction of (limited) train held out as split `val` (seeded)."),
+    held_out_classes: z.array(z.string().min(1)).min(1).optional().describe(
+      "Class names never trained on; adds splits `test_seen` and `test_unseen`.",
+    ),
   });
 }
 
@@ -78,35 +91,49 @@ function range(what: string, upper?: number): z.ZodType<[number, number]> {
 }
 
 const jitterSchema = z.strictObject({
-  p: probability().default(0.8),
-  brightness: nonNegative().default(0.4),
-  contrast: nonNegative().default(0.4),
-  saturation: nonNegative().default(0.4),
-  hue: num().pipe(z.number().min(0, "expected >= 0").max(0.5, "expected <= 0.5")).default(0.1),
+  p: probability().default(0.8).describe("Probability per crop."),
+  brightness: nonNegative().default(0.4).describe(
+    "Brightness factor range `[max(0, 1 − b), 1 + b]`.",
+  ),
+  contrast: nonNegative().default(0.4).describe("Contrast factor range `[max(0, 1 − c), 1 + c]`."),
+  saturation: nonNegative().default(0.4).describe(
+    "Saturation factor range `[max(0, 1 − s), 1 + s]`.",
+  ),
+  hue: num().pipe(z.number().min(0, "expected >= 0").max(0.5, "expected <= 0.5")).default(0.1)
+    .describe("Hue shift range `[−h, h]` in turns."),
 });
 
 const blurSchema = z.strictObject({
-  p: probability().default(0.5),
-  sigma: range("a blur sigma in pixels").default([0.1, 2]),
-  kernel: positiveInt().refine((k) => k % 2 === 1, "expected an odd kernel size").optional(),
+  p: probability().default(0.5).describe("Probability per crop."),
+  sigma: range("a blur sigma in pixels").default([0.1, 2]).describe(
+    "`[min, max]` σ in pixels of the output crop.",
+  ),
+  kernel: positiveInt().refine((k) => k % 2 === 1, "expected an odd kernel size").optional()
+    .describe("Odd kernel size (default `2⌈3σ_max⌉ + 1`, at most the crop side)."),
 });
 
 const solarizeSchema = z.strictObject({
-  p: probability().default(0.2),
-  threshold: probability().default(0.5),
+  p: probability().default(0.2).describe("Probability per crop."),
+  threshold: probability().default(0.5).describe("Pixels at or above it are inverted."),
 });
 
 const viewsSchema = z.strictObject({
-  count: positiveInt().default(2),
-  size: positiveInt().optional(),
-  crops: z.enum(["global", "local"]).default("global"),
-  scale: range("an area fraction", 1).optional(),
-  ratio: range("an aspect ratio (width / height)").default([3 / 4, 4 / 3]),
-  flip: probability().default(0),
-  jitter: jitterSchema.optional(),
-  grayscale: probability().default(0),
-  blur: blurSchema.optional(),
-  solarize: solarizeSchema.optional(),
+  count: positiveInt().default(2).describe("Views per image V."),
+  size: positiveInt().optional().describe("Output side S (default: the input height)."),
+  crops: z.enum(["global", "local"]).default("global").describe(
+    "Crop family; only sets the default `scale` (global `[0.5, 1]`, local `[0.05, 0.4]`).",
+  ),
+  scale: range("an area fraction", 1).optional().describe(
+    "`[min, max]` fraction of the image area a crop covers (default: by `crops`).",
+  ),
+  ratio: range("an aspect ratio (width / height)").default([3 / 4, 4 / 3]).describe(
+    "`[min, max]` aspect ratio (width / height) of a crop.",
+  ),
+  flip: probability().default(0).describe("Probability of a horizontal flip per view and sample."),
+  jitter: jitterSchema.optional().describe("Colour jitter (absent: none)."),
+  grayscale: probability().default(0).describe("Probability of converting a crop to greyscale."),
+  blur: blurSchema.optional().describe("Gaussian blur (absent: none)."),
+  solarize: solarizeSchema.optional().describe("Solarisation (absent: none)."),
 });
 
 /** Default crop area range of each crop family. */
@@ -148,6 +175,7 @@ export const moduleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "views",
     summary: "random resized crops (+ flip, colour jitter, greyscale, blur, solarise; " +
       "crops: global | local): [B, H, W, C] → [V, B, S, S, C] (inference [1, …])",
+    input: "one reference: images `[B, H, W, C]`, i.e. `batch.image`.",
     schema: viewsSchema,
     create: createViews,
   },

@@ -58,18 +58,34 @@ export interface DiagnosticsParams {
 }
 
 const schema = z.strictObject({
-  image: z.string().min(1),
-  text: z.string().min(1).optional(),
-  prototypes: z.string().min(1).optional(),
-  prototype_temperature: z.number().positive().default(0.1),
-  split: z.string().min(1).default("test"),
-  limit: positiveInt().default(1000),
-  slices: positiveInt().default(256),
-  min_rank: nonNegative().default(2),
-  min_std: nonNegative().default(0.05),
-  every: z.number().int().min(0).default(0),
-  batch: positiveInt().default(256),
-  seed: z.number().int().default(0),
+  image: z.string().min(1).describe("Node producing image embeddings."),
+  text: z.string().min(1).optional().describe(
+    "Node producing text embeddings (absent: image-only diagnostics).",
+  ),
+  prototypes: z.string().min(1).optional().describe(
+    "Node producing prototype logits `[B, Kp]` (nCLIP): reports prototype usage.",
+  ),
+  prototype_temperature: z.number().positive().default(0.1).describe(
+    "Temperature turning prototype logits into distributions.",
+  ),
+  split: z.string().min(1).default("test").describe("Split read."),
+  limit: positiveInt().default(1000).describe("Samples read from the start of the split."),
+  slices: positiveInt().default(256).describe(
+    "Random SIGReg directions (fixed seed, so values are comparable over time).",
+  ),
+  min_rank: nonNegative().default(2).describe(
+    "Collapse alarm when an effective rank falls below this.",
+  ),
+  min_std: nonNegative().default(0.05).describe(
+    "Collapse alarm when a normalised per-dimension std falls below this.",
+  ),
+  every: z.number().int().min(0).default(0).describe(
+    "During training: run every this many steps (0: only at the end).",
+  ),
+  batch: positiveInt().default(256).describe("Samples per forward call."),
+  seed: z.number().int().default(0).describe(
+    "Seed of the directions and of the modality-classifier split.",
+  ),
 });
 
 /**

@@ -34,13 +34,15 @@ export interface KnnParams {
 }
 
 const schema = z.strictObject({
-  image: z.string().min(1),
-  train: z.string().min(1).default("train"),
-  split: z.string().min(1).default("test"),
-  k: positiveInt().default(20),
-  train_limit: positiveInt().default(10000),
-  limit: positiveInt().optional(),
-  batch: positiveInt().default(256),
+  image: z.string().min(1).describe("Node whose output `[B, D]` is the frozen feature."),
+  train: z.string().min(1).default("train").describe("Split whose samples are the neighbours."),
+  split: z.string().min(1).default("test").describe("Split classified."),
+  k: positiveInt().default(20).describe("Number of neighbours."),
+  train_limit: positiveInt().default(10000).describe(
+    "Training samples read from the start of `train`.",
+  ),
+  limit: positiveInt().optional().describe("Test samples read (absent: all)."),
+  batch: positiveInt().default(256).describe("Samples per forward call."),
 });
 
 /** Majority vote of neighbours with similarities `sims` and labels `labels`. */

@@ -49,18 +49,28 @@ export interface LinearProbeParams {
 }
 
 const schema = z.strictObject({
-  image: z.string().min(1),
-  train: z.string().min(1).default("train"),
-  split: z.string().min(1).default("test"),
-  val: z.string().min(1).optional(),
-  val_fraction: z.number().gt(0).lt(1).default(0.1),
-  train_limit: positiveInt().default(10000),
-  limit: positiveInt().optional(),
-  weight_decays: z.array(nonNegative()).min(1).default([0, 1e-4, 1e-3, 1e-2, 1e-1]),
-  steps: positiveInt().default(300),
-  lr: z.number().positive().default(0.05),
-  seed: z.number().int().default(0),
-  batch: positiveInt().default(256),
+  image: z.string().min(1).describe(
+    "Node whose output `[B, D]` is the frozen feature (e.g. the image embedding).",
+  ),
+  train: z.string().min(1).default("train").describe("Split the probe is trained on."),
+  split: z.string().min(1).default("test").describe("Split it is scored on."),
+  val: z.string().min(1).optional().describe(
+    "Validation split (absent: hold out `val_fraction` of the training samples).",
+  ),
+  val_fraction: z.number().gt(0).lt(1).default(0.1).describe(
+    "Fraction of training samples held out for validation.",
+  ),
+  train_limit: positiveInt().default(10000).describe(
+    "Training samples read from the start of `train`.",
+  ),
+  limit: positiveInt().optional().describe("Test samples read (absent: all)."),
+  weight_decays: z.array(nonNegative()).min(1).default([0, 1e-4, 1e-3, 1e-2, 1e-1]).describe(
+    "Weight decays λ swept; the probe with the best λ on validation is scored.",
+  ),
+  steps: positiveInt().default(300).describe("Full-batch Adam steps per fit."),
+  lr: z.number().positive().default(0.05).describe("Initial step size."),
+  seed: z.number().int().default(0).describe("Seed of the validation hold-out."),
+  batch: positiveInt().default(256).describe("Samples per forward call."),
 });
 
 /** Labelled features. */

@@ -33,12 +33,16 @@ export interface RetrievalParams {
 }
 
 const schema = z.strictObject({
-  image: z.string().min(1),
-  text: z.string().min(1),
-  split: z.string().min(1).default("test"),
-  limit: positiveInt().default(1000),
-  match: z.enum(["caption", "label"]).default("caption"),
-  batch: positiveInt().default(256),
+  image: z.string().min(1).describe("Node producing image embeddings from `batch.image`."),
+  text: z.string().min(1).describe("Node producing text embeddings from `batch.caption`."),
+  split: z.string().min(1).default("test").describe("Split to read."),
+  limit: positiveInt().default(1000).describe(
+    "Samples (queries and gallery) taken from the start of the split.",
+  ),
+  match: z.enum(["caption", "label"]).default("caption").describe(
+    "What counts as a correct item: the same caption string, or the same class label.",
+  ),
+  batch: positiveInt().default(256).describe("Samples per forward call."),
 });
 
 /**

@@ -42,19 +42,29 @@ export interface ZeroShotParams {
 }
 
 const schema = z.strictObject({
-  image: z.string().min(1),
-  text: z.string().min(1),
-  split: z.string().min(1).default("test"),
+  image: z.string().min(1).describe(
+    "Node producing image embeddings `[B, D]` (or `[1, B, D]`) from `batch.image`.",
+  ),
+  text: z.string().min(1).describe("Node producing text embeddings `[B, D]` from `batch.caption`."),
+  split: z.string().min(1).default("test").describe("Split to evaluate."),
   templates: z.array(
     z.string().refine((s) => s.includes("{}"), {
       message: 'each template needs "{}" where the class name goes, e.g. "a photo of a {}."',
     }),
-  ).min(1).default(["a photo of the number {}."]),
-  batch: positiveInt().default(256),
-  limit: positiveInt().optional(),
-  per_class: z.boolean().optional(),
-  bootstrap: positiveInt().optional(),
-  seed: z.number().int().optional(),
+  ).min(1).default(["a photo of the number {}."]).describe(
+    "Prompt templates, `{}` standing for the class name; averaged as a prompt ensemble.",
+  ),
+  batch: positiveInt().default(256).describe("Images (and prompts) per forward call."),
+  limit: positiveInt().optional().describe(
+    "Evaluate at most this many samples, from the start of the split (absent: all).",
+  ),
+  per_class: z.boolean().optional().describe(
+    "Also report `acc/<class>` for every class present and `mean_per_class` (balanced accuracy).",
+  ),
+  bootstrap: positiveInt().optional().describe(
+    "Bootstrap resamples for 95% CIs of top-1/top-5 (`*_ci_low`, `*_ci_high`); 1000 is usual.",
+  ),
+  seed: z.number().int().optional().describe("Seed of the bootstrap (default 0)."),
 });
 
 /**

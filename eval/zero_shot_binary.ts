@@ -53,18 +53,28 @@ const template = z.string().refine((s) => s.includes("{}"), {
   message: 'each template needs "{}" where the finding goes, e.g. "no {}"',
 });
 const schema = z.strictObject({
-  image: z.string().min(1),
-  text: z.string().min(1),
-  split: z.string().min(1).default("test"),
-  positive: z.array(template).min(1).default(["{}"]),
-  negative: z.array(template).min(1).default(["no {}"]),
-  findings: z.array(z.string().min(1)).min(1).optional(),
-  threshold: probability().default(0.5),
-  scale: num().default(1),
-  bootstrap: z.number().int().min(0).default(1000),
-  seed: z.number().int().default(0),
-  batch: positiveInt().default(256),
-  limit: positiveInt().optional(),
+  image: z.string().min(1).describe("Node producing image embeddings from `batch.image`."),
+  text: z.string().min(1).describe("Node producing text embeddings from `batch.caption`."),
+  split: z.string().min(1).default("test").describe("Split to evaluate."),
+  positive: z.array(template).min(1).default(["{}"]).describe(
+    "Positive prompt templates, `{}` = the finding.",
+  ),
+  negative: z.array(template).min(1).default(["no {}"]).describe("Negative prompt templates."),
+  findings: z.array(z.string().min(1)).min(1).optional().describe(
+    "Findings to score (default: every class name); each must be a class name of the source.",
+  ),
+  threshold: probability().default(0.5).describe(
+    "Decision threshold on the pair probability for MCC and F1.",
+  ),
+  scale: num().default(1).describe(
+    "Logit scale of the pair softmax (1: raw cosine, as CheXzero).",
+  ),
+  bootstrap: z.number().int().min(0).default(1000).describe(
+    "Bootstrap resamples for the AUROC CIs (0 disables).",
+  ),
+  seed: z.number().int().default(0).describe("Seed of the bootstrap."),
+  batch: positiveInt().default(256).describe("Images (and prompts) per forward call."),
+  limit: positiveInt().optional().describe("Evaluate at most this many samples (absent: all)."),
 });
 
 /** Options of {@link binaryPromptMetrics}. */

@@ -52,9 +52,11 @@ function l2Normalize(x: Tensor): Tensor {
 }
 
 const clipSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  scale: num().default(1 / 0.07),
-  bias: num().optional(),
+  normalize: z.boolean().default(true).describe("L2-normalise image and text before the logits."),
+  scale: num().default(1 / 0.07).describe(
+    "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
+  ),
+  bias: num().optional().describe("Logit bias b added to every logit (absent: none)."),
 });
 
 /** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
@@ -101,9 +103,16 @@ const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
 });
 
 const sigregSchema = z.strictObject({
-  slices: positiveInt().default(1024),
-  quadrature: z.enum(QUADRATURES as [string, ...string[]]).default("code"),
-  pooled: z.boolean().default(false),
+  slices: positiveInt().default(1024).describe(
+    "Random 1-D directions M per step (drawn from the seed and the step number).",
+  ),
+  quadrature: z.enum(QUADRATURES as [string, ...string[]]).default("code").describe(
+    "Epps–Pulley integral: `code` (LeJEPA's code: t in [0, 3], 17 nodes) or `paper` " +
+      "(Algorithm 1: trapezoid on [−5, 5]).",
+  ),
+  pooled: z.boolean().default(false).describe(
+    "Test all views' rows as one sample (false: each view over its own batch, then averaged).",
+  ),
 });
 
 /** Stacks the `x` list into `[V, B, K]` (`[B, K]` counts as one view). */

@@ -26,9 +26,13 @@ import { sigLipLoss } from "./siglip.ts";
 const positive = () => num().pipe(z.number().positive("expected > 0"));
 
 const siglipSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  scale: num().default(10),
-  bias: num().default(-10),
+  normalize: z.boolean().default(true).describe("L2-normalise image and text before the logits."),
+  scale: num().default(10).describe(
+    "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
+  ),
+  bias: num().default(-10).describe(
+    "Fixed logit bias b, used when no `logit_bias` input is bound (SigLIP: b₀ = −10).",
+  ),
 });
 
 const createSiglip: LossFactory = (params: z.infer<typeof siglipSchema>) => ({
@@ -55,7 +59,11 @@ const createSiglip: LossFactory = (params: z.infer<typeof siglipSchema>) => ({
     }),
 });
 
-const invarianceSchema = z.strictObject({ global: positiveInt().optional() });
+const invarianceSchema = z.strictObject({
+  global: positiveInt().optional().describe(
+    "Number of global views V_g: the first V_g views form the centre (default: all V).",
+  ),
+});
 
 const createInvariance: LossFactory = (params: z.infer<typeof invarianceSchema>) => ({
   roles: ["x"],
@@ -72,12 +80,20 @@ const createInvariance: LossFactory = (params: z.infer<typeof invarianceSchema>)
 });
 
 const nclipSchema = z.strictObject({
-  temperature: positive().default(0.1),
-  target_temperature: positive().default(0.1),
-  stop_gradient: z.boolean().default(false),
-  cross_weight: nonNegative().default(1),
-  sharpness_weight: nonNegative().default(1),
-  smoothness_weight: nonNegative().default(1),
+  temperature: positive().default(0.1).describe(
+    "Temperature τ of the predicted distributions (reconstructed default).",
+  ),
+  target_temperature: positive().default(0.1).describe(
+    "Temperature τ_t of the target distributions; below τ sharpens them (reconstructed).",
+  ),
+  stop_gradient: z.boolean().default(false).describe(
+    "Stop the gradient through the targets (reconstructed).",
+  ),
+  cross_weight: nonNegative().default(1).describe("Weight w_c of the cross-modal term."),
+  sharpness_weight: nonNegative().default(1).describe("Weight w_sh of the sharpness term."),
+  smoothness_weight: nonNegative().default(1).describe(
+    "Weight w_sm of the smoothness term (subtracted).",
+  ),
 });
 
 const createNclip: LossFactory = (params: z.infer<typeof nclipSchema>) => {
@@ -107,8 +123,10 @@ const createNclip: LossFactory = (params: z.infer<typeof nclipSchema>) => {
 };
 
 const itoFusionSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  scale: num().default(1 / 0.07),
+  normalize: z.boolean().default(true).describe("L2-normalise the fused embeddings first."),
+  scale: num().default(1 / 0.07).describe(
+    "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
+  ),
 });
 
 const createItoFusion: LossFactory = (params: z.infer<typeof itoFusionSchema>) => ({

@@ -21,8 +21,10 @@ import { featureSeparationLoss } from "./feature_separation.ts";
 import { geometricConsistencyLoss } from "./geometric_consistency.ts";
 
 const contrastive4Schema = z.strictObject({
-  normalize: z.boolean().default(true),
-  scale: num().default(1 / 0.07),
+  normalize: z.boolean().default(true).describe("L2-normalise image and text before the logits."),
+  scale: num().default(1 / 0.07).describe(
+    "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
+  ),
 });
 
 /** `image` and `text` of a term, normalised when `normalize`. */
@@ -45,12 +47,18 @@ const createContrastive4: LossFactory = (params: z.infer<typeof contrastive4Sche
 });
 
 const separationSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  scale: num().default(1 / 0.07),
-  t: nonNegative().default(2),
-  ortho_weight: nonNegative().default(1),
-  contrastive_weight: nonNegative().default(1),
-  uniformity_weight: nonNegative().default(1),
+  normalize: z.boolean().default(true).describe("L2-normalise all four inputs first."),
+  scale: num().default(1 / 0.07).describe(
+    "Fixed logit scale s of the in-modal InfoNCE, used when no `logit_scale` input is bound.",
+  ),
+  t: nonNegative().default(2).describe("Uniformity temperature t."),
+  ortho_weight: nonNegative().default(1).describe(
+    "Weight of the orthogonality term (shared vs independent features).",
+  ),
+  contrastive_weight: nonNegative().default(1).describe(
+    "Weight of the in-modal contrastive term.",
+  ),
+  uniformity_weight: nonNegative().default(1).describe("Weight of the uniformity term."),
 });
 
 const createSeparation: LossFactory = (params: z.infer<typeof separationSchema>) => ({
@@ -74,8 +82,8 @@ const createSeparation: LossFactory = (params: z.infer<typeof separationSchema>)
 });
 
 const bridgeSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  t: probability().default(0.25),
+  normalize: z.boolean().default(true).describe("L2-normalise image and text first."),
+  t: probability().default(0.25).describe("Bridge time t: the weight of the image end."),
 });
 
 const createBridge: LossFactory = (params: z.infer<typeof bridgeSchema>) => ({
@@ -88,9 +96,9 @@ const createBridge: LossFactory = (params: z.infer<typeof bridgeSchema>) => ({
 });
 
 const geometricSchema = z.strictObject({
-  normalize: z.boolean().default(true),
-  plain_weight: nonNegative().default(1),
-  augmented_weight: nonNegative().default(1),
+  normalize: z.boolean().default(true).describe("L2-normalise image and text first."),
+  plain_weight: nonNegative().default(1).describe("Weight of the plain-view term."),
+  augmented_weight: nonNegative().default(1).describe("Weight of the augmented-view term."),
 });
 
 const createGeometric: LossFactory = (params: z.infer<typeof geometricSchema>) => ({

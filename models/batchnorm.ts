@@ -35,8 +35,9 @@ export class BatchNorm {
   ) {
     this.weight = store.add(`${name}.weight`, tf.ones([options.dim]), false);
     this.bias = store.add(`${name}.bias`, tf.zeros([options.dim]), false);
-    this.#mean = tf.variable(tf.zeros([options.dim]), false);
-    this.#var = tf.variable(tf.ones([options.dim]), false);
+    // Inside tidy: the zeros/ones the variables are made from are released (no leak per build).
+    this.#mean = tf.tidy(() => tf.variable(tf.zeros([options.dim]), false));
+    this.#var = tf.tidy(() => tf.variable(tf.ones([options.dim]), false));
     this.buffers = [
       { name: `${store.prefix}.${name}.running_mean`, variable: this.#mean, decay: false },
       { name: `${store.prefix}.${name}.running_var`, variable: this.#var, decay: false },

