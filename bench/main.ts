@@ -6,7 +6,12 @@
  *   when `python3` has `torch` (Debian `python3-torch` + `libopenblas0-pthread`);
  *   prints both and the ratio.
  * - `gpu-vit`: the same step on WebGPU (ViT-Ti/16, 224 px, batch 64 by
- *   default), with the CUDA anchor when available.
+ *   default), with the CUDA anchor when available; also prints dispatches,
+ *   submits and host ms per step. `--compare-kernels` runs the step with
+ *   tfjs's stock kernels and with novalab's (`kernels/`) in the same process
+ *   (`NOVALAB_STOCK_KERNELS=1` alone selects the stock ones).
+ * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
+ *   with tfjs's stock WebGPU kernels and with novalab's.
  * - `train <recipe>`: ms/step and images/s of a recipe's real training step.
  *
  * Flags follow the anchor's: `--batch --img --patch --dim --depth --heads --out --steps`.
@@ -18,7 +23,9 @@ import { type BackendChoice, initBackend } from "../core/backend.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
-import { benchVitStep, type VitStepOptions } from "./vit_step.ts";
+import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
+import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
+import { benchMatMul } from "./matmul.ts";
 import { benchData, formatDataBench } from "./data.ts";
 
 const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
@@ -73,7 +80,8 @@ function vitOptions(defaults: VitStepOptions) {
       .option("--heads <n>", "heads", String(defaults.heads))
       .option("--out <n>", "projection width", String(defaults.out))
       .option("--steps <n>", "timed steps", String(defaults.steps))
-      .option("--no-anchor", "skip the PyTorch anchor");
+      .option("--no-anchor", "skip the PyTorch anchor")
+      .option("--compare-kernels", "WebGPU: run with tfjs's stock kernels, then novalab's");
 }
 
 function parseVit(opts: Record<string, string>): VitStepOptions {
@@ -90,6 +98,28 @@ function parseVit(opts: Record<string, string>): VitStepOptions {
   };
 }
 
+/** Host milliseconds per step outside submits: building the step and recording its dispatches. */
+function issueMs(r: VitStepResult): number {
+  return r.hostMsPerStep - (r.webgpu?.submitMsPerStep ?? 0);
+}
+
+function printStep(label: string, r: VitStepResult): void {
+  console.log(
+    `${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${
+      r.loss.toFixed(4)
+    }, tensors ${r.tensors.join("→")}`,
+  );
+  if (!r.webgpu) return;
+  const w = r.webgpu;
+  console.log(
+    `  ${w.dispatchesPerStep} dispatches/step, ${w.submitsPerStep} submits/step; host ` +
+      `${r.hostMsPerStep.toFixed(1)} ms/step = ${w.submitMsPerStep.toFixed(1)} inside submits + ` +
+      `${issueMs(r).toFixed(1)} issuing (${(issueMs(r) / w.dispatchesPerStep * 1000).toFixed(0)} ` +
+      `µs/dispatch)`,
+  );
+  console.log(`  by program: ${w.byProgram.map(([p, n]) => `${p} ${n}`).join(", ")}`);
+}
+
 async function vitBench(
   backend: BackendChoice,
   device: "cpu" | "cuda",
@@ -97,14 +127,37 @@ async function vitBench(
 ) {
   const o = parseVit(opts as Record<string, string>);
   const info = await initBackend(backend);
-  const r = await benchVitStep(o);
-  const label =
-    `novalab-${info.name} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} img=${o.img}`;
-  console.log(
-    `${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${
-      r.loss.toFixed(4)
-    }, tensors ${r.tensors.join("→")}`,
-  );
+  const adapter = info.name === "webgpu" && info.adapter
+    ? ` on ${info.adapter.description}${
+      info.adapter.isFallback ? " (fallback adapter, not a GPU)" : ""
+    }`
+    : "";
+  const label = (kernels: string) =>
+    `novalab-${info.name}${kernels}${adapter} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} ` +
+    `img=${o.img} patch=${o.patch}`;
+  let r: VitStepResult;
+  if (opts.compareKernels && info.name === "webgpu") {
+    restoreStockKernels();
+    const stock = await benchVitStep(o);
+    printStep(label(" stock kernels"), stock);
+    installNovalabKernels();
+    r = await benchVitStep(o);
+    printStep(label(" novalab kernels"), r);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    console.log(
+      `stock/novalab: dispatches ${
+        ratio(stock.webgpu!.dispatchesPerStep, r.webgpu!.dispatchesPerStep)
+      }` +
+        `, issuing ms ${ratio(issueMs(stock), issueMs(r))}, step ms ${
+          ratio(stock.msPerStep, r.msPerStep)
+        }; relative loss difference ${
+          (Math.abs(stock.loss - r.loss) / Math.abs(stock.loss)).toExponential(1)
+        }`,
+    );
+  } else {
+    r = await benchVitStep(o);
+    printStep(label(info.kernels ? ` ${info.kernels} kernels` : ""), r);
+  }
   if (opts.anchor === false) return;
   const anchor = await runAnchor(o, device);
   if (!anchor) return;
@@ -120,6 +173,24 @@ vitOptions({ batch: 256, img: 28, patch: 4, dim: 64, depth: 4, heads: 4, out: 64
 vitOptions({ batch: 64, img: 224, patch: 16, dim: 192, depth: 12, heads: 3, out: 768, steps: 10 })(
   program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
 ).action((opts) => vitBench("webgpu", "cuda", opts));
+program.command("matmul").description("square matmul TFLOP/s on WebGPU, stock vs novalab kernels")
+  .option("--size <n>", "matrix side", "4096")
+  .option("--reps <n>", "timed products per variant", "10")
+  .action(async (opts) => {
+    const info = await initBackend("webgpu");
+    const n = Number.parseInt(opts.size, 10);
+    console.log(
+      `matmul ${n}×${n} fp32 on ${info.adapter?.description}` +
+        (info.adapter?.isFallback ? " (fallback adapter, not a GPU)" : ""),
+    );
+    for (const r of await benchMatMul(n, Number.parseInt(opts.reps, 10))) {
+      console.log(
+        `  ${r.variant.padEnd(6)} ${r.kernels.padEnd(7)} ${r.ms.toFixed(2)} ms  ${
+          r.tflops.toPrecision(3)
+        } TFLOP/s`,
+      );
+    }
+  });
 program.command("data").description(
   "decoded + augmented 224 px JPEGs per second, with and without prefetch",
 )

@@ -3,10 +3,15 @@
  * built from novalab's own parts: pre-LN ViT with biases and final norm, a
  * linear projection of the CLS token, L2 normalisation, MSE to fixed random
  * targets, Adam (AdamW with zero decay). Timed over `steps` after warm-up.
+ * On WebGPU it also counts dispatches and submits per step (by program class)
+ * and the host time of a step: building the graph and recording its
+ * dispatches, before waiting for the loss.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { countDispatches } from "../kernels/dispatch_count.ts";
 import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { l2Normalize } from "../models/simple.ts";
@@ -43,6 +48,26 @@ export interface VitStepResult {
   loss: number;
   /** Tensors alive before and after the timed steps (must be equal). */
   tensors: [number, number];
+  /**
+   * Mean milliseconds per step spent before waiting for the loss: forward,
+   * backward and update built and their kernels issued (all of the step on
+   * synchronous backends).
+   */
+  hostMsPerStep: number;
+  /** WebGPU only: what one step sends to the device. */
+  webgpu?: {
+    /** Compute dispatches per step. */
+    dispatchesPerStep: number;
+    /** Queue submits per step. */
+    submitsPerStep: number;
+    /**
+     * Milliseconds per step spent inside the submits made while the step is
+     * issued (part of the host time; the submit of the loss read is not counted).
+     */
+    submitMsPerStep: number;
+    /** Dispatches per step by program class, most first. */
+    byProgram: [string, number][];
+  };
 }
 
 /** Runs the anchor's ViT step on the active tfjs backend. */
@@ -57,29 +82,60 @@ export async function benchVitStep(o: VitStepOptions): Promise<VitStepResult> {
   const params = [...vit.parameters, ...store.parameters];
   const optimizer = new AdamW(params, { weightDecay: 0 });
   const images = tf.randomNormal([o.batch, o.img, o.img, 3], 0, 1, "float32", 2);
-  const target = l2Normalize(tf.randomNormal([o.batch, o.out], 0, 1, "float32", 3));
+  const target = tf.tidy(() => l2Normalize(tf.randomNormal([o.batch, o.out], 0, 1, "float32", 3)));
   const ctx = { training: true, step: 0, seed: 0 };
   const byVar = new Map(params.map((p) => [p.variable.name, p.name]));
+  let hostMs = 0, hostSubmitMs = 0;
+  const counter = tf.getBackend() === "webgpu"
+    ? countDispatches(tf.backend() as WebGPUBackend)
+    : undefined;
   const step = async (): Promise<number> => {
+    const t0 = performance.now();
+    const s0 = counter?.read().submitMs ?? 0;
     const { value, grads } = tf.variableGrads(() => {
       const z = l2Normalize(applyLinear(proj, vit.forward([images], ctx) as Tensor));
       return tf.mean(tf.square(tf.sub(z, target))) as Scalar;
     }, params.map((p) => p.variable));
     optimizer.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-4);
+    hostMs += performance.now() - t0;
+    hostSubmitMs += (counter?.read().submitMs ?? 0) - s0;
     const loss = (await value.data())[0]!;
     tf.dispose([value, ...Object.values(grads)]);
     return loss;
   };
   for (let i = 0; i < 2; i++) await step();
+  counter?.reset();
+  hostMs = 0;
+  hostSubmitMs = 0;
   const before = tf.memory().numTensors;
   const t0 = performance.now();
   let loss = NaN;
   for (let i = 0; i < o.steps; i++) loss = await step();
   const ms = (performance.now() - t0) / o.steps;
   const after = tf.memory().numTensors;
+  const counts = counter?.read();
+  counter?.detach();
   tf.dispose([images, target]);
   optimizer.dispose();
   vit.dispose();
   store.parameters.forEach((p) => p.variable.dispose());
-  return { msPerStep: ms, imagesPerSecond: (o.batch / ms) * 1000, loss, tensors: [before, after] };
+  const perStep = (n: number) => n / o.steps;
+  return {
+    msPerStep: ms,
+    imagesPerSecond: (o.batch / ms) * 1000,
+    loss,
+    tensors: [before, after],
+    hostMsPerStep: hostMs / o.steps,
+    ...(counts && {
+      webgpu: {
+        dispatchesPerStep: perStep(counts.dispatches),
+        submitsPerStep: perStep(counts.submits),
+        submitMsPerStep: perStep(hostSubmitMs),
+        byProgram: Object.entries(counts.byProgram).map((
+          [k, v],
+        ): [string, number] => [k, perStep(v)])
+          .sort((a, b) => b[1] - a[1]),
+      },
+    }),
+  };
 }

@@ -2,12 +2,18 @@
  * Backend selection: `auto | webgpu | wasm | cpu` (DESIGN §4). `auto` picks
  * WebGPU when `navigator.gpu` offers a non-fallback adapter, else WASM, else
  * CPU. WASM binaries are located inside the installed npm package (no network).
+ * Activating WebGPU installs novalab's WGSL kernels (`kernels/install.ts`)
+ * unless `NOVALAB_STOCK_KERNELS=1` asks for tfjs's stock kernels (A/B runs),
+ * and sets how many dispatches tfjs records per queue submit
+ * ({@linkcode WEBGPU_SUBMIT_BATCH}, overridable with
+ * `NOVALAB_WEBGPU_SUBMIT_BATCH`).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { installNovalabKernels, stockKernelsRequested } from "../kernels/install.ts";
 
 import type { BackendChoice } from "./recipe/types.ts";
 export type { BackendChoice } from "./recipe/types.ts";
@@ -23,6 +29,10 @@ export interface BackendInfo {
   name: "webgpu" | "wasm" | "cpu";
   /** WebGPU adapter details when WebGPU is active (or was probed). */
   adapter?: { description: string; vendor: string; architecture: string; isFallback: boolean };
+  /** Which WebGPU kernels run when WebGPU is active (`stock`: `NOVALAB_STOCK_KERNELS=1`). */
+  kernels?: "novalab" | "stock";
+  /** Dispatches per queue submit when WebGPU is active (tfjs `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`). */
+  submitBatch?: number;
   /** WASM features when WASM is active. */
   wasm?: { simd: boolean; threads: boolean; path: string };
   /** tfjs version. */
@@ -58,6 +68,50 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
 }
 
 /**
+ * Dispatches tfjs-backend-webgpu records before it submits its command encoder
+ * (its `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`, 15 by default). 64 cuts a ViT-Ti
+ * step's submits from 68 to 16 (docs/benchmarks.md: on the llvmpipe fallback
+ * the host issuing time falls ~20% and stops falling beyond 64, while the
+ * buffer pool grows, since buffers freed inside a batch are reused only after
+ * its submit). The GPU-side optimum still waits for a GPU machine.
+ */
+export const WEBGPU_SUBMIT_BATCH = 64;
+
+/** Environment variable overriding {@linkcode WEBGPU_SUBMIT_BATCH} (an integer ≥ 1). */
+export const SUBMIT_BATCH_ENV = "NOVALAB_WEBGPU_SUBMIT_BATCH";
+
+/** {@linkcode WEBGPU_SUBMIT_BATCH}, or the value of `NOVALAB_WEBGPU_SUBMIT_BATCH` when set. */
+export function webgpuSubmitBatch(): number {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get(SUBMIT_BATCH_ENV);
+  } catch {
+    raw = undefined; // no env permission: the default
+  }
+  if (raw === undefined || raw.trim() === "") return WEBGPU_SUBMIT_BATCH;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(
+      `core/backend.ts: ${SUBMIT_BATCH_ENV}='${raw}' is not valid; expected an integer >= 1 ` +
+        `(dispatches per WebGPU queue submit; default ${WEBGPU_SUBMIT_BATCH})`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Sets the submit batch and installs novalab's WebGPU kernels unless stock ones
+ * were asked for; says which run.
+ */
+function setUpWebgpu(): Pick<BackendInfo, "kernels" | "submitBatch"> {
+  const submitBatch = webgpuSubmitBatch();
+  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", submitBatch);
+  if (stockKernelsRequested()) return { kernels: "stock", submitBatch };
+  installNovalabKernels();
+  return { kernels: "novalab", submitBatch };
+}
+
+/**
  * Activates the backend for `choice` and returns what was selected.
  * Throws a clear error when an explicitly requested backend cannot start.
  */
@@ -66,7 +120,7 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (choice === "auto") {
     const adapter = await probeAdapter(false);
     if (adapter && !adapter.isFallback && await activate("webgpu")) {
-      return { ...base, name: "webgpu", adapter };
+      return { ...base, name: "webgpu", adapter, ...setUpWebgpu() };
     }
     if (await activate("wasm")) return { ...base, name: "wasm", wasm: wasmFeatures(), adapter };
     await activate("cpu");
@@ -80,7 +134,7 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
           "(navigator.gpu.requestAdapter() returned none); use --backend wasm or cpu",
       );
     }
-    return { ...base, name: "webgpu", adapter };
+    return { ...base, name: "webgpu", adapter, ...setUpWebgpu() };
   }
   if (!await activate(choice)) {
     throw new Error(

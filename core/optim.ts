@@ -2,11 +2,29 @@
  * AdamW: Adam with decoupled weight decay and a per-parameter decay mask,
  * numerically the update of PyTorch's `torch.optim.AdamW` (`amsgrad=False`).
  *
+ * Two implementations of the same update: on WASM/CPU (and on WebGPU with
+ * tfjs's stock kernels) the moments are one `m` and one `v` variable per
+ * parameter and the update is a composition of tfjs ops (13 per parameter,
+ * 14 with weight decay);
+ * on WebGPU with novalab's kernels installed the moments are packed per group
+ * of parameters and the fused kernels update them (`kernels/adamw_state.ts`:
+ * one dispatch per group plus one per parameter). The optimiser switches at
+ * `apply` when the active backend changes; its checkpoint state is the same
+ * either way.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
 import type { Tensor, Variable } from "./tensor.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
+import {
+  type AdamWMoments,
+  type AdamWStep,
+  type MomentInit,
+  type MomentPair,
+  PackedAdamWMoments,
+} from "../kernels/adamw_state.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
 export interface AdamWOptions {
@@ -31,6 +49,57 @@ interface Slot {
   param: Parameter;
   m: Variable;
   v: Variable;
+}
+
+/** The reference moments: an `m` and a `v` variable per parameter, updated by tfjs ops. */
+class SeparateMoments implements AdamWMoments {
+  #slots = new Map<string, Slot>();
+
+  constructor(params: Parameter[], init?: MomentInit) {
+    for (const param of params) {
+      const [m, v] = tf.tidy(() => {
+        const given = init?.(param.name);
+        return [
+          tf.variable(given ? given.m : tf.zerosLike(param.variable), false),
+          tf.variable(given ? given.v : tf.zerosLike(param.variable), false),
+        ];
+      });
+      this.#slots.set(param.name, { param, m: m!, v: v! });
+    }
+  }
+
+  update(grads: Map<string, Tensor>, s: AdamWStep): void {
+    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, s);
+  }
+
+  #update(slot: Slot, g: Tensor, s: AdamWStep): void {
+    const { beta1, beta2, eps, lr } = s;
+    const wd = slot.param.decay ? s.weightDecay : 0;
+    tf.tidy(() => {
+      const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
+      const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      const denom = tf.add(tf.div(tf.sqrt(v), s.bc2Sqrt), eps);
+      const p0 = slot.param.variable;
+      const decayed = wd === 0 ? p0 : tf.mul(p0, 1 - lr * wd);
+      const p = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / s.bc1));
+      slot.m.assign(m);
+      slot.v.assign(v);
+      p0.assign(p);
+    });
+  }
+
+  read(name: string): MomentPair {
+    const slot = this.#slots.get(name)!;
+    return { m: tf.clone(slot.m), v: tf.clone(slot.v) };
+  }
+
+  dispose(): void {
+    for (const slot of this.#slots.values()) {
+      slot.m.dispose();
+      slot.v.dispose();
+    }
+    this.#slots.clear();
+  }
 }
 
 function checkRange(name: string, value: number, lo: number, hi: number, hint: string): void {
@@ -62,11 +131,14 @@ export class AdamW {
   readonly eps: number;
   /** Decoupled weight decay for parameters with `decay: true`. */
   readonly weightDecay: number;
-  #slots = new Map<string, Slot>();
+  /** The parameters by name, in the order given. */
+  #params = new Map<string, Parameter>();
+  #moments: AdamWMoments;
   #t = 0;
 
   /**
-   * Creates zero first/second-moment buffers for every parameter.
+   * Creates zero first/second-moment buffers for every parameter (packed for
+   * the fused kernels when they are active now, see the module notes).
    *
    * @param params The trainable parameters, names globally unique.
    * @param options Hyper-parameters; see {@linkcode AdamWOptions}.
@@ -81,7 +153,7 @@ export class AdamW {
     checkRange("eps", this.eps, 0, Infinity, "finite and >= 0 (typical 1e-8)");
     checkRange("weightDecay", this.weightDecay, 0, Infinity, "finite and >= 0 (typical 0.01–0.1)");
     for (const param of params) {
-      if (this.#slots.has(param.name)) {
+      if (this.#params.has(param.name)) {
         throw new Error(
           `AdamW: duplicate parameter name '${param.name}'; names must be globally unique ` +
             `(qualify them as '<node>.<param path>')`,
@@ -92,10 +164,28 @@ export class AdamW {
           `AdamW: parameter '${param.name}' has dtype ${param.variable.dtype}; expected float32`,
         );
       }
-      const m = tf.tidy(() => tf.variable(tf.zerosLike(param.variable), false));
-      const v = tf.tidy(() => tf.variable(tf.zerosLike(param.variable), false));
-      this.#slots.set(param.name, { param, m, v });
+      this.#params.set(param.name, param);
     }
+    this.#moments = this.#makeMoments(novalabKernelsActive());
+  }
+
+  /** True while the moments are packed for novalab's fused WebGPU kernels. */
+  get fused(): boolean {
+    return this.#moments instanceof PackedAdamWMoments;
+  }
+
+  #makeMoments(fused: boolean, init?: MomentInit): AdamWMoments {
+    const params = [...this.#params.values()];
+    return fused ? new PackedAdamWMoments(params, init) : new SeparateMoments(params, init);
+  }
+
+  /** Repacks the moments when the active backend no longer matches their layout. */
+  #matchBackend(): void {
+    const fused = novalabKernelsActive();
+    if (fused === this.fused) return;
+    const old = this.#moments;
+    this.#moments = this.#makeMoments(fused, (name) => old.read(name));
+    old.dispose();
   }
 
   /** Number of updates applied so far (`t` of the bias corrections). */
@@ -114,38 +204,30 @@ export class AdamW {
       throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
     }
     for (const [name, g] of grads) {
-      const slot = this.#slots.get(name);
-      if (!slot) {
+      const param = this.#params.get(name);
+      if (!param) {
         throw new Error(
           `AdamW.apply: gradient for unknown parameter '${name}'; known: ${this.#known()}`,
         );
       }
-      if (!tf.util.arraysEqual(g.shape, slot.param.variable.shape)) {
+      if (!tf.util.arraysEqual(g.shape, param.variable.shape)) {
         throw new Error(
           `AdamW.apply: gradient of '${name}' has shape [${g.shape}]; ` +
-            `expected [${slot.param.variable.shape}] (the parameter's shape)`,
+            `expected [${param.variable.shape}] (the parameter's shape)`,
         );
       }
     }
+    this.#matchBackend();
     this.#t += 1;
-    const bc1 = 1 - this.beta1 ** this.#t;
-    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** this.#t);
-    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, lr, bc1, bc2Sqrt);
-  }
-
-  #update(slot: Slot, g: Tensor, lr: number, bc1: number, bc2Sqrt: number): void {
-    const { beta1, beta2, eps } = this;
-    const wd = slot.param.decay ? this.weightDecay : 0;
-    tf.tidy(() => {
-      const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
-      const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
-      const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
-      const p0 = slot.param.variable;
-      const decayed = wd === 0 ? p0 : tf.mul(p0, 1 - lr * wd);
-      const p = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1));
-      slot.m.assign(m);
-      slot.v.assign(v);
-      p0.assign(p);
+    const { beta1, beta2, eps, weightDecay } = this;
+    this.#moments.update(grads, {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      bc1: 1 - beta1 ** this.#t,
+      bc2Sqrt: Math.sqrt(1 - beta2 ** this.#t),
     });
   }
 
@@ -157,9 +239,10 @@ export class AdamW {
   state(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     out.set(OPTIM_STEP_KEY, tf.scalar(this.#t, "int32"));
-    for (const [name, slot] of this.#slots) {
-      out.set(`${OPTIM_M_PREFIX}${name}`, tf.clone(slot.m));
-      out.set(`${OPTIM_V_PREFIX}${name}`, tf.clone(slot.v));
+    for (const name of this.#params.keys()) {
+      const { m, v } = this.#moments.read(name);
+      out.set(`${OPTIM_M_PREFIX}${name}`, m);
+      out.set(`${OPTIM_V_PREFIX}${name}`, v);
     }
     return out;
   }
@@ -173,12 +256,12 @@ export class AdamW {
    */
   async load(state: Map<string, Tensor>): Promise<void> {
     const t = await this.#checkState(state);
-    for (const [name, slot] of this.#slots) {
-      tf.tidy(() => {
-        slot.m.assign(tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"));
-        slot.v.assign(tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"));
-      });
-    }
+    const loaded = this.#makeMoments(this.fused, (name) => ({
+      m: tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"),
+      v: tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"),
+    }));
+    this.#moments.dispose();
+    this.#moments = loaded;
     this.#t = t;
   }
 
@@ -209,20 +292,20 @@ export class AdamW {
         : key.startsWith(OPTIM_V_PREFIX)
         ? key.slice(OPTIM_V_PREFIX.length)
         : undefined;
-      if (name === undefined || !this.#slots.has(name)) {
+      if (name === undefined || !this.#params.has(name)) {
         throw new Error(
           `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}' or ` +
             `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}' + one of: ${this.#known()}`,
         );
       }
     }
-    for (const [name, slot] of this.#slots) {
+    for (const [name, param] of this.#params) {
       for (const key of [`${OPTIM_M_PREFIX}${name}`, `${OPTIM_V_PREFIX}${name}`]) {
         const x = state.get(key);
-        if (!x || !tf.util.arraysEqual(x.shape, slot.param.variable.shape)) {
+        if (!x || !tf.util.arraysEqual(x.shape, param.variable.shape)) {
           throw new Error(
             `AdamW.load: '${key}' ${x ? `has shape [${x.shape}]` : "is missing"}; ` +
-              `expected shape [${slot.param.variable.shape}]`,
+              `expected shape [${param.variable.shape}]`,
           );
         }
       }
@@ -231,15 +314,12 @@ export class AdamW {
 
   /** Releases the moment buffers (not the parameters). */
   dispose(): void {
-    for (const slot of this.#slots.values()) {
-      slot.m.dispose();
-      slot.v.dispose();
-    }
-    this.#slots.clear();
+    this.#moments.dispose();
+    this.#params.clear();
   }
 
   #known(): string {
-    const names = [...this.#slots.keys()];
+    const names = [...this.#params.keys()];
     return names.length <= 10
       ? names.join(", ")
       : `${names.slice(0, 10).join(", ")}, … (${names.length} in all)`;

@@ -1,13 +1,17 @@
 /**
  * Parameter-owning building blocks shared by the models: linear layers, layer
- * norm, GELU and initialisers. Everything is plain tfjs ops so that custom
- * kernels can replace them later without touching the models.
+ * norm, GELU and initialisers. Everything is plain tfjs ops except on WebGPU
+ * with novalab's kernels: layer norm runs the fused kernels
+ * (`kernels/layernorm.ts`) and a linear layer is one `tf.fused.matMul` with the
+ * bias (and a ReLU) in the matmul's epilogue.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../core/types.ts";
 import { matmul } from "./matmul.ts";
+import { layerNorm } from "../kernels/layernorm.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
 import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
 
 /** Collects parameters while a module is being built. */
@@ -63,13 +67,45 @@ export function createLinear(
   return { weight, bias: store.add(`${name}.bias`, tf.zeros([options.outDim]), false) };
 }
 
-/** Applies a linear layer to `[..., in]`, returning `[..., out]`. */
-export function applyLinear(layer: Linear, x: Tensor): Tensor {
+/** Activations {@linkcode applyLinear} fuses into the matmul epilogue (tfjs `_FusedMatMul` names). */
+const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "relu" };
+
+/**
+ * Applies a linear layer to `[..., in]`, returning `[..., out]`, followed by
+ * `activation` (a name in {@linkcode ACTIVATIONS}; none by default).
+ *
+ * On WebGPU with novalab's kernels it is one `tf.fused.matMul`: the bias, and
+ * the activation when it is `relu` or `identity`, are applied in the matmul's
+ * epilogue (one dispatch instead of two or three); other activations follow
+ * as ops. Elsewhere (WASM, CPU, stock WebGPU kernels) it is the matmul of
+ * `models/matmul.ts`, a bias add, then the activation, exactly as before.
+ */
+export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tensor {
+  const act = activation === undefined ? undefined : ACTIVATIONS[activation];
+  if (activation !== undefined && !act) {
+    throw new Error(
+      `models/layers.ts: applyLinear activation '${activation}' is unknown; ` +
+        `valid: ${Object.keys(ACTIVATIONS).join(", ")}`,
+    );
+  }
   const [inDim, outDim] = layer.weight.shape as [number, number];
   const lead = x.shape.slice(0, -1) as number[];
   const flat = x.rank === 2 ? x as Tensor2D : x.reshape([-1, inDim]) as Tensor2D;
-  let y: Tensor = matmul(flat, layer.weight);
-  if (layer.bias) y = tf.add(y, layer.bias);
+  let y: Tensor;
+  if (novalabKernelsActive() && x.dtype === "float32") {
+    const fused = activation === undefined ? "linear" : FUSABLE[activation];
+    y = tf.fused.matMul({
+      a: flat,
+      b: layer.weight as Tensor2D,
+      ...(layer.bias ? { bias: layer.bias } : {}),
+      activation: fused ?? "linear",
+    });
+    if (act && !fused) y = act(y);
+  } else {
+    y = matmul(flat, layer.weight);
+    if (layer.bias) y = tf.add(y, layer.bias);
+    if (act) y = act(y);
+  }
   return x.rank === 2 ? y : y.reshape([...lead, outDim]);
 }
 
@@ -92,11 +128,12 @@ export function createLayerNorm(store: ParameterStore, name: string, dim: number
   };
 }
 
-/** Applies layer norm over the last axis of `x`. */
+/**
+ * Applies layer norm over the last axis of `x`: the fused WGSL kernels on
+ * WebGPU, the unchanged op composition elsewhere (`kernels/layernorm.ts`).
+ */
 export function applyLayerNorm(norm: LayerNorm, x: Tensor): Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, norm.eps)));
-  return tf.add(tf.mul(normed, norm.weight), norm.bias);
+  return layerNorm(x, norm.weight, norm.bias, norm.eps);
 }
 
 const SQRT_HALF = Math.SQRT1_2;

@@ -7,10 +7,16 @@
  * those variants. This wrapper computes the same values and gradients with
  * explicit transposes only.
  *
+ * On WebGPU with novalab's kernels (`kernels/matmul.ts`) the opposite holds:
+ * the kernel reads every transposed layout directly, so there `matmul` is
+ * tfjs's own `matMul` with the transpose flags, and its gradient (tfjs's, again
+ * transposed-operand products) needs no transpose dispatches at all.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
 
 function swapLast(x: Tensor): Tensor {
   if (x.rank === 2) return tf.transpose(x);
@@ -42,13 +48,17 @@ const plainProduct = tf.customGrad(plainProductGrad) as unknown as (
 /**
  * `a · b` (optionally with either operand transposed) for rank-2 `[M, K]·[K, N]`
  * or equal-batch rank-3 `[G, M, K]·[G, K, N]` operands. Values equal `tf.matMul`;
- * gradients use explicit transposes (fast on WASM and WebGPU alike).
+ * gradients use explicit transposes, except on WebGPU with novalab's kernels,
+ * where the transposed-operand products run directly.
  */
 export function matmul(
   a: Tensor,
   b: Tensor,
   options: { transposeA?: boolean; transposeB?: boolean } = {},
 ): Tensor {
+  if (novalabKernelsActive()) {
+    return tf.matMul(a, b, options.transposeA ?? false, options.transposeB ?? false);
+  }
   const left = options.transposeA ? swapLast(a) : a;
   const right = options.transposeB ? swapLast(b) : b;
   return plainProduct(left, right);

@@ -1,0 +1,102 @@
+/**
+ * Registers novalab's WGSL kernels into tfjs-backend-webgpu: `BatchMatMul` and
+ * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
+ * gradients of those kernels run on them too), and the fused LayerNorm and
+ * AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
+ * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
+ * `core/backend.ts` not to install them at all.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { matMulKernelConfigs } from "./matmul.ts";
+import { layerNormForwardKernelConfigs } from "./layernorm_forward.ts";
+import { layerNormBackwardKernelConfigs } from "./layernorm_backward.ts";
+import { adamWKernelConfigs } from "./adamw.ts";
+
+/** The environment switch that keeps tfjs's stock WebGPU kernels. */
+export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
+
+const REPLACED = ["BatchMatMul", "_FusedMatMul"] as const;
+const stock = new Map<string, tf.KernelConfig>();
+let installed = false;
+
+/** True while novalab's kernels are registered for the webgpu backend. */
+export function novalabKernelsInstalled(): boolean {
+  return installed;
+}
+
+/**
+ * True when novalab's kernels run now: the active backend is webgpu and they
+ * are installed. Callers pick their WebGPU-specific paths with it (direct
+ * transposed matmuls, fused bias epilogues, fused LayerNorm and AdamW) and keep
+ * their WASM/CPU paths otherwise.
+ */
+export function novalabKernelsActive(): boolean {
+  return installed && tf.getBackend() === "webgpu";
+}
+
+/** The kernels novalab adds under its own names (not replacing any of tfjs's). */
+function addedKernelConfigs(): tf.KernelConfig[] {
+  return [
+    ...layerNormForwardKernelConfigs(),
+    ...layerNormBackwardKernelConfigs(),
+    ...adamWKernelConfigs(),
+  ];
+}
+
+/** True when `NOVALAB_STOCK_KERNELS=1` (an unreadable environment counts as unset). */
+export function stockKernelsRequested(): boolean {
+  try {
+    return Deno.env.get(STOCK_KERNELS_ENV) === "1";
+  } catch {
+    return false;
+  }
+}
+
+function stockKernel(name: string): tf.KernelConfig {
+  const config = tf.getKernel(name, "webgpu");
+  if (!config) {
+    throw new Error(
+      `kernels/install.ts: tfjs-backend-webgpu has no stock kernel ${name}; ` +
+        "expected @tensorflow/tfjs-backend-webgpu 4.22.0 (pinned in deno.json)",
+    );
+  }
+  return config;
+}
+
+/**
+ * Registers novalab's WebGPU kernels (idempotent). Returns `true` when this call
+ * installed them, `false` when they already were.
+ */
+export function installNovalabKernels(): boolean {
+  if (installed) return false;
+  for (const name of REPLACED) stock.set(name, stockKernel(name));
+  const configs = [
+    ...matMulKernelConfigs({
+      batchMatMul: stock.get("BatchMatMul")!.kernelFunc,
+      fusedMatMul: stock.get("_FusedMatMul")!.kernelFunc,
+    }),
+    ...addedKernelConfigs(),
+  ];
+  for (const config of configs) {
+    if (tf.getKernel(config.kernelName, "webgpu")) tf.unregisterKernel(config.kernelName, "webgpu");
+    tf.registerKernel(config);
+  }
+  installed = true;
+  return true;
+}
+
+/** Puts tfjs's stock kernels back and removes novalab's (idempotent). */
+export function restoreStockKernels(): void {
+  if (!installed) return;
+  for (const name of REPLACED) {
+    tf.unregisterKernel(name, "webgpu");
+    tf.registerKernel(stock.get(name)!);
+  }
+  for (const config of addedKernelConfigs()) {
+    tf.unregisterKernel(config.kernelName, "webgpu");
+  }
+  installed = false;
+}

@@ -1,0 +1,288 @@
+/**
+ * A register-tiled WGSL matmul as a tfjs-backend-webgpu program:
+ * `C[z] = act(op(A[z]) · op(B[z]) + bias)` for `op ∈ {identity, transpose}`.
+ *
+ * Design (after `shared/probes/wgsl_sgemm.ts`): a workgroup computes a
+ * `TILE_M × TILE_N` block of C; each thread owns `tm × tn` outputs held in named
+ * `vec4` accumulators (dynamically indexed arrays end up in slow local memory);
+ * each `bk`-deep slice of A and B is staged in workgroup memory stored k-major
+ * (`[bk][TILE]`), so the unrolled inner loop reads whole `vec4`s of A and B.
+ * Global loads are `vec4` wide when the operand's contiguous axis is a multiple
+ * of 4 and scalar otherwise; out-of-range rows/columns/depths are loaded as
+ * zero and never stored, so any size works. The batch index of A and B comes
+ * from broadcast strides over up to four outer dimensions. The epilogue adds a
+ * bias over n and applies the activation before the (vec4 when `n % 4 == 0`)
+ * store. M, N, K, strides and the leaky-ReLU slope are uniforms, so one compiled
+ * pipeline serves every shape of the same variant.
+ *
+ * @module
+ */
+import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+
+/** Work split of one workgroup: threads `wgX × wgY`, outputs per thread `tm × tn`, depth `bk`. */
+export interface MatMulTile {
+  /** Name used in shader keys and reports. */
+  name: string;
+  /** Threads along n. */
+  wgX: number;
+  /** Threads along m. */
+  wgY: number;
+  /** Output rows per thread (multiple of 4). */
+  tm: number;
+  /** Output columns per thread (multiple of 4). */
+  tn: number;
+  /** Depth of one staged K slice. */
+  bk: number;
+}
+
+/** The tile shapes the kernel is generated for (largest first). */
+export const MATMUL_TILES: readonly MatMulTile[] = [
+  { name: "t128", wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
+  { name: "t64", wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
+  { name: "t32", wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 16 },
+];
+
+/** Activations of the fused epilogue (tfjs `_FusedMatMul` names; `linear` = none). */
+export const MATMUL_ACTIVATIONS = [
+  "linear",
+  "relu",
+  "relu6",
+  "elu",
+  "sigmoid",
+  "leakyrelu",
+] as const;
+
+/** One of {@linkcode MATMUL_ACTIVATIONS}. */
+export type MatMulActivation = typeof MATMUL_ACTIVATIONS[number];
+
+/** Everything that changes the generated shader. */
+export interface MatMulVariant {
+  /** Tile shape. */
+  tile: MatMulTile;
+  /** A is stored `[K, M]`. */
+  transposeA: boolean;
+  /** B is stored `[N, K]`. */
+  transposeB: boolean;
+  /** A's contiguous axis is a multiple of 4 (vec4 loads). */
+  vec4A: boolean;
+  /** B's contiguous axis is a multiple of 4 (vec4 loads). */
+  vec4B: boolean;
+  /** N is a multiple of 4 (vec4 stores and bias reads). */
+  vec4Out: boolean;
+  /** A bias of length N is added. */
+  bias: boolean;
+  /** Epilogue activation. */
+  activation: MatMulActivation;
+}
+
+const LANES = ["x", "y", "z", "w"];
+
+function activationBody(activation: MatMulActivation): string {
+  switch (activation) {
+    case "linear":
+      return "return v;";
+    case "relu":
+      return "return select(v, vec4<f32>(0.0), v < vec4<f32>(0.0));";
+    case "relu6":
+      return "return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0));";
+    case "elu":
+      return "return select(exp(v) - vec4<f32>(1.0), v, v >= vec4<f32>(0.0));";
+    case "sigmoid":
+      return "return vec4<f32>(1.0) / (vec4<f32>(1.0) + exp(-v));";
+    case "leakyrelu":
+      return "return select(uniforms.alpha * v, v, v >= vec4<f32>(0.0));";
+  }
+}
+
+/**
+ * WGSL that stages one `bk`-deep slice of operand `X` (A or B) into workgroup
+ * memory `Xs`, stored `[bk][T]` with T the tile's outer extent. `kMajor`: the
+ * operand is contiguous along k (A untransposed, B transposed).
+ */
+function stageLoads(
+  x: "A" | "B",
+  t: MatMulTile,
+  kMajor: boolean,
+  vec4: boolean,
+): string[] {
+  const outer = x === "A" ? t.wgY * t.tm : t.wgX * t.tn;
+  const o0 = x === "A" ? "row0" : "col0";
+  const extent = x === "A" ? "M" : "N";
+  const threads = t.wgX * t.wgY;
+  const units = vec4 ? (outer * t.bk) / 4 : outer * t.bk;
+  if (units % threads !== 0) {
+    throw new Error(`kernels/matmul_program.ts: tile ${t.name} does not divide its ${x} loads`);
+  }
+  const q = outer / 4;
+  const lines: string[] = [];
+  for (let s = 0; s < units / threads; s++) {
+    const u = `li + ${s * threads}`;
+    let body: string;
+    if (vec4 && kMajor) {
+      body = `let o = (${u}) / ${t.bk / 4}; let kq = (${u}) % ${t.bk / 4};
+      let og = ${o0} + o; let kg = k0 + kq * 4;
+      var v = vec4<f32>(0.0);
+      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + og * K + kg) / 4]; }
+      ${LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = v.${l};`).join(" ")}`;
+    } else if (vec4) {
+      body = `let kk = (${u}) / ${q}; let oq = (${u}) % ${q};
+      let og = ${o0} + oq * 4; let kg = k0 + kk;
+      var v = vec4<f32>(0.0);
+      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + kg * ${extent} + og) / 4]; }
+      ${x}s[kk * ${q} + oq] = v;`;
+    } else {
+      const split = kMajor
+        ? `let o = (${u}) / ${t.bk}; let kk = (${u}) % ${t.bk};`
+        : `let kk = (${u}) / ${outer}; let o = (${u}) % ${outer};`;
+      const index = kMajor ? `off${x} + og * K + kg` : `off${x} + kg * ${extent} + og`;
+      body = `${split}
+      let og = ${o0} + o; let kg = k0 + kk;
+      var v = 0.0;
+      if (og < ${extent} && kg < K) { v = ${x}[${index}]; }
+      ${x}s[kk * ${q} + o / 4][o % 4] = v;`;
+    }
+    lines.push(`    {
+      ${body}
+    }`);
+  }
+  return lines;
+}
+
+function innerProducts(t: MatMulTile): string[] {
+  const qm = (t.wgY * t.tm) / 4, qn = (t.wgX * t.tn) / 4;
+  const lines: string[] = [];
+  for (let kk = 0; kk < t.bk; kk++) {
+    const loads = [
+      ...Array.from(
+        { length: t.tm / 4 },
+        (_, i) => `let a${i} = As[${kk * qm} + ty * ${t.tm / 4} + ${i}];`,
+      ),
+      ...Array.from(
+        { length: t.tn / 4 },
+        (_, j) => `let b${j} = Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}];`,
+      ),
+    ];
+    const fmas: string[] = [];
+    for (let i = 0; i < t.tm; i++) {
+      for (let j = 0; j < t.tn / 4; j++) {
+        fmas.push(
+          `c${i}_${j} = fma(vec4<f32>(a${i >> 2}.${LANES[i & 3]}), b${j}, c${i}_${j});`,
+        );
+      }
+    }
+    lines.push(`    { ${loads.join(" ")}\n      ${fmas.join("\n      ")} }`);
+  }
+  return lines;
+}
+
+function epilogue(v: MatMulVariant): string[] {
+  const t = v.tile;
+  const lines: string[] = [];
+  for (let i = 0; i < t.tm; i++) {
+    for (let j = 0; j < t.tn / 4; j++) {
+      const col = `col0 + tx * ${t.tn} + ${j * 4}`;
+      const bias = !v.bias ? "" : v.vec4Out ? "v = v + bias[col / 4];" : "v = v + nlBias4(col);";
+      const store = v.vec4Out
+        ? `if (col < N) { result[(offC + row * N + col) / 4] = v; }`
+        : LANES.map((l, k) =>
+          `if (col + ${k} < N) { result[offC + row * N + col + ${k}] = v.${l}; }`
+        )
+          .join(" ");
+      lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
+    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${store} } }`);
+    }
+  }
+  return lines;
+}
+
+/** The full user code (tfjs adds bindings, uniforms and the `_start` entry point). */
+export function matMulShader(v: MatMulVariant): string {
+  const t = v.tile;
+  const tileM = t.wgY * t.tm, tileN = t.wgX * t.tn;
+  const acc: string[] = [];
+  for (let i = 0; i < t.tm; i++) {
+    for (let j = 0; j < t.tn / 4; j++) acc.push(`var c${i}_${j} = vec4<f32>(0.0);`);
+  }
+  const batchDims = ["w", "z", "y", "x"].map((d) =>
+    `  { let d = z % uniforms.outer.${d}; z = z / uniforms.outer.${d};
+    offA += d * uniforms.strideA.${d}; offB += d * uniforms.strideB.${d}; }`
+  );
+  return `
+fn nlAct(v: vec4<f32>) -> vec4<f32> { ${activationBody(v.activation)} }
+${
+    v.bias && !v.vec4Out
+      ? `fn nlBias4(c: i32) -> vec4<f32> {
+  var b = vec4<f32>(0.0);
+  for (var k = 0; k < 4; k++) { if (c + k < uniforms.dimN) { b[k] = bias[c + k]; } }
+  return b;
+}`
+      : ""
+  }
+var<workgroup> As: array<vec4<f32>, ${(t.bk * tileM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(t.bk * tileN) / 4}>;
+fn main() {
+  let M = uniforms.dimM; let N = uniforms.dimN; let K = uniforms.dimK;
+  let tx = i32(localId.x); let ty = i32(localId.y); let li = i32(localIndex);
+  let row0 = i32(workgroupId.y) * ${tileM}; let col0 = i32(workgroupId.x) * ${tileN};
+  var z = i32(workgroupId.z); var offA = 0; var offB = 0;
+${batchDims.join("\n")}
+  let offC = i32(workgroupId.z) * M * N;
+  ${acc.join(" ")}
+  for (var k0 = 0; k0 < K; k0 += ${t.bk}) {
+${stageLoads("A", t, !v.transposeA, v.vec4A).join("\n")}
+${stageLoads("B", t, v.transposeB, v.vec4B).join("\n")}
+    workgroupBarrier();
+${innerProducts(t).join("\n")}
+    workgroupBarrier();
+  }
+${epilogue(v).join("\n")}
+}
+`;
+}
+
+/** The tfjs program object; `dispatch` covers `[batch, M, N]` with one workgroup per tile. */
+export class NovalabMatMulProgram implements WebGPUProgram {
+  /** Inputs: `A`, `B` and optionally `bias`. */
+  variableNames: string[];
+  /** Per-input vector width of the storage arrays. */
+  variableComponents: number[];
+  /** `[batch, M, N]`. */
+  outputShape: number[];
+  /** Output array element width (4 when N % 4 == 0). */
+  outputComponent: number;
+  /** Cache key of the generated shader (tfjs appends ranks and dtypes). */
+  shaderKey: string;
+  /** tfjs's dispatch layout (kept non-flat so `main()` takes no index). */
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  /** Workgroups along n, m and batch. */
+  dispatch: [number, number, number];
+  /** Threads per workgroup. */
+  workgroupSize: [number, number, number];
+  /** Program-defined uniforms (values: `matMulUniforms` in `kernels/matmul.ts`). */
+  uniforms: string;
+
+  /** Builds the program for `variant` and output `[batch, M, N]`. */
+  constructor(readonly variant: MatMulVariant, batch: number, m: number, n: number) {
+    const t = variant.tile;
+    this.variableNames = variant.bias ? ["A", "B", "bias"] : ["A", "B"];
+    const outWidth = variant.vec4Out ? 4 : 1;
+    this.variableComponents = [variant.vec4A ? 4 : 1, variant.vec4B ? 4 : 1, outWidth].slice(
+      0,
+      this.variableNames.length,
+    );
+    this.outputShape = [batch, m, n];
+    this.outputComponent = outWidth;
+    this.workgroupSize = [t.wgX, t.wgY, 1];
+    this.dispatch = [Math.ceil(n / (t.wgX * t.tn)), Math.ceil(m / (t.wgY * t.tm)), batch];
+    this.uniforms = "dimM : i32, dimN : i32, dimK : i32, outer : vec4<i32>, " +
+      "strideA : vec4<i32>, strideB : vec4<i32>," +
+      (variant.activation === "leakyrelu" ? " alpha : f32," : "");
+    this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
+      `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}`;
+  }
+
+  /** The WGSL user code. */
+  getUserCode(): string {
+    return matMulShader(this.variant);
+  }
+}
