@@ -10,6 +10,9 @@
  *   submits and host ms per step. `--compare-kernels` runs the step with
  *   tfjs's stock kernels and with novalab's (`kernels/`) in the same process
  *   (`NOVALAB_STOCK_KERNELS=1` alone selects the stock ones).
+ *   `--profile` (WASM/CPU) prints per-kernel milliseconds per step by phase;
+ *   `--compare-kernels` alternates tfjs's stock WASM kernels and novalab's
+ *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones).
  * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
  *   with tfjs's stock WebGPU kernels and with novalab's.
  * - `train <recipe>`: ms/step and images/s of a recipe's real training step.
@@ -26,6 +29,8 @@ import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
 import { benchMatMul } from "./matmul.ts";
+import { formatProfile, profileKernels } from "./kernel_profile.ts";
+import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
 
 const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
@@ -81,7 +86,12 @@ function vitOptions(defaults: VitStepOptions) {
       .option("--out <n>", "projection width", String(defaults.out))
       .option("--steps <n>", "timed steps", String(defaults.steps))
       .option("--no-anchor", "skip the PyTorch anchor")
-      .option("--compare-kernels", "WebGPU: run with tfjs's stock kernels, then novalab's");
+      .option(
+        "--compare-kernels",
+        "run with tfjs's stock kernels, then novalab's (WASM: alternated, 3 rounds)",
+      )
+      .option("--profile", "WASM/CPU: per-kernel milliseconds per step, by phase")
+      .option("--profile-shapes", "with --profile: per kernel and input shapes");
 }
 
 function parseVit(opts: Record<string, string>): VitStepOptions {
@@ -154,6 +164,14 @@ async function vitBench(
           (Math.abs(stock.loss - r.loss) / Math.abs(stock.loss)).toExponential(1)
         }`,
     );
+  } else if (opts.compareKernels && info.name === "wasm") {
+    r = await compareWasm(o, label);
+  } else if (opts.profile && info.name !== "webgpu") {
+    const profiler = profileKernels(undefined, { shapes: Boolean(opts.profileShapes) });
+    r = await benchVitStep(o, profiler);
+    profiler.detach();
+    printStep(label(" (profiled: kernels timed one by one)"), r);
+    console.log(formatProfile(profiler.read(), o.steps, r.msPerStep, 25, profiler.wall()));
   } else {
     r = await benchVitStep(o);
     printStep(label(info.kernels ? ` ${info.kernels} kernels` : ""), r);
@@ -164,6 +182,40 @@ async function vitBench(
   console.log(anchor);
   const ms = Number(anchor.match(/([\d.]+) ms\/step/)?.[1]);
   if (ms) console.log(`ratio novalab/PyTorch: ${(r.msPerStep / ms).toFixed(2)}× (step time)`);
+}
+
+/**
+ * WASM A/B: the step with tfjs's stock kernels and with novalab's WASM kernels,
+ * alternated for three rounds in this process (the machine's load moves
+ * between runs); prints each run and the medians, returns novalab's last run.
+ */
+async function compareWasm(
+  o: VitStepOptions,
+  label: (kernels: string) => string,
+): Promise<VitStepResult> {
+  const ms: Record<"stock" | "novalab", number[]> = { stock: [], novalab: [] };
+  let last: VitStepResult | undefined, stockLoss = NaN;
+  for (let round = 0; round < 3; round++) {
+    for (const kind of ["stock", "novalab"] as const) {
+      useWasmKernels(kind === "novalab");
+      const r = await benchVitStep(o);
+      printStep(label(` ${kind} kernels, round ${round + 1}`), r);
+      ms[kind].push(r.msPerStep);
+      if (kind === "stock") stockLoss = r.loss;
+      else last = r;
+    }
+  }
+  useWasmKernels(undefined);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const [s, n] = [median(ms.stock), median(ms.novalab)];
+  console.log(
+    `medians: stock ${s.toFixed(1)} ms/step, novalab ${n.toFixed(1)} ms/step (${
+      (s / n).toFixed(2)
+    }× faster); relative loss difference ${
+      (Math.abs(stockLoss - last!.loss) / Math.abs(stockLoss)).toExponential(1)
+    }`,
+  );
+  return last!;
 }
 
 const program = new Command("bench").exitOverride();

@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { countDispatches } from "../kernels/dispatch_count.ts";
+import type { KernelProfiler } from "./kernel_profile.ts";
 import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { l2Normalize } from "../models/simple.ts";
@@ -70,8 +71,17 @@ export interface VitStepResult {
   };
 }
 
-/** Runs the anchor's ViT step on the active tfjs backend. */
-export async function benchVitStep(o: VitStepOptions): Promise<VitStepResult> {
+/**
+ * Runs the anchor's ViT step on the active tfjs backend. A `profiler`
+ * (`bench/kernel_profile.ts`) is reset after the warm-up steps and told when
+ * each step enters its `forward`, `backward` and `optimizer` phases and when it
+ * leaves them (`other`: reading the loss, disposing).
+ */
+export async function benchVitStep(
+  o: VitStepOptions,
+  profiler?: Pick<KernelProfiler, "phase" | "reset">,
+): Promise<VitStepResult> {
+  const onPhase = (phase: string) => profiler?.phase(phase);
   const vit = new VisionTransformer(
     { patch: o.patch, dim: o.dim, depth: o.depth, heads: o.heads, mlpRatio: 4, activation: "relu" },
     { height: o.img, width: o.img, channels: 3 },
@@ -92,19 +102,25 @@ export async function benchVitStep(o: VitStepOptions): Promise<VitStepResult> {
   const step = async (): Promise<number> => {
     const t0 = performance.now();
     const s0 = counter?.read().submitMs ?? 0;
+    onPhase("forward");
     const { value, grads } = tf.variableGrads(() => {
       const z = l2Normalize(applyLinear(proj, vit.forward([images], ctx) as Tensor));
-      return tf.mean(tf.square(tf.sub(z, target))) as Scalar;
+      const loss = tf.mean(tf.square(tf.sub(z, target))) as Scalar;
+      onPhase("backward");
+      return loss;
     }, params.map((p) => p.variable));
+    onPhase("optimizer");
     optimizer.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-4);
     hostMs += performance.now() - t0;
     hostSubmitMs += (counter?.read().submitMs ?? 0) - s0;
+    onPhase("other");
     const loss = (await value.data())[0]!;
     tf.dispose([value, ...Object.values(grads)]);
     return loss;
   };
   for (let i = 0; i < 2; i++) await step();
   counter?.reset();
+  profiler?.reset();
   hostMs = 0;
   hostSubmitMs = 0;
   const before = tf.memory().numTensors;

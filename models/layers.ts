@@ -3,7 +3,10 @@
  * norm, GELU and initialisers. Everything is plain tfjs ops except on WebGPU
  * with novalab's kernels: layer norm runs the fused kernels
  * (`kernels/layernorm.ts`) and a linear layer is one `tf.fused.matMul` with the
- * bias (and a ReLU) in the matmul's epilogue.
+ * bias (and a ReLU) in the matmul's epilogue; and on WASM with novalab's WASM
+ * kernels (`kernels/wasm_*.ts`, on unless `NOVALAB_WASM_KERNELS=0`): a linear
+ * layer is one SIMD GEMM with the bias (and a ReLU) in its epilogue and layer
+ * norm is one fused kernel forward and one backward.
  *
  * @module
  */
@@ -12,6 +15,10 @@ import type { Parameter } from "../core/types.ts";
 import { matmul } from "./matmul.ts";
 import { layerNorm } from "../kernels/layernorm.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmLinear } from "../kernels/wasm_matmul.ts";
+import { wasmLayerNorm } from "../kernels/wasm_layernorm.ts";
+import { wasmGelu } from "../kernels/wasm_gelu.ts";
 import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
 
 /** Collects parameters while a module is being built. */
@@ -77,8 +84,10 @@ const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "
  * On WebGPU with novalab's kernels it is one `tf.fused.matMul`: the bias, and
  * the activation when it is `relu` or `identity`, are applied in the matmul's
  * epilogue (one dispatch instead of two or three); other activations follow
- * as ops. Elsewhere (WASM, CPU, stock WebGPU kernels) it is the matmul of
- * `models/matmul.ts`, a bias add, then the activation, exactly as before.
+ * as ops. On WASM with novalab's WASM kernels it is likewise one GEMM with the
+ * bias and a `relu` in the epilogue (`kernels/wasm_matmul.ts`). Elsewhere (CPU,
+ * stock WebGPU kernels) it is the matmul of `models/matmul.ts`, a bias add,
+ * then the activation, exactly as before.
  */
 export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tensor {
   const act = activation === undefined ? undefined : ACTIVATIONS[activation];
@@ -101,6 +110,10 @@ export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tens
       activation: fused ?? "linear",
     });
     if (act && !fused) y = act(y);
+  } else if (wasmKernelsActive() && x.dtype === "float32") {
+    const relu = activation === "relu";
+    y = wasmLinear(flat, layer.weight, layer.bias, relu);
+    if (act && !relu && activation !== "identity") y = act(y);
   } else {
     y = matmul(flat, layer.weight);
     if (layer.bias) y = tf.add(y, layer.bias);
@@ -130,16 +143,25 @@ export function createLayerNorm(store: ParameterStore, name: string, dim: number
 
 /**
  * Applies layer norm over the last axis of `x`: the fused WGSL kernels on
- * WebGPU, the unchanged op composition elsewhere (`kernels/layernorm.ts`).
+ * WebGPU, the fused WASM kernels on WASM (`kernels/wasm_layernorm.ts`), the
+ * unchanged op composition elsewhere (`kernels/layernorm.ts`).
  */
 export function applyLayerNorm(norm: LayerNorm, x: Tensor): Tensor {
+  if (wasmKernelsActive() && x.dtype === "float32") {
+    return wasmLayerNorm(x, norm.weight, norm.bias, norm.eps);
+  }
   return layerNorm(x, norm.weight, norm.bias, norm.eps);
 }
 
 const SQRT_HALF = Math.SQRT1_2;
 
-/** GELU, exact form `0.5 · x · (1 + erf(x / √2))`. */
+/**
+ * GELU, exact form `0.5 · x · (1 + erf(x / √2))`: one fused kernel forward and
+ * one backward on WASM with novalab's WASM kernels (`kernels/wasm_gelu.ts`),
+ * the op composition elsewhere.
+ */
 export function gelu(x: Tensor): Tensor {
+  if (wasmKernelsActive() && x.dtype === "float32") return wasmGelu(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
 }
 

@@ -12,11 +12,17 @@
  * tfjs's own `matMul` with the transpose flags, and its gradient (tfjs's, again
  * transposed-operand products) needs no transpose dispatches at all.
  *
+ * On WASM with novalab's WASM kernels (`kernels/wasm_matmul.ts`, on unless
+ * `NOVALAB_WASM_KERNELS=0`) every product, forward and backward, is the
+ * generated SIMD GEMM, which also reads transposed operands in place.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmMatMul } from "../kernels/wasm_matmul.ts";
 
 function swapLast(x: Tensor): Tensor {
   if (x.rank === 2) return tf.transpose(x);
@@ -49,7 +55,8 @@ const plainProduct = tf.customGrad(plainProductGrad) as unknown as (
  * `a · b` (optionally with either operand transposed) for rank-2 `[M, K]·[K, N]`
  * or equal-batch rank-3 `[G, M, K]·[G, K, N]` operands. Values equal `tf.matMul`;
  * gradients use explicit transposes, except on WebGPU with novalab's kernels,
- * where the transposed-operand products run directly.
+ * where the transposed-operand products run directly, and on WASM with
+ * novalab's WASM kernels, where every product is their GEMM.
  */
 export function matmul(
   a: Tensor,
@@ -58,6 +65,12 @@ export function matmul(
 ): Tensor {
   if (novalabKernelsActive()) {
     return tf.matMul(a, b, options.transposeA ?? false, options.transposeB ?? false);
+  }
+  if (
+    wasmKernelsActive() && a.dtype === "float32" && b.dtype === "float32" && a.rank === b.rank &&
+    (a.rank === 2 || (a.rank === 3 && a.shape[0] === b.shape[0]))
+  ) {
+    return wasmMatMul(a, b, options);
   }
   const left = options.transposeA ? swapLast(a) : a;
   const right = options.transposeB ? swapLast(b) : b;

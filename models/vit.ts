@@ -14,7 +14,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
-  ACTIVATIONS,
   applyLayerNorm,
   applyLinear,
   createLayerNorm,
@@ -25,6 +24,8 @@ import {
   ParameterStore,
 } from "./layers.ts";
 import { matmul } from "./matmul.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmAttention } from "../kernels/wasm_attention.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 
@@ -121,15 +122,23 @@ export class VisionTransformer implements Module {
   /** One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`. */
   #block(block: Block, x: Tensor3D): Tensor3D {
     const attended = tf.add(x, this.#attention(block, applyLayerNorm(block.norm1, x)));
-    const act = ACTIVATIONS[this.config.activation ?? "gelu"]!;
-    const hidden = act(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
+    const activation = this.config.activation ?? "gelu";
+    const hidden = applyLinear(block.fc1, applyLayerNorm(block.norm2, attended), activation);
     return tf.add(attended, applyLinear(block.fc2, hidden)) as Tensor3D;
   }
 
-  /** Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`. */
+  /**
+   * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`. On WASM with
+   * novalab's WASM kernels the heads are read from the fused QKV projection
+   * and written merged by strides (`kernels/wasm_attention.ts`); elsewhere it
+   * is the split/transpose composition.
+   */
   #attention(block: Block, x: Tensor): Tensor {
     const [n, t, d] = x.shape;
     const heads = this.config.heads;
+    if (wasmKernelsActive() && x.dtype === "float32") {
+      return applyLinear(block.proj, wasmAttention(applyLinear(block.qkv, x), heads));
+    }
     const dh = d / heads;
     const toHeads = (m: Tensor): Tensor =>
       m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);

@@ -1,0 +1,326 @@
+/**
+ * A small WebAssembly assembler: enough of the binary format (types, one
+ * imported memory, functions with locals, exports) and of the instruction set
+ * (i32/f32 arithmetic, loads and stores, structured control flow, 128-bit
+ * SIMD and relaxed SIMD's fused multiply-add) to generate novalab's CPU
+ * kernels (`kernels/wasm_gemm.ts`, …) from TypeScript at run time, without a
+ * compiler toolchain or a binary blob in the repository. The generated
+ * modules import tfjs-backend-wasm's own memory, so they read and write
+ * tensors in place.
+ *
+ * @module
+ */
+
+/** WebAssembly value types used here. */
+export type ValType = "i32" | "f32" | "v128";
+
+const TYPE_CODE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** Plain (non-prefixed) opcodes by mnemonic (the subset the kernels use). */
+export const OP = {
+  "i32.eqz": 0x45,
+  "i32.eq": 0x46,
+  "i32.ne": 0x47,
+  "i32.lt_s": 0x48,
+  "i32.lt_u": 0x49,
+  "i32.gt_s": 0x4a,
+  "i32.le_s": 0x4c,
+  "i32.ge_s": 0x4e,
+  "i32.add": 0x6a,
+  "i32.sub": 0x6b,
+  "i32.mul": 0x6c,
+  "i32.div_s": 0x6d,
+  "i32.rem_s": 0x6f,
+  "i32.and": 0x71,
+  "i32.or": 0x72,
+  "i32.shl": 0x74,
+  "i32.shr_s": 0x75,
+  "f32.add": 0x92,
+  "f32.sub": 0x93,
+  "f32.mul": 0x94,
+  "f32.div": 0x95,
+  "f32.max": 0x97,
+  "f32.gt": 0x5e,
+  "f32.sqrt": 0x91,
+  "f32.convert_i32_s": 0xb2,
+  select: 0x1b,
+  drop: 0x1a,
+  return: 0x0f,
+} as const;
+
+/** SIMD opcodes (after the 0xfd prefix) by mnemonic (the subset the kernels use). */
+export const SIMD = {
+  "f32x4.splat": 0x13,
+  "f32x4.add": 0xe4,
+  "f32x4.sub": 0xe5,
+  "f32x4.mul": 0xe6,
+  "f32x4.div": 0xe7,
+  "f32x4.max": 0xe9,
+  "f32x4.gt": 0x44,
+  "f32x4.min": 0xe8,
+  "f32x4.abs": 0xe0,
+  "f32x4.nearest": 0x6a,
+  "i32x4.splat": 0x11,
+  "i32x4.add": 0xae,
+  "i32x4.shl": 0xab,
+  "i32x4.trunc_sat_f32x4_s": 0xf8,
+  "v128.and": 0x4e,
+  "v128.or": 0x50,
+  "f32x4.relaxed_madd": 0x105,
+} as const;
+
+/** A local variable (parameters first, then declared locals), by index. */
+export type Local = number & { readonly __local: unique symbol };
+
+/** Emits one function body: locals, instructions and structured control flow. */
+export class FunctionBuilder {
+  readonly #code: number[] = [];
+  readonly #locals: ValType[] = [];
+  #depth = 0;
+
+  /**
+   * A function taking `params` (locals 0…n−1) and returning `results`.
+   *
+   * @param params Parameter types.
+   * @param results Result types (none by default).
+   */
+  constructor(readonly params: ValType[], readonly results: ValType[] = []) {}
+
+  /** Parameter `i` as a local. */
+  param(i: number): Local {
+    if (i < 0 || i >= this.params.length) {
+      throw new RangeError(`kernels/wasm_asm.ts: no parameter ${i} (${this.params.length} params)`);
+    }
+    return i as Local;
+  }
+
+  /** Declares a new local of type `t`. */
+  local(t: ValType): Local {
+    this.#locals.push(t);
+    return (this.params.length + this.#locals.length - 1) as Local;
+  }
+
+  /** Appends a plain instruction by mnemonic. */
+  op(mnemonic: keyof typeof OP): this {
+    this.#code.push(OP[mnemonic]);
+    return this;
+  }
+
+  /** Appends a SIMD instruction by mnemonic. */
+  simd(mnemonic: keyof typeof SIMD): this {
+    this.#code.push(0xfd, ...uleb(SIMD[mnemonic]));
+    return this;
+  }
+
+  /** `local.get`. */
+  get(l: Local): this {
+    this.#code.push(0x20, ...uleb(l));
+    return this;
+  }
+
+  /** `local.set`. */
+  set(l: Local): this {
+    this.#code.push(0x21, ...uleb(l));
+    return this;
+  }
+
+  /** `local.tee`. */
+  tee(l: Local): this {
+    this.#code.push(0x22, ...uleb(l));
+    return this;
+  }
+
+  /** `i32.const`. */
+  i32(n: number): this {
+    this.#code.push(0x41, ...sleb(n | 0));
+    return this;
+  }
+
+  /** `f32.const`. */
+  f32(x: number): this {
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    this.#code.push(0x43, ...b);
+    return this;
+  }
+
+  /** `v128.const` of four equal f32 lanes. */
+  f32x4(x: number): this {
+    const b = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
+    this.#code.push(0xfd, ...uleb(0x0c), ...b);
+    return this;
+  }
+
+  /** `i32.load` (byte `offset` added to the address on the stack). */
+  loadI32(offset = 0): this {
+    this.#code.push(0x28, 2, ...uleb(offset));
+    return this;
+  }
+
+  /** `f32.load`. */
+  loadF32(offset = 0): this {
+    this.#code.push(0x2a, 2, ...uleb(offset));
+    return this;
+  }
+
+  /** `f32.store` (address, value on the stack). */
+  storeF32(offset = 0): this {
+    this.#code.push(0x38, 2, ...uleb(offset));
+    return this;
+  }
+
+  /** `v128.load` (alignment hint 1: addresses need not be 16-byte aligned). */
+  loadV(offset = 0): this {
+    this.#code.push(0xfd, ...uleb(0x00), 0, ...uleb(offset));
+    return this;
+  }
+
+  /** `v128.load32_splat`: one f32 from memory in all four lanes. */
+  loadSplat(offset = 0): this {
+    this.#code.push(0xfd, ...uleb(0x09), 0, ...uleb(offset));
+    return this;
+  }
+
+  /** `v128.store`. */
+  storeV(offset = 0): this {
+    this.#code.push(0xfd, ...uleb(0x0b), 0, ...uleb(offset));
+    return this;
+  }
+
+  /** `f32x4.extract_lane`. */
+  lane(i: number): this {
+    this.#code.push(0xfd, ...uleb(0x1f), i);
+    return this;
+  }
+
+  /** `call` of function index `f`. */
+  call(f: number): this {
+    this.#code.push(0x10, ...uleb(f));
+    return this;
+  }
+
+  /** `if … end` on the i32 on the stack; `otherwise` adds an `else` branch. */
+  if(then: () => void, otherwise?: () => void): this {
+    this.#code.push(0x04, 0x40);
+    this.#depth++;
+    then();
+    if (otherwise) {
+      this.#code.push(0x05);
+      otherwise();
+    }
+    this.#depth--;
+    this.#code.push(0x0b);
+    return this;
+  }
+
+  /**
+   * `for (i = from; i < to; i += step) body()` with `from`, `to` emitted by the
+   * callbacks (`to` is re-evaluated every iteration) and `step` a constant.
+   * The body runs at least zero times.
+   */
+  for(i: Local, from: () => void, to: () => void, step: number, body: () => void): this {
+    from();
+    this.set(i);
+    this.#code.push(0x02, 0x40); // block
+    this.#code.push(0x03, 0x40); // loop
+    this.#depth += 2;
+    this.get(i);
+    to();
+    this.op("i32.ge_s");
+    this.#code.push(0x0d, 1); // br_if to the block's end
+    body();
+    this.get(i).i32(step).op("i32.add").set(i);
+    this.#code.push(0x0c, 0); // br to the loop's start
+    this.#depth -= 2;
+    this.#code.push(0x0b, 0x0b);
+    return this;
+  }
+
+  /** The encoded body (locals and code) for the code section. */
+  encode(): number[] {
+    if (this.#depth !== 0) throw new Error("kernels/wasm_asm.ts: unbalanced control flow");
+    const groups: number[][] = [];
+    for (const t of this.#locals) groups.push([1, TYPE_CODE[t]]);
+    const body = [...vec(groups), ...this.#code, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+/** A module of functions over one imported memory (`env.memory`). */
+export class ModuleBuilder {
+  readonly #functions: { f: FunctionBuilder; export?: string }[] = [];
+
+  /** Adds `f` (exported as `exportName` when given) and returns its function index. */
+  add(f: FunctionBuilder, exportName?: string): number {
+    this.#functions.push({ f, ...(exportName ? { export: exportName } : {}) });
+    return this.#functions.length - 1;
+  }
+
+  /** Index the next {@linkcode ModuleBuilder.add} will return (for forward calls). */
+  get nextIndex(): number {
+    return this.#functions.length;
+  }
+
+  /** The module's bytes. */
+  encode(): Uint8Array {
+    const fns = this.#functions;
+    const types = fns.map(({ f }) => [
+      0x60,
+      ...vec(f.params.map((t) => [TYPE_CODE[t]])),
+      ...vec(f.results.map((t) => [TYPE_CODE[t]])),
+    ]);
+    const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x00, 0x01];
+    const exports = fns.flatMap(({ export: e }, i) => e ? [[...name(e), 0x00, ...uleb(i)]] : []);
+    return new Uint8Array([
+      0x00,
+      0x61,
+      0x73,
+      0x6d,
+      0x01,
+      0x00,
+      0x00,
+      0x00,
+      ...section(1, vec(types)),
+      ...section(2, vec([memoryImport])),
+      ...section(3, vec(fns.map((_, i) => uleb(i)))),
+      ...section(7, vec(exports)),
+      ...section(10, vec(fns.map(({ f }) => f.encode()))),
+    ]);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Multi-head self-attention `softmax(QKᵀ/√d)V` on tfjs's WASM backend, read
+ * straight from the fused QKV projection `[N, T, 3D]` (columns `[q | k | v]`,
+ * head `h` at `h·d … h·d + d − 1` in each) and written straight into the
+ * merged `[N, T, D]` layout: the generated GEMM (`kernels/wasm_gemm.ts`)
+ * walks heads by strides, so the split, the head transposes and their
+ * gradients are gone. The probabilities `[N, H, T, T]` are materialised
+ * (tfjs's Softmax kernel) and kept for the backward pass, which is one kernel:
+ * `dP = dO·Vᵀ`, `dV = Pᵀ·dO`, `dS = P ⊙ (dP − Σ dP⊙P / Σ P)`, `dQ = dS·K/√d`,
+ * `dK = dSᵀ·Q/√d`, written into one `[N, T, 3D]` gradient.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import { GEMM_A_COLUMNS, gemmScratchFloats } from "./wasm_gemm.ts";
+import type { WasmKernels } from "./wasm_runtime.ts";
+import {
+  registerWasmKernels,
+  requireFloat32,
+  runWasmKernel,
+  type WasmKernelSpec,
+} from "./wasm_register.ts";
+
+/** Kernel name of the scaled scores `QKᵀ/√d` `[N, H, T, T]`. */
+export const WASM_ATTENTION_SCORES = "NovalabWasmAttentionScores";
+/** Kernel name of the context `P·V` in the merged layout `[N, T, D]`. */
+export const WASM_ATTENTION_CONTEXT = "NovalabWasmAttentionContext";
+/** Kernel name of the gradient with respect to the QKV projection. */
+export const WASM_ATTENTION_GRAD = "NovalabWasmAttentionGrad";
+
+interface Geometry {
+  n: number;
+  t: number;
+  d: number;
+  heads: number;
+  dh: number;
+}
+
+function geometry(qkv: tf.TensorInfo, heads: number): Geometry {
+  const [n, t, d3] = qkv.shape as [number, number, number];
+  const d = d3 / 3, dh = d / heads;
+  if (qkv.shape.length !== 3 || !Number.isInteger(dh) || dh < 1) {
+    throw new Error(
+      `kernels/wasm_attention.ts: qkv has shape [${qkv.shape}]; expected [N, T, 3·D] with D ` +
+        `divisible by heads (${heads})`,
+    );
+  }
+  return { n, t, d, heads, dh };
+}
+
+/** One strided, batched GEMM over (sample, head). `a`/`b`: [address, row, column, sample, head]. */
+function headGemm(
+  k: WasmKernels,
+  g: Geometry,
+  [m, nn, kk]: [number, number, number],
+  a: [number, number, number, number, number],
+  b: [number, number, number, number, number],
+  c: [number, number, number, number],
+  alpha: number,
+): void {
+  const columns = a[1] === 1 && a[2] !== 1;
+  k.fns.gemm(
+    m,
+    nn,
+    kk,
+    a[0],
+    a[1],
+    a[2],
+    b[0],
+    b[1],
+    b[2],
+    c[0],
+    c[1],
+    0,
+    columns ? GEMM_A_COLUMNS : 0,
+    g.n,
+    g.heads,
+    a[3],
+    a[4],
+    b[3],
+    b[4],
+    c[2],
+    c[3],
+    k.scratch(gemmScratchFloats(nn)),
+    alpha,
+  );
+}
+
+const scoresKernel: WasmKernelSpec = {
+  name: WASM_ATTENTION_SCORES,
+  run({ qkv }, attrs, k) {
+    requireFloat32(qkv!, "qkv");
+    const g = geometry(qkv!, Number(attrs.heads));
+    const { n, t, d, heads, dh } = g, l = 3 * d;
+    const out = k.backend.makeOutput([n, heads, t, t], "float32");
+    const q = k.address(qkv!);
+    headGemm(
+      k,
+      g,
+      [t, t, dh],
+      [q, l, 1, t * l, dh],
+      [q + 4 * d, 1, l, t * l, dh],
+      [k.address(out), t, heads * t * t, t * t],
+      1 / Math.sqrt(dh),
+    );
+    return out;
+  },
+};
+
+const contextKernel: WasmKernelSpec = {
+  name: WASM_ATTENTION_CONTEXT,
+  run({ probs, qkv }, attrs, k) {
+    const g = geometry(qkv!, Number(attrs.heads));
+    const { n, t, d, heads, dh } = g, l = 3 * d;
+    const out = k.backend.makeOutput([n, t, d], "float32");
+    headGemm(
+      k,
+      g,
+      [t, dh, t],
+      [k.address(probs!), t, 1, heads * t * t, t * t],
+      [k.address(qkv!) + 8 * d, l, 1, t * l, dh],
+      [k.address(out), d, t * d, dh],
+      1,
+    );
+    return out;
+  },
+};
+
+const gradKernel: WasmKernelSpec = {
+  name: WASM_ATTENTION_GRAD,
+  run({ qkv, probs, dy }, attrs, k) {
+    const g = geometry(qkv!, Number(attrs.heads));
+    const { n, t, d, heads, dh } = g, l = 3 * d, tt = t * t, ht = heads * tt;
+    const out = k.backend.makeOutput(qkv!.shape, "float32");
+    const dpAt = k.malloc(n * ht * 4);
+    try {
+      const q = k.address(qkv!), p = k.address(probs!), o = k.address(dy!), dq = k.address(out);
+      const scale = 1 / Math.sqrt(dh);
+      // dP = dO·Vᵀ and dV = Pᵀ·dO.
+      headGemm(k, g, [t, t, dh], [o, d, 1, t * d, dh], [q + 8 * d, 1, l, t * l, dh], [
+        dpAt,
+        t,
+        ht,
+        tt,
+      ], 1);
+      headGemm(k, g, [t, dh, t], [p, 1, t, ht, tt], [o, d, 1, t * d, dh], [
+        dq + 8 * d,
+        l,
+        t * l,
+        dh,
+      ], 1);
+      // dS = P ⊙ (dP − Σ_j dP⊙P / Σ_j P), in place of dP (`softmax_grad`, wasm_rows.ts).
+      k.fns.softmax_grad!(p, dpAt, n * heads * t, t);
+      // dQ = dS·K/√d and dK = dSᵀ·Q/√d.
+      headGemm(k, g, [t, dh, t], [dpAt, t, 1, ht, tt], [q + 4 * d, l, 1, t * l, dh], [
+        dq,
+        l,
+        t * l,
+        dh,
+      ], scale);
+      headGemm(k, g, [t, dh, t], [dpAt, 1, t, ht, tt], [q, l, 1, t * l, dh], [
+        dq + 4 * d,
+        l,
+        t * l,
+        dh,
+      ], scale);
+    } finally {
+      k.free(dpAt);
+    }
+    return out;
+  },
+};
+
+const byHeads = new Map<number, (qkv: Tensor) => Tensor>();
+
+function differentiable(heads: number): (qkv: Tensor) => Tensor {
+  let f = byHeads.get(heads);
+  if (f) return f;
+  f = tf.customGrad((...args: Array<Tensor | GradSaveFunc>) => {
+    const [qkv, save] = args as [Tensor, GradSaveFunc];
+    const probs = tf.softmax(runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor);
+    save([qkv, probs]);
+    return {
+      value: runWasmKernel(WASM_ATTENTION_CONTEXT, { probs, qkv }, { heads }) as Tensor,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sq, sp] = saved as Tensor[];
+        return [
+          runWasmKernel(WASM_ATTENTION_GRAD, { qkv: sq!, probs: sp!, dy }, { heads }) as Tensor,
+        ];
+      },
+    };
+  }) as unknown as (qkv: Tensor) => Tensor;
+  byHeads.set(heads, f);
+  return f;
+}
+
+/**
+ * Self-attention of the fused projection `qkv` `[N, T, 3D]` with `heads`
+ * heads, returning the merged context `[N, T, D]` (before the output
+ * projection); differentiable in `qkv`. For the wasm backend (callers check
+ * `wasmKernelsActive()`, `kernels/wasm_runtime.ts`).
+ */
+export function wasmAttention(qkv: Tensor, heads: number): Tensor {
+  registerWasmKernels([scoresKernel, contextKernel, gradKernel]);
+  geometry(qkv, heads);
+  return differentiable(heads)(qkv);
+}

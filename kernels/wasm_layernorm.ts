@@ -1,0 +1,119 @@
+/**
+ * LayerNorm over the last axis on tfjs's WASM backend as two kernels (the
+ * generated SIMD `layer_norm` and `layer_norm_grad`, `kernels/wasm_rows.ts`),
+ * in place of the op composition's ~10 forward and ~25 backward kernels:
+ *
+ * - forward `[x, γ, β] → [y, μ, 1/σ]` (two-pass mean and variance per row;
+ *   the row statistics are kept for the backward pass);
+ * - backward `[x, γ, dy, μ, 1/σ] → [dx, dγ, dβ]` with
+ *   `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ`, `ĝ = dy·γ`, `x̂ = (x − μ)/σ`.
+ *
+ * Values equal the composition (`kernels/layernorm.ts`) within float32
+ * rounding.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import {
+  registerWasmKernels,
+  requireFloat32,
+  runWasmKernel,
+  type WasmKernelSpec,
+} from "./wasm_register.ts";
+
+/** Kernel name of the forward pass. */
+export const WASM_LAYER_NORM = "NovalabWasmLayerNorm";
+/** Kernel name of the backward pass. */
+export const WASM_LAYER_NORM_GRAD = "NovalabWasmLayerNormGrad";
+
+function rowsOf(x: tf.TensorInfo): [number, number] {
+  const d = x.shape.at(-1) ?? 1;
+  return [d === 0 ? 0 : x.shape.reduce((p, s) => p * s, 1) / d, d];
+}
+
+const forwardKernel: WasmKernelSpec = {
+  name: WASM_LAYER_NORM,
+  run({ x, gamma, beta }, attrs, k) {
+    requireFloat32(x!, "x");
+    const eps = Number(attrs.eps);
+    const [rows, d] = rowsOf(x!);
+    const outs = [
+      k.backend.makeOutput(x!.shape, "float32"),
+      k.backend.makeOutput([rows], "float32"),
+      k.backend.makeOutput([rows], "float32"),
+    ];
+    k.fns.layer_norm!(
+      ...[x!, gamma!, beta!, ...outs].map((t) => k.address(t)),
+      rows,
+      d,
+      eps,
+    );
+    return outs;
+  },
+};
+
+const backwardKernel: WasmKernelSpec = {
+  name: WASM_LAYER_NORM_GRAD,
+  run({ x, gamma, dy, mean, rstd }, _attrs, k) {
+    const [rows, d] = rowsOf(x!);
+    const outs = [
+      k.backend.makeOutput(x!.shape, "float32"),
+      k.backend.makeOutput([d], "float32"),
+      k.backend.makeOutput([d], "float32"),
+    ];
+    const blk = k.scratch(2 * d);
+    k.fns.layer_norm_grad!(
+      ...[x!, gamma!, dy!, mean!, rstd!, ...outs].map((t) => k.address(t)),
+      rows,
+      d,
+      blk,
+    );
+    return outs;
+  },
+};
+
+const byEps = new Map<number, (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor>();
+
+function differentiable(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor {
+  let f = byEps.get(eps);
+  if (f) return f;
+  f = tf.customGrad((...args: Array<Tensor | GradSaveFunc>) => {
+    const [x, gamma, beta, save] = args as [Tensor, Tensor, Tensor, GradSaveFunc];
+    const [y, mean, rstd] = runWasmKernel(WASM_LAYER_NORM, { x, gamma, beta }, { eps }) as Tensor[];
+    save([x, gamma, mean!, rstd!]);
+    return {
+      value: y!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sg, sm, sr] = saved as Tensor[];
+        const [dx, dg, db] = runWasmKernel(WASM_LAYER_NORM_GRAD, {
+          x: sx!,
+          gamma: sg!,
+          dy,
+          mean: sm!,
+          rstd: sr!,
+        }) as Tensor[];
+        return [dx!, dg!.reshape(sg!.shape), db!.reshape(beta.shape)];
+      },
+    };
+  }) as unknown as (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor;
+  byEps.set(eps, f);
+  return f;
+}
+
+/**
+ * LayerNorm of float32 `x` `[..., D]` with scale `gamma` and shift `beta`
+ * (`[D]`) on the wasm backend, differentiable in all three (callers check
+ * `wasmKernelsActive()`, `kernels/wasm_runtime.ts`).
+ */
+export function wasmLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
+  registerWasmKernels([forwardKernel, backwardKernel]);
+  const d = x.shape.at(-1);
+  if (gamma.size !== d || beta.size !== d) {
+    throw new Error(
+      `kernels/wasm_layernorm.ts: gamma [${gamma.shape}] and beta [${beta.shape}] must have ` +
+        `the size of x's last axis (${d}; x is [${x.shape}])`,
+    );
+  }
+  return differentiable(eps)(x, gamma, beta);
+}

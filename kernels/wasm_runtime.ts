@@ -1,0 +1,173 @@
+/**
+ * novalab's generated WebAssembly kernels (`kernels/wasm_gemm.ts`,
+ * `kernels/wasm_rows.ts`, `kernels/wasm_gelu.ts`), instantiated against tfjs-backend-wasm's own
+ * memory so they read and write tensors in place, plus a scratch buffer
+ * allocated from tfjs's heap. One instance per backend instance.
+ *
+ * Environment switch: `NOVALAB_WASM_KERNELS=0` keeps tfjs's stock WASM op
+ * compositions everywhere (A/B measurements).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { ModuleBuilder } from "./wasm_asm.ts";
+import { addGemm } from "./wasm_gemm.ts";
+import { addRowKernels } from "./wasm_rows.ts";
+import { addGeluKernels } from "./wasm_gelu.ts";
+
+/** The environment switch that turns novalab's WASM kernels off. */
+export const WASM_KERNELS_ENV = "NOVALAB_WASM_KERNELS";
+
+/** Signature of the generated `gemm` (see `kernels/wasm_gemm.ts`). */
+export type GemmFn = (
+  M: number,
+  N: number,
+  K: number,
+  A: number,
+  sam: number,
+  sak: number,
+  B: number,
+  sbk: number,
+  sbn: number,
+  C: number,
+  ldc: number,
+  bias: number,
+  flags: number,
+  G1: number,
+  G2: number,
+  sa1: number,
+  sa2: number,
+  sb1: number,
+  sb2: number,
+  sc1: number,
+  sc2: number,
+  scratch: number,
+  alpha: number,
+) => void;
+
+/** The generated functions (addresses in bytes; see their modules). */
+export interface WasmKernelExports {
+  /** Strided, batched matrix product. */
+  gemm: GemmFn;
+  /** `kernels/wasm_rows.ts`. */
+  [name: string]: (...args: number[]) => void;
+}
+
+/** The kernels bound to one backend, with its heap and a growable scratch buffer. */
+export interface WasmKernels {
+  /** The generated functions. */
+  fns: WasmKernelExports;
+  /** The backend they run on. */
+  backend: BackendWasm;
+  /** Byte address of at least `floats` floats of scratch (valid until the next call). */
+  scratch(floats: number): number;
+  /**
+   * False when a kernel wrote past the floats asked of the last
+   * {@linkcode WasmKernels.scratch} call (a guard pattern follows them; tests check it).
+   */
+  scratchGuardIntact(): boolean;
+  /** Byte address of a tensor's data. */
+  address(t: tf.TensorInfo): number;
+  /** A float32 view of a tensor's data (re-create it after anything allocates). */
+  view(t: tf.TensorInfo): Float32Array;
+  /** A float32 view of `floats` floats at byte address `at` (re-create it after any allocation). */
+  floats(at: number, floats: number): Float32Array;
+  /** Allocates `bytes` on tfjs's heap; release with {@linkcode WasmKernels.free}. */
+  malloc(bytes: number): number;
+  /** Releases what {@linkcode WasmKernels.malloc} returned. */
+  free(at: number): void;
+}
+
+/** The parts of tfjs-backend-wasm's Emscripten module used here. */
+interface EmscriptenHeap {
+  _malloc(bytes: number): number;
+  _free(at: number): void;
+  HEAPU8: Uint8Array;
+  asm?: { memory?: unknown };
+}
+
+/** Guard words after the scratch floats a kernel asked for. */
+const SCRATCH_GUARD = 16;
+const GUARD_WORD = 0x7fc0dead;
+
+let moduleBytes: Uint8Array | undefined;
+let compiled: WebAssembly.Module | undefined;
+const instances = new WeakMap<object, WasmKernels>();
+let enabled: boolean | undefined;
+
+/** False when `NOVALAB_WASM_KERNELS=0` (an unreadable environment counts as unset). */
+export function wasmKernelsEnabled(): boolean {
+  if (enabled === undefined) {
+    try {
+      enabled = Deno.env.get(WASM_KERNELS_ENV) !== "0";
+    } catch {
+      enabled = true;
+    }
+  }
+  return enabled;
+}
+
+/** Overrides {@linkcode wasmKernelsEnabled} (A/B runs, tests); `undefined` reads the env again. */
+export function setWasmKernelsEnabled(on: boolean | undefined): void {
+  enabled = on;
+}
+
+/** True when novalab's WASM kernels run now: the wasm backend is active and they are enabled. */
+export function wasmKernelsActive(): boolean {
+  return tf.getBackend() === "wasm" && wasmKernelsEnabled();
+}
+
+/** The generated module's bytes (built once). */
+export function wasmKernelModuleBytes(): Uint8Array {
+  if (!moduleBytes) {
+    const m = new ModuleBuilder();
+    addGemm(m);
+    addRowKernels(m);
+    addGeluKernels(m);
+
+    moduleBytes = m.encode();
+  }
+  return moduleBytes;
+}
+
+/** The kernels bound to `backend` (default: the active wasm backend). */
+export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels {
+  const known = instances.get(backend);
+  if (known) return known;
+  const heap = backend.wasm as unknown as EmscriptenHeap;
+  const memory = heap.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) {
+    throw new Error(
+      "kernels/wasm_runtime.ts: tfjs-backend-wasm does not expose its WebAssembly.Memory " +
+        "(wasm.asm.memory); expected @tensorflow/tfjs-backend-wasm 4.22.0 (pinned in deno.json)",
+    );
+  }
+  compiled ??= new WebAssembly.Module(wasmKernelModuleBytes() as Uint8Array<ArrayBuffer>);
+  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  let scratchAt = 0, scratchFloats = 0, guardAt = 0;
+  const kernels: WasmKernels = {
+    fns: instance.exports as unknown as WasmKernelExports,
+    backend,
+    scratch(floats) {
+      if (floats > scratchFloats) {
+        if (scratchAt) heap._free(scratchAt);
+        scratchFloats = Math.max(floats, Math.ceil(scratchFloats * 1.5));
+        scratchAt = heap._malloc((scratchFloats + SCRATCH_GUARD) * 4) >>> 0;
+      }
+      guardAt = scratchAt + floats * 4;
+      new Uint32Array(heap.HEAPU8.buffer, guardAt, SCRATCH_GUARD).fill(GUARD_WORD);
+      return scratchAt;
+    },
+    scratchGuardIntact: () =>
+      !guardAt ||
+      new Uint32Array(heap.HEAPU8.buffer, guardAt, SCRATCH_GUARD).every((w) => w === GUARD_WORD),
+    address: (t) => backend.dataIdMap.get(t.dataId)!.memoryOffset,
+    view: (t) => backend.typedArrayFromHeap(t) as Float32Array,
+    floats: (at, n) => new Float32Array(heap.HEAPU8.buffer, at, n),
+    malloc: (bytes) => heap._malloc(bytes) >>> 0,
+    free: (at) => heap._free(at),
+  };
+  instances.set(backend, kernels);
+  return kernels;
+}
