@@ -61,7 +61,10 @@ async function trainOn(
       clip_grad_norm: 1,
       log_every: 1,
       checkpoint_every: 0,
-      optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
+      // eps 1e-4, not 1e-8: the key part of qkv.bias has an exactly-zero true gradient
+      // (softmax ignores a per-query constant), and with eps 1e-8 Adam turns the two
+      // backends' different float32 rounding noise into full-lr steps of random sign.
+      optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-4 },
       schedule: { kind: "constant", warmup: 0, min_lr_ratio: 0 },
     },
   });
