@@ -247,3 +247,7 @@ export {
   type RunReportOptions,
   writeRunReport,
 } from "./eval/run_report.ts";
+/** Sweeps: expansion, validation, resumable and sharded running (`deno task sweep`). */
+export * as sweep from "./sweep/mod.ts";
+/** Sweep reports: the seed table, CSVs and plots (`deno task report`). */
+export * as report from "./report/mod.ts";
