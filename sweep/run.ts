@@ -70,6 +70,15 @@ export interface SweepResult {
   interrupted: boolean;
 }
 
+/**
+ * Live tensors, or 0 before any member ran: `tf.memory()` with no backend
+ * initialised would start tfjs's highest-priority backend (webgpu) itself and
+ * fail, which is what a sweep whose members are all finished used to do.
+ */
+function liveTensors(): number {
+  return tf.getBackend() ? tf.memory().numTensors : 0;
+}
+
 async function sameRecipe(dir: string, recipe: RunnableRecipe): Promise<boolean> {
   const body = (yaml: string) => yaml.split("\n").filter((l) => !l.startsWith("#")).join("\n");
   try {
@@ -185,7 +194,7 @@ export async function runSweep(file: string, options: SweepOptions = {}): Promis
         member,
         action: "skipped",
         status: before!,
-        tensors: tf.memory().numTensors,
+        tensors: liveTensors(),
       });
       log(formatMemberLine(member, prepared, before!, "skipped"));
       continue;
@@ -200,7 +209,7 @@ export async function runSweep(file: string, options: SweepOptions = {}): Promis
       runDir,
       options,
     );
-    const tensors = tf.memory().numTensors;
+    const tensors = liveTensors();
     outcomes.push({ member, action, status, tensors });
     log(formatMemberLine(member, prepared, status, action));
     if (afterFirst !== undefined && tensors > afterFirst && !leakReported) {
