@@ -1,8 +1,8 @@
 /**
  * Registers novalab's WGSL kernels into tfjs-backend-webgpu: `BatchMatMul` and
  * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
- * gradients of those kernels run on them too), and the fused LayerNorm and
- * AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
+ * gradients of those kernels run on them too), and the fused LayerNorm,
+ * attention and AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
  * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
  * `core/backend.ts` not to install them at all.
  *
@@ -14,6 +14,7 @@ import { matMulKernelConfigs } from "./matmul.ts";
 import { layerNormForwardKernelConfigs } from "./layernorm_forward.ts";
 import { layerNormBackwardKernelConfigs } from "./layernorm_backward.ts";
 import { adamWKernelConfigs } from "./adamw.ts";
+import { attentionKernelConfigs } from "./attention_kernels.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -43,6 +44,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...layerNormForwardKernelConfigs(),
     ...layerNormBackwardKernelConfigs(),
     ...adamWKernelConfigs(),
+    ...attentionKernelConfigs(),
   ];
 }
 

@@ -23,9 +23,7 @@ import {
   type Linear,
   ParameterStore,
 } from "./layers.ts";
-import { matmul } from "./matmul.ts";
-import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
-import { wasmAttention } from "../kernels/wasm_attention.ts";
+import { selfAttention } from "../kernels/attention.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 
@@ -128,26 +126,13 @@ export class VisionTransformer implements Module {
   }
 
   /**
-   * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`. On WASM with
-   * novalab's WASM kernels the heads are read from the fused QKV projection
-   * and written merged by strides (`kernels/wasm_attention.ts`); elsewhere it
-   * is the split/transpose composition.
+   * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`: the fused
+   * QKV projection, attention on the backend's fastest path
+   * (`kernels/attention.ts`: fused WebGPU kernels, WASM kernels or the op
+   * composition), then the output projection.
    */
   #attention(block: Block, x: Tensor): Tensor {
-    const [n, t, d] = x.shape;
-    const heads = this.config.heads;
-    if (wasmKernelsActive() && x.dtype === "float32") {
-      return applyLinear(block.proj, wasmAttention(applyLinear(block.qkv, x), heads));
-    }
-    const dh = d / heads;
-    const toHeads = (m: Tensor): Tensor =>
-      m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
-    // Split before transposing: 4-D transposes are fast, 5-D ones are not (WASM).
-    const [q, k, v] = tf.split(applyLinear(block.qkv, x), 3, -1).map(toHeads);
-    const scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
-    const context = matmul(tf.softmax(scores), v!); // [N·H, T, dh]
-    const merged = context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);
-    return applyLinear(block.proj, merged);
+    return applyLinear(block.proj, selfAttention(applyLinear(block.qkv, x), this.config.heads));
   }
 
   /** Releases all variables. */

@@ -1,0 +1,141 @@
+/**
+ * Backward WGSL programs of the fused WebGPU self-attention, from the per-query
+ * log-sum-exp `ℓ` and `δ = dO·O` of `NovalabAttentionStatsProgram`
+ * (`kernels/attention_programs.ts`), with `P = exp(S − ℓ)`, `S = QKᵀ/√d`:
+ *
+ * - dQ: `dQ = (1/√d) Σⱼ Pᵢⱼ(dOᵢ·Vⱼ − δᵢ) Kⱼ` → `[N, T, D]`; a thread per query,
+ *   key/value tiles streamed.
+ * - dK/dV: `dK = (1/√d) Σᵢ dSᵢⱼ Qᵢ`, `dV = Σᵢ Pᵢⱼ dOᵢ`; a thread per key,
+ *   query/dO tiles streamed; written with the given dQ into the one
+ *   `[N, T, 3D]` gradient of the QKV projection.
+ *
+ * @module
+ */
+import {
+  type AttentionGeometry,
+  AttentionProgram,
+  KEYS,
+  type Stream,
+  VALUES,
+} from "./attention_programs.ts";
+
+/** Query rows of the QKV projection, pre-scaled by 1/√d. */
+const SCALED_QUERIES: Stream = {
+  name: "q",
+  vec: true,
+  read: (j, c) => `(qkv[(n * T + ${j}) * R4 + h * V4 + ${c}] * scale)`,
+};
+
+/** Rows of the output gradient dO. */
+const OUTPUT_GRADS: Stream = {
+  name: "g",
+  vec: true,
+  read: (j, c) => `dy[(n * T + ${j}) * D4 + h * V4 + ${c}]`,
+};
+
+/** Per-query log-sum-exp (column 0 of the statistics). */
+const LOG_SUM_EXP: Stream = {
+  name: "lse",
+  vec: false,
+  read: (j) => `stats[((n * uniforms.heads + h) * T + ${j}) * 2]`,
+};
+
+/** Per-query `δ = dO·O` (column 1 of the statistics). */
+const DELTAS: Stream = {
+  name: "delta",
+  vec: false,
+  read: (j) => `stats[((n * uniforms.heads + h) * T + ${j}) * 2 + 1]`,
+};
+
+/** `dQ` → `[N, T, D]` (vec4 output). */
+export class NovalabAttentionGradQueryProgram extends AttentionProgram {
+  /** `[N, T, D]`. */
+  outputShape: number[];
+  /** Inputs. */
+  variableNames = ["qkv", "dy", "stats"];
+  /** vec4 reads except the per-row statistics. */
+  variableComponents = [4, 4, 1];
+  /** vec4 writes. */
+  outputComponent = 4;
+
+  /** Builds the program for geometry `g`. */
+  constructor(g: AttentionGeometry) {
+    super(g, "dq");
+    this.outputShape = [g.n, g.t, g.heads * g.dh];
+  }
+
+  /** WGSL user code. */
+  getUserCode(): string {
+    const body = `${this.scores("q", KEYS)}
+      var dp0 = 0.0; var dp1 = 0.0; var dp2 = 0.0; var dp3 = 0.0;
+      ${this.dots("dp", "g", VALUES)}
+      let ds0 = exp(s0 - lse) * (dp0 - delta); let ds1 = exp(s1 - lse) * (dp1 - delta);
+      let ds2 = exp(s2 - lse) * (dp2 - delta); let ds3 = exp(s3 - lse) * (dp3 - delta);
+      ${this.accumulate("dq", "ds", KEYS)}`;
+    return `${this.tiles(KEYS, VALUES)}
+fn main() {
+  ${this.prelude()}
+  ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
+  ${this.row("g", (c) => `dy[outRow + ${c}]`)}
+  ${this.row("dq", () => "vec4<f32>(0.0)")}
+  let at = ((n * uniforms.heads + h) * T + ic) * 2;
+  let lse = stats[at];
+  let delta = stats[at + 1];
+  ${this.tileLoop([KEYS, VALUES], body)}
+  if (valid) {
+    ${this.forC((c) => `result[outRow + ${c}] = dq[${c}] * scale;`)}
+  }
+}`;
+  }
+}
+
+/** `dK`, `dV` and the given `dQ` → the `[N, T, 3D]` QKV gradient (vec4 output). */
+export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
+  /** `[N, T, 3D]`. */
+  outputShape: number[];
+  /** Inputs. */
+  variableNames = ["qkv", "dy", "stats", "dq"];
+  /** vec4 reads except the per-row statistics. */
+  variableComponents = [4, 4, 1, 4];
+  /** vec4 writes. */
+  outputComponent = 4;
+
+  /** Builds the program for geometry `g`. */
+  constructor(g: AttentionGeometry) {
+    super(g, "dkv");
+    this.outputShape = [g.n, g.t, 3 * g.heads * g.dh];
+  }
+
+  /**
+   * WGSL user code. This thread's row `i` is a key; the tiles stream queries
+   * (`qT`, pre-scaled by 1/√d, so `dK = Σ dS·qT`) and their `dO` (`gT`).
+   */
+  getUserCode(): string {
+    const at = (stream: Stream, r: number) => this.at(stream, `jj + ${r}`);
+    const body = `${this.scores("k", SCALED_QUERIES)}
+      ${[0, 1, 2, 3].map((r) => `let p${r} = exp(s${r} - ${at(LOG_SUM_EXP, r)});`).join(" ")}
+      var dp0 = 0.0; var dp1 = 0.0; var dp2 = 0.0; var dp3 = 0.0;
+      ${this.dots("dp", "v", OUTPUT_GRADS)}
+      ${[0, 1, 2, 3].map((r) => `let ds${r} = p${r} * (dp${r} - ${at(DELTAS, r)});`).join(" ")}
+      ${this.accumulate("dv", "p", OUTPUT_GRADS)}
+      ${this.accumulate("dk", "ds", SCALED_QUERIES)}`;
+    const streams = [SCALED_QUERIES, OUTPUT_GRADS, LOG_SUM_EXP, DELTAS];
+    return `${this.tiles(...streams)}
+fn main() {
+  ${this.prelude()}
+  ${this.row("k", (c) => `qkv[qkvRow + D4 + ${c}]`)}
+  ${this.row("v", (c) => `qkv[qkvRow + 2 * D4 + ${c}]`)}
+  ${this.row("dk", () => "vec4<f32>(0.0)")}
+  ${this.row("dv", () => "vec4<f32>(0.0)")}
+  ${this.tileLoop(streams, body)}
+  if (valid) {
+    ${
+      this.forC((c) =>
+        `result[qkvRow + ${c}] = dq[outRow + ${c}]; ` +
+        `result[qkvRow + D4 + ${c}] = dk[${c}]; result[qkvRow + 2 * D4 + ${c}] = dv[${c}];`
+      )
+    }
+  }
+}`;
+  }
+}

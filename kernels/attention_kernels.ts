@@ -1,0 +1,114 @@
+/**
+ * Kernel registrations of the fused WebGPU self-attention: the four programs
+ * of `kernels/attention_programs.ts` under novalab's kernel names, each sized
+ * to the device's workgroup memory. The differentiable op is `selfAttention`
+ * in `kernels/attention.ts`.
+ *
+ * @module
+ */
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
+import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import {
+  type AttentionGeometry,
+  attentionTile,
+  NovalabAttentionForwardProgram,
+  NovalabAttentionStatsProgram,
+} from "./attention_programs.ts";
+import {
+  NovalabAttentionGradKeyValueProgram,
+  NovalabAttentionGradQueryProgram,
+} from "./attention_grad_programs.ts";
+
+/** Environment switch: `1` forces the compact attention programs, `0` the tiled, unrolled ones. */
+export const ATTENTION_COMPACT_ENV = "NOVALAB_ATTENTION_COMPACT";
+
+/** Vulkan's vendor id of Mesa's software drivers (llvmpipe/lavapipe), as wgpu reports it. */
+const MESA_SOFTWARE_VENDOR = "65541";
+
+/**
+ * Whether the attention programs take their compact form on `backend`
+ * (`AttentionGeometry.compact`): yes on Mesa's software adapter, no on GPUs;
+ * `NOVALAB_ATTENTION_COMPACT=0|1` overrides (tests use it to run the tiled
+ * form on the fallback adapter at small head widths).
+ */
+export function attentionCompact(backend: WebGPUBackend): boolean {
+  let flag: string | undefined;
+  try {
+    flag = Deno.env.get(ATTENTION_COMPACT_ENV);
+  } catch {
+    flag = undefined;
+  }
+  if (flag === "1" || flag === "0") return flag === "1";
+  const info = backend.adapterInfo as unknown as { vendor?: string } | undefined;
+  return info?.vendor === MESA_SOFTWARE_VENDOR;
+}
+
+/** Kernel name of the fused forward pass. */
+export const ATTENTION_FORWARD = "NovalabAttention";
+/** Kernel name of the per-query log-sum-exp and `dO·O`. */
+export const ATTENTION_STATS = "NovalabAttentionStats";
+/** Kernel name of dQ. */
+export const ATTENTION_GRAD_QUERY = "NovalabAttentionGradQuery";
+/** Kernel name of the QKV gradient (dQ given, dK and dV computed). */
+export const ATTENTION_GRAD_KEY_VALUE = "NovalabAttentionGradKeyValue";
+
+/**
+ * The geometry of a fused QKV projection `[N, T, 3D]` with `heads` heads;
+ * throws naming `what` unless it is float32 with `D` divisible by `heads`.
+ */
+export function geometryOf(
+  qkv: TensorInfo,
+  heads: number,
+  what: string,
+): Omit<AttentionGeometry, "tile" | "compact"> {
+  const [n, t, d3] = qkv.shape as [number, number, number];
+  const dh = d3 / 3 / heads;
+  if (qkv.shape.length !== 3 || !Number.isInteger(dh) || dh < 1 || qkv.dtype !== "float32") {
+    throw new Error(
+      `kernels/attention.ts: ${what} has ${qkv.dtype} [${qkv.shape}]; expected float32 ` +
+        `[N, T, 3·D] with D divisible by heads (${heads})`,
+    );
+  }
+  return { n, t, heads, dh };
+}
+
+interface Args {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
+
+type ProgramClass = new (g: AttentionGeometry) => WebGPUProgram;
+
+/** A kernel function running `Program` on the inputs named `names` (the first is `qkv`). */
+function kernel(Program: ProgramClass, names: string[], extraFloatsPerRow = 0) {
+  return (args: Args): TensorInfo => {
+    const backend = args.backend as WebGPUBackend;
+    const heads = Number((args.attrs ?? {}).heads);
+    const base = geometryOf(args.inputs.qkv!, heads, "qkv");
+    const limit = backend.device.limits.maxComputeWorkgroupStorageSize;
+    const tile = attentionTile(base.dh, limit, extraFloatsPerRow);
+    const g = { ...base, tile, compact: attentionCompact(backend) };
+    const inputs = names.map((name) => args.inputs[name]!);
+    const int = (v: number) => ({ type: "int32" as const, data: [v] });
+    return backend.runWebGPUProgram(new Program(g), inputs, "float32", [int(g.t), int(heads)]);
+  };
+}
+
+/** Kernel configs of the fused attention (webgpu). */
+export function attentionKernelConfigs(): KernelConfig[] {
+  const config = (kernelName: string, f: (a: Args) => TensorInfo): KernelConfig => ({
+    kernelName,
+    backendName: "webgpu",
+    kernelFunc: f as unknown as KernelFunc,
+  });
+  return [
+    config(ATTENTION_FORWARD, kernel(NovalabAttentionForwardProgram, ["qkv"])),
+    config(ATTENTION_STATS, kernel(NovalabAttentionStatsProgram, ["qkv", "o", "dy"])),
+    config(ATTENTION_GRAD_QUERY, kernel(NovalabAttentionGradQueryProgram, ["qkv", "dy", "stats"])),
+    config(
+      ATTENTION_GRAD_KEY_VALUE,
+      kernel(NovalabAttentionGradKeyValueProgram, ["qkv", "dy", "stats", "dq"], 2),
+    ),
+  ];
+}
