@@ -119,6 +119,15 @@ function printStep(label: string, r: VitStepResult): void {
       r.loss.toFixed(4)
     }, tensors ${r.tensors.join("→")}`,
   );
+  if (r.gpuMemory) {
+    const { liveBytes: live, pooledBytes: pool, peakPooledBytes: peak } = r.gpuMemory;
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(
+      `  GPU memory: live tensors ${mib(live[0])} → ${mib(live[1])} MiB, buffer pool ` +
+        `${mib(pool[0])} → ${mib(pool[1])} MiB (peak ${mib(peak)}) from the first to the last ` +
+        `timed step: ${pool[1] > pool[0] || live[1] > live[0] ? "GROWING" : "flat"}`,
+    );
+  }
   if (!r.webgpu) return;
   const w = r.webgpu;
   console.log(

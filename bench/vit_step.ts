@@ -55,6 +55,17 @@ export interface VitStepResult {
    * synchronous backends).
    */
   hostMsPerStep: number;
+  /**
+   * WebGPU only: GPU memory after the first and after the last timed step —
+   * bytes of live tensors, and bytes tfjs's buffer pool holds (live + free
+   * buffers kept for reuse, what the device actually has allocated) — and the
+   * pool's peak over the timed steps. Flat means equal first and last.
+   */
+  gpuMemory?: {
+    liveBytes: [number, number];
+    pooledBytes: [number, number];
+    peakPooledBytes: number;
+  };
   /** WebGPU only: what one step sends to the device. */
   webgpu?: {
     /** Compute dispatches per step. */
@@ -69,6 +80,20 @@ export interface VitStepResult {
     /** Dispatches per step by program class, most first. */
     byProgram: [string, number][];
   };
+}
+
+interface GpuMemory {
+  live: number;
+  pooled: number;
+}
+
+/** tfjs-backend-webgpu's memory counters (its `memory()` adds them to tfjs's). */
+function gpuMemory(): GpuMemory {
+  const m = tf.memory() as tf.MemoryInfo & {
+    numBytesInGPU?: number;
+    numBytesAllocatedInGPU?: number;
+  };
+  return { live: m.numBytesInGPU ?? 0, pooled: m.numBytesAllocatedInGPU ?? 0 };
 }
 
 /**
@@ -124,9 +149,13 @@ export async function benchVitStep(
   hostMs = 0;
   hostSubmitMs = 0;
   const before = tf.memory().numTensors;
+  const gpu: GpuMemory[] = [];
   const t0 = performance.now();
   let loss = NaN;
-  for (let i = 0; i < o.steps; i++) loss = await step();
+  for (let i = 0; i < o.steps; i++) {
+    loss = await step();
+    if (counter) gpu.push(gpuMemory());
+  }
   const ms = (performance.now() - t0) / o.steps;
   const after = tf.memory().numTensors;
   const counts = counter?.read();
@@ -142,6 +171,13 @@ export async function benchVitStep(
     loss,
     tensors: [before, after],
     hostMsPerStep: hostMs / o.steps,
+    ...(gpu.length > 0 && {
+      gpuMemory: {
+        liveBytes: [gpu[0]!.live, gpu.at(-1)!.live],
+        pooledBytes: [gpu[0]!.pooled, gpu.at(-1)!.pooled],
+        peakPooledBytes: Math.max(...gpu.map((m) => m.pooled)),
+      },
+    }),
     ...(counts && {
       webgpu: {
         dispatchesPerStep: perStep(counts.dispatches),
