@@ -52,9 +52,9 @@ export class NovalabAttentionGradQueryProgram extends AttentionProgram {
   /** `[N, T, D]`. */
   outputShape: number[];
   /** Inputs. */
-  variableNames = ["qkv", "dy", "stats"];
+  variableNames = this.inputs("qkv", "dy", "stats");
   /** vec4 reads except the per-row statistics. */
-  variableComponents = [4, 4, 1];
+  variableComponents = this.components(4, 4, 1);
   /** vec4 writes. */
   outputComponent = 4;
 
@@ -66,13 +66,13 @@ export class NovalabAttentionGradQueryProgram extends AttentionProgram {
 
   /** WGSL user code. */
   getUserCode(): string {
-    const body = `${this.scores("q", KEYS)}
+    const body = `${this.scores("q", KEYS, this.streamedKeyBias())}
       var dp0 = 0.0; var dp1 = 0.0; var dp2 = 0.0; var dp3 = 0.0;
       ${this.dots("dp", "g", VALUES)}
       let ds0 = exp(s0 - lse) * (dp0 - delta); let ds1 = exp(s1 - lse) * (dp1 - delta);
       let ds2 = exp(s2 - lse) * (dp2 - delta); let ds3 = exp(s3 - lse) * (dp3 - delta);
       ${this.accumulate("dq", "ds", KEYS)}`;
-    return `${this.tiles(KEYS, VALUES)}
+    return `${this.tiles(...this.keyStreams(KEYS, VALUES))}
 fn main() {
   ${this.prelude()}
   ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
@@ -81,7 +81,7 @@ fn main() {
   let at = ((n * uniforms.heads + h) * T + ic) * 2;
   let lse = stats[at];
   let delta = stats[at + 1];
-  ${this.tileLoop([KEYS, VALUES], body)}
+  ${this.tileLoop(this.keyStreams(KEYS, VALUES), body)}
   if (valid) {
     ${this.forC((c) => `result[outRow + ${c}] = dq[${c}] * scale;`)}
   }
@@ -94,9 +94,9 @@ export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
   /** `[N, T, 3D]`. */
   outputShape: number[];
   /** Inputs. */
-  variableNames = ["qkv", "dy", "stats", "dq"];
+  variableNames = this.inputs("qkv", "dy", "stats", "dq");
   /** vec4 reads except the per-row statistics. */
-  variableComponents = [4, 4, 1, 4];
+  variableComponents = this.components(4, 4, 1, 4);
   /** vec4 writes. */
   outputComponent = 4;
 
@@ -112,7 +112,7 @@ export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
    */
   getUserCode(): string {
     const at = (stream: Stream, r: number) => this.at(stream, `jj + ${r}`);
-    const body = `${this.scores("k", SCALED_QUERIES)}
+    const body = `${this.scores("k", SCALED_QUERIES, this.g.keyBias ? () => "kb" : undefined)}
       ${[0, 1, 2, 3].map((r) => `let p${r} = exp(s${r} - ${at(LOG_SUM_EXP, r)});`).join(" ")}
       var dp0 = 0.0; var dp1 = 0.0; var dp2 = 0.0; var dp3 = 0.0;
       ${this.dots("dp", "v", OUTPUT_GRADS)}
@@ -127,6 +127,7 @@ fn main() {
   ${this.row("v", (c) => `qkv[qkvRow + 2 * D4 + ${c}]`)}
   ${this.row("dk", () => "vec4<f32>(0.0)")}
   ${this.row("dv", () => "vec4<f32>(0.0)")}
+  ${this.g.keyBias ? "let kb = keyBias[n * T + ic];" : ""}
   ${this.tileLoop(streams, body)}
   if (valid) {
     ${

@@ -60,7 +60,7 @@ export function geometryOf(
   qkv: TensorInfo,
   heads: number,
   what: string,
-): Omit<AttentionGeometry, "tile" | "compact"> {
+): Omit<AttentionGeometry, "tile" | "compact" | "keyBias"> {
   const [n, t, d3] = qkv.shape as [number, number, number];
   const dh = d3 / 3 / heads;
   if (qkv.shape.length !== 3 || !Number.isInteger(dh) || dh < 1 || qkv.dtype !== "float32") {
@@ -80,7 +80,10 @@ interface Args {
 
 type ProgramClass = new (g: AttentionGeometry) => WebGPUProgram;
 
-/** A kernel function running `Program` on the inputs named `names` (the first is `qkv`). */
+/**
+ * A kernel function running `Program` on the inputs named `names` (the first
+ * is `qkv`), plus `keyBias` `[N, T]` when given.
+ */
 function kernel(Program: ProgramClass, names: string[], extraFloatsPerRow = 0) {
   return (args: Args): TensorInfo => {
     const backend = args.backend as WebGPUBackend;
@@ -88,8 +91,9 @@ function kernel(Program: ProgramClass, names: string[], extraFloatsPerRow = 0) {
     const base = geometryOf(args.inputs.qkv!, heads, "qkv");
     const limit = backend.device.limits.maxComputeWorkgroupStorageSize;
     const tile = attentionTile(base.dh, limit, extraFloatsPerRow);
-    const g = { ...base, tile, compact: attentionCompact(backend) };
-    const inputs = names.map((name) => args.inputs[name]!);
+    const keyBias = args.inputs.keyBias !== undefined;
+    const g = { ...base, tile, compact: attentionCompact(backend), keyBias };
+    const inputs = (keyBias ? [...names, "keyBias"] : names).map((name) => args.inputs[name]!);
     const int = (v: number) => ({ type: "int32" as const, data: [v] });
     return backend.runWebGPUProgram(new Program(g), inputs, "float32", [int(g.t), int(heads)]);
   };

@@ -49,6 +49,8 @@ export interface AttentionGeometry {
    * form of wide heads, and gains nothing from workgroup memory.
    */
   compact: boolean;
+  /** An additive per-key bias `[N, T]` (a key-padding mask) is an extra input, `keyBias`. */
+  keyBias: boolean;
 }
 
 /**
@@ -70,6 +72,9 @@ export const KEYS: Stream = {
   vec: true,
   read: (j, c) => `qkv[(n * T + ${j}) * R4 + D4 + h * V4 + ${c}]`,
 };
+
+/** The additive per-key bias `[N, T]`. */
+export const KEY_BIAS: Stream = { name: "kb", vec: false, read: (j) => `keyBias[n * T + ${j}]` };
 
 /** Value rows of the QKV projection. */
 export const VALUES: Stream = {
@@ -117,7 +122,28 @@ export abstract class AttentionProgram implements WebGPUProgram {
   /** Builds the program for geometry `g`. */
   constructor(readonly g: AttentionGeometry, kind: string) {
     this.dispatch = [Math.ceil(g.t / ATTENTION_ROWS), g.heads, g.n];
-    this.shaderKey = `novalabAttention_${kind}_${g.dh}_${g.tile}_${g.compact ? "c" : "t"}`;
+    this.shaderKey = `novalabAttention_${kind}_${g.dh}_${g.tile}_${g.compact ? "c" : "t"}` +
+      (g.keyBias ? "_kb" : "");
+  }
+
+  /** Input names: `names`, then `keyBias` when the geometry has one. */
+  protected inputs(...names: string[]): string[] {
+    return this.g.keyBias ? [...names, "keyBias"] : names;
+  }
+
+  /** Components per input binding: `components`, then 1 for `keyBias`. */
+  protected components(...components: number[]): number[] {
+    return this.g.keyBias ? [...components, 1] : components;
+  }
+
+  /** The streams of a program that streams keys: `streams`, plus the key bias when present. */
+  protected keyStreams(...streams: Stream[]): Stream[] {
+    return this.g.keyBias ? [...streams, KEY_BIAS] : streams;
+  }
+
+  /** The key bias of streamed key `jj + r`, for {@link scores} (none without a bias). */
+  protected streamedKeyBias(): ((r: number) => string) | undefined {
+    return this.g.keyBias ? (r) => this.at(KEY_BIAS, `jj + ${r}`) : undefined;
   }
 
   /** Head width in vec4s. */
@@ -149,10 +175,15 @@ export abstract class AttentionProgram implements WebGPUProgram {
     return stream.vec ? `${stream.name}T[(${row}) * ${this.v4} + ${c}]` : `${stream.name}T[${row}]`;
   }
 
-  /** WGSL: `sA = a · stream[jj + A]` for the four rows of the step, masked past `count`. */
-  protected scores(a: string, stream: Stream): string {
+  /**
+   * WGSL: `sA = a · stream[jj + A] (+ bias(A))` for the four rows of the step,
+   * masked past `count`.
+   */
+  protected scores(a: string, stream: Stream, bias?: (r: number) => string): string {
+    const add = bias ? [0, 1, 2, 3].map((r) => `s${r} += ${bias(r)};`).join(" ") : "";
     return `var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
       ${this.dots("s", a, stream)}
+      ${add}
       s0 = select(-3.0e38, s0, jj < count); s1 = select(-3.0e38, s1, jj + 1 < count);
       s2 = select(-3.0e38, s2, jj + 2 < count); s3 = select(-3.0e38, s3, jj + 3 < count);`;
   }
@@ -255,9 +286,9 @@ export class NovalabAttentionForwardProgram extends AttentionProgram {
   /** `[N, T, D]`. */
   outputShape: number[];
   /** Inputs. */
-  variableNames = ["qkv"];
+  variableNames = this.inputs("qkv");
   /** vec4 reads. */
-  variableComponents = [4];
+  variableComponents = this.components(4);
   /** vec4 writes. */
   outputComponent = 4;
 
@@ -269,7 +300,7 @@ export class NovalabAttentionForwardProgram extends AttentionProgram {
 
   /** WGSL user code. */
   getUserCode(): string {
-    const body = `${this.scores("q", KEYS)}
+    const body = `${this.scores("q", KEYS, this.streamedKeyBias())}
       let mNew = max(m, max(max(s0, s1), max(s2, s3)));
       let corr = exp(m - mNew);
       let p0 = exp(s0 - mNew); let p1 = exp(s1 - mNew);
@@ -277,14 +308,14 @@ export class NovalabAttentionForwardProgram extends AttentionProgram {
       l = l * corr + p0 + p1 + p2 + p3;
       ${this.accumulate("o", "p", VALUES, "corr")}
       m = mNew;`;
-    return `${this.tiles(KEYS, VALUES)}
+    return `${this.tiles(...this.keyStreams(KEYS, VALUES))}
 fn main() {
   ${this.prelude()}
   ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
   ${this.row("o", () => "vec4<f32>(0.0)")}
   var m = -3.0e38;
   var l = 0.0;
-  ${this.tileLoop([KEYS, VALUES], body)}
+  ${this.tileLoop(this.keyStreams(KEYS, VALUES), body)}
   if (valid) {
     let inv = 1.0 / l;
     ${this.forC((c) => `result[outRow + ${c}] = o[${c}] * inv;`)}
@@ -298,9 +329,9 @@ export class NovalabAttentionStatsProgram extends AttentionProgram {
   /** `[N·H, T, 2]`. */
   outputShape: number[];
   /** Inputs: the projection, the forward output and its gradient. */
-  variableNames = ["qkv", "o", "dy"];
+  variableNames = this.inputs("qkv", "o", "dy");
   /** vec4 reads. */
-  variableComponents = [4, 4, 4];
+  variableComponents = this.components(4, 4, 4);
 
   /** Builds the program for geometry `g`. */
   constructor(g: AttentionGeometry) {
@@ -310,17 +341,17 @@ export class NovalabAttentionStatsProgram extends AttentionProgram {
 
   /** WGSL user code. */
   getUserCode(): string {
-    const body = `${this.scores("q", KEYS)}
+    const body = `${this.scores("q", KEYS, this.streamedKeyBias())}
       let mNew = max(m, max(max(s0, s1), max(s2, s3)));
       l = l * exp(m - mNew) + exp(s0 - mNew) + exp(s1 - mNew) + exp(s2 - mNew) + exp(s3 - mNew);
       m = mNew;`;
-    return `${this.tiles(KEYS)}
+    return `${this.tiles(...this.keyStreams(KEYS))}
 fn main() {
   ${this.prelude()}
   ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
   var m = -3.0e38;
   var l = 0.0;
-  ${this.tileLoop([KEYS], body)}
+  ${this.tileLoop(this.keyStreams(KEYS), body)}
   if (valid) {
     var delta = 0.0;
     ${this.forC((c) => `delta += dot(dy[outRow + ${c}], o[outRow + ${c}]);`)}

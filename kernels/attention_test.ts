@@ -27,6 +27,8 @@ interface Case {
   dh: number;
   /** Multiplier of the inputs (8 gives logits in the tens). */
   scale?: number;
+  /** Key padding: sample `s` keeps its first `t − pad·(s + 1)` keys (at least one). */
+  pad?: number;
 }
 
 const CASES: Case[] = [
@@ -36,6 +38,8 @@ const CASES: Case[] = [
   { n: 3, t: 67, heads: 3, dh: 16 },
   { n: 1, t: 130, heads: 1, dh: 16, scale: 8 },
   { n: 2, t: 50, heads: 3, dh: 64 },
+  { n: 3, t: 21, heads: 2, dh: 8, pad: 6 },
+  { n: 2, t: 70, heads: 1, dh: 16, pad: 30 },
 ];
 
 /**
@@ -46,10 +50,24 @@ const CASES: Case[] = [
 const TILED_CASES: Case[] = [
   { n: 2, t: 130, heads: 2, dh: 4, scale: 4 },
   { n: 1, t: 67, heads: 3, dh: 8 },
+  { n: 2, t: 70, heads: 2, dh: 4, pad: 20 },
 ];
 
-/** Context and d(Σ context·w)/d(qkv). */
-function forwardAndGrad(c: Case, attend: (qkv: tf.Tensor, heads: number) => tf.Tensor) {
+/** The key-padding bias of case `c` (0 for kept keys, −1e9 for padding), or none. */
+function keyBias(c: Case): tf.Tensor | undefined {
+  if (!c.pad) return undefined;
+  const bias = new Float32Array(c.n * c.t);
+  for (let s = 0; s < c.n; s++) {
+    const kept = Math.max(1, c.t - c.pad * (s + 1));
+    for (let j = kept; j < c.t; j++) bias[s * c.t + j] = -1e9;
+  }
+  return tf.tensor(bias, [c.n, c.t]);
+}
+
+type Attend = (qkv: tf.Tensor, heads: number, keyBias?: tf.Tensor) => tf.Tensor;
+
+/** Context and d(Σ context·w)/d(qkv), with the case's key padding when it has one. */
+function forwardAndGrad(c: Case, attend: Attend) {
   return () => {
     const d = c.heads * c.dh;
     const qkv = tf.tensor(values(c.n * c.t * 3 * d, 1).map((x) => x * (c.scale ?? 1)), [
@@ -58,8 +76,9 @@ function forwardAndGrad(c: Case, attend: (qkv: tf.Tensor, heads: number) => tf.T
       3 * d,
     ]);
     const w = tf.tensor(values(c.n * c.t * d, 2), [c.n, c.t, d]);
-    const y = attend(qkv, c.heads);
-    const grad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(attend(a, c.heads), w)))(qkv);
+    const bias = keyBias(c);
+    const y = attend(qkv, c.heads, bias);
+    const grad = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(attend(a, c.heads, bias), w)))(qkv);
     return [y, grad];
   };
 }
@@ -82,7 +101,7 @@ Deno.test({
       const counter = await useNovalabWebGpu();
       assert.ok(fusedWebGpuAttentionActive(c.dh));
       const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
-      const what = `N ${c.n} T ${c.t} H ${c.heads} d ${c.dh}`;
+      const what = `N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
       assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
       assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
       const ran = counter.read().byProgram;
@@ -105,7 +124,7 @@ Deno.test({
         const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
         const counter = await useNovalabWebGpu();
         const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
-        const what = `tiled N ${c.n} T ${c.t} H ${c.heads} d ${c.dh}`;
+        const what = `tiled N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
         assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
         assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
         assert.equal(counter.read().byProgram["NovalabAttentionGradKeyValueProgram"], 1);
@@ -113,6 +132,22 @@ Deno.test({
     } finally {
       Deno.env.delete(ATTENTION_COMPACT_ENV);
     }
+  },
+});
+
+Deno.test({
+  name: "kernels/attention: a key bias of the wrong shape is an error naming both shapes",
+  ...opts,
+  async fn() {
+    await useNovalabWebGpu();
+    await tf.setBackend("webgpu");
+    tf.tidy(() => {
+      const qkv = tf.zeros([2, 5, 24]);
+      assert.throws(
+        () => selfAttention(qkv, 2, tf.zeros([2, 4])),
+        /keyBias has shape \[2,4\]; expected \[N, T\] = \[2, 5\]/,
+      );
+    });
   },
 });
 

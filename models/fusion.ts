@@ -96,8 +96,10 @@ export class FusionTransformer implements Module {
     const text = applyLinear(this.#textProj, repeat(features));
     let x = tf.concat([applyLinear(this.#imageProj, tokens), text], 1); // [N, T + L, W]
     const keys = tf.concat([tf.ones([n, t]), repeat(mask).reshape([n, l])], 1);
-    const bias = keyPaddingBias(keys);
-    for (const block of this.#blocks) x = applyBlock(block, x, { heads: this.options.heads, bias });
+    const keyBias = keyPaddingBias(keys);
+    for (const block of this.#blocks) {
+      x = applyBlock(block, x, { heads: this.options.heads, keyBias });
+    }
     const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
     const out = l2Normalize(applyLayerNorm(this.#norm, cls));
     return out.reshape([...image.shape.slice(0, -2), this.options.width]);

@@ -120,9 +120,11 @@ export class TextTransformer implements Module {
     const mask = tf.tensor2d(encoded.mask, [b, l]);
     const rows = tf.tensor1d(encoded.rows, "int32");
     let x = tf.add(embedRows(this.#tokenEmbed, rows).reshape([b, l, dim]), this.#posEmbed);
-    let bias = keyPaddingBias(mask);
-    if (this.options.causal) bias = tf.add(bias, causalBias(l));
-    for (const block of this.#blocks) x = applyBlock(block, x, { heads: this.options.heads, bias });
+    const keyBias = keyPaddingBias(mask);
+    const bias = this.options.causal ? causalBias(l) : undefined;
+    for (const block of this.#blocks) {
+      x = applyBlock(block, x, { heads: this.options.heads, keyBias, ...(bias && { bias }) });
+    }
     x = applyLayerNorm(this.#norm, x);
     if (this.options.output === "tokens") return packTextTokens(x, mask);
     if (pooling === "cls") return tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);

@@ -21,6 +21,7 @@ import {
   type ParameterStore,
 } from "./layers.ts";
 import { matmul } from "./matmul.ts";
+import { selfAttention } from "../kernels/attention.ts";
 import type { Tensor } from "../core/tensor.ts";
 
 /** Additive logit of a masked key (softmax weight ≈ 0, still finite). */
@@ -65,22 +66,27 @@ export function createBlock(
 }
 
 /**
- * Multi-head attention over `x` `[N, T, D]` with an additive `bias`
- * broadcastable to `[N, H, T, T]` (e.g. `[N, 1, 1, T]` key padding,
- * `[1, 1, T, T]` causal order).
+ * Multi-head attention over `x` `[N, T, D]`. With a per-key bias only it is
+ * `selfAttention` (`kernels/attention.ts`: the fused WebGPU kernels where
+ * active); a general `bias` (causal order) takes the composition here.
  */
 function attention(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
+  const qkv = applyLinear(block.qkv, x);
+  if (!options.bias) {
+    return applyLinear(block.proj, selfAttention(qkv, options.heads, options.keyBias));
+  }
   const [n, t, d] = x.shape as [number, number, number];
   const heads = options.heads;
   const dh = d / heads;
+  const bias = options.keyBias
+    ? tf.add(options.bias, options.keyBias.reshape([n, 1, 1, t]))
+    : options.bias;
   const toHeads = (m: Tensor): Tensor =>
     m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
-  const [q, k, v] = tf.split(applyLinear(block.qkv, x), 3, -1).map(toHeads);
-  let scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
-  if (options.bias) {
-    scores = tf.add(scores.reshape([n, heads, t, t]), options.bias).reshape([n * heads, t, t]);
-  }
-  const context = matmul(tf.softmax(scores), v!); // [N·H, T, dh]
+  const [q, k, v] = tf.split(qkv, 3, -1).map(toHeads);
+  const scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
+  const biased = tf.add(scores.reshape([n, heads, t, t]), bias).reshape([n * heads, t, t]);
+  const context = matmul(tf.softmax(biased), v!); // [N·H, T, dh]
   const merged = context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);
   return applyLinear(block.proj, merged);
 }
@@ -89,7 +95,9 @@ function attention(block: TransformerBlock, x: Tensor, options: AttentionOptions
 export interface AttentionOptions {
   /** Attention heads (the width must be divisible by it). */
   heads: number;
-  /** Additive attention bias broadcastable to `[N, H, T, T]`, or none. */
+  /** Additive per-key bias `[N, T]` (key padding: {@link keyPaddingBias}), or none. */
+  keyBias?: Tensor;
+  /** Any other additive attention bias broadcastable to `[N, H, T, T]` (causal order), or none. */
   bias?: Tensor;
 }
 
@@ -105,12 +113,12 @@ export function applyBlock(block: TransformerBlock, x: Tensor, options: Attentio
 }
 
 /**
- * Key-padding bias from a mask `[N, T]` (1 = real token, 0 = padding):
- * `[N, 1, 1, T]` holding 0 for real keys and {@link MASKED_LOGIT} for padding.
+ * Key-padding bias from a mask `[N, T]` (1 = real token, 0 = padding): `[N, T]`
+ * holding 0 for real keys and {@link MASKED_LOGIT} for padding (the
+ * `keyBias` of {@link AttentionOptions}).
  */
 export function keyPaddingBias(mask: Tensor): Tensor {
-  const [n, t] = mask.shape as [number, number];
-  return tf.mul(tf.sub(1, mask), MASKED_LOGIT).reshape([n, 1, 1, t]);
+  return tf.mul(tf.sub(1, mask), MASKED_LOGIT);
 }
 
 /** Causal bias `[1, 1, T, T]`: query `i` sees keys `j ≤ i` only. */
