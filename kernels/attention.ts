@@ -100,7 +100,7 @@ function fused(heads: number, withBias: boolean): Fused {
  * heads and an optional additive per-key bias `keyBias` `[N, T]` (a
  * key-padding mask: 0 for real keys, a large negative logit for padding) →
  * the merged context `[N, T, D]`; differentiable in `qkv`. Picks the fused
- * WebGPU kernels, the WASM kernels (no key bias) or the composition (module docs).
+ * WebGPU kernels, the WASM kernels or the composition (module docs).
  */
 export function selfAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Tensor {
   if (qkv.dtype !== "float32") return selfAttentionComposite(qkv, heads, keyBias);
@@ -113,6 +113,8 @@ export function selfAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Ten
   if (fusedWebGpuAttentionActive(dh) && (!keyBias || keyBias.dtype === "float32")) {
     return keyBias ? fused(heads, true)(qkv, keyBias) : fused(heads, false)(qkv);
   }
-  if (wasmKernelsActive() && !keyBias) return wasmAttention(qkv, heads);
+  if (wasmKernelsActive() && (!keyBias || keyBias.dtype === "float32")) {
+    return wasmAttention(qkv, heads, keyBias);
+  }
   return selfAttentionComposite(qkv, heads, keyBias);
 }

@@ -172,37 +172,51 @@ const gradKernel: WasmKernelSpec = {
   },
 };
 
-const byHeads = new Map<number, (qkv: Tensor) => Tensor>();
+type Attend = (qkv: Tensor, keyBias?: Tensor) => Tensor;
+const byHeads = new Map<string, Attend>();
 
-function differentiable(heads: number): (qkv: Tensor) => Tensor {
-  let f = byHeads.get(heads);
+/**
+ * The kernels under a `tf.customGrad`, differentiable in `qkv`; a key bias is
+ * added to the scores before the softmax and taken as a constant mask (zero
+ * gradient), as in `kernels/attention.ts`.
+ */
+function differentiable(heads: number, withBias: boolean): Attend {
+  const key = `${heads}/${withBias}`;
+  let f = byHeads.get(key);
   if (f) return f;
   f = tf.customGrad((...args: Array<Tensor | GradSaveFunc>) => {
-    const [qkv, save] = args as [Tensor, GradSaveFunc];
-    const probs = tf.softmax(runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor);
-    save([qkv, probs]);
+    const qkv = args[0] as Tensor;
+    const keyBias = withBias ? args[1] as Tensor : undefined;
+    const save = args.at(-1) as GradSaveFunc;
+    let scores = runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor;
+    if (keyBias) {
+      const [n, t] = keyBias.shape as [number, number];
+      scores = tf.add(scores, keyBias.reshape([n, 1, 1, t]));
+    }
+    const probs = tf.softmax(scores);
+    save(keyBias ? [qkv, probs, keyBias] : [qkv, probs]);
     return {
       value: runWasmKernel(WASM_ATTENTION_CONTEXT, { probs, qkv }, { heads }) as Tensor,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sq, sp] = saved as Tensor[];
-        return [
-          runWasmKernel(WASM_ATTENTION_GRAD, { qkv: sq!, probs: sp!, dy }, { heads }) as Tensor,
-        ];
+        const [sq, sp, sb] = saved as [Tensor, Tensor, Tensor?];
+        const grad = runWasmKernel(WASM_ATTENTION_GRAD, { qkv: sq, probs: sp, dy }, { heads });
+        return sb ? [grad as Tensor, tf.zerosLike(sb)] : [grad as Tensor];
       },
     };
-  }) as unknown as (qkv: Tensor) => Tensor;
-  byHeads.set(heads, f);
+  }) as unknown as Attend;
+  byHeads.set(key, f);
   return f;
 }
 
 /**
  * Self-attention of the fused projection `qkv` `[N, T, 3D]` with `heads`
- * heads, returning the merged context `[N, T, D]` (before the output
+ * heads and an optional additive per-key bias `keyBias` `[N, T]` (key
+ * padding), returning the merged context `[N, T, D]` (before the output
  * projection); differentiable in `qkv`. For the wasm backend (callers check
  * `wasmKernelsActive()`, `kernels/wasm_runtime.ts`).
  */
-export function wasmAttention(qkv: Tensor, heads: number): Tensor {
+export function wasmAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Tensor {
   registerWasmKernels([scoresKernel, contextKernel, gradKernel]);
   geometry(qkv, heads);
-  return differentiable(heads)(qkv);
+  return keyBias ? differentiable(heads, true)(qkv, keyBias) : differentiable(heads, false)(qkv);
 }

@@ -160,6 +160,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "kernels/wasm_attention: a key-padding bias masks the padded keys like the composition",
+  ...opts,
+  fn() {
+    for (const [n, t, d, heads] of [[2, 5, 12, 3], [3, 9, 16, 2]]) {
+      // Sample s keeps its first t − 2·s keys (at least one); the bias is a constant mask.
+      const mask = Array.from(
+        { length: n! * t! },
+        (_, i) => (i % t!) < Math.max(1, t! - 2 * Math.floor(i / t!)),
+      );
+      const bias = () => tf.tensor(mask.map((keep) => (keep ? 0 : -1e9)), [n!, t!]);
+      compare(
+        `masked attention n=${n} t=${t} d=${d} heads=${heads}`,
+        (qkv) => wasmAttention(qkv!, heads!, bias()),
+        (qkv) => {
+          const dh = d! / heads!;
+          const toHeads = (m: tf.Tensor) =>
+            m.reshape([n!, t!, heads!, dh]).transpose([0, 2, 1, 3]).reshape([n! * heads!, t!, dh]);
+          const [q, k, v] = tf.split(qkv!, 3, -1).map(toHeads);
+          const s = tf.mul(tf.matMul(q!, k!, false, true), 1 / Math.sqrt(dh));
+          const biased = tf.add(s.reshape([n!, heads!, t!, t!]), bias().reshape([n!, 1, 1, t!]));
+          const p = tf.softmax(biased.reshape([n! * heads!, t!, t!]));
+          return tf.matMul(p, v!).reshape([n!, heads!, t!, dh]).transpose([0, 2, 1, 3])
+            .reshape([n!, t!, d!]);
+        },
+        [[n!, t!, 3 * d!]],
+        TOL,
+        2,
+      );
+    }
+  },
+});
+
+Deno.test({
   name: "kernels/wasm_gelu: forward and gradient match the erf composition",
   ...opts,
   fn() {
