@@ -33,7 +33,14 @@ import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
 
-const ANCHOR = new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
+/** The PyTorch anchor: `$NOVALAB_ANCHOR`, else `../shared/anchors/torch_vit_step.py` beside the checkout. */
+function anchorPath(): string {
+  return Deno.env.get("NOVALAB_ANCHOR") ??
+    new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
+}
+
+/** The anchor's precision modes: fp32 eager, and bf16 autocast + fused attention (`amp`). */
+type AnchorMode = "fp32" | "amp";
 
 /** Pythons to try for the anchor: `$NOVALAB_PYTHON`, then PATH's, then Debian's (python3-torch). */
 function pythonCandidates(): string[] {
@@ -41,13 +48,17 @@ function pythonCandidates(): string[] {
   return chosen ? [chosen] : ["python3", "/usr/bin/python3"];
 }
 
-async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<string | undefined> {
+async function runAnchor(
+  o: VitStepOptions,
+  device: "cpu" | "cuda",
+  mode: AnchorMode,
+): Promise<string | undefined> {
   const args = [
-    ANCHOR,
+    anchorPath(),
     "--device",
     device,
     "--mode",
-    "fp32",
+    mode,
     "--steps",
     String(o.steps),
     ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((k) => [
@@ -75,7 +86,7 @@ async function runAnchor(o: VitStepOptions, device: "cpu" | "cuda"): Promise<str
   return undefined;
 }
 
-function vitOptions(defaults: VitStepOptions) {
+function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
   return (cmd: Command) =>
     cmd.option("--batch <n>", "images per step", String(defaults.batch))
       .option("--img <n>", "image side", String(defaults.img))
@@ -86,6 +97,11 @@ function vitOptions(defaults: VitStepOptions) {
       .option("--out <n>", "projection width", String(defaults.out))
       .option("--steps <n>", "timed steps", String(defaults.steps))
       .option("--no-anchor", "skip the PyTorch anchor")
+      .option(
+        "--anchor-modes <list>",
+        "anchor precisions to run, comma-separated: fp32, amp (bf16 + fused attention)",
+        defaults.anchorModes,
+      )
       .option(
         "--compare-kernels",
         "run with tfjs's stock kernels, then novalab's (WASM: alternated, 3 rounds)",
@@ -145,6 +161,7 @@ async function vitBench(
   opts: Record<string, string | boolean>,
 ) {
   const o = parseVit(opts as Record<string, string>);
+  const modes = opts.anchor === false ? [] : parseAnchorModes(String(opts.anchorModes));
   const info = await initBackend(backend);
   const adapter = info.name === "webgpu" && info.adapter
     ? ` on ${info.adapter.description}${
@@ -185,12 +202,28 @@ async function vitBench(
     r = await benchVitStep(o);
     printStep(label(info.kernels ? ` ${info.kernels} kernels` : ""), r);
   }
-  if (opts.anchor === false) return;
-  const anchor = await runAnchor(o, device);
-  if (!anchor) return;
-  console.log(anchor);
-  const ms = Number(anchor.match(/([\d.]+) ms\/step/)?.[1]);
-  if (ms) console.log(`ratio novalab/PyTorch: ${(r.msPerStep / ms).toFixed(2)}× (step time)`);
+  for (const mode of modes) {
+    const anchor = await runAnchor(o, device, mode);
+    if (!anchor) return;
+    console.log(anchor);
+    const ms = Number(anchor.match(/([\d.]+) ms\/step/)?.[1]);
+    if (ms) {
+      console.log(`ratio novalab/PyTorch ${mode}: ${(r.msPerStep / ms).toFixed(2)}× (step time)`);
+    }
+  }
+}
+
+/** `--anchor-modes` → the modes, or an error naming the value and the valid ones. */
+export function parseAnchorModes(list: string): AnchorMode[] {
+  const modes = list.split(",").map((m) => m.trim()).filter((m) => m !== "");
+  const bad = modes.filter((m) => m !== "fp32" && m !== "amp");
+  if (bad.length > 0 || modes.length === 0) {
+    throw new Error(
+      `--anchor-modes ${JSON.stringify(list)}: expected a comma-separated list of fp32, amp ` +
+        `(got ${bad.length > 0 ? bad.map((m) => JSON.stringify(m)).join(", ") : "none"})`,
+    );
+  }
+  return modes as AnchorMode[];
 }
 
 /**
@@ -228,10 +261,30 @@ async function compareWasm(
 }
 
 const program = new Command("bench").exitOverride();
-vitOptions({ batch: 256, img: 28, patch: 4, dim: 64, depth: 4, heads: 4, out: 64, steps: 5 })(
+vitOptions({
+  batch: 256,
+  img: 28,
+  patch: 4,
+  dim: 64,
+  depth: 4,
+  heads: 4,
+  out: 64,
+  steps: 5,
+  anchorModes: "fp32",
+})(
   program.command("cpu-vit").description("tiny ViT step on WASM vs PyTorch CPU"),
 ).action((opts) => vitBench("wasm", "cpu", opts));
-vitOptions({ batch: 64, img: 224, patch: 16, dim: 192, depth: 12, heads: 3, out: 768, steps: 10 })(
+vitOptions({
+  batch: 64,
+  img: 224,
+  patch: 16,
+  dim: 192,
+  depth: 12,
+  heads: 3,
+  out: 768,
+  steps: 10,
+  anchorModes: "fp32,amp",
+})(
   program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
 ).action((opts) => vitBench("webgpu", "cuda", opts));
 program.command("matmul").description("square matmul TFLOP/s on WebGPU, stock vs novalab kernels")

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs novalab's GPU benchmarks on a GPU machine from what tools/gpu/prepare.sh
+# put in .gpu/ (carried there): unpacks the Vulkan/EGL loaders, decompresses
+# Deno, then either one `bench` command (`run.sh gpu-vit --batch 256 …`) or a
+# named suite of them, each writing its output to $OUT/<name>.log as it goes.
+#
+#   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
+#                  amp) and batch 256; matmul 4096² every transpose variant
+#   run.sh s       ViT-S/16 batch 64 and 256 with the anchor
+#   run.sh knobs   submit batch 15/64/128 and the attention's compact form, ViT-Ti b64
+#
+# NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+gpu=.gpu
+out=${OUT:-/tmp/novalab-gpu-out}
+mkdir -p "$out"
+if [ "${NOVALAB_GPU_LOCAL:-0}" != 1 ]; then
+  for f in "$gpu"/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+fi
+deno=/tmp/novalab-deno
+[ -x "$deno" ] || { xz -dc "$gpu/deno.xz" >"$deno.tmp" && chmod +x "$deno.tmp" && mv "$deno.tmp" "$deno"; }
+[ -f "$gpu/torch_vit_step.py" ] && export NOVALAB_ANCHOR=$PWD/$gpu/torch_vit_step.py
+export PYTHONUNBUFFERED=1
+
+bench() { # bench <log name> <bench arguments…>
+  local name=$1
+  shift
+  echo "== bench $* ($(date -u +%H:%M:%S))" | tee -a "$out/$name.log"
+  "$deno" run -A "$gpu/bench.js" "$@" 2>&1 | grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' |
+    tee -a "$out/$name.log"
+}
+
+vit_ti="--img 224 --patch 16 --dim 192 --depth 12 --heads 3 --out 768"
+vit_s="--img 224 --patch 16 --dim 384 --depth 12 --heads 6 --out 768"
+case "${1:-ti}" in
+  ti)
+    nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
+    bench ti gpu-vit $vit_ti --batch 64 --steps 3 --compare-kernels --anchor-modes fp32,amp
+    bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor
+    bench ti gpu-vit $vit_ti --batch 256 --steps 10 --anchor-modes fp32,amp
+    bench matmul matmul --size 4096 --reps 10
+    ;;
+  s)
+    bench s gpu-vit $vit_s --batch 64 --steps 10 --anchor-modes fp32,amp
+    bench s gpu-vit $vit_s --batch 256 --steps 10 --anchor-modes fp32,amp
+    ;;
+  knobs)
+    for batch in 15 64 128; do
+      NOVALAB_WEBGPU_SUBMIT_BATCH=$batch bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    done
+    NOVALAB_ATTENTION_COMPACT=1 bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    ;;
+  *) bench custom "$@" ;;
+esac
