@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares .gpu/ (git-ignored, ~40 MiB) for a GPU machine that has no network,
+# Prepares .gpu/ (ignored by git and deno, ~40 MiB) for a GPU machine that has no network,
 # so that one device call can run `tools/gpu/run.sh` (docs/benchmarks.md, "On a
 # GPU machine"): a bundle of bench/main.ts with every dependency inlined, this
 # machine's Deno binary (xz), the PyTorch anchor, and the Vulkan/EGL loader
@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.gpu
 mkdir -p "$out/debs"
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 
 deno bundle --platform deno --keep-names -o "$out/bench.js" bench/main.ts
 
