@@ -14,7 +14,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { constantKeyBiasAttention, type KeyBiasedAttention } from "./attention_grad.ts";
 import { matmul } from "../models/matmul.ts";
 import { novalabKernelsActive } from "./install.ts";
 import { wasmKernelsActive } from "./wasm_runtime.ts";
@@ -59,39 +60,29 @@ function run(name: string, inputs: Record<string, Tensor>, heads: number): Tenso
   return tf.engine().runKernel(name, inputs, { heads }) as Tensor;
 }
 
-type Fused = (qkv: Tensor, keyBias?: Tensor) => Tensor;
-const byHeads = new Map<string, Fused>();
+const byHeads = new Map<number, KeyBiasedAttention>();
 
-/**
- * The fused kernels under a `tf.customGrad`, differentiable in `qkv`. A key
- * bias is taken as a constant mask: its gradient is zero (learned biases go
- * through the composition).
- */
-function fused(heads: number, withBias: boolean): Fused {
-  const key = `${heads}/${withBias}`;
-  let f = byHeads.get(key);
+/** The fused WebGPU kernels as an op differentiable in `qkv` (`kernels/attention_grad.ts`). */
+function fused(heads: number): KeyBiasedAttention {
+  let f = byHeads.get(heads);
   if (f) return f;
-  f = tf.customGrad((...args: Array<Tensor | GradSaveFunc>) => {
-    const qkv = args[0] as Tensor;
-    const keyBias = withBias ? args[1] as Tensor : undefined;
-    const save = args.at(-1) as GradSaveFunc;
-    const bias: Record<string, Tensor> = keyBias ? { keyBias } : {};
-    const value = run(ATTENTION_FORWARD, { qkv, ...bias }, heads);
-    save(keyBias ? [qkv, value, keyBias] : [qkv, value]);
-    return {
-      value,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sq, so, sb] = saved as [Tensor, Tensor, Tensor?];
-        const b: Record<string, Tensor> = sb ? { keyBias: sb } : {};
-        const stats = run(ATTENTION_STATS, { qkv: sq, o: so, dy, ...b }, heads);
-        const dq = run(ATTENTION_GRAD_QUERY, { qkv: sq, dy, stats, ...b }, heads);
-        const grad = run(ATTENTION_GRAD_KEY_VALUE, { qkv: sq, dy, stats, dq, ...b }, heads);
-        tf.dispose([stats, dq]);
-        return sb ? [grad, tf.zerosLike(sb)] : [grad];
-      },
-    };
-  }) as unknown as Fused;
-  byHeads.set(key, f);
+  const withBias = (keyBias: Tensor | undefined): Record<string, Tensor> =>
+    keyBias ? { keyBias } : {};
+  f = constantKeyBiasAttention(
+    (qkv, keyBias) => {
+      const value = run(ATTENTION_FORWARD, { qkv, ...withBias(keyBias) }, heads);
+      return { value, keep: [qkv, value] };
+    },
+    (dy, [qkv, o], keyBias) => {
+      const b = withBias(keyBias);
+      const stats = run(ATTENTION_STATS, { qkv: qkv!, o: o!, dy, ...b }, heads);
+      const dq = run(ATTENTION_GRAD_QUERY, { qkv: qkv!, dy, stats, ...b }, heads);
+      const grad = run(ATTENTION_GRAD_KEY_VALUE, { qkv: qkv!, dy, stats, dq, ...b }, heads);
+      tf.dispose([stats, dq]);
+      return grad;
+    },
+  );
+  byHeads.set(heads, f);
   return f;
 }
 
@@ -111,7 +102,7 @@ export function selfAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Ten
     );
   }
   if (fusedWebGpuAttentionActive(dh) && (!keyBias || keyBias.dtype === "float32")) {
-    return keyBias ? fused(heads, true)(qkv, keyBias) : fused(heads, false)(qkv);
+    return fused(heads)(qkv, keyBias);
   }
   if (wasmKernelsActive() && (!keyBias || keyBias.dtype === "float32")) {
     return wasmAttention(qkv, heads, keyBias);

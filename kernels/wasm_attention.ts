@@ -12,7 +12,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { constantKeyBiasAttention, type KeyBiasedAttention } from "./attention_grad.ts";
 import { GEMM_A_COLUMNS, gemmScratchFloats } from "./wasm_gemm.ts";
 import type { WasmKernels } from "./wasm_runtime.ts";
 import {
@@ -172,39 +173,30 @@ const gradKernel: WasmKernelSpec = {
   },
 };
 
-type Attend = (qkv: Tensor, keyBias?: Tensor) => Tensor;
-const byHeads = new Map<string, Attend>();
+const byHeads = new Map<number, KeyBiasedAttention>();
 
 /**
- * The kernels under a `tf.customGrad`, differentiable in `qkv`; a key bias is
- * added to the scores before the softmax and taken as a constant mask (zero
- * gradient), as in `kernels/attention.ts`.
+ * The kernels as an op differentiable in `qkv` (`kernels/attention_grad.ts`);
+ * a key bias is added to the scores before the softmax.
  */
-function differentiable(heads: number, withBias: boolean): Attend {
-  const key = `${heads}/${withBias}`;
-  let f = byHeads.get(key);
+function differentiable(heads: number): KeyBiasedAttention {
+  let f = byHeads.get(heads);
   if (f) return f;
-  f = tf.customGrad((...args: Array<Tensor | GradSaveFunc>) => {
-    const qkv = args[0] as Tensor;
-    const keyBias = withBias ? args[1] as Tensor : undefined;
-    const save = args.at(-1) as GradSaveFunc;
-    let scores = runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor;
-    if (keyBias) {
-      const [n, t] = keyBias.shape as [number, number];
-      scores = tf.add(scores, keyBias.reshape([n, 1, 1, t]));
-    }
-    const probs = tf.softmax(scores);
-    save(keyBias ? [qkv, probs, keyBias] : [qkv, probs]);
-    return {
-      value: runWasmKernel(WASM_ATTENTION_CONTEXT, { probs, qkv }, { heads }) as Tensor,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sq, sp, sb] = saved as [Tensor, Tensor, Tensor?];
-        const grad = runWasmKernel(WASM_ATTENTION_GRAD, { qkv: sq, probs: sp, dy }, { heads });
-        return sb ? [grad as Tensor, tf.zerosLike(sb)] : [grad as Tensor];
-      },
-    };
-  }) as unknown as Attend;
-  byHeads.set(key, f);
+  f = constantKeyBiasAttention(
+    (qkv, keyBias) => {
+      let scores = runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor;
+      if (keyBias) {
+        const [n, t] = keyBias.shape as [number, number];
+        scores = tf.add(scores, keyBias.reshape([n, 1, 1, t]));
+      }
+      const probs = tf.softmax(scores);
+      const value = runWasmKernel(WASM_ATTENTION_CONTEXT, { probs, qkv }, { heads }) as Tensor;
+      return { value, keep: [qkv, probs] };
+    },
+    (dy, [qkv, probs]) =>
+      runWasmKernel(WASM_ATTENTION_GRAD, { qkv: qkv!, probs: probs!, dy }, { heads }) as Tensor,
+  );
+  byHeads.set(heads, f);
   return f;
 }
 
@@ -218,5 +210,5 @@ function differentiable(heads: number, withBias: boolean): Attend {
 export function wasmAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Tensor {
   registerWasmKernels([scoresKernel, contextKernel, gradKernel]);
   geometry(qkv, heads);
-  return keyBias ? differentiable(heads, true)(qkv, keyBias) : differentiable(heads, false)(qkv);
+  return differentiable(heads)(qkv, keyBias);
 }
