@@ -33,9 +33,16 @@ export { ATTENTION_MAX_HEAD_WIDTH } from "./attention_programs.ts";
 
 /**
  * The split/transpose/matmul/softmax composition (every backend), with an
- * optional additive per-key bias `keyBias` `[N, T]` (e.g. a key-padding mask).
+ * optional additive per-key bias `keyBias` `[N, T]` (e.g. a key-padding mask)
+ * and an optional general additive `bias` broadcastable to `[N, H, T, T]`
+ * (e.g. causal order).
  */
-export function selfAttentionComposite(qkv: Tensor, heads: number, keyBias?: Tensor): Tensor {
+export function selfAttentionComposite(
+  qkv: Tensor,
+  heads: number,
+  keyBias?: Tensor,
+  bias?: Tensor,
+): Tensor {
   const [n, t, d3] = qkv.shape as [number, number, number];
   const d = d3 / 3, dh = d / heads;
   const toHeads = (m: Tensor): Tensor =>
@@ -43,9 +50,11 @@ export function selfAttentionComposite(qkv: Tensor, heads: number, keyBias?: Ten
   // Split before transposing: 4-D transposes are fast, 5-D ones are not (WASM).
   const [q, k, v] = tf.split(qkv, 3, -1).map(toHeads);
   let scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
-  if (keyBias) {
-    scores = tf.add(scores.reshape([n, heads, t, t]), keyBias.reshape([n, 1, 1, t]))
-      .reshape([n * heads, t, t]);
+  if (keyBias || bias) {
+    let full = scores.reshape([n, heads, t, t]);
+    if (keyBias) full = tf.add(full, keyBias.reshape([n, 1, 1, t]));
+    if (bias) full = tf.add(full, bias);
+    scores = full.reshape([n * heads, t, t]);
   }
   const context = matmul(tf.softmax(scores), v!); // [N·H, T, dh]
   return context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);

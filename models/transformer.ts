@@ -20,8 +20,7 @@ import {
   type Linear,
   type ParameterStore,
 } from "./layers.ts";
-import { matmul } from "./matmul.ts";
-import { selfAttention } from "../kernels/attention.ts";
+import { selfAttention, selfAttentionComposite } from "../kernels/attention.ts";
 import type { Tensor } from "../core/tensor.ts";
 
 /** Additive logit of a masked key (softmax weight ≈ 0, still finite). */
@@ -68,27 +67,14 @@ export function createBlock(
 /**
  * Multi-head attention over `x` `[N, T, D]`. With a per-key bias only it is
  * `selfAttention` (`kernels/attention.ts`: the fused WebGPU kernels where
- * active); a general `bias` (causal order) takes the composition here.
+ * active); a general `bias` (causal order) takes `selfAttentionComposite`.
  */
 function attention(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
   const qkv = applyLinear(block.qkv, x);
-  if (!options.bias) {
-    return applyLinear(block.proj, selfAttention(qkv, options.heads, options.keyBias));
-  }
-  const [n, t, d] = x.shape as [number, number, number];
-  const heads = options.heads;
-  const dh = d / heads;
-  const bias = options.keyBias
-    ? tf.add(options.bias, options.keyBias.reshape([n, 1, 1, t]))
-    : options.bias;
-  const toHeads = (m: Tensor): Tensor =>
-    m.reshape([n, t, heads, dh]).transpose([0, 2, 1, 3]).reshape([n * heads, t, dh]);
-  const [q, k, v] = tf.split(qkv, 3, -1).map(toHeads);
-  const scores = tf.mul(matmul(q!, k!, { transposeB: true }), 1 / Math.sqrt(dh));
-  const biased = tf.add(scores.reshape([n, heads, t, t]), bias).reshape([n * heads, t, t]);
-  const context = matmul(tf.softmax(biased), v!); // [N·H, T, dh]
-  const merged = context.reshape([n, heads, t, dh]).transpose([0, 2, 1, 3]).reshape([n, t, d]);
-  return applyLinear(block.proj, merged);
+  const context = options.bias
+    ? selfAttentionComposite(qkv, options.heads, options.keyBias, options.bias)
+    : selfAttention(qkv, options.heads, options.keyBias);
+  return applyLinear(block.proj, context);
 }
 
 /** Options of {@link applyBlock}. */
