@@ -140,7 +140,13 @@ export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions } from "./core/optim.ts";
 export { learningRate, type ScheduleOptions } from "./core/schedule.ts";
 export { clipByGlobalNorm, globalNorm } from "./core/clip_grad.ts";
-export { type BackendChoice, type BackendInfo, initBackend } from "./core/backend.ts";
+export {
+  applyPrecision,
+  type BackendChoice,
+  type BackendInfo,
+  initBackend,
+} from "./core/backend.ts";
+export { matMulPrecision, type Precision, PRECISIONS } from "./kernels/precision.ts";
 export { loadCheckpoint, saveCheckpoint } from "./core/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors } from "./core/safetensors.ts";
 

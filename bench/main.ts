@@ -14,15 +14,20 @@
  *   `--compare-kernels` alternates tfjs's stock WASM kernels and novalab's
  *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones).
  * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
- *   with tfjs's stock WebGPU kernels and with novalab's.
- * - `train <recipe>`: ms/step and images/s of a recipe's real training step.
+ *   with tfjs's stock WebGPU kernels and with novalab's, in fp32 and — where
+ *   the adapter offers `shader-f16` — with f16 operands.
+ * - `train <recipe>`: ms/step and images/s of a recipe's real training step
+ *   (at the recipe's `precision:`).
+ *
+ * `--precision f16` (cpu-vit, gpu-vit) runs the step with f16 matmul operands.
  *
  * Flags follow the anchor's: `--batch --img --patch --dim --depth --heads --out --steps`.
  *
  * @module
  */
-import { Command } from "commander";
-import { type BackendChoice, initBackend } from "../core/backend.ts";
+import { Command, Option } from "commander";
+import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
+import { type Precision, PRECISIONS } from "../kernels/precision.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
@@ -106,6 +111,10 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
         "--compare-kernels",
         "run with tfjs's stock kernels, then novalab's (WASM: alternated, 3 rounds)",
       )
+      .addOption(
+        new Option("--precision <p>", "matmul operands (f16: WebGPU with shader-f16)")
+          .choices([...PRECISIONS]).default("fp32"),
+      )
       .option("--profile", "WASM/CPU: per-kernel milliseconds per step, by phase")
       .option("--profile-shapes", "with --profile: per kernel and input shapes");
 }
@@ -163,13 +172,16 @@ async function vitBench(
   const o = parseVit(opts as Record<string, string>);
   const modes = opts.anchor === false ? [] : parseAnchorModes(String(opts.anchorModes));
   const info = await initBackend(backend);
+  applyPrecision(opts.precision as Precision, info);
   const adapter = info.name === "webgpu" && info.adapter
     ? ` on ${info.adapter.description}${
       info.adapter.isFallback ? " (fallback adapter, not a GPU)" : ""
     }`
     : "";
   const label = (kernels: string) =>
-    `novalab-${info.name}${kernels}${adapter} vit dim=${o.dim} depth=${o.depth} batch=${o.batch} ` +
+    `novalab-${info.name}${kernels}${adapter}${
+      info.precision === "f16" ? " f16 matmuls" : ""
+    } vit dim=${o.dim} depth=${o.depth} batch=${o.batch} ` +
     `img=${o.img} patch=${o.patch}`;
   let r: VitStepResult;
   if (opts.compareKernels && info.name === "webgpu") {
@@ -294,12 +306,12 @@ program.command("matmul").description("square matmul TFLOP/s on WebGPU, stock vs
     const info = await initBackend("webgpu");
     const n = Number.parseInt(opts.size, 10);
     console.log(
-      `matmul ${n}×${n} fp32 on ${info.adapter?.description}` +
+      `matmul ${n}×${n} on ${info.adapter?.description}` +
         (info.adapter?.isFallback ? " (fallback adapter, not a GPU)" : ""),
     );
     for (const r of await benchMatMul(n, Number.parseInt(opts.reps, 10))) {
       console.log(
-        `  ${r.variant.padEnd(6)} ${r.kernels.padEnd(7)} ${r.ms.toFixed(2)} ms  ${
+        `  ${r.variant.padEnd(6)} ${r.kernels.padEnd(11)} ${r.ms.toFixed(2)} ms  ${
           r.tflops.toPrecision(3)
         } TFLOP/s`,
       );
@@ -324,6 +336,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   .action(async (recipePath: string, opts) => {
     const recipe = await loadRunnable(recipePath, opts.set);
     const info = await initBackend(opts.backend as BackendChoice);
+    applyPrecision(recipe.precision ?? "fp32", info);
     const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
     const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
     await trainer.step(0);
@@ -333,7 +346,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
     const ms = (performance.now() - t0) / steps;
     const batch = recipe.train.batch * recipe.train.accumulate;
     console.log(
-      `${recipe.name} on ${info.name}: ${ms.toFixed(1)} ms/step, ${
+      `${recipe.name} on ${info.name} (${info.precision}): ${ms.toFixed(1)} ms/step, ${
         (batch / ms * 1000).toFixed(1)
       } samples/s (batch ${batch})`,
     );

@@ -14,9 +14,14 @@ import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { installNovalabKernels, stockKernelsRequested } from "../kernels/install.ts";
+import { registerWebGpuBackend, requestWebGpuAdapter, SHADER_F16 } from "./webgpu_device.ts";
 
-import type { BackendChoice } from "./recipe/types.ts";
+import { setMatMulPrecision } from "../kernels/precision.ts";
+import type { BackendChoice, Precision } from "./recipe/types.ts";
 export type { BackendChoice } from "./recipe/types.ts";
+
+// Before anything can initialise tfjs's webgpu backend, so its device gets shader-f16.
+registerWebGpuBackend();
 
 /** The valid backend choices, for messages and schemas. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];
@@ -28,9 +33,18 @@ export interface BackendInfo {
   /** The tfjs backend now active. */
   name: "webgpu" | "wasm" | "cpu";
   /** WebGPU adapter details when WebGPU is active (or was probed). */
-  adapter?: { description: string; vendor: string; architecture: string; isFallback: boolean };
+  adapter?: {
+    description: string;
+    vendor: string;
+    architecture: string;
+    isFallback: boolean;
+    /** The adapter offers `shader-f16` (needed by `precision: f16`). */
+    shaderF16: boolean;
+  };
   /** Which WebGPU kernels run when WebGPU is active (`stock`: `NOVALAB_STOCK_KERNELS=1`). */
   kernels?: "novalab" | "stock";
+  /** Matmul operand precision in force (set by {@linkcode applyPrecision}; absent: fp32). */
+  precision?: Precision;
   /** Dispatches per queue submit when WebGPU is active (tfjs `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`). */
   submitBatch?: number;
   /** WASM features when WASM is active. */
@@ -45,9 +59,7 @@ export function wasmBinaryFolder(): string {
 }
 
 async function probeAdapter(forceFallback: boolean): Promise<BackendInfo["adapter"]> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  if (!gpu) return undefined;
-  const adapter = await gpu.requestAdapter(
+  const adapter = await requestWebGpuAdapter(
     forceFallback ? { forceFallbackAdapter: true } : { powerPreference: "high-performance" },
   );
   if (!adapter) return undefined;
@@ -57,10 +69,12 @@ async function probeAdapter(forceFallback: boolean): Promise<BackendInfo["adapte
     vendor: info.vendor,
     architecture: info.architecture,
     isFallback: Boolean(info.isFallbackAdapter),
+    shaderF16: adapter.features.has(SHADER_F16),
   };
 }
 
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
+  if (name === "webgpu") registerWebGpuBackend();
   if (name === "wasm") setWasmPaths(wasmBinaryFolder());
   const ok = await tf.setBackend(name);
   if (ok) await tf.ready();
@@ -160,4 +174,14 @@ function readFlag(flag: string): boolean {
   } catch {
     return false; // flag not evaluated yet on this backend
   }
+}
+
+/**
+ * Puts the recipe's `precision:` in force on the backend `info` describes and
+ * records it there. `f16` off WebGPU, with stock kernels or on an adapter
+ * without `shader-f16` throws (before any training) and leaves fp32 in force.
+ */
+export function applyPrecision(precision: Precision, info: BackendInfo): void {
+  setMatMulPrecision(precision, info.name === "webgpu" && info.kernels === "novalab");
+  info.precision = precision;
 }

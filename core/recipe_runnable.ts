@@ -72,6 +72,7 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
     name: recipe.name,
     seed: recipe.seed,
     backend: recipe.backend,
+    precision: recipe.precision,
     data: recipe.data,
     graph: {
       nodes: Object.entries(recipe.nodes).map(([name, node]) => ({

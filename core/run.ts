@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
+import { applyPrecision, type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
 import { exportModel, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { evaluators, losses, modules, sources } from "./components.ts";
 import type { Metrics } from "./components.ts";
@@ -28,6 +28,7 @@ import {
 import type { TrainConfig } from "./train_config.ts";
 import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
 import type { DataSource } from "./types.ts";
+import type { Precision } from "./recipe/types.ts";
 
 /** Everything the runner needs from a resolved recipe. */
 export interface RunnableRecipe {
@@ -37,6 +38,8 @@ export interface RunnableRecipe {
   seed: number;
   /** Backend request. */
   backend: BackendChoice;
+  /** Matmul operand precision (default `fp32`). */
+  precision?: Precision;
   /** Data source kind and validated parameters. */
   data: { kind: string; params: unknown };
   /** The graph. */
@@ -163,6 +166,7 @@ export async function runRecipe(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const backend = await initBackend(options.backend ?? recipe.backend);
+  applyPrecision(recipe.precision ?? "fp32", backend);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const { source, graph } = await buildRecipe(recipe, cacheDir);
   let trainer: Trainer | undefined;

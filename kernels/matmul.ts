@@ -21,6 +21,7 @@ import {
   type MatMulTile,
   NovalabMatMulProgram,
 } from "./matmul_program.ts";
+import { matMulPrecision } from "./precision.ts";
 
 /** A planned matmul: everything the program and its uniforms need. */
 export interface MatMulPlan {
@@ -149,6 +150,8 @@ export interface NovalabMatMulOptions {
   leakyreluAlpha?: number;
   /** Force a tile (tests); default {@linkcode chooseTile}. */
   tile?: MatMulTile;
+  /** Stage operands in f16 (needs `shader-f16`); default: `matMulPrecision() === "f16"`. */
+  f16?: boolean;
 }
 
 /**
@@ -184,6 +187,7 @@ export function runNovalabMatMul(
       vec4Out: plan.n % 4 === 0,
       bias: bias !== null,
       activation: activation as MatMulActivation,
+      f16: o.f16 ?? matMulPrecision() === "f16",
     },
     plan.batch,
     plan.m,

@@ -15,6 +15,11 @@
  * store. M, N, K, strides and the leaky-ReLU slope are uniforms, so one compiled
  * pipeline serves every shape of the same variant.
  *
+ * The `f16` variant (`precision: f16`, `kernels/precision.ts`) stages both
+ * operands as `vec4<f16>` (rounded, saturating at ±65504) — half the workgroup
+ * memory and shared-memory traffic — and widens them back to fp32 for the
+ * products and sums, which are exact and fp32 as in a tensor-core fp16 GEMM.
+ *
  * @module
  */
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
@@ -73,6 +78,19 @@ export interface MatMulVariant {
   bias: boolean;
   /** Epilogue activation. */
   activation: MatMulActivation;
+  /** Operands staged in half precision (needs `shader-f16`); default fp32. */
+  f16?: boolean;
+}
+
+/** Largest finite f16; staged values saturate here instead of overflowing. */
+const F16_MAX = "65504.0";
+
+/** WGSL that narrows the f32 expression `v` (a `vec4` when `vector`) to the staged type. */
+function narrow(v: string, f16: boolean, vector: boolean): string {
+  if (!f16) return v;
+  return vector
+    ? `vec4<f16>(clamp(${v}, vec4<f32>(-${F16_MAX}), vec4<f32>(${F16_MAX})))`
+    : `f16(clamp(${v}, -${F16_MAX}, ${F16_MAX}))`;
 }
 
 const LANES = ["x", "y", "z", "w"];
@@ -104,6 +122,7 @@ function stageLoads(
   t: MatMulTile,
   kMajor: boolean,
   vec4: boolean,
+  f16: boolean,
 ): string[] {
   const outer = x === "A" ? t.wgY * t.tm : t.wgX * t.tn;
   const o0 = x === "A" ? "row0" : "col0";
@@ -123,13 +142,14 @@ function stageLoads(
       let og = ${o0} + o; let kg = k0 + kq * 4;
       var v = vec4<f32>(0.0);
       if (og < ${extent} && kg < K) { v = ${x}[(off${x} + og * K + kg) / 4]; }
-      ${LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = v.${l};`).join(" ")}`;
+      let h = ${narrow("v", f16, true)};
+      ${LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = h.${l};`).join(" ")}`;
     } else if (vec4) {
       body = `let kk = (${u}) / ${q}; let oq = (${u}) % ${q};
       let og = ${o0} + oq * 4; let kg = k0 + kk;
       var v = vec4<f32>(0.0);
       if (og < ${extent} && kg < K) { v = ${x}[(off${x} + kg * ${extent} + og) / 4]; }
-      ${x}s[kk * ${q} + oq] = v;`;
+      ${x}s[kk * ${q} + oq] = ${narrow("v", f16, true)};`;
     } else {
       const split = kMajor
         ? `let o = (${u}) / ${t.bk}; let kk = (${u}) % ${t.bk};`
@@ -139,7 +159,7 @@ function stageLoads(
       let og = ${o0} + o; let kg = k0 + kk;
       var v = 0.0;
       if (og < ${extent} && kg < K) { v = ${x}[${index}]; }
-      ${x}s[kk * ${q} + o / 4][o % 4] = v;`;
+      ${x}s[kk * ${q} + o / 4][o % 4] = ${narrow("v", f16, false)};`;
     }
     lines.push(`    {
       ${body}
@@ -148,18 +168,19 @@ function stageLoads(
   return lines;
 }
 
-function innerProducts(t: MatMulTile): string[] {
+function innerProducts(t: MatMulTile, f16: boolean): string[] {
+  const widen = (e: string) => f16 ? `vec4<f32>(${e})` : e;
   const qm = (t.wgY * t.tm) / 4, qn = (t.wgX * t.tn) / 4;
   const lines: string[] = [];
   for (let kk = 0; kk < t.bk; kk++) {
     const loads = [
       ...Array.from(
         { length: t.tm / 4 },
-        (_, i) => `let a${i} = As[${kk * qm} + ty * ${t.tm / 4} + ${i}];`,
+        (_, i) => `let a${i} = ${widen(`As[${kk * qm} + ty * ${t.tm / 4} + ${i}]`)};`,
       ),
       ...Array.from(
         { length: t.tn / 4 },
-        (_, j) => `let b${j} = Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}];`,
+        (_, j) => `let b${j} = ${widen(`Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}]`)};`,
       ),
     ];
     const fmas: string[] = [];
@@ -207,7 +228,9 @@ export function matMulShader(v: MatMulVariant): string {
     `  { let d = z % uniforms.outer.${d}; z = z / uniforms.outer.${d};
     offA += d * uniforms.strideA.${d}; offB += d * uniforms.strideB.${d}; }`
   );
-  return `
+  const f16 = v.f16 === true;
+  const staged = f16 ? "f16" : "f32";
+  return `${f16 ? "enable f16;" : ""}
 fn nlAct(v: vec4<f32>) -> vec4<f32> { ${activationBody(v.activation)} }
 ${
     v.bias && !v.vec4Out
@@ -218,8 +241,8 @@ ${
 }`
       : ""
   }
-var<workgroup> As: array<vec4<f32>, ${(t.bk * tileM) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(t.bk * tileN) / 4}>;
+var<workgroup> As: array<vec4<${staged}>, ${(t.bk * tileM) / 4}>;
+var<workgroup> Bs: array<vec4<${staged}>, ${(t.bk * tileN) / 4}>;
 fn main() {
   let M = uniforms.dimM; let N = uniforms.dimN; let K = uniforms.dimK;
   let tx = i32(localId.x); let ty = i32(localId.y); let li = i32(localIndex);
@@ -229,10 +252,10 @@ ${batchDims.join("\n")}
   let offC = i32(workgroupId.z) * M * N;
   ${acc.join(" ")}
   for (var k0 = 0; k0 < K; k0 += ${t.bk}) {
-${stageLoads("A", t, !v.transposeA, v.vec4A).join("\n")}
-${stageLoads("B", t, v.transposeB, v.vec4B).join("\n")}
+${stageLoads("A", t, !v.transposeA, v.vec4A, f16).join("\n")}
+${stageLoads("B", t, v.transposeB, v.vec4B, f16).join("\n")}
     workgroupBarrier();
-${innerProducts(t).join("\n")}
+${innerProducts(t, f16).join("\n")}
     workgroupBarrier();
   }
 ${epilogue(v).join("\n")}
@@ -278,7 +301,8 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       "strideA : vec4<i32>, strideB : vec4<i32>," +
       (variant.activation === "leakyrelu" ? " alpha : f32," : "");
     this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
-      `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}`;
+      `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
+      (variant.f16 ? "_f16" : "");
   }
 
   /** The WGSL user code. */

@@ -8,14 +8,14 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { initBackend } from "../core/backend.ts";
+import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
 import { installNovalabKernels } from "./install.ts";
 import { countDispatches, type DispatchCounter } from "./dispatch_count.ts";
 
 /** Why a kernel test is skipped on this machine, or `null` when a WebGPU adapter exists. */
 export async function webgpuSkipReason(): Promise<string | null> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  if (!gpu) return "navigator.gpu is missing in this Deno";
-  const adapter = await gpu.requestAdapter();
+  if (!(navigator as { gpu?: GPU }).gpu) return "navigator.gpu is missing in this Deno";
+  const adapter = await requestWebGpuAdapter();
   return adapter ? null : "no WebGPU adapter (install Mesa: libgl1-mesa-dri / mesa-vulkan-drivers)";
 }
 

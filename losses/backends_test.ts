@@ -11,6 +11,7 @@ import type { ForwardContext } from "../core/types.ts";
 import { methodLossEntries } from "./entries_methods.ts";
 import { structureLossEntries } from "./entries_structures.ts";
 import { prototypeUsage } from "./nclip.ts";
+import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
 
 const ctx: ForwardContext = { training: true, step: 0, seed: 1 };
 const entries = [...methodLossEntries, ...structureLossEntries];
@@ -80,8 +81,7 @@ async function run(): Promise<Record<string, number[]>> {
 }
 
 async function hasAdapter(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  return Boolean(gpu && await gpu.requestAdapter());
+  return Boolean(await requestWebGpuAdapter());
 }
 
 function compare(a: Record<string, number[]>, b: Record<string, number[]>, what: string): void {

@@ -10,6 +10,7 @@ import { initBackend } from "../core/backend.ts";
 import { compileGraph } from "../core/graph.ts";
 import { MemorySource, testRegistries } from "../core/testing.ts";
 import { Trainer } from "../core/trainer.ts";
+import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
 
 /** Relative tolerance: different summation orders in float32 over 3 Adam steps. */
 const TOLERANCE = 1e-3;
@@ -78,8 +79,7 @@ async function trainOn(
 }
 
 async function hasAdapter(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  return Boolean(gpu && await gpu.requestAdapter());
+  return Boolean(await requestWebGpuAdapter());
 }
 
 Deno.test({

@@ -24,6 +24,7 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
     name: recipe.name,
     seed: recipe.seed,
     backend: recipe.backend,
+    precision: recipe.precision,
     vars: recipe.vars,
     data: { kind: recipe.data.kind, ...recipe.data.params },
     nodes,

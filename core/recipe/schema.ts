@@ -144,6 +144,11 @@ const recipeSchema = z.strictObject({
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto").describe(
     "Compute backend: `auto` picks WebGPU, then WASM, then CPU.",
   ),
+  precision: z.enum(["fp32", "f16"]).default("fp32").describe(
+    "Matmul operand precision: `f16` rounds matmul operands to half precision in novalab's " +
+      "WebGPU kernel (fp32 products, sums and everything else; needs an adapter with " +
+      "`shader-f16`, else the run stops before training).",
+  ),
   vars: z.record(
     z.string().regex(IDENT, "expected a var name of letters, digits and _"),
     z.unknown(),

@@ -10,6 +10,13 @@
 /** Compute backend: `auto` picks WebGPU, then WASM, then CPU. */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
 
+/**
+ * Matmul operand precision: `fp32`, or `f16` (operands rounded to half
+ * precision in novalab's WebGPU matmul, fp32 products and sums; needs the
+ * adapter's `shader-f16`).
+ */
+export type Precision = "fp32" | "f16";
+
 /** Fields of a batch that graph inputs can read (`batch.<field>`). */
 export const BATCH_FIELDS: readonly string[] = ["image", "caption", "label"];
 
@@ -112,6 +119,8 @@ export interface ResolvedRecipe {
   seed: number;
   /** Requested backend (default `auto`). */
   backend: BackendChoice;
+  /** Matmul operand precision (default `fp32`). */
+  precision: Precision;
   /** The vars after interpolation (informational; already substituted everywhere). */
   vars: Record<string, unknown>;
   /** Data source. */

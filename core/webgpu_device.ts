@@ -1,0 +1,103 @@
+/**
+ * The WebGPU adapter and device novalab trains on. tfjs-backend-webgpu's own
+ * factory creates its device without optional shader features, so novalab
+ * registers an equivalent factory (same adapter choice and limits) that also
+ * enables `shader-f16` when the adapter offers it — the matmul kernel's
+ * `precision: f16` path needs it (`kernels/precision.ts`) — and lets programs
+ * declare WGSL `enable` directives in their own code: tfjs prepends its
+ * bindings to every program, and WGSL wants directives before any
+ * declaration, so the device hoists them to the top of each shader module.
+ *
+ * On machines whose fallback adapter is Mesa's Vulkan lavapipe, Mesa probes
+ * Wayland and prints "XDG_RUNTIME_DIR is invalid or not set" once per device;
+ * {@linkcode requestWebGpuAdapter} points that probe at the temp folder first.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+
+/** The WebGPU feature the half-precision kernels need. */
+export const SHADER_F16 = "shader-f16";
+
+/** WGSL global `enable` directives (`enable f16;`), one per line. */
+const ENABLE_DIRECTIVE = /^[ \t]*enable[ \t]+[A-Za-z0-9_, \t]+;[ \t]*$/gm;
+
+/**
+ * Moves WGSL `enable …;` lines to the start of `code` (each once), leaving the
+ * rest unchanged; code without directives is returned as it is.
+ */
+export function hoistEnableDirectives(code: string): string {
+  if (!code.includes("enable")) return code;
+  const directives = code.match(ENABLE_DIRECTIVE);
+  if (!directives) return code;
+  const unique = [...new Set(directives.map((d) => d.trim()))];
+  return `${unique.join("\n")}\n${code.replace(ENABLE_DIRECTIVE, "")}`;
+}
+
+function quietWaylandProbe(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
+    }
+  } catch {
+    // no env permission: Mesa may print its harmless warning
+  }
+}
+
+/** `navigator.gpu.requestAdapter(options)`, or `null` when this Deno has no WebGPU. */
+export async function requestWebGpuAdapter(
+  options?: GPURequestAdapterOptions,
+): Promise<GPUAdapter | null> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  if (!gpu) return null;
+  quietWaylandProbe();
+  return await gpu.requestAdapter(options);
+}
+
+async function createBackend(): Promise<WebGPUBackend> {
+  const lowPower = Boolean(tf.env().getBool("WEBGPU_USE_LOW_POWER_GPU"));
+  const adapter = await requestWebGpuAdapter({
+    powerPreference: lowPower ? "low-power" : "high-performance",
+  });
+  if (!adapter) throw new Error("core/webgpu_device.ts: navigator.gpu.requestAdapter() gave none");
+  const wanted = ["timestamp-query", "bgra8unorm-storage", SHADER_F16] as GPUFeatureName[];
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: wanted.filter((f) => adapter.features.has(f)),
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  const create = device.createShaderModule.bind(device);
+  device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
+    create({ ...descriptor, code: hoistEnableDirectives(descriptor.code) });
+  return new WebGPUBackend(device, adapter.info);
+}
+
+let registered = false;
+
+/**
+ * Replaces tfjs's `webgpu` backend factory with novalab's (idempotent; same
+ * priority). Leaves an already initialised webgpu backend alone, so tensors
+ * living on it survive; that backend then runs without `shader-f16`.
+ */
+export function registerWebGpuBackend(): void {
+  if (registered || !(navigator as { gpu?: GPU }).gpu) return;
+  registered = true;
+  // Not tf.findBackend: it would initialise the backend with the factory being replaced.
+  const live = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  if (live["webgpu"]) return;
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", createBackend, 3);
+}
+
+/** True when the webgpu `backend`'s device has `shader-f16` enabled. */
+export function hasShaderF16(backend: WebGPUBackend): boolean {
+  return backend.device.features.has(SHADER_F16);
+}

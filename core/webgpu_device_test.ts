@@ -1,0 +1,28 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { hasShaderF16, hoistEnableDirectives, requestWebGpuAdapter } from "./webgpu_device.ts";
+import { initBackend } from "./backend.ts";
+
+Deno.test("core/webgpu_device: enable directives move to the top once, the rest stays", () => {
+  const code = "struct U { a: f32 };\n  enable f16;\nfn f() {}\nenable f16;\n// enable later\n";
+  const out = hoistEnableDirectives(code);
+  assert.equal(out, "enable f16;\nstruct U { a: f32 };\n\nfn f() {}\n\n// enable later\n");
+  assert.equal(hoistEnableDirectives("fn main() {}"), "fn main() {}");
+});
+
+const adapter = await requestWebGpuAdapter();
+
+Deno.test({
+  name:
+    "core/webgpu_device: the webgpu backend's device has shader-f16 exactly when its adapter does",
+  ignore: adapter === null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const info = await initBackend("webgpu");
+    const offered = adapter!.features.has("shader-f16");
+    assert.equal(info.adapter?.shaderF16, offered);
+    assert.equal(hasShaderF16(tf.backend() as WebGPUBackend), offered);
+  },
+});
