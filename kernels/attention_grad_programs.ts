@@ -8,6 +8,10 @@
  * - dK/dV: `dK = (1/√d) Σᵢ dSᵢⱼ Qᵢ`, `dV = Σᵢ Pᵢⱼ dOᵢ`; a thread per key,
  *   query/dO tiles streamed; written with the given dQ into the one
  *   `[N, T, 3D]` gradient of the QKV projection.
+ * - Split alternative (`NOVALAB_ATTENTION_SPLIT_KV=1`): dV alone, then dK with
+ *   dQ and that dV given — two rows fewer per thread in each (k, dv; k, v, dk
+ *   instead of k, v, dk, dv: 256 floats at d = 64, over NVIDIA's 255
+ *   registers), for one more dispatch and the scores computed twice.
  *
  * @module
  */
@@ -89,21 +93,68 @@ fn main() {
   }
 }
 
-/** `dK`, `dV` and the given `dQ` → the `[N, T, 3D]` QKV gradient (vec4 output). */
-export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
-  /** `[N, T, 3D]`. */
+/** `dV` alone → `[N, T, D]` (vec4 output), the first half of the split backward. */
+export class NovalabAttentionGradValueProgram extends AttentionProgram {
+  /** `[N, T, D]`. */
   outputShape: number[];
   /** Inputs. */
-  variableNames = this.inputs("qkv", "dy", "stats", "dq");
+  variableNames = this.inputs("qkv", "dy", "stats");
   /** vec4 reads except the per-row statistics. */
-  variableComponents = this.components(4, 4, 1, 4);
+  variableComponents = this.components(4, 4, 1);
   /** vec4 writes. */
   outputComponent = 4;
 
   /** Builds the program for geometry `g`. */
   constructor(g: AttentionGeometry) {
-    super(g, "dkv");
+    super(g, "dv");
+    this.outputShape = [g.n, g.t, g.heads * g.dh];
+  }
+
+  /** WGSL user code: this thread's row is a key; queries and their dO stream. */
+  getUserCode(): string {
+    const lse = (r: number) => this.at(LOG_SUM_EXP, `jj + ${r}`);
+    const body = `${this.scores("k", SCALED_QUERIES, this.g.keyBias ? () => "kb" : undefined)}
+      ${[0, 1, 2, 3].map((r) => `let p${r} = exp(s${r} - ${lse(r)});`).join(" ")}
+      ${this.accumulate("dv", "p", OUTPUT_GRADS)}`;
+    const streams = [SCALED_QUERIES, OUTPUT_GRADS, LOG_SUM_EXP];
+    return `${this.tiles(...streams)}
+fn main() {
+  ${this.prelude()}
+  ${this.row("k", (c) => `qkv[qkvRow + D4 + ${c}]`)}
+  ${this.row("dv", () => "vec4<f32>(0.0)")}
+  ${this.g.keyBias ? "let kb = keyBias[n * T + ic];" : ""}
+  ${this.tileLoop(streams, body)}
+  if (valid) {
+    ${this.forC((c) => `result[outRow + ${c}] = dv[${c}];`)}
+  }
+}`;
+  }
+}
+
+/**
+ * `dK`, `dV` and the given `dQ` → the `[N, T, 3D]` QKV gradient (vec4 output);
+ * with `dvGiven`, dV is an input too (the split backward's second half).
+ */
+export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
+  /** `[N, T, 3D]`. */
+  outputShape: number[];
+  /** Inputs. */
+  variableNames: string[];
+  /** vec4 reads except the per-row statistics. */
+  variableComponents: number[];
+  /** vec4 writes. */
+  outputComponent = 4;
+
+  /** Builds the program for geometry `g`. */
+  constructor(g: AttentionGeometry, readonly dvGiven = false) {
+    super(g, dvGiven ? "dk" : "dkv");
     this.outputShape = [g.n, g.t, 3 * g.heads * g.dh];
+    this.variableNames = dvGiven
+      ? this.inputs("qkv", "dy", "stats", "dq", "dv")
+      : this.inputs("qkv", "dy", "stats", "dq");
+    this.variableComponents = dvGiven
+      ? this.components(4, 4, 1, 4, 4)
+      : this.components(4, 4, 1, 4);
   }
 
   /**
@@ -117,7 +168,7 @@ export class NovalabAttentionGradKeyValueProgram extends AttentionProgram {
       var dp0 = 0.0; var dp1 = 0.0; var dp2 = 0.0; var dp3 = 0.0;
       ${this.dots("dp", "v", OUTPUT_GRADS)}
       ${[0, 1, 2, 3].map((r) => `let ds${r} = p${r} * (dp${r} - ${at(DELTAS, r)});`).join(" ")}
-      ${this.accumulate("dv", "p", OUTPUT_GRADS)}
+      ${this.dvGiven ? "" : this.accumulate("dv", "p", OUTPUT_GRADS)}
       ${this.accumulate("dk", "ds", SCALED_QUERIES)}`;
     const streams = [SCALED_QUERIES, OUTPUT_GRADS, LOG_SUM_EXP, DELTAS];
     return `${this.tiles(...streams)}
@@ -126,17 +177,25 @@ fn main() {
   ${this.row("k", (c) => `qkv[qkvRow + D4 + ${c}]`)}
   ${this.row("v", (c) => `qkv[qkvRow + 2 * D4 + ${c}]`)}
   ${this.row("dk", () => "vec4<f32>(0.0)")}
-  ${this.row("dv", () => "vec4<f32>(0.0)")}
+  ${this.dvGiven ? "" : this.row("dv", () => "vec4<f32>(0.0)")}
   ${this.g.keyBias ? "let kb = keyBias[n * T + ic];" : ""}
   ${this.tileLoop(streams, body)}
   if (valid) {
     ${
       this.forC((c) =>
-        `result[qkvRow + ${c}] = dq[outRow + ${c}]; ` +
-        `result[qkvRow + D4 + ${c}] = dk[${c}]; result[qkvRow + 2 * D4 + ${c}] = dv[${c}];`
+        `result[qkvRow + ${c}] = dq[outRow + ${c}]; result[qkvRow + D4 + ${c}] = dk[${c}]; ` +
+        `result[qkvRow + 2 * D4 + ${c}] = ${this.dvGiven ? `dv[outRow + ${c}]` : `dv[${c}]`};`
       )
     }
   }
 }`;
+  }
+}
+
+/** The split backward's second half: dK, with dQ and dV given. */
+export class NovalabAttentionGradKeyProgram extends NovalabAttentionGradKeyValueProgram {
+  /** Builds the program for geometry `g`. */
+  constructor(g: AttentionGeometry) {
+    super(g, true);
   }
 }

@@ -15,8 +15,10 @@ import {
   NovalabAttentionStatsProgram,
 } from "./attention_programs.ts";
 import {
+  NovalabAttentionGradKeyProgram,
   NovalabAttentionGradKeyValueProgram,
   NovalabAttentionGradQueryProgram,
+  NovalabAttentionGradValueProgram,
 } from "./attention_grad_programs.ts";
 
 /** Environment switch: `1` forces the compact attention programs, `0` the tiled, unrolled ones. */
@@ -41,6 +43,18 @@ export function attentionCompact(backend: WebGPUBackend): boolean {
   if (flag === "1" || flag === "0") return flag === "1";
   const info = backend.adapterInfo as unknown as { vendor?: string } | undefined;
   return info?.vendor === MESA_SOFTWARE_VENDOR;
+}
+
+/** Environment switch: `1` computes dK and dV in two programs instead of one (GPU A/B runs). */
+export const ATTENTION_SPLIT_KV_ENV = "NOVALAB_ATTENTION_SPLIT_KV";
+
+/** Whether `NOVALAB_ATTENTION_SPLIT_KV=1` asks for the split dK/dV backward. */
+export function attentionSplitKeyValue(): boolean {
+  try {
+    return Deno.env.get(ATTENTION_SPLIT_KV_ENV) === "1";
+  } catch {
+    return false;
+  }
 }
 
 /** Kernel name of the fused forward pass. */
@@ -106,13 +120,24 @@ export function attentionKernelConfigs(): KernelConfig[] {
     backendName: "webgpu",
     kernelFunc: f as unknown as KernelFunc,
   });
+  const fusedKeyValue = kernel(
+    NovalabAttentionGradKeyValueProgram,
+    ["qkv", "dy", "stats", "dq"],
+    2,
+  );
+  const value = kernel(NovalabAttentionGradValueProgram, ["qkv", "dy", "stats"], 2);
+  const key = kernel(NovalabAttentionGradKeyProgram, ["qkv", "dy", "stats", "dq", "dv"], 2);
+  const keyValue = (args: Args): TensorInfo => {
+    if (!attentionSplitKeyValue()) return fusedKeyValue(args);
+    const dv = value(args);
+    const out = key({ ...args, inputs: { ...args.inputs, dv } });
+    (args.backend as WebGPUBackend).disposeData(dv.dataId);
+    return out;
+  };
   return [
     config(ATTENTION_FORWARD, kernel(NovalabAttentionForwardProgram, ["qkv"])),
     config(ATTENTION_STATS, kernel(NovalabAttentionStatsProgram, ["qkv", "o", "dy"])),
     config(ATTENTION_GRAD_QUERY, kernel(NovalabAttentionGradQueryProgram, ["qkv", "dy", "stats"])),
-    config(
-      ATTENTION_GRAD_KEY_VALUE,
-      kernel(NovalabAttentionGradKeyValueProgram, ["qkv", "dy", "stats", "dq"], 2),
-    ),
+    config(ATTENTION_GRAD_KEY_VALUE, keyValue),
   ];
 }

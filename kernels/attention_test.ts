@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { fusedWebGpuAttentionActive, selfAttention, selfAttentionComposite } from "./attention.ts";
 import { attentionTile } from "./attention_programs.ts";
-import { ATTENTION_COMPACT_ENV } from "./attention_kernels.ts";
+import { ATTENTION_COMPACT_ENV, ATTENTION_SPLIT_KV_ENV } from "./attention_kernels.ts";
 import { restoreStockKernels } from "./install.ts";
 import { assertClose, useNovalabWebGpu, values, valuesOn, webgpuSkipReason } from "./testing.ts";
 import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
@@ -138,6 +138,34 @@ Deno.test({
         assert.equal(counter.read().byProgram["NovalabAttentionGradKeyValueProgram"], 1);
       }
     } finally {
+      Deno.env.delete(ATTENTION_COMPACT_ENV);
+    }
+  },
+});
+
+Deno.test({
+  name: "kernels/attention: the split dK/dV backward (NOVALAB_ATTENTION_SPLIT_KV=1) matches too",
+  ...opts,
+  async fn() {
+    Deno.env.set(ATTENTION_SPLIT_KV_ENV, "1");
+    try {
+      for (
+        const [c, compact] of [[CASES[5]!, "1"], [CASES[7]!, "1"], [TILED_CASES[2]!, "0"]] as const
+      ) {
+        Deno.env.set(ATTENTION_COMPACT_ENV, compact);
+        const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
+        const counter = await useNovalabWebGpu();
+        const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
+        const what = `split N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
+        assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
+        assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
+        const ran = counter.read().byProgram;
+        assert.equal(ran["NovalabAttentionGradValueProgram"], 1, "dV alone");
+        assert.equal(ran["NovalabAttentionGradKeyProgram"], 1, "then dK with dQ and dV given");
+        assert.equal(ran["NovalabAttentionGradKeyValueProgram"] ?? 0, 0);
+      }
+    } finally {
+      Deno.env.delete(ATTENTION_SPLIT_KV_ENV);
       Deno.env.delete(ATTENTION_COMPACT_ENV);
     }
   },
