@@ -51,8 +51,8 @@ const DELTAS: Stream = {
   read: (j) => `stats[((n * uniforms.heads + h) * T + ${j}) * 2 + 1]`,
 };
 
-/** `dQ` → `[N, T, D]` (vec4 output). */
-export class NovalabAttentionGradQueryProgram extends AttentionProgram {
+/** A backward program reading `qkv`, `dy` and the statistics, writing `[N, T, D]` (vec4). */
+abstract class HeadRowsGradProgram extends AttentionProgram {
   /** `[N, T, D]`. */
   outputShape: number[];
   /** Inputs. */
@@ -62,10 +62,18 @@ export class NovalabAttentionGradQueryProgram extends AttentionProgram {
   /** vec4 writes. */
   outputComponent = 4;
 
+  /** Builds the program for geometry `g` (`kind` names it in the shader key). */
+  constructor(g: AttentionGeometry, kind: string) {
+    super(g, kind);
+    this.outputShape = [g.n, g.t, g.heads * g.dh];
+  }
+}
+
+/** `dQ` → `[N, T, D]` (vec4 output). */
+export class NovalabAttentionGradQueryProgram extends HeadRowsGradProgram {
   /** Builds the program for geometry `g`. */
   constructor(g: AttentionGeometry) {
     super(g, "dq");
-    this.outputShape = [g.n, g.t, g.heads * g.dh];
   }
 
   /** WGSL user code. */
@@ -94,20 +102,10 @@ fn main() {
 }
 
 /** `dV` alone → `[N, T, D]` (vec4 output), the first half of the split backward. */
-export class NovalabAttentionGradValueProgram extends AttentionProgram {
-  /** `[N, T, D]`. */
-  outputShape: number[];
-  /** Inputs. */
-  variableNames = this.inputs("qkv", "dy", "stats");
-  /** vec4 reads except the per-row statistics. */
-  variableComponents = this.components(4, 4, 1);
-  /** vec4 writes. */
-  outputComponent = 4;
-
+export class NovalabAttentionGradValueProgram extends HeadRowsGradProgram {
   /** Builds the program for geometry `g`. */
   constructor(g: AttentionGeometry) {
     super(g, "dv");
-    this.outputShape = [g.n, g.t, g.heads * g.dh];
   }
 
   /** WGSL user code: this thread's row is a key; queries and their dO stream. */

@@ -100,19 +100,28 @@ Deno.test("kernels/attention: workgroup tiles fit the device's workgroup memory"
   assert.throws(() => attentionTile(1024, 16384), /workgroup memory/);
 });
 
+/**
+ * Runs case `c` through the composition on the CPU and the fused kernels on
+ * WebGPU, asserts context and QKV gradient agree, and returns the programs run.
+ */
+async function compareWithComposition(c: Case, label: string): Promise<Record<string, number>> {
+  const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
+  const counter = await useNovalabWebGpu();
+  const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
+  const what = `${label}N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
+  assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
+  assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
+  return counter.read().byProgram;
+}
+
 Deno.test({
   name: "kernels/attention: fused forward and QKV gradient match the composition on the CPU",
   ...opts,
   async fn() {
     for (const c of CASES) {
-      const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
-      const counter = await useNovalabWebGpu();
+      await useNovalabWebGpu();
       assert.ok(fusedWebGpuAttentionActive(c.dh));
-      const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
-      const what = `N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
-      assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
-      assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
-      const ran = counter.read().byProgram;
+      const ran = await compareWithComposition(c, "");
       assert.equal(ran["NovalabAttentionForwardProgram"], 2, "one dispatch per forward call");
       assert.equal(ran["NovalabAttentionStatsProgram"], 1);
       assert.equal(ran["NovalabAttentionGradQueryProgram"], 1);
@@ -129,13 +138,8 @@ Deno.test({
     Deno.env.set(ATTENTION_COMPACT_ENV, "0");
     try {
       for (const c of TILED_CASES) {
-        const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
-        const counter = await useNovalabWebGpu();
-        const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
-        const what = `tiled N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
-        assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
-        assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
-        assert.equal(counter.read().byProgram["NovalabAttentionGradKeyValueProgram"], 1);
+        const ran = await compareWithComposition(c, "tiled ");
+        assert.equal(ran["NovalabAttentionGradKeyValueProgram"], 1);
       }
     } finally {
       Deno.env.delete(ATTENTION_COMPACT_ENV);
@@ -153,13 +157,7 @@ Deno.test({
         const [c, compact] of [[CASES[5]!, "1"], [CASES[7]!, "1"], [TILED_CASES[2]!, "0"]] as const
       ) {
         Deno.env.set(ATTENTION_COMPACT_ENV, compact);
-        const expected = await valuesOn("cpu", forwardAndGrad(c, selfAttentionComposite));
-        const counter = await useNovalabWebGpu();
-        const actual = await valuesOn("webgpu", forwardAndGrad(c, selfAttention));
-        const what = `split N ${c.n} T ${c.t} H ${c.heads} d ${c.dh} pad ${c.pad ?? 0}`;
-        assertClose(actual[0]!, expected[0]!, `${what}: context`, TOL);
-        assertClose(actual[1]!, expected[1]!, `${what}: dqkv`, TOL);
-        const ran = counter.read().byProgram;
+        const ran = await compareWithComposition(c, "split ");
         assert.equal(ran["NovalabAttentionGradValueProgram"], 1, "dV alone");
         assert.equal(ran["NovalabAttentionGradKeyProgram"], 1, "then dK with dQ and dV given");
         assert.equal(ran["NovalabAttentionGradKeyValueProgram"] ?? 0, 0);
