@@ -8,6 +8,12 @@
  * bindings to every program, and WGSL wants directives before any
  * declaration, so the device hoists them to the top of each shader module.
  *
+ * It also lets a program write more than its one output: tfjs binds every
+ * input read-only, and a program that lists input names after
+ * {@linkcode READ_WRITE_MARKER} in its code gets those bindings as
+ * `read_write` storage (`kernels/extra_outputs.ts` allocates such outputs), so
+ * one dispatch can, e.g., update a parameter group's moments and values.
+ *
  * On machines whose fallback adapter is Mesa's Vulkan lavapipe, Mesa probes
  * Wayland and prints "XDG_RUNTIME_DIR is invalid or not set" once per device;
  * {@linkcode requestWebGpuAdapter} points that probe at the temp folder first.
@@ -33,6 +39,49 @@ export function hoistEnableDirectives(code: string): string {
   if (!directives) return code;
   const unique = [...new Set(directives.map((d) => d.trim()))];
   return `${unique.join("\n")}\n${code.replace(ENABLE_DIRECTIVE, "")}`;
+}
+
+/**
+ * Marks a WGSL line naming the inputs a program writes:
+ * `// novalab:read_write o0 o1`. Only devices made by novalab's factory honour
+ * it ({@linkcode hasReadWriteInputs}).
+ */
+export const READ_WRITE_MARKER = "// novalab:read_write";
+
+const READ_WRITE_LINE =
+  /^[ \t]*\/\/ novalab:read_write((?:[ \t]+[A-Za-z_][A-Za-z0-9_]*)+)[ \t]*$/gm;
+
+/**
+ * Turns the read-only storage declarations of the inputs named on
+ * {@linkcode READ_WRITE_MARKER} lines into `read_write` ones; code without the
+ * marker is returned as it is. Throws when a named input has no read-only
+ * storage declaration (the program and its marker disagree).
+ */
+export function applyReadWriteInputs(code: string): string {
+  if (!code.includes(READ_WRITE_MARKER)) return code;
+  const names = [...code.matchAll(READ_WRITE_LINE)].flatMap((m) => m[1]!.trim().split(/\s+/));
+  let out = code;
+  for (const name of new Set(names)) {
+    const declaration = new RegExp(`var<storage,\\s*read>(\\s+${name}\\s*:)`);
+    if (!declaration.test(out)) {
+      throw new Error(
+        `core/webgpu_device.ts: ${READ_WRITE_MARKER} names '${name}', but the shader has no ` +
+          `read-only storage binding '${name}' to make writable`,
+      );
+    }
+    out = out.replace(declaration, "var<storage, read_write>$1");
+  }
+  return out;
+}
+
+const novalabDevices = new WeakSet<GPUDevice>();
+
+/**
+ * True when `backend`'s device was made by novalab's factory, so programs may
+ * write their marked inputs ({@linkcode READ_WRITE_MARKER}).
+ */
+export function hasReadWriteInputs(backend: WebGPUBackend): boolean {
+  return novalabDevices.has(backend.device);
 }
 
 function quietWaylandProbe(): void {
@@ -72,11 +121,14 @@ async function createBackend(): Promise<WebGPUBackend> {
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      // Programs with extra outputs bind more buffers (e.g. the fused AdamW groups).
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
     },
   });
   const create = device.createShaderModule.bind(device);
   device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
-    create({ ...descriptor, code: hoistEnableDirectives(descriptor.code) });
+    create({ ...descriptor, code: applyReadWriteInputs(hoistEnableDirectives(descriptor.code)) });
+  novalabDevices.add(device);
   return new WebGPUBackend(device, adapter.info);
 }
 

@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { hasShaderF16, hoistEnableDirectives, requestWebGpuAdapter } from "./webgpu_device.ts";
+import {
+  applyReadWriteInputs,
+  hasShaderF16,
+  hoistEnableDirectives,
+  requestWebGpuAdapter,
+} from "./webgpu_device.ts";
 import { initBackend } from "./backend.ts";
 
 Deno.test("core/webgpu_device: enable directives move to the top once, the rest stays", () => {
@@ -25,4 +30,20 @@ Deno.test({
     assert.equal(info.adapter?.shaderF16, offered);
     assert.equal(hasShaderF16(tf.backend() as WebGPUBackend), offered);
   },
+});
+
+Deno.test("core/webgpu_device: marked inputs become read_write storage, others stay read-only", () => {
+  const prelude = "@group(0) @binding(1) var<storage, read> p0: array<f32>;\n" +
+    "@group(0) @binding(2) var<storage, read> o1: array<f32>;\n" +
+    "@group(0) @binding(3) var<storage, read> o10: array<f32>;\n";
+  const code = `${prelude}// novalab:read_write o1 o10\nfn main() {}`;
+  const out = applyReadWriteInputs(code);
+  assert.match(out, /var<storage, read> p0: array<f32>;/);
+  assert.match(out, /var<storage, read_write> o1: array<f32>;/);
+  assert.match(out, /var<storage, read_write> o10: array<f32>;/);
+  assert.equal(applyReadWriteInputs(prelude), prelude, "no marker: unchanged");
+  assert.throws(
+    () => applyReadWriteInputs(`${prelude}// novalab:read_write missing\n`),
+    /names 'missing', but the shader has no read-only storage binding 'missing'/,
+  );
 });

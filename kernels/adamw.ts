@@ -1,33 +1,46 @@
 /**
- * The fused AdamW kernels for tfjs-backend-webgpu (programs in
+ * The fused AdamW kernel for tfjs-backend-webgpu (program in
  * `kernels/adamw_program.ts`), registered by `kernels/install.ts`:
  *
- * - `NovalabAdamWMoments`: inputs `state` (`[2E]`, packed interleaved moments
- *   of a group) and `g0`…`g5`; attrs `ends` (6 cumulative element ends),
- *   `present` (bit mask of slots with a gradient), `beta1`, `beta2`. Output:
- *   the new packed state.
- * - `NovalabAdamWParam`: inputs `p` (the parameter) and `state` (its group's
- *   new packed state); attrs `offset` (its first element in the group),
- *   `decay` (`1 − lr·wd`), `stepSize` (`lr / (1−β1ᵗ)`), `bc2Sqrt`, `eps`.
- *   Output: the new parameter, shaped like `p`.
+ * `NovalabAdamWGroup`: inputs `state` (`[2E]`, packed interleaved moments of a
+ * group), `g0…g(n−1)` (gradients, or any tensor where absent) and
+ * `p0…p(n−1)` (the parameters); attrs `ends` (n cumulative element ends),
+ * `present` (bit mask of members with a gradient), `beta1`, `beta2`,
+ * `stepSize` (`lr / (1−β1ᵗ)`), `bc2Sqrt`, `eps`, `decays` (`1 − lr·wd` per
+ * member). Output: the new packed state; the parameters with a gradient are
+ * updated in place. One dispatch.
  *
- * Scalars are computed in float64 here and rounded to float32 in the uniform
- * buffer, as tfjs rounds the scalars of the reference op composition.
+ * In place means every tensor sharing a parameter's buffer would change with
+ * it, so each parameter must be the sole owner of its buffer (tfjs's reshape
+ * and clone share buffers; `kernels/adamw_state.ts` copies such parameters
+ * first) — the kernel refuses otherwise. It also drops the CPU copy tfjs
+ * caches after reading a tensor, so the next read sees the new values.
+ *
+ * Scalars are computed in float64 by the caller and rounded to float32 in the
+ * uniform buffer, as tfjs rounds the scalars of the reference op composition.
  *
  * @module
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import {
-  ADAMW_GROUP_SLOTS,
-  NovalabAdamWMomentsProgram,
-  NovalabAdamWParamProgram,
-} from "./adamw_program.ts";
+import { NovalabAdamWGroupProgram } from "./adamw_program.ts";
 
-/** Kernel name of the grouped moments update. */
-export const ADAMW_MOMENTS = "NovalabAdamWMoments";
-/** Kernel name of the per-parameter update. */
-export const ADAMW_PARAM = "NovalabAdamWParam";
+interface TensorData {
+  refCount: number;
+  values: unknown;
+}
+
+/** tfjs-backend-webgpu 4.22's per-buffer bookkeeping (pinned in deno.json). */
+function tensorData(backend: WebGPUBackend, t: TensorInfo): TensorData {
+  const map = (backend as unknown as { tensorMap: { get(id: object): TensorData | undefined } })
+    .tensorMap;
+  const data = map.get(t.dataId);
+  if (!data) throw new Error(`${WHERE}: a parameter of ${ADAMW_GROUP} has no data on webgpu`);
+  return data;
+}
+
+/** Kernel name of the grouped update (moments and parameters). */
+export const ADAMW_GROUP = "NovalabAdamWGroup";
 
 interface Args {
   inputs: Record<string, TensorInfo | undefined>;
@@ -62,90 +75,77 @@ function flat(t: TensorInfo): TensorInfo {
   return { ...t, shape: [sizeOf(t)] };
 }
 
-function runMoments(args: Args): TensorInfo {
+function runGroup(args: Args): TensorInfo {
   const backend = args.backend as WebGPUBackend;
   const attrs = args.attrs ?? {};
-  const state = float32(args.inputs["state"], "state", ADAMW_MOMENTS);
+  const K = ADAMW_GROUP;
+  const state = float32(args.inputs["state"], "state", K);
   const ends = attrs["ends"] as number[] | undefined;
-  const present = Number(attrs["present"]);
-  if (!Array.isArray(ends) || ends.length !== ADAMW_GROUP_SLOTS) {
+  const decays = attrs["decays"] as number[] | undefined;
+  const n = ends?.length ?? 0;
+  if (!Array.isArray(ends) || n === 0 || !Array.isArray(decays) || decays.length !== n) {
     throw new Error(
-      `${WHERE}: ${ADAMW_MOMENTS} attr ends must list ${ADAMW_GROUP_SLOTS} cumulative element ` +
-        `ends, got ${JSON.stringify(ends)}`,
+      `${WHERE}: ${K} attrs ends and decays must list one number per member, got ` +
+        `${JSON.stringify(ends)} and ${JSON.stringify(decays)}`,
     );
   }
-  const elements = ends[ADAMW_GROUP_SLOTS - 1]!;
+  const elements = ends[n - 1]!;
   if (sizeOf(state) !== 2 * elements) {
     throw new Error(
-      `${WHERE}: ${ADAMW_MOMENTS} state has ${sizeOf(state)} entries, expected 2 × ${elements} ` +
+      `${WHERE}: ${K} state has ${sizeOf(state)} entries, expected 2 × ${elements} ` +
         "(interleaved m and v of the group's elements)",
     );
   }
-  const grads = Array.from({ length: ADAMW_GROUP_SLOTS }, (_, j) => {
-    const g = float32(args.inputs[`g${j}`], `g${j}`, ADAMW_MOMENTS);
-    const n = ends[j]! - (j === 0 ? 0 : ends[j - 1]!);
-    if (n < 0 || ((present >> j) & 1 && sizeOf(g) !== n)) {
+  const present = Number(attrs["present"]);
+  const params: TensorInfo[] = [], grads: TensorInfo[] = [];
+  for (let j = 0; j < n; j++) {
+    const size = ends[j]! - (j === 0 ? 0 : ends[j - 1]!);
+    const p = float32(args.inputs[`p${j}`], `p${j}`, K);
+    const g = float32(args.inputs[`g${j}`], `g${j}`, K);
+    if (size <= 0 || sizeOf(p) !== size || ((present >> j) & 1 && sizeOf(g) !== size)) {
       throw new Error(
-        `${WHERE}: ${ADAMW_MOMENTS} slot ${j} covers ${n} elements but its gradient has ` +
-          `${sizeOf(g)} (shape [${g.shape.join(", ")}])`,
+        `${WHERE}: ${K} member ${j} covers ${size} elements but its parameter has ` +
+          `${sizeOf(p)} (shape [${p.shape.join(", ")}]) and its gradient ${sizeOf(g)}`,
       );
     }
-    return flat(g);
-  });
+    const owners = tensorData(backend, p).refCount;
+    if (owners !== 1) {
+      throw new Error(
+        `${WHERE}: ${K} updates parameters in place, but p${j} shares its buffer with ` +
+          `${owners - 1} other tensor(s) that would change with it; give it its own buffer first`,
+      );
+    }
+    params.push(p);
+    grads.push(g);
+  }
+  const f32 = (data: number) => ({ type: "float32", data: [data] });
   const uniforms = [
     { type: "int32", data: [elements] },
     ...ends.map((e) => ({ type: "int32", data: [e] })),
     { type: "int32", data: [present] },
     ...["beta1", "beta2"].flatMap((k) => {
-      const beta = finite(attrs, k, ADAMW_MOMENTS);
-      return [{ type: "float32", data: [beta] }, { type: "float32", data: [1 - beta] }];
+      const beta = finite(attrs, k, K);
+      return [f32(beta), f32(1 - beta)];
     }),
+    ...["stepSize", "bc2Sqrt", "eps"].map((k) => f32(finite(attrs, k, K))),
+    ...decays.map((d, j) => f32(finite({ d }, "d", `${K} decays[${j}]`))),
   ];
-  const program = new NovalabAdamWMomentsProgram(elements);
-  return backend.runWebGPUProgram(program, [flat(state), ...grads], "float32", uniforms);
-}
-
-function runParam(args: Args): TensorInfo {
-  const backend = args.backend as WebGPUBackend;
-  const attrs = args.attrs ?? {};
-  const p = float32(args.inputs["p"], "p", ADAMW_PARAM);
-  const state = float32(args.inputs["state"], "state", ADAMW_PARAM);
-  const n = sizeOf(p), offset = Number(attrs["offset"]);
-  if (!Number.isInteger(offset) || offset < 0 || 2 * (offset + n) > sizeOf(state)) {
-    throw new Error(
-      `${WHERE}: ${ADAMW_PARAM} offset ${attrs["offset"]} + ${n} elements does not fit a ` +
-        `state of ${sizeOf(state)} entries`,
-    );
-  }
-  const uniforms = [
-    { type: "int32", data: [n] },
-    { type: "int32", data: [offset] },
-    ...["decay", "stepSize", "bc2Sqrt", "eps"].map((k) => ({
-      type: "float32",
-      data: [finite(attrs, k, ADAMW_PARAM)],
-    })),
-  ];
-  const out = backend.runWebGPUProgram(
-    new NovalabAdamWParamProgram(n),
-    [flat(p), flat(state)],
+  const newState = backend.runWebGPUProgram(
+    new NovalabAdamWGroupProgram(n, elements),
+    [flat(state), ...grads.map(flat), ...params.map(flat)],
     "float32",
     uniforms,
   );
-  return { ...out, shape: [...p.shape] };
+  // The dispatch wrote the parameters: a CPU copy cached by an earlier read is stale.
+  for (const p of params) tensorData(backend, p).values = null;
+  return newState;
 }
 
-/** Kernel configs of the fused AdamW (webgpu). */
+/** Kernel config of the fused AdamW (webgpu). */
 export function adamWKernelConfigs(): KernelConfig[] {
-  return [
-    {
-      kernelName: ADAMW_MOMENTS,
-      backendName: "webgpu",
-      kernelFunc: runMoments as unknown as KernelFunc,
-    },
-    {
-      kernelName: ADAMW_PARAM,
-      backendName: "webgpu",
-      kernelFunc: runParam as unknown as KernelFunc,
-    },
-  ];
+  return [{
+    kernelName: ADAMW_GROUP,
+    backendName: "webgpu",
+    kernelFunc: runGroup as unknown as KernelFunc,
+  }];
 }

@@ -1,48 +1,57 @@
 /**
- * WGSL programs of the fused AdamW update (tfjs-backend-webgpu programs have
- * exactly one output binding, so one step is two kinds of dispatch):
+ * The WGSL program of the fused AdamW update: one dispatch per parameter
+ * group computes the new first and second moments of every element of up to
+ * {@linkcode MAX_ADAMW_GROUP_SLOTS} parameters and their new values.
  *
- * - {@linkcode NovalabAdamWMomentsProgram}: the new first and second moments of
- *   up to {@linkcode ADAMW_GROUP_SLOTS} parameters at once. Their moments live
- *   in one packed state tensor, interleaved per element (`[m₀, v₀, m₁, v₁, …]`,
- *   the parameters one after another), so one dispatch reads the old state and
- *   the group's gradients and writes the whole new state.
- * - {@linkcode NovalabAdamWParamProgram}: the new value of one parameter from
- *   its old value and its (already updated) moments in the packed state.
+ * The group's moments live in one packed state tensor, interleaved per element
+ * (`[m₀, v₀, m₁, v₁, …]`, the parameters one after another): the program's
+ * `result`. The parameters are updated in place, as PyTorch's fused AdamW
+ * does: the device binds inputs `p0…` writable (`kernels/extra_outputs.ts`'s
+ * marker), so a step allocates nothing but the new state. One thread per
+ * element.
  *
  * The formulas are `core/optim.ts`'s AdamW, operation for operation:
  * `m ← m·β1 + g·(1−β1)`, `v ← v·β2 + g²·(1−β2)`,
  * `p ← p·(1 − lr·wd) − (m / (√v / √(1−β2ᵗ) + ε)) · (lr / (1−β1ᵗ))`.
- * Every step-dependent number is a uniform, so one compiled pipeline of each
- * serves every step, learning rate and parameter.
+ * A parameter without a gradient this step keeps its moments and its value.
+ * Every step-dependent number is a uniform, so one compiled pipeline per group
+ * size serves every step, learning rate and group.
  *
  * @module
  */
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { readWriteLine } from "./extra_outputs.ts";
+
+/** Most parameters per group (bounds the shader's per-slot switch). */
+export const MAX_ADAMW_GROUP_SLOTS = 16;
 
 /**
- * Parameters per moments dispatch: 6 gradients + the old state + the output are
- * 8 storage buffers, WebGPU's default `maxStorageBuffersPerShaderStage` (the
- * limit tfjs-backend-webgpu requests its device with).
+ * Parameters per group the device can bind: each takes two storage buffers
+ * (gradient, value) besides the old and new state, so `⌊(limit − 2) / 2⌋`,
+ * at least 3 (WebGPU's default limit of 8) and at most
+ * {@linkcode MAX_ADAMW_GROUP_SLOTS}.
  */
-export const ADAMW_GROUP_SLOTS = 6;
-
-/** Threads per workgroup of both programs (one element per thread). */
-const WORKGROUP = 64;
-
-/** Workgroups covering `threads` threads in x (tfjs reshapes beyond the device limit). */
-function flatDispatch(threads: number): [number, number, number] {
-  return [Math.ceil(threads / WORKGROUP), 1, 1];
+export function adamWGroupSlots(maxStorageBuffersPerShaderStage: number): number {
+  const fit = Math.floor((maxStorageBuffersPerShaderStage - 2) / 2);
+  return Math.max(3, Math.min(MAX_ADAMW_GROUP_SLOTS, fit));
 }
 
-/** New packed moments of a group: inputs `state` `[2E]` and `g0`…`g5`; output `[2E]`. */
-export class NovalabAdamWMomentsProgram implements WebGPUProgram {
-  /** Inputs: the old packed state, then one gradient per slot. */
-  variableNames = ["state", ...Array.from({ length: ADAMW_GROUP_SLOTS }, (_, j) => `g${j}`)];
+/** Threads per workgroup (one element per thread). */
+const WORKGROUP = 64;
+
+const slots = (n: number) => Array.from({ length: n }, (_, j) => j);
+
+/**
+ * One group's update: inputs `state` `[2E]`, gradients `g0…` and parameters
+ * `p0…` (flattened, written in place); output: the new packed state `[2E]`.
+ */
+export class NovalabAdamWGroupProgram implements WebGPUProgram {
+  /** Inputs: old state, gradients, parameters (updated in place). */
+  variableNames: string[];
   /** The new packed state. */
   outputShape: number[];
   /** Cache key (tfjs appends input ranks and shapes). */
-  shaderKey = "novalabAdamWMoments";
+  shaderKey: string;
   /** Flat layout: `main(index)`, one thread per parameter element. */
   dispatchLayout = { x: [0] };
   /** Workgroups. */
@@ -50,90 +59,70 @@ export class NovalabAdamWMomentsProgram implements WebGPUProgram {
   /** Threads per workgroup. */
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   /**
-   * `elements`: E; `end0…end5`: cumulative element ends of the slots (an unused
-   * slot is empty); `present`: bit j set when slot j has a gradient this step
-   * (otherwise its moments are copied unchanged).
+   * `elements`: E; `end0…`: cumulative element ends of the members;
+   * `present`: bit j set when member j has a gradient; `stepSize`:
+   * `lr / (1−β1ᵗ)`; `bc2Sqrt`: `√(1−β2ᵗ)`; `decay0…`: `1 − lr·wd` per member.
    */
-  uniforms = `elements : i32, ${
-    Array.from({ length: ADAMW_GROUP_SLOTS }, (_, j) => `end${j} : i32, `).join("")
-  }present : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32,`;
+  uniforms: string;
+  readonly #members: number;
 
-  /** Builds the program for a group of `elements` parameter elements in all. */
-  constructor(elements: number) {
+  /** Builds the program for a group of `members` parameters, `elements` elements in all. */
+  constructor(members: number, elements: number) {
+    this.#members = members;
+    const names = (prefix: string) => slots(members).map((j) => `${prefix}${j}`);
+    this.variableNames = ["state", ...names("g"), ...names("p")];
     this.outputShape = [2 * elements];
-    this.dispatch = flatDispatch(elements);
+    this.shaderKey = `novalabAdamWGroup${members}`;
+    this.dispatch = [Math.ceil(elements / WORKGROUP), 1, 1];
+    this.uniforms = `elements : i32, ${names("end").map((e) => `${e} : i32, `).join("")}` +
+      "present : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, " +
+      `stepSize : f32, bc2Sqrt : f32, eps : f32, ${
+        names("decay").map((d) => `${d} : f32, `).join("")
+      }`;
   }
 
   /** WGSL user code. */
   getUserCode(): string {
-    const locate = Array.from(
-      { length: ADAMW_GROUP_SLOTS - 1 },
-      (_, j) => `if (index >= uniforms.end${j}) { slot = ${j + 1}; start = uniforms.end${j}; }`,
+    const n = this.#members;
+    const locate = slots(n - 1).map((j) =>
+      `if (index >= uniforms.end${j}) { slot = ${j + 1}; start = uniforms.end${j}; }`
+    ).join("\n  ");
+    const read = slots(n).map((j) =>
+      `case ${j}: { p = p${j}[i]; decay = uniforms.decay${j}; if (present) { g = g${j}[i]; } }`
     ).join("\n    ");
-    const reads = Array.from(
-      { length: ADAMW_GROUP_SLOTS },
-      (_, j) => `case ${j}: { g = g${j}[i]; }`,
-    ).join("\n      ");
+    const write = slots(n).map((j) => `case ${j}: { p${j}[i] = p; }`).join("\n    ");
     return `
+${readWriteLine(slots(n).map((j) => `p${j}`))}
 fn main(index : i32) {
   if (index >= uniforms.elements) { return; }
   var slot = 0;
   var start = 0;
   ${locate}
+  let i = index - start;
+  let present = ((uniforms.present >> u32(slot)) & 1) == 1;
+  var p = 0.0;
+  var g = 0.0;
+  var decay = 1.0;
+  switch slot {
+    ${read}
+    default: {}
+  }
   var m = state[2 * index];
   var v = state[2 * index + 1];
-  if (((uniforms.present >> u32(slot)) & 1) == 1) {
-    let i = index - start;
-    var g = 0.0;
-    switch slot {
-      ${reads}
-      default: {}
-    }
+  if (present) {
     m = m * uniforms.beta1 + g * uniforms.oneMinusBeta1;
     v = v * uniforms.beta2 + (g * g) * uniforms.oneMinusBeta2;
+    let denom = sqrt(v) / uniforms.bc2Sqrt + uniforms.eps;
+    p = p * decay - (m / denom) * uniforms.stepSize;
   }
   result[2 * index] = m;
   result[2 * index + 1] = v;
-}`;
+  if (present) {
+    switch slot {
+      ${write}
+      default: {}
+    }
   }
-}
-
-/** New value of one parameter: inputs `p` `[n]` and its group's packed `state`; output `[n]`. */
-export class NovalabAdamWParamProgram implements WebGPUProgram {
-  /** Inputs. */
-  variableNames = ["p", "state"];
-  /** The new parameter, flattened. */
-  outputShape: number[];
-  /** Cache key. */
-  shaderKey = "novalabAdamWParam";
-  /** Flat layout: `main(index)`, one thread per element. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups. */
-  dispatch: [number, number, number];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  /**
-   * `n`: elements; `offset`: the parameter's first element in the group;
-   * `decay`: `1 − lr·wd`; `stepSize`: `lr / (1−β1ᵗ)`; `bc2Sqrt`: `√(1−β2ᵗ)`.
-   */
-  uniforms = "n : i32, offset : i32, decay : f32, stepSize : f32, bc2Sqrt : f32, eps : f32,";
-
-  /** Builds the program for a parameter of `n` elements. */
-  constructor(n: number) {
-    this.outputShape = [n];
-    this.dispatch = flatDispatch(n);
-  }
-
-  /** WGSL user code. */
-  getUserCode(): string {
-    return `
-fn main(index : i32) {
-  if (index >= uniforms.n) { return; }
-  let s = 2 * (uniforms.offset + index);
-  let m = state[s];
-  let v = state[s + 1];
-  let denom = sqrt(v) / uniforms.bc2Sqrt + uniforms.eps;
-  result[index] = p[index] * uniforms.decay - (m / denom) * uniforms.stepSize;
 }`;
   }
 }

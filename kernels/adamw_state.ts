@@ -1,14 +1,15 @@
 /**
  * AdamW moments packed for the fused WebGPU update (`kernels/adamw.ts`).
  *
- * Parameters are grouped in the optimiser's order, at most
- * {@linkcode ADAMW_GROUP_SLOTS} per group and at most
- * `maxStorageBufferBindingSize` bytes of state per group. A group's first and
- * second moments live in one float32 tensor, interleaved per element
- * (`[m₀, v₀, m₁, v₁, …]`, its parameters one after another). One step then
- * costs one dispatch per group (new moments) plus one per parameter (new
- * value): for the 150 parameters of a ViT-Ti, 25 + 150 dispatches instead of
- * the reference composition's 13 per parameter.
+ * Parameters are grouped in the optimiser's order, at most as many per group
+ * as the device can bind (`adamWGroupSlots`: 15 with 32 storage buffers per
+ * stage, 16 at most) and at most `maxStorageBufferBindingSize` bytes of state
+ * per group. A group's first and second moments live in one float32 tensor,
+ * interleaved per element (`[m₀, v₀, m₁, v₁, …]`, its parameters one after
+ * another). One step then costs one dispatch per group, which writes the new
+ * moments and updates the parameters in place: for the 152 parameters of a
+ * ViT-Ti, 10 dispatches (15 per group with 32 storage buffers per stage)
+ * instead of the reference composition's 13 per parameter.
  *
  * The packing is internal: `read` gives each parameter's `m` and `v` shaped
  * like the parameter, so checkpoints keep `optim.m.<name>` / `optim.v.<name>`.
@@ -19,8 +20,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Parameter } from "../core/types.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
-import { ADAMW_MOMENTS, ADAMW_PARAM } from "./adamw.ts";
-import { ADAMW_GROUP_SLOTS } from "./adamw_program.ts";
+import { ADAMW_GROUP } from "./adamw.ts";
+import { adamWGroupSlots } from "./adamw_program.ts";
 
 /** The numbers of one AdamW step (bias corrections already computed for step t). */
 export interface AdamWStep {
@@ -78,12 +79,12 @@ interface Group {
   state: Variable;
 }
 
-/** Groups in order: ≤ {@linkcode ADAMW_GROUP_SLOTS} parameters and ≤ `maxBytes` of state each. */
-export function groupParameters(sizes: number[], maxBytes: number): number[][] {
+/** Groups in order: ≤ `slots` parameters and ≤ `maxBytes` of state each. */
+export function groupParameters(sizes: number[], maxBytes: number, slots: number): number[][] {
   const groups: number[][] = [];
   let current: number[] = [], elements = 0;
   sizes.forEach((size, i) => {
-    const full = current.length === ADAMW_GROUP_SLOTS || 8 * (elements + size) > maxBytes;
+    const full = current.length === slots || 8 * (elements + size) > maxBytes;
     if (current.length > 0 && full) {
       groups.push(current);
       current = [];
@@ -96,11 +97,21 @@ export function groupParameters(sizes: number[], maxBytes: number): number[][] {
   return groups;
 }
 
+/**
+ * Gives `variable` a buffer of its own when other tensors share its current one
+ * (a `tf.clone` or reshape of it kept somewhere), so updating it in place
+ * leaves them as they were. A copy only in that rare case.
+ */
+function ownBuffer(variable: Variable): void {
+  if (tf.backend().refCount(variable.dataId) <= 1) return;
+  tf.tidy(() => variable.assign(tf.mul(variable, tf.scalar(1))));
+}
+
 /** Packed moments updated by the fused WebGPU kernels (needs novalab's kernels on webgpu). */
 export class PackedAdamWMoments implements AdamWMoments {
   #groups: Group[] = [];
   #where = new Map<string, { group: Group; member: Member }>();
-  /** Bound in slots without a gradient (never read; a fixed shape keeps one shader variant). */
+  /** Bound for members without a gradient this step (never read). */
   #placeholder: Tensor = tf.keep(tf.zeros([2]));
 
   /**
@@ -111,9 +122,11 @@ export class PackedAdamWMoments implements AdamWMoments {
    */
   constructor(params: Parameter[], init?: MomentInit) {
     const backend = tf.backend() as Partial<WebGPUBackend>;
-    const maxBytes = backend.device?.limits.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
+    const limits = backend.device?.limits;
+    const maxBytes = limits?.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
+    const slots = adamWGroupSlots(limits?.maxStorageBuffersPerShaderStage ?? 8);
     const sizes = params.map((p) => p.variable.size);
-    for (const indices of groupParameters(sizes, maxBytes)) {
+    for (const indices of groupParameters(sizes, maxBytes, slots)) {
       const members: Member[] = [];
       let elements = 0;
       for (const i of indices) {
@@ -134,35 +147,35 @@ export class PackedAdamWMoments implements AdamWMoments {
     }
   }
 
-  /** One grouped moments dispatch per group with a gradient, then one per updated parameter. */
+  /** One dispatch per group with a gradient: new moments, parameters updated in place. */
   update(grads: Map<string, Tensor>, s: AdamWStep): void {
     for (const group of this.#groups) {
       if (!group.members.some((m) => grads.has(m.param.name))) continue;
+      for (const { param } of group.members) ownBuffer(param.variable);
       tf.tidy(() => {
         const inputs: Record<string, Tensor> = { state: group.state };
-        const ends: number[] = [];
+        const ends: number[] = [], decays: number[] = [];
         let present = 0;
-        for (let j = 0; j < ADAMW_GROUP_SLOTS; j++) {
-          const member = group.members[j];
-          const g = member && grads.get(member.param.name);
+        group.members.forEach(({ param, offset, size }, j) => {
+          const g = grads.get(param.name);
           if (g) present |= 1 << j;
           inputs[`g${j}`] = g ?? this.#placeholder;
-          ends.push(member ? member.offset + member.size : group.elements);
-        }
-        const attrs = { ends, present, beta1: s.beta1, beta2: s.beta2 };
-        group.state.assign(tf.engine().runKernel(ADAMW_MOMENTS, inputs, attrs) as Tensor);
-        for (const { param, offset } of group.members) {
-          if (!grads.has(param.name)) continue;
+          inputs[`p${j}`] = param.variable;
+          ends.push(offset + size);
           const wd = param.decay ? s.weightDecay : 0;
-          const p = tf.engine().runKernel(ADAMW_PARAM, { p: param.variable, state: group.state }, {
-            offset,
-            decay: wd === 0 ? 1 : 1 - s.lr * wd,
-            stepSize: s.lr / s.bc1,
-            bc2Sqrt: s.bc2Sqrt,
-            eps: s.eps,
-          }) as Tensor;
-          param.variable.assign(p);
-        }
+          decays.push(wd === 0 ? 1 : 1 - s.lr * wd);
+        });
+        const attrs = {
+          ends,
+          present,
+          beta1: s.beta1,
+          beta2: s.beta2,
+          stepSize: s.lr / s.bc1,
+          bc2Sqrt: s.bc2Sqrt,
+          eps: s.eps,
+          decays,
+        };
+        group.state.assign(tf.engine().runKernel(ADAMW_GROUP, inputs, attrs) as Tensor);
       });
     }
   }

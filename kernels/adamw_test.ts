@@ -9,13 +9,15 @@
  * Mesa's llvmpipe fallback in CI.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import assert from "node:assert/strict";
 import { AdamW } from "../core/optim.ts";
 import { loadCheckpoint, saveCheckpoint } from "../core/checkpoint.ts";
 import { decodeSafetensors } from "../core/safetensors.ts";
 import type { Parameter } from "../core/types.ts";
 import { groupParameters } from "./adamw_state.ts";
-import { ADAMW_GROUP_SLOTS } from "./adamw_program.ts";
+import { ADAMW_GROUP } from "./adamw.ts";
+import { adamWGroupSlots, MAX_ADAMW_GROUP_SLOTS } from "./adamw_program.ts";
 import { installNovalabKernels, restoreStockKernels } from "./install.ts";
 import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
 
@@ -25,7 +27,10 @@ const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: fal
 
 /** fp32: a few steps of O(1) updates scaled by lr ≤ 0.05, compared entry by entry. */
 const TOL = { atol: 1e-6, rtol: 1e-5 };
-/** `[shape, decay]`: 8 parameters → groups of 6 and 2; odd sizes, one of size 1, one > 64. */
+/**
+ * `[shape, decay]`: 18 parameters, groups of 15 and 3 on adapters with 32 storage buffers per
+ * stage (lavapipe), so two shader variants run; odd sizes, one of size 1, some > 64.
+ */
 const SPECS: [number[], boolean][] = [
   [[3, 5], true],
   [[5], false],
@@ -35,6 +40,16 @@ const SPECS: [number[], boolean][] = [
   [[2, 2, 3], true],
   [[13, 11], true],
   [[9], false],
+  [[17, 5], true],
+  [[2], false],
+  [[3, 31], true],
+  [[65], false],
+  [[6, 6], true],
+  [[1, 3], false],
+  [[70], true],
+  [[4, 4, 4], false],
+  [[11], true],
+  [[3, 3], false],
 ];
 const HYPER = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
 
@@ -42,15 +57,17 @@ function makeParams(): Parameter[] {
   return SPECS.map(([shape, decay], i) => ({
     name: `p${i}`,
     decay,
-    variable: tf.variable(tf.tensor(values(shape.reduce((a, d) => a * d, 1), i + 1), shape)),
+    variable: tf.tidy(() =>
+      tf.variable(tf.tensor(values(shape.reduce((a, d) => a * d, 1), i + 1), shape))
+    ), // the initial tensor is released: the variable owns its buffer alone
   }));
 }
 
-/** Gradients of step `s` (0-based); step 1 has none for p1 and p7. */
+/** Gradients of step `s` (0-based); step 1 has none for p1, p7 and p16 (one in the last group). */
 function gradsAt(params: Parameter[], s: number): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
   params.forEach((p, i) => {
-    if (s === 1 && (i === 1 || i === 7)) return;
+    if (s === 1 && (i === 1 || i === 7 || i === 16)) return;
     const g = values(p.variable.size, 100 * (s + 1) + i).map((x) => x * (1 + i));
     out.set(p.name, tf.tensor(g, p.variable.shape));
   });
@@ -95,10 +112,17 @@ async function trained(backend: "cpu" | "webgpu", steps: number) {
 }
 
 Deno.test("kernels/adamw: parameters are grouped by slot count and state bytes", () => {
-  assert.deepEqual(groupParameters([1, 2, 3, 4, 5, 6, 7, 8], 1e9), [[0, 1, 2, 3, 4, 5], [6, 7]]);
-  assert.deepEqual(groupParameters([10, 10, 10], 8 * 20), [[0, 1], [2]]);
-  assert.deepEqual(groupParameters([50, 1], 8 * 20), [[0], [1]], "an oversize one stands alone");
-  assert.equal(ADAMW_GROUP_SLOTS, 6);
+  const sizes = [1, 2, 3, 4, 5, 6, 7, 8];
+  assert.deepEqual(groupParameters(sizes, 1e9, 6), [[0, 1, 2, 3, 4, 5], [6, 7]]);
+  assert.deepEqual(groupParameters([10, 10, 10], 8 * 20, 6), [[0, 1], [2]]);
+  assert.deepEqual(groupParameters([50, 1], 8 * 20, 6), [[0], [1]], "an oversize one stands alone");
+});
+
+Deno.test("kernels/adamw: a group holds as many parameters as the device can bind", () => {
+  assert.equal(adamWGroupSlots(8), 3, "WebGPU's default limit: state in and out + 3 × 2");
+  assert.equal(adamWGroupSlots(13), 5);
+  assert.equal(adamWGroupSlots(32), 15);
+  assert.equal(adamWGroupSlots(1_000_000), MAX_ADAMW_GROUP_SLOTS);
 });
 
 Deno.test({
@@ -112,7 +136,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "kernels/adamw: one step is a moments dispatch per group + one per parameter, no leaks",
+  name: "kernels/adamw: one step is one dispatch per group, no leaks",
   ...opts,
   async fn() {
     const counter = await useNovalabWebGpu();
@@ -122,16 +146,71 @@ Deno.test({
     const before = tf.memory().numTensors;
     counter.reset();
     runSteps(opt, params, 2, 3);
-    assert.deepEqual(counter.read().byProgram, {
-      NovalabAdamWMomentsProgram: 2,
-      NovalabAdamWParamProgram: SPECS.length,
-    });
+    const device = (tf.backend() as WebGPUBackend).device;
+    const slots = adamWGroupSlots(device.limits.maxStorageBuffersPerShaderStage);
+    const groups = Math.ceil(SPECS.length / slots);
+    assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups });
     counter.reset();
-    runSteps(opt, params, 1, 2); // p1 and p7 have no gradient: no dispatch for them
-    assert.equal(counter.read().byProgram["NovalabAdamWParamProgram"], SPECS.length - 2);
+    runSteps(opt, params, 1, 2); // p1, p7, p16 have no gradient: still one dispatch per group
+    assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups });
     assert.equal(tf.memory().numTensors, before, "no tensors leak across fused steps");
     opt.dispose();
     tf.dispose(params.map((p) => p.variable));
+  },
+});
+
+Deno.test({
+  name: "kernels/adamw: in-place updates leave tensors sharing a parameter's buffer as they were",
+  ...opts,
+  async fn() {
+    await useNovalabWebGpu();
+    const params = makeParams();
+    const opt = new AdamW(params, HYPER);
+    const first = params[0]!.variable;
+    const kept = tf.clone(first); // shares the buffer until the update copies the parameter
+    const keptShaped = first.reshape([-1]);
+    const before = (await first.data()).slice();
+    runSteps(opt, params, 0, 1);
+    const after = await first.data();
+    assert.ok(after.some((x, i) => x !== before[i]), "the parameter moved");
+    assert.deepEqual(Array.from(await kept.data()), Array.from(before), "its clone did not");
+    assert.deepEqual(Array.from(await keptShaped.data()), Array.from(before), "nor its reshape");
+    // p2 now lives on the GPU; reading it makes tfjs cache a CPU copy, which the next step stales.
+    const third = params[2]!.variable;
+    const thirdBefore = (await third.data()).slice();
+    runSteps(opt, params, 1, 2);
+    const thirdAfter = await third.data();
+    assert.ok(thirdAfter.some((x, i) => x !== thirdBefore[i]), "a read after the step is fresh");
+    const expected = await trained("cpu", 2);
+    await useNovalabWebGpu();
+    assertClose(thirdAfter as Float32Array, expected.get("p2")!, "p2 after two steps", TOL);
+    tf.dispose([kept, keptShaped]);
+    opt.dispose();
+    tf.dispose(params.map((p) => p.variable));
+  },
+});
+
+Deno.test({
+  name: "kernels/adamw: the kernel refuses to update a parameter whose buffer is shared",
+  ...opts,
+  async fn() {
+    await useNovalabWebGpu();
+    const p = tf.tidy(() => tf.variable(tf.ones([3])));
+    const shared = tf.clone(p);
+    const run = () =>
+      tf.engine().runKernel(ADAMW_GROUP, { state: tf.zeros([6]), g0: tf.ones([3]), p0: p }, {
+        ends: [3],
+        present: 1,
+        beta1: 0.9,
+        beta2: 0.99,
+        stepSize: 0.1,
+        bc2Sqrt: 0.1,
+        eps: 1e-8,
+        decays: [1],
+      });
+    assert.throws(() => tf.tidy(run), /p0 shares its buffer with 1 other tensor/);
+    assert.deepEqual(Array.from(await shared.data()), [1, 1, 1]);
+    tf.dispose([p, shared]);
   },
 });
 
