@@ -2,7 +2,7 @@
  * Registers novalab's WGSL kernels into tfjs-backend-webgpu: `BatchMatMul` and
  * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
  * gradients of those kernels run on them too), and the fused LayerNorm,
- * attention and AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
+ * attention, linear-layer and AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
  * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
  * `core/backend.ts` not to install them at all.
  *
@@ -15,6 +15,7 @@ import { layerNormForwardKernelConfigs } from "./layernorm_forward.ts";
 import { layerNormBackwardKernelConfigs } from "./layernorm_backward.ts";
 import { adamWKernelConfigs } from "./adamw.ts";
 import { attentionKernelConfigs } from "./attention_kernels.ts";
+import { linearGradConfig, linearKernelConfigs } from "./linear.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -45,6 +46,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...layerNormBackwardKernelConfigs(),
     ...adamWKernelConfigs(),
     ...attentionKernelConfigs(),
+    ...linearKernelConfigs(),
   ];
 }
 
@@ -86,6 +88,8 @@ export function installNovalabKernels(): boolean {
     if (tf.getKernel(config.kernelName, "webgpu")) tf.unregisterKernel(config.kernelName, "webgpu");
     tf.registerKernel(config);
   }
+  // A gradient is backend-independent and only ever looked up for LINEAR, so it stays registered.
+  if (!tf.getGradient(linearGradConfig.kernelName)) tf.registerGradient(linearGradConfig);
   installed = true;
   return true;
 }

@@ -22,6 +22,7 @@ import {
   NovalabMatMulProgram,
 } from "./matmul_program.ts";
 import { matMulPrecision } from "./precision.ts";
+import { runWithExtraOutputs } from "./extra_outputs.ts";
 
 /** A planned matmul: everything the program and its uniforms need. */
 export interface MatMulPlan {
@@ -154,16 +155,20 @@ export interface NovalabMatMulOptions {
   f16?: boolean;
 }
 
-/**
- * Runs novalab's matmul on the WebGPU backend, or returns `null` when the call
- * is outside what the kernel covers.
- */
-export function runNovalabMatMul(
+interface PreparedMatMul {
+  program: NovalabMatMulProgram;
+  inputs: TensorInfo[];
+  uniforms: ProgramUniform[];
+  plan: MatMulPlan;
+}
+
+function prepareMatMul(
   backend: WebGPUBackend,
   a: TensorInfo,
   b: TensorInfo,
   o: NovalabMatMulOptions,
-): TensorInfo | null {
+  columnSums: boolean,
+): PreparedMatMul | null {
   const activation = o.activation ?? "linear";
   if (a.dtype !== "float32" || b.dtype !== "float32") return null;
   if (!(MATMUL_ACTIVATIONS as readonly string[]).includes(activation)) return null;
@@ -176,6 +181,8 @@ export function runNovalabMatMul(
       bias.shape.length <= plan.outShape.length;
     if (bias.dtype !== "float32" || !vectorOverN) return null;
   }
+  const f16 = o.f16 ?? matMulPrecision() === "f16";
+  if (columnSums && f16) return null;
   const tile = o.tile ?? chooseTile(plan);
   const program = new NovalabMatMulProgram(
     {
@@ -187,7 +194,8 @@ export function runNovalabMatMul(
       vec4Out: plan.n % 4 === 0,
       bias: bias !== null,
       activation: activation as MatMulActivation,
-      f16: o.f16 ?? matMulPrecision() === "f16",
+      f16,
+      columnSums,
     },
     plan.batch,
     plan.m,
@@ -208,8 +216,52 @@ export function runNovalabMatMul(
     plan.strideB,
     activation === "leakyrelu" ? o.leakyreluAlpha ?? 0.2 : undefined,
   );
+  return { program, inputs, uniforms, plan };
+}
+
+/**
+ * Runs novalab's matmul on the WebGPU backend, or returns `null` when the call
+ * is outside what the kernel covers.
+ */
+export function runNovalabMatMul(
+  backend: WebGPUBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  o: NovalabMatMulOptions,
+): TensorInfo | null {
+  const prepared = prepareMatMul(backend, a, b, o, false);
+  if (!prepared) return null;
+  const { program, inputs, uniforms, plan } = prepared;
   const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
   return { dataId: out.dataId, shape: plan.outShape, dtype: out.dtype };
+}
+
+/**
+ * `op(a) · op(b)` and, from the same dispatch, the column sums of `op(b)`
+ * (sums over k, shaped like the output without its row axis: `[..., N]`) —
+ * `Xᵀ·dY` and `Σ_rows dY`, a linear layer's weight and bias gradients. `null`
+ * when the call is outside what the kernel covers (including f16 staging).
+ */
+export function runNovalabMatMulWithColumnSums(
+  backend: WebGPUBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  o: Pick<NovalabMatMulOptions, "transposeA" | "transposeB" | "tile" | "f16">,
+): [TensorInfo, TensorInfo] | null {
+  const prepared = prepareMatMul(backend, a, b, o, true);
+  if (!prepared) return null;
+  const { program, inputs, uniforms, plan } = prepared;
+  const [out, sums] = runWithExtraOutputs(
+    backend,
+    program,
+    inputs,
+    [[plan.batch, plan.n]],
+    uniforms,
+  );
+  return [
+    { dataId: out!.dataId, shape: plan.outShape, dtype: "float32" },
+    { dataId: sums!.dataId, shape: [...plan.outShape.slice(0, -2), plan.n], dtype: "float32" },
+  ];
 }
 
 interface MatMulArgs {

@@ -15,6 +15,9 @@
  * store. M, N, K, strides and the leaky-ReLU slope are uniforms, so one compiled
  * pipeline serves every shape of the same variant.
  *
+ * The `columnSums` variant also sums the staged B slices over k in the threads
+ * of the first row of workgroups, which are the only ones that store them.
+ *
  * The `f16` variant (`precision: f16`, `kernels/precision.ts`) stages both
  * operands as `vec4<f16>` (rounded, saturating at ±65504) — half the workgroup
  * memory and shared-memory traffic — and widens them back to fp32 for the
@@ -23,6 +26,7 @@
  * @module
  */
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { readWriteLine } from "./extra_outputs.ts";
 
 /** Work split of one workgroup: threads `wgX × wgY`, outputs per thread `tm × tn`, depth `bk`. */
 export interface MatMulTile {
@@ -80,6 +84,12 @@ export interface MatMulVariant {
   activation: MatMulActivation;
   /** Operands staged in half precision (needs `shader-f16`); default fp32. */
   f16?: boolean;
+  /**
+   * Also writes the column sums of op(B) (its sums over k, `[batch, N]`) to the
+   * extra output `colSums` — a linear layer's bias gradient beside its weight
+   * gradient `Xᵀ·dY`, in the same dispatch. fp32 staging only.
+   */
+  columnSums?: boolean;
 }
 
 /** Largest finite f16; staged values saturate here instead of overflowing. */
@@ -196,6 +206,32 @@ function innerProducts(t: MatMulTile, f16: boolean): string[] {
   return lines;
 }
 
+/** Threads of the first workgroup row add each staged B slice to their column sums. */
+function columnSumAccumulate(t: MatMulTile): string {
+  const qn = (t.wgX * t.tn) / 4;
+  const adds: string[] = [];
+  for (let kk = 0; kk < t.bk; kk++) {
+    for (let j = 0; j < t.tn / 4; j++) {
+      adds.push(`s${j} = s${j} + Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}];`);
+    }
+  }
+  return `    if (sumRow) {\n      ${adds.join("\n      ")}\n    }`;
+}
+
+/** Stores the column sums of the first workgroup row. */
+function columnSumStore(t: MatMulTile): string {
+  const stores = Array.from(
+    { length: t.tn / 4 },
+    (_, j) =>
+      `{ let col = col0 + tx * ${t.tn} + ${j * 4}; ${
+        LANES.map((l, k) =>
+          `if (col + ${k} < N) { colSums[i32(workgroupId.z) * N + col + ${k}] = s${j}.${l}; }`
+        ).join(" ")
+      } }`,
+  );
+  return `  if (sumRow) {\n    ${stores.join("\n    ")}\n  }`;
+}
+
 function epilogue(v: MatMulVariant): string[] {
   const t = v.tile;
   const lines: string[] = [];
@@ -229,8 +265,15 @@ export function matMulShader(v: MatMulVariant): string {
     offA += d * uniforms.strideA.${d}; offB += d * uniforms.strideB.${d}; }`
   );
   const f16 = v.f16 === true;
+  const sums = v.columnSums === true;
+  if (sums && f16) {
+    throw new Error("kernels/matmul_program.ts: column sums need fp32 staging (f16 is off)");
+  }
   const staged = f16 ? "f16" : "f32";
+  const sumDecl = !sums ? "" : `let sumRow = i32(workgroupId.y) == 0 && ty == 0;
+  ${Array.from({ length: t.tn / 4 }, (_, j) => `var s${j} = vec4<f32>(0.0);`).join(" ")}`;
   return `${f16 ? "enable f16;" : ""}
+${sums ? readWriteLine(["colSums"]) : ""}
 fn nlAct(v: vec4<f32>) -> vec4<f32> { ${activationBody(v.activation)} }
 ${
     v.bias && !v.vec4Out
@@ -251,21 +294,24 @@ fn main() {
 ${batchDims.join("\n")}
   let offC = i32(workgroupId.z) * M * N;
   ${acc.join(" ")}
+  ${sumDecl}
   for (var k0 = 0; k0 < K; k0 += ${t.bk}) {
 ${stageLoads("A", t, !v.transposeA, v.vec4A, f16).join("\n")}
 ${stageLoads("B", t, v.transposeB, v.vec4B, f16).join("\n")}
     workgroupBarrier();
 ${innerProducts(t, f16).join("\n")}
+${sums ? columnSumAccumulate(t) : ""}
     workgroupBarrier();
   }
 ${epilogue(v).join("\n")}
+${sums ? columnSumStore(t) : ""}
 }
 `;
 }
 
 /** The tfjs program object; `dispatch` covers `[batch, M, N]` with one workgroup per tile. */
 export class NovalabMatMulProgram implements WebGPUProgram {
-  /** Inputs: `A`, `B` and optionally `bias`. */
+  /** Inputs: `A`, `B`, optionally `bias`, and `colSums` (written) with column sums. */
   variableNames: string[];
   /** Per-input vector width of the storage arrays. */
   variableComponents: number[];
@@ -287,12 +333,17 @@ export class NovalabMatMulProgram implements WebGPUProgram {
   /** Builds the program for `variant` and output `[batch, M, N]`. */
   constructor(readonly variant: MatMulVariant, batch: number, m: number, n: number) {
     const t = variant.tile;
-    this.variableNames = variant.bias ? ["A", "B", "bias"] : ["A", "B"];
+    this.variableNames = ["A", "B"];
     const outWidth = variant.vec4Out ? 4 : 1;
-    this.variableComponents = [variant.vec4A ? 4 : 1, variant.vec4B ? 4 : 1, outWidth].slice(
-      0,
-      this.variableNames.length,
-    );
+    this.variableComponents = [variant.vec4A ? 4 : 1, variant.vec4B ? 4 : 1];
+    if (variant.bias) {
+      this.variableNames.push("bias");
+      this.variableComponents.push(outWidth);
+    }
+    if (variant.columnSums) {
+      this.variableNames.push("colSums");
+      this.variableComponents.push(1);
+    }
     this.outputShape = [batch, m, n];
     this.outputComponent = outWidth;
     this.workgroupSize = [t.wgX, t.wgY, 1];
@@ -302,7 +353,7 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       (variant.activation === "leakyrelu" ? " alpha : f32," : "");
     this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
       `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
-      (variant.f16 ? "_f16" : "");
+      (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "");
   }
 
   /** The WGSL user code. */

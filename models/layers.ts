@@ -17,6 +17,7 @@ import { layerNorm } from "../kernels/layernorm.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
 import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
 import { wasmLinear } from "../kernels/wasm_matmul.ts";
+import { fusedLinear } from "../kernels/linear.ts";
 import { wasmLayerNorm } from "../kernels/wasm_layernorm.ts";
 import { wasmGelu } from "../kernels/wasm_gelu.ts";
 import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
@@ -81,10 +82,12 @@ const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "
  * Applies a linear layer to `[..., in]`, returning `[..., out]`, followed by
  * `activation` (a name in {@linkcode ACTIVATIONS}; none by default).
  *
- * On WebGPU with novalab's kernels it is one `tf.fused.matMul`: the bias, and
- * the activation when it is `relu` or `identity`, are applied in the matmul's
- * epilogue (one dispatch instead of two or three); other activations follow
- * as ops. On WASM with novalab's WASM kernels it is likewise one GEMM with the
+ * On WebGPU with novalab's kernels it is one `NovalabLinear` kernel
+ * (`kernels/linear.ts`): the bias, and the activation when it is `relu` or
+ * `identity`, are applied in the matmul's epilogue (one dispatch instead of
+ * two or three, also while gradients are recorded), and its gradient gets the
+ * weight and bias gradients from one dispatch; other activations follow as
+ * ops. On WASM with novalab's WASM kernels it is likewise one GEMM with the
  * bias and a `relu` in the epilogue (`kernels/wasm_matmul.ts`). Elsewhere (CPU,
  * stock WebGPU kernels) it is the matmul of `models/matmul.ts`, a bias add,
  * then the activation, exactly as before.
@@ -103,12 +106,7 @@ export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tens
   let y: Tensor;
   if (novalabKernelsActive() && x.dtype === "float32") {
     const fused = activation === undefined ? "linear" : FUSABLE[activation];
-    y = tf.fused.matMul({
-      a: flat,
-      b: layer.weight as Tensor2D,
-      ...(layer.bias ? { bias: layer.bias } : {}),
-      activation: fused ?? "linear",
-    });
+    y = fusedLinear(flat, layer.weight, layer.bias, fused ?? "linear", layer.weight.trainable);
     if (act && !fused) y = act(y);
   } else if (wasmKernelsActive() && x.dtype === "float32") {
     const relu = activation === "relu";

@@ -1,0 +1,182 @@
+/**
+ * A linear layer as one tfjs kernel on WebGPU, `NovalabLinear`:
+ * `y = act(x·W + b)` for `act ∈ {linear, relu}`, with a gradient of its own.
+ *
+ * Why a kernel of its own: tfjs's `fused.matMul` stops fusing a ReLU while
+ * gradients are recorded, and its gradient sums the bias gradient with a
+ * transpose and a reduction. Here the forward pass is one matmul dispatch with
+ * the bias and ReLU in its epilogue, and the backward pass is at most three:
+ * `dZ = dY ⊙ [y > 0]` (ReLU only), `dX = dZ·Wᵀ` (only when x needs a
+ * gradient: it is skipped for a patch embedding's pixels), and `dW = Xᵀ·dZ`
+ * with the bias gradient `Σ_rows dZ` from the same dispatch
+ * (`runNovalabMatMulWithColumnSums`). Where that variant does not apply
+ * (f16 staging) the bias gradient is a plain `tf.sum`.
+ *
+ * Inputs `weight` `[in, out]`, optional `bias` `[out]`, `x` `[rows, in]` (in
+ * that order: tfjs asks for input gradients in input order, so `x`'s comes
+ * last and can release `dZ`); attrs `activation` and `weightsTrainable` (when
+ * false the weight and bias gradients are left to their own lazy functions).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type {
+  GradConfig,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  TensorInfo,
+} from "@tensorflow/tfjs";
+import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { Tensor } from "../core/tensor.ts";
+import { runNovalabMatMulWithColumnSums } from "./matmul.ts";
+
+/** Kernel name of the fused linear layer. */
+export const LINEAR = "NovalabLinear";
+/** Kernel name of `dY ⊙ [y > 0]`. */
+export const RELU_GRAD = "NovalabReluGrad";
+
+/** Activations {@linkcode LINEAR} applies in its epilogue. */
+export type LinearActivation = "linear" | "relu";
+
+const WHERE = "kernels/linear.ts";
+
+interface Args {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: NamedAttrMap;
+}
+
+/** `result = y > 0 ? dy : 0`, four elements per thread when the size allows. */
+class NovalabReluGradProgram implements WebGPUProgram {
+  variableNames = ["dy", "y"];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  outputComponent: number;
+  variableComponents: number[];
+  uniforms = "units : i32,";
+  constructor(elements: number) {
+    const width = elements % 4 === 0 ? 4 : 1;
+    this.outputShape = [elements];
+    this.outputComponent = width;
+    this.variableComponents = [width, width];
+    this.shaderKey = `novalabReluGrad${width}`;
+    this.dispatch = [Math.ceil(elements / width / 64), 1, 1];
+  }
+  getUserCode(): string {
+    const t = this.outputComponent === 4 ? "vec4<f32>" : "f32";
+    return `
+fn main(index : i32) {
+  if (index >= uniforms.units) { return; }
+  result[index] = select(${t}(0.0), dy[index], y[index] > ${t}(0.0));
+}`;
+  }
+}
+
+function runReluGrad(args: Args): TensorInfo {
+  const { dy, y } = args.inputs;
+  if (!dy || !y || dy.dtype !== "float32" || !tf.util.arraysEqual(dy.shape, y.shape)) {
+    throw new Error(`${WHERE}: ${RELU_GRAD} needs float32 dy and y of one shape`);
+  }
+  const size = tf.util.sizeFromShape(dy.shape);
+  const program = new NovalabReluGradProgram(size);
+  const flat = (t: TensorInfo) => ({ ...t, shape: [size] });
+  const units = size / program.outputComponent;
+  const out = (args.backend as WebGPUBackend).runWebGPUProgram(
+    program,
+    [flat(dy), flat(y)],
+    "float32",
+    [{ type: "int32", data: [units] }],
+  );
+  return { ...out, shape: [...dy.shape] };
+}
+
+function runLinear(args: Args): TensorInfo {
+  const { x, weight, bias } = args.inputs;
+  const activation = String(args.attrs?.["activation"] ?? "linear");
+  if (!x || !weight || x.shape.length !== 2 || weight.shape.length !== 2) {
+    throw new Error(`${WHERE}: ${LINEAR} needs x [rows, in] and weight [in, out]`);
+  }
+  if (activation !== "linear" && activation !== "relu") {
+    throw new Error(`${WHERE}: ${LINEAR} activation '${activation}'; valid: linear, relu`);
+  }
+  // The installed _FusedMatMul: novalab's kernel, falling back to tfjs's own.
+  const fused = tf.getKernel("_FusedMatMul", "webgpu")!.kernelFunc;
+  return fused({
+    inputs: { a: x, b: weight, ...(bias ? { bias } : {}) },
+    backend: args.backend as tf.KernelBackend,
+    attrs: { transposeA: false, transposeB: false, activation },
+  }) as TensorInfo;
+}
+
+/** `[dW, db]` from one dispatch where the matmul variant applies, else two ops. */
+function weightAndBiasGrads(x: Tensor, dz: Tensor, withBias: boolean): [Tensor, Tensor | null] {
+  if (withBias) {
+    const out = runNovalabMatMulWithColumnSums(tf.backend() as WebGPUBackend, x, dz, {
+      transposeA: true,
+      transposeB: false,
+    });
+    if (out) {
+      const [dw, db] = out.map((info) => tf.engine().makeTensorFromTensorInfo(info) as Tensor);
+      return [dw!, db!];
+    }
+  }
+  return [tf.matMul(x, dz, true, false), withBias ? tf.sum(dz, 0) : null];
+}
+
+/** The gradient of {@linkcode LINEAR}. */
+export const linearGradConfig: GradConfig = {
+  kernelName: LINEAR,
+  inputsToSave: ["weight", "x"],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [weight, x, y] = saved as [Tensor, Tensor, Tensor];
+    const g = dy as Tensor;
+    const dz = attrs["activation"] === "relu"
+      ? tf.engine().runKernel(RELU_GRAD, { dy: g, y }) as Tensor
+      : g;
+    const withBias = attrs["hasBias"] === true;
+    // Eager (one dispatch for both) when the weights are trained; lazy otherwise.
+    const eager = attrs["weightsTrainable"] === true ? weightAndBiasGrads(x, dz, withBias) : null;
+    return {
+      weight: () => eager ? eager[0] : tf.matMul(x, dz, true, false),
+      bias: () => eager?.[1] ?? tf.sum(dz, 0),
+      x: () => {
+        const dx = tf.matMul(dz, weight, false, true);
+        if (dz !== g && eager) dz.dispose(); // x comes last; nothing else needs dZ now
+        return dx;
+      },
+    };
+  },
+};
+
+/** Kernel configs of the fused linear layer (webgpu). */
+export function linearKernelConfigs(): KernelConfig[] {
+  return [
+    { kernelName: LINEAR, backendName: "webgpu", kernelFunc: runLinear as unknown as KernelFunc },
+    {
+      kernelName: RELU_GRAD,
+      backendName: "webgpu",
+      kernelFunc: runReluGrad as unknown as KernelFunc,
+    },
+  ];
+}
+
+/**
+ * `act(x·W + b)` through {@linkcode LINEAR} (novalab's WebGPU kernels must be
+ * installed and active). `x` is `[rows, in]`.
+ */
+export function fusedLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | undefined,
+  activation: LinearActivation,
+  weightsTrainable: boolean,
+): Tensor {
+  const inputs: Record<string, Tensor> = bias ? { weight, bias, x } : { weight, x };
+  const attrs = { activation, weightsTrainable, hasBias: bias !== undefined };
+  return tf.engine().runKernel(LINEAR, inputs, attrs as unknown as NamedAttrMap) as Tensor;
+}
