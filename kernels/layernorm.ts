@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
 import { novalabKernelsInstalled } from "./install.ts";
-import { LAYER_NORM, LAYER_NORM_STATS } from "./layernorm_forward.ts";
+import { LAYER_NORM } from "./layernorm_forward.ts";
 import {
   LAYER_NORM_COLUMN_SUM,
   LAYER_NORM_GRAD_PARAMS_PARTIAL,
@@ -41,18 +41,20 @@ function fused(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor 
     ...args: Array<Tensor | GradSaveFunc>
   ): { value: Tensor; gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor[] } => {
     const [x, gamma, beta, save] = args as [Tensor, Tensor, Tensor, GradSaveFunc];
-    save([x, gamma]);
+    const [y, stats] = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as Tensor[];
+    save([x, gamma, stats!]); // copies kept for the backward pass (none when not recording)
+    stats!.dispose();
     return {
-      value: run(LAYER_NORM, { x, gamma, beta }, { eps }),
+      value: y!,
       gradFunc: (dy, saved) => {
-        const [sx, sg] = saved as [Tensor, Tensor];
-        const stats = run(LAYER_NORM_STATS, { x: sx }, { eps });
-        const dx = run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy, stats });
-        const partial = run(LAYER_NORM_GRAD_PARAMS_PARTIAL, { x: sx, dy, stats });
-        const dGamma = run(LAYER_NORM_COLUMN_SUM, { partial }, { which: 0 });
-        const dBeta = run(LAYER_NORM_COLUMN_SUM, { partial }, { which: 1 });
-        tf.dispose([stats, partial]);
-        return [dx, dGamma.reshape(sg.shape), dBeta.reshape(sg.shape)];
+        const [sx, sg, sStats] = saved as [Tensor, Tensor, Tensor];
+        const dx = run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy, stats: sStats });
+        const partial = run(LAYER_NORM_GRAD_PARAMS_PARTIAL, { x: sx, dy, stats: sStats });
+        const [dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_COLUMN_SUM, {
+          partial,
+        }) as Tensor[];
+        partial.dispose();
+        return [dx, dGamma!.reshape(sg.shape), dBeta!.reshape(sg.shape)];
       },
     };
   };

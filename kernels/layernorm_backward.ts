@@ -1,27 +1,27 @@
 /**
  * Fused LayerNorm backward for tfjs-backend-webgpu, from the per-row `[mean,
- * rstd]` of `NovalabLayerNormStats` (x̂ = (x − μ)·rstd, g = dy·γ):
+ * rstd]` the forward kernel wrote (x̂ = (x − μ)·rstd, g = dy·γ):
  *
  * - `NovalabLayerNormGradX` — one workgroup per row, one dispatch:
  *   `dx = rstd · (g − mean(g) − x̂ · mean(g·x̂))`.
  * - `NovalabLayerNormGradParamsPartial` — column sums of `dy·x̂` and `dy` over
  *   chunks of rows (workgroups tile columns × row chunks, no barriers), output
  *   `[chunks, 2, dim]`.
- * - `NovalabLayerNormColumnSum` — sums the chunks: `which = 0` gives dγ,
- *   `which = 1` gives dβ (two dispatches: a program has one output, and a slice
- *   of a `[2, dim]` result would cost a copy each anyway).
+ * - `NovalabLayerNormColumnSum` — sums the chunks: dγ and, as an extra output
+ *   of the same dispatch, dβ.
  *
  * @module
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 
 /** Kernel name of dx. */
 export const LAYER_NORM_GRAD_X = "NovalabLayerNormGradX";
 /** Kernel name of the chunked column sums of `dy·x̂` and `dy`. */
 export const LAYER_NORM_GRAD_PARAMS_PARTIAL = "NovalabLayerNormGradParamsPartial";
-/** Kernel name of the final column sum (dγ or dβ). */
+/** Kernel name of the final column sums (dγ, then dβ). */
 export const LAYER_NORM_COLUMN_SUM = "NovalabLayerNormColumnSum";
 
 const COLUMNS_PER_GROUP = 64;
@@ -132,10 +132,10 @@ fn main() {
   }
 }
 
-/** Sums `partial[:, which, :]` over chunks → `[dim]`. */
+/** Sums `partial[:, 0, :]` and `partial[:, 1, :]` over chunks → dγ (result) and dβ (`dBeta`). */
 export class NovalabLayerNormColumnSumProgram implements WebGPUProgram {
   /** Inputs. */
-  variableNames = ["partial"];
+  variableNames = ["partial", "dBeta"];
   /** `[dim]`. */
   outputShape: number[];
   /** Cache key. */
@@ -147,7 +147,7 @@ export class NovalabLayerNormColumnSumProgram implements WebGPUProgram {
   /** Threads. */
   workgroupSize: [number, number, number] = [COLUMNS_PER_GROUP, 1, 1];
   /** Program uniforms. */
-  uniforms = "chunks : i32, dim : i32, which : i32,";
+  uniforms = "chunks : i32, dim : i32,";
 
   /** Builds the program for `dim` columns. */
   constructor(dim: number) {
@@ -158,12 +158,18 @@ export class NovalabLayerNormColumnSumProgram implements WebGPUProgram {
   /** WGSL user code. */
   getUserCode(): string {
     return `
+${readWriteLine(["dBeta"])}
 fn main(index: i32) {
   let D = uniforms.dim;
   if (index < D) {
-    var s = 0.0;
-    for (var c = 0; c < uniforms.chunks; c++) { s += partial[(c * 2 + uniforms.which) * D + index]; }
-    result[index] = s;
+    var g = 0.0;
+    var b = 0.0;
+    for (var c = 0; c < uniforms.chunks; c++) {
+      g += partial[c * 2 * D + index];
+      b += partial[(c * 2 + 1) * D + index];
+    }
+    result[index] = g;
+    dBeta[index] = b;
   }
 }`;
   }
@@ -217,27 +223,22 @@ function gradParamsPartial(args: Args): TensorInfo {
   );
 }
 
-function columnSum(args: Args): TensorInfo {
+function columnSum(args: Args): TensorInfo[] {
   const backend = args.backend as WebGPUBackend;
   const partial = args.inputs.partial!;
-  const which = Number((args.attrs ?? {}).which);
-  if (which !== 0 && which !== 1) {
-    throw new Error(
-      `kernels/layernorm_backward.ts: attr which must be 0 (dγ) or 1 (dβ), got ${which}`,
-    );
-  }
   const [chunks, , dim] = partial.shape as [number, number, number];
-  return backend.runWebGPUProgram(
+  return runWithExtraOutputs(
+    backend,
     new NovalabLayerNormColumnSumProgram(dim),
     [partial],
-    "float32",
-    [int(chunks), int(dim), int(which)],
+    [[dim]],
+    [int(chunks), int(dim)],
   );
 }
 
 /** Kernel configs of the backward pass (webgpu). */
 export function layerNormBackwardKernelConfigs(): KernelConfig[] {
-  const config = (kernelName: string, f: (a: Args) => TensorInfo): KernelConfig => ({
+  const config = (kernelName: string, f: (a: Args) => TensorInfo | TensorInfo[]): KernelConfig => ({
     kernelName,
     backendName: "webgpu",
     kernelFunc: f as unknown as KernelFunc,

@@ -2,36 +2,28 @@
  * Fused LayerNorm forward for tfjs-backend-webgpu: one workgroup per row
  * computes the mean, the (two-pass) variance, normalises and applies scale and
  * shift in a single dispatch — `y = (x − μ) · (σ² + ε)^-½ · γ + β` over the
- * last axis, the same formula and order as `tf.moments` + ops.
+ * last axis, the same formula and order as `tf.moments` + ops — and writes the
+ * row's `[mean, rstd]` beside it (an extra output, `kernels/extra_outputs.ts`),
+ * which the backward kernels read instead of recomputing.
  *
- * The same row kernel in `stats` mode writes the per-row `[mean, rstd]` pairs
- * the backward kernels read. A tfjs WebGPU program has exactly one output
- * binding, so the forward pass cannot emit `y` and the statistics from one
- * dispatch; the statistics are recomputed at the start of the backward pass
- * instead (one dispatch there, none in inference).
- *
- * Kernels: `NovalabLayerNorm` (inputs `x, gamma, beta`, attr `eps`, output like
- * `x`) and `NovalabLayerNormStats` (input `x`, attr `eps`, output `[rows, 2]`).
+ * Kernel: `NovalabLayerNorm` (inputs `x, gamma, beta`, attr `eps`; outputs `y`
+ * shaped like `x` and the statistics `[rows, 2]`).
  *
  * @module
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 
 /** Kernel name of the fused forward pass. */
 export const LAYER_NORM = "NovalabLayerNorm";
-/** Kernel name of the per-row statistics `[mean, rstd]`. */
-export const LAYER_NORM_STATS = "NovalabLayerNormStats";
 
-/** What the row kernel writes. */
-export type LayerNormRowMode = "normalize" | "stats";
-
-/** One workgroup per row: statistics, then either `y` or `[mean, rstd]`. */
+/** One workgroup per row: statistics, then `y` and `[mean, rstd]`. */
 export class NovalabLayerNormProgram implements WebGPUProgram {
-  /** Inputs. */
-  variableNames: string[];
-  /** `[rows, dim]` or `[rows, 2]`. */
+  /** Inputs (`stats` is written). */
+  variableNames = ["x", "gamma", "beta", "stats"];
+  /** `[rows, dim]`. */
   outputShape: number[];
   /** Cache key. */
   shaderKey: string;
@@ -45,26 +37,19 @@ export class NovalabLayerNormProgram implements WebGPUProgram {
   uniforms = "rows : i32, dim : i32, eps : f32,";
 
   /** Builds the program for `rows × dim`; `limit` is the device's workgroups-per-dimension. */
-  constructor(readonly mode: LayerNormRowMode, rows: number, dim: number, limit: number) {
-    this.variableNames = mode === "normalize" ? ["x", "gamma", "beta"] : ["x"];
-    this.outputShape = mode === "normalize" ? [rows, dim] : [rows, 2];
+  constructor(rows: number, dim: number, limit: number) {
+    this.outputShape = [rows, dim];
     const size = rowWorkgroupSize(dim);
     this.workgroupSize = [size, 1, 1];
     this.dispatch = gridFor(rows, limit);
-    this.shaderKey = `novalabLayerNorm_${mode}_${size}`;
+    this.shaderKey = `novalabLayerNorm_${size}`;
   }
 
   /** WGSL user code. */
   getUserCode(): string {
     const size = this.workgroupSize[0];
-    const write = this.mode === "normalize"
-      ? `if (valid) {
-    for (var j = t; j < D; j += ${size}) {
-      result[base + j] = (x[base + j] - mean) * rstd * gamma[j] + beta[j];
-    }
-  }`
-      : `if (valid && t == 0) { result[row * 2] = mean; result[row * 2 + 1] = rstd; }`;
     return `${workgroupSumSnippet(size)}
+${readWriteLine(["stats"])}
 fn main() {
   ${ROW_PRELUDE}
   var s = 0.0;
@@ -73,16 +58,13 @@ fn main() {
   var q = 0.0;
   if (valid) { for (var j = t; j < D; j += ${size}) { let d = x[base + j] - mean; q += d * d; } }
   let rstd = inverseSqrt(nlReduce(vec2<f32>(q, 0.0)).x / f32(D) + uniforms.eps);
-  ${write}
-}`;
+  if (valid) {
+    for (var j = t; j < D; j += ${size}) {
+      result[base + j] = (x[base + j] - mean) * rstd * gamma[j] + beta[j];
+    }
+    if (t == 0) { stats[row * 2] = mean; stats[row * 2 + 1] = rstd; }
   }
-}
-
-/** The row kernel in `stats` mode (its own class, so dispatch counts tell the two apart). */
-export class NovalabLayerNormStatsProgram extends NovalabLayerNormProgram {
-  /** Builds the statistics program for `rows × dim`. */
-  constructor(rows: number, dim: number, limit: number) {
-    super("stats", rows, dim, limit);
+}`;
   }
 }
 
@@ -103,7 +85,7 @@ function rowsOf(x: TensorInfo, where: string): { rows: number; dim: number } {
   return { rows: x.shape.reduce((p, d) => p * d, 1) / dim, dim };
 }
 
-function runRows(args: Args, mode: LayerNormRowMode): TensorInfo {
+function runLayerNorm(args: Args): TensorInfo[] {
   const backend = args.backend as WebGPUBackend;
   const { x, gamma, beta } = args.inputs;
   const { rows, dim } = rowsOf(x!, "layernorm_forward.ts");
@@ -111,45 +93,35 @@ function runRows(args: Args, mode: LayerNormRowMode): TensorInfo {
   if (!(eps >= 0)) {
     throw new Error(`kernels/layernorm_forward.ts: eps must be a number ≥ 0, got ${eps}`);
   }
-  if (mode === "normalize") {
-    for (const [name, p] of [["gamma", gamma], ["beta", beta]] as const) {
-      const size = p ? p.shape.reduce((a, d) => a * d, 1) : -1;
-      if (size !== dim) {
-        throw new Error(
-          `kernels/layernorm_forward.ts: ${name} must have ${dim} entries (the last axis of x), ` +
-            `got [${p?.shape.join(", ") ?? "missing"}]`,
-        );
-      }
+  for (const [name, p] of [["gamma", gamma], ["beta", beta]] as const) {
+    const size = p ? p.shape.reduce((a, d) => a * d, 1) : -1;
+    if (size !== dim) {
+      throw new Error(
+        `kernels/layernorm_forward.ts: ${name} must have ${dim} entries (the last axis of x), ` +
+          `got [${p?.shape.join(", ") ?? "missing"}]`,
+      );
     }
   }
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
-  const program = mode === "normalize"
-    ? new NovalabLayerNormProgram(mode, rows, dim, limit)
-    : new NovalabLayerNormStatsProgram(rows, dim, limit);
-  const x2 = { ...x!, shape: [rows, dim] };
-  const inputs = mode === "normalize"
-    ? [x2, { ...gamma!, shape: [dim] }, { ...beta!, shape: [dim] }]
-    : [x2];
-  const out = backend.runWebGPUProgram(program, inputs, "float32", [
-    { type: "int32", data: [rows] },
-    { type: "int32", data: [dim] },
-    { type: "float32", data: [eps] },
-  ]);
-  return mode === "normalize" ? { ...out, shape: [...x!.shape] } : out;
+  const [y, stats] = runWithExtraOutputs(
+    backend,
+    new NovalabLayerNormProgram(rows, dim, limit),
+    [{ ...x!, shape: [rows, dim] }, { ...gamma!, shape: [dim] }, { ...beta!, shape: [dim] }],
+    [[rows, 2]],
+    [
+      { type: "int32", data: [rows] },
+      { type: "int32", data: [dim] },
+      { type: "float32", data: [eps] },
+    ],
+  );
+  return [{ ...y!, shape: [...x!.shape] }, stats!];
 }
 
-/** Kernel configs of the forward pass and the statistics (webgpu). */
+/** Kernel config of the forward pass (webgpu). */
 export function layerNormForwardKernelConfigs(): KernelConfig[] {
-  return [
-    {
-      kernelName: LAYER_NORM,
-      backendName: "webgpu",
-      kernelFunc: ((args: Args) => runRows(args, "normalize")) as unknown as KernelFunc,
-    },
-    {
-      kernelName: LAYER_NORM_STATS,
-      backendName: "webgpu",
-      kernelFunc: ((args: Args) => runRows(args, "stats")) as unknown as KernelFunc,
-    },
-  ];
+  return [{
+    kernelName: LAYER_NORM,
+    backendName: "webgpu",
+    kernelFunc: runLayerNorm as unknown as KernelFunc,
+  }];
 }

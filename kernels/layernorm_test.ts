@@ -55,11 +55,24 @@ Deno.test({
       );
       const ran = counter.read().byProgram;
       assert.equal(ran["NovalabLayerNormProgram"], 2, "forward: one fused dispatch per call");
-      assert.equal(ran["NovalabLayerNormStatsProgram"], 1);
-      assert.equal(ran["NovalabLayerNormGradXProgram"], 1);
+      assert.equal(ran["NovalabLayerNormGradXProgram"], 1, "the statistics are the forward's");
       assert.equal(ran["NovalabLayerNormGradParamsPartialProgram"], 1);
-      assert.equal(ran["NovalabLayerNormColumnSumProgram"], 2);
+      assert.equal(ran["NovalabLayerNormColumnSumProgram"], 1, "dγ and dβ from one dispatch");
+      assert.deepEqual(Object.keys(ran).filter((p) => p.startsWith("Novalab")).length, 4);
     }
+  },
+});
+
+Deno.test({
+  name: "kernels/layernorm: outside a gradient the statistics are released at once",
+  ...opts,
+  async fn() {
+    await useNovalabWebGpu();
+    const x = tf.ones([4, 8]), g = tf.ones([8]), b = tf.zeros([8]);
+    const before = tf.memory().numTensors;
+    const y = layerNorm(x, g, b, EPS);
+    assert.equal(tf.memory().numTensors, before + 1, "only y is alive");
+    tf.dispose([x, g, b, y]);
   },
 });
 
