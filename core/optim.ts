@@ -7,8 +7,9 @@
  * parameter and the update is a composition of tfjs ops (13 per parameter,
  * 14 with weight decay);
  * on WebGPU with novalab's kernels installed the moments are packed per group
- * of parameters and the fused kernels update them (`kernels/adamw_state.ts`:
- * one dispatch per group plus one per parameter). The optimiser switches at
+ * of parameters and the fused kernel updates them (`kernels/adamw_state.ts`:
+ * one dispatch per group writes its moments and updates its parameters in
+ * place). The optimiser switches at
  * `apply` when the active backend changes; its checkpoint state is the same
  * either way.
  *
