@@ -1,0 +1,134 @@
+/**
+ * WGSL fragments of the register-tiled matmul (`kernels/matmul_program.ts`):
+ * staging a k-slice of A or B into workgroup memory (vec4 or scalar loads,
+ * f16 narrowing), the unrolled inner products, and the column sums of the
+ * staged B slices.
+ *
+ * @module
+ */
+import type { MatMulTile } from "./matmul_program.ts";
+
+/** Largest finite f16; staged values saturate here instead of overflowing. */
+const F16_MAX = "65504.0";
+
+/** WGSL that narrows the f32 expression `v` (a `vec4` when `vector`) to the staged type. */
+export function narrow(v: string, f16: boolean, vector: boolean): string {
+  if (!f16) return v;
+  return vector
+    ? `vec4<f16>(clamp(${v}, vec4<f32>(-${F16_MAX}), vec4<f32>(${F16_MAX})))`
+    : `f16(clamp(${v}, -${F16_MAX}, ${F16_MAX}))`;
+}
+
+/** vec4 lane names in order. */
+export const LANES = ["x", "y", "z", "w"];
+
+/**
+ * WGSL that stages one `bk`-deep slice of operand `X` (A or B) into workgroup
+ * memory `Xs`, stored `[bk][T]` with T the tile's outer extent. `kMajor`: the
+ * operand is contiguous along k (A untransposed, B transposed).
+ */
+export function stageLoads(
+  x: "A" | "B",
+  t: MatMulTile,
+  kMajor: boolean,
+  vec4: boolean,
+  f16: boolean,
+): string[] {
+  const outer = x === "A" ? t.wgY * t.tm : t.wgX * t.tn;
+  const o0 = x === "A" ? "row0" : "col0";
+  const extent = x === "A" ? "M" : "N";
+  const threads = t.wgX * t.wgY;
+  const units = vec4 ? (outer * t.bk) / 4 : outer * t.bk;
+  if (units % threads !== 0) {
+    throw new Error(`kernels/matmul_program.ts: tile ${t.name} does not divide its ${x} loads`);
+  }
+  const q = outer / 4;
+  const lines: string[] = [];
+  for (let s = 0; s < units / threads; s++) {
+    const u = `li + ${s * threads}`;
+    let body: string;
+    if (vec4 && kMajor) {
+      body = `let o = (${u}) / ${t.bk / 4}; let kq = (${u}) % ${t.bk / 4};
+      let og = ${o0} + o; let kg = k0 + kq * 4;
+      var v = vec4<f32>(0.0);
+      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + og * K + kg) / 4]; }
+      let h = ${narrow("v", f16, true)};
+      ${LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = h.${l};`).join(" ")}`;
+    } else if (vec4) {
+      body = `let kk = (${u}) / ${q}; let oq = (${u}) % ${q};
+      let og = ${o0} + oq * 4; let kg = k0 + kk;
+      var v = vec4<f32>(0.0);
+      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + kg * ${extent} + og) / 4]; }
+      ${x}s[kk * ${q} + oq] = ${narrow("v", f16, true)};`;
+    } else {
+      const split = kMajor
+        ? `let o = (${u}) / ${t.bk}; let kk = (${u}) % ${t.bk};`
+        : `let kk = (${u}) / ${outer}; let o = (${u}) % ${outer};`;
+      const index = kMajor ? `off${x} + og * K + kg` : `off${x} + kg * ${extent} + og`;
+      body = `${split}
+      let og = ${o0} + o; let kg = k0 + kk;
+      var v = 0.0;
+      if (og < ${extent} && kg < K) { v = ${x}[${index}]; }
+      ${x}s[kk * ${q} + o / 4][o % 4] = ${narrow("v", f16, false)};`;
+    }
+    lines.push(`    {
+      ${body}
+    }`);
+  }
+  return lines;
+}
+
+/** The unrolled products of one staged slice: `tm × tn/4` vec4 FMAs per depth step. */
+export function innerProducts(t: MatMulTile, f16: boolean): string[] {
+  const widen = (e: string) => f16 ? `vec4<f32>(${e})` : e;
+  const qm = (t.wgY * t.tm) / 4, qn = (t.wgX * t.tn) / 4;
+  const lines: string[] = [];
+  for (let kk = 0; kk < t.bk; kk++) {
+    const loads = [
+      ...Array.from(
+        { length: t.tm / 4 },
+        (_, i) => `let a${i} = ${widen(`As[${kk * qm} + ty * ${t.tm / 4} + ${i}]`)};`,
+      ),
+      ...Array.from(
+        { length: t.tn / 4 },
+        (_, j) => `let b${j} = ${widen(`Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}]`)};`,
+      ),
+    ];
+    const fmas: string[] = [];
+    for (let i = 0; i < t.tm; i++) {
+      for (let j = 0; j < t.tn / 4; j++) {
+        fmas.push(
+          `c${i}_${j} = fma(vec4<f32>(a${i >> 2}.${LANES[i & 3]}), b${j}, c${i}_${j});`,
+        );
+      }
+    }
+    lines.push(`    { ${loads.join(" ")}\n      ${fmas.join("\n      ")} }`);
+  }
+  return lines;
+}
+
+/** Threads of the first workgroup row add each staged B slice to their column sums. */
+export function columnSumAccumulate(t: MatMulTile): string {
+  const qn = (t.wgX * t.tn) / 4;
+  const adds: string[] = [];
+  for (let kk = 0; kk < t.bk; kk++) {
+    for (let j = 0; j < t.tn / 4; j++) {
+      adds.push(`s${j} = s${j} + Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}];`);
+    }
+  }
+  return `    if (sumRow) {\n      ${adds.join("\n      ")}\n    }`;
+}
+
+/** Stores the column sums of the first workgroup row. */
+export function columnSumStore(t: MatMulTile): string {
+  const stores = Array.from(
+    { length: t.tn / 4 },
+    (_, j) =>
+      `{ let col = col0 + tx * ${t.tn} + ${j * 4}; ${
+        LANES.map((l, k) =>
+          `if (col + ${k} < N) { colSums[i32(workgroupId.z) * N + col + ${k}] = s${j}.${l}; }`
+        ).join(" ")
+      } }`,
+  );
+  return `  if (sumRow) {\n    ${stores.join("\n    ")}\n  }`;
+}
