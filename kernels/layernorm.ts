@@ -3,10 +3,16 @@
  *
  * On the webgpu backend with novalab's kernels installed it runs the fused
  * kernels (`kernels/layernorm_forward.ts`, `kernels/layernorm_backward.ts`):
- * one dispatch forward, five backward (statistics, dx, chunked column sums,
- * dγ, dβ) under a `tf.customGrad`. Everywhere else (WASM, CPU, stock WebGPU)
- * it is the op composition novalab has always used, so values there are
- * unchanged bit for bit.
+ * one dispatch forward (y and each row's `[mean, rstd]`), three backward (dx,
+ * chunked column sums, dγ with dβ) under a custom gradient. Everywhere else
+ * (WASM, CPU, stock WebGPU) it is the op composition novalab has always used,
+ * so values there are unchanged bit for bit.
+ *
+ * {@linkcode layerNormWithSkip} is the pre-LN transformer's form: it also
+ * hands back x for the block's skip connection as a second output, so that x
+ * has one consumer on the tape and the backward pass adds the skip gradient
+ * inside the dx dispatch (instead of tfjs accumulating x's two gradients with
+ * a separate add over the activations).
  *
  * @module
  */
@@ -49,16 +55,51 @@ function fused(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor 
       gradFunc: (dy, saved) => {
         const [sx, sg, sStats] = saved as [Tensor, Tensor, Tensor];
         const dx = run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy, stats: sStats });
-        const partial = run(LAYER_NORM_GRAD_PARAMS_PARTIAL, { x: sx, dy, stats: sStats });
-        const [dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_COLUMN_SUM, {
-          partial,
-        }) as Tensor[];
-        partial.dispose();
-        return [dx, dGamma!.reshape(sg.shape), dBeta!.reshape(sg.shape)];
+        return [dx, ...paramGrads(sx, sg, dy, sStats)];
       },
     };
   };
   return tf.customGrad(forward) as unknown as (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor;
+}
+
+/** `tf.engine()`'s custom-gradient entry (what `tf.customGrad` uses; it allows several outputs). */
+interface CustomGradEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: GradSaveFunc) => Tensor[];
+    backwardsFunc: (dys: Tensor[], saved: Tensor[]) => Record<string, () => Tensor>;
+    inputs: Record<string, Tensor>;
+  }): Tensor[];
+}
+
+function fusedWithSkip(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): [Tensor, Tensor] {
+  const engine = tf.engine() as unknown as CustomGradEngine;
+  const [normed, skip] = engine.runKernelFunc({
+    inputs: { x, gamma, beta },
+    forwardFunc: (_backend, save) => {
+      const [y, stats] = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as Tensor[];
+      save([x, gamma, stats!]); // copies kept for the backward pass (none when not recording)
+      return [y!, tf.clone(x)];
+    },
+    backwardsFunc: ([dy, dSkip], saved) => {
+      const [sx, sg, sStats] = saved as [Tensor, Tensor, Tensor];
+      const grads = paramGrads(sx, sg, dy!, sStats);
+      return {
+        x: () =>
+          run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy: dy!, stats: sStats, dSkip: dSkip! }),
+        gamma: () => grads[0],
+        beta: () => grads[1],
+      };
+    },
+  });
+  return [normed!, skip!];
+}
+
+/** dγ and dβ from two dispatches (chunked column sums, then their sum). */
+function paramGrads(x: Tensor, gamma: Tensor, dy: Tensor, stats: Tensor): [Tensor, Tensor] {
+  const partial = run(LAYER_NORM_GRAD_PARAMS_PARTIAL, { x, dy, stats });
+  const [dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_COLUMN_SUM, { partial }) as Tensor[];
+  partial.dispose();
+  return [dGamma!.reshape(gamma.shape), dBeta!.reshape(gamma.shape)];
 }
 
 const fusedByEps = new Map<number, (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor>();
@@ -77,4 +118,25 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
     fusedByEps.set(eps, f);
   }
   return f(x, gamma, beta);
+}
+
+/**
+ * LayerNorm of `x` for a pre-LN residual branch, `x + f(LN(x))`: returns
+ * `[LN(x), skip]` where `skip` is x itself, to be added to the branch's output
+ * (by `kernels/linear.ts`'s residual epilogue, or any op). Values are exactly
+ * {@linkcode layerNorm}'s and x's. On the fused WebGPU path `skip` is a second
+ * output of the LayerNorm op, so x has a single consumer on the gradient tape
+ * and dx includes the skip gradient from the same dispatch; elsewhere `skip` is
+ * `x` (the same tensor).
+ */
+export function layerNormWithSkip(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+): [Tensor, Tensor] {
+  if (!fusedLayerNormActive() || x.dtype !== "float32") {
+    return [layerNormComposite(x, gamma, beta, eps), x];
+  }
+  return fusedWithSkip(x, gamma, beta, eps);
 }

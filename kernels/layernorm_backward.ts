@@ -3,7 +3,10 @@
  * rstd]` the forward kernel wrote (x̂ = (x − μ)·rstd, g = dy·γ):
  *
  * - `NovalabLayerNormGradX` — one workgroup per row, one dispatch:
- *   `dx = rstd · (g − mean(g) − x̂ · mean(g·x̂))`.
+ *   `dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)) [+ dSkip]`; the optional
+ *   `dSkip` is the gradient x gets along a skip connection
+ *   (`kernels/layernorm.ts` `layerNormWithSkip`), summed here instead of in a
+ *   separate add.
  * - `NovalabLayerNormGradParamsPartial` — column sums of `dy·x̂` and `dy` over
  *   chunks of rows (workgroups tile columns × row chunks, no barriers), output
  *   `[chunks, 2, dim]`.
@@ -12,6 +15,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
@@ -31,7 +35,7 @@ export function rowsPerChunk(rows: number): number {
   return Math.max(32, Math.ceil(rows / 512));
 }
 
-/** dx, one workgroup per row. */
+/** dx (plus `dSkip` when given), one workgroup per row. */
 export class NovalabLayerNormGradXProgram implements WebGPUProgram {
   /** Inputs. */
   variableNames = ["x", "gamma", "dy", "stats"];
@@ -48,13 +52,14 @@ export class NovalabLayerNormGradXProgram implements WebGPUProgram {
   /** Program uniforms. */
   uniforms = "rows : i32, dim : i32,";
 
-  /** Builds the program for `rows × dim`. */
-  constructor(rows: number, dim: number, limit: number) {
+  /** Builds the program for `rows × dim`; `skip` adds a `dSkip` input `[rows, dim]`. */
+  constructor(rows: number, dim: number, limit: number, readonly skip = false) {
     this.outputShape = [rows, dim];
     const size = rowWorkgroupSize(dim);
     this.workgroupSize = [size, 1, 1];
     this.dispatch = gridFor(rows, limit);
-    this.shaderKey = `novalabLayerNormGradX_${size}`;
+    this.shaderKey = `novalabLayerNormGradX_${size}${skip ? "_skip" : ""}`;
+    if (skip) this.variableNames = [...this.variableNames, "dSkip"];
   }
 
   /** WGSL user code. */
@@ -78,7 +83,7 @@ fn main() {
     for (var j = t; j < D; j += ${size}) {
       let g = dy[base + j] * gamma[j];
       let xh = (x[base + j] - mean) * rstd;
-      result[base + j] = rstd * (g - m.x - xh * m.y);
+      result[base + j] = rstd * (g - m.x - xh * m.y)${this.skip ? " + dSkip[base + j]" : ""};
     }
   }
 }`;
@@ -196,13 +201,23 @@ const int = (v: number) => ({ type: "int32" as const, data: [v] });
 
 function gradX(args: Args): TensorInfo {
   const backend = args.backend as WebGPUBackend;
-  const { x, gamma, dy, stats } = args.inputs;
+  const { x, gamma, dy, stats, dSkip } = args.inputs;
   const { rows, dim } = geometry(x!);
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   const m = (t: TensorInfo, shape: number[]) => ({ ...t, shape });
+  const inputs = [m(x!, [rows, dim]), m(gamma!, [dim]), m(dy!, [rows, dim]), m(stats!, [rows, 2])];
+  if (dSkip) {
+    if (dSkip.dtype !== "float32" || !tf.util.arraysEqual(dSkip.shape, x!.shape)) {
+      throw new Error(
+        `kernels/layernorm_backward.ts: dSkip must be float32 [${x!.shape}], got ` +
+          `${dSkip.dtype} [${dSkip.shape}]`,
+      );
+    }
+    inputs.push(m(dSkip, [rows, dim]));
+  }
   const out = backend.runWebGPUProgram(
-    new NovalabLayerNormGradXProgram(rows, dim, limit),
-    [m(x!, [rows, dim]), m(gamma!, [dim]), m(dy!, [rows, dim]), m(stats!, [rows, 2])],
+    new NovalabLayerNormGradXProgram(rows, dim, limit, dSkip !== undefined),
+    inputs,
     "float32",
     [int(rows), int(dim)],
   );

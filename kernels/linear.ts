@@ -1,6 +1,8 @@
 /**
  * A linear layer as one tfjs kernel on WebGPU, `NovalabLinear`:
- * `y = act(x·W + b)` for `act ∈ {linear, relu}`, with a gradient of its own.
+ * `y = act(x·W + b) + r` for `act ∈ {linear, relu}`, with a gradient of its own;
+ * the residual `r` (a transformer block's skip connection) is optional and
+ * only taken with `act = linear`.
  *
  * Why a kernel of its own: tfjs's `fused.matMul` stops fusing a ReLU while
  * gradients are recorded, and its gradient sums the bias gradient with a
@@ -12,10 +14,15 @@
  * (`runNovalabMatMulWithColumnSums`). Where that variant does not apply
  * (f16 staging) the bias gradient is a plain `tf.sum`.
  *
- * Inputs `weight` `[in, out]`, optional `bias` `[out]`, `x` `[rows, in]` (in
- * that order: tfjs asks for input gradients in input order, so `x`'s comes
- * last and can release `dZ`); attrs `activation` and `weightsTrainable` (when
- * false the weight and bias gradients are left to their own lazy functions).
+ * The residual add costs nothing extra: it happens in the matmul's epilogue
+ * (no separate add dispatch, no extra pass over the activations), and its
+ * gradient is `dY` itself (a new handle on the same buffer, no dispatch).
+ *
+ * Inputs `weight` `[in, out]`, optional `bias` `[out]`, optional `residual`
+ * `[rows, out]`, `x` `[rows, in]` (in that order: tfjs asks for input
+ * gradients in input order, so `x`'s comes last and can release `dZ`); attrs
+ * `activation`, `hasBias`, `weightsTrainable` (when false the weight and bias
+ * gradients are left to their own lazy functions).
  *
  * @module
  */
@@ -29,7 +36,7 @@ import type {
 } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import type { Tensor } from "../core/tensor.ts";
-import { runNovalabMatMulWithColumnSums } from "./matmul.ts";
+import { runNovalabMatMul, runNovalabMatMulWithColumnSums } from "./matmul.ts";
 
 /** Kernel name of the fused linear layer. */
 export const LINEAR = "NovalabLinear";
@@ -95,7 +102,7 @@ function runReluGrad(args: Args): TensorInfo {
 }
 
 function runLinear(args: Args): TensorInfo {
-  const { x, weight, bias } = args.inputs;
+  const { x, weight, bias, residual } = args.inputs;
   const activation = String(args.attrs?.["activation"] ?? "linear");
   if (!x || !weight || x.shape.length !== 2 || weight.shape.length !== 2) {
     throw new Error(`${WHERE}: ${LINEAR} needs x [rows, in] and weight [in, out]`);
@@ -103,13 +110,39 @@ function runLinear(args: Args): TensorInfo {
   if (activation !== "linear" && activation !== "relu") {
     throw new Error(`${WHERE}: ${LINEAR} activation '${activation}'; valid: linear, relu`);
   }
+  const backend = args.backend as WebGPUBackend;
+  if (residual) {
+    const outShape = [x.shape[0]!, weight.shape[1]!];
+    if (activation !== "linear" || !tf.util.arraysEqual(residual.shape, outShape)) {
+      throw new Error(
+        `${WHERE}: ${LINEAR} residual [${residual.shape}] needs activation linear and shape ` +
+          `[${outShape}]`,
+      );
+    }
+    const out = runNovalabMatMul(backend, x, weight, {
+      transposeA: false,
+      transposeB: false,
+      bias: bias ?? null,
+      residual,
+    });
+    if (out) return out;
+  }
   // The installed _FusedMatMul: novalab's kernel, falling back to tfjs's own.
   const fused = tf.getKernel("_FusedMatMul", "webgpu")!.kernelFunc;
-  return fused({
+  const y = fused({
     inputs: { a: x, b: weight, ...(bias ? { bias } : {}) },
-    backend: args.backend as tf.KernelBackend,
+    backend: backend as unknown as tf.KernelBackend,
     attrs: { transposeA: false, transposeB: false, activation },
   }) as TensorInfo;
+  if (!residual) return y;
+  // Outside the novalab matmul's coverage: a separate add.
+  const add = tf.getKernel("Add", "webgpu")!.kernelFunc;
+  const sum = add({
+    inputs: { a: y, b: residual },
+    backend: backend as unknown as tf.KernelBackend,
+  });
+  backend.disposeData(y.dataId);
+  return sum as TensorInfo;
 }
 
 /** `[dW, db]` from one dispatch where the matmul variant applies, else two ops. */
@@ -144,6 +177,7 @@ export const linearGradConfig: GradConfig = {
     return {
       weight: () => eager ? eager[0] : tf.matMul(x, dz, true, false),
       bias: () => eager?.[1] ?? tf.sum(dz, 0),
+      residual: () => tf.clone(g),
       x: () => {
         const dx = tf.matMul(dz, weight, false, true);
         if (dz !== g && eager) dz.dispose(); // x comes last; nothing else needs dZ now
@@ -166,8 +200,9 @@ export function linearKernelConfigs(): KernelConfig[] {
 }
 
 /**
- * `act(x·W + b)` through {@linkcode LINEAR} (novalab's WebGPU kernels must be
- * installed and active). `x` is `[rows, in]`.
+ * `act(x·W + b) + residual` through {@linkcode LINEAR} (novalab's WebGPU
+ * kernels must be installed and active). `x` is `[rows, in]`, `residual`
+ * (optional, only with `activation` `linear`) `[rows, out]`.
  */
 export function fusedLinear(
   x: Tensor,
@@ -175,8 +210,12 @@ export function fusedLinear(
   bias: Tensor | undefined,
   activation: LinearActivation,
   weightsTrainable: boolean,
+  residual?: Tensor,
 ): Tensor {
-  const inputs: Record<string, Tensor> = bias ? { weight, bias, x } : { weight, x };
+  const inputs: Record<string, Tensor> = { weight };
+  if (bias) inputs["bias"] = bias;
+  if (residual) inputs["residual"] = residual;
+  inputs["x"] = x;
   const attrs = { activation, weightsTrainable, hasBias: bias !== undefined };
   return tf.engine().runKernel(LINEAR, inputs, attrs as unknown as NamedAttrMap) as Tensor;
 }

@@ -147,6 +147,8 @@ export interface NovalabMatMulOptions {
   bias?: TensorInfo | null;
   /** Epilogue activation (default `linear`). */
   activation?: MatMulActivation;
+  /** Added after the activation; any shape with the output's size, in its order. */
+  residual?: TensorInfo | null;
   /** Leaky-ReLU slope. */
   leakyreluAlpha?: number;
   /** Force a tile (tests); default {@linkcode chooseTile}. */
@@ -181,6 +183,11 @@ function prepareMatMul(
       bias.shape.length <= plan.outShape.length;
     if (bias.dtype !== "float32" || !vectorOverN) return null;
   }
+  const residual = o.residual ?? null;
+  if (residual) {
+    const size = residual.shape.reduce((p, d) => p * d, 1);
+    if (residual.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
+  }
   const f16 = o.f16 ?? matMulPrecision() === "f16";
   if (columnSums && f16) return null;
   const tile = o.tile ?? chooseTile(plan);
@@ -194,6 +201,7 @@ function prepareMatMul(
       vec4Out: plan.n % 4 === 0,
       bias: bias !== null,
       activation: activation as MatMulActivation,
+      residual: residual !== null,
       f16,
       columnSums,
     },
@@ -209,6 +217,7 @@ function prepareMatMul(
     flat(b, [b.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...b.shape.slice(-2)]),
   ];
   if (bias) inputs.push(flat(bias, [plan.n]));
+  if (residual) inputs.push(flat(residual, [plan.batch * plan.m * plan.n]));
   const uniforms = matMulUniforms(
     plan,
     plan.outer,

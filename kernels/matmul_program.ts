@@ -1,6 +1,7 @@
 /**
  * A register-tiled WGSL matmul as a tfjs-backend-webgpu program:
- * `C[z] = act(op(A[z]) · op(B[z]) + bias)` for `op ∈ {identity, transpose}`.
+ * `C[z] = act(op(A[z]) · op(B[z]) + bias) + R[z]` for `op ∈ {identity, transpose}`,
+ * bias, activation and the residual `R` each optional.
  *
  * Design (after `shared/probes/wgsl_sgemm.ts`): a workgroup computes a
  * `TILE_M × TILE_N` block of C; each thread owns `tm × tn` outputs held in named
@@ -11,7 +12,8 @@
  * of 4 and scalar otherwise; out-of-range rows/columns/depths are loaded as
  * zero and never stored, so any size works. The batch index of A and B comes
  * from broadcast strides over up to four outer dimensions. The epilogue adds a
- * bias over n and applies the activation before the (vec4 when `n % 4 == 0`)
+ * bias over n, applies the activation and adds a residual of C's shape (a
+ * transformer block's skip connection) before the (vec4 when `n % 4 == 0`)
  * store. M, N, K, strides and the leaky-ReLU slope are uniforms, so one compiled
  * pipeline serves every shape of the same variant.
  *
@@ -89,6 +91,8 @@ export interface MatMulVariant {
   bias: boolean;
   /** Epilogue activation. */
   activation: MatMulActivation;
+  /** A residual of the output's shape is added after the activation. */
+  residual?: boolean;
   /** Operands staged in half precision (needs `shader-f16`); default fp32. */
   f16?: boolean;
   /**
@@ -123,6 +127,11 @@ function epilogue(v: MatMulVariant): string[] {
     for (let j = 0; j < t.tn / 4; j++) {
       const col = `col0 + tx * ${t.tn} + ${j * 4}`;
       const bias = !v.bias ? "" : v.vec4Out ? "v = v + bias[col / 4];" : "v = v + nlBias4(col);";
+      const residual = !v.residual
+        ? ""
+        : v.vec4Out
+        ? "v = v + residual[(offC + row * N + col) / 4];"
+        : "v = v + nlResidual4(offC + row * N, col);";
       const store = v.vec4Out
         ? `if (col < N) { result[(offC + row * N + col) / 4] = v; }`
         : LANES.map((l, k) =>
@@ -130,7 +139,7 @@ function epilogue(v: MatMulVariant): string[] {
         )
           .join(" ");
       lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
-    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${store} } }`);
+    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${residual} ${store} } }`);
     }
   }
   return lines;
@@ -168,6 +177,15 @@ ${
 }`
       : ""
   }
+${
+    v.residual && !v.vec4Out
+      ? `fn nlResidual4(rowStart: i32, c: i32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var k = 0; k < 4; k++) { if (c + k < uniforms.dimN) { r[k] = residual[rowStart + c + k]; } }
+  return r;
+}`
+      : ""
+  }
 var<workgroup> As: array<vec4<${staged}>, ${(t.bk * tileM) / 4}>;
 var<workgroup> Bs: array<vec4<${staged}>, ${(t.bk * tileN) / 4}>;
 fn main() {
@@ -195,7 +213,7 @@ ${sums ? columnSumStore(t) : ""}
 
 /** The tfjs program object; `dispatch` covers `[batch, M, N]` with one workgroup per tile. */
 export class NovalabMatMulProgram implements WebGPUProgram {
-  /** Inputs: `A`, `B`, optionally `bias`, and `colSums` (written) with column sums. */
+  /** Inputs: `A`, `B`, optionally `bias` and `residual`, and `colSums` (written) with column sums. */
   variableNames: string[];
   /** Per-input vector width of the storage arrays. */
   variableComponents: number[];
@@ -224,6 +242,10 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       this.variableNames.push("bias");
       this.variableComponents.push(outWidth);
     }
+    if (variant.residual) {
+      this.variableNames.push("residual");
+      this.variableComponents.push(outWidth);
+    }
     if (variant.columnSums) {
       this.variableNames.push("colSums");
       this.variableComponents.push(1);
@@ -237,7 +259,8 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       (variant.activation === "leakyrelu" ? " alpha : f32," : "");
     this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
       `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
-      (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "");
+      (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "") +
+      (variant.residual ? "_res" : "");
   }
 
   /** The WGSL user code. */

@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../core/types.ts";
 import { matmul } from "./matmul.ts";
-import { layerNorm } from "../kernels/layernorm.ts";
+import { layerNorm, layerNormWithSkip } from "../kernels/layernorm.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
 import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
 import { wasmLinear } from "../kernels/wasm_matmul.ts";
@@ -80,19 +80,26 @@ const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "
 
 /**
  * Applies a linear layer to `[..., in]`, returning `[..., out]`, followed by
- * `activation` (a name in {@linkcode ACTIVATIONS}; none by default).
+ * `activation` (a name in {@linkcode ACTIVATIONS}; none by default), plus
+ * `residual` (`[..., out]`, a skip connection; none by default).
  *
  * On WebGPU with novalab's kernels it is one `NovalabLinear` kernel
  * (`kernels/linear.ts`): the bias, and the activation when it is `relu` or
  * `identity`, are applied in the matmul's epilogue (one dispatch instead of
  * two or three, also while gradients are recorded), and its gradient gets the
- * weight and bias gradients from one dispatch; other activations follow as
+ * weight and bias gradients from one dispatch; without an activation the
+ * residual is added in the same epilogue too; other activations follow as
  * ops. On WASM with novalab's WASM kernels it is likewise one GEMM with the
  * bias and a `relu` in the epilogue (`kernels/wasm_matmul.ts`). Elsewhere (CPU,
  * stock WebGPU kernels) it is the matmul of `models/matmul.ts`, a bias add,
  * then the activation, exactly as before.
  */
-export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tensor {
+export function applyLinear(
+  layer: Linear,
+  x: Tensor,
+  activation?: string,
+  residual?: Tensor,
+): Tensor {
   const act = activation === undefined ? undefined : ACTIVATIONS[activation];
   if (activation !== undefined && !act) {
     throw new Error(
@@ -103,11 +110,27 @@ export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tens
   const [inDim, outDim] = layer.weight.shape as [number, number];
   const lead = x.shape.slice(0, -1) as number[];
   const flat = x.rank === 2 ? x as Tensor2D : x.reshape([-1, inDim]) as Tensor2D;
+  if (residual && !tf.util.arraysEqual(residual.shape, [...lead, outDim])) {
+    throw new Error(
+      `models/layers.ts: applyLinear residual has shape [${residual.shape}], expected ` +
+        `[${[...lead, outDim]}] (the output's)`,
+    );
+  }
   let y: Tensor;
+  let pending = residual; // still to be added after the layer
   if (novalabKernelsActive() && x.dtype === "float32") {
     const fused = activation === undefined ? "linear" : FUSABLE[activation];
-    y = fusedLinear(flat, layer.weight, layer.bias, fused ?? "linear", layer.weight.trainable);
+    const fuseResidual = residual !== undefined && fused === "linear";
+    y = fusedLinear(
+      flat,
+      layer.weight,
+      layer.bias,
+      fused ?? "linear",
+      layer.weight.trainable,
+      fuseResidual ? residual.reshape([-1, outDim]) : undefined,
+    );
     if (act && !fused) y = act(y);
+    if (fuseResidual) pending = undefined;
   } else if (wasmKernelsActive() && x.dtype === "float32") {
     const relu = activation === "relu";
     y = wasmLinear(flat, layer.weight, layer.bias, relu);
@@ -117,7 +140,8 @@ export function applyLinear(layer: Linear, x: Tensor, activation?: string): Tens
     if (layer.bias) y = tf.add(y, layer.bias);
     if (act) y = act(y);
   }
-  return x.rank === 2 ? y : y.reshape([...lead, outDim]);
+  const shaped = x.rank === 2 ? y : y.reshape([...lead, outDim]);
+  return pending ? tf.add(shaped, pending) : shaped;
 }
 
 /** Layer-norm parameters over the last axis. */
@@ -149,6 +173,21 @@ export function applyLayerNorm(norm: LayerNorm, x: Tensor): Tensor {
     return wasmLayerNorm(x, norm.weight, norm.bias, norm.eps);
   }
   return layerNorm(x, norm.weight, norm.bias, norm.eps);
+}
+
+/**
+ * Layer norm of `x` at the start of a pre-LN residual branch `x + f(LN(x))`:
+ * returns `[LN(x), skip]`, `skip` being `x` for the branch's end (pass it as
+ * {@linkcode applyLinear}'s `residual`). Same values as
+ * {@linkcode applyLayerNorm}; on WebGPU with novalab's kernels the skip's
+ * gradient is summed inside the LayerNorm's dx dispatch
+ * (`kernels/layernorm.ts` `layerNormWithSkip`).
+ */
+export function applyLayerNormWithSkip(norm: LayerNorm, x: Tensor): [Tensor, Tensor] {
+  if (wasmKernelsActive() && x.dtype === "float32") {
+    return [wasmLayerNorm(x, norm.weight, norm.bias, norm.eps), x];
+  }
+  return layerNormWithSkip(x, norm.weight, norm.bias, norm.eps);
 }
 
 const SQRT_HALF = Math.SQRT1_2;

@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   ACTIVATIONS,
-  applyLayerNorm,
+  applyLayerNormWithSkip,
   applyLinear,
   createLayerNorm,
   createLinear,
@@ -65,16 +65,22 @@ export function createBlock(
 }
 
 /**
- * Multi-head attention over `x` `[N, T, D]`. With a per-key bias only it is
+ * Multi-head attention over `x` `[N, T, D]`, plus `skip` after the output
+ * projection (in its epilogue on WebGPU). With a per-key bias only it is
  * `selfAttention` (`kernels/attention.ts`: the fused WebGPU kernels where
  * active); a general `bias` (causal order) takes `selfAttentionComposite`.
  */
-function attention(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
+function attention(
+  block: TransformerBlock,
+  x: Tensor,
+  skip: Tensor,
+  options: AttentionOptions,
+): Tensor {
   const qkv = applyLinear(block.qkv, x);
   const context = options.bias
     ? selfAttentionComposite(qkv, options.heads, options.keyBias, options.bias)
     : selfAttention(qkv, options.heads, options.keyBias);
-  return applyLinear(block.proj, context);
+  return applyLinear(block.proj, context, undefined, skip);
 }
 
 /** Options of {@link applyBlock}. */
@@ -93,9 +99,11 @@ export interface AttentionOptions {
  * @returns `[N, T, D]`.
  */
 export function applyBlock(block: TransformerBlock, x: Tensor, options: AttentionOptions): Tensor {
-  const attended = tf.add(x, attention(block, applyLayerNorm(block.norm1, x), options));
-  const hidden = ACTIVATIONS.gelu!(applyLinear(block.fc1, applyLayerNorm(block.norm2, attended)));
-  return tf.add(attended, applyLinear(block.fc2, hidden));
+  const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
+  const attended = attention(block, normed1, skip1, options);
+  const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
+  const hidden = ACTIVATIONS.gelu!(applyLinear(block.fc1, normed2));
+  return applyLinear(block.fc2, hidden, undefined, skip2);
 }
 
 /**

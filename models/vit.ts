@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
   applyLayerNorm,
+  applyLayerNormWithSkip,
   applyLinear,
   createLayerNorm,
   createLinear,
@@ -117,22 +118,29 @@ export class VisionTransformer implements Module {
     return tf.add(tf.concat([cls, embedded], 1), this.#pos) as Tensor3D;
   }
 
-  /** One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`. */
+  /**
+   * One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`; each skip
+   * connection is added by the branch's last linear layer (in its matmul
+   * epilogue on WebGPU).
+   */
   #block(block: Block, x: Tensor3D): Tensor3D {
-    const attended = tf.add(x, this.#attention(block, applyLayerNorm(block.norm1, x)));
+    const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
+    const attended = this.#attention(block, normed1, skip1);
     const activation = this.config.activation ?? "gelu";
-    const hidden = applyLinear(block.fc1, applyLayerNorm(block.norm2, attended), activation);
-    return tf.add(attended, applyLinear(block.fc2, hidden)) as Tensor3D;
+    const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
+    const hidden = applyLinear(block.fc1, normed2, activation);
+    return applyLinear(block.fc2, hidden, undefined, skip2) as Tensor3D;
   }
 
   /**
    * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`: the fused
    * QKV projection, attention on the backend's fastest path
    * (`kernels/attention.ts`: fused WebGPU kernels, WASM kernels or the op
-   * composition), then the output projection.
+   * composition), then the output projection plus `skip`.
    */
-  #attention(block: Block, x: Tensor): Tensor {
-    return applyLinear(block.proj, selfAttention(applyLinear(block.qkv, x), this.config.heads));
+  #attention(block: Block, x: Tensor, skip: Tensor): Tensor {
+    const context = selfAttention(applyLinear(block.qkv, x), this.config.heads);
+    return applyLinear(block.proj, context, undefined, skip);
   }
 
   /** Releases all variables. */
