@@ -37,6 +37,7 @@ import { l2Normalize } from "./simple.ts";
 import { unpackTextTokens } from "./tokens.ts";
 import { applyBlock, createBlock, keyPaddingBias, type TransformerBlock } from "./transformer.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { repeatLeading } from "../core/ops.ts";
 
 /** Architecture of a {@link FusionTransformer}. */
 export interface FusionOptions {
@@ -91,8 +92,7 @@ export class FusionTransformer implements Module {
       );
     }
     const repeat = (x: Tensor): Tensor =>
-      n === b ? x : tf.tile(tf.expandDims(x, 0), [n / b, ...x.shape.map(() => 1)])
-        .reshape([n, ...x.shape.slice(1)]);
+      n === b ? x : repeatLeading(x, n / b).reshape([n, ...x.shape.slice(1)]);
     const text = applyLinear(this.#textProj, repeat(features));
     let x = tf.concat([applyLinear(this.#imageProj, tokens), text], 1); // [N, T + L, W]
     const keys = tf.concat([tf.ones([n, t]), repeat(mask).reshape([n, l])], 1);

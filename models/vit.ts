@@ -27,6 +27,7 @@ import {
 import { selfAttention } from "../kernels/attention.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
+import { repeatLeading } from "../core/ops.ts";
 
 interface Block {
   norm1: LayerNorm;
@@ -114,7 +115,7 @@ export class VisionTransformer implements Module {
     const patches = images.reshape([n, gh, p, gw, p, c]).transpose([0, 1, 3, 2, 4, 5])
       .reshape([n, gh * gw, p * p * c]);
     const embedded = applyLinear(this.#patchEmbed, patches);
-    const cls = tf.tile(this.#cls, [n, 1, 1]);
+    const cls = repeatLeading(this.#cls.reshape([1, this.config.dim]), n); // [n, 1, D]
     return tf.add(tf.concat([cls, embedded], 1), this.#pos) as Tensor3D;
   }
 
