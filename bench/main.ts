@@ -33,7 +33,7 @@ import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
-import { benchMatMul } from "./matmul.ts";
+import { benchMatMul, benchWeightGrads } from "./matmul.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
@@ -299,9 +299,13 @@ vitOptions({
 })(
   program.command("gpu-vit").description("ViT step on WebGPU vs PyTorch CUDA"),
 ).action((opts) => vitBench("webgpu", "cuda", opts));
-program.command("matmul").description("square matmul TFLOP/s on WebGPU, stock vs novalab kernels")
+program.command("matmul").description(
+  "matmul TFLOP/s on WebGPU, stock vs novalab kernels: squares, and ViT weight gradients",
+)
   .option("--size <n>", "matrix side", "4096")
   .option("--reps <n>", "timed products per variant", "10")
+  .option("--grad-dims <list>", "ViT widths whose weight gradients to time (none: skip)", "192,384")
+  .option("--tokens <n>", "rows of the weight gradients (batch × tokens per image)", "12608")
   .action(async (opts) => {
     const info = await initBackend("webgpu");
     const n = Number.parseInt(opts.size, 10);
@@ -309,12 +313,23 @@ program.command("matmul").description("square matmul TFLOP/s on WebGPU, stock vs
       `matmul ${n}×${n} on ${info.adapter?.description}` +
         (info.adapter?.isFallback ? " (fallback adapter, not a GPU)" : ""),
     );
-    for (const r of await benchMatMul(n, Number.parseInt(opts.reps, 10))) {
+    const reps = Number.parseInt(opts.reps, 10);
+    for (const r of await benchMatMul(n, reps)) {
       console.log(
         `  ${r.variant.padEnd(6)} ${r.kernels.padEnd(11)} ${r.ms.toFixed(2)} ms  ${
           r.tflops.toPrecision(3)
         } TFLOP/s`,
       );
+    }
+    const dims = String(opts.gradDims).split(",").filter((d) => d.trim() !== "");
+    const tokens = Number.parseInt(opts.tokens, 10);
+    for (const dim of dims.map((d) => Number.parseInt(d, 10))) {
+      console.log(`weight gradients Xᵀ·dY, width ${dim}: stock | novalab split-K | whole k`);
+      for (const r of await benchWeightGrads(dim, tokens, reps)) {
+        const f = (k: "stock" | "split" | "whole") =>
+          `${r.ms[k].toFixed(2)} ms ${r.tflops[k].toPrecision(3)} TFLOP/s`;
+        console.log(`  ${r.shape.padEnd(28)} ${f("stock")} | ${f("split")} | ${f("whole")}`);
+      }
     }
   });
 program.command("data").description(

@@ -1,10 +1,14 @@
 /**
- * Square matmul throughput on the active backend (`deno task bench matmul`):
- * `reps` back-to-back `tf.matMul` calls of `n × n` operands per transpose
- * variant, timed until a 1-element readback of the last product (so the
- * readback of the whole result is not timed), with tfjs's stock WebGPU kernels,
- * with novalab's, and — where the device has `shader-f16` — with novalab's
- * f16 operand staging (`precision: f16`).
+ * Matmul throughput on the active backend (`deno task bench matmul`): `reps`
+ * back-to-back `tf.matMul` calls per case, timed until a 1-element readback of
+ * the last product (so the readback of the whole result is not timed).
+ *
+ * - Square `n × n` operands, every transpose variant, with tfjs's stock WebGPU
+ *   kernels, with novalab's, and — where the device has `shader-f16` — with
+ *   novalab's f16 operand staging (`precision: f16`).
+ * - The weight gradients `Xᵀ·dY` of a ViT's linear layers at a given number
+ *   of tokens (deep, narrow products): stock, novalab cut along k (split-K),
+ *   and novalab with splitting off (`NOVALAB_MATMUL_SPLIT_K=0`).
  *
  * @module
  */
@@ -28,16 +32,22 @@ export interface MatMulBenchRow {
 
 const VARIANTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
-async function timeProducts(n: number, reps: number, tA: boolean, tB: boolean): Promise<number> {
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
-  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+async function timeProducts(
+  n: number,
+  reps: number,
+  tA: boolean,
+  tB: boolean,
+  shapes: [number[], number[]] = [[n, n], [n, n]],
+): Promise<number> {
+  const a = tf.randomNormal(shapes[0], 0, 1, "float32", 1);
+  const b = tf.randomNormal(shapes[1], 0, 1, "float32", 2);
   const run = async (count: number) => {
     let last: tf.Tensor | undefined;
     for (let i = 0; i < count; i++) {
       last?.dispose();
       last = tf.matMul(a, b, tA, tB);
     }
-    const probe = tf.slice(last!, [0, 0], [1, 1]);
+    const probe = tf.slice(last!, [0, 0], [1, 1]); // a 1-element readback
     await probe.data();
     tf.dispose([probe, last!]);
   };
@@ -70,6 +80,65 @@ export async function benchMatMul(n: number, reps: number): Promise<MatMulBenchR
     }
   } finally {
     setMatMulPrecision("fp32", true);
+  }
+  return rows;
+}
+
+/** One weight-gradient product `Xᵀ·dY` measured three ways. */
+export interface WeightGradRow {
+  /** Layer name and `in × out` over `tokens`. */
+  shape: string;
+  /** Milliseconds per product: stock kernels, novalab split-K, novalab whole-k. */
+  ms: { stock: number; split: number; whole: number };
+  /** `2·tokens·in·out / time` for each. */
+  tflops: { stock: number; split: number; whole: number };
+}
+
+/** Environment variable of the split-K switch (`kernels/matmul_plan.ts`). */
+const SPLIT_K_ENV = "NOVALAB_MATMUL_SPLIT_K";
+
+/**
+ * The weight gradients `Xᵀ·dY` (`[tokens, in]ᵀ·[tokens, out]`) of a ViT block
+ * of width `dim` (qkv, proj, fc1, fc2) over `tokens` rows, e.g. 12,608 for a
+ * 224 px ViT-x/16 at batch 64. webgpu must be active.
+ */
+export async function benchWeightGrads(
+  dim: number,
+  tokens: number,
+  reps: number,
+): Promise<WeightGradRow[]> {
+  const layers: [string, number, number][] = [
+    ["qkv", dim, 3 * dim],
+    ["proj", dim, dim],
+    ["fc1", dim, 4 * dim],
+    ["fc2", 4 * dim, dim],
+  ];
+  const saved = Deno.env.get(SPLIT_K_ENV);
+  const rows: WeightGradRow[] = [];
+  try {
+    for (const [name, inDim, outDim] of layers) {
+      const shapes: [number[], number[]] = [[tokens, inDim], [tokens, outDim]];
+      const time = () => timeProducts(0, reps, true, false, shapes);
+      restoreStockKernels();
+      const stock = await time();
+      installNovalabKernels();
+      if (saved === undefined) Deno.env.delete(SPLIT_K_ENV);
+      else Deno.env.set(SPLIT_K_ENV, saved);
+      const split = await time();
+      Deno.env.set(SPLIT_K_ENV, "0");
+      const whole = await time();
+      const flops = 2 * tokens * inDim * outDim;
+      const rate = (ms: number) => flops / ms / 1e9;
+      rows.push({
+        shape: `${name} ${inDim}×${outDim} over ${tokens}`,
+        ms: { stock, split, whole },
+        tflops: { stock: rate(stock), split: rate(split), whole: rate(whole) },
+      });
+    }
+  } finally {
+    installNovalabKernels();
+    if (saved === undefined) Deno.env.delete(SPLIT_K_ENV);
+    else Deno.env.set(SPLIT_K_ENV, saved);
   }
   return rows;
 }

@@ -16,126 +16,20 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensor
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import {
   MATMUL_ACTIVATIONS,
-  MATMUL_TILES,
   type MatMulActivation,
   type MatMulTile,
   NovalabMatMulProgram,
 } from "./matmul_program.ts";
+import {
+  chooseTiling,
+  type MatMulPlan,
+  matMulUniforms,
+  planMatMul,
+  type ProgramUniform,
+} from "./matmul_plan.ts";
 import { matMulPrecision } from "./precision.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
-
-/** A planned matmul: everything the program and its uniforms need. */
-export interface MatMulPlan {
-  /** Output shape as tfjs expects it (broadcast outer dims, then `[M, N]`). */
-  outShape: number[];
-  /** Flattened output batch. */
-  batch: number;
-  /** Rows of op(A). */
-  m: number;
-  /** Columns of op(B). */
-  n: number;
-  /** Shared depth. */
-  k: number;
-  /** Broadcast outer shape, padded in front with 1s to length 4. */
-  outer: number[];
-  /** Element stride of A per outer dimension (0 where A broadcasts). */
-  strideA: number[];
-  /** Element stride of B per outer dimension (0 where B broadcasts). */
-  strideB: number[];
-}
-
-function broadcastStrides(dims: number[], outer: number[], matrix: number): number[] | null {
-  const padded = [...Array(outer.length - dims.length).fill(1), ...dims];
-  const strides = Array(outer.length).fill(0);
-  let step = matrix;
-  for (let i = outer.length - 1; i >= 0; i--) {
-    if (padded[i] !== outer[i] && padded[i] !== 1) return null;
-    strides[i] = padded[i] === 1 ? 0 : step;
-    step *= padded[i];
-  }
-  return strides;
-}
-
-/**
- * Shapes of `op(a) · op(b)` with NumPy batch broadcasting over at most four
- * outer dimensions; `null` when the shapes are not supported (the caller then
- * uses tfjs's stock kernel, which reports invalid shapes in tfjs's words).
- */
-export function planMatMul(
-  aShape: number[],
-  bShape: number[],
-  transposeA: boolean,
-  transposeB: boolean,
-): MatMulPlan | null {
-  if (aShape.length < 2 || bShape.length < 2) return null;
-  const [ar, ac] = aShape.slice(-2) as [number, number];
-  const [br, bc] = bShape.slice(-2) as [number, number];
-  const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
-  const n = transposeB ? br : bc, kb = transposeB ? bc : br;
-  if (k !== kb || m * n * k === 0) return null;
-  const outerA = aShape.slice(0, -2), outerB = bShape.slice(0, -2);
-  const rank = Math.max(outerA.length, outerB.length);
-  if (rank > 4) return null;
-  const padA = [...Array(rank - outerA.length).fill(1), ...outerA];
-  const padB = [...Array(rank - outerB.length).fill(1), ...outerB];
-  const outerOut = padA.map((d, i) => Math.max(d, padB[i]!));
-  const outer4 = [...Array(4 - rank).fill(1), ...outerOut];
-  const strideA = broadcastStrides(outerA, outer4, m * k);
-  const strideB = broadcastStrides(outerB, outer4, k * n);
-  if (!strideA || !strideB) return null;
-  return {
-    outShape: [...outerOut, m, n],
-    batch: outerOut.reduce((p, d) => p * d, 1),
-    m,
-    n,
-    k,
-    outer: outer4,
-    strideA,
-    strideB,
-  };
-}
-
-/**
- * The largest tile that still gives `minWorkgroups` workgroups (untuned: the
- * threshold is a guess for a ~100-SM GPU; small problems get small tiles so
- * little work is wasted on padding).
- */
-export function chooseTile(plan: MatMulPlan, minWorkgroups = 256): MatMulTile {
-  for (const t of MATMUL_TILES) {
-    const groups = plan.batch * Math.ceil(plan.m / (t.wgY * t.tm)) *
-      Math.ceil(plan.n / (t.wgX * t.tn));
-    if (groups >= minWorkgroups) return t;
-  }
-  return MATMUL_TILES[MATMUL_TILES.length - 1]!;
-}
-
-/** A tfjs program uniform value. */
-export interface ProgramUniform {
-  /** Storage type. */
-  type: "int32" | "float32";
-  /** Values (a vector of up to 4 for `vec4`). */
-  data: number[];
-}
-
-/** Uniform values for {@linkcode NovalabMatMulProgram}: sizes, batch broadcast strides, slope. */
-export function matMulUniforms(
-  dims: { m: number; n: number; k: number },
-  outer: number[],
-  strideA: number[],
-  strideB: number[],
-  alpha?: number,
-): ProgramUniform[] {
-  const u: ProgramUniform[] = [
-    { type: "int32", data: [dims.m] },
-    { type: "int32", data: [dims.n] },
-    { type: "int32", data: [dims.k] },
-    { type: "int32", data: outer },
-    { type: "int32", data: strideA },
-    { type: "int32", data: strideB },
-  ];
-  if (alpha !== undefined) u.push({ type: "float32", data: [alpha] });
-  return u;
-}
+import { runSplitK, type SplitKEpilogue, type SplitKShape } from "./matmul_split_k.ts";
 
 /** Options of {@linkcode runNovalabMatMul}. */
 export interface NovalabMatMulOptions {
@@ -151,8 +45,10 @@ export interface NovalabMatMulOptions {
   residual?: TensorInfo | null;
   /** Leaky-ReLU slope. */
   leakyreluAlpha?: number;
-  /** Force a tile (tests); default {@linkcode chooseTile}. */
+  /** Force a tile (tests); default `chooseTiling` (`kernels/matmul_plan.ts`). */
   tile?: MatMulTile;
+  /** Slices of k wanted (tests; `0` or `1`: no split); default: automatic. */
+  splits?: number;
   /** Stage operands in f16 (needs `shader-f16`); default: `matMulPrecision() === "f16"`. */
   f16?: boolean;
 }
@@ -162,6 +58,8 @@ interface PreparedMatMul {
   inputs: TensorInfo[];
   uniforms: ProgramUniform[];
   plan: MatMulPlan;
+  /** Split-K: the slices and the epilogue the reduction applies. */
+  split?: { shape: SplitKShape; epilogue: SplitKEpilogue };
 }
 
 function prepareMatMul(
@@ -190,24 +88,31 @@ function prepareMatMul(
   }
   const f16 = o.f16 ?? matMulPrecision() === "f16";
   if (columnSums && f16) return null;
-  const tile = o.tile ?? chooseTile(plan);
+  const tiling = chooseTiling(plan, {
+    ...(o.tile ? { tile: o.tile } : {}),
+    ...(o.splits === undefined ? {} : { splits: o.splits }),
+  });
+  const split = tiling.splits > 1;
   const program = new NovalabMatMulProgram(
     {
-      tile,
+      tile: tiling.tile,
       transposeA: o.transposeA,
       transposeB: o.transposeB,
       vec4A: (o.transposeA ? plan.m : plan.k) % 4 === 0,
       vec4B: (o.transposeB ? plan.k : plan.n) % 4 === 0,
       vec4Out: plan.n % 4 === 0,
-      bias: bias !== null,
-      activation: activation as MatMulActivation,
-      residual: residual !== null,
+      // A split product's epilogue runs in the reduction.
+      bias: bias !== null && !split,
+      activation: split ? "linear" : activation as MatMulActivation,
+      residual: residual !== null && !split,
       f16,
       columnSums,
+      splitK: split,
     },
     plan.batch,
     plan.m,
     plan.n,
+    tiling.splits,
   );
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   if (program.dispatch.some((d) => d > limit)) return null;
@@ -216,15 +121,25 @@ function prepareMatMul(
     flat(a, [a.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...a.shape.slice(-2)]),
     flat(b, [b.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...b.shape.slice(-2)]),
   ];
+  const alpha = activation === "leakyrelu" ? o.leakyreluAlpha ?? 0.2 : undefined;
+  if (split) {
+    const uniforms = matMulUniforms(plan, plan.outer, plan.strideA, plan.strideB);
+    uniforms.push({ type: "int32", data: [tiling.splits] }, {
+      type: "int32",
+      data: [tiling.kChunk],
+    });
+    const shape = { batch: plan.batch, m: plan.m, n: plan.n, splits: tiling.splits };
+    const epilogue = {
+      bias: bias ? flat(bias, [plan.n]) : null,
+      activation: activation as MatMulActivation,
+      ...(alpha === undefined ? {} : { alpha }),
+      residual,
+    };
+    return { program, inputs, uniforms, plan, split: { shape, epilogue } };
+  }
   if (bias) inputs.push(flat(bias, [plan.n]));
   if (residual) inputs.push(flat(residual, [plan.batch * plan.m * plan.n]));
-  const uniforms = matMulUniforms(
-    plan,
-    plan.outer,
-    plan.strideA,
-    plan.strideB,
-    activation === "leakyrelu" ? o.leakyreluAlpha ?? 0.2 : undefined,
-  );
+  const uniforms = matMulUniforms(plan, plan.outer, plan.strideA, plan.strideB, alpha);
   return { program, inputs, uniforms, plan };
 }
 
@@ -240,9 +155,11 @@ export function runNovalabMatMul(
 ): TensorInfo | null {
   const prepared = prepareMatMul(backend, a, b, o, false);
   if (!prepared) return null;
-  const { program, inputs, uniforms, plan } = prepared;
-  const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
-  return { dataId: out.dataId, shape: plan.outShape, dtype: out.dtype };
+  const { program, inputs, uniforms, plan, split } = prepared;
+  const out = split
+    ? runSplitK(backend, program, inputs, uniforms, split.shape, split.epilogue, false)[0]!
+    : backend.runWebGPUProgram(program, inputs, "float32", uniforms);
+  return { dataId: out.dataId, shape: plan.outShape, dtype: "float32" };
 }
 
 /**
@@ -255,18 +172,14 @@ export function runNovalabMatMulWithColumnSums(
   backend: WebGPUBackend,
   a: TensorInfo,
   b: TensorInfo,
-  o: Pick<NovalabMatMulOptions, "transposeA" | "transposeB" | "tile" | "f16">,
+  o: Pick<NovalabMatMulOptions, "transposeA" | "transposeB" | "tile" | "f16" | "splits">,
 ): [TensorInfo, TensorInfo] | null {
   const prepared = prepareMatMul(backend, a, b, o, true);
   if (!prepared) return null;
-  const { program, inputs, uniforms, plan } = prepared;
-  const [out, sums] = runWithExtraOutputs(
-    backend,
-    program,
-    inputs,
-    [[plan.batch, plan.n]],
-    uniforms,
-  );
+  const { program, inputs, uniforms, plan, split } = prepared;
+  const [out, sums] = split
+    ? runSplitK(backend, program, inputs, uniforms, split.shape, split.epilogue, true)
+    : runWithExtraOutputs(backend, program, inputs, [[plan.batch, plan.n]], uniforms);
   return [
     { dataId: out!.dataId, shape: plan.outShape, dtype: "float32" },
     { dataId: sums!.dataId, shape: [...plan.outShape.slice(0, -2), plan.n], dtype: "float32" },

@@ -30,10 +30,11 @@
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { readWriteLine } from "./extra_outputs.ts";
 import {
+  activationBody,
   columnSumAccumulate,
   columnSumStore,
+  epilogue,
   innerProducts,
-  LANES,
   stageLoads,
 } from "./matmul_shader_parts.ts";
 
@@ -93,6 +94,13 @@ export interface MatMulVariant {
   activation: MatMulActivation;
   /** A residual of the output's shape is added after the activation. */
   residual?: boolean;
+  /**
+   * k is cut into `uniforms.splits` slices of `uniforms.kChunk`: workgroup z
+   * `b · splits + s` computes slice s of batch b into its own `[M, N]` block of
+   * a `[batch · splits, M, N]` output (no epilogue; `kernels/matmul_split_k.ts`
+   * sums the blocks and applies it). Column sums are per slice too.
+   */
+  splitK?: boolean;
   /** Operands staged in half precision (needs `shader-f16`); default fp32. */
   f16?: boolean;
   /**
@@ -101,48 +109,6 @@ export interface MatMulVariant {
    * gradient `Xᵀ·dY`, in the same dispatch. fp32 staging only.
    */
   columnSums?: boolean;
-}
-
-function activationBody(activation: MatMulActivation): string {
-  switch (activation) {
-    case "linear":
-      return "return v;";
-    case "relu":
-      return "return select(v, vec4<f32>(0.0), v < vec4<f32>(0.0));";
-    case "relu6":
-      return "return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0));";
-    case "elu":
-      return "return select(exp(v) - vec4<f32>(1.0), v, v >= vec4<f32>(0.0));";
-    case "sigmoid":
-      return "return vec4<f32>(1.0) / (vec4<f32>(1.0) + exp(-v));";
-    case "leakyrelu":
-      return "return select(uniforms.alpha * v, v, v >= vec4<f32>(0.0));";
-  }
-}
-
-function epilogue(v: MatMulVariant): string[] {
-  const t = v.tile;
-  const lines: string[] = [];
-  for (let i = 0; i < t.tm; i++) {
-    for (let j = 0; j < t.tn / 4; j++) {
-      const col = `col0 + tx * ${t.tn} + ${j * 4}`;
-      const bias = !v.bias ? "" : v.vec4Out ? "v = v + bias[col / 4];" : "v = v + nlBias4(col);";
-      const residual = !v.residual
-        ? ""
-        : v.vec4Out
-        ? "v = v + residual[(offC + row * N + col) / 4];"
-        : "v = v + nlResidual4(offC + row * N, col);";
-      const store = v.vec4Out
-        ? `if (col < N) { result[(offC + row * N + col) / 4] = v; }`
-        : LANES.map((l, k) =>
-          `if (col + ${k} < N) { result[offC + row * N + col + ${k}] = v.${l}; }`
-        )
-          .join(" ");
-      lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
-    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${residual} ${store} } }`);
-    }
-  }
-  return lines;
 }
 
 /** The full user code (tfjs adds bindings, uniforms and the `_start` entry point). */
@@ -159,6 +125,14 @@ export function matMulShader(v: MatMulVariant): string {
   );
   const f16 = v.f16 === true;
   const sums = v.columnSums === true;
+  const split = v.splitK === true;
+  if (split && (v.bias || v.activation !== "linear" || v.residual)) {
+    throw new Error("kernels/matmul_program.ts: a split-K program has no epilogue");
+  }
+  const kRange = split
+    ? `let kBegin = (z % uniforms.splits) * uniforms.kChunk;
+  let kEnd = min(K, kBegin + uniforms.kChunk); z = z / uniforms.splits;`
+    : "let kBegin = 0; let kEnd = K;";
   if (sums && f16) {
     throw new Error("kernels/matmul_program.ts: column sums need fp32 staging (f16 is off)");
   }
@@ -193,11 +167,12 @@ fn main() {
   let tx = i32(localId.x); let ty = i32(localId.y); let li = i32(localIndex);
   let row0 = i32(workgroupId.y) * ${tileM}; let col0 = i32(workgroupId.x) * ${tileN};
   var z = i32(workgroupId.z); var offA = 0; var offB = 0;
+  ${kRange}
 ${batchDims.join("\n")}
   let offC = i32(workgroupId.z) * M * N;
   ${acc.join(" ")}
   ${sumDecl}
-  for (var k0 = 0; k0 < K; k0 += ${t.bk}) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}) {
 ${stageLoads("A", t, !v.transposeA, v.vec4A, f16).join("\n")}
 ${stageLoads("B", t, v.transposeB, v.vec4B, f16).join("\n")}
     workgroupBarrier();
@@ -232,8 +207,17 @@ export class NovalabMatMulProgram implements WebGPUProgram {
   /** Program-defined uniforms (values: `matMulUniforms` in `kernels/matmul.ts`). */
   uniforms: string;
 
-  /** Builds the program for `variant` and output `[batch, M, N]`. */
-  constructor(readonly variant: MatMulVariant, batch: number, m: number, n: number) {
+  /**
+   * Builds the program for `variant` and output `[batch, M, N]`
+   * (`[batch · splits, M, N]` partial products for the split-K variant).
+   */
+  constructor(
+    readonly variant: MatMulVariant,
+    batch: number,
+    m: number,
+    n: number,
+    splits = 1,
+  ) {
     const t = variant.tile;
     this.variableNames = ["A", "B"];
     const outWidth = variant.vec4Out ? 4 : 1;
@@ -250,17 +234,23 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       this.variableNames.push("colSums");
       this.variableComponents.push(1);
     }
-    this.outputShape = [batch, m, n];
+    const slices = variant.splitK ? splits : 1;
+    this.outputShape = [batch * slices, m, n];
     this.outputComponent = outWidth;
     this.workgroupSize = [t.wgX, t.wgY, 1];
-    this.dispatch = [Math.ceil(n / (t.wgX * t.tn)), Math.ceil(m / (t.wgY * t.tm)), batch];
+    this.dispatch = [
+      Math.ceil(n / (t.wgX * t.tn)),
+      Math.ceil(m / (t.wgY * t.tm)),
+      batch * slices,
+    ];
     this.uniforms = "dimM : i32, dimN : i32, dimK : i32, outer : vec4<i32>, " +
       "strideA : vec4<i32>, strideB : vec4<i32>," +
-      (variant.activation === "leakyrelu" ? " alpha : f32," : "");
+      (variant.activation === "leakyrelu" ? " alpha : f32," : "") +
+      (variant.splitK ? " splits : i32, kChunk : i32," : "");
     this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
       `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
       (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "") +
-      (variant.residual ? "_res" : "");
+      (variant.residual ? "_res" : "") + (variant.splitK ? "_splitk" : "");
   }
 
   /** The WGSL user code. */

@@ -1,12 +1,12 @@
 /**
  * WGSL fragments of the register-tiled matmul (`kernels/matmul_program.ts`):
  * staging a k-slice of A or B into workgroup memory (vec4 or scalar loads,
- * f16 narrowing), the unrolled inner products, and the column sums of the
- * staged B slices.
+ * f16 narrowing), the unrolled inner products, the column sums of the staged
+ * B slices, and the epilogue (bias, activation, residual, store).
  *
  * @module
  */
-import type { MatMulTile } from "./matmul_program.ts";
+import type { MatMulActivation, MatMulTile, MatMulVariant } from "./matmul_program.ts";
 
 /** Largest finite f16; staged values saturate here instead of overflowing. */
 const F16_MAX = "65504.0";
@@ -131,4 +131,51 @@ export function columnSumStore(t: MatMulTile): string {
       } }`,
   );
   return `  if (sumRow) {\n    ${stores.join("\n    ")}\n  }`;
+}
+
+/** WGSL body of `nlAct(v: vec4<f32>)` for `activation`. */
+export function activationBody(activation: MatMulActivation): string {
+  switch (activation) {
+    case "linear":
+      return "return v;";
+    case "relu":
+      return "return select(v, vec4<f32>(0.0), v < vec4<f32>(0.0));";
+    case "relu6":
+      return "return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0));";
+    case "elu":
+      return "return select(exp(v) - vec4<f32>(1.0), v, v >= vec4<f32>(0.0));";
+    case "sigmoid":
+      return "return vec4<f32>(1.0) / (vec4<f32>(1.0) + exp(-v));";
+    case "leakyrelu":
+      return "return select(uniforms.alpha * v, v, v >= vec4<f32>(0.0));";
+  }
+}
+
+/**
+ * The epilogue of every output a thread owns: bias, activation, residual,
+ * then a vec4 or per-lane store (rows and columns past M and N skipped).
+ */
+export function epilogue(v: MatMulVariant): string[] {
+  const t = v.tile;
+  const lines: string[] = [];
+  for (let i = 0; i < t.tm; i++) {
+    for (let j = 0; j < t.tn / 4; j++) {
+      const col = `col0 + tx * ${t.tn} + ${j * 4}`;
+      const bias = !v.bias ? "" : v.vec4Out ? "v = v + bias[col / 4];" : "v = v + nlBias4(col);";
+      const residual = !v.residual
+        ? ""
+        : v.vec4Out
+        ? "v = v + residual[(offC + row * N + col) / 4];"
+        : "v = v + nlResidual4(offC + row * N, col);";
+      const store = v.vec4Out
+        ? `if (col < N) { result[(offC + row * N + col) / 4] = v; }`
+        : LANES.map((l, k) =>
+          `if (col + ${k} < N) { result[offC + row * N + col + ${k}] = v.${l}; }`
+        )
+          .join(" ");
+      lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
+    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${residual} ${store} } }`);
+    }
+  }
+  return lines;
 }

@@ -8,7 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { MATMUL_TILES } from "./matmul_program.ts";
-import { planMatMul, runNovalabMatMul } from "./matmul.ts";
+import { runNovalabMatMul } from "./matmul.ts";
+import { planMatMul } from "./matmul_plan.ts";
 import { assertClose, useNovalabWebGpu, values, valuesOn, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();

@@ -5,10 +5,12 @@
 # named suite of them, each writing its output to $OUT/<name>.log as it goes.
 #
 #   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
-#                  amp) and batch 256; matmul 4096² every transpose variant
+#                  amp) and batch 256; matmul 4096² every transpose variant and
+#                  the ViT-Ti/S weight gradients (split-K on/off)
 #   run.sh s       ViT-S/16 batch 64 and 256 with the anchor
 #   run.sh knobs   submit batch 15/64/128, the attention's compact form and split
-#                  dK/dV, f16 matmul operands (--precision f16), ViT-Ti b64
+#                  dK/dV, split-K off, f16 matmul operands (--precision f16),
+#                  ViT-Ti b64
 #
 # NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
 set -uo pipefail
@@ -55,6 +57,7 @@ case "${1:-ti}" in
     done
     NOVALAB_ATTENTION_COMPACT=1 bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_ATTENTION_SPLIT_KV=1 bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    NOVALAB_MATMUL_SPLIT_K=0 bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --precision f16
     ;;
   *) bench custom "$@" ;;
