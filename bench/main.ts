@@ -99,6 +99,10 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
       .option("--dim <n>", "width", String(defaults.dim))
       .option("--depth <n>", "blocks", String(defaults.depth))
       .option("--heads <n>", "heads", String(defaults.heads))
+      .addOption(
+        new Option("--activation <name>", "MLP activation (the anchor's is relu; gelu: no anchor)")
+          .choices(["relu", "gelu"]).default("relu"),
+      )
       .option("--out <n>", "projection width", String(defaults.out))
       .option("--steps <n>", "timed steps", String(defaults.steps))
       .option("--no-anchor", "skip the PyTorch anchor")
@@ -128,6 +132,7 @@ function parseVit(opts: Record<string, string>): VitStepOptions {
     dim: n("dim"),
     depth: n("depth"),
     heads: n("heads"),
+    activation: opts["activation"] === "gelu" ? "gelu" : "relu",
     out: n("out"),
     steps: n("steps"),
   };
@@ -170,7 +175,10 @@ async function vitBench(
   opts: Record<string, string | boolean>,
 ) {
   const o = parseVit(opts as Record<string, string>);
-  const modes = opts.anchor === false ? [] : parseAnchorModes(String(opts.anchorModes));
+  // The anchor's MLP is ReLU: a GELU step has nothing like-for-like to compare with.
+  const modes = opts.anchor === false || o.activation === "gelu"
+    ? []
+    : parseAnchorModes(String(opts.anchorModes));
   const info = await initBackend(backend);
   applyPrecision(opts.precision as Precision, info);
   const adapter = info.name === "webgpu" && info.adapter
@@ -181,7 +189,7 @@ async function vitBench(
   const label = (kernels: string) =>
     `novalab-${info.name}${kernels}${adapter}${
       info.precision === "f16" ? " f16 matmuls" : ""
-    } vit dim=${o.dim} depth=${o.depth} batch=${o.batch} ` +
+    } vit dim=${o.dim} ${o.activation ?? "relu"} depth=${o.depth} batch=${o.batch} ` +
     `img=${o.img} patch=${o.patch}`;
   let r: VitStepResult;
   if (opts.compareKernels && info.name === "webgpu") {

@@ -37,6 +37,8 @@ export interface VitStepOptions {
   out: number;
   /** Timed steps (after 2 warm-up steps). */
   steps: number;
+  /** MLP activation: `relu` (the anchor's, default) or `gelu` (novalab's ViT default). */
+  activation?: "relu" | "gelu";
 }
 
 /** Timing of the benchmark. */
@@ -108,7 +110,14 @@ export async function benchVitStep(
 ): Promise<VitStepResult> {
   const onPhase = (phase: string) => profiler?.phase(phase);
   const vit = new VisionTransformer(
-    { patch: o.patch, dim: o.dim, depth: o.depth, heads: o.heads, mlpRatio: 4, activation: "relu" },
+    {
+      patch: o.patch,
+      dim: o.dim,
+      depth: o.depth,
+      heads: o.heads,
+      mlpRatio: 4,
+      activation: o.activation ?? "relu",
+    },
     { height: o.img, width: o.img, channels: 3 },
     { name: "vit", seed: 0 },
   );

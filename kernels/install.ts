@@ -16,6 +16,7 @@ import { layerNormBackwardKernelConfigs } from "./layernorm_backward.ts";
 import { adamWKernelConfigs } from "./adamw.ts";
 import { attentionKernelConfigs } from "./attention_kernels.ts";
 import { linearGradConfig, linearKernelConfigs } from "./linear.ts";
+import { geluKernelConfigs } from "./linear_gelu.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -47,6 +48,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...adamWKernelConfigs(),
     ...attentionKernelConfigs(),
     ...linearKernelConfigs(),
+    ...geluKernelConfigs(),
   ];
 }
 

@@ -160,6 +160,30 @@ function weightAndBiasGrads(x: Tensor, dz: Tensor, withBias: boolean): [Tensor, 
   return [tf.matMul(x, dz, true, false), withBias ? tf.sum(dz, 0) : null];
 }
 
+/**
+ * The weight, bias and input gradients of `z = x·W + b` from `dz` (lazy
+ * closures in tfjs's gradient-map form; with `weightsTrainable` dW and db come
+ * eagerly from one dispatch). `ownsDz`: `dz` was made for this layer and is
+ * released once dX, asked for last, is computed.
+ */
+export function linearGrads(
+  dz: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  o: { withBias: boolean; weightsTrainable: boolean; ownsDz: boolean },
+): { weight: () => Tensor; bias: () => Tensor; x: () => Tensor } {
+  const eager = o.weightsTrainable ? weightAndBiasGrads(x, dz, o.withBias) : null;
+  return {
+    weight: () => eager ? eager[0] : tf.matMul(x, dz, true, false),
+    bias: () => eager?.[1] ?? tf.sum(dz, 0),
+    x: () => {
+      const dx = tf.matMul(dz, weight, false, true);
+      if (o.ownsDz && eager) dz.dispose(); // x comes last; nothing else needs dZ now
+      return dx;
+    },
+  };
+}
+
 /** The gradient of {@linkcode LINEAR}. */
 export const linearGradConfig: GradConfig = {
   kernelName: LINEAR,
@@ -168,21 +192,15 @@ export const linearGradConfig: GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [weight, x, y] = saved as [Tensor, Tensor, Tensor];
     const g = dy as Tensor;
-    const dz = attrs["activation"] === "relu"
-      ? tf.engine().runKernel(RELU_GRAD, { dy: g, y }) as Tensor
-      : g;
-    const withBias = attrs["hasBias"] === true;
-    // Eager (one dispatch for both) when the weights are trained; lazy otherwise.
-    const eager = attrs["weightsTrainable"] === true ? weightAndBiasGrads(x, dz, withBias) : null;
+    const relu = attrs["activation"] === "relu";
+    const dz = relu ? tf.engine().runKernel(RELU_GRAD, { dy: g, y }) as Tensor : g;
     return {
-      weight: () => eager ? eager[0] : tf.matMul(x, dz, true, false),
-      bias: () => eager?.[1] ?? tf.sum(dz, 0),
+      ...linearGrads(dz, x, weight, {
+        withBias: attrs["hasBias"] === true,
+        weightsTrainable: attrs["weightsTrainable"] === true,
+        ownsDz: relu,
+      }),
       residual: () => tf.clone(g),
-      x: () => {
-        const dx = tf.matMul(dz, weight, false, true);
-        if (dz !== g && eager) dz.dispose(); // x comes last; nothing else needs dZ now
-        return dx;
-      },
     };
   },
 };

@@ -49,6 +49,8 @@ export interface NovalabMatMulOptions {
   tile?: MatMulTile;
   /** Slices of k wanted (tests; `0` or `1`: no split); default: automatic. */
   splits?: number;
+  /** Also return the pre-activation (`runNovalabMatMulWithPreActivation`); never split. */
+  preActivation?: boolean;
   /** Stage operands in f16 (needs `shader-f16`); default: `matMulPrecision() === "f16"`. */
   f16?: boolean;
 }
@@ -88,9 +90,11 @@ function prepareMatMul(
   }
   const f16 = o.f16 ?? matMulPrecision() === "f16";
   if (columnSums && f16) return null;
+  const preActivation = o.preActivation === true;
+  if (preActivation && columnSums) return null;
   const tiling = chooseTiling(plan, {
     ...(o.tile ? { tile: o.tile } : {}),
-    ...(o.splits === undefined ? {} : { splits: o.splits }),
+    ...(preActivation ? { splits: 0 } : o.splits === undefined ? {} : { splits: o.splits }),
   });
   const split = tiling.splits > 1;
   const program = new NovalabMatMulProgram(
@@ -108,6 +112,7 @@ function prepareMatMul(
       f16,
       columnSums,
       splitK: split,
+      preActivation,
     },
     plan.batch,
     plan.m,
@@ -183,6 +188,29 @@ export function runNovalabMatMulWithColumnSums(
   return [
     { dataId: out!.dataId, shape: plan.outShape, dtype: "float32" },
     { dataId: sums!.dataId, shape: [...plan.outShape.slice(0, -2), plan.n], dtype: "float32" },
+  ];
+}
+
+/**
+ * `act(op(a)·op(b) + bias) + residual` and, from the same dispatch, the
+ * pre-activation `op(a)·op(b) + bias` (what a GELU layer's gradient needs),
+ * both shaped like the output; `null` when the call is outside what the kernel
+ * covers.
+ */
+export function runNovalabMatMulWithPreActivation(
+  backend: WebGPUBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  o: NovalabMatMulOptions,
+): [TensorInfo, TensorInfo] | null {
+  const prepared = prepareMatMul(backend, a, b, { ...o, preActivation: true }, false);
+  if (!prepared) return null;
+  const { program, inputs, uniforms, plan } = prepared;
+  const shape = [plan.batch, plan.m, plan.n];
+  const [out, pre] = runWithExtraOutputs(backend, program, inputs, [shape], uniforms);
+  return [
+    { dataId: out!.dataId, shape: plan.outShape, dtype: "float32" },
+    { dataId: pre!.dataId, shape: plan.outShape, dtype: "float32" },
   ];
 }
 

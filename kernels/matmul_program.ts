@@ -61,7 +61,10 @@ export const MATMUL_TILES: readonly MatMulTile[] = [
   { name: "t32", wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 16 },
 ];
 
-/** Activations of the fused epilogue (tfjs `_FusedMatMul` names; `linear` = none). */
+/**
+ * Activations of the fused epilogue (tfjs `_FusedMatMul` names, `linear` =
+ * none; and `gelu`, the exact erf form, which tfjs never asks for).
+ */
 export const MATMUL_ACTIVATIONS = [
   "linear",
   "relu",
@@ -69,6 +72,7 @@ export const MATMUL_ACTIVATIONS = [
   "elu",
   "sigmoid",
   "leakyrelu",
+  "gelu",
 ] as const;
 
 /** One of {@linkcode MATMUL_ACTIVATIONS}. */
@@ -94,6 +98,11 @@ export interface MatMulVariant {
   activation: MatMulActivation;
   /** A residual of the output's shape is added after the activation. */
   residual?: boolean;
+  /**
+   * Also writes `op(A)·op(B) + bias` before the activation to the extra output
+   * `preAct` (what a GELU's gradient needs). No split-K.
+   */
+  preActivation?: boolean;
   /**
    * k is cut into `uniforms.splits` slices of `uniforms.kChunk`: workgroup z
    * `b · splits + s` computes slice s of batch b into its own `[M, N]` block of
@@ -126,7 +135,7 @@ export function matMulShader(v: MatMulVariant): string {
   const f16 = v.f16 === true;
   const sums = v.columnSums === true;
   const split = v.splitK === true;
-  if (split && (v.bias || v.activation !== "linear" || v.residual)) {
+  if (split && (v.bias || v.activation !== "linear" || v.residual || v.preActivation)) {
     throw new Error("kernels/matmul_program.ts: a split-K program has no epilogue");
   }
   const kRange = split
@@ -140,7 +149,11 @@ export function matMulShader(v: MatMulVariant): string {
   const sumDecl = !sums ? "" : `let sumRow = i32(workgroupId.y) == 0 && ty == 0;
   ${Array.from({ length: t.tn / 4 }, (_, j) => `var s${j} = vec4<f32>(0.0);`).join(" ")}`;
   return `${f16 ? "enable f16;" : ""}
-${sums ? readWriteLine(["colSums"]) : ""}
+${
+    sums || v.preActivation
+      ? readWriteLine([...(sums ? ["colSums"] : []), ...(v.preActivation ? ["preAct"] : [])])
+      : ""
+  }
 fn nlAct(v: vec4<f32>) -> vec4<f32> { ${activationBody(v.activation)} }
 ${
     v.bias && !v.vec4Out
@@ -234,6 +247,10 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       this.variableNames.push("colSums");
       this.variableComponents.push(1);
     }
+    if (variant.preActivation) {
+      this.variableNames.push("preAct");
+      this.variableComponents.push(outWidth);
+    }
     const slices = variant.splitK ? splits : 1;
     this.outputShape = [batch * slices, m, n];
     this.outputComponent = outWidth;
@@ -250,7 +267,8 @@ export class NovalabMatMulProgram implements WebGPUProgram {
     this.shaderKey = `novalabMatMul_${t.name}_${variant.transposeA}_${variant.transposeB}_` +
       `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
       (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "") +
-      (variant.residual ? "_res" : "") + (variant.splitK ? "_splitk" : "");
+      (variant.residual ? "_res" : "") + (variant.splitK ? "_splitk" : "") +
+      (variant.preActivation ? "_preact" : "");
   }
 
   /** The WGSL user code. */

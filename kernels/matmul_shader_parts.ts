@@ -148,12 +148,38 @@ export function activationBody(activation: MatMulActivation): string {
       return "return vec4<f32>(1.0) / (vec4<f32>(1.0) + exp(-v));";
     case "leakyrelu":
       return "return select(uniforms.alpha * v, v, v >= vec4<f32>(0.0));";
+    case "gelu":
+      return `${erfLines("v * 0.7071067811865476", "e")}
+  return 0.5 * v * (1.0 + e);`;
   }
 }
 
 /**
- * The epilogue of every output a thread owns: bias, activation, residual,
- * then a vec4 or per-lane store (rows and columns past M and N skipped).
+ * WGSL statements that set `vec4<f32>` `out` to erf of the `vec4<f32>`
+ * expression `u`: Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5·10⁻⁷, the
+ * formula of tfjs's own erf kernels and of `kernels/wasm_gelu.ts`).
+ */
+export function erfLines(u: string, out: string): string {
+  return `let ${out}U = ${u};
+  let ${out}A = abs(${out}U);
+  let ${out}T = 1.0 / (1.0 + 0.3275911 * ${out}A);
+  let ${out}P = ${out}T * (0.254829592 + ${out}T * (-0.284496736 + ${out}T * (1.421413741 +
+    ${out}T * (-1.453152027 + ${out}T * 1.061405429))));
+  let ${out} = sign(${out}U) * (1.0 - ${out}P * exp(-${out}A * ${out}A));`;
+}
+
+/** WGSL that stores the `vec4` `v` at output `[row, col…col+3]` of `name` (vec4 or per lane). */
+function storeOutput(name: string, vec4: boolean): string {
+  return vec4
+    ? `if (col < N) { ${name}[(offC + row * N + col) / 4] = v; }`
+    : LANES.map((l, k) => `if (col + ${k} < N) { ${name}[offC + row * N + col + ${k}] = v.${l}; }`)
+      .join(" ");
+}
+
+/**
+ * The epilogue of every output a thread owns: bias (then the pre-activation
+ * stored to `preAct` when asked), activation, residual, then a vec4 or
+ * per-lane store (rows and columns past M and N skipped).
  */
 export function epilogue(v: MatMulVariant): string[] {
   const t = v.tile;
@@ -167,14 +193,11 @@ export function epilogue(v: MatMulVariant): string[] {
         : v.vec4Out
         ? "v = v + residual[(offC + row * N + col) / 4];"
         : "v = v + nlResidual4(offC + row * N, col);";
-      const store = v.vec4Out
-        ? `if (col < N) { result[(offC + row * N + col) / 4] = v; }`
-        : LANES.map((l, k) =>
-          `if (col + ${k} < N) { result[offC + row * N + col + ${k}] = v.${l}; }`
-        )
-          .join(" ");
+      const preAct = v.preActivation ? storeOutput("preAct", v.vec4Out) : "";
+      const store = storeOutput("result", v.vec4Out);
       lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
-    if (row < M && col < N) { var v = c${i}_${j}; ${bias} v = nlAct(v); ${residual} ${store} } }`);
+    if (row < M && col < N) { var v = c${i}_${j}; ${bias} ${preAct}
+      v = nlAct(v); ${residual} ${store} } }`);
     }
   }
   return lines;

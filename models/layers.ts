@@ -18,6 +18,7 @@ import { novalabKernelsActive } from "../kernels/install.ts";
 import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
 import { wasmLinear } from "../kernels/wasm_matmul.ts";
 import { fusedLinear } from "../kernels/linear.ts";
+import { geluLinear } from "../kernels/linear_gelu.ts";
 import { wasmLayerNorm } from "../kernels/wasm_layernorm.ts";
 import { wasmGelu } from "../kernels/wasm_gelu.ts";
 import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
@@ -76,7 +77,11 @@ export function createLinear(
 }
 
 /** Activations {@linkcode applyLinear} fuses into the matmul epilogue (tfjs `_FusedMatMul` names). */
-const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "relu" };
+const FUSABLE: Record<string, "linear" | "relu" | "gelu"> = {
+  identity: "linear",
+  relu: "relu",
+  gelu: "gelu",
+};
 
 /**
  * Applies a linear layer to `[..., in]`, returning `[..., out]`, followed by
@@ -84,10 +89,11 @@ const FUSABLE: Record<string, "linear" | "relu"> = { identity: "linear", relu: "
  * `residual` (`[..., out]`, a skip connection; none by default).
  *
  * On WebGPU with novalab's kernels it is one `NovalabLinear` kernel
- * (`kernels/linear.ts`): the bias, and the activation when it is `relu` or
- * `identity`, are applied in the matmul's epilogue (one dispatch instead of
- * two or three, also while gradients are recorded), and its gradient gets the
- * weight and bias gradients from one dispatch; without an activation the
+ * (`kernels/linear.ts`; `kernels/linear_gelu.ts` for `gelu`): the bias, and
+ * the activation when it is `relu`, `gelu` or `identity`, are applied in the
+ * matmul's epilogue (one dispatch instead of two to six, also while gradients
+ * are recorded), and its gradient gets the weight and bias gradients from one
+ * dispatch; without an activation or with `gelu` the
  * residual is added in the same epilogue too; other activations follow as
  * ops. On WASM with novalab's WASM kernels it is likewise one GEMM with the
  * bias and a `relu` in the epilogue (`kernels/wasm_matmul.ts`). Elsewhere (CPU,
@@ -120,15 +126,18 @@ export function applyLinear(
   let pending = residual; // still to be added after the layer
   if (novalabKernelsActive() && x.dtype === "float32") {
     const fused = activation === undefined ? "linear" : FUSABLE[activation];
-    const fuseResidual = residual !== undefined && fused === "linear";
-    y = fusedLinear(
-      flat,
-      layer.weight,
-      layer.bias,
-      fused ?? "linear",
-      layer.weight.trainable,
-      fuseResidual ? residual.reshape([-1, outDim]) : undefined,
-    );
+    const fuseResidual = residual !== undefined && (fused === "linear" || fused === "gelu");
+    const flatResidual = fuseResidual ? residual.reshape([-1, outDim]) : undefined;
+    y = fused === "gelu"
+      ? geluLinear(flat, layer.weight, layer.bias, layer.weight.trainable, flatResidual)
+      : fusedLinear(
+        flat,
+        layer.weight,
+        layer.bias,
+        fused ?? "linear",
+        layer.weight.trainable,
+        flatResidual,
+      );
     if (act && !fused) y = act(y);
     if (fuseResidual) pending = undefined;
   } else if (wasmKernelsActive() && x.dtype === "float32") {

@@ -11,7 +11,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  ACTIVATIONS,
   applyLayerNormWithSkip,
   applyLinear,
   createLayerNorm,
@@ -102,7 +101,7 @@ export function applyBlock(block: TransformerBlock, x: Tensor, options: Attentio
   const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
   const attended = attention(block, normed1, skip1, options);
   const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
-  const hidden = ACTIVATIONS.gelu!(applyLinear(block.fc1, normed2));
+  const hidden = applyLinear(block.fc1, normed2, "gelu");
   return applyLinear(block.fc2, hidden, undefined, skip2);
 }
 
