@@ -21,6 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { installUniformArena } from "./uniform_arena.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -129,7 +130,21 @@ async function createBackend(): Promise<WebGPUBackend> {
   device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
     create({ ...descriptor, code: applyReadWriteInputs(hoistEnableDirectives(descriptor.code)) });
   novalabDevices.add(device);
-  return new WebGPUBackend(device, adapter.info);
+  const backend = new WebGPUBackend(device, adapter.info);
+  if (uniformArenaWanted()) installUniformArena(backend);
+  return backend;
+}
+
+/** Environment switch: `0` keeps tfjs's uniform buffer per dispatch (A/B runs). */
+export const UNIFORM_ARENA_ENV = "NOVALAB_UNIFORM_ARENA";
+
+/** Whether novalab's backends pack uniforms per submit (`core/uniform_arena.ts`); default yes. */
+export function uniformArenaWanted(): boolean {
+  try {
+    return Deno.env.get(UNIFORM_ARENA_ENV) !== "0";
+  } catch {
+    return true;
+  }
 }
 
 let registered = false;
