@@ -51,6 +51,11 @@ export interface NovalabMatMulOptions {
   splits?: number;
   /** Also return the pre-activation (`runNovalabMatMulWithPreActivation`); never split. */
   preActivation?: boolean;
+  /**
+   * Multiply the result by `gate.activation`'s derivative at `gate.input`
+   * (output-sized, in the output's order); never split.
+   */
+  gate?: { activation: "relu" | "gelu"; input: TensorInfo } | null;
   /** Stage operands in f16 (needs `shader-f16`); default: `matMulPrecision() === "f16"`. */
   f16?: boolean;
 }
@@ -92,9 +97,15 @@ function prepareMatMul(
   if (columnSums && f16) return null;
   const preActivation = o.preActivation === true;
   if (preActivation && columnSums) return null;
+  const gate = o.gate ?? null;
+  if (gate) {
+    const size = gate.input.shape.reduce((p, d) => p * d, 1);
+    if (gate.input.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
+  }
+  const whole = preActivation || gate !== null;
   const tiling = chooseTiling(plan, {
     ...(o.tile ? { tile: o.tile } : {}),
-    ...(preActivation ? { splits: 0 } : o.splits === undefined ? {} : { splits: o.splits }),
+    ...(whole ? { splits: 0 } : o.splits === undefined ? {} : { splits: o.splits }),
   });
   const split = tiling.splits > 1;
   const program = new NovalabMatMulProgram(
@@ -113,6 +124,7 @@ function prepareMatMul(
       columnSums,
       splitK: split,
       preActivation,
+      ...(gate ? { gate: gate.activation } : {}),
     },
     plan.batch,
     plan.m,
@@ -144,6 +156,7 @@ function prepareMatMul(
   }
   if (bias) inputs.push(flat(bias, [plan.n]));
   if (residual) inputs.push(flat(residual, [plan.batch * plan.m * plan.n]));
+  if (gate) inputs.push(flat(gate.input, [plan.batch * plan.m * plan.n]));
   const uniforms = matMulUniforms(plan, plan.outer, plan.strideA, plan.strideB, alpha);
   return { program, inputs, uniforms, plan };
 }

@@ -34,7 +34,9 @@ import {
   columnSumAccumulate,
   columnSumStore,
   epilogue,
+  gateGradFunction,
   innerProducts,
+  laneLoader,
   stageLoads,
 } from "./matmul_shader_parts.ts";
 
@@ -104,6 +106,12 @@ export interface MatMulVariant {
    */
   preActivation?: boolean;
   /**
+   * Multiplies the result by the derivative of this activation at the input
+   * `gate` (output-shaped): a layer's `dX` times the previous layer's
+   * activation gradient, `(dY·Wᵀ) ⊙ act'(gate)`. No split-K.
+   */
+  gate?: "relu" | "gelu";
+  /**
    * k is cut into `uniforms.splits` slices of `uniforms.kChunk`: workgroup z
    * `b · splits + s` computes slice s of batch b into its own `[M, N]` block of
    * a `[batch · splits, M, N]` output (no epilogue; `kernels/matmul_split_k.ts`
@@ -135,7 +143,9 @@ export function matMulShader(v: MatMulVariant): string {
   const f16 = v.f16 === true;
   const sums = v.columnSums === true;
   const split = v.splitK === true;
-  if (split && (v.bias || v.activation !== "linear" || v.residual || v.preActivation)) {
+  if (
+    split && (v.bias || v.activation !== "linear" || v.residual || v.preActivation || v.gate)
+  ) {
     throw new Error("kernels/matmul_program.ts: a split-K program has no epilogue");
   }
   const kRange = split
@@ -164,15 +174,9 @@ ${
 }`
       : ""
   }
-${
-    v.residual && !v.vec4Out
-      ? `fn nlResidual4(rowStart: i32, c: i32) -> vec4<f32> {
-  var r = vec4<f32>(0.0);
-  for (var k = 0; k < 4; k++) { if (c + k < uniforms.dimN) { r[k] = residual[rowStart + c + k]; } }
-  return r;
-}`
-      : ""
-  }
+${v.residual && !v.vec4Out ? laneLoader("residual") : ""}
+${v.gate && !v.vec4Out ? laneLoader("gate") : ""}
+${v.gate ? gateGradFunction(v.gate) : ""}
 var<workgroup> As: array<vec4<${staged}>, ${(t.bk * tileM) / 4}>;
 var<workgroup> Bs: array<vec4<${staged}>, ${(t.bk * tileN) / 4}>;
 fn main() {
@@ -201,7 +205,10 @@ ${sums ? columnSumStore(t) : ""}
 
 /** The tfjs program object; `dispatch` covers `[batch, M, N]` with one workgroup per tile. */
 export class NovalabMatMulProgram implements WebGPUProgram {
-  /** Inputs: `A`, `B`, optionally `bias` and `residual`, and `colSums` (written) with column sums. */
+  /**
+   * Inputs: `A`, `B`, optionally `bias`, `residual`, `gate`; then the written
+   * extra outputs `colSums` (column sums) or `preAct` (pre-activation).
+   */
   variableNames: string[];
   /** Per-input vector width of the storage arrays. */
   variableComponents: number[];
@@ -247,6 +254,10 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       this.variableNames.push("colSums");
       this.variableComponents.push(1);
     }
+    if (variant.gate) {
+      this.variableNames.push("gate");
+      this.variableComponents.push(outWidth);
+    }
     if (variant.preActivation) {
       this.variableNames.push("preAct");
       this.variableComponents.push(outWidth);
@@ -268,7 +279,7 @@ export class NovalabMatMulProgram implements WebGPUProgram {
       `${variant.vec4A}_${variant.vec4B}_${variant.vec4Out}_${variant.bias}_${variant.activation}` +
       (variant.f16 ? "_f16" : "") + (variant.columnSums ? "_colsum" : "") +
       (variant.residual ? "_res" : "") + (variant.splitK ? "_splitk" : "") +
-      (variant.preActivation ? "_preact" : "");
+      (variant.preActivation ? "_preact" : "") + (variant.gate ? `_gate${variant.gate}` : "");
   }
 
   /** The WGSL user code. */

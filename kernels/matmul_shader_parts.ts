@@ -178,8 +178,8 @@ function storeOutput(name: string, vec4: boolean): string {
 
 /**
  * The epilogue of every output a thread owns: bias (then the pre-activation
- * stored to `preAct` when asked), activation, residual, then a vec4 or
- * per-lane store (rows and columns past M and N skipped).
+ * stored to `preAct` when asked), activation, residual, the gate's activation
+ * gradient, then a vec4 or per-lane store (rows and columns past M and N skipped).
  */
 export function epilogue(v: MatMulVariant): string[] {
   const t = v.tile;
@@ -192,13 +192,41 @@ export function epilogue(v: MatMulVariant): string[] {
         ? ""
         : v.vec4Out
         ? "v = v + residual[(offC + row * N + col) / 4];"
-        : "v = v + nlResidual4(offC + row * N, col);";
+        : "v = v + nlLoad_residual(offC + row * N, col);";
+      const gate = !v.gate
+        ? ""
+        : v.vec4Out
+        ? "v = v * nlGateGrad(gate[(offC + row * N + col) / 4]);"
+        : "v = v * nlGateGrad(nlLoad_gate(offC + row * N, col));";
       const preAct = v.preActivation ? storeOutput("preAct", v.vec4Out) : "";
       const store = storeOutput("result", v.vec4Out);
       lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
     if (row < M && col < N) { var v = c${i}_${j}; ${bias} ${preAct}
-      v = nlAct(v); ${residual} ${store} } }`);
+      v = nlAct(v); ${residual} ${gate} ${store} } }`);
     }
   }
   return lines;
+}
+
+/** WGSL `nlLoad_<name>(rowStart, c)`: four consecutive entries of `name` from column c, zero past N. */
+export function laneLoader(name: string): string {
+  return `fn nlLoad_${name}(rowStart: i32, c: i32) -> vec4<f32> {
+  var r = vec4<f32>(0.0);
+  for (var k = 0; k < 4; k++) { if (c + k < uniforms.dimN) { r[k] = ${name}[rowStart + c + k]; } }
+  return r;
+}`;
+}
+
+/**
+ * WGSL `nlGateGrad(g)`: the derivative of `activation` at `g` —
+ * `[g > 0]` for ReLU, `0.5·(1 + erf(g/√2)) + g·exp(−g²/2)/√(2π)` for GELU.
+ */
+export function gateGradFunction(activation: "relu" | "gelu"): string {
+  if (activation === "relu") {
+    return "fn nlGateGrad(g: vec4<f32>) -> vec4<f32> { return select(vec4<f32>(0.0), vec4<f32>(1.0), g > vec4<f32>(0.0)); }";
+  }
+  return `fn nlGateGrad(g: vec4<f32>) -> vec4<f32> {
+  ${erfLines("g * 0.7071067811865476", "e")}
+  return 0.5 * (1.0 + e) + g * exp(-0.5 * g * g) * 0.3989422804014327;
+}`;
 }

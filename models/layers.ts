@@ -19,6 +19,7 @@ import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
 import { wasmLinear } from "../kernels/wasm_matmul.ts";
 import { fusedLinear } from "../kernels/linear.ts";
 import { geluLinear } from "../kernels/linear_gelu.ts";
+import { fusedMlp } from "../kernels/mlp.ts";
 import { wasmLayerNorm } from "../kernels/wasm_layernorm.ts";
 import { wasmGelu } from "../kernels/wasm_gelu.ts";
 import type { Tensor, Tensor2D, Variable } from "../core/tensor.ts";
@@ -151,6 +152,46 @@ export function applyLinear(
   }
   const shaped = x.rank === 2 ? y : y.reshape([...lead, outDim]);
   return pending ? tf.add(shaped, pending) : shaped;
+}
+
+/**
+ * A transformer MLP `fc2(act(fc1(x))) + residual` over `[..., in]`. On WebGPU
+ * with novalab's kernels and `relu` or `gelu` it is one op
+ * (`kernels/mlp.ts`) whose backward pass folds the activation's gradient into
+ * the hidden layer's gradient matmul; elsewhere it is the two
+ * {@linkcode applyLinear} calls it stands for, with the same values.
+ */
+export function applyMlp(
+  fc1: Linear,
+  fc2: Linear,
+  x: Tensor,
+  activation: string,
+  residual?: Tensor,
+): Tensor {
+  const fused = (activation === "relu" || activation === "gelu") && novalabKernelsActive() &&
+    x.dtype === "float32" && fc1.weight.trainable === fc2.weight.trainable;
+  if (!fused) return applyLinear(fc2, applyLinear(fc1, x, activation), undefined, residual);
+  const inDim = fc1.weight.shape[0]!, outDim = fc2.weight.shape[1]!;
+  const lead = x.shape.slice(0, -1) as number[];
+  if (residual && !tf.util.arraysEqual(residual.shape, [...lead, outDim])) {
+    throw new Error(
+      `models/layers.ts: applyMlp residual has shape [${residual.shape}], expected ` +
+        `[${[...lead, outDim]}] (the output's)`,
+    );
+  }
+  const y = fusedMlp(
+    x.reshape([-1, inDim]),
+    {
+      w1: fc1.weight,
+      ...(fc1.bias ? { b1: fc1.bias } : {}),
+      w2: fc2.weight,
+      ...(fc2.bias ? { b2: fc2.bias } : {}),
+      trainable: fc1.weight.trainable,
+    },
+    activation,
+    residual?.reshape([-1, outDim]),
+  );
+  return y.reshape([...lead, outDim]);
 }
 
 /** Layer-norm parameters over the last axis. */

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   applyLayerNormWithSkip,
   applyLinear,
+  applyMlp,
   createLayerNorm,
   createLinear,
   type LayerNorm,
@@ -101,8 +102,7 @@ export function applyBlock(block: TransformerBlock, x: Tensor, options: Attentio
   const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
   const attended = attention(block, normed1, skip1, options);
   const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
-  const hidden = applyLinear(block.fc1, normed2, "gelu");
-  return applyLinear(block.fc2, hidden, undefined, skip2);
+  return applyMlp(block.fc1, block.fc2, normed2, "gelu", skip2);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   applyLayerNorm,
   applyLayerNormWithSkip,
   applyLinear,
+  applyMlp,
   createLayerNorm,
   createLinear,
   disposeParameters,
@@ -129,8 +130,7 @@ export class VisionTransformer implements Module {
     const attended = this.#attention(block, normed1, skip1);
     const activation = this.config.activation ?? "gelu";
     const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
-    const hidden = applyLinear(block.fc1, normed2, activation);
-    return applyLinear(block.fc2, hidden, undefined, skip2) as Tensor3D;
+    return applyMlp(block.fc1, block.fc2, normed2, activation, skip2) as Tensor3D;
   }
 
   /**

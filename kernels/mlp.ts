@@ -1,0 +1,147 @@
+/**
+ * A transformer block's MLP on WebGPU as one op with its own gradient:
+ * `y = act(x·W1 + b1)·W2 + b2 [+ r]` for `act ∈ {relu, gelu}`.
+ *
+ * Forward: two matmul dispatches, the first with the bias and activation in
+ * its epilogue (and, for GELU, the pre-activation `z` written beside it), the
+ * second with the bias and the residual. Backward: the activation's gradient
+ * rides in the epilogue of the hidden layer's gradient,
+ * `dH = (dY·W2ᵀ) ⊙ act'(g)` with `g = h` (ReLU: `[h > 0]`) or `g = z` (GELU),
+ * so no separate elementwise pass over the widest activation `[rows, 4·dim]`
+ * remains (`kernels/linear.ts` and `kernels/linear_gelu.ts` need one); then
+ * dW2 with db2, dW1 with db1 (one dispatch each, split along k when deep) and
+ * dX. 4 matmul dispatches backward instead of 4 plus the activation gradient.
+ *
+ * Built on `tf.engine()`'s custom-gradient entry (what `tf.customGrad` uses),
+ * so the hidden activation and `z` are saved without being outputs.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { TensorInfo } from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import { runNovalabMatMul, runNovalabMatMulWithPreActivation } from "./matmul.ts";
+import { linearGrads } from "./linear.ts";
+
+const WHERE = "kernels/mlp.ts";
+
+/** Activations {@linkcode fusedMlp} fuses. */
+export type MlpActivation = "relu" | "gelu";
+
+/** The two layers of an MLP. */
+export interface MlpWeights {
+  /** `[in, hidden]`. */
+  w1: Tensor;
+  /** `[hidden]` or none. */
+  b1?: Tensor;
+  /** `[hidden, out]`. */
+  w2: Tensor;
+  /** `[out]` or none. */
+  b2?: Tensor;
+  /** Whether the weights train (eager dW/db in one dispatch each); else lazy. */
+  trainable: boolean;
+}
+
+/** `tf.engine()`'s custom-gradient entry. */
+interface CustomGradEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: GradSaveFunc) => Tensor;
+    backwardsFunc: (dy: Tensor, saved: Tensor[]) => Record<string, () => Tensor>;
+    inputs: Record<string, Tensor>;
+  }): Tensor;
+}
+
+function covered<T extends TensorInfo | TensorInfo[]>(info: T | null, what: string): T {
+  if (!info) {
+    throw new Error(`${WHERE}: the ${what} is outside novalab's matmul (dispatch limits)`);
+  }
+  return info;
+}
+
+const asTensor = (info: TensorInfo) => tf.engine().makeTensorFromTensorInfo(info) as Tensor;
+
+/**
+ * `act(x·W1 + b1)·W2 + b2 + residual` (novalab's WebGPU kernels must be
+ * installed and active): `x` `[rows, in]`, `residual` `[rows, out]` or none;
+ * differentiable in x, the weights, biases and residual.
+ */
+export function fusedMlp(
+  x: Tensor,
+  layers: MlpWeights,
+  activation: MlpActivation,
+  residual?: Tensor,
+): Tensor {
+  const { w1, b1, w2, b2 } = layers;
+  const inputs: Record<string, Tensor> = { w1 };
+  if (b1) inputs["b1"] = b1;
+  inputs["w2"] = w2;
+  if (b2) inputs["b2"] = b2;
+  if (residual) inputs["residual"] = residual;
+  inputs["x"] = x; // last: its gradient releases dH
+  const engine = tf.engine() as unknown as CustomGradEngine;
+  return engine.runKernelFunc({
+    inputs,
+    forwardFunc: (backend, save) => {
+      const webgpu = backend as WebGPUBackend;
+      const first = { transposeA: false, transposeB: false, bias: b1 ?? null, activation };
+      let h: Tensor, gate: Tensor;
+      if (activation === "gelu") {
+        const out = covered(
+          runNovalabMatMulWithPreActivation(webgpu, x, w1, first),
+          "hidden layer",
+        );
+        [h, gate] = out.map(asTensor) as [Tensor, Tensor];
+      } else {
+        h = asTensor(covered(runNovalabMatMul(webgpu, x, w1, first), "hidden layer"));
+        gate = h;
+      }
+      const y = asTensor(covered(
+        runNovalabMatMul(webgpu, h, w2, {
+          transposeA: false,
+          transposeB: false,
+          bias: b2 ?? null,
+          residual: residual ?? null,
+        }),
+        "output layer",
+      ));
+      save([x, w1, w2, h, gate]); // copies kept for the backward pass (none when not recording)
+      return y;
+    },
+    backwardsFunc: (dy, saved) => {
+      const [sx, sw1, sw2, sh, sgate] = saved as Tensor[] as [
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
+      const output = linearGrads(dy, sh, sw2, {
+        withBias: b2 !== undefined,
+        weightsTrainable: layers.trainable,
+        ownsDz: false,
+      });
+      const dHidden = asTensor(covered(
+        runNovalabMatMul(tf.backend() as WebGPUBackend, dy, sw2, {
+          transposeA: false,
+          transposeB: true,
+          gate: { activation, input: sgate },
+        }),
+        "hidden gradient",
+      ));
+      const hidden = linearGrads(dHidden, sx, sw1, {
+        withBias: b1 !== undefined,
+        weightsTrainable: layers.trainable,
+        ownsDz: true,
+      });
+      return {
+        w1: hidden.weight,
+        b1: hidden.bias,
+        w2: output.weight,
+        b2: output.bias,
+        residual: () => tf.clone(dy),
+        x: hidden.x,
+      };
+    },
+  });
+}
