@@ -2,9 +2,10 @@
  * LayerNorm over the last axis, `y = (x − μ)·(σ² + ε)^-½·γ + β`.
  *
  * On the webgpu backend with novalab's kernels installed it runs the fused
- * kernels (`kernels/layernorm_forward.ts`, `kernels/layernorm_backward.ts`):
- * one dispatch forward (y and each row's `[mean, rstd]`), three backward (dx,
- * chunked column sums, dγ with dβ) under a custom gradient. Everywhere else
+ * kernels (`kernels/layernorm_forward.ts`, `kernels/layernorm_backward*.ts`):
+ * one dispatch forward (y and each row's `[mean, rstd]`), two backward (dx
+ * with chunked column sums, then dγ with dβ; four for rows wider than the
+ * fused backward's registers) under a custom gradient. Everywhere else
  * (WASM, CPU, stock WebGPU) it is the op composition novalab has always used,
  * so values there are unchanged bit for bit.
  *
@@ -20,11 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
 import { novalabKernelsInstalled } from "./install.ts";
 import { LAYER_NORM } from "./layernorm_forward.ts";
-import {
-  LAYER_NORM_COLUMN_SUM,
-  LAYER_NORM_GRAD_PARAMS_PARTIAL,
-  LAYER_NORM_GRAD_X,
-} from "./layernorm_backward.ts";
+import { LAYER_NORM_BACKWARD } from "./layernorm_backward.ts";
 
 /** The op composition (tf.moments, then normalise, scale and shift). */
 export function layerNormComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
@@ -36,10 +33,6 @@ export function layerNormComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps: 
 /** True when {@linkcode layerNorm} would run the fused WebGPU kernels now. */
 export function fusedLayerNormActive(): boolean {
   return tf.getBackend() === "webgpu" && novalabKernelsInstalled();
-}
-
-function run(name: string, inputs: Record<string, Tensor>, attrs: Record<string, number> = {}) {
-  return tf.engine().runKernel(name, inputs, attrs) as Tensor;
 }
 
 function fused(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor {
@@ -54,8 +47,7 @@ function fused(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor 
       value: y!,
       gradFunc: (dy, saved) => {
         const [sx, sg, sStats] = saved as [Tensor, Tensor, Tensor];
-        const dx = run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy, stats: sStats });
-        return [dx, ...paramGrads(sx, sg, dy, sStats)];
+        return backward({ x: sx, gamma: sg, dy, stats: sStats });
       },
     };
   };
@@ -82,24 +74,24 @@ function fusedWithSkip(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): [Te
     },
     backwardsFunc: ([dy, dSkip], saved) => {
       const [sx, sg, sStats] = saved as [Tensor, Tensor, Tensor];
-      const grads = paramGrads(sx, sg, dy!, sStats);
-      return {
-        x: () =>
-          run(LAYER_NORM_GRAD_X, { x: sx, gamma: sg, dy: dy!, stats: sStats, dSkip: dSkip! }),
-        gamma: () => grads[0],
-        beta: () => grads[1],
-      };
+      const [dx, dGamma, dBeta] = backward({
+        x: sx,
+        gamma: sg,
+        dy: dy!,
+        stats: sStats,
+        dSkip: dSkip!,
+      });
+      return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
     },
   });
   return [normed!, skip!];
 }
 
-/** dγ and dβ from two dispatches (chunked column sums, then their sum). */
-function paramGrads(x: Tensor, gamma: Tensor, dy: Tensor, stats: Tensor): [Tensor, Tensor] {
-  const partial = run(LAYER_NORM_GRAD_PARAMS_PARTIAL, { x, dy, stats });
-  const [dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_COLUMN_SUM, { partial }) as Tensor[];
-  partial.dispose();
-  return [dGamma!.reshape(gamma.shape), dBeta!.reshape(gamma.shape)];
+/** `[dx, dγ, dβ]` (γ-shaped) from the backward kernel; `dSkip` is added to dx. */
+function backward(inputs: Record<string, Tensor>): [Tensor, Tensor, Tensor] {
+  const [dx, dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_BACKWARD, inputs) as Tensor[];
+  const shape = inputs["gamma"]!.shape;
+  return [dx!, dGamma!.reshape(shape), dBeta!.reshape(shape)];
 }
 
 const fusedByEps = new Map<number, (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor>();

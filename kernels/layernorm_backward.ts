@@ -20,6 +20,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensor
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
+import { runLayerNormBackward } from "./layernorm_backward_fused.ts";
 
 /** Kernel name of dx. */
 export const LAYER_NORM_GRAD_X = "NovalabLayerNormGradX";
@@ -27,6 +28,11 @@ export const LAYER_NORM_GRAD_X = "NovalabLayerNormGradX";
 export const LAYER_NORM_GRAD_PARAMS_PARTIAL = "NovalabLayerNormGradParamsPartial";
 /** Kernel name of the final column sums (dγ, then dβ). */
 export const LAYER_NORM_COLUMN_SUM = "NovalabLayerNormColumnSum";
+/**
+ * Kernel name of the whole backward pass: `[dx, dγ, dβ]` from two dispatches
+ * where `kernels/layernorm_backward_fused.ts` covers the width, else four.
+ */
+export const LAYER_NORM_BACKWARD = "NovalabLayerNormBackward";
 
 const COLUMNS_PER_GROUP = 64;
 
@@ -251,6 +257,25 @@ function columnSum(args: Args): TensorInfo[] {
   );
 }
 
+function backward(args: Args): TensorInfo[] {
+  const backend = args.backend as WebGPUBackend;
+  const { x, gamma, dy, stats, dSkip } = args.inputs;
+  const { rows, dim } = geometry(x!);
+  const fused = runLayerNormBackward(
+    backend,
+    { x: x!, gamma: gamma!, dy: dy!, stats: stats!, ...(dSkip ? { dSkip } : {}) },
+    rows,
+    dim,
+  );
+  const [dx, partial] = fused ?? [gradX(args), gradParamsPartial(args)];
+  try {
+    const [dGamma, dBeta] = columnSum({ inputs: { partial }, backend });
+    return [dx, dGamma!, dBeta!];
+  } finally {
+    backend.disposeData(partial.dataId);
+  }
+}
+
 /** Kernel configs of the backward pass (webgpu). */
 export function layerNormBackwardKernelConfigs(): KernelConfig[] {
   const config = (kernelName: string, f: (a: Args) => TensorInfo | TensorInfo[]): KernelConfig => ({
@@ -262,5 +287,6 @@ export function layerNormBackwardKernelConfigs(): KernelConfig[] {
     config(LAYER_NORM_GRAD_X, gradX),
     config(LAYER_NORM_GRAD_PARAMS_PARTIAL, gradParamsPartial),
     config(LAYER_NORM_COLUMN_SUM, columnSum),
+    config(LAYER_NORM_BACKWARD, backward),
   ];
 }

@@ -8,7 +8,11 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { fusedLayerNormActive, layerNorm, layerNormComposite } from "./layernorm.ts";
 import { installNovalabKernels, restoreStockKernels } from "./install.ts";
-import { rowsPerChunk } from "./layernorm_backward.ts";
+import {
+  columnsPerThread,
+  LAYER_NORM_BACKWARD_ENV,
+  rowsPerGroup,
+} from "./layernorm_backward_fused.ts";
 import { assertClose, useNovalabWebGpu, values, valuesOn, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -38,13 +42,26 @@ function forwardAndGrads(shape: number[], ln: typeof layerNorm) {
   };
 }
 
-const SHAPES = [[1, 1], [3, 5], [2, 17, 33], [4, 7, 65], [70, 9], [3, 300], [2, 600]];
+/** Odd widths, one to sixteen columns per thread, partial row groups, ~10 rows per group. */
+const SHAPES = [
+  [1, 1],
+  [3, 5],
+  [2, 17, 33],
+  [4, 7, 65],
+  [70, 9],
+  [3, 300],
+  [2, 600],
+  [3, 2047],
+  [20003, 3],
+];
 
 Deno.test({
   name: "kernels/layernorm: fused forward and gradients match the composition on the CPU",
   ...opts,
   async fn() {
-    assert.ok(rowsPerChunk(70) < 70, "[70, 9] spans several row chunks of the dγ/dβ sums");
+    assert.ok(rowsPerGroup(70) < 70, "[70, 9] spans several row groups of the dγ/dβ sums");
+    assert.ok(rowsPerGroup(20003) > 4 && 20003 % rowsPerGroup(20003) !== 0, "long, uneven groups");
+    assert.equal(columnsPerThread(2047), 16, "[3, 2047]: sixteen columns per thread");
     for (const shape of SHAPES) {
       const expected = await valuesOn("cpu", forwardAndGrads(shape, layerNormComposite));
       const counter = await useNovalabWebGpu();
@@ -55,10 +72,34 @@ Deno.test({
       );
       const ran = counter.read().byProgram;
       assert.equal(ran["NovalabLayerNormProgram"], 2, "forward: one fused dispatch per call");
-      assert.equal(ran["NovalabLayerNormGradXProgram"], 1, "the statistics are the forward's");
-      assert.equal(ran["NovalabLayerNormGradParamsPartialProgram"], 1);
+      assert.equal(ran["NovalabLayerNormBackwardProgram"], 1, "dx and partial sums in one pass");
       assert.equal(ran["NovalabLayerNormColumnSumProgram"], 1, "dγ and dβ from one dispatch");
-      assert.deepEqual(Object.keys(ran).filter((p) => p.startsWith("Novalab")).length, 4);
+      assert.deepEqual(Object.keys(ran).filter((p) => p.startsWith("Novalab")).length, 3);
+    }
+  },
+});
+
+Deno.test({
+  name: "kernels/layernorm: rows too wide for the registers, or split asked for, take four kernels",
+  ...opts,
+  async fn() {
+    const cases: [number[], string | undefined][] = [[[2, 4100], undefined], [[70, 9], "split"]];
+    for (const [shape, env] of cases) {
+      const expected = await valuesOn("cpu", forwardAndGrads(shape, layerNormComposite));
+      const counter = await useNovalabWebGpu();
+      if (env) Deno.env.set(LAYER_NORM_BACKWARD_ENV, env);
+      try {
+        const actual = await valuesOn("webgpu", forwardAndGrads(shape, layerNorm));
+        ["y", "dx", "dγ", "dβ"].forEach((name, i) =>
+          assertClose(actual[i]!, expected[i]!, `[${shape}] ${name}`, TOL)
+        );
+      } finally {
+        Deno.env.delete(LAYER_NORM_BACKWARD_ENV);
+      }
+      const ran = counter.read().byProgram;
+      assert.equal(ran["NovalabLayerNormBackwardProgram"] ?? 0, 0, `[${shape}]`);
+      assert.equal(ran["NovalabLayerNormGradXProgram"], 1, `[${shape}]`);
+      assert.equal(ran["NovalabLayerNormGradParamsPartialProgram"], 1, `[${shape}]`);
     }
   },
 });
