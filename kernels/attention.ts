@@ -4,8 +4,9 @@
  * projection), on the fastest path the active backend has:
  *
  * - webgpu with novalab's kernels: the fused FlashAttention-style kernels of
- *   `kernels/attention_programs.ts` — one dispatch forward, three backward
- *   (statistics, dQ, dK/dV into the one QKV gradient), no `[N, H, T, T]`
+ *   `kernels/attention_programs.ts` — one dispatch forward (which also keeps
+ *   each query's log-sum-exp), two backward (dQ with each query's `dO·O`,
+ *   then dK/dV into the one QKV gradient), no `[N, H, T, T]`
  *   tensor, no head split/transposes — for head widths that are multiples of
  *   4 up to {@link ATTENTION_MAX_HEAD_WIDTH};
  * - wasm with novalab's WASM kernels: `kernels/wasm_attention.ts`;
@@ -25,7 +26,6 @@ import {
   ATTENTION_FORWARD,
   ATTENTION_GRAD_KEY_VALUE,
   ATTENTION_GRAD_QUERY,
-  ATTENTION_STATS,
   geometryOf,
 } from "./attention_kernels.ts";
 
@@ -65,8 +65,10 @@ export function fusedWebGpuAttentionActive(dh: number): boolean {
   return novalabKernelsActive() && dh % 4 === 0 && dh >= 4 && dh <= ATTENTION_MAX_HEAD_WIDTH;
 }
 
-function run(name: string, inputs: Record<string, Tensor>, heads: number): Tensor {
-  return tf.engine().runKernel(name, inputs, { heads }) as Tensor;
+/** Runs an attention kernel; its outputs as a list (one or two tensors). */
+function run(name: string, inputs: Record<string, Tensor>, heads: number): Tensor[] {
+  const out = tf.engine().runKernel(name, inputs, { heads }) as Tensor | Tensor[];
+  return Array.isArray(out) ? out : [out];
 }
 
 const byHeads = new Map<number, KeyBiasedAttention>();
@@ -79,16 +81,23 @@ function fused(heads: number): KeyBiasedAttention {
     keyBias ? { keyBias } : {};
   f = constantKeyBiasAttention(
     (qkv, keyBias) => {
-      const value = run(ATTENTION_FORWARD, { qkv, ...withBias(keyBias) }, heads);
-      return { value, keep: [qkv, value] };
+      const [value, lse] = run(ATTENTION_FORWARD, { qkv, ...withBias(keyBias) }, heads);
+      return { value: value!, keep: [qkv, value!, lse!] };
     },
-    (dy, [qkv, o], keyBias) => {
+    (dy, [qkv, o, lse], keyBias) => {
       const b = withBias(keyBias);
-      const stats = run(ATTENTION_STATS, { qkv: qkv!, o: o!, dy, ...b }, heads);
-      const dq = run(ATTENTION_GRAD_QUERY, { qkv: qkv!, dy, stats, ...b }, heads);
-      const grad = run(ATTENTION_GRAD_KEY_VALUE, { qkv: qkv!, dy, stats, dq, ...b }, heads);
-      tf.dispose([stats, dq]);
-      return grad;
+      const [dq, stats] = run(
+        ATTENTION_GRAD_QUERY,
+        { qkv: qkv!, dy, logSumExp: lse!, o: o!, ...b },
+        heads,
+      );
+      const [grad] = run(
+        ATTENTION_GRAD_KEY_VALUE,
+        { qkv: qkv!, dy, stats: stats!, dq: dq!, ...b },
+        heads,
+      );
+      tf.dispose([stats!, dq!]);
+      return grad!;
     },
   );
   byHeads.set(heads, f);

@@ -1,10 +1,12 @@
 /**
  * Backward WGSL programs of the fused WebGPU self-attention, from the per-query
- * log-sum-exp `ℓ` and `δ = dO·O` of `NovalabAttentionStatsProgram`
- * (`kernels/attention_programs.ts`), with `P = exp(S − ℓ)`, `S = QKᵀ/√d`:
+ * log-sum-exp `ℓ` the forward program wrote (`kernels/attention_programs.ts`)
+ * and `δ = dO·O`, with `P = exp(S − ℓ)`, `S = QKᵀ/√d`:
  *
  * - dQ: `dQ = (1/√d) Σⱼ Pᵢⱼ(dOᵢ·Vⱼ − δᵢ) Kⱼ` → `[N, T, D]`; a thread per query,
- *   key/value tiles streamed.
+ *   key/value tiles streamed. It computes its query's `δᵢ` from dO and O and
+ *   writes `[ℓᵢ, δᵢ]` (extra output `stats`, `[N·H, T, 2]`) for dK/dV, so the
+ *   backward pass is two dispatches and never recomputes the scores' ℓ.
  * - dK/dV: `dK = (1/√d) Σᵢ dSᵢⱼ Qᵢ`, `dV = Σᵢ Pᵢⱼ dOᵢ`; a thread per key,
  *   query/dO tiles streamed; written with the given dQ into the one
  *   `[N, T, 3D]` gradient of the QKV projection.
@@ -15,6 +17,7 @@
  *
  * @module
  */
+import { readWriteLine } from "./extra_outputs.ts";
 import {
   type AttentionGeometry,
   AttentionProgram,
@@ -69,8 +72,13 @@ abstract class HeadRowsGradProgram extends AttentionProgram {
   }
 }
 
-/** `dQ` → `[N, T, D]` (vec4 output). */
+/** `dQ` → `[N, T, D]` (vec4 output), and `stats` `[N·H, T, 2]` = `[ℓ, δ]` (written). */
 export class NovalabAttentionGradQueryProgram extends HeadRowsGradProgram {
+  /** Inputs (ℓ from the forward pass and O, for δ), then the written statistics. */
+  override variableNames = [...this.inputs("qkv", "dy", "logSumExp", "o"), "stats"];
+  /** vec4 reads except the per-row values. */
+  override variableComponents = [...this.components(4, 4, 1, 4), 1];
+
   /** Builds the program for geometry `g`. */
   constructor(g: AttentionGeometry) {
     super(g, "dq");
@@ -84,18 +92,22 @@ export class NovalabAttentionGradQueryProgram extends HeadRowsGradProgram {
       let ds0 = exp(s0 - lse) * (dp0 - delta); let ds1 = exp(s1 - lse) * (dp1 - delta);
       let ds2 = exp(s2 - lse) * (dp2 - delta); let ds3 = exp(s3 - lse) * (dp3 - delta);
       ${this.accumulate("dq", "ds", KEYS)}`;
-    return `${this.tiles(...this.keyStreams(KEYS, VALUES))}
+    return `${readWriteLine(["stats"])}
+${this.tiles(...this.keyStreams(KEYS, VALUES))}
 fn main() {
   ${this.prelude()}
   ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
   ${this.row("g", (c) => `dy[outRow + ${c}]`)}
   ${this.row("dq", () => "vec4<f32>(0.0)")}
-  let at = ((n * uniforms.heads + h) * T + ic) * 2;
-  let lse = stats[at];
-  let delta = stats[at + 1];
+  let at = (n * uniforms.heads + h) * T + ic;
+  let lse = logSumExp[at];
+  var delta = 0.0;
+  ${this.forC((c) => `delta += dot(g[${c}], o[outRow + ${c}]);`)}
   ${this.tileLoop(this.keyStreams(KEYS, VALUES), body)}
   if (valid) {
     ${this.forC((c) => `result[outRow + ${c}] = dq[${c}] * scale;`)}
+    stats[at * 2] = lse;
+    stats[at * 2 + 1] = delta;
   }
 }`;
   }

@@ -8,11 +8,11 @@
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { runWithExtraOutputs } from "./extra_outputs.ts";
 import {
   type AttentionGeometry,
   attentionTile,
   NovalabAttentionForwardProgram,
-  NovalabAttentionStatsProgram,
 } from "./attention_programs.ts";
 import {
   NovalabAttentionGradKeyProgram,
@@ -57,11 +57,9 @@ export function attentionSplitKeyValue(): boolean {
   }
 }
 
-/** Kernel name of the fused forward pass. */
+/** Kernel name of the fused forward pass: `[O, ℓ]` (ℓ: per-query log-sum-exp `[N·H, T]`). */
 export const ATTENTION_FORWARD = "NovalabAttention";
-/** Kernel name of the per-query log-sum-exp and `dO·O`. */
-export const ATTENTION_STATS = "NovalabAttentionStats";
-/** Kernel name of dQ. */
+/** Kernel name of dQ: `[dQ, stats]` (stats: per-query `[ℓ, δ = dO·O]`, `[N·H, T, 2]`). */
 export const ATTENTION_GRAD_QUERY = "NovalabAttentionGradQuery";
 /** Kernel name of the QKV gradient (dQ given, dK and dV computed). */
 export const ATTENTION_GRAD_KEY_VALUE = "NovalabAttentionGradKeyValue";
@@ -96,10 +94,16 @@ type ProgramClass = new (g: AttentionGeometry) => WebGPUProgram;
 
 /**
  * A kernel function running `Program` on the inputs named `names` (the first
- * is `qkv`), plus `keyBias` `[N, T]` when given.
+ * is `qkv`), plus `keyBias` `[N, T]` when given; with `extra`, the program
+ * also writes outputs of those shapes (returned after its own).
  */
-function kernel(Program: ProgramClass, names: string[], extraFloatsPerRow = 0) {
-  return (args: Args): TensorInfo => {
+function kernel(
+  Program: ProgramClass,
+  names: string[],
+  extraFloatsPerRow = 0,
+  extra?: (g: AttentionGeometry) => number[][],
+) {
+  return (args: Args): TensorInfo[] => {
     const backend = args.backend as WebGPUBackend;
     const heads = Number((args.attrs ?? {}).heads);
     const base = geometryOf(args.inputs.qkv!, heads, "qkv");
@@ -109,13 +113,16 @@ function kernel(Program: ProgramClass, names: string[], extraFloatsPerRow = 0) {
     const g = { ...base, tile, compact: attentionCompact(backend), keyBias };
     const inputs = (keyBias ? [...names, "keyBias"] : names).map((name) => args.inputs[name]!);
     const int = (v: number) => ({ type: "int32" as const, data: [v] });
-    return backend.runWebGPUProgram(new Program(g), inputs, "float32", [int(g.t), int(heads)]);
+    const uniforms = [int(g.t), int(heads)];
+    return extra
+      ? runWithExtraOutputs(backend, new Program(g), inputs, extra(g), uniforms)
+      : [backend.runWebGPUProgram(new Program(g), inputs, "float32", uniforms)];
   };
 }
 
 /** Kernel configs of the fused attention (webgpu). */
 export function attentionKernelConfigs(): KernelConfig[] {
-  const config = (kernelName: string, f: (a: Args) => TensorInfo): KernelConfig => ({
+  const config = (kernelName: string, f: (a: Args) => TensorInfo | TensorInfo[]): KernelConfig => ({
     kernelName,
     backendName: "webgpu",
     kernelFunc: f as unknown as KernelFunc,
@@ -128,16 +135,27 @@ export function attentionKernelConfigs(): KernelConfig[] {
   const value = kernel(NovalabAttentionGradValueProgram, ["qkv", "dy", "stats"], 2);
   const key = kernel(NovalabAttentionGradKeyProgram, ["qkv", "dy", "stats", "dq", "dv"], 2);
   const keyValue = (args: Args): TensorInfo => {
-    if (!attentionSplitKeyValue()) return fusedKeyValue(args);
-    const dv = value(args);
-    const out = key({ ...args, inputs: { ...args.inputs, dv } });
+    if (!attentionSplitKeyValue()) return fusedKeyValue(args)[0]!;
+    const dv = value(args)[0]!;
+    const out = key({ ...args, inputs: { ...args.inputs, dv } })[0]!;
     (args.backend as WebGPUBackend).disposeData(dv.dataId);
     return out;
   };
+  const perQuery = (g: AttentionGeometry) => [g.n * g.heads, g.t];
   return [
-    config(ATTENTION_FORWARD, kernel(NovalabAttentionForwardProgram, ["qkv"])),
-    config(ATTENTION_STATS, kernel(NovalabAttentionStatsProgram, ["qkv", "o", "dy"])),
-    config(ATTENTION_GRAD_QUERY, kernel(NovalabAttentionGradQueryProgram, ["qkv", "dy", "stats"])),
+    config(
+      ATTENTION_FORWARD,
+      kernel(NovalabAttentionForwardProgram, ["qkv"], 0, (g) => [perQuery(g)]),
+    ),
+    config(
+      ATTENTION_GRAD_QUERY,
+      kernel(
+        NovalabAttentionGradQueryProgram,
+        ["qkv", "dy", "logSumExp", "o"],
+        0,
+        (g) => [[...perQuery(g), 2]],
+      ),
+    ),
     config(ATTENTION_GRAD_KEY_VALUE, keyValue),
   ];
 }

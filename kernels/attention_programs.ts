@@ -15,14 +15,15 @@
  * llvmpipe) keeps them loops and reads the streamed rows directly, without
  * workgroup tiles or barriers.
  *
- * - forward (this file): `O = softmax(QKᵀ/√d)V` with a running max and sum → `[N, T, D]`.
- * - stats (this file, backward): per query the log-sum-exp `ℓ` of its scores
- *   and `δ = dO·O` → `[N·H, T, 2]`.
+ * - forward (this file): `O = softmax(QKᵀ/√d)V` with a running max and sum →
+ *   `[N, T, D]`, and per query the log-sum-exp `ℓ` of its scores (extra
+ *   output `lse`, `[N·H, T]`) for the backward pass.
  * - dQ and dK/dV: `kernels/attention_grad_programs.ts`.
  *
  * @module
  */
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import { readWriteLine } from "./extra_outputs.ts";
 
 /** Rows (queries, or keys for dK/dV) per workgroup: one thread each. */
 export const ATTENTION_ROWS = 64;
@@ -281,14 +282,14 @@ export abstract class AttentionProgram implements WebGPUProgram {
   abstract getUserCode(): string;
 }
 
-/** `O = softmax(QKᵀ/√d)V` → `[N, T, D]` (vec4 output). */
+/** `O = softmax(QKᵀ/√d)V` → `[N, T, D]` (vec4 output) and `lse` `[N·H, T]` (written). */
 export class NovalabAttentionForwardProgram extends AttentionProgram {
   /** `[N, T, D]`. */
   outputShape: number[];
-  /** Inputs. */
-  variableNames = this.inputs("qkv");
+  /** Inputs, then the written log-sum-exps. */
+  variableNames = [...this.inputs("qkv"), "lse"];
   /** vec4 reads. */
-  variableComponents = this.components(4);
+  variableComponents = [...this.components(4), 1];
   /** vec4 writes. */
   outputComponent = 4;
 
@@ -308,7 +309,8 @@ export class NovalabAttentionForwardProgram extends AttentionProgram {
       l = l * corr + p0 + p1 + p2 + p3;
       ${this.accumulate("o", "p", VALUES, "corr")}
       m = mNew;`;
-    return `${this.tiles(...this.keyStreams(KEYS, VALUES))}
+    return `${readWriteLine(["lse"])}
+${this.tiles(...this.keyStreams(KEYS, VALUES))}
 fn main() {
   ${this.prelude()}
   ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
@@ -319,45 +321,7 @@ fn main() {
   if (valid) {
     let inv = 1.0 / l;
     ${this.forC((c) => `result[outRow + ${c}] = o[${c}] * inv;`)}
-  }
-}`;
-  }
-}
-
-/** Per query: log-sum-exp of its scores and `δ = dO·O` → `[N·H, T, 2]`. */
-export class NovalabAttentionStatsProgram extends AttentionProgram {
-  /** `[N·H, T, 2]`. */
-  outputShape: number[];
-  /** Inputs: the projection, the forward output and its gradient. */
-  variableNames = this.inputs("qkv", "o", "dy");
-  /** vec4 reads. */
-  variableComponents = this.components(4, 4, 4);
-
-  /** Builds the program for geometry `g`. */
-  constructor(g: AttentionGeometry) {
-    super(g, "stats");
-    this.outputShape = [g.n * g.heads, g.t, 2];
-  }
-
-  /** WGSL user code. */
-  getUserCode(): string {
-    const body = `${this.scores("q", KEYS, this.streamedKeyBias())}
-      let mNew = max(m, max(max(s0, s1), max(s2, s3)));
-      l = l * exp(m - mNew) + exp(s0 - mNew) + exp(s1 - mNew) + exp(s2 - mNew) + exp(s3 - mNew);
-      m = mNew;`;
-    return `${this.tiles(...this.keyStreams(KEYS))}
-fn main() {
-  ${this.prelude()}
-  ${this.row("q", (c) => `qkv[qkvRow + ${c}] * scale`)}
-  var m = -3.0e38;
-  var l = 0.0;
-  ${this.tileLoop(this.keyStreams(KEYS), body)}
-  if (valid) {
-    var delta = 0.0;
-    ${this.forC((c) => `delta += dot(dy[outRow + ${c}], o[outRow + ${c}]);`)}
-    let at = ((n * uniforms.heads + h) * T + i) * 2;
-    result[at] = m + log(l);
-    result[at + 1] = delta;
+    lse[(n * uniforms.heads + h) * T + i] = m + log(l);
   }
 }`;
   }

@@ -123,7 +123,7 @@ Deno.test({
       assert.ok(fusedWebGpuAttentionActive(c.dh));
       const ran = await compareWithComposition(c, "");
       assert.equal(ran["NovalabAttentionForwardProgram"], 2, "one dispatch per forward call");
-      assert.equal(ran["NovalabAttentionStatsProgram"], 1);
+      assert.equal(ran["NovalabAttentionStatsProgram"] ?? 0, 0, "ℓ comes from the forward pass");
       assert.equal(ran["NovalabAttentionGradQueryProgram"], 1);
       assert.equal(ran["NovalabAttentionGradKeyValueProgram"], 1);
       assert.equal(ran["SoftmaxProgram"] ?? 0, 0, "no [N, H, T, T] softmax");
