@@ -26,6 +26,8 @@
  * @module
  */
 import { Command, Option } from "commander";
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
 import { type Precision, PRECISIONS } from "../kernels/precision.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
@@ -34,6 +36,7 @@ import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
 import { benchMatMul, benchWeightGrads } from "./matmul.ts";
+import { countDispatches } from "../kernels/dispatch_count.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
@@ -363,6 +366,9 @@ program.command("train").argument("<recipe>").description("a recipe's training s
     const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
     const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
     await trainer.step(0);
+    const counter = info.name === "webgpu"
+      ? countDispatches(tf.backend() as WebGPUBackend)
+      : undefined;
     const steps = Number(opts.steps);
     const t0 = performance.now();
     for (let s = 1; s <= steps; s++) await trainer.step(s);
@@ -373,6 +379,17 @@ program.command("train").argument("<recipe>").description("a recipe's training s
         (batch / ms * 1000).toFixed(1)
       } samples/s (batch ${batch})`,
     );
+    if (counter) {
+      const c = counter.read();
+      counter.detach();
+      const top = Object.entries(c.byProgram).sort((a, b) => b[1] - a[1])
+        .map(([p, n]) => `${p} ${+(n / steps).toFixed(1)}`).join(", ");
+      console.log(
+        `  ${+(c.dispatches / steps).toFixed(1)} dispatches/step, ` +
+          `${+(c.submits / steps).toFixed(1)} submits/step (data loading included)`,
+      );
+      console.log(`  by program: ${top}`);
+    }
     await trainer.close();
     graph.dispose();
     source.dispose();

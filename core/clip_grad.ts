@@ -6,6 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { addAll } from "./ops.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
+import { GLOBAL_NORM } from "../kernels/grad_norm.ts";
 import type { Scalar, Tensor } from "./tensor.ts";
 
 /** Result of {@linkcode clipByGlobalNorm}. */
@@ -45,11 +47,7 @@ export function globalNorm(grads: Map<string, Tensor>): Scalar {
  * @returns The clipped gradients and the pre-clipping norm.
  */
 export function clipByGlobalNorm(grads: Map<string, Tensor>, maxNorm: number): ClippedGrads {
-  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) {
-    throw new RangeError(
-      `clipByGlobalNorm: maxNorm must be a finite number > 0, got ${maxNorm} (typical 1.0)`,
-    );
-  }
+  checkMaxNorm(maxNorm);
   const names = [...grads.keys()];
   const norm = globalNorm(grads);
   const scaled = tf.tidy(() => {
@@ -57,4 +55,52 @@ export function clipByGlobalNorm(grads: Map<string, Tensor>, maxNorm: number): C
     return names.map((name) => tf.mul(grads.get(name)!, scale));
   });
   return { grads: new Map(names.map((name, i) => [name, scaled[i]])), norm };
+}
+
+/** Result of {@linkcode clipScale}. */
+export interface ClipScale {
+  /** Global L2 norm of the gradients (before clipping); owned by the caller. */
+  norm: Scalar;
+  /**
+   * `min(1, maxNorm / (norm + 1e-6))` as a one-element tensor owned by the
+   * caller, for the optimiser to multiply the gradients by
+   * (`AdamW.apply(grads, lr, scale)`); `null` without `maxNorm`.
+   */
+  scale: Tensor | null;
+}
+
+function checkMaxNorm(maxNorm: number): void {
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) {
+    throw new RangeError(
+      `clipByGlobalNorm: maxNorm must be a finite number > 0, got ${maxNorm} (typical 1.0)`,
+    );
+  }
+}
+
+/**
+ * The global norm of `grads` and, with `maxNorm`, clipping's factor — what
+ * {@linkcode clipByGlobalNorm} computes, without scaling the gradients: the
+ * optimiser applies the factor in its own pass. On WebGPU with novalab's
+ * kernels this is a few dispatches in all (`kernels/grad_norm.ts`) instead of
+ * three per parameter. Nothing is read back. `grads` are not disposed.
+ */
+export function clipScale(grads: Map<string, Tensor>, maxNorm?: number): ClipScale {
+  if (maxNorm !== undefined) checkMaxNorm(maxNorm);
+  const list = [...grads.values()];
+  if (novalabKernelsActive() && list.length > 0 && list.every((g) => g.dtype === "float32")) {
+    const inputs = Object.fromEntries(list.map((g, i) => [`g${i}`, g]));
+    const [norm, scale] = tf.engine().runKernel(GLOBAL_NORM, inputs, {
+      maxNorm: maxNorm ?? 0,
+    }) as Tensor[];
+    const scalar = tf.tidy(() => norm!.reshape([])) as Scalar;
+    norm!.dispose();
+    if (maxNorm === undefined) {
+      scale!.dispose();
+      return { norm: scalar, scale: null };
+    }
+    return { norm: scalar, scale: scale! };
+  }
+  const norm = globalNorm(grads);
+  if (maxNorm === undefined) return { norm, scale: null };
+  return { norm, scale: tf.tidy(() => tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1)) };
 }

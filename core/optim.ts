@@ -77,6 +77,7 @@ class SeparateMoments implements AdamWMoments {
     const { beta1, beta2, eps, lr } = s;
     const wd = slot.param.decay ? s.weightDecay : 0;
     tf.tidy(() => {
+      if (s.gradScale) g = tf.mul(g, s.gradScale); // gradient clipping's factor
       const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
       const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
       const denom = tf.add(tf.div(tf.sqrt(v), s.bc2Sqrt), eps);
@@ -199,8 +200,10 @@ export class AdamW {
    *
    * @param grads Gradient per parameter name, each shaped like its parameter. Not disposed.
    * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`).
+   * @param gradScale A one-element tensor every gradient is multiplied by first
+   *   (gradient clipping's factor, `core/clip_grad.ts` `clipScale`); not disposed.
    */
-  apply(grads: Map<string, Tensor>, lr: number): void {
+  apply(grads: Map<string, Tensor>, lr: number, gradScale?: Tensor): void {
     if (!(Number.isFinite(lr) && lr >= 0)) {
       throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
     }
@@ -218,6 +221,12 @@ export class AdamW {
         );
       }
     }
+    if (gradScale && (gradScale.size !== 1 || gradScale.dtype !== "float32")) {
+      throw new Error(
+        `AdamW.apply: gradScale must be one float32 element, got ${gradScale.dtype} ` +
+          `[${gradScale.shape}]`,
+      );
+    }
     this.#matchBackend();
     this.#t += 1;
     const { beta1, beta2, eps, weightDecay } = this;
@@ -229,6 +238,7 @@ export class AdamW {
       weightDecay,
       bc1: 1 - beta1 ** this.#t,
       bc2Sqrt: Math.sqrt(1 - beta2 ** this.#t),
+      ...(gradScale ? { gradScale } : {}),
     });
   }
 

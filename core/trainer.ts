@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { clipByGlobalNorm, globalNorm } from "./clip_grad.ts";
+import { clipScale } from "./clip_grad.ts";
 import { addAll } from "./ops.ts";
 import { lossReferences, type LossSpec } from "./graph_spec.ts";
 import { batchValues, disposeValues } from "./graph.ts";
@@ -175,12 +175,9 @@ export class Trainer {
       this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
       lossSums.push(this.#microStep(step, micro, batch, sums));
     }
-    const names = [...sums.keys()];
-    const averaged = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, config.accumulate)));
-    const grads = new Map(names.map((k, i) => [k, averaged[i]!]));
-    for (const g of sums.values()) g.dispose();
-    const maxNorm = config.clip_grad_norm;
-    const clipped = maxNorm ? clipByGlobalNorm(grads, maxNorm) : { grads, norm: globalNorm(grads) };
+    const grads = this.#averaged(sums, config.accumulate);
+    // The norm for the metrics, and clipping's factor, which the optimiser applies.
+    const clipped = clipScale(grads, config.clip_grad_norm || undefined);
     const lossMean = tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
     const [losses, normValue] = await Promise.all([lossMean.data(), clipped.norm.data()]);
     lossSums.forEach((t) => t.dispose());
@@ -191,19 +188,28 @@ export class Trainer {
     const metrics = { step, loss: losses[0]!, terms, lr, grad_norm: normValue[0]! };
     const release = () => {
       for (const g of grads.values()) g.dispose();
-      if (clipped.grads !== grads) { for (const g of clipped.grads.values()) g.dispose(); }
       clipped.norm.dispose();
+      clipped.scale?.dispose();
     };
     if (![metrics.loss, metrics.grad_norm, ...Object.values(terms)].every(Number.isFinite)) {
       release();
       throw new NonFiniteError(step, metrics);
     }
-    this.optimizer.apply(clipped.grads, lr);
+    this.optimizer.apply(grads, lr, clipped.scale ?? undefined);
     this.graph.afterStep();
     release();
     const ms = performance.now() - started;
     const images = config.batch * config.accumulate;
     return { ...metrics, images_per_s: (images / ms) * 1000, ms, data_ms: dataMs };
+  }
+
+  /** The mean gradient over `accumulate` micro-batches (the sums themselves when 1). */
+  #averaged(sums: Map<string, Tensor>, accumulate: number): Map<string, Tensor> {
+    if (accumulate === 1) return sums;
+    const names = [...sums.keys()];
+    const averaged = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, accumulate)));
+    for (const g of sums.values()) g.dispose();
+    return new Map(names.map((k, i) => [k, averaged[i]!]));
   }
 
   /** Releases batches still being prefetched. */

@@ -4,7 +4,9 @@
  *
  * `NovalabAdamWGroup`: inputs `state` (`[2E]`, packed interleaved moments of a
  * group), `g0…g(n−1)` (gradients, or any tensor where absent) and
- * `p0…p(n−1)` (the parameters); attrs `ends` (n cumulative element ends),
+ * `p0…p(n−1)` (the parameters), optionally `gradScale` (one element every
+ * gradient is multiplied by: gradient clipping's factor, read on the device,
+ * so clipping needs no pass of its own); attrs `ends` (n cumulative element ends),
  * `present` (bit mask of members with a gradient), `beta1`, `beta2`,
  * `stepSize` (`lr / (1−β1ᵗ)`), `bc2Sqrt`, `eps`, `decays` (`1 − lr·wd` per
  * member). Output: the new packed state; the parameters with a gradient are
@@ -130,9 +132,15 @@ function runGroup(args: Args): TensorInfo {
     ...["stepSize", "bc2Sqrt", "eps"].map((k) => f32(finite(attrs, k, K))),
     ...decays.map((d, j) => f32(finite({ d }, "d", `${K} decays[${j}]`))),
   ];
+  const scale = args.inputs["gradScale"];
+  if (scale && (scale.dtype !== "float32" || sizeOf(scale) !== 1)) {
+    throw new Error(
+      `${WHERE}: ${K} gradScale must be one float32 element, got ${scale.dtype} [${scale.shape}]`,
+    );
+  }
   const newState = backend.runWebGPUProgram(
-    new NovalabAdamWGroupProgram(n, elements),
-    [flat(state), ...grads.map(flat), ...params.map(flat)],
+    new NovalabAdamWGroupProgram(n, elements, scale !== undefined),
+    [flat(state), ...grads.map(flat), ...params.map(flat), ...(scale ? [flat(scale)] : [])],
     "float32",
     uniforms,
   );

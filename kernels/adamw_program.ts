@@ -27,13 +27,13 @@ export const MAX_ADAMW_GROUP_SLOTS = 16;
 
 /**
  * Parameters per group the device can bind: each takes two storage buffers
- * (gradient, value) besides the old and new state, so `⌊(limit − 2) / 2⌋`,
- * at least 3 (WebGPU's default limit of 8) and at most
+ * (gradient, value) besides the old and new state and the gradient scale, so
+ * `⌊(limit − 3) / 2⌋`, at least 2 (WebGPU's default limit of 8) and at most
  * {@linkcode MAX_ADAMW_GROUP_SLOTS}.
  */
 export function adamWGroupSlots(maxStorageBuffersPerShaderStage: number): number {
-  const fit = Math.floor((maxStorageBuffersPerShaderStage - 2) / 2);
-  return Math.max(3, Math.min(MAX_ADAMW_GROUP_SLOTS, fit));
+  const fit = Math.floor((maxStorageBuffersPerShaderStage - 3) / 2);
+  return Math.max(2, Math.min(MAX_ADAMW_GROUP_SLOTS, fit));
 }
 
 /** Threads per workgroup (one element per thread). */
@@ -66,13 +66,17 @@ export class NovalabAdamWGroupProgram implements WebGPUProgram {
   uniforms: string;
   readonly #members: number;
 
-  /** Builds the program for a group of `members` parameters, `elements` elements in all. */
-  constructor(members: number, elements: number) {
+  /**
+   * Builds the program for a group of `members` parameters, `elements`
+   * elements in all; `scaled` adds the input `gradScale` (one element) every
+   * gradient is multiplied by.
+   */
+  constructor(members: number, elements: number, readonly scaled = false) {
     this.#members = members;
     const names = (prefix: string) => slots(members).map((j) => `${prefix}${j}`);
-    this.variableNames = ["state", ...names("g"), ...names("p")];
+    this.variableNames = ["state", ...names("g"), ...names("p"), ...(scaled ? ["gradScale"] : [])];
     this.outputShape = [2 * elements];
-    this.shaderKey = `novalabAdamWGroup${members}`;
+    this.shaderKey = `novalabAdamWGroup${members}${scaled ? "_scaled" : ""}`;
     this.dispatch = [Math.ceil(elements / WORKGROUP), 1, 1];
     this.uniforms = `elements : i32, ${names("end").map((e) => `${e} : i32, `).join("")}` +
       "present : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, " +
@@ -107,6 +111,7 @@ fn main(index : i32) {
     ${read}
     default: {}
   }
+  ${this.scaled ? "g = g * gradScale[0];" : ""}
   var m = state[2 * index];
   var v = state[2 * index + 1];
   if (present) {

@@ -39,6 +39,11 @@ export interface AdamWStep {
   bc1: number;
   /** `√(1 − β2ᵗ)`. */
   bc2Sqrt: number;
+  /**
+   * A factor every gradient is multiplied by first (a one-element tensor:
+   * gradient clipping's `min(1, maxNorm / (norm + 1e-6))`), or none.
+   */
+  gradScale?: Tensor;
 }
 
 /** First and second moments of one parameter, shaped like it. */
@@ -154,6 +159,7 @@ export class PackedAdamWMoments implements AdamWMoments {
       for (const { param } of group.members) ownBuffer(param.variable);
       tf.tidy(() => {
         const inputs: Record<string, Tensor> = { state: group.state };
+        if (s.gradScale) inputs["gradScale"] = s.gradScale;
         const ends: number[] = [], decays: number[] = [];
         let present = 0;
         group.members.forEach(({ param, offset, size }, j) => {

@@ -74,11 +74,27 @@ function gradsAt(params: Parameter[], s: number): Map<string, tf.Tensor> {
   return out;
 }
 
-function runSteps(opt: AdamW, params: Parameter[], from: number, to: number): void {
+/** How a test applies a gradient factor: not at all, to the gradients first, or as `gradScale`. */
+type Scaling = "none" | "prescaled" | "tensor";
+const FACTOR = 0.37;
+
+function runSteps(
+  opt: AdamW,
+  params: Parameter[],
+  from: number,
+  to: number,
+  scaling: Scaling = "none",
+): void {
   for (let s = from; s < to; s++) {
-    const grads = gradsAt(params, s);
-    opt.apply(grads, 0.05 / (s + 1));
-    tf.dispose([...grads.values()]);
+    let grads = gradsAt(params, s);
+    if (scaling === "prescaled") {
+      const scaled = new Map([...grads].map(([k, g]) => [k, tf.mul(g, tf.scalar(FACTOR))]));
+      tf.dispose([...grads.values()]);
+      grads = scaled;
+    }
+    const factor = scaling === "tensor" ? tf.tensor1d([FACTOR]) : undefined;
+    opt.apply(grads, 0.05 / (s + 1), factor);
+    tf.dispose([...grads.values(), ...(factor ? [factor] : [])]);
   }
 }
 
@@ -98,13 +114,13 @@ function assertSame(actual: Map<string, Float32Array>, expected: Map<string, Flo
 }
 
 /** Runs steps [0, steps) on `backend` from fresh parameters; returns the snapshot. */
-async function trained(backend: "cpu" | "webgpu", steps: number) {
+async function trained(backend: "cpu" | "webgpu", steps: number, scaling: Scaling = "none") {
   if (backend === "webgpu") await useNovalabWebGpu();
   else await tf.setBackend("cpu");
   const params = makeParams();
   const opt = new AdamW(params, HYPER);
   assert.equal(opt.fused, backend === "webgpu");
-  runSteps(opt, params, 0, steps);
+  runSteps(opt, params, 0, steps, scaling);
   const snap = await snapshot(opt, params);
   opt.dispose();
   tf.dispose(params.map((p) => p.variable));
@@ -119,10 +135,23 @@ Deno.test("kernels/adamw: parameters are grouped by slot count and state bytes",
 });
 
 Deno.test("kernels/adamw: a group holds as many parameters as the device can bind", () => {
-  assert.equal(adamWGroupSlots(8), 3, "WebGPU's default limit: state in and out + 3 × 2");
+  assert.equal(adamWGroupSlots(8), 2, "WebGPU's default: state in and out, gradient scale + 2 × 2");
   assert.equal(adamWGroupSlots(13), 5);
-  assert.equal(adamWGroupSlots(32), 15);
+  assert.equal(adamWGroupSlots(32), 14);
   assert.equal(adamWGroupSlots(1_000_000), MAX_ADAMW_GROUP_SLOTS);
+});
+
+Deno.test({
+  name: "kernels/adamw: a gradient scale (clipping's factor) is the same as scaling the gradients",
+  ...opts,
+  async fn() {
+    const prescaled = await trained("cpu", 3, "prescaled");
+    const cpu = await trained("cpu", 3, "tensor");
+    for (const [k, v] of prescaled) assert.deepEqual(cpu.get(k), v, `${k}: bit for bit on the CPU`);
+    assertSame(await trained("webgpu", 3, "tensor"), prescaled);
+    const unscaled = await trained("cpu", 3);
+    assert.notDeepEqual(unscaled.get("optim.m.p0"), prescaled.get("optim.m.p0"), "the factor acts");
+  },
 });
 
 Deno.test({

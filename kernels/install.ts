@@ -17,6 +17,7 @@ import { adamWKernelConfigs } from "./adamw.ts";
 import { attentionKernelConfigs } from "./attention_kernels.ts";
 import { linearGradConfig, linearKernelConfigs } from "./linear.ts";
 import { geluKernelConfigs } from "./linear_gelu.ts";
+import { globalNormKernelConfigs } from "./grad_norm.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -49,6 +50,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...attentionKernelConfigs(),
     ...linearKernelConfigs(),
     ...geluKernelConfigs(),
+    ...globalNormKernelConfigs(),
   ];
 }
 
