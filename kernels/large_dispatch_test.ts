@@ -29,7 +29,7 @@ Deno.test({
     const dy = tf.tensor1d(dyValues), y = tf.tensor1d(yValues);
     counter.reset();
     const dz = tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
-    assert.equal(counter.read().byProgram["NovalabReluGradProgram"], 1);
+    assert.equal(counter.read().byProgram["NovalabActivationGradProgram"], 1);
     const out = await dz.data();
     let wrong = -1;
     for (let i = 0; i < size && wrong < 0; i++) {

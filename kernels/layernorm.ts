@@ -22,6 +22,7 @@ import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
 import { novalabKernelsInstalled } from "./install.ts";
 import { LAYER_NORM } from "./layernorm_forward.ts";
 import { LAYER_NORM_BACKWARD } from "./layernorm_backward.ts";
+import { runCustomGradOp } from "./custom_grad.ts";
 
 /** The op composition (tf.moments, then normalise, scale and shift). */
 export function layerNormComposite(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
@@ -54,18 +55,8 @@ function fused(eps: number): (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor 
   return tf.customGrad(forward) as unknown as (x: Tensor, gamma: Tensor, beta: Tensor) => Tensor;
 }
 
-/** `tf.engine()`'s custom-gradient entry (what `tf.customGrad` uses; it allows several outputs). */
-interface CustomGradEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: GradSaveFunc) => Tensor[];
-    backwardsFunc: (dys: Tensor[], saved: Tensor[]) => Record<string, () => Tensor>;
-    inputs: Record<string, Tensor>;
-  }): Tensor[];
-}
-
 function fusedWithSkip(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): [Tensor, Tensor] {
-  const engine = tf.engine() as unknown as CustomGradEngine;
-  const [normed, skip] = engine.runKernelFunc({
+  const [normed, skip] = runCustomGradOp<Tensor[]>({
     inputs: { x, gamma, beta },
     forwardFunc: (_backend, save) => {
       const [y, stats] = tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as Tensor[];

@@ -34,9 +34,10 @@ import type {
   NamedAttrMap,
   TensorInfo,
 } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Tensor } from "../core/tensor.ts";
 import { runNovalabMatMul, runNovalabMatMulWithColumnSums } from "./matmul.ts";
+import { runActivationGrad } from "./activation_grad.ts";
 
 /** Kernel name of the fused linear layer. */
 export const LINEAR = "NovalabLinear";
@@ -54,51 +55,9 @@ interface Args {
   attrs?: NamedAttrMap;
 }
 
-/** `result = y > 0 ? dy : 0`, four elements per thread when the size allows. */
-class NovalabReluGradProgram implements WebGPUProgram {
-  variableNames = ["dy", "y"];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  outputComponent: number;
-  variableComponents: number[];
-  uniforms = "units : i32,";
-  constructor(elements: number) {
-    const width = elements % 4 === 0 ? 4 : 1;
-    this.outputShape = [elements];
-    this.outputComponent = width;
-    this.variableComponents = [width, width];
-    this.shaderKey = `novalabReluGrad${width}`;
-    this.dispatch = [Math.ceil(elements / width / 64), 1, 1];
-  }
-  getUserCode(): string {
-    const t = this.outputComponent === 4 ? "vec4<f32>" : "f32";
-    return `
-fn main(index : i32) {
-  if (index >= uniforms.units) { return; }
-  result[index] = select(${t}(0.0), dy[index], y[index] > ${t}(0.0));
-}`;
-  }
-}
-
 function runReluGrad(args: Args): TensorInfo {
   const { dy, y } = args.inputs;
-  if (!dy || !y || dy.dtype !== "float32" || !tf.util.arraysEqual(dy.shape, y.shape)) {
-    throw new Error(`${WHERE}: ${RELU_GRAD} needs float32 dy and y of one shape`);
-  }
-  const size = tf.util.sizeFromShape(dy.shape);
-  const program = new NovalabReluGradProgram(size);
-  const flat = (t: TensorInfo) => ({ ...t, shape: [size] });
-  const units = size / program.outputComponent;
-  const out = (args.backend as WebGPUBackend).runWebGPUProgram(
-    program,
-    [flat(dy), flat(y)],
-    "float32",
-    [{ type: "int32", data: [units] }],
-  );
-  return { ...out, shape: [...dy.shape] };
+  return runActivationGrad(args.backend as WebGPUBackend, dy, y, "relu", `${WHERE}: ${RELU_GRAD}`);
 }
 
 function runLinear(args: Args): TensorInfo {

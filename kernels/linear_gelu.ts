@@ -19,10 +19,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import type { Tensor } from "../core/tensor.ts";
 import { runNovalabMatMulWithPreActivation } from "./matmul.ts";
-import { erfLines } from "./matmul_shader_parts.ts";
+import { runActivationGrad } from "./activation_grad.ts";
+import { runCustomGradOp } from "./custom_grad.ts";
 import { linearGrads } from "./linear.ts";
 
 /** Kernel name of `dY ⊙ gelu'(z)`. */
@@ -30,54 +31,9 @@ export const GELU_GRAD = "NovalabGeluGrad";
 
 const WHERE = "kernels/linear_gelu.ts";
 
-/** `result = dy · gelu'(z)`, four elements per thread when the size allows. */
-class NovalabGeluGradProgram implements WebGPUProgram {
-  variableNames = ["dy", "z"];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  outputComponent: number;
-  variableComponents: number[];
-  uniforms = "units : i32,";
-  constructor(elements: number) {
-    const width = elements % 4 === 0 ? 4 : 1;
-    this.outputShape = [elements];
-    this.outputComponent = width;
-    this.variableComponents = [width, width];
-    this.shaderKey = `novalabGeluGrad${width}`;
-    this.dispatch = [Math.ceil(elements / width / 64), 1, 1];
-  }
-  getUserCode(): string {
-    const vector = this.outputComponent === 4;
-    const load = vector ? "z[index]" : "vec4<f32>(z[index])";
-    return `
-fn main(index : i32) {
-  if (index >= uniforms.units) { return; }
-  let v = ${load};
-  ${erfLines("v * 0.7071067811865476", "e")}
-  let g = 0.5 * (1.0 + e) + v * exp(-0.5 * v * v) * 0.3989422804014327;
-  result[index] = dy[index] * ${vector ? "g" : "g.x"};
-}`;
-  }
-}
-
 function runGeluGrad(args: { inputs: Record<string, TensorInfo | undefined>; backend: unknown }) {
   const { dy, z } = args.inputs;
-  if (!dy || !z || dy.dtype !== "float32" || !tf.util.arraysEqual(dy.shape, z.shape)) {
-    throw new Error(`${WHERE}: ${GELU_GRAD} needs float32 dy and z of one shape`);
-  }
-  const size = tf.util.sizeFromShape(dy.shape);
-  const program = new NovalabGeluGradProgram(size);
-  const flat = (t: TensorInfo) => ({ ...t, shape: [size] });
-  const out = (args.backend as WebGPUBackend).runWebGPUProgram(
-    program,
-    [flat(dy), flat(z)],
-    "float32",
-    [{ type: "int32", data: [size / program.outputComponent] }],
-  );
-  return { ...out, shape: [...dy.shape] };
+  return runActivationGrad(args.backend as WebGPUBackend, dy, z, "gelu", `${WHERE}: ${GELU_GRAD}`);
 }
 
 /** Kernel config of the GELU gradient (webgpu). */
@@ -87,15 +43,6 @@ export function geluKernelConfigs(): KernelConfig[] {
     backendName: "webgpu",
     kernelFunc: runGeluGrad as unknown as KernelFunc,
   }];
-}
-
-/** `tf.engine()`'s custom-gradient entry. */
-interface CustomGradEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: GradSaveFunc) => Tensor;
-    backwardsFunc: (dy: Tensor, saved: Tensor[]) => Record<string, () => Tensor>;
-    inputs: Record<string, Tensor>;
-  }): Tensor;
 }
 
 /**
@@ -114,8 +61,7 @@ export function geluLinear(
   if (bias) inputs["bias"] = bias;
   if (residual) inputs["residual"] = residual;
   inputs["x"] = x; // last: its gradient releases dZ
-  const engine = tf.engine() as unknown as CustomGradEngine;
-  return engine.runKernelFunc({
+  return runCustomGradOp<Tensor>({
     inputs,
     forwardFunc: (backend, save) => {
       const out = runNovalabMatMulWithPreActivation(backend as WebGPUBackend, x, weight, {

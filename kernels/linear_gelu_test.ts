@@ -98,7 +98,7 @@ Deno.test({
     )([x]);
     const ran = counter.read().byProgram;
     tf.dispose([value, ...grads]);
-    assert.equal(ran["NovalabGeluGradProgram"], 1);
+    assert.equal(ran["NovalabActivationGradProgram"], 1);
     assert.equal(ran["NovalabMatMulProgram"], 3, "forward, dX, and dW with db");
     assert.equal(tf.memory().numTensors, before, "no tensors leak");
     tf.dispose([x, r, w, b]);

@@ -105,7 +105,7 @@ Deno.test({
       tf.dispose([value, ...Object.values(grads)]);
       if (withX) {
         // Forward matmul, ReLU gradient, dX, and (dW, db) computed for the trained weights.
-        assert.equal(byProgram["NovalabReluGradProgram"], 1);
+        assert.equal(byProgram["NovalabActivationGradProgram"], 1);
         assert.equal(byProgram["NovalabMatMulProgram"], 3);
       } else {
         // x is a constant: no dX.

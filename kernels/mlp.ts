@@ -20,9 +20,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { runNovalabMatMul, runNovalabMatMulWithPreActivation } from "./matmul.ts";
 import { linearGrads } from "./linear.ts";
+import { runCustomGradOp } from "./custom_grad.ts";
 
 const WHERE = "kernels/mlp.ts";
 
@@ -41,15 +42,6 @@ export interface MlpWeights {
   b2?: Tensor;
   /** Whether the weights train (eager dW/db in one dispatch each); else lazy. */
   trainable: boolean;
-}
-
-/** `tf.engine()`'s custom-gradient entry. */
-interface CustomGradEngine {
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: GradSaveFunc) => Tensor;
-    backwardsFunc: (dy: Tensor, saved: Tensor[]) => Record<string, () => Tensor>;
-    inputs: Record<string, Tensor>;
-  }): Tensor;
 }
 
 function covered<T extends TensorInfo | TensorInfo[]>(info: T | null, what: string): T {
@@ -79,8 +71,7 @@ export function fusedMlp(
   if (b2) inputs["b2"] = b2;
   if (residual) inputs["residual"] = residual;
   inputs["x"] = x; // last: its gradient releases dH
-  const engine = tf.engine() as unknown as CustomGradEngine;
-  return engine.runKernelFunc({
+  return runCustomGradOp<Tensor>({
     inputs,
     forwardFunc: (backend, save) => {
       const webgpu = backend as WebGPUBackend;
