@@ -1,8 +1,10 @@
 /**
  * Registers novalab's WGSL kernels into tfjs-backend-webgpu: `BatchMatMul` and
  * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
- * gradients of those kernels run on them too), and the fused LayerNorm,
- * attention, linear-layer and AdamW kernels are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
+ * gradients of those kernels run on them too), `Cast` is replaced so that
+ * int32/bool → float32 really converts (`kernels/cast.ts`), and the fused
+ * LayerNorm, BatchNorm, attention, linear-layer, Epps–Pulley and AdamW kernels
+ * are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
  * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
  * `core/backend.ts` not to install them at all.
  *
@@ -18,11 +20,14 @@ import { attentionKernelConfigs } from "./attention_kernels.ts";
 import { linearGradConfig, linearKernelConfigs } from "./linear.ts";
 import { geluKernelConfigs } from "./linear_gelu.ts";
 import { globalNormKernelConfigs } from "./grad_norm.ts";
+import { batchNormKernelConfigs } from "./batchnorm.ts";
+import { eppsPulleyKernelConfigs } from "./epps_pulley.ts";
+import { castKernelConfig } from "./cast.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
 
-const REPLACED = ["BatchMatMul", "_FusedMatMul"] as const;
+const REPLACED = ["BatchMatMul", "_FusedMatMul", "Cast"] as const;
 const stock = new Map<string, tf.KernelConfig>();
 let installed = false;
 
@@ -51,6 +56,8 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...linearKernelConfigs(),
     ...geluKernelConfigs(),
     ...globalNormKernelConfigs(),
+    ...batchNormKernelConfigs(),
+    ...eppsPulleyKernelConfigs(),
   ];
 }
 
@@ -86,6 +93,7 @@ export function installNovalabKernels(): boolean {
       batchMatMul: stock.get("BatchMatMul")!.kernelFunc,
       fusedMatMul: stock.get("_FusedMatMul")!.kernelFunc,
     }),
+    castKernelConfig(stock.get("Cast")!.kernelFunc),
     ...addedKernelConfigs(),
   ];
   for (const config of configs) {

@@ -10,11 +10,14 @@
  * The integral is a fixed quadrature (see {@linkcode quadratureNodes}). The
  * gradient is analytic (`tf.customGrad`), so the slices can be processed in
  * chunks in both passes without keeping `[V, N, M, T]` intermediates alive.
+ * On WebGPU with novalab's kernels it is one fused kernel each way
+ * (`kernels/epps_pulley.ts`) that stores nothing of that size at all.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "../core/tensor.ts";
+import { fusedEppsPulley, fusedEppsPulleyActive } from "../kernels/epps_pulley.ts";
 
 /**
  * Quadrature rule of the Epps–Pulley integral.
@@ -184,6 +187,9 @@ export function eppsPulley(u: Tensor3D, options: EppsPulleyOptions = {}): Tensor
     );
   }
   const nodes = quadratureNodes(options.quadrature ?? "code");
+  if (fusedEppsPulleyActive(u, nodes.t.length)) {
+    return fusedEppsPulley(u, { t: [...nodes.t], weights: [...nodes.weights] });
+  }
   const [v, n] = u.shape;
   const maxFloats = options.maxChunkFloats ?? DEFAULT_MAX_CHUNK_FLOATS;
   const chunk = Math.max(1, Math.floor(maxFloats / (v * n * nodes.t.length)));

@@ -8,12 +8,18 @@
  * They are folded in by `afterStep()`, once per optimiser step, from the last
  * training forward pass — dry runs and evaluation never touch them.
  *
+ * `apply(x, training, activation)` also applies the activation that follows
+ * the norm in an MLP head; in training on WebGPU with novalab's kernels both
+ * are one fused kernel forward and one backward (`kernels/batchnorm.ts`),
+ * elsewhere the op composition.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../core/types.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
-import type { ParameterStore } from "./layers.ts";
+import { ACTIVATIONS, type ParameterStore } from "./layers.ts";
+import { batchNormActivation, fusedBatchNormActive } from "../kernels/batchnorm.ts";
 
 /** A batch-norm layer over a last axis of width `dim`. */
 export class BatchNorm {
@@ -25,7 +31,8 @@ export class BatchNorm {
   readonly buffers: Parameter[];
   readonly #mean: Variable;
   readonly #var: Variable;
-  #pending: [Tensor, Tensor] | undefined;
+  /** The last training batch's mean, biased variance and row count. */
+  #pending: { mean: Tensor; variance: Tensor; rows: number } | undefined;
 
   /** Creates γ = 1, β = 0, running mean 0 and variance 1 under `name`. */
   constructor(
@@ -44,44 +51,66 @@ export class BatchNorm {
     ];
   }
 
-  /** Normalises `[..., D]` with batch statistics (training) or running ones (inference). */
-  apply(x: Tensor, training: boolean): Tensor {
+  /**
+   * Normalises `[..., D]` with batch statistics (training) or running ones
+   * (inference), then applies `activation` (a name in `ACTIVATIONS`; none by default).
+   */
+  apply(x: Tensor, training: boolean, activation?: string): Tensor {
     const eps = this.options.eps ?? 1e-5;
     const dim = this.options.dim;
+    const act = activation === undefined ? undefined : ACTIVATIONS[activation];
+    if (activation !== undefined && !act) {
+      throw new Error(
+        `models/batchnorm.ts: activation '${activation}' is unknown; ` +
+          `valid: ${Object.keys(ACTIVATIONS).join(", ")}`,
+      );
+    }
     const flat = x.reshape([-1, dim]);
+    if (training && fusedBatchNormActive(flat, activation ?? "identity")) {
+      const fused = batchNormActivation(
+        flat,
+        this.weight,
+        this.bias,
+        eps,
+        (activation ?? "identity") as "identity",
+      );
+      this.#remember(fused.mean, fused.variance, flat.shape[0]!);
+      return fused.y.reshape(x.shape);
+    }
     let mean: Tensor = this.#mean, variance: Tensor = this.#var;
     if (training) {
       const moments = tf.moments(flat, 0);
       mean = moments.mean;
       variance = moments.variance;
-      const n = flat.shape[0]!;
-      this.#pending?.forEach((t) => t.dispose());
-      this.#pending = [
-        tf.keep(tf.mul(mean, 1)),
-        tf.keep(tf.mul(variance, n > 1 ? n / (n - 1) : 1)),
-      ];
+      this.#remember(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)), flat.shape[0]!);
     }
     const normed = tf.mul(tf.sub(flat, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(normed, this.weight), this.bias).reshape(x.shape);
+    const y = tf.add(tf.mul(normed, this.weight), this.bias).reshape(x.shape);
+    return act ? act(y) : y;
   }
 
-  /** Folds the last training batch's statistics into the running ones. */
+  #remember(mean: Tensor, variance: Tensor, rows: number): void {
+    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
+    this.#pending = { mean, variance, rows };
+  }
+
+  /** Folds the last training batch's statistics into the running ones (unbiased variance). */
   afterStep(): void {
     if (!this.#pending) return;
     const m = this.options.momentum ?? 0.1;
-    const [mean, variance] = this.#pending;
+    const { mean, variance, rows } = this.#pending;
+    const unbiased = rows > 1 ? rows / (rows - 1) : 1;
     tf.tidy(() => {
       this.#mean.assign(tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m)));
-      this.#var.assign(tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m)));
+      this.#var.assign(tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m * unbiased)));
     });
-    mean.dispose();
-    variance.dispose();
+    tf.dispose([mean, variance]);
     this.#pending = undefined;
   }
 
   /** Releases buffers and pending statistics (parameters belong to the store's owner). */
   dispose(): void {
-    this.#pending?.forEach((t) => t.dispose());
+    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
     this.#mean.dispose();
     this.#var.dispose();
   }

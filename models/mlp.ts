@@ -77,12 +77,17 @@ export class Mlp implements Module {
   forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
     let x = inputs[0] as Tensor;
     const last = this.#linears.length - 1;
+    const { norm, activation } = this.options;
     this.#linears.forEach((layer, i) => {
-      x = applyLinear(layer, x);
-      if (i < last) {
-        if (this.options.norm === "layer") x = applyLayerNorm(this.#norms[i]!, x);
-        if (this.options.norm === "batch") x = this.#batchNorms[i]!.apply(x, ctx.training);
-        x = this.#activation(x);
+      if (i === last) {
+        x = applyLinear(layer, x);
+      } else if (norm === "batch") {
+        // The norm applies the activation too: one fused kernel each way on WebGPU.
+        x = this.#batchNorms[i]!.apply(applyLinear(layer, x), ctx.training, activation);
+      } else if (norm === "layer") {
+        x = this.#activation(applyLayerNorm(this.#norms[i]!, applyLinear(layer, x)));
+      } else {
+        x = applyLinear(layer, x, activation); // in the matmul's epilogue where fusable
       }
     });
     return x;
