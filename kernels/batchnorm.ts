@@ -24,7 +24,11 @@ import {
   POINTWISE_ACTIVATIONS,
   type PointwiseActivation,
 } from "./activation_wgsl.ts";
-import { NovalabBatchNormBackwardProgram, NovalabBatchNormProgram } from "./batchnorm_programs.ts";
+import {
+  NovalabBatchNormBackwardProgram,
+  NovalabBatchNormProgram,
+  NovalabRunningStatsProgram,
+} from "./batchnorm_programs.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./install.ts";
@@ -33,6 +37,8 @@ import { novalabKernelsActive } from "./install.ts";
 export const BATCH_NORM = "NovalabBatchNorm";
 /** Kernel name of the backward pass. */
 export const BATCH_NORM_BACKWARD = "NovalabBatchNormBackward";
+/** Kernel name of the running estimates' update. */
+export const BATCH_NORM_RUNNING_STATS = "NovalabBatchNormRunningStats";
 
 const WHERE = "kernels/batchnorm.ts";
 
@@ -125,7 +131,37 @@ function runBackward(args: Args): TensorInfo[] {
   return [{ ...dx!, shape: [...args.inputs["x"]!.shape] }, dGamma!, dBeta!];
 }
 
-/** Kernel configs of both passes (webgpu). */
+function runRunningStats(args: Args): TensorInfo[] {
+  const backend = args.backend as WebGPUBackend;
+  const names = ["runningMean", "runningVariance", "batchMean", "batchVariance"];
+  const dim = args.inputs["runningMean"]?.shape.reduce((p, d) => p * d, 1) ?? 0;
+  for (const name of names) {
+    const t = args.inputs[name];
+    if (!t || t.dtype !== "float32" || tf.util.sizeFromShape(t.shape) !== dim || dim === 0) {
+      throw new Error(
+        `${WHERE}: ${name} must be float32 with ${dim} entries (one per column), got ` +
+          (t ? `${t.dtype} [${t.shape.join(", ")}]` : "nothing"),
+      );
+    }
+  }
+  const attrs = args.attrs ?? {};
+  const momentum = Number(attrs["momentum"]), varianceMomentum = Number(attrs["varianceMomentum"]);
+  const [mean, variance] = runWithExtraOutputs(
+    backend,
+    new NovalabRunningStatsProgram(dim),
+    names.map((name) => ({ ...args.inputs[name]!, shape: [dim] })),
+    [[dim]],
+    [
+      { type: "int32", data: [dim] },
+      { type: "float32", data: [momentum] },
+      { type: "float32", data: [varianceMomentum] },
+    ],
+  );
+  const shape = [...args.inputs["runningMean"]!.shape];
+  return [{ ...mean!, shape }, { ...variance!, shape }];
+}
+
+/** Kernel configs of both passes and the running update (webgpu). */
 export function batchNormKernelConfigs(): KernelConfig[] {
   return [
     {
@@ -137,6 +173,11 @@ export function batchNormKernelConfigs(): KernelConfig[] {
       kernelName: BATCH_NORM_BACKWARD,
       backendName: "webgpu",
       kernelFunc: runBackward as unknown as KernelFunc,
+    },
+    {
+      kernelName: BATCH_NORM_RUNNING_STATS,
+      backendName: "webgpu",
+      kernelFunc: runRunningStats as unknown as KernelFunc,
     },
   ];
 }
@@ -204,4 +245,23 @@ export function batchNormActivation(
     },
   });
   return { y, mean: stats![0], variance: stats![1] };
+}
+
+/**
+ * The running estimates after a step, `[(1 − m)·mean + m·μ,
+ * (1 − m)·var + (m·n/(n − 1))·σ²]` (`unbiased` = n/(n − 1)), in one dispatch
+ * (novalab's WebGPU kernels must be active; float32 `[dim]` tensors).
+ */
+export function runningStatistics(
+  running: { mean: Tensor; variance: Tensor },
+  batch: { mean: Tensor; variance: Tensor },
+  momentum: number,
+  unbiased: number,
+): [Tensor, Tensor] {
+  return tf.engine().runKernel(BATCH_NORM_RUNNING_STATS, {
+    runningMean: running.mean,
+    runningVariance: running.variance,
+    batchMean: batch.mean,
+    batchVariance: batch.variance,
+  }, { momentum, varianceMomentum: momentum * unbiased }) as [Tensor, Tensor];
 }

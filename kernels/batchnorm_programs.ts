@@ -181,3 +181,43 @@ fn main() {
 }`;
   }
 }
+
+/**
+ * The running estimates' update after a step, both in one dispatch:
+ * `mean' = (1 − m)·mean + m·μ` (the output) and
+ * `var' = (1 − m)·var + (m·n/(n − 1))·σ²` (written to `nextVariance`).
+ */
+export class NovalabRunningStatsProgram implements WebGPUProgram {
+  /** Running and batch statistics; `nextVariance` is written. */
+  variableNames = ["runningMean", "runningVariance", "batchMean", "batchVariance", "nextVariance"];
+  /** `[dim]`. */
+  outputShape: number[];
+  /** Cache key. */
+  shaderKey = "novalabBatchNormRunningStats";
+  /** Flat: `main(index)`. */
+  dispatchLayout = { x: [0] };
+  /** Workgroups (tfjs folds an over-limit grid). */
+  dispatch: [number, number, number];
+  /** Threads per workgroup. */
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  /** Program uniforms: width, momentum m and m·n/(n − 1). */
+  uniforms = "dim : i32, momentum : f32, varianceMomentum : f32,";
+
+  /** Builds the program for `dim` columns. */
+  constructor(dim: number) {
+    this.outputShape = [dim];
+    this.dispatch = [Math.ceil(dim / 64), 1, 1];
+  }
+
+  /** WGSL user code. */
+  getUserCode(): string {
+    return `${readWriteLine(["nextVariance"])}
+fn main(index : i32) {
+  if (index >= uniforms.dim) { return; }
+  let keep = 1.0 - uniforms.momentum;
+  result[index] = runningMean[index] * keep + batchMean[index] * uniforms.momentum;
+  nextVariance[index] = runningVariance[index] * keep +
+    batchVariance[index] * uniforms.varianceMomentum;
+}`;
+  }
+}

@@ -87,8 +87,8 @@ Deno.test({
   ...opts,
   async fn() {
     const run = async (backend: "cpu" | "webgpu") => {
-      if (backend === "webgpu") await useNovalabWebGpu();
-      else await tf.setBackend("cpu");
+      const counter = backend === "webgpu" ? await useNovalabWebGpu() : undefined;
+      if (!counter) await tf.setBackend("cpu");
       const bn = new BatchNorm(new ParameterStore("head", 0), "bn", { dim: 40, momentum: 0.1 });
       const x = tensor([2, 9, 40], 5, 2, 1);
       assert.equal(fusedBatchNormActive(x, "gelu"), backend === "webgpu");
@@ -97,6 +97,10 @@ Deno.test({
         [bn.weight, bn.bias],
       );
       bn.afterStep();
+      if (counter) {
+        const ran = counter.read().byProgram;
+        assert.equal(ran["NovalabRunningStatsProgram"], 1, "both running estimates: one dispatch");
+      }
       const out = await Promise.all([
         value.data(),
         ...Object.values(grads).map((g) => g.data()),

@@ -9,14 +9,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
 /**
- * Divides by the L2 norm of the last axis (ε-guarded, so a zero row stays zero).
- *
- * @param x Any tensor `[..., D]`.
- * @returns `x / ‖x‖` along the last axis, same shape.
+ * Divides by the L2 norm of the last axis (ε-guarded, so a zero row stays
+ * zero): `kernels/l2_normalize.ts`, fused on WebGPU.
  */
-export function l2Normalize(x: Tensor): Tensor {
-  return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24))));
-}
+export { l2Normalize } from "../kernels/l2_normalize.ts";
 
 const identityNoGrad = tf.customGrad((a, _save) => ({
   value: tf.clone(a as Tensor),

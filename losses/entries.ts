@@ -20,6 +20,7 @@ import { clipLoss } from "./clip.ts";
 import { QUADRATURES } from "./epps_pulley.ts";
 import { predictionLoss } from "./prediction.ts";
 import { sigreg } from "./sigreg.ts";
+import { l2Normalize } from "../kernels/l2_normalize.ts";
 import { methodLossEntries } from "./entries_methods.ts";
 import { structureLossEntries } from "./entries_structures.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
@@ -44,11 +45,6 @@ function tensorInput(kind: string, inputs: Inputs, role: string): Tensor {
     );
   }
   return value;
-}
-
-/** Divides by the L2 norm of the last axis (ε-guarded). */
-function l2Normalize(x: Tensor): Tensor {
-  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24)));
 }
 
 const clipSchema = z.strictObject({

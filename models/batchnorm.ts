@@ -19,7 +19,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../core/types.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
 import { ACTIVATIONS, type ParameterStore } from "./layers.ts";
-import { batchNormActivation, fusedBatchNormActive } from "../kernels/batchnorm.ts";
+import {
+  batchNormActivation,
+  fusedBatchNormActive,
+  runningStatistics,
+} from "../kernels/batchnorm.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
 
 /** A batch-norm layer over a last axis of width `dim`. */
 export class BatchNorm {
@@ -101,6 +106,19 @@ export class BatchNorm {
     const { mean, variance, rows } = this.#pending;
     const unbiased = rows > 1 ? rows / (rows - 1) : 1;
     tf.tidy(() => {
+      if (novalabKernelsActive() && mean.dtype === "float32") {
+        // One dispatch for both estimates on WebGPU (the composition below takes six).
+        const running = { mean: this.#mean, variance: this.#var };
+        const [nextMean, nextVariance] = runningStatistics(
+          running,
+          { mean, variance },
+          m,
+          unbiased,
+        );
+        this.#mean.assign(nextMean);
+        this.#var.assign(nextVariance);
+        return;
+      }
       this.#mean.assign(tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m)));
       this.#var.assign(tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m * unbiased)));
     });

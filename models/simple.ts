@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { disposeParameters, ParameterStore } from "./layers.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
+import { l2Normalize } from "../kernels/l2_normalize.ts";
 
 /**
  * A learnable scalar θ in log space (scale = exp θ), clamped to `[min, max]`
@@ -46,11 +47,8 @@ export class LogitScale implements Module {
   }
 }
 
-/** Divides `[..., D]` by its L2 norm over the last axis (ε = 1e-12 guard). */
-export function l2Normalize(x: Tensor): Tensor {
-  const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24));
-  return tf.div(x, norm);
-}
+/** Divides `[..., D]` by its L2 norm over the last axis (ε = 1e-12 guard; fused on WebGPU). */
+export { l2Normalize };
 
 /** A node that L2-normalises its input over the last axis. */
 export class L2Normalize implements Module {
