@@ -3,7 +3,7 @@
  * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
  * gradients of those kernels run on them too), `Cast` is replaced so that
  * int32/bool → float32 really converts (`kernels/cast.ts`), and the fused
- * LayerNorm, BatchNorm, L2-normalisation, attention, linear-layer, Epps–Pulley and
+ * LayerNorm, BatchNorm, L2-normalisation, log-sum-exp, attention, linear-layer, Epps–Pulley and
  * AdamW kernels
  * are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
  * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
@@ -25,6 +25,7 @@ import { batchNormKernelConfigs } from "./batchnorm.ts";
 import { eppsPulleyKernelConfigs } from "./epps_pulley.ts";
 import { castKernelConfig } from "./cast.ts";
 import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
+import { logSumExpKernelConfigs } from "./logsumexp.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -61,6 +62,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...batchNormKernelConfigs(),
     ...eppsPulleyKernelConfigs(),
     ...l2NormalizeKernelConfigs(),
+    ...logSumExpKernelConfigs(),
   ];
 }
 

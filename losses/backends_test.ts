@@ -1,8 +1,9 @@
 /**
- * The issue-4 loss entries give the same values and gradients on the WebGPU
- * fallback adapter (Mesa llvmpipe on CPU-only machines), on WASM and on the
- * CPU backend, read with `await data()` only. Skipped, with a message, where
- * no WebGPU adapter exists.
+ * Every loss entry (CLIP, SIGReg, prediction and the issue-4 methods and
+ * structure terms) gives the same values and gradients on the WebGPU
+ * fallback adapter (Mesa llvmpipe on CPU-only machines; novalab's fused
+ * kernels there), on WASM and on the CPU backend, read with `await data()`
+ * only. Skipped, with a message, where no WebGPU adapter exists.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
@@ -10,11 +11,12 @@ import { initBackend } from "../core/backend.ts";
 import type { ForwardContext } from "../core/types.ts";
 import { methodLossEntries } from "./entries_methods.ts";
 import { structureLossEntries } from "./entries_structures.ts";
+import { lossEntries } from "./entries.ts";
 import { prototypeUsage } from "./nclip.ts";
 import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
 
 const ctx: ForwardContext = { training: true, step: 0, seed: 1 };
-const entries = [...methodLossEntries, ...structureLossEntries];
+const entries = [...lossEntries, ...methodLossEntries, ...structureLossEntries];
 const B = 6, D = 5;
 
 /** Deterministic pseudo-random values (no backend RNG, identical everywhere). */
@@ -27,6 +29,9 @@ function values(n: number, seed: number): Float32Array {
 }
 
 const ROLES: Record<string, string[]> = {
+  clip: ["image", "text", "logit_scale"],
+  sigreg: ["x"],
+  prediction: ["pred", "target"],
   siglip: ["image", "text", "logit_scale", "logit_bias"],
   invariance: ["x"],
   nclip: ["image", "text"],
@@ -40,6 +45,8 @@ const ROLES: Record<string, string[]> = {
 const SHAPES: Record<string, number[]> = {
   image: [2, B, D],
   x: [2, B, D],
+  pred: [2, B, D],
+  target: [B, D],
   fused: [2, B, D],
   image_ind: [2, B, D],
   text: [B, D],
@@ -96,7 +103,7 @@ function compare(a: Record<string, number[]>, b: Record<string, number[]>, what:
 }
 
 Deno.test({
-  name: "backends: issue-4 loss values and gradients agree on cpu, wasm and webgpu",
+  name: "backends: every loss entry's values and gradients agree on cpu, wasm and webgpu",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { logSumExp } from "../kernels/logsumexp.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
 /** Options of {@linkcode clipLoss}. */
@@ -54,8 +55,8 @@ export function clipLoss(
       logits = tf.add(logits, options.bias);
       diag = tf.add(diag, options.bias);
     }
-    const rows = tf.mean(tf.logSumExp(logits, 1));
-    const cols = tf.mean(tf.logSumExp(logits, 0));
+    const rows = tf.mean(logSumExp(logits, 1));
+    const cols = tf.mean(logSumExp(logits, 0));
     return tf.sub(tf.mul(tf.add(rows, cols), 0.5), tf.mean(diag)) as Scalar;
   });
 }

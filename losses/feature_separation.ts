@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { logSumExp } from "../kernels/logsumexp.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { addAll } from "../core/ops.ts";
 import { clipLoss } from "./clip.ts";
@@ -78,7 +79,10 @@ export function uniformityLoss(x: Tensor2D, options: { t?: number } = {}): Scala
       0,
     );
     const scores = tf.add(tf.mul(dist, -(options.t ?? 2)), tf.mul(tf.eye(b), MASKED_LOGIT));
-    return tf.sub(tf.logSumExp(scores), Math.log(b * (b - 1))) as Scalar;
+    return tf.sub(
+      tf.reshape(logSumExp(tf.reshape(scores, [1, -1]), 1), []),
+      Math.log(b * (b - 1)),
+    ) as Scalar;
   });
 }
 
