@@ -14,6 +14,9 @@
  * `read_write` storage (`kernels/extra_outputs.ts` allocates such outputs), so
  * one dispatch can, e.g., update a parameter group's moments and values.
  *
+ * Bind groups are reused across steps (`core/bind_group_cache.ts`) and the
+ * uniforms of a submit share one buffer (`core/uniform_arena.ts`).
+ *
  * On machines whose fallback adapter is Mesa's Vulkan lavapipe, Mesa probes
  * Wayland and prints "XDG_RUNTIME_DIR is invalid or not set" once per device;
  * {@linkcode requestWebGpuAdapter} points that probe at the temp folder first.
@@ -22,6 +25,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { installUniformArena } from "./uniform_arena.ts";
+import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -131,6 +135,9 @@ async function createBackend(): Promise<WebGPUBackend> {
     create({ ...descriptor, code: applyReadWriteInputs(hoistEnableDirectives(descriptor.code)) });
   novalabDevices.add(device);
   const backend = new WebGPUBackend(device, adapter.info);
+  if (bindGroupCacheWanted()) {
+    installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);
+  }
   if (uniformArenaWanted()) installUniformArena(backend);
   return backend;
 }

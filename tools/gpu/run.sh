@@ -10,8 +10,9 @@
 #   run.sh s       ViT-S/16 batch 64 and 256 with the anchor
 #   run.sh knobs   submit batch 15/64/128, the attention's compact form and split
 #                  dK/dV, ViT-Ti b64
-#   run.sh knobs2  split-K off, uniform arena off, two-kernel LayerNorm backward,
-#                  f16 matmul operands (--precision f16), GELU MLP; ViT-Ti b64
+#   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
+#                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
+#                  MLP; ViT-Ti b64
 #
 # NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
 set -uo pipefail
@@ -63,6 +64,7 @@ case "${1:-ti}" in
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_MATMUL_SPLIT_K=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_UNIFORM_ARENA=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    NOVALAB_BIND_GROUP_CACHE=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_LAYERNORM_BACKWARD=split bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --precision f16
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --activation gelu
