@@ -31,7 +31,7 @@ import {
 } from "./batchnorm_programs.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { novalabKernelsActive } from "./install.ts";
+import { novalabKernelsActive } from "./active.ts";
 
 /** Kernel name of the forward pass. */
 export const BATCH_NORM = "NovalabBatchNorm";
@@ -183,7 +183,10 @@ export function batchNormKernelConfigs(): KernelConfig[] {
 }
 
 /** True when {@linkcode batchNormActivation} can run on `x` now. */
-export function fusedBatchNormActive(x: Tensor, activation: string | undefined): boolean {
+export function fusedBatchNormActive(
+  x: Tensor,
+  activation: string | undefined,
+): activation is PointwiseActivation {
   return novalabKernelsActive() && x.dtype === "float32" &&
     x.rank >= 2 &&
     isPointwiseActivation(activation);

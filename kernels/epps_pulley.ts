@@ -23,7 +23,7 @@ import {
 } from "./epps_pulley_programs.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { novalabKernelsActive } from "./install.ts";
+import { novalabKernelsActive } from "./active.ts";
 
 /** Kernel name of the forward pass. */
 export const EPPS_PULLEY = "NovalabEppsPulley";

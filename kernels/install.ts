@@ -24,6 +24,7 @@ import { globalNormKernelConfigs } from "./grad_norm.ts";
 import { batchNormKernelConfigs } from "./batchnorm.ts";
 import { eppsPulleyKernelConfigs } from "./epps_pulley.ts";
 import { castKernelConfig } from "./cast.ts";
+import { markNovalabKernelsInstalled, novalabKernelsInstalled } from "./active.ts";
 import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
 import { logSumExpKernelConfigs } from "./logsumexp.ts";
 
@@ -32,22 +33,7 @@ export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
 
 const REPLACED = ["BatchMatMul", "_FusedMatMul", "Cast"] as const;
 const stock = new Map<string, tf.KernelConfig>();
-let installed = false;
-
-/** True while novalab's kernels are registered for the webgpu backend. */
-export function novalabKernelsInstalled(): boolean {
-  return installed;
-}
-
-/**
- * True when novalab's kernels run now: the active backend is webgpu and they
- * are installed. Callers pick their WebGPU-specific paths with it (direct
- * transposed matmuls, fused bias epilogues, fused LayerNorm and AdamW) and keep
- * their WASM/CPU paths otherwise.
- */
-export function novalabKernelsActive(): boolean {
-  return installed && tf.getBackend() === "webgpu";
-}
+export { novalabKernelsActive, novalabKernelsInstalled } from "./active.ts";
 
 /** The kernels novalab adds under its own names (not replacing any of tfjs's). */
 function addedKernelConfigs(): tf.KernelConfig[] {
@@ -91,7 +77,7 @@ function stockKernel(name: string): tf.KernelConfig {
  * installed them, `false` when they already were.
  */
 export function installNovalabKernels(): boolean {
-  if (installed) return false;
+  if (novalabKernelsInstalled()) return false;
   for (const name of REPLACED) stock.set(name, stockKernel(name));
   const configs = [
     ...matMulKernelConfigs({
@@ -107,13 +93,13 @@ export function installNovalabKernels(): boolean {
   }
   // A gradient is backend-independent and only ever looked up for LINEAR, so it stays registered.
   if (!tf.getGradient(linearGradConfig.kernelName)) tf.registerGradient(linearGradConfig);
-  installed = true;
+  markNovalabKernelsInstalled(true);
   return true;
 }
 
 /** Puts tfjs's stock kernels back and removes novalab's (idempotent). */
 export function restoreStockKernels(): void {
-  if (!installed) return;
+  if (!novalabKernelsInstalled()) return;
   for (const name of REPLACED) {
     tf.unregisterKernel(name, "webgpu");
     tf.registerKernel(stock.get(name)!);
@@ -121,5 +107,5 @@ export function restoreStockKernels(): void {
   for (const config of addedKernelConfigs()) {
     tf.unregisterKernel(config.kernelName, "webgpu");
   }
-  installed = false;
+  markNovalabKernelsInstalled(false);
 }

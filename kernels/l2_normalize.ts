@@ -20,7 +20,7 @@ import type { Tensor } from "../core/tensor.ts";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { novalabKernelsActive } from "./install.ts";
+import { novalabKernelsActive } from "./active.ts";
 
 /** Kernel name of the forward pass. */
 export const L2_NORMALIZE = "NovalabL2Normalize";

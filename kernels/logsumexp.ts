@@ -16,7 +16,7 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Tensor, Tensor1D } from "../core/tensor.ts";
 import { NovalabLogSumExpGradProgram, NovalabLogSumExpProgram } from "./logsumexp_programs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { novalabKernelsActive } from "./install.ts";
+import { novalabKernelsActive } from "./active.ts";
 
 /** Kernel name of the forward pass. */
 export const LOG_SUM_EXP = "NovalabLogSumExp";

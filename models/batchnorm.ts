@@ -71,14 +71,9 @@ export class BatchNorm {
       );
     }
     const flat = x.reshape([-1, dim]);
-    if (training && fusedBatchNormActive(flat, activation ?? "identity")) {
-      const fused = batchNormActivation(
-        flat,
-        this.weight,
-        this.bias,
-        eps,
-        (activation ?? "identity") as "identity",
-      );
+    const fusable = activation ?? "identity";
+    if (training && fusedBatchNormActive(flat, fusable)) {
+      const fused = batchNormActivation(flat, this.weight, this.bias, eps, fusable);
       this.#remember(fused.mean, fused.variance, flat.shape[0]!);
       return fused.y.reshape(x.shape);
     }
