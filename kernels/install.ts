@@ -2,7 +2,9 @@
  * Registers novalab's WGSL kernels into tfjs-backend-webgpu: `BatchMatMul` and
  * `_FusedMatMul` replace tfjs's stock kernels (same kernel names, so tfjs's
  * gradients of those kernels run on them too), `Cast` is replaced so that
- * int32/bool → float32 really converts (`kernels/cast.ts`), and the fused
+ * int32/bool → float32 really converts (`kernels/cast.ts`), `Sum` and `Mean`
+ * so that reducing leading or middle axes needs no transposed copy
+ * (`kernels/column_sum.ts`), and the fused
  * LayerNorm, BatchNorm, L2-normalisation, log-sum-exp, attention, linear-layer, Epps–Pulley and
  * AdamW kernels
  * are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
@@ -24,6 +26,7 @@ import { globalNormKernelConfigs } from "./grad_norm.ts";
 import { batchNormKernelConfigs } from "./batchnorm.ts";
 import { eppsPulleyKernelConfigs } from "./epps_pulley.ts";
 import { castKernelConfig } from "./cast.ts";
+import { columnSumKernelConfigs } from "./column_sum.ts";
 import { markNovalabKernelsInstalled, novalabKernelsInstalled } from "./active.ts";
 import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
 import { logSumExpKernelConfigs } from "./logsumexp.ts";
@@ -31,7 +34,7 @@ import { logSumExpKernelConfigs } from "./logsumexp.ts";
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
 
-const REPLACED = ["BatchMatMul", "_FusedMatMul", "Cast"] as const;
+const REPLACED = ["BatchMatMul", "_FusedMatMul", "Cast", "Sum", "Mean"] as const;
 const stock = new Map<string, tf.KernelConfig>();
 export { novalabKernelsActive, novalabKernelsInstalled } from "./active.ts";
 
@@ -85,6 +88,7 @@ export function installNovalabKernels(): boolean {
       fusedMatMul: stock.get("_FusedMatMul")!.kernelFunc,
     }),
     castKernelConfig(stock.get("Cast")!.kernelFunc),
+    ...columnSumKernelConfigs({ sum: stock.get("Sum")!.kernelFunc, mean: stock.get("Mean")!.kernelFunc }),
     ...addedKernelConfigs(),
   ];
   for (const config of configs) {
