@@ -35,7 +35,7 @@ import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
-import { benchMatMul, benchWeightGrads } from "./matmul.ts";
+import { benchMatMul, benchTileForms, benchWeightGrads } from "./matmul.ts";
 import { countDispatches } from "../kernels/dispatch_count.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
@@ -317,6 +317,7 @@ program.command("matmul").description(
   .option("--reps <n>", "timed products per variant", "10")
   .option("--grad-dims <list>", "ViT widths whose weight gradients to time (none: skip)", "192,384")
   .option("--tokens <n>", "rows of the weight gradients (batch × tokens per image)", "12608")
+  .option("--tile-forms", "also time every form of novalab's 128×128 tile (NOVALAB_MATMUL_TILE)")
   .action(async (opts) => {
     const info = await initBackend("webgpu");
     const n = Number.parseInt(opts.size, 10);
@@ -331,6 +332,15 @@ program.command("matmul").description(
           r.tflops.toPrecision(3)
         } TFLOP/s`,
       );
+    }
+    if (opts.tileForms) {
+      if (n < 2048) console.log("  (tile forms: below ~2048² the planner may pick a smaller tile)");
+      for (const r of await benchTileForms(n, reps)) {
+        console.log(
+          `  tile ${r.form.padEnd(10)} ${r.variant.padEnd(6)} ${r.ms.toFixed(2)} ms  ` +
+            `${r.tflops.toPrecision(3)} TFLOP/s`,
+        );
+      }
     }
     const dims = String(opts.gradDims).split(",").filter((d) => d.trim() !== "");
     const tokens = Number.parseInt(opts.tokens, 10);

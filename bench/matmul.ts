@@ -6,6 +6,8 @@
  * - Square `n × n` operands, every transpose variant, with tfjs's stock WebGPU
  *   kernels, with novalab's, and — where the device has `shader-f16` — with
  *   novalab's f16 operand staging (`precision: f16`).
+ * - With `--tile-forms`: every form of novalab's 128 × 128 tile
+ *   (`kernels/matmul_tile_form.ts`) on the same squares, to pick the default.
  * - The weight gradients `Xᵀ·dY` of a ViT's linear layers at a given number
  *   of tokens (deep, narrow products): stock, novalab cut along k (split-K),
  *   and novalab with splitting off (`NOVALAB_MATMUL_SPLIT_K=0`).
@@ -17,6 +19,7 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { setMatMulPrecision } from "../kernels/precision.ts";
 import { hasShaderF16 } from "../core/webgpu_device.ts";
+import { MATMUL_TILE_FORMS, setMatMulTileForm } from "../kernels/matmul_tile_form.ts";
 
 /** One measured variant. */
 export interface MatMulBenchRow {
@@ -80,6 +83,40 @@ export async function benchMatMul(n: number, reps: number): Promise<MatMulBenchR
     }
   } finally {
     setMatMulPrecision("fp32", true);
+  }
+  return rows;
+}
+
+/** One tile form on one transpose variant. */
+export interface TileFormRow {
+  /** Tile form name (`t128`, `t128ip`, …). */
+  form: string;
+  /** `A·B`, `A·Bᵀ`, `Aᵀ·B` or `Aᵀ·Bᵀ`. */
+  variant: string;
+  /** Milliseconds per product. */
+  ms: number;
+  /** 2n³ / time. */
+  tflops: number;
+}
+
+/**
+ * Times every form of novalab's large tile on `n × n` products, every
+ * transpose variant (fp32; webgpu with novalab's kernels must be active).
+ */
+export async function benchTileForms(n: number, reps: number): Promise<TileFormRow[]> {
+  installNovalabKernels();
+  const rows: TileFormRow[] = [];
+  try {
+    for (const form of MATMUL_TILE_FORMS) {
+      setMatMulTileForm(form.name);
+      for (const [tA, tB] of VARIANTS) {
+        const ms = await timeProducts(n, reps, tA, tB);
+        const variant = `A${tA ? "ᵀ" : ""}·B${tB ? "ᵀ" : ""}`;
+        rows.push({ form: form.name, variant, ms, tflops: (2 * n ** 3) / ms / 1e9 });
+      }
+    }
+  } finally {
+    setMatMulTileForm(undefined);
   }
   return rows;
 }

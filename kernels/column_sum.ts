@@ -89,7 +89,10 @@ export interface ColumnSumView {
  * column sum applies (the axes are one contiguous block followed by at least
  * one axis of size > 1, nothing empty); `null` sends it to the stock kernel.
  */
-export function columnSumView(shape: readonly number[], axes: readonly number[]): ColumnSumView | null {
+export function columnSumView(
+  shape: readonly number[],
+  axes: readonly number[],
+): ColumnSumView | null {
   if (axes.length === 0 || shape.includes(0)) return null;
   const sorted = [...new Set(axes)].sort((a, b) => a - b);
   const first = sorted[0]!, last = sorted.at(-1)!;
@@ -150,7 +153,10 @@ interface Args {
 function reduceKernel(stock: KernelFunc, mean: boolean): KernelFunc {
   return (args: Args) => {
     const x = args.inputs["x"]!;
-    const { axis, keepDims } = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+    const { axis, keepDims } = (args.attrs ?? {}) as {
+      axis?: number | number[];
+      keepDims?: boolean;
+    };
     const axes = tf.util.parseAxisParam(axis ?? null as unknown as number[], x.shape);
     const view = x.dtype === "float32" ? columnSumView(x.shape, axes) : null;
     if (!view) return stock(args as Parameters<KernelFunc>[0]);
@@ -161,7 +167,9 @@ function reduceKernel(stock: KernelFunc, mean: boolean): KernelFunc {
 }
 
 /** `Sum` and `Mean` for the WebGPU backend, falling back to the given stock kernels. */
-export function columnSumKernelConfigs(stock: { sum: KernelFunc; mean: KernelFunc }): KernelConfig[] {
+export function columnSumKernelConfigs(
+  stock: { sum: KernelFunc; mean: KernelFunc },
+): KernelConfig[] {
   return [
     { kernelName: "Sum", backendName: "webgpu", kernelFunc: reduceKernel(stock.sum, false) },
     { kernelName: "Mean", backendName: "webgpu", kernelFunc: reduceKernel(stock.mean, true) },

@@ -73,13 +73,16 @@ Deno.test({
       const ran = counter.read().byProgram;
       assert.deepEqual(tf.tidy(shapeOf), expectedShape, `${what} shape`);
       assert.equal(ran["NovalabColumnSumProgram"] ?? 0, 2 * c.passes, `${what} column-sum passes`);
-      if (c.passes > 0) assert.equal(ran["TransposeProgram"] ?? 0, 0, `${what}: no transposed copy`);
+      if (c.passes > 0) {
+        assert.equal(ran["TransposeProgram"] ?? 0, 0, `${what}: no transposed copy`);
+      }
     }
   },
 });
 
 Deno.test({
-  name: "kernels/column_sum: the gradient of a broadcast add (position embedding) sums over the batch in place",
+  name:
+    "kernels/column_sum: the gradient of a broadcast add (position embedding) sums over the batch in place",
   ...opts,
   async fn() {
     const grads = () => {

@@ -88,7 +88,10 @@ export function installNovalabKernels(): boolean {
       fusedMatMul: stock.get("_FusedMatMul")!.kernelFunc,
     }),
     castKernelConfig(stock.get("Cast")!.kernelFunc),
-    ...columnSumKernelConfigs({ sum: stock.get("Sum")!.kernelFunc, mean: stock.get("Mean")!.kernelFunc }),
+    ...columnSumKernelConfigs({
+      sum: stock.get("Sum")!.kernelFunc,
+      mean: stock.get("Mean")!.kernelFunc,
+    }),
     ...addedKernelConfigs(),
   ];
   for (const config of configs) {

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { MATMUL_TILES, type MatMulTile } from "./matmul_program.ts";
+import type { MatMulTile } from "./matmul_program.ts";
+import { activeMatMulTiles } from "./matmul_tile_form.ts";
 
 /** A planned matmul: everything the program and its uniforms need. */
 export interface MatMulPlan {
@@ -229,15 +230,17 @@ export function chooseTiling(
       minDepth,
     );
   if (options.tile) return split(options.tile, false);
-  for (const t of MATMUL_TILES) {
+  const tiles = activeMatMulTiles();
+  for (const t of tiles) {
     const tiling = split(t, tileGroups(plan, t) >= minWorkgroups);
     if (tileGroups(plan, t) * tiling.splits >= minWorkgroups) return tiling;
   }
-  return split(MATMUL_TILES[MATMUL_TILES.length - 1]!, false);
+  return split(tiles[tiles.length - 1]!, false);
 }
 
 /** The largest tile that still gives `minWorkgroups` workgroups without splitting k. */
 export function chooseTile(plan: MatMulPlan, minWorkgroups = MIN_WORKGROUPS): MatMulTile {
-  for (const t of MATMUL_TILES) if (tileGroups(plan, t) >= minWorkgroups) return t;
-  return MATMUL_TILES[MATMUL_TILES.length - 1]!;
+  const tiles = activeMatMulTiles();
+  for (const t of tiles) if (tileGroups(plan, t) >= minWorkgroups) return t;
+  return tiles[tiles.length - 1]!;
 }

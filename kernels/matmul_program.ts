@@ -37,8 +37,8 @@ import {
   gateGradFunction,
   innerProducts,
   laneLoader,
-  stageLoads,
 } from "./matmul_shader_parts.ts";
+import { kLoop, stageOperand } from "./matmul_staging.ts";
 
 /** Work split of one workgroup: threads `wgX × wgY`, outputs per thread `tm × tn`, depth `bk`. */
 export interface MatMulTile {
@@ -54,6 +54,10 @@ export interface MatMulTile {
   tn: number;
   /** Depth of one staged K slice. */
   bk: number;
+  /** A thread's vec4 groups strided by the workgroup's width (`kernels/matmul_staging.ts`). */
+  interleave?: boolean;
+  /** The next K slice is loaded into registers while this one is multiplied. */
+  prefetch?: boolean;
 }
 
 /** The tile shapes the kernel is generated for (largest first). */
@@ -189,13 +193,13 @@ ${batchDims.join("\n")}
   let offC = i32(workgroupId.z) * M * N;
   ${acc.join(" ")}
   ${sumDecl}
-  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}) {
-${stageLoads("A", t, !v.transposeA, v.vec4A, f16).join("\n")}
-${stageLoads("B", t, v.transposeB, v.vec4B, f16).join("\n")}
-    workgroupBarrier();
-${innerProducts(t, f16).join("\n")}
-${sums ? columnSumAccumulate(t) : ""}
-    workgroupBarrier();
+${
+    kLoop(
+      t,
+      stageOperand("A", t, !v.transposeA, v.vec4A, f16),
+      stageOperand("B", t, v.transposeB, v.vec4B, f16),
+      `${innerProducts(t, f16).join("\n")}\n${sums ? columnSumAccumulate(t) : ""}`,
+    )
   }
 ${epilogue(v).join("\n")}
 ${sums ? columnSumStore(t) : ""}

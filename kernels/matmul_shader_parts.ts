@@ -1,82 +1,13 @@
 /**
  * WGSL fragments of the register-tiled matmul (`kernels/matmul_program.ts`):
- * staging a k-slice of A or B into workgroup memory (vec4 or scalar loads,
- * f16 narrowing), the unrolled inner products, the column sums of the staged
- * B slices, and the epilogue (bias, activation, residual, store).
+ * the unrolled inner products, the column sums of the staged B slices, and
+ * the epilogue (bias, activation, residual, store). Staging and the thread
+ * layout are in `kernels/matmul_staging.ts`.
  *
  * @module
  */
 import type { MatMulActivation, MatMulTile, MatMulVariant } from "./matmul_program.ts";
-
-/** Largest finite f16; staged values saturate here instead of overflowing. */
-const F16_MAX = "65504.0";
-
-/** WGSL that narrows the f32 expression `v` (a `vec4` when `vector`) to the staged type. */
-export function narrow(v: string, f16: boolean, vector: boolean): string {
-  if (!f16) return v;
-  return vector
-    ? `vec4<f16>(clamp(${v}, vec4<f32>(-${F16_MAX}), vec4<f32>(${F16_MAX})))`
-    : `f16(clamp(${v}, -${F16_MAX}, ${F16_MAX}))`;
-}
-
-/** vec4 lane names in order. */
-export const LANES = ["x", "y", "z", "w"];
-
-/**
- * WGSL that stages one `bk`-deep slice of operand `X` (A or B) into workgroup
- * memory `Xs`, stored `[bk][T]` with T the tile's outer extent. `kMajor`: the
- * operand is contiguous along k (A untransposed, B transposed).
- */
-export function stageLoads(
-  x: "A" | "B",
-  t: MatMulTile,
-  kMajor: boolean,
-  vec4: boolean,
-  f16: boolean,
-): string[] {
-  const outer = x === "A" ? t.wgY * t.tm : t.wgX * t.tn;
-  const o0 = x === "A" ? "row0" : "col0";
-  const extent = x === "A" ? "M" : "N";
-  const threads = t.wgX * t.wgY;
-  const units = vec4 ? (outer * t.bk) / 4 : outer * t.bk;
-  if (units % threads !== 0) {
-    throw new Error(`kernels/matmul_program.ts: tile ${t.name} does not divide its ${x} loads`);
-  }
-  const q = outer / 4;
-  const lines: string[] = [];
-  for (let s = 0; s < units / threads; s++) {
-    const u = `li + ${s * threads}`;
-    let body: string;
-    if (vec4 && kMajor) {
-      body = `let o = (${u}) / ${t.bk / 4}; let kq = (${u}) % ${t.bk / 4};
-      let og = ${o0} + o; let kg = k0 + kq * 4;
-      var v = vec4<f32>(0.0);
-      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + og * K + kg) / 4]; }
-      let h = ${narrow("v", f16, true)};
-      ${LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = h.${l};`).join(" ")}`;
-    } else if (vec4) {
-      body = `let kk = (${u}) / ${q}; let oq = (${u}) % ${q};
-      let og = ${o0} + oq * 4; let kg = k0 + kk;
-      var v = vec4<f32>(0.0);
-      if (og < ${extent} && kg < K) { v = ${x}[(off${x} + kg * ${extent} + og) / 4]; }
-      ${x}s[kk * ${q} + oq] = ${narrow("v", f16, true)};`;
-    } else {
-      const split = kMajor
-        ? `let o = (${u}) / ${t.bk}; let kk = (${u}) % ${t.bk};`
-        : `let kk = (${u}) / ${outer}; let o = (${u}) % ${outer};`;
-      const index = kMajor ? `off${x} + og * K + kg` : `off${x} + kg * ${extent} + og`;
-      body = `${split}
-      let og = ${o0} + o; let kg = k0 + kk;
-      var v = 0.0;
-      if (og < ${extent} && kg < K) { v = ${x}[${index}]; }
-      ${x}s[kk * ${q} + o / 4][o % 4] = ${narrow("v", f16, false)};`;
-    }
-    lines.push(`    {
-      ${body}
-    }`);
-  }
-  return lines;
-}
+import { aGroup, bGroup, LANES, outputCol, outputRow } from "./matmul_staging.ts";
 
 /** The unrolled products of one staged slice: `tm × tn/4` vec4 FMAs per depth step. */
 export function innerProducts(t: MatMulTile, f16: boolean): string[] {
@@ -87,11 +18,11 @@ export function innerProducts(t: MatMulTile, f16: boolean): string[] {
     const loads = [
       ...Array.from(
         { length: t.tm / 4 },
-        (_, i) => `let a${i} = ${widen(`As[${kk * qm} + ty * ${t.tm / 4} + ${i}]`)};`,
+        (_, i) => `let a${i} = ${widen(`As[${kk * qm} + ${aGroup(t, i)}]`)};`,
       ),
       ...Array.from(
         { length: t.tn / 4 },
-        (_, j) => `let b${j} = ${widen(`Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}]`)};`,
+        (_, j) => `let b${j} = ${widen(`Bs[${kk * qn} + ${bGroup(t, j)}]`)};`,
       ),
     ];
     const fmas: string[] = [];
@@ -113,7 +44,7 @@ export function columnSumAccumulate(t: MatMulTile): string {
   const adds: string[] = [];
   for (let kk = 0; kk < t.bk; kk++) {
     for (let j = 0; j < t.tn / 4; j++) {
-      adds.push(`s${j} = s${j} + Bs[${kk * qn} + tx * ${t.tn / 4} + ${j}];`);
+      adds.push(`s${j} = s${j} + Bs[${kk * qn} + ${bGroup(t, j)}];`);
     }
   }
   return `    if (sumRow) {\n      ${adds.join("\n      ")}\n    }`;
@@ -124,7 +55,7 @@ export function columnSumStore(t: MatMulTile): string {
   const stores = Array.from(
     { length: t.tn / 4 },
     (_, j) =>
-      `{ let col = col0 + tx * ${t.tn} + ${j * 4}; ${
+      `{ let col = ${outputCol(t, j)}; ${
         LANES.map((l, k) =>
           `if (col + ${k} < N) { colSums[i32(workgroupId.z) * N + col + ${k}] = s${j}.${l}; }`
         ).join(" ")
@@ -186,7 +117,7 @@ export function epilogue(v: MatMulVariant): string[] {
   const lines: string[] = [];
   for (let i = 0; i < t.tm; i++) {
     for (let j = 0; j < t.tn / 4; j++) {
-      const col = `col0 + tx * ${t.tn} + ${j * 4}`;
+      const col = outputCol(t, j);
       const bias = !v.bias ? "" : v.vec4Out ? "v = v + bias[col / 4];" : "v = v + nlBias4(col);";
       const residual = !v.residual
         ? ""
@@ -200,7 +131,7 @@ export function epilogue(v: MatMulVariant): string[] {
         : "v = v * nlGateGrad(nlLoad_gate(offC + row * N, col));";
       const preAct = v.preActivation ? storeOutput("preAct", v.vec4Out) : "";
       const store = storeOutput("result", v.vec4Out);
-      lines.push(`  { let row = row0 + ty * ${t.tm} + ${i}; let col = ${col};
+      lines.push(`  { let row = ${outputRow(t, i)}; let col = ${col};
     if (row < M && col < N) { var v = c${i}_${j}; ${bias} ${preAct}
       v = nlAct(v); ${residual} ${gate} ${store} } }`);
     }

@@ -5,14 +5,15 @@
 # named suite of them, each writing its output to $OUT/<name>.log as it goes.
 #
 #   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
-#                  amp) and batch 256; matmul 4096² every transpose variant and
-#                  the ViT-Ti/S weight gradients (split-K on/off)
+#                  amp) and batch 256; matmul 4096² every transpose variant, every
+#                  form of the 128² tile, and the ViT-Ti/S weight gradients
+#                  (split-K on/off)
 #   run.sh s       ViT-S/16 batch 64 and 256 with the anchor
 #   run.sh knobs   submit batch 15/64/128, the attention's compact form and split
 #                  dK/dV, ViT-Ti b64
 #   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
-#                  MLP; ViT-Ti b64
+#                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
 #
 # NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
 set -uo pipefail
@@ -47,7 +48,7 @@ case "${1:-ti}" in
     bench ti gpu-vit $vit_ti --batch 64 --steps 3 --compare-kernels --anchor-modes fp32,amp
     bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor
     bench ti gpu-vit $vit_ti --batch 256 --steps 10 --anchor-modes fp32,amp
-    bench matmul matmul --size 4096 --reps 10
+    bench matmul matmul --size 4096 --reps 10 --tile-forms
     ;;
   s)
     bench s gpu-vit $vit_s --batch 64 --steps 10 --anchor-modes fp32,amp
@@ -68,6 +69,9 @@ case "${1:-ti}" in
     NOVALAB_LAYERNORM_BACKWARD=split bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --precision f16
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --activation gelu
+    for form in t128i t128ip t128ipk16; do
+      NOVALAB_MATMUL_TILE=$form bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    done
     ;;
   *) bench custom "$@" ;;
 esac
