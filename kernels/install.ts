@@ -5,8 +5,8 @@
  * int32/bool → float32 really converts (`kernels/cast.ts`), `Sum` and `Mean`
  * so that reducing leading or middle axes needs no transposed copy
  * (`kernels/column_sum.ts`), and the fused
- * LayerNorm, BatchNorm, L2-normalisation, log-sum-exp, attention, linear-layer, Epps–Pulley and
- * AdamW kernels
+ * LayerNorm, BatchNorm, L2-normalisation, log-sum-exp, SigLIP, attention, linear-layer,
+ * Epps–Pulley and AdamW kernels
  * are added under their own names. {@linkcode restoreStockKernels} puts tfjs's
  * kernels back (A/B measurements). `NOVALAB_STOCK_KERNELS=1` asks
  * `core/backend.ts` not to install them at all.
@@ -30,6 +30,7 @@ import { columnSumKernelConfigs } from "./column_sum.ts";
 import { markNovalabKernelsInstalled, novalabKernelsInstalled } from "./active.ts";
 import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
 import { logSumExpKernelConfigs } from "./logsumexp.ts";
+import { sigLipKernelConfigs } from "./siglip.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -52,6 +53,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...eppsPulleyKernelConfigs(),
     ...l2NormalizeKernelConfigs(),
     ...logSumExpKernelConfigs(),
+    ...sigLipKernelConfigs(),
   ];
 }
 

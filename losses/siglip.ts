@@ -13,11 +13,15 @@
  * initialisation every logit is ≈ −10: the B positives cost ≈ 10 each, the
  * B² − B negatives ≈ e⁻¹⁰ each, and the loss is ≈ 10.
  *
+ * On WebGPU with novalab's kernels the loss after the similarity matmul is
+ * one fused row kernel each way (`kernels/siglip.ts`).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { fmtShape } from "./common.ts";
+import { fusedSigLip, fusedSigLipActive } from "../kernels/siglip.ts";
 
 /** Options of {@linkcode sigLipLoss}. */
 export interface SigLipLossOptions {
@@ -47,10 +51,12 @@ export function sigLipLoss(image: Tensor2D, text: Tensor2D, options: SigLipLossO
   }
   return tf.tidy(() => {
     const b = image.shape[0];
-    const logits: Tensor = tf.add(
-      tf.mul(tf.matMul(image, text, false, true), options.scale),
-      options.bias,
-    );
+    const similarity = tf.matMul(image, text, false, true);
+    if (fusedSigLipActive(similarity)) {
+      const scalar = (v: number | Scalar) => typeof v === "number" ? tf.scalar(v) : v;
+      return fusedSigLip(similarity, scalar(options.scale), scalar(options.bias));
+    }
+    const logits: Tensor = tf.add(tf.mul(similarity, options.scale), options.bias);
     const labels = tf.sub(tf.mul(tf.eye(b), 2), 1);
     return tf.div(tf.sum(tf.softplus(tf.neg(tf.mul(labels, logits)))), b) as Scalar;
   });
