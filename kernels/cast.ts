@@ -12,30 +12,17 @@
  * @module
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { FlatProgram } from "./program_base.ts";
 
 /** `result = f32(x)` over a flat view of an int32 or bool (i32-stored) tensor. */
-export class NovalabToFloatProgram implements WebGPUProgram {
+export class NovalabToFloatProgram extends FlatProgram {
   /** The integer input. */
   variableNames = ["x"];
-  /** `[elements]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabToFloat";
-  /** Flat: `main(index)`. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups (tfjs folds an over-limit grid). */
-  dispatch: [number, number, number];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [64, 1, 1];
   /** Program uniforms. */
   uniforms = "units : i32,";
-
-  /** Builds the program for `elements` values. */
-  constructor(elements: number) {
-    this.outputShape = [elements];
-    this.dispatch = [Math.ceil(elements / 64), 1, 1];
-  }
 
   /** WGSL user code. */
   getUserCode(): string {

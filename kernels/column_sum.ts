@@ -18,10 +18,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-
-/** Threads per workgroup. */
-const THREADS = 64;
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { FlatProgram } from "./program_base.ts";
 /** Threads a pass aims for before it splits rows into chunks. */
 const TARGET_THREADS = 65536;
 /**
@@ -31,27 +29,13 @@ const TARGET_THREADS = 65536;
 const MIN_CHUNK = 256;
 
 /** One pass: `[outer, rows, cols]` → `[outer, ceil(rows / chunk), cols]` partial sums, times `scale`. */
-export class NovalabColumnSumProgram implements WebGPUProgram {
+export class NovalabColumnSumProgram extends FlatProgram {
   /** Input. */
   variableNames = ["x"];
-  /** `[outer · chunks · cols]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabColumnSum";
-  /** Flat: `main(index)`. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups (tfjs folds an over-limit grid). */
-  dispatch: [number, number, number];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   /** Program uniforms. */
   uniforms = "units : i32, rows : i32, cols : i32, chunk : i32, chunks : i32, scale : f32,";
-
-  /** Builds one pass producing `units = outer · chunks · cols` sums. */
-  constructor(units: number) {
-    this.outputShape = [units];
-    this.dispatch = [Math.ceil(units / THREADS), 1, 1];
-  }
 
   /** WGSL user code. */
   getUserCode(): string {

@@ -15,9 +15,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Tensor } from "../core/tensor.ts";
-import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { RowProgram } from "./program_base.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./active.ts";
@@ -31,30 +32,19 @@ export const L2_NORMALIZE_GRAD = "NovalabL2NormalizeGrad";
 const FLOOR = "1e-24";
 
 /** One workgroup per row; `backward` selects the gradient program. */
-export class NovalabL2NormalizeProgram implements WebGPUProgram {
+export class NovalabL2NormalizeProgram extends RowProgram {
   /** Inputs (forward: `sumSquares` is written). */
   variableNames: string[];
-  /** `[rows, dim]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey: string;
-  /** Non-flat layout so that `main()` takes no index. */
-  dispatchLayout = { x: [0], y: [1] };
-  /** Workgroups (one per row). */
-  dispatch: [number, number, number];
-  /** Threads per row. */
-  workgroupSize: [number, number, number];
   /** Program uniforms. */
   uniforms = "rows : i32, dim : i32,";
 
   /** Builds the program for `rows × dim`; `limit` is the device's workgroups-per-dimension. */
   constructor(rows: number, dim: number, limit: number, readonly backward: boolean) {
-    this.outputShape = [rows, dim];
+    super([rows, dim], rows, rowWorkgroupSize(dim), limit);
     this.variableNames = backward ? ["x", "sumSquares", "dy"] : ["x", "sumSquares"];
-    const size = rowWorkgroupSize(dim);
-    this.workgroupSize = [size, 1, 1];
-    this.dispatch = gridFor(rows, limit);
-    this.shaderKey = `novalabL2Normalize_${size}_${backward ? "grad" : "forward"}`;
+    this.shaderKey = `novalabL2Normalize_${this.workgroupSize[0]}_${backward ? "grad" : "forward"}`;
   }
 
   /** WGSL user code. */

@@ -20,6 +20,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensor
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
+import { FlatProgram } from "./program_base.ts";
 import { runLayerNormBackward } from "./layernorm_backward_fused.ts";
 
 /** Kernel name of dx. */
@@ -143,28 +144,17 @@ fn main() {
   }
 }
 
-/** Sums `partial[:, 0, :]` and `partial[:, 1, :]` over chunks → dγ (result) and dβ (`dBeta`). */
-export class NovalabLayerNormColumnSumProgram implements WebGPUProgram {
+/**
+ * Sums `partial[:, 0, :]` and `partial[:, 1, :]` over chunks → dγ (result) and
+ * dβ (`dBeta`); built with the number of columns (`main(index)` gets one).
+ */
+export class NovalabLayerNormColumnSumProgram extends FlatProgram {
   /** Inputs. */
   variableNames = ["partial", "dBeta"];
-  /** `[dim]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabLayerNormColumnSum";
-  /** Flat: `main(index)` gets the column. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups. */
-  dispatch: [number, number, number];
-  /** Threads. */
-  workgroupSize: [number, number, number] = [COLUMNS_PER_GROUP, 1, 1];
   /** Program uniforms. */
   uniforms = "chunks : i32, dim : i32,";
-
-  /** Builds the program for `dim` columns. */
-  constructor(dim: number) {
-    this.outputShape = [dim];
-    this.dispatch = [Math.ceil(dim / COLUMNS_PER_GROUP), 1, 1];
-  }
 
   /** WGSL user code. */
   getUserCode(): string {

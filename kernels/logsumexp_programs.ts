@@ -14,6 +14,7 @@
  */
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, rowWorkgroupSize } from "./row_reduce.ts";
+import { FlatProgram } from "./program_base.ts";
 import { BATCH_NORM_COLUMNS as C, BATCH_NORM_LANES as R } from "./batchnorm_programs.ts";
 
 /** A running maximum that no finite logit is below (WGSL may assume no infinities). */
@@ -94,26 +95,17 @@ fn main() {
 }
 
 /** `dx = dy[k]·e^{x − lse[k]}` over `[rows, cols]`, k the row (`axis 1`) or column (`axis 0`). */
-export class NovalabLogSumExpGradProgram implements WebGPUProgram {
+export class NovalabLogSumExpGradProgram extends FlatProgram {
   /** The matrix, its log-sum-exps and their gradient. */
   variableNames = ["x", "lse", "dy"];
-  /** `[rows·cols]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey: string;
-  /** Flat: `main(index)`. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups (tfjs folds an over-limit grid). */
-  dispatch: [number, number, number];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [64, 1, 1];
   /** Program uniforms. */
   uniforms = "units : i32, cols : i32,";
 
-  /** Builds the program for `elements` entries reduced over `axis`. */
+  /** Builds the program for `elements` entries (output `[rows·cols]`) reduced over `axis`. */
   constructor(elements: number, readonly axis: 0 | 1) {
-    this.outputShape = [elements];
-    this.dispatch = [Math.ceil(elements / 64), 1, 1];
+    super(elements);
     this.shaderKey = `novalabLogSumExpGrad_${axis}`;
   }
 

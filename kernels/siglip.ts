@@ -25,9 +25,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor, Tensor1D } from "../core/tensor.ts";
-import { gridFor, ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { ROW_PRELUDE, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
+import { RowProgram } from "./program_base.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./active.ts";
@@ -54,33 +55,25 @@ fn nlSigmoid(x: f32) -> f32 {
   return select(e, 1.0, x >= 0.0) / (1.0 + e);
 }`;
 
-/** One workgroup per row of `g` `[rows, cols]`; `backward` selects the gradient program. */
-export class NovalabSigLipProgram implements WebGPUProgram {
+/**
+ * One workgroup per row of `g` `[rows, cols]`; `backward` selects the gradient
+ * program (output `[rows, cols]`, else `[rows]`).
+ */
+export class NovalabSigLipProgram extends RowProgram {
   /** Inputs (backward: `sRows`, `bRows` are written). */
   variableNames: string[];
-  /** Forward `[rows]`; backward `[rows, cols]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey: string;
-  /** Non-flat layout so that `main()` takes no index. */
-  dispatchLayout = { x: [0], y: [1] };
-  /** Workgroups (one per row). */
-  dispatch: [number, number, number];
-  /** Threads per row. */
-  workgroupSize: [number, number, number];
   /** Program uniforms (`dim` = cols; `invRows` = 1/B). */
   uniforms = "rows : i32, dim : i32, invRows : f32,";
 
   /** Builds the program for `rows × cols`; `limit` is the device's workgroups-per-dimension. */
   constructor(rows: number, cols: number, limit: number, readonly backward: boolean) {
-    this.outputShape = backward ? [rows, cols] : [rows];
+    super(backward ? [rows, cols] : [rows], rows, rowWorkgroupSize(cols), limit);
     this.variableNames = backward
       ? ["g", "scale", "bias", "dy", "sRows", "bRows"]
       : ["g", "scale", "bias"];
-    const size = rowWorkgroupSize(cols);
-    this.workgroupSize = [size, 1, 1];
-    this.dispatch = gridFor(rows, limit);
-    this.shaderKey = `novalabSigLip_${size}_${backward ? "grad" : "forward"}`;
+    this.shaderKey = `novalabSigLip_${this.workgroupSize[0]}_${backward ? "grad" : "forward"}`;
   }
 
   /** WGSL user code. */
