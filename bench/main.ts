@@ -35,64 +35,12 @@ import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
-import { benchMatMul, benchTileForms, benchWeightGrads } from "./matmul.ts";
+import { printMatMulBench } from "./matmul.ts";
 import { countDispatches } from "../kernels/dispatch_count.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
-
-/** The PyTorch anchor: `$NOVALAB_ANCHOR`, else `../shared/anchors/torch_vit_step.py` beside the checkout. */
-function anchorPath(): string {
-  return Deno.env.get("NOVALAB_ANCHOR") ??
-    new URL("../../shared/anchors/torch_vit_step.py", import.meta.url).pathname;
-}
-
-/** The anchor's precision modes: fp32 eager, and bf16 autocast + fused attention (`amp`). */
-type AnchorMode = "fp32" | "amp";
-
-/** Pythons to try for the anchor: `$NOVALAB_PYTHON`, then PATH's, then Debian's (python3-torch). */
-function pythonCandidates(): string[] {
-  const chosen = Deno.env.get("NOVALAB_PYTHON");
-  return chosen ? [chosen] : ["python3", "/usr/bin/python3"];
-}
-
-async function runAnchor(
-  o: VitStepOptions,
-  device: "cpu" | "cuda",
-  mode: AnchorMode,
-): Promise<string | undefined> {
-  const args = [
-    anchorPath(),
-    "--device",
-    device,
-    "--mode",
-    mode,
-    "--steps",
-    String(o.steps),
-    ...["batch", "img", "patch", "dim", "depth", "heads", "out"].flatMap((k) => [
-      `--${k}`,
-      String(o[k as keyof VitStepOptions]),
-    ]),
-  ];
-  const problems: string[] = [];
-  for (const python of pythonCandidates()) {
-    try {
-      const out = await new Deno.Command(python, {
-        args,
-        env: { OMP_NUM_THREADS: String(navigator.hardwareConcurrency) },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (out.success) return new TextDecoder().decode(out.stdout).trim();
-      const last = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
-      problems.push(`${python}: ${last}`);
-    } catch (e) {
-      problems.push(`${python}: ${(e as Error).message}`);
-    }
-  }
-  console.error(`anchor unavailable (${problems.join("; ")}); see shared/anchors/README.md`);
-  return undefined;
-}
+import { parseAnchorModes, runAnchor } from "./anchor.ts";
 
 function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
   return (cmd: Command) =>
@@ -236,19 +184,6 @@ async function vitBench(
   }
 }
 
-/** `--anchor-modes` → the modes, or an error naming the value and the valid ones. */
-export function parseAnchorModes(list: string): AnchorMode[] {
-  const modes = list.split(",").map((m) => m.trim()).filter((m) => m !== "");
-  const bad = modes.filter((m) => m !== "fp32" && m !== "amp");
-  if (bad.length > 0 || modes.length === 0) {
-    throw new Error(
-      `--anchor-modes ${JSON.stringify(list)}: expected a comma-separated list of fp32, amp ` +
-        `(got ${bad.length > 0 ? bad.map((m) => JSON.stringify(m)).join(", ") : "none"})`,
-    );
-  }
-  return modes as AnchorMode[];
-}
-
 /**
  * WASM A/B: the step with tfjs's stock kernels and with novalab's WASM kernels,
  * alternated for three rounds in this process (the machine's load moves
@@ -320,38 +255,18 @@ program.command("matmul").description(
   .option("--tile-forms", "also time every form of novalab's 128×128 tile (NOVALAB_MATMUL_TILE)")
   .action(async (opts) => {
     const info = await initBackend("webgpu");
-    const n = Number.parseInt(opts.size, 10);
     console.log(
-      `matmul ${n}×${n} on ${info.adapter?.description}` +
+      `matmul ${opts.size}×${opts.size} on ${info.adapter?.description}` +
         (info.adapter?.isFallback ? " (fallback adapter, not a GPU)" : ""),
     );
-    const reps = Number.parseInt(opts.reps, 10);
-    for (const r of await benchMatMul(n, reps)) {
-      console.log(
-        `  ${r.variant.padEnd(6)} ${r.kernels.padEnd(11)} ${r.ms.toFixed(2)} ms  ${
-          r.tflops.toPrecision(3)
-        } TFLOP/s`,
-      );
-    }
-    if (opts.tileForms) {
-      if (n < 2048) console.log("  (tile forms: below ~2048² the planner may pick a smaller tile)");
-      for (const r of await benchTileForms(n, reps)) {
-        console.log(
-          `  tile ${r.form.padEnd(10)} ${r.variant.padEnd(6)} ${r.ms.toFixed(2)} ms  ` +
-            `${r.tflops.toPrecision(3)} TFLOP/s`,
-        );
-      }
-    }
-    const dims = String(opts.gradDims).split(",").filter((d) => d.trim() !== "");
-    const tokens = Number.parseInt(opts.tokens, 10);
-    for (const dim of dims.map((d) => Number.parseInt(d, 10))) {
-      console.log(`weight gradients Xᵀ·dY, width ${dim}: stock | novalab split-K | whole k`);
-      for (const r of await benchWeightGrads(dim, tokens, reps)) {
-        const f = (k: "stock" | "split" | "whole") =>
-          `${r.ms[k].toFixed(2)} ms ${r.tflops[k].toPrecision(3)} TFLOP/s`;
-        console.log(`  ${r.shape.padEnd(28)} ${f("stock")} | ${f("split")} | ${f("whole")}`);
-      }
-    }
+    await printMatMulBench({
+      size: Number.parseInt(opts.size, 10),
+      reps: Number.parseInt(opts.reps, 10),
+      gradDims: String(opts.gradDims).split(",").filter((d) => d.trim() !== "")
+        .map((d) => Number.parseInt(d, 10)),
+      tokens: Number.parseInt(opts.tokens, 10),
+      tileForms: opts.tileForms === true,
+    });
   });
 program.command("data").description(
   "decoded + augmented 224 px JPEGs per second, with and without prefetch",

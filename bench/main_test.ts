@@ -1,6 +1,6 @@
 /** `bench` flags that are checked before any compute. */
 import assert from "node:assert/strict";
-import { parseAnchorModes } from "./main.ts";
+import { parseAnchorModes } from "./anchor.ts";
 
 Deno.test("bench --anchor-modes: fp32 and amp in any order; anything else names the bad value", () => {
   assert.deepEqual(parseAnchorModes("fp32,amp"), ["fp32", "amp"]);

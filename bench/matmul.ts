@@ -179,3 +179,42 @@ export async function benchWeightGrads(
   }
   return rows;
 }
+
+/** What `deno task bench matmul` measures. */
+export interface MatMulBenchOptions {
+  /** Side of the square products. */
+  size: number;
+  /** Timed products per case. */
+  reps: number;
+  /** ViT widths whose weight gradients to time (empty: none). */
+  gradDims: number[];
+  /** Rows of the weight gradients (batch × tokens per image). */
+  tokens: number;
+  /** Also time every form of the 128 × 128 tile. */
+  tileForms: boolean;
+}
+
+/** Runs and prints `deno task bench matmul` (webgpu must be active). */
+export async function printMatMulBench(o: MatMulBenchOptions): Promise<void> {
+  const rate = (ms: number, tflops: number) =>
+    `${ms.toFixed(2)} ms  ${tflops.toPrecision(3)} TFLOP/s`;
+  for (const r of await benchMatMul(o.size, o.reps)) {
+    console.log(`  ${r.variant.padEnd(6)} ${r.kernels.padEnd(11)} ${rate(r.ms, r.tflops)}`);
+  }
+  if (o.tileForms) {
+    if (o.size < 2048) {
+      console.log("  (tile forms: below ~2048² the planner may pick a smaller tile)");
+    }
+    for (const r of await benchTileForms(o.size, o.reps)) {
+      console.log(`  tile ${r.form.padEnd(10)} ${r.variant.padEnd(6)} ${rate(r.ms, r.tflops)}`);
+    }
+  }
+  for (const dim of o.gradDims) {
+    console.log(`weight gradients Xᵀ·dY, width ${dim}: stock | novalab split-K | whole k`);
+    for (const r of await benchWeightGrads(dim, o.tokens, o.reps)) {
+      const f = (k: "stock" | "split" | "whole") =>
+        `${r.ms[k].toFixed(2)} ms ${r.tflops[k].toPrecision(3)} TFLOP/s`;
+      console.log(`  ${r.shape.padEnd(28)} ${f("stock")} | ${f("split")} | ${f("whole")}`);
+    }
+  }
+}
