@@ -26,6 +26,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { installUniformArena } from "./uniform_arena.ts";
 import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.ts";
+import { guardDeviceLimits } from "./device_limits.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -134,6 +135,8 @@ async function createBackend(): Promise<WebGPUBackend> {
   device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
     create({ ...descriptor, code: applyReadWriteInputs(hoistEnableDirectives(descriptor.code)) });
   novalabDevices.add(device);
+  const info = adapter.info;
+  guardDeviceLimits(device, info.description || info.device || "unnamed adapter");
   const backend = new WebGPUBackend(device, adapter.info);
   if (bindGroupCacheWanted()) {
     installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);
