@@ -27,6 +27,7 @@ import * as tf from "@tensorflow/tfjs";
 import { installUniformArena } from "./uniform_arena.ts";
 import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.ts";
 import { guardDeviceLimits } from "./device_limits.ts";
+import { surfaceDeviceErrors } from "./device_errors.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -135,9 +136,10 @@ async function createBackend(): Promise<WebGPUBackend> {
   device.createShaderModule = (descriptor: GPUShaderModuleDescriptor) =>
     create({ ...descriptor, code: applyReadWriteInputs(hoistEnableDirectives(descriptor.code)) });
   novalabDevices.add(device);
-  const info = adapter.info;
-  guardDeviceLimits(device, info.description || info.device || "unnamed adapter");
+  const name = adapter.info.description || adapter.info.device || "unnamed adapter";
+  guardDeviceLimits(device, name);
   const backend = new WebGPUBackend(device, adapter.info);
+  surfaceDeviceErrors(backend, name);
   if (bindGroupCacheWanted()) {
     installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);
   }
