@@ -10,14 +10,17 @@
  *   submits and host ms per step. `--compare-kernels` runs the step with
  *   tfjs's stock kernels and with novalab's (`kernels/`) in the same process
  *   (`NOVALAB_STOCK_KERNELS=1` alone selects the stock ones).
- *   `--profile` (WASM/CPU) prints per-kernel milliseconds per step by phase;
+ *   `--profile` prints per-kernel milliseconds per step by phase (WASM/CPU:
+ *   each kernel's wall time; WebGPU: each dispatch's GPU time from timestamp
+ *   queries and its host recording time, `bench/gpu_profile.ts`);
  *   `--compare-kernels` alternates tfjs's stock WASM kernels and novalab's
  *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones).
  * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
  *   with tfjs's stock WebGPU kernels and with novalab's, in fp32 and — where
  *   the adapter offers `shader-f16` — with f16 operands.
  * - `train <recipe>`: ms/step and images/s of a recipe's real training step
- *   (at the recipe's `precision:`).
+ *   (at the recipe's `precision:`; `--profile` on WebGPU: GPU time per kernel),
+ *   `bench/train.ts`.
  *
  * `--precision f16` (cpu-vit, gpu-vit) runs the step with f16 matmul operands.
  *
@@ -30,17 +33,16 @@ import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
 import { type Precision, PRECISIONS } from "../kernels/precision.ts";
-import { loadRunnable } from "../core/recipe_runnable.ts";
-import { buildRecipe, defaultCacheDir } from "../core/run.ts";
-import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
 import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
 import { printMatMulBench } from "./matmul.ts";
-import { countDispatches } from "../kernels/dispatch_count.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
 import { parseAnchorModes, runAnchor } from "./anchor.ts";
+import { benchTrain } from "./train.ts";
+import { profileGpuDispatches } from "./gpu_profile.ts";
+import { formatGpuProfile } from "./gpu_profile_format.ts";
 
 function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
   return (cmd: Command) =>
@@ -70,7 +72,10 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
         new Option("--precision <p>", "matmul operands (f16: WebGPU with shader-f16)")
           .choices([...PRECISIONS]).default("fp32"),
       )
-      .option("--profile", "WASM/CPU: per-kernel milliseconds per step, by phase")
+      .option(
+        "--profile",
+        "per-kernel milliseconds per step by phase (WebGPU: GPU time from timestamp queries)",
+      )
       .option("--profile-shapes", "with --profile: per kernel and input shapes");
 }
 
@@ -163,7 +168,16 @@ async function vitBench(
     );
   } else if (opts.compareKernels && info.name === "wasm") {
     r = await compareWasm(o, label);
-  } else if (opts.profile && info.name !== "webgpu") {
+  } else if (opts.profile && info.name === "webgpu") {
+    const profiler = profileGpuDispatches(tf.backend() as WebGPUBackend, {
+      shapes: Boolean(opts.profileShapes),
+    });
+    r = await benchVitStep(o, profiler);
+    const stats = await profiler.read();
+    profiler.detach();
+    printStep(label(" (profiled: a timed pass per dispatch)"), r);
+    console.log(formatGpuProfile(stats, o.steps, r.msPerStep));
+  } else if (opts.profile) {
     const profiler = profileKernels(undefined, { shapes: Boolean(opts.profileShapes) });
     r = await benchVitStep(o, profiler);
     profiler.detach();
@@ -284,41 +298,17 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   )
   .option("--steps <n>", "timed steps", "5")
   .option("--backend <name>", "backend", "auto")
-  .action(async (recipePath: string, opts) => {
-    const recipe = await loadRunnable(recipePath, opts.set);
-    const info = await initBackend(opts.backend as BackendChoice);
-    applyPrecision(recipe.precision ?? "fp32", info);
-    const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
-    const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
-    await trainer.step(0);
-    const counter = info.name === "webgpu"
-      ? countDispatches(tf.backend() as WebGPUBackend)
-      : undefined;
-    const steps = Number(opts.steps);
-    const t0 = performance.now();
-    for (let s = 1; s <= steps; s++) await trainer.step(s);
-    const ms = (performance.now() - t0) / steps;
-    const batch = recipe.train.batch * recipe.train.accumulate;
-    console.log(
-      `${recipe.name} on ${info.name} (${info.precision}): ${ms.toFixed(1)} ms/step, ${
-        (batch / ms * 1000).toFixed(1)
-      } samples/s (batch ${batch})`,
-    );
-    if (counter) {
-      const c = counter.read();
-      counter.detach();
-      const top = Object.entries(c.byProgram).sort((a, b) => b[1] - a[1])
-        .map(([p, n]) => `${p} ${+(n / steps).toFixed(1)}`).join(", ");
-      console.log(
-        `  ${+(c.dispatches / steps).toFixed(1)} dispatches/step, ` +
-          `${+(c.submits / steps).toFixed(1)} submits/step (data loading included)`,
-      );
-      console.log(`  by program: ${top}`);
-    }
-    await trainer.close();
-    graph.dispose();
-    source.dispose();
-  });
+  .option("--profile", "WebGPU: GPU time of every kernel (timestamp queries)")
+  .option("--profile-shapes", "with --profile: per kernel and shapes")
+  .action((recipePath: string, opts) =>
+    benchTrain(recipePath, {
+      set: opts.set,
+      steps: Number(opts.steps),
+      backend: opts.backend as BackendChoice,
+      profile: opts.profile === true,
+      profileShapes: opts.profileShapes === true,
+    })
+  );
 
 if (import.meta.main) {
   try {

@@ -101,6 +101,14 @@ export function attentionTile(dh: number, limitBytes: number, extraFloatsPerRow 
   );
 }
 
+/**
+ * [T, T]·[T, dh]-sized products each attention program computes: the forward
+ * QKᵀ and PV; dQ recomputes QKᵀ, then dP = dO·Vᵀ and dS·K; dK/dV recomputes
+ * QKᵀ, then Pᵀ·dO, dP and dSᵀ·Q (dV alone: QKᵀ and Pᵀ·dO; dK given dV: the
+ * other three).
+ */
+const ATTENTION_PRODUCTS: Record<string, number> = { forward: 2, dq: 3, dkv: 4, dv: 2, dk: 3 };
+
 /** Base class: layout, grid, uniforms and the WGSL building blocks. */
 export abstract class AttentionProgram implements WebGPUProgram {
   /** Output shape. */
@@ -119,10 +127,16 @@ export abstract class AttentionProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [ATTENTION_ROWS, 1, 1];
   /** Program uniforms. */
   uniforms = "seq : i32, heads : i32,";
+  /**
+   * Multiply-add work done, recomputed scores included (2 FLOPs per product
+   * term): GPU profiles (`bench/gpu_profile.ts`) report TFLOP/s from it.
+   */
+  flops: number;
 
   /** Builds the program for geometry `g`. */
   constructor(readonly g: AttentionGeometry, kind: string) {
     this.dispatch = [Math.ceil(g.t / ATTENTION_ROWS), g.heads, g.n];
+    this.flops = (ATTENTION_PRODUCTS[kind] ?? 0) * 2 * g.n * g.heads * g.t * g.t * g.dh;
     this.shaderKey = `novalabAttention_${kind}_${g.dh}_${g.tile}_${g.compact ? "c" : "t"}` +
       (g.keyBias ? "_kb" : "");
   }

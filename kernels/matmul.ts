@@ -131,6 +131,7 @@ function prepareMatMul(
     plan.n,
     tiling.splits,
   );
+  program.flops = 2 * plan.batch * plan.m * plan.n * plan.k;
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   if (program.dispatch.some((d) => d > limit)) return null;
   const flat = (t: TensorInfo, shape: number[]): TensorInfo => ({ ...t, shape });

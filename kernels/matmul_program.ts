@@ -230,6 +230,11 @@ export class NovalabMatMulProgram implements WebGPUProgram {
   workgroupSize: [number, number, number];
   /** Program-defined uniforms (values: `matMulUniforms` in `kernels/matmul.ts`). */
   uniforms: string;
+  /**
+   * Floating-point operations of the product, 2·batch·M·N·K (set by the caller,
+   * which knows K): GPU profiles (`bench/gpu_profile.ts`) report TFLOP/s from it.
+   */
+  flops = 0;
 
   /**
    * Builds the program for `variant` and output `[batch, M, N]`

@@ -14,6 +14,8 @@
 #   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
 #                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
+#   run.sh profile GPU time of every kernel (timestamp queries): ViT-Ti/16 b64 by
+#                  program and by program and shapes, ViT-S/16 b64, ViT-Ti b256
 #
 # NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
 set -uo pipefail
@@ -72,6 +74,12 @@ case "${1:-ti}" in
     for form in t128i t128ip t128ipk16; do
       NOVALAB_MATMUL_TILE=$form bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     done
+    ;;
+  profile)
+    bench profile gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile
+    bench profile gpu-vit $vit_ti --batch 64 --steps 2 --no-anchor --profile --profile-shapes
+    bench profile gpu-vit $vit_s --batch 64 --steps 3 --no-anchor --profile
+    bench profile gpu-vit $vit_ti --batch 256 --steps 2 --no-anchor --profile
     ;;
   *) bench custom "$@" ;;
 esac

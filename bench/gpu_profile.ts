@@ -1,0 +1,251 @@
+/**
+ * Per-dispatch GPU time on tfjs-backend-webgpu, from timestamp queries: every
+ * dispatch the backend records gets its own compute pass whose beginning and
+ * end write GPU timestamps, and the host milliseconds spent recording it are
+ * timed too. The totals are kept per phase (forward, backward, optimizer, …)
+ * and per program class (optionally per program and shapes), so a step's GPU
+ * time can be read kernel by kernel next to its host cost — the profile issue 8
+ * asks for before and after each kernel.
+ *
+ * Profiling changes what it measures a little: one pass per dispatch puts a
+ * barrier between dispatches that share a pass otherwise, so read the sum of
+ * kernel times as the GPU's busy time, not the step time. It needs the
+ * `timestamp-query` feature (novalab's device requests it where the adapter
+ * offers it: Vulkan GPUs and the fallback adapter do). It wraps the backend
+ * instance's internal `recordAndSubmit` (tfjs-backend-webgpu 4.22, pinned).
+ *
+ * @module
+ */
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+
+/** GPU and host time of one program (and shape, when asked) in one phase. */
+export interface GpuKernelStat {
+  /** Program class name (`NovalabMatMulProgram`, `BinaryOpProgram`, …), with shapes if asked. */
+  kernel: string;
+  /** Phase label given to {@linkcode GpuProfiler.phase}. */
+  phase: string;
+  /** Dispatches. */
+  calls: number;
+  /** GPU milliseconds between the pass's two timestamps, summed. */
+  gpuMs: number;
+  /**
+   * Host milliseconds spent recording the dispatches (bind group, uniforms,
+   * encoding), without the queue submits tfjs makes along the way.
+   */
+  hostMs: number;
+  /** Floating-point operations, for programs that state them (`flops`), else 0. */
+  flops: number;
+}
+
+/** A running GPU profiler; {@linkcode GpuProfiler.detach} restores the backend. */
+export interface GpuProfiler {
+  /** Attributes the following dispatches to `name`. */
+  phase(name: string): void;
+  /** Forgets what was recorded so far (e.g. the warm-up steps). */
+  reset(): void;
+  /** Resolves the timestamps recorded so far; returns a copy of the totals, most GPU time first. */
+  read(): Promise<GpuKernelStat[]>;
+  /** Puts the backend's own `recordAndSubmit` and `submitQueue` back and frees the query sets. */
+  detach(): void;
+}
+
+interface Recorded {
+  key: string;
+  phase: string;
+  kernel: string;
+  hostMs: number;
+  flops: number;
+  set: GPUQuerySet;
+  slot: number;
+}
+
+interface TensorInfoLike {
+  shape: number[];
+}
+
+interface Internals {
+  device: GPUDevice;
+  commandEncoder: GPUCommandEncoder | null;
+  computePassEncoder: GPUComputePassEncoder | null;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  recordAndSubmit: (
+    program: { constructor: { name: string }; flops?: number },
+    output: TensorInfoLike,
+    inputs: TensorInfoLike[],
+    ...rest: unknown[]
+  ) => void;
+}
+
+/** Timestamps per query set (WebGPU's limit is 4096 queries per set). */
+const QUERIES_PER_SET = 4096;
+
+/** `Name [out] ← [a]·[b]`: a program and the shapes it ran on. */
+function describeDispatch(name: string, output: TensorInfoLike, inputs: TensorInfoLike[]): string {
+  const shape = (t: TensorInfoLike) => `[${t.shape.join(",")}]`;
+  return `${name} ${shape(output)} ← ${inputs.map(shape).join("·")}`;
+}
+
+/**
+ * Attaches a profiler to `backend` (the active one: `tf.backend()` while webgpu
+ * is set). `shapes` keys the totals by output and input shapes as well.
+ * Throws, naming the fix, when the device lacks `timestamp-query`.
+ */
+export function profileGpuDispatches(
+  backend: WebGPUBackend,
+  options: { shapes?: boolean } = {},
+): GpuProfiler {
+  const b = backend as unknown as Internals;
+  if (typeof b.recordAndSubmit !== "function" || typeof b.endComputePassEncoder !== "function") {
+    throw new Error(
+      "bench/gpu_profile.ts: the backend has no recordAndSubmit/endComputePassEncoder; " +
+        "expected a tfjs-backend-webgpu 4.22 WebGPUBackend (pinned in deno.json)",
+    );
+  }
+  if (!b.device.features.has("timestamp-query")) {
+    throw new Error(
+      "bench/gpu_profile.ts: this WebGPU device has no 'timestamp-query' feature, so GPU time " +
+        "per dispatch cannot be measured; run without --profile (novalab's device requests the " +
+        "feature when the adapter offers it)",
+    );
+  }
+  const own = {
+    recordAndSubmit: Object.getOwnPropertyDescriptor(b, "recordAndSubmit"),
+    submitQueue: Object.getOwnPropertyDescriptor(b, "submitQueue"),
+  };
+  const record = b.recordAndSubmit;
+  const submit = b.submitQueue;
+  let submitMs = 0;
+  b.submitQueue = function () {
+    const t0 = performance.now();
+    try {
+      submit.call(this);
+    } finally {
+      submitMs += performance.now() - t0;
+    }
+  };
+  const sets: GPUQuerySet[] = [];
+  let used = QUERIES_PER_SET;
+  let pending: Recorded[] = [];
+  const stats = new Map<string, GpuKernelStat>();
+  let current = "step";
+  const nextSlot = (): { set: GPUQuerySet; slot: number } => {
+    if (used + 2 > QUERIES_PER_SET) {
+      sets.push(b.device.createQuerySet({ type: "timestamp", count: QUERIES_PER_SET }));
+      used = 0;
+    }
+    used += 2;
+    return { set: sets.at(-1)!, slot: used - 2 };
+  };
+  b.recordAndSubmit = function (program, output, inputs, ...rest) {
+    const { set, slot } = nextSlot();
+    b.endComputePassEncoder();
+    b.ensureCommandEncoderReady();
+    b.computePassEncoder = b.commandEncoder!.beginComputePass({
+      timestampWrites: {
+        querySet: set,
+        beginningOfPassWriteIndex: slot,
+        endOfPassWriteIndex: slot + 1,
+      },
+    });
+    const t0 = performance.now();
+    const submitted0 = submitMs;
+    record.call(this, program, output, inputs, ...rest);
+    // A submit tfjs makes while recording (every so many dispatches) is not this dispatch's cost.
+    const hostMs = performance.now() - t0 - (submitMs - submitted0);
+    // A pass per dispatch: the next one starts its own (tfjs may have ended this one already).
+    b.endComputePassEncoder();
+    const kernel = options.shapes
+      ? describeDispatch(program.constructor.name, output, inputs)
+      : program.constructor.name;
+    pending.push({
+      key: `${current}\u0000${kernel}`,
+      phase: current,
+      kernel,
+      hostMs,
+      flops: program.flops ?? 0,
+      set,
+      slot,
+    });
+  };
+  /** Reads back every set `pending` used; adds each dispatch's duration to `stats`. */
+  const resolve = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const usedSets = [...new Set(batch.map((r) => r.set))];
+    const bytes = QUERIES_PER_SET * 8;
+    const readBacks = usedSets.map(() => ({
+      resolved: b.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      }),
+      staging: b.device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+    }));
+    b.endComputePassEncoder();
+    b.ensureCommandEncoderReady();
+    usedSets.forEach((set, i) => {
+      const last = Math.max(...batch.filter((r) => r.set === set).map((r) => r.slot)) + 2;
+      b.commandEncoder!.resolveQuerySet(set, 0, last, readBacks[i]!.resolved, 0);
+      b.commandEncoder!.copyBufferToBuffer(
+        readBacks[i]!.resolved,
+        0,
+        readBacks[i]!.staging,
+        0,
+        bytes,
+      );
+    });
+    b.submitQueue();
+    const times = new Map<GPUQuerySet, BigUint64Array>();
+    for (const [i, set] of usedSets.entries()) {
+      const staging = readBacks[i]!.staging;
+      await staging.mapAsync(GPUMapMode.READ);
+      times.set(set, new BigUint64Array(staging.getMappedRange().slice(0)));
+      staging.unmap();
+    }
+    readBacks.forEach((r) => {
+      r.resolved.destroy();
+      r.staging.destroy();
+    });
+    for (const r of batch) {
+      const t = times.get(r.set)!;
+      // Timestamps are nanoseconds; an adapter may write an end before its begin (clamped).
+      const ns = t[r.slot + 1]! > t[r.slot]! ? Number(t[r.slot + 1]! - t[r.slot]!) : 0;
+      const s = stats.get(r.key) ??
+        { kernel: r.kernel, phase: r.phase, calls: 0, gpuMs: 0, hostMs: 0, flops: 0 };
+      s.calls += 1;
+      s.gpuMs += ns / 1e6;
+      s.hostMs += r.hostMs;
+      s.flops += r.flops;
+      stats.set(r.key, s);
+    }
+    // Every set is free again once read: start filling from the first.
+    sets.splice(0).forEach((s) => s.destroy());
+    used = QUERIES_PER_SET;
+  };
+  return {
+    phase: (name) => {
+      current = name;
+    },
+    reset: () => {
+      pending = [];
+      stats.clear();
+    },
+    read: async () => {
+      await resolve();
+      return [...stats.values()].map((s) => ({ ...s })).sort((x, y) => y.gpuMs - x.gpuMs);
+    },
+    detach: () => {
+      for (const key of ["recordAndSubmit", "submitQueue"] as const) {
+        const previous = own[key];
+        if (previous) Object.defineProperty(b, key, previous);
+        else delete (b as Partial<Internals>)[key];
+      }
+      sets.splice(0).forEach((s) => s.destroy());
+    },
+  };
+}

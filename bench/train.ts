@@ -1,0 +1,77 @@
+/**
+ * `deno task bench train <recipe>`: ms/step and samples/s of a recipe's real
+ * training step (its data, graph, losses and optimizer, at the recipe's
+ * `precision:`), with dispatches and submits per step on WebGPU and, with
+ * `profile`, the GPU time of every kernel (`bench/gpu_profile.ts`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
+import { loadRunnable } from "../core/recipe_runnable.ts";
+import { buildRecipe, defaultCacheDir } from "../core/run.ts";
+import { Trainer } from "../core/trainer.ts";
+import { countDispatches } from "../kernels/dispatch_count.ts";
+import { type GpuProfiler, profileGpuDispatches } from "./gpu_profile.ts";
+import { formatGpuProfile } from "./gpu_profile_format.ts";
+
+/** Options of {@linkcode benchTrain}. */
+export interface TrainBenchOptions {
+  /** `key=value` overrides of the recipe. */
+  set: string[];
+  /** Timed steps (after one warm-up step). */
+  steps: number;
+  /** Backend choice (`auto`, `webgpu`, `wasm`, `cpu`). */
+  backend: BackendChoice;
+  /** WebGPU: time every dispatch on the GPU (`--profile`). */
+  profile?: boolean;
+  /** With `profile`: key kernels by their shapes too. */
+  profileShapes?: boolean;
+}
+
+/** Runs and prints the training-step benchmark of the recipe at `recipePath`. */
+export async function benchTrain(recipePath: string, o: TrainBenchOptions): Promise<void> {
+  const recipe = await loadRunnable(recipePath, o.set);
+  const info = await initBackend(o.backend);
+  applyPrecision(recipe.precision ?? "fp32", info);
+  const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
+  const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+  await trainer.step(0);
+  const backend = info.name === "webgpu" ? tf.backend() as WebGPUBackend : undefined;
+  if (o.profile && !backend) {
+    throw new Error(`--profile times GPU kernels: it needs --backend webgpu (got ${info.name})`);
+  }
+  const profiler: GpuProfiler | undefined = o.profile && backend
+    ? profileGpuDispatches(backend, { shapes: o.profileShapes === true })
+    : undefined;
+  const counter = backend ? countDispatches(backend) : undefined;
+  const t0 = performance.now();
+  for (let s = 1; s <= o.steps; s++) await trainer.step(s);
+  const ms = (performance.now() - t0) / o.steps;
+  const batch = recipe.train.batch * recipe.train.accumulate;
+  console.log(
+    `${recipe.name} on ${info.name} (${info.precision})${profiler ? " profiled" : ""}: ${
+      ms.toFixed(1)
+    } ms/step, ${(batch / ms * 1000).toFixed(1)} samples/s (batch ${batch})`,
+  );
+  if (counter) {
+    const c = counter.read();
+    counter.detach();
+    const top = Object.entries(c.byProgram).sort((a, b) => b[1] - a[1])
+      .map(([p, n]) => `${p} ${+(n / o.steps).toFixed(1)}`).join(", ");
+    console.log(
+      `  ${+(c.dispatches / o.steps).toFixed(1)} dispatches/step, ` +
+        `${+(c.submits / o.steps).toFixed(1)} submits/step (data loading included)`,
+    );
+    console.log(`  by program: ${top}`);
+  }
+  if (profiler) {
+    const stats = await profiler.read();
+    profiler.detach();
+    console.log(formatGpuProfile(stats, o.steps, ms));
+  }
+  await trainer.close();
+  graph.dispose();
+  source.dispose();
+}
