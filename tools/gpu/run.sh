@@ -4,6 +4,11 @@
 # Deno, then either one `bench` command (`run.sh gpu-vit --batch 256 …`) or a
 # named suite of them, each writing its output to $OUT/<name>.log as it goes.
 #
+#   run.sh first   (the default) the acceptance numbers in priority order, for a
+#                  session that may get one call: ViT-Ti/16 b64 with the anchor
+#                  (fp32 + amp), matmul 4096² with every tile form, the ViT-Ti
+#                  b64 GPU profile, ViT-S/16 b64, ViT-Ti and ViT-S b256 with the
+#                  anchor, ViT-Ti b64 over 100 steps (memory flatness)
 #   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
 #                  amp) and batch 256; matmul 4096² every transpose variant, every
 #                  form of the 128² tile, and the ViT-Ti/S weight gradients
@@ -34,17 +39,35 @@ deno=/tmp/novalab-deno
 [ -f "$gpu/torch_vit_step.py" ] && export NOVALAB_ANCHOR=$PWD/$gpu/torch_vit_step.py
 export PYTHONUNBUFFERED=1
 
+# Every suite must return inside one 10-minute device call with its logs in $OUT: each
+# command gets at most the time left before NOVALAB_GPU_DEADLINE seconds (default 560) from
+# the start, and is skipped when less than a minute is left.
+deadline=$((SECONDS + ${NOVALAB_GPU_DEADLINE:-560}))
 bench() { # bench <log name> <bench arguments…>
-  local name=$1
+  local name=$1 left=$((deadline - SECONDS))
   shift
-  echo "== bench $* ($(date -u +%H:%M:%S))" | tee -a "$out/$name.log"
-  "$deno" run -A "$gpu/bench.js" "$@" 2>&1 | grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' |
-    tee -a "$out/$name.log"
+  if [ "$left" -lt 60 ]; then
+    echo "== skipped (deadline, ${left}s left): bench $*" | tee -a "$out/$name.log"
+    return
+  fi
+  echo "== bench $* ($(date -u +%H:%M:%S), ${left}s left)" | tee -a "$out/$name.log"
+  timeout --signal=INT --kill-after=10 "$left" "$deno" run -A "$gpu/bench.js" "$@" 2>&1 |
+    grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' | tee -a "$out/$name.log"
 }
 
 vit_ti="--img 224 --patch 16 --dim 192 --depth 12 --heads 3 --out 768"
 vit_s="--img 224 --patch 16 --dim 384 --depth 12 --heads 6 --out 768"
-case "${1:-ti}" in
+case "${1:-first}" in
+  first)
+    nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
+    bench first gpu-vit $vit_ti --batch 64 --steps 10 --anchor-modes fp32,amp
+    bench first matmul --size 4096 --reps 10 --tile-forms
+    bench first gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile
+    bench first gpu-vit $vit_s --batch 64 --steps 10 --anchor-modes fp32,amp
+    bench first gpu-vit $vit_ti --batch 256 --steps 5 --anchor-modes fp32,amp
+    bench first gpu-vit $vit_s --batch 256 --steps 5 --anchor-modes fp32,amp
+    bench first gpu-vit $vit_ti --batch 64 --steps 100 --no-anchor
+    ;;
   ti)
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
     bench ti gpu-vit $vit_ti --batch 64 --steps 3 --compare-kernels --anchor-modes fp32,amp
