@@ -5,7 +5,8 @@
 # named suite of them, each writing its output to $OUT/<name>.log as it goes.
 #
 #   run.sh first   (the default) the acceptance numbers in priority order, for a
-#                  session that may get one call: ViT-Ti/16 b64 with the anchor
+#                  session that may get one call: the WebGPU correctness tests
+#                  (at most 150 s; full log in tests.log), ViT-Ti/16 b64 with the anchor
 #                  (fp32 + amp), matmul 4096² with every tile form, the ViT-Ti
 #                  b64 GPU profile, ViT-S/16 b64, ViT-Ti and ViT-S b256 with the
 #                  anchor, ViT-Ti b64 over 100 steps (memory flatness)
@@ -19,6 +20,7 @@
 #   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
 #                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
+#   run.sh tests   the WebGPU correctness tests (kernels, device, models) on this GPU
 #   run.sh profile GPU time of every kernel (timestamp queries): ViT-Ti/16 b64 by
 #                  program and by program and shapes, ViT-S/16 b64, ViT-Ti b256
 #
@@ -37,7 +39,7 @@ fi
 deno=/tmp/novalab-deno
 [ -x "$deno" ] || { xz -dc "$gpu/deno.xz" >"$deno.tmp" && chmod +x "$deno.tmp" && mv "$deno.tmp" "$deno"; }
 [ -f "$gpu/torch_vit_step.py" ] && export NOVALAB_ANCHOR=$PWD/$gpu/torch_vit_step.py
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 NO_COLOR=1
 
 # Every suite must return inside one 10-minute device call with its logs in $OUT: each
 # command gets at most the time left before NOVALAB_GPU_DEADLINE seconds (default 560) from
@@ -55,11 +57,21 @@ bench() { # bench <log name> <bench arguments…>
     grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' | tee -a "$out/$name.log"
 }
 
+gpu_tests() { # the WebGPU correctness tests on this GPU, at most $1 seconds
+  local left=$((deadline - SECONDS))
+  [ "$left" -gt "$1" ] && left=$1
+  echo "== deno test .gpu/tests.js ($(date -u +%H:%M:%S), ${left}s)" | tee -a "$out/tests.log"
+  timeout --signal=INT --kill-after=10 "$left" "$deno" test --no-config -A "$gpu/tests.js" 2>&1 |
+    grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' | tee -a "$out/tests.log" |
+    grep -E 'FAILED|passed|failed|^error' | tail -20
+}
+
 vit_ti="--img 224 --patch 16 --dim 192 --depth 12 --heads 3 --out 768"
 vit_s="--img 224 --patch 16 --dim 384 --depth 12 --heads 6 --out 768"
 case "${1:-first}" in
   first)
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
+    gpu_tests 150
     bench first gpu-vit $vit_ti --batch 64 --steps 10 --anchor-modes fp32,amp
     bench first matmul --size 4096 --reps 10 --tile-forms
     bench first gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile
@@ -104,5 +116,6 @@ case "${1:-first}" in
     bench profile gpu-vit $vit_s --batch 64 --steps 3 --no-anchor --profile
     bench profile gpu-vit $vit_ti --batch 256 --steps 2 --no-anchor --profile
     ;;
+  tests) gpu_tests 540 ;;
   *) bench custom "$@" ;;
 esac
