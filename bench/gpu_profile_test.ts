@@ -9,7 +9,7 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { profileGpuDispatches } from "./gpu_profile.ts";
 import { formatGpuProfile, gpuProfileTotals } from "./gpu_profile_format.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
-import { NovalabAttentionForwardProgram } from "../kernels/attention_programs.ts";
+import { NovalabAttentionForwardProgram } from "../kernels/attention_forward_program.ts";
 import {
   NovalabAttentionGradKeyProgram,
   NovalabAttentionGradKeyValueProgram,

@@ -9,11 +9,8 @@
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
-import {
-  type AttentionGeometry,
-  attentionTile,
-  NovalabAttentionForwardProgram,
-} from "./attention_programs.ts";
+import { type AttentionGeometry, attentionTile } from "./attention_programs.ts";
+import { NovalabAttentionForwardProgram } from "./attention_forward_program.ts";
 import {
   NovalabAttentionGradKeyProgram,
   NovalabAttentionGradKeyValueProgram,
