@@ -34,7 +34,12 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
 import { type Precision, PRECISIONS } from "../kernels/precision.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
-import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
+import {
+  benchVitStep,
+  gpuMemoryFlat,
+  type VitStepOptions,
+  type VitStepResult,
+} from "./vit_step.ts";
 import { printMatMulBench } from "./matmul.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
@@ -59,6 +64,10 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
       .option("--out <n>", "projection width", String(defaults.out))
       .option("--steps <n>", "timed steps", String(defaults.steps))
       .option("--no-anchor", "skip the PyTorch anchor")
+      .option(
+        "--sync-every-step",
+        "read the loss after every step (default: only the last, like the anchor)",
+      )
       .option(
         "--anchor-modes <list>",
         "anchor precisions to run, comma-separated: fp32, amp (bf16 + fused attention)",
@@ -91,6 +100,7 @@ function parseVit(opts: Record<string, string>): VitStepOptions {
     activation: opts["activation"] === "gelu" ? "gelu" : "relu",
     out: n("out"),
     steps: n("steps"),
+    syncEveryStep: opts["syncEveryStep"] as unknown === true,
   };
 }
 
@@ -110,8 +120,10 @@ function printStep(label: string, r: VitStepResult): void {
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
     console.log(
       `  GPU memory: live tensors ${mib(live[0])} → ${mib(live[1])} MiB, buffer pool ` +
-        `${mib(pool[0])} → ${mib(pool[1])} MiB (peak ${mib(peak)}) from the first to the last ` +
-        `timed step: ${pool[1] > pool[0] || live[1] > live[0] ? "GROWING" : "flat"}`,
+        `${mib(pool[0])} → ${mib(pool[1])} MiB (peak ${
+          mib(peak)
+        }) from before the first to after ` +
+        `the last timed step: ${gpuMemoryFlat(r.gpuMemory) ? "flat" : "GROWING"}`,
     );
   }
   if (!r.webgpu) return;

@@ -2,7 +2,9 @@
  * The ViT training step of the PyTorch anchor (`shared/anchors/torch_vit_step.py`),
  * built from novalab's own parts: pre-LN ViT with biases and final norm, a
  * linear projection of the CLS token, L2 normalisation, MSE to fixed random
- * targets, Adam (AdamW with zero decay). Timed over `steps` after warm-up.
+ * targets, Adam (AdamW with zero decay). Timed over `steps` after warm-up,
+ * like the anchor: steps are issued back to back and only the last loss is
+ * read (`syncEveryStep` reads every one).
  * On WebGPU it also counts dispatches and submits per step (by program class)
  * and the host time of a step: building the graph and recording its
  * dispatches, before waiting for the loss.
@@ -39,6 +41,12 @@ export interface VitStepOptions {
   steps: number;
   /** MLP activation: `relu` (the anchor's, default) or `gelu` (novalab's ViT default). */
   activation?: "relu" | "gelu";
+  /**
+   * Read the loss after every timed step (waits for the device each step).
+   * Default false, like the anchor: the host issues step k + 1 while the
+   * device still runs step k, and only the last loss is read.
+   */
+  syncEveryStep?: boolean;
 }
 
 /** Timing of the benchmark. */
@@ -58,10 +66,11 @@ export interface VitStepResult {
    */
   hostMsPerStep: number;
   /**
-   * WebGPU only: GPU memory after the first and after the last timed step —
-   * bytes of live tensors, and bytes tfjs's buffer pool holds (live + free
-   * buffers kept for reuse, what the device actually has allocated) — and the
-   * pool's peak over the timed steps. Flat means equal first and last.
+   * WebGPU only: GPU memory before the first and after the last timed step,
+   * both on an idle device — bytes of live tensors, and bytes tfjs's buffer
+   * pool holds (live + free buffers kept for reuse, what the device actually
+   * has allocated) — and the pool's peak over the timed steps. Flat: see
+   * {@linkcode gpuMemoryFlat}.
    */
   gpuMemory?: {
     liveBytes: [number, number];
@@ -82,6 +91,24 @@ export interface VitStepResult {
     /** Dispatches per step by program class, most first. */
     byProgram: [string, number][];
   };
+}
+
+/**
+ * Slack of the buffer pool's flatness, in bytes, for a pool of `pooled`
+ * bytes: 0.1 % (at least 4 KiB). With steps issued back to back, submits
+ * fall at different points of a step, and tfjs's uniform and staging buffers
+ * of new sizes join the pool for the first few dozen steps (≈ 17 KiB of 25
+ * MiB for a small ViT, then flat over 80 more); a leaked tensor shows in the
+ * live bytes, which must not change at all.
+ */
+export function poolSlackBytes(pooled: number): number {
+  return Math.max(4096, pooled * 1e-3);
+}
+
+/** Whether a run's GPU memory is flat: equal live bytes, the pool within {@linkcode poolSlackBytes}. */
+export function gpuMemoryFlat(m: NonNullable<VitStepResult["gpuMemory"]>): boolean {
+  const [before, after] = m.pooledBytes;
+  return m.liveBytes[1] === m.liveBytes[0] && after <= before + poolSlackBytes(before);
 }
 
 interface GpuMemory {
@@ -133,7 +160,8 @@ export async function benchVitStep(
   const counter = tf.getBackend() === "webgpu"
     ? countDispatches(tf.backend() as WebGPUBackend)
     : undefined;
-  const step = async (): Promise<number> => {
+  /** Issues one step; returns its loss, read (a wait for the device) only when `read`. */
+  const step = async (read: boolean): Promise<number> => {
     const t0 = performance.now();
     const s0 = counter?.read().submitMs ?? 0;
     onPhase("forward");
@@ -148,21 +176,27 @@ export async function benchVitStep(
     hostMs += performance.now() - t0;
     hostSubmitMs += (counter?.read().submitMs ?? 0) - s0;
     onPhase("other");
-    const loss = (await value.data())[0]!;
+    const loss = read ? (await value.data())[0]! : NaN;
+    // Disposing tensors the device still works on is safe: tfjs frees them after their submit.
     tf.dispose([value, ...Object.values(grads)]);
     return loss;
   };
-  for (let i = 0; i < 2; i++) await step();
+  // Warm-up: two steps compile every pipeline; back-to-back steps then hold up to a submit
+  // batch of freed buffers in flight, which the pool reaches within six more.
+  for (let i = 0; i < 2; i++) await step(true);
+  if (!o.syncEveryStep) { for (let i = 0; i < 6; i++) await step(i === 5); }
   counter?.reset();
   profiler?.reset();
   hostMs = 0;
   hostSubmitMs = 0;
   const before = tf.memory().numTensors;
-  const gpu: GpuMemory[] = [];
+  // Sampled on an idle device (after the warm-up's read), then after each step; the last
+  // sample follows the last read. Live bytes in between count tensors freed with pending work.
+  const gpu: GpuMemory[] = counter ? [gpuMemory()] : [];
   const t0 = performance.now();
   let loss = NaN;
   for (let i = 0; i < o.steps; i++) {
-    loss = await step();
+    loss = await step(o.syncEveryStep === true || i === o.steps - 1);
     if (counter) gpu.push(gpuMemory());
   }
   const ms = (performance.now() - t0) / o.steps;

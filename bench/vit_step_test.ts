@@ -2,10 +2,11 @@
  * The ViT benchmark step on the WebGPU fallback adapter (CI's llvmpipe):
  * after the warm-up steps, GPU memory — live tensors and tfjs's buffer pool —
  * and the tensor count stay flat from step to step (a leak in a kernel, the
- * optimizer or the step would grow them), and the counters report real values.
+ * optimizer or the step would grow them), whether the steps are issued back to
+ * back or each waits for its loss, and the counters report real values.
  */
 import assert from "node:assert/strict";
-import { benchVitStep } from "./vit_step.ts";
+import { benchVitStep, gpuMemoryFlat, poolSlackBytes, type VitStepResult } from "./vit_step.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -18,24 +19,34 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await useNovalabWebGpu();
-    const r = await benchVitStep({
-      batch: 2,
-      img: 16,
-      patch: 8,
-      dim: 16,
-      depth: 1,
-      heads: 2,
-      out: 8,
-      steps: 6,
-    });
-    const memory = r.gpuMemory!;
-    assert.ok(memory, "webgpu reports GPU memory");
-    assert.ok(memory.liveBytes[0] > 0 && memory.pooledBytes[0] >= memory.liveBytes[0]);
-    assert.deepEqual(memory.liveBytes[1], memory.liveBytes[0], "live tensor bytes are flat");
-    assert.deepEqual(memory.pooledBytes[1], memory.pooledBytes[0], "the buffer pool is flat");
-    assert.equal(memory.peakPooledBytes, memory.pooledBytes[0]);
-    assert.equal(r.tensors[1], r.tensors[0], "tensor count is flat");
-    assert.ok(Number.isFinite(r.loss));
-    assert.ok(r.webgpu!.dispatchesPerStep > 0);
+    for (const syncEveryStep of [false, true]) {
+      const r = await benchVitStep({
+        batch: 2,
+        img: 16,
+        patch: 8,
+        dim: 16,
+        depth: 1,
+        heads: 2,
+        out: 8,
+        steps: 6,
+        syncEveryStep,
+      });
+      checkFlat(r);
+    }
   },
 });
+
+/** Memory, tensors and counters of a run are flat and real. */
+function checkFlat(r: VitStepResult): void {
+  const memory = r.gpuMemory!;
+  assert.ok(memory, "webgpu reports GPU memory");
+  assert.ok(memory.liveBytes[0] > 0 && memory.pooledBytes[0] >= memory.liveBytes[0]);
+  assert.deepEqual(memory.liveBytes[1], memory.liveBytes[0], "live tensor bytes are flat");
+  const pool = memory.pooledBytes;
+  assert.ok(pool[1] <= pool[0] + poolSlackBytes(pool[0]), `the buffer pool is flat: ${pool}`);
+  assert.ok(memory.peakPooledBytes <= pool[0] + poolSlackBytes(pool[0]));
+  assert.ok(gpuMemoryFlat(memory));
+  assert.equal(r.tensors[1], r.tensors[0], "tensor count is flat");
+  assert.ok(Number.isFinite(r.loss));
+  assert.ok(r.webgpu!.dispatchesPerStep > 0);
+}
