@@ -35,6 +35,11 @@ export interface GpuKernelStat {
   hostMs: number;
   /** Floating-point operations, for programs that state them (`flops`), else 0. */
   flops: number;
+  /**
+   * Bytes of the tensors bound (every input once, the output once, 4 bytes an
+   * element): what the dispatches must move at least, for GB/s.
+   */
+  bytes: number;
 }
 
 /** A running GPU profiler; {@linkcode GpuProfiler.detach} restores the backend. */
@@ -55,6 +60,7 @@ interface Recorded {
   kernel: string;
   hostMs: number;
   flops: number;
+  bytes: number;
   set: GPUQuerySet;
   slot: number;
 }
@@ -80,6 +86,11 @@ interface Internals {
 
 /** Timestamps per query set (WebGPU's limit is 4096 queries per set). */
 const QUERIES_PER_SET = 4096;
+
+/** Elements of a tensor of `shape`. */
+function elements(shape: number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
 
 /** `Name [out] ← [a]·[b]`: a program and the shapes it ran on. */
 function describeDispatch(name: string, output: TensorInfoLike, inputs: TensorInfoLike[]): string {
@@ -165,6 +176,7 @@ export function profileGpuDispatches(
       kernel,
       hostMs,
       flops: program.flops ?? 0,
+      bytes: 4 * [output, ...inputs].reduce((sum, t) => sum + elements(t.shape), 0),
       set,
       slot,
     });
@@ -216,11 +228,12 @@ export function profileGpuDispatches(
       // Timestamps are nanoseconds; an adapter may write an end before its begin (clamped).
       const ns = t[r.slot + 1]! > t[r.slot]! ? Number(t[r.slot + 1]! - t[r.slot]!) : 0;
       const s = stats.get(r.key) ??
-        { kernel: r.kernel, phase: r.phase, calls: 0, gpuMs: 0, hostMs: 0, flops: 0 };
+        { kernel: r.kernel, phase: r.phase, calls: 0, gpuMs: 0, hostMs: 0, flops: 0, bytes: 0 };
       s.calls += 1;
       s.gpuMs += ns / 1e6;
       s.hostMs += r.hostMs;
       s.flops += r.flops;
+      s.bytes += r.bytes;
       stats.set(r.key, s);
     }
     // Every set is free again once read: start filling from the first.

@@ -1,8 +1,8 @@
 /**
  * Text tables of a GPU profile (`bench/gpu_profile.ts`): GPU busy time and host
  * recording time per step and per phase, then the kernels by GPU time with
- * their share, time per call and — for programs that state their work — the
- * TFLOP/s they reached inside the step.
+ * their share, time per call, the GB/s of the tensors they bind and — for
+ * programs that state their work — the TFLOP/s they reached inside the step.
  *
  * @module
  */
@@ -34,7 +34,7 @@ const fixed = (x: number, digits: number, width: number) => x.toFixed(digits).pa
  * The profile of `steps` steps as text: totals against the profiled step's
  * wall time `stepMs`, one line per phase, then the `top` kernels by GPU time
  * (ms per step, share, calls per step, µs per call on the GPU and on the host,
- * TFLOP/s where known).
+ * TFLOP/s where known, GB/s of the bound tensors).
  */
 export function formatGpuProfile(
   stats: GpuKernelStat[],
@@ -62,19 +62,19 @@ export function formatGpuProfile(
   }
   lines.push(
     `  ${"GPU ms".padStart(8)} ${"share".padStart(6)} ${"calls".padStart(6)} ` +
-      `${"GPU µs/call".padStart(11)} ${"host µs".padStart(8)} ${
-        "TFLOP/s".padStart(8)
-      }  phase      kernel`,
+      `${"GPU µs/call".padStart(11)} ${"host µs".padStart(8)} ${"TFLOP/s".padStart(8)} ` +
+      `${"GB/s".padStart(7)}  phase      kernel`,
   );
   for (const s of stats.slice(0, top)) {
-    const rate = s.flops > 0 && s.gpuMs > 0 ? s.flops / (s.gpuMs / 1000) / 1e12 : 0;
+    const seconds = s.gpuMs / 1000;
     // Two decimals on a GPU; small rates (the fallback adapter) keep their digits.
-    const tflops = rate === 0 ? "" : rate >= 0.01 ? rate.toFixed(2) : rate.toExponential(1);
+    const rate = (x: number, width: number) =>
+      (x <= 0 || seconds <= 0 ? "" : x >= 0.01 ? x.toFixed(2) : x.toExponential(1)).padStart(width);
     lines.push(
       `  ${fixed(s.gpuMs / steps, 3, 8)} ${fixed((s.gpuMs / steps / total.gpuMs) * 100, 1, 5)}% ` +
         `${fixed(s.calls / steps, 0, 6)} ${fixed((s.gpuMs / s.calls) * 1000, 1, 11)} ` +
-        `${fixed((s.hostMs / s.calls) * 1000, 1, 8)} ${tflops.padStart(8)}  ` +
-        `${s.phase.padEnd(10)} ${s.kernel}`,
+        `${fixed((s.hostMs / s.calls) * 1000, 1, 8)} ${rate(s.flops / seconds / 1e12, 8)} ` +
+        `${rate(s.bytes / seconds / 1e9, 7)}  ${s.phase.padEnd(10)} ${s.kernel}`,
     );
   }
   if (stats.length > top) {

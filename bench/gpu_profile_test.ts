@@ -59,6 +59,7 @@ webgpuTest(
     const mm = byKey.get("product/NovalabMatMulProgram")!;
     assert.equal(mm.calls, 1);
     assert.equal(mm.flops, 2 * 256 ** 3);
+    assert.equal(mm.bytes, 4 * 3 * 256 ** 2, "A, B and the product");
     assert.ok(mm.hostMs > 0, "recording takes host time");
     // Timestamps are nanoseconds: the product's GPU time lies inside the wall time that waited for it.
     assert.ok(mm.gpuMs > 0 && mm.gpuMs <= productWallMs, `${mm.gpuMs} ms of ${productWallMs} ms`);
@@ -116,7 +117,7 @@ Deno.test("bench/gpu_profile: a device without timestamp-query is refused with t
   );
 });
 
-Deno.test("bench/gpu_profile_format: totals, phases, shares and TFLOP/s per kernel", () => {
+Deno.test("bench/gpu_profile_format: totals, phases, shares, TFLOP/s and GB/s per kernel", () => {
   const stats = [
     {
       kernel: "NovalabMatMulProgram",
@@ -125,8 +126,17 @@ Deno.test("bench/gpu_profile_format: totals, phases, shares and TFLOP/s per kern
       gpuMs: 8,
       hostMs: 0.04,
       flops: 8e10,
+      bytes: 4e9,
     },
-    { kernel: "BinaryOpProgram", phase: "backward", calls: 2, gpuMs: 2, hostMs: 0.02, flops: 0 },
+    {
+      kernel: "BinaryOpProgram",
+      phase: "backward",
+      calls: 2,
+      gpuMs: 2,
+      hostMs: 0.02,
+      flops: 0,
+      bytes: 0,
+    },
   ];
   const text = formatGpuProfile(stats, 2, 9, 1);
   assert.match(
@@ -134,10 +144,10 @@ Deno.test("bench/gpu_profile_format: totals, phases, shares and TFLOP/s per kern
     /GPU busy 5\.00 ms in 3 dispatches, host recording 0\.03 ms \(10\.0 µs\/dispatch\)/,
   );
   assert.match(text, /forward\s+GPU\s+4\.00 ms\s+host\s+0\.02 ms\s+2 dispatches/);
-  // 8e10 FLOPs in 8 ms = 10 TFLOP/s; 4 ms per step is 80 % of 5 ms.
+  // 8e10 FLOPs in 8 ms = 10 TFLOP/s, 4e9 bytes 500 GB/s; 4 ms per step is 80 % of 5 ms.
   assert.match(
     text,
-    /4\.000\s+80\.0%\s+2\s+2000\.0\s+10\.0\s+10\.00\s+forward\s+NovalabMatMulProgram/,
+    /4\.000\s+80\.0%\s+2\s+2000\.0\s+10\.0\s+10\.00\s+500\.00\s+forward\s+NovalabMatMulProgram/,
   );
   assert.match(text, /1\.000\s+20\.0%\s+1 in 1 more rows/);
 });
