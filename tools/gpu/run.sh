@@ -43,11 +43,14 @@ export PYTHONUNBUFFERED=1 NO_COLOR=1
 
 # Every suite must return inside one 10-minute device call with its logs in $OUT: each
 # command gets at most the time left before NOVALAB_GPU_DEADLINE seconds (default 560) from
-# the start, and is skipped when less than a minute is left.
+# the start, and at most NOVALAB_GPU_CMD_LIMIT seconds (240); it is skipped when less than a
+# minute is left.
 deadline=$((SECONDS + ${NOVALAB_GPU_DEADLINE:-560}))
 bench() { # bench <log name> <bench arguments…>
   local name=$1 left=$((deadline - SECONDS))
   shift
+  # One command that hangs must not take the others' time: at most NOVALAB_GPU_CMD_LIMIT (240 s).
+  [ "$left" -gt "${NOVALAB_GPU_CMD_LIMIT:-240}" ] && left=${NOVALAB_GPU_CMD_LIMIT:-240}
   if [ "$left" -lt 60 ]; then
     echo "== skipped (deadline, ${left}s left): bench $*" | tee -a "$out/$name.log"
     return
