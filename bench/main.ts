@@ -129,7 +129,8 @@ function printStep(label: string, r: VitStepResult): void {
   if (!r.webgpu) return;
   const w = r.webgpu;
   console.log(
-    `  ${w.dispatchesPerStep} dispatches/step, ${w.submitsPerStep} submits/step; host ` +
+    `  ${+w.dispatchesPerStep.toFixed(1)} dispatches/step, ${+w.submitsPerStep.toFixed(2)} ` +
+      `submits/step; host ` +
       `${r.hostMsPerStep.toFixed(1)} ms/step = ${w.submitMsPerStep.toFixed(1)} inside submits + ` +
       `${issueMs(r).toFixed(1)} issuing (${(issueMs(r) / w.dispatchesPerStep * 1000).toFixed(0)} ` +
       `µs/dispatch)`,
