@@ -186,6 +186,9 @@ export function profileGpuDispatches(
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
+    // Dispatches recorded while this awaits the readback go to fresh sets.
+    const retired = sets.splice(0);
+    used = QUERIES_PER_SET;
     const usedSets = [...new Set(batch.map((r) => r.set))];
     const bytes = QUERIES_PER_SET * 8;
     const readBacks = usedSets.map(() => ({
@@ -236,9 +239,7 @@ export function profileGpuDispatches(
       s.bytes += r.bytes;
       stats.set(r.key, s);
     }
-    // Every set is free again once read: start filling from the first.
-    sets.splice(0).forEach((s) => s.destroy());
-    used = QUERIES_PER_SET;
+    retired.forEach((set) => set.destroy());
   };
   return {
     phase: (name) => {
