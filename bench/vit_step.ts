@@ -14,6 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { countDispatches } from "../kernels/dispatch_count.ts";
+import { submitPendingWork } from "../core/webgpu_device.ts";
 import type { KernelProfiler } from "./kernel_profile.ts";
 import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
@@ -94,21 +95,11 @@ export interface VitStepResult {
 }
 
 /**
- * Slack of the buffer pool's flatness, in bytes, for a pool of `pooled`
- * bytes: 0.1 % (at least 4 KiB). With steps issued back to back, submits
- * fall at different points of a step, and tfjs's uniform and staging buffers
- * of new sizes join the pool for the first few dozen steps (≈ 17 KiB of 25
- * MiB for a small ViT, then flat over 80 more); a leaked tensor shows in the
- * live bytes, which must not change at all.
+ * Whether a run's GPU memory is flat: equal live bytes and an equal buffer
+ * pool before the first and after the last timed step.
  */
-export function poolSlackBytes(pooled: number): number {
-  return Math.max(4096, pooled * 1e-3);
-}
-
-/** Whether a run's GPU memory is flat: equal live bytes, the pool within {@linkcode poolSlackBytes}. */
 export function gpuMemoryFlat(m: NonNullable<VitStepResult["gpuMemory"]>): boolean {
-  const [before, after] = m.pooledBytes;
-  return m.liveBytes[1] === m.liveBytes[0] && after <= before + poolSlackBytes(before);
+  return m.liveBytes[1] === m.liveBytes[0] && m.pooledBytes[1] === m.pooledBytes[0];
 }
 
 interface GpuMemory {
@@ -176,15 +167,16 @@ export async function benchVitStep(
     hostMs += performance.now() - t0;
     hostSubmitMs += (counter?.read().submitMs ?? 0) - s0;
     onPhase("other");
+    // Every step ends in a submit: the optimizer's dispatches start now, and every step splits
+    // into the same submits (else their boundaries drift and the pool grows for dozens of steps).
+    submitPendingWork();
     const loss = read ? (await value.data())[0]! : NaN;
     // Disposing tensors the device still works on is safe: tfjs frees them after their submit.
     tf.dispose([value, ...Object.values(grads)]);
     return loss;
   };
-  // Warm-up: two steps compile every pipeline; back-to-back steps then hold up to a submit
-  // batch of freed buffers in flight, which the pool reaches within six more.
+  // Warm-up: compiles every pipeline, and ends in a read, so the timing starts on an idle device.
   for (let i = 0; i < 2; i++) await step(true);
-  if (!o.syncEveryStep) { for (let i = 0; i < 6; i++) await step(i === 5); }
   counter?.reset();
   profiler?.reset();
   hostMs = 0;

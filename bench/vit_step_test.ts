@@ -6,7 +6,7 @@
  * back or each waits for its loss, and the counters report real values.
  */
 import assert from "node:assert/strict";
-import { benchVitStep, gpuMemoryFlat, poolSlackBytes, type VitStepResult } from "./vit_step.ts";
+import { benchVitStep, gpuMemoryFlat, type VitStepResult } from "./vit_step.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -43,8 +43,8 @@ function checkFlat(r: VitStepResult): void {
   assert.ok(memory.liveBytes[0] > 0 && memory.pooledBytes[0] >= memory.liveBytes[0]);
   assert.deepEqual(memory.liveBytes[1], memory.liveBytes[0], "live tensor bytes are flat");
   const pool = memory.pooledBytes;
-  assert.ok(pool[1] <= pool[0] + poolSlackBytes(pool[0]), `the buffer pool is flat: ${pool}`);
-  assert.ok(memory.peakPooledBytes <= pool[0] + poolSlackBytes(pool[0]));
+  assert.equal(pool[1], pool[0], `the buffer pool is flat: ${pool}`);
+  assert.equal(memory.peakPooledBytes, pool[0]);
   assert.ok(gpuMemoryFlat(memory));
   assert.equal(r.tensors[1], r.tensors[0], "tensor count is flat");
   assert.ok(Number.isFinite(r.loss));

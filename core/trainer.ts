@@ -17,6 +17,7 @@ import { learningRate } from "./schedule.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Batch, DataSource, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
+import { submitPendingWork } from "./webgpu_device.ts";
 
 /** What one optimiser step measured. */
 export interface StepMetrics {
@@ -198,6 +199,8 @@ export class Trainer {
     this.optimizer.apply(grads, lr, clipped.scale ?? undefined);
     this.graph.afterStep();
     release();
+    // WebGPU: the update starts on the device now rather than when the next step fills a submit.
+    submitPendingWork();
     const ms = performance.now() - started;
     const images = config.batch * config.accumulate;
     return { ...metrics, images_per_s: (images / ms) * 1000, ms, data_ms: dataMs };

@@ -180,3 +180,27 @@ export function registerWebGpuBackend(): void {
 export function hasShaderF16(backend: WebGPUBackend): boolean {
   return backend.device.features.has(SHADER_F16);
 }
+
+/** The tfjs-backend-webgpu 4.22 internals {@linkcode submitPendingWork} touches. */
+interface PendingWork {
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/**
+ * Submits the work tfjs has recorded but not yet sent (it submits every
+ * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE` dispatches and on reads), so the device
+ * starts on it now: the end of a training step, whose last dispatches (the
+ * optimizer's) would otherwise wait for the next step to fill a batch. Also
+ * makes every step split into the same submits, so the buffers in flight, and
+ * with them tfjs's buffer pool, are the same from step to step. No-op on other
+ * backends and when nothing is pending.
+ */
+export function submitPendingWork(backend: unknown = tf.backend()): void {
+  if (!(backend instanceof WebGPUBackend)) return;
+  const b = backend as unknown as PendingWork;
+  if (!b.commandEncoder) return;
+  b.endComputePassEncoder();
+  b.submitQueue();
+}

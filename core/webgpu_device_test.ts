@@ -6,7 +6,9 @@ import {
   hasShaderF16,
   hoistEnableDirectives,
   requestWebGpuAdapter,
+  submitPendingWork,
 } from "./webgpu_device.ts";
+import { countDispatches } from "../kernels/dispatch_count.ts";
 import { initBackend } from "./backend.ts";
 
 Deno.test("core/webgpu_device: enable directives move to the top once, the rest stays", () => {
@@ -46,4 +48,31 @@ Deno.test("core/webgpu_device: marked inputs become read_write storage, others s
     () => applyReadWriteInputs(`${prelude}// novalab:read_write missing\n`),
     /names 'missing', but the shader has no read-only storage binding 'missing'/,
   );
+});
+
+Deno.test({
+  name:
+    "core/webgpu_device: submitPendingWork sends recorded work at once, and only when there is some",
+  ignore: adapter === null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await initBackend("webgpu");
+    const backend = tf.backend() as WebGPUBackend;
+    const pending = () => (backend as unknown as { commandEncoder: unknown }).commandEncoder;
+    const counter = countDispatches(backend);
+    const x = tf.fill([40, 30], 2); // ≥ 1000 entries: the addition runs on the GPU
+    const y = tf.add(x, 1);
+    assert.ok(pending(), "tfjs holds the addition until a submit batch fills or a read");
+    const before = counter.read().submits;
+    submitPendingWork();
+    assert.equal(pending(), null, "recorded work was submitted");
+    assert.equal(counter.read().submits, before + 1);
+    submitPendingWork(); // nothing pending: no empty submit
+    assert.equal(counter.read().submits, before + 1);
+    assert.deepEqual([...await y.data()].slice(0, 3), [3, 3, 3]);
+    submitPendingWork(tf.findBackend("cpu")); // other backends: a no-op
+    counter.detach();
+    tf.dispose([x, y]);
+  },
 });
