@@ -34,18 +34,14 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
 import { type Precision, PRECISIONS } from "../kernels/precision.ts";
 import { installNovalabKernels, restoreStockKernels } from "../kernels/install.ts";
-import {
-  benchVitStep,
-  gpuMemoryFlat,
-  type VitStepOptions,
-  type VitStepResult,
-} from "./vit_step.ts";
+import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_step.ts";
 import { printMatMulBench } from "./matmul.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { benchData, formatDataBench } from "./data.ts";
 import { parseAnchorModes, runAnchor } from "./anchor.ts";
 import { benchTrain } from "./train.ts";
+import { issueMs, printStep } from "./vit_print.ts";
 import { profileGpuDispatches } from "./gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
 
@@ -102,40 +98,6 @@ function parseVit(opts: Record<string, string>): VitStepOptions {
     steps: n("steps"),
     syncEveryStep: opts["syncEveryStep"] as unknown === true,
   };
-}
-
-/** Host milliseconds per step outside submits: building the step and recording its dispatches. */
-function issueMs(r: VitStepResult): number {
-  return r.hostMsPerStep - (r.webgpu?.submitMsPerStep ?? 0);
-}
-
-function printStep(label: string, r: VitStepResult): void {
-  console.log(
-    `${label}: ${r.msPerStep.toFixed(1)} ms/step, ${r.imagesPerSecond.toFixed(1)} images/s, loss ${
-      r.loss.toFixed(4)
-    }, tensors ${r.tensors.join("→")}`,
-  );
-  if (r.gpuMemory) {
-    const { liveBytes: live, pooledBytes: pool, peakPooledBytes: peak } = r.gpuMemory;
-    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    console.log(
-      `  GPU memory: live tensors ${mib(live[0])} → ${mib(live[1])} MiB, buffer pool ` +
-        `${mib(pool[0])} → ${mib(pool[1])} MiB (peak ${
-          mib(peak)
-        }) from before the first to after ` +
-        `the last timed step: ${gpuMemoryFlat(r.gpuMemory) ? "flat" : "GROWING"}`,
-    );
-  }
-  if (!r.webgpu) return;
-  const w = r.webgpu;
-  console.log(
-    `  ${+w.dispatchesPerStep.toFixed(1)} dispatches/step, ${+w.submitsPerStep.toFixed(2)} ` +
-      `submits/step; host ` +
-      `${r.hostMsPerStep.toFixed(1)} ms/step = ${w.submitMsPerStep.toFixed(1)} inside submits + ` +
-      `${issueMs(r).toFixed(1)} issuing (${(issueMs(r) / w.dispatchesPerStep * 1000).toFixed(0)} ` +
-      `µs/dispatch)`,
-  );
-  console.log(`  by program: ${w.byProgram.map(([p, n]) => `${p} ${n}`).join(", ")}`);
 }
 
 async function vitBench(
