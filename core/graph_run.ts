@@ -128,9 +128,12 @@ export class CompiledGraph {
     return { total, terms };
   }
 
-  /** Applies post-step hooks (clamps) of every module. */
-  afterStep(): void {
-    for (const m of this.modules.values()) m.afterStep?.();
+  /**
+   * Applies post-step hooks (clamps, running statistics) of every module; with
+   * `guard`, a step report, hooks keep their state where the step was skipped.
+   */
+  afterStep(guard?: Tensor): void {
+    for (const m of this.modules.values()) m.afterStep?.(guard);
   }
 
   /** The inference graph as evaluators use it. */

@@ -17,15 +17,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
-import type { Tensor, Variable } from "./tensor.ts";
+import type { Tensor } from "./tensor.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
-import {
-  type AdamWMoments,
-  type AdamWStep,
-  type MomentInit,
-  type MomentPair,
-  PackedAdamWMoments,
-} from "../kernels/adamw_state.ts";
+import { type AdamWMoments, type MomentInit, PackedAdamWMoments } from "../kernels/adamw_state.ts";
+import { SeparateMoments } from "./adamw_moments.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
 export interface AdamWOptions {
@@ -45,64 +40,6 @@ export const OPTIM_STEP_KEY = "optim.step";
 export const OPTIM_M_PREFIX = "optim.m.";
 /** Prefix of second-moment tensors in {@linkcode AdamW.state}: `optim.v.<param name>`. */
 export const OPTIM_V_PREFIX = "optim.v.";
-
-interface Slot {
-  param: Parameter;
-  m: Variable;
-  v: Variable;
-}
-
-/** The reference moments: an `m` and a `v` variable per parameter, updated by tfjs ops. */
-class SeparateMoments implements AdamWMoments {
-  #slots = new Map<string, Slot>();
-
-  constructor(params: Parameter[], init?: MomentInit) {
-    for (const param of params) {
-      const [m, v] = tf.tidy(() => {
-        const given = init?.(param.name);
-        return [
-          tf.variable(given ? given.m : tf.zerosLike(param.variable), false),
-          tf.variable(given ? given.v : tf.zerosLike(param.variable), false),
-        ];
-      });
-      this.#slots.set(param.name, { param, m: m!, v: v! });
-    }
-  }
-
-  update(grads: Map<string, Tensor>, s: AdamWStep): void {
-    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, s);
-  }
-
-  #update(slot: Slot, g: Tensor, s: AdamWStep): void {
-    const { beta1, beta2, eps, lr } = s;
-    const wd = slot.param.decay ? s.weightDecay : 0;
-    tf.tidy(() => {
-      if (s.gradScale) g = tf.mul(g, s.gradScale); // gradient clipping's factor
-      const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
-      const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
-      const denom = tf.add(tf.div(tf.sqrt(v), s.bc2Sqrt), eps);
-      const p0 = slot.param.variable;
-      const decayed = wd === 0 ? p0 : tf.mul(p0, 1 - lr * wd);
-      const p = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / s.bc1));
-      slot.m.assign(m);
-      slot.v.assign(v);
-      p0.assign(p);
-    });
-  }
-
-  read(name: string): MomentPair {
-    const slot = this.#slots.get(name)!;
-    return { m: tf.clone(slot.m), v: tf.clone(slot.v) };
-  }
-
-  dispose(): void {
-    for (const slot of this.#slots.values()) {
-      slot.m.dispose();
-      slot.v.dispose();
-    }
-    this.#slots.clear();
-  }
-}
 
 function checkRange(name: string, value: number, lo: number, hi: number, hint: string): void {
   if (!(Number.isFinite(value) && value >= lo && value < hi)) {
@@ -202,8 +139,13 @@ export class AdamW {
    * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`).
    * @param gradScale A one-element tensor every gradient is multiplied by first
    *   (gradient clipping's factor, `core/clip_grad.ts` `clipScale`); not disposed.
+   * @param guard Instead of `gradScale`, a step report (`core/step_guard.ts`
+   *   `stepGuard`, `[scale, ok, …]`) read on the device: gradients are
+   *   multiplied by `scale`, and where `ok` is 0 moments and parameters stay
+   *   as they were (the step count still advances: see {@linkcode AdamW.undoSteps}).
+   *   Not disposed.
    */
-  apply(grads: Map<string, Tensor>, lr: number, gradScale?: Tensor): void {
+  apply(grads: Map<string, Tensor>, lr: number, gradScale?: Tensor, guard?: Tensor): void {
     if (!(Number.isFinite(lr) && lr >= 0)) {
       throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
     }
@@ -227,6 +169,12 @@ export class AdamW {
           `[${gradScale.shape}]`,
       );
     }
+    if (guard && (gradScale || guard.rank !== 1 || guard.size < 2 || guard.dtype !== "float32")) {
+      throw new Error(
+        `AdamW.apply: guard must be a float32 step report [scale, ok, …] given without ` +
+          `gradScale, got ${guard.dtype} [${guard.shape}]${gradScale ? " and a gradScale" : ""}`,
+      );
+    }
     this.#matchBackend();
     this.#t += 1;
     const { beta1, beta2, eps, weightDecay } = this;
@@ -239,7 +187,20 @@ export class AdamW {
       bc1: 1 - beta1 ** this.#t,
       bc2Sqrt: Math.sqrt(1 - beta2 ** this.#t),
       ...(gradScale ? { gradScale } : {}),
+      ...(guard ? { guard } : {}),
     });
+  }
+
+  /**
+   * Takes back the count of the last `n` steps: those a step report's gate
+   * skipped on the device (their moments and parameters never changed), so
+   * the bias corrections and checkpoints count only applied steps.
+   */
+  undoSteps(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.#t)) {
+      throw new RangeError(`AdamW.undoSteps: n must be an integer in [0, ${this.#t}], got ${n}`);
+    }
+    this.#t -= n;
   }
 
   /**

@@ -75,8 +75,14 @@ export interface Module {
    * Must be safe to call inside `tf.tidy` (no async work).
    */
   forward(inputs: NodeValue[], ctx: ForwardContext): NodeValue;
-  /** Applied after every optimiser step (e.g. CLIP's logit-scale clamp). */
-  afterStep?(): void;
+  /**
+   * Applied after every optimiser step (e.g. CLIP's logit-scale clamp, BatchNorm's
+   * running statistics). `guard`, when given, is the step's report
+   * (`core/step_guard.ts`, read on the device): where its element 1 is 0 the step
+   * was skipped and state the hook updates must stay as it was (a clamp of
+   * unchanged values may run regardless).
+   */
+  afterStep?(guard?: Tensor): void;
   /** Releases variables and caches. */
   dispose(): void;
 }

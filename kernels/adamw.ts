@@ -6,7 +6,9 @@
  * group), `g0…g(n−1)` (gradients, or any tensor where absent) and
  * `p0…p(n−1)` (the parameters), optionally `gradScale` (one element every
  * gradient is multiplied by: gradient clipping's factor, read on the device,
- * so clipping needs no pass of its own); attrs `ends` (n cumulative element ends),
+ * so clipping needs no pass of its own) or `guard` (a step report,
+ * `core/step_guard.ts`: that factor, then a gate — on 0 nothing changes);
+ * attrs `ends` (n cumulative element ends),
  * `present` (bit mask of members with a gradient), `beta1`, `beta2`,
  * `stepSize` (`lr / (1−β1ᵗ)`), `bc2Sqrt`, `eps`, `decays` (`1 − lr·wd` per
  * member). Output: the new packed state; the parameters with a gradient are
@@ -138,9 +140,18 @@ function runGroup(args: Args): TensorInfo {
       `${WHERE}: ${K} gradScale must be one float32 element, got ${scale.dtype} [${scale.shape}]`,
     );
   }
+  const guard = args.inputs["guard"];
+  if (guard && (guard.dtype !== "float32" || sizeOf(guard) < 2 || scale)) {
+    throw new Error(
+      `${WHERE}: ${K} guard must be a float32 step report ([scale, ok, …]) and comes ` +
+        `without gradScale, got ${guard.dtype} [${guard.shape}]${scale ? " and a gradScale" : ""}`,
+    );
+  }
+  const control = scale ? "scale" : guard ? "guard" : "none";
+  const extra = scale ?? guard;
   const newState = backend.runWebGPUProgram(
-    new NovalabAdamWGroupProgram(n, elements, scale !== undefined),
-    [flat(state), ...grads.map(flat), ...params.map(flat), ...(scale ? [flat(scale)] : [])],
+    new NovalabAdamWGroupProgram(n, elements, control),
+    [flat(state), ...grads.map(flat), ...params.map(flat), ...(extra ? [flat(extra)] : [])],
     "float32",
     uniforms,
   );

@@ -39,6 +39,9 @@ export function adamWGroupSlots(maxStorageBuffersPerShaderStage: number): number
 /** Threads per workgroup (one element per thread). */
 const WORKGROUP = 64;
 
+/** The optional input of the update: none, clipping's factor, or a step report. */
+export type AdamWControl = "none" | "scale" | "guard";
+
 const slots = (n: number) => Array.from({ length: n }, (_, j) => j);
 
 /**
@@ -68,15 +71,18 @@ export class NovalabAdamWGroupProgram implements WebGPUProgram {
 
   /**
    * Builds the program for a group of `members` parameters, `elements`
-   * elements in all; `scaled` adds the input `gradScale` (one element) every
-   * gradient is multiplied by.
+   * elements in all. `control` adds an input: `"scale"` binds `gradScale`
+   * (one element every gradient is multiplied by), `"guard"` binds `guard`, a
+   * step report (`core/step_guard.ts`): element 0 is that factor, element 1 the
+   * gate — on 0 the group keeps its moments and parameters as they were.
    */
-  constructor(members: number, elements: number, readonly scaled = false) {
+  constructor(members: number, elements: number, readonly control: AdamWControl = "none") {
     this.#members = members;
     const names = (prefix: string) => slots(members).map((j) => `${prefix}${j}`);
-    this.variableNames = ["state", ...names("g"), ...names("p"), ...(scaled ? ["gradScale"] : [])];
+    const extra = control === "scale" ? ["gradScale"] : control === "guard" ? ["guard"] : [];
+    this.variableNames = ["state", ...names("g"), ...names("p"), ...extra];
     this.outputShape = [2 * elements];
-    this.shaderKey = `novalabAdamWGroup${members}${scaled ? "_scaled" : ""}`;
+    this.shaderKey = `novalabAdamWGroup${members}${control === "none" ? "" : `_${control}`}`;
     this.dispatch = [Math.ceil(elements / WORKGROUP), 1, 1];
     this.uniforms = `elements : i32, ${names("end").map((e) => `${e} : i32, `).join("")}` +
       "present : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, " +
@@ -103,7 +109,9 @@ fn main(index : i32) {
   var start = 0;
   ${locate}
   let i = index - start;
-  let present = ((uniforms.present >> u32(slot)) & 1) == 1;
+  let present = ((uniforms.present >> u32(slot)) & 1) == 1${
+      this.control === "guard" ? " && guard[1] != 0.0" : ""
+    };
   var p = 0.0;
   var g = 0.0;
   var decay = 1.0;
@@ -111,7 +119,13 @@ fn main(index : i32) {
     ${read}
     default: {}
   }
-  ${this.scaled ? "g = g * gradScale[0];" : ""}
+  ${
+      this.control === "scale"
+        ? "g = g * gradScale[0];"
+        : this.control === "guard"
+        ? "g = g * guard[0];"
+        : ""
+    }
   var m = state[2 * index];
   var v = state[2 * index + 1];
   if (present) {

@@ -44,6 +44,12 @@ export interface AdamWStep {
    * gradient clipping's `min(1, maxNorm / (norm + 1e-6))`), or none.
    */
   gradScale?: Tensor;
+  /**
+   * A step report (`core/step_guard.ts`, `[scale, ok, …]`) read on the device
+   * instead of `gradScale`: gradients are multiplied by its element 0, and
+   * when its element 1 is 0 moments and parameters stay as they were.
+   */
+  guard?: Tensor;
 }
 
 /** First and second moments of one parameter, shaped like it. */
@@ -160,6 +166,7 @@ export class PackedAdamWMoments implements AdamWMoments {
       tf.tidy(() => {
         const inputs: Record<string, Tensor> = { state: group.state };
         if (s.gradScale) inputs["gradScale"] = s.gradScale;
+        if (s.guard) inputs["guard"] = s.guard;
         const ends: number[] = [], decays: number[] = [];
         let present = 0;
         group.members.forEach(({ param, offset, size }, j) => {

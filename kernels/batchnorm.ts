@@ -146,10 +146,19 @@ function runRunningStats(args: Args): TensorInfo[] {
   }
   const attrs = args.attrs ?? {};
   const momentum = Number(attrs["momentum"]), varianceMomentum = Number(attrs["varianceMomentum"]);
+  const guard = args.inputs["guard"];
+  if (guard && (guard.dtype !== "float32" || tf.util.sizeFromShape(guard.shape) < 2)) {
+    throw new Error(
+      `${WHERE}: guard must be a float32 step report ([scale, ok, …]), got ` +
+        `${guard.dtype} [${guard.shape.join(", ")}]`,
+    );
+  }
+  const flatInputs = names.map((name) => ({ ...args.inputs[name]!, shape: [dim] }));
+  if (guard) flatInputs.push({ ...guard, shape: [tf.util.sizeFromShape(guard.shape)] });
   const [mean, variance] = runWithExtraOutputs(
     backend,
-    new NovalabRunningStatsProgram(dim),
-    names.map((name) => ({ ...args.inputs[name]!, shape: [dim] })),
+    new NovalabRunningStatsProgram(dim, guard !== undefined),
+    flatInputs,
     [[dim]],
     [
       { type: "int32", data: [dim] },
@@ -253,18 +262,22 @@ export function batchNormActivation(
 /**
  * The running estimates after a step, `[(1 − m)·mean + m·μ,
  * (1 − m)·var + (m·n/(n − 1))·σ²]` (`unbiased` = n/(n − 1)), in one dispatch
- * (novalab's WebGPU kernels must be active; float32 `[dim]` tensors).
+ * (novalab's WebGPU kernels must be active; float32 `[dim]` tensors). With
+ * `guard` (a step report, `core/step_guard.ts`) whose element 1 is 0, the
+ * running estimates come back unchanged.
  */
 export function runningStatistics(
   running: { mean: Tensor; variance: Tensor },
   batch: { mean: Tensor; variance: Tensor },
   momentum: number,
   unbiased: number,
+  guard?: Tensor,
 ): [Tensor, Tensor] {
   return tf.engine().runKernel(BATCH_NORM_RUNNING_STATS, {
     runningMean: running.mean,
     runningVariance: running.variance,
     batchMean: batch.mean,
     batchVariance: batch.variance,
+    ...(guard ? { guard } : {}),
   }, { momentum, varianceMomentum: momentum * unbiased }) as [Tensor, Tensor];
 }

@@ -188,12 +188,12 @@ fn main() {
  * `var' = (1 − m)·var + (m·n/(n − 1))·σ²` (written to `nextVariance`).
  */
 export class NovalabRunningStatsProgram implements WebGPUProgram {
-  /** Running and batch statistics; `nextVariance` is written. */
-  variableNames = ["runningMean", "runningVariance", "batchMean", "batchVariance", "nextVariance"];
+  /** Running and batch statistics (then, gated, the step report); `nextVariance` is written. */
+  variableNames: string[];
   /** `[dim]`. */
   outputShape: number[];
   /** Cache key. */
-  shaderKey = "novalabBatchNormRunningStats";
+  shaderKey: string;
   /** Flat: `main(index)`. */
   dispatchLayout = { x: [0] };
   /** Workgroups (tfjs folds an over-limit grid). */
@@ -203,17 +203,36 @@ export class NovalabRunningStatsProgram implements WebGPUProgram {
   /** Program uniforms: width, momentum m and m·n/(n − 1). */
   uniforms = "dim : i32, momentum : f32, varianceMomentum : f32,";
 
-  /** Builds the program for `dim` columns. */
-  constructor(dim: number) {
+  /**
+   * Builds the program for `dim` columns; `gated` binds `guard`, a step report
+   * (`core/step_guard.ts`) whose element 1 is 0 when the step was skipped: the
+   * estimates are then copied unchanged.
+   */
+  constructor(dim: number, readonly gated = false) {
     this.outputShape = [dim];
     this.dispatch = [Math.ceil(dim / 64), 1, 1];
+    this.variableNames = [
+      "runningMean",
+      "runningVariance",
+      "batchMean",
+      "batchVariance",
+      ...(gated ? ["guard"] : []),
+      "nextVariance",
+    ];
+    this.shaderKey = `novalabBatchNormRunningStats${gated ? "_gated" : ""}`;
   }
 
   /** WGSL user code. */
   getUserCode(): string {
+    const skipped = `if (guard[1] == 0.0) {
+    result[index] = runningMean[index];
+    nextVariance[index] = runningVariance[index];
+    return;
+  }`;
     return `${readWriteLine(["nextVariance"])}
 fn main(index : i32) {
   if (index >= uniforms.dim) { return; }
+  ${this.gated ? skipped : ""}
   let keep = 1.0 - uniforms.momentum;
   result[index] = runningMean[index] * keep + batchMean[index] * uniforms.momentum;
   nextVariance[index] = runningVariance[index] * keep +

@@ -31,6 +31,7 @@ import { markNovalabKernelsInstalled, novalabKernelsInstalled } from "./active.t
 import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
 import { logSumExpKernelConfigs } from "./logsumexp.ts";
 import { sigLipKernelConfigs } from "./siglip.ts";
+import { stepGuardKernelConfigs } from "./step_guard.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -54,6 +55,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...l2NormalizeKernelConfigs(),
     ...logSumExpKernelConfigs(),
     ...sigLipKernelConfigs(),
+    ...stepGuardKernelConfigs(),
   ];
 }
 

@@ -94,8 +94,12 @@ export class BatchNorm {
     this.#pending = { mean, variance, rows };
   }
 
-  /** Folds the last training batch's statistics into the running ones (unbiased variance). */
-  afterStep(): void {
+  /**
+   * Folds the last training batch's statistics into the running ones (unbiased
+   * variance). With `guard`, a step report (`core/step_guard.ts`) whose `ok` is
+   * 0, the running statistics stay as they were (the step was skipped).
+   */
+  afterStep(guard?: Tensor): void {
     if (!this.#pending) return;
     const m = this.options.momentum ?? 0.1;
     const { mean, variance, rows } = this.#pending;
@@ -109,13 +113,21 @@ export class BatchNorm {
           { mean, variance },
           m,
           unbiased,
+          guard,
         );
         this.#mean.assign(nextMean);
         this.#var.assign(nextVariance);
         return;
       }
-      this.#mean.assign(tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m)));
-      this.#var.assign(tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m * unbiased)));
+      let nextMean = tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m));
+      let nextVariance = tf.add(tf.mul(this.#var, 1 - m), tf.mul(variance, m * unbiased));
+      if (guard) {
+        const open = tf.notEqual(tf.reshape(tf.slice(guard, [1], [1]), []), 0);
+        nextMean = tf.where(open, nextMean, this.#mean);
+        nextVariance = tf.where(open, nextVariance, this.#var);
+      }
+      this.#mean.assign(nextMean);
+      this.#var.assign(nextVariance);
     });
     tf.dispose([mean, variance]);
     this.#pending = undefined;

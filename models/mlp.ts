@@ -93,9 +93,9 @@ export class Mlp implements Module {
     return x;
   }
 
-  /** Folds batch statistics into BatchNorm running estimates. */
-  afterStep(): void {
-    for (const b of this.#batchNorms) b.afterStep();
+  /** Folds batch statistics into BatchNorm running estimates (kept where `guard` says skipped). */
+  afterStep(guard?: Tensor): void {
+    for (const b of this.#batchNorms) b.afterStep(guard);
   }
 
   /** Releases all variables. */

@@ -1,0 +1,82 @@
+/**
+ * AdamW's reference moments (`core/optim.ts`): an `m` and a `v` variable per
+ * parameter, updated by a composition of tfjs ops — the layout on WASM, the
+ * CPU and WebGPU with tfjs's stock kernels, and the reference the fused WebGPU
+ * update (`kernels/adamw_state.ts`) is tested against.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Parameter } from "./types.ts";
+import type { Tensor, Variable } from "./tensor.ts";
+import type { AdamWMoments, AdamWStep, MomentInit, MomentPair } from "../kernels/adamw_state.ts";
+
+interface Slot {
+  param: Parameter;
+  m: Variable;
+  v: Variable;
+}
+
+/** The reference moments: an `m` and a `v` variable per parameter, updated by tfjs ops. */
+export class SeparateMoments implements AdamWMoments {
+  #slots = new Map<string, Slot>();
+
+  constructor(params: Parameter[], init?: MomentInit) {
+    for (const param of params) {
+      const [m, v] = tf.tidy(() => {
+        const given = init?.(param.name);
+        return [
+          tf.variable(given ? given.m : tf.zerosLike(param.variable), false),
+          tf.variable(given ? given.v : tf.zerosLike(param.variable), false),
+        ];
+      });
+      this.#slots.set(param.name, { param, m: m!, v: v! });
+    }
+  }
+
+  update(grads: Map<string, Tensor>, s: AdamWStep): void {
+    // A step report's factor and gate, as scalars, once for all parameters.
+    const gate = s.guard && tf.tidy(() => {
+      const at = (i: number) => tf.reshape(tf.slice(s.guard!, [i], [1]), []);
+      return { scale: at(0), open: tf.notEqual(at(1), 0) };
+    });
+    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, s, gate);
+    if (gate) tf.dispose([gate.scale, gate.open]);
+  }
+
+  #update(slot: Slot, g: Tensor, s: AdamWStep, gate?: { scale: Tensor; open: Tensor }): void {
+    const { beta1, beta2, eps, lr } = s;
+    const wd = slot.param.decay ? s.weightDecay : 0;
+    tf.tidy(() => {
+      if (s.gradScale) g = tf.mul(g, s.gradScale); // gradient clipping's factor
+      if (gate) g = tf.mul(g, gate.scale);
+      let m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
+      let v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      const denom = tf.add(tf.div(tf.sqrt(v), s.bc2Sqrt), eps);
+      const p0 = slot.param.variable;
+      const decayed = wd === 0 ? p0 : tf.mul(p0, 1 - lr * wd);
+      let p = tf.sub(decayed, tf.mul(tf.div(m, denom), lr / s.bc1));
+      if (gate) {
+        // The step report's gate: on 0 (a non-finite step) everything stays as it was.
+        const { open } = gate;
+        [m, v, p] = [tf.where(open, m, slot.m), tf.where(open, v, slot.v), tf.where(open, p, p0)];
+      }
+      slot.m.assign(m);
+      slot.v.assign(v);
+      p0.assign(p);
+    });
+  }
+
+  read(name: string): MomentPair {
+    const slot = this.#slots.get(name)!;
+    return { m: tf.clone(slot.m), v: tf.clone(slot.v) };
+  }
+
+  dispose(): void {
+    for (const slot of this.#slots.values()) {
+      slot.m.dispose();
+      slot.v.dispose();
+    }
+    this.#slots.clear();
+  }
+}
