@@ -2,7 +2,9 @@
  * `deno task bench train <recipe>`: ms/step and samples/s of a recipe's real
  * training step (its data, graph, losses and optimizer, at the recipe's
  * `precision:`), with dispatches and submits per step on WebGPU and, with
- * `profile`, the GPU time of every kernel (`bench/gpu_profile.ts`).
+ * `profile`, the GPU time of every kernel (`bench/gpu_profile.ts`). Steps are
+ * timed as `deno task run` trains: step k + 1 is recorded before step k's
+ * metrics are read (`NOVALAB_TRAIN_PIPELINE=0`: each step read first).
  *
  * @module
  */
@@ -11,7 +13,8 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { applyPrecision, type BackendChoice, initBackend } from "../core/backend.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, defaultCacheDir } from "../core/run.ts";
-import { Trainer } from "../core/trainer.ts";
+import { type PendingStep, Trainer } from "../core/trainer.ts";
+import { TRAIN_PIPELINE_ENV, trainPipelineEnabled } from "../core/train_loop.ts";
 import { countDispatches } from "../kernels/dispatch_count.ts";
 import { type GpuProfiler, profileGpuDispatches } from "./gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
@@ -46,14 +49,25 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     ? profileGpuDispatches(backend, { shapes: o.profileShapes === true })
     : undefined;
   const counter = backend ? countDispatches(backend) : undefined;
+  // As `deno task run` trains: step k + 1 is recorded before step k's metrics are read.
+  const pipeline = trainPipelineEnabled();
   const t0 = performance.now();
-  for (let s = 1; s <= o.steps; s++) await trainer.step(s);
+  let pending: PendingStep | undefined;
+  for (let s = 1; s <= o.steps; s++) {
+    if (!pipeline) await pending?.metrics();
+    const recorded = await trainer.begin(s);
+    if (pipeline) await pending?.metrics();
+    pending = recorded;
+  }
+  await pending?.metrics();
   const ms = (performance.now() - t0) / o.steps;
   const batch = recipe.train.batch * recipe.train.accumulate;
   console.log(
     `${recipe.name} on ${info.name} (${info.precision})${profiler ? " profiled" : ""}: ${
       ms.toFixed(1)
-    } ms/step, ${(batch / ms * 1000).toFixed(1)} samples/s (batch ${batch})`,
+    } ms/step, ${(batch / ms * 1000).toFixed(1)} samples/s (batch ${batch}; ${
+      pipeline ? "one step in flight" : `each step read first, ${TRAIN_PIPELINE_ENV}=0`
+    })`,
   );
   if (counter) {
     const c = counter.read();

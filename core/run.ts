@@ -6,19 +6,16 @@
  * @module
  */
 import { applyPrecision, type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
-import { exportModel, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { exportModel, latestCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 import { evaluators, losses, modules, sources } from "./components.ts";
 import type { Metrics } from "./components.ts";
 import { compileGraph } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import type { GraphSpec } from "./graph_spec.ts";
 import { writeJsonAtomic } from "./atomic.ts";
-import { createProgress } from "./progress.ts";
-import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
 import {
-  appendMetrics,
   createRunDir,
   createRunDirAt,
   type RunPaths,
@@ -26,7 +23,8 @@ import {
   truncateMetrics,
 } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
-import { NonFiniteError, type StepMetrics, Trainer } from "./trainer.ts";
+import { Trainer } from "./trainer.ts";
+import { trainLoop } from "./train_loop.ts";
 import type { DataSource } from "./types.ts";
 import type { Precision } from "./recipe/types.ts";
 
@@ -211,7 +209,7 @@ async function trainAndEvaluate(
     }));
     await truncateMetrics(paths, start);
   }
-  const trained = await trainLoop(recipe, { trainer, graph, paths, start, options });
+  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options });
   const evalResults = options.skipEval || !trained.finished
     ? {}
     : await evaluateRecipe(recipe, graph, source);
@@ -242,83 +240,28 @@ function skippedText(trainer: Trainer): string {
     `${terms.length > 1 ? "have" : "has"} weight 0: skipped${exclusive}`;
 }
 
-interface LoopState {
-  trainer: Trainer;
-  graph: CompiledGraph;
-  paths: RunPaths;
-  start: number;
-  options: RunOptions;
-}
-
-async function trainLoop(
+/** Trains from `start`, exports the final model when every step ran, and says how to resume. */
+async function trainAndExport(
   recipe: RunnableRecipe,
-  state: LoopState,
+  state: {
+    trainer: Trainer;
+    graph: CompiledGraph;
+    paths: RunPaths;
+    start: number;
+    options: RunOptions;
+  },
 ): Promise<{ steps: number; finished: boolean; imagesPerSecond: number }> {
-  const { trainer, graph, paths, start, options } = state;
-  const { steps, log_every, checkpoint_every } = recipe.train;
-  const metadata = { seed: String(recipe.seed), recipe: recipe.name };
-  const save = (done: number) =>
-    saveCheckpoint(paths.checkpoints, {
-      step: done,
-      parameters: graph.state(),
-      optimizer: trainer.optimizer,
-      metadata,
-    });
-  let interrupted = false;
-  const onSignal = () => (interrupted = true);
-  Deno.addSignalListener("SIGINT", onSignal);
-  const progress = createProgress({ total: steps, start, every: log_every, quiet: options.quiet });
-  const diagnostics = diagnosticsSchedule(recipe.eval);
-  const started = performance.now();
-  let done = start;
-  try {
-    for (let step = start; step < steps; step++) {
-      let metrics: StepMetrics;
-      try {
-        metrics = await trainer.step(step);
-      } catch (e) {
-        if (!(e instanceof NonFiniteError)) throw e;
-        const file = await save(step);
-        await writeJsonAtomic(paths.failure, { step, report: e.report, kept_checkpoint: file });
-        progress.stop();
-        throw new Error(
-          `${e.message}\nLast good parameters saved to ${file}; report in ${paths.failure}`,
-        );
-      }
-      done = step + 1;
-      progress.update(metrics);
-      if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
-      if (diagnostics && done % diagnostics.every === 0) {
-        const model = graph.inference({ seed: recipe.seed });
-        const report = await runDiagnostics(model, trainer.source, diagnostics.params);
-        await appendMetrics(paths, { step, diagnostics: report.metrics });
-        if (report.warning) progress.log(report.warning);
-      }
-      const stopping = interrupted || options.signal?.aborted === true ||
-        done === options.stopAfter;
-      if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
-      if (stopping) break;
-    }
-  } finally {
-    await trainer.close();
-    progress.stop();
-    Deno.removeSignalListener("SIGINT", onSignal);
-  }
-  if (done === steps) {
+  const { graph, paths } = state;
+  const { interrupted, ...trained } = await trainLoop({ ...state, recipe });
+  if (trained.finished) {
     await exportModel(paths.checkpoints, {
-      step: done,
+      step: trained.steps,
       parameters: graph.inferenceState(),
-      metadata,
+      metadata: { seed: String(recipe.seed), recipe: recipe.name },
     });
   }
   if (interrupted) {
-    console.error(`interrupted after step ${done}; continue with --resume ${paths.root}`);
+    console.error(`interrupted after step ${trained.steps}; continue with --resume ${paths.root}`);
   }
-  const seconds = (performance.now() - started) / 1000;
-  const images = (done - start) * recipe.train.batch * recipe.train.accumulate;
-  return {
-    steps: done,
-    finished: done === steps,
-    imagesPerSecond: images / Math.max(seconds, 1e-9),
-  };
+  return trained;
 }

@@ -18,39 +18,24 @@ import type { TrainConfig } from "./train_config.ts";
 import type { Batch, DataSource, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { submitPendingWork } from "./webgpu_device.ts";
+import { novalabKernelsActive } from "../kernels/install.ts";
+import { decodeStepReport, healthyReport, stepGuard } from "./step_guard.ts";
+import { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metrics.ts";
 
-/** What one optimiser step measured. */
-export interface StepMetrics {
-  /** 0-based step index. */
+/** A step recorded on the device whose report is being read back. */
+interface InFlight {
   step: number;
-  /** Weighted total loss (mean over micro-batches). */
-  loss: number;
-  /** Unweighted loss terms by name (mean over micro-batches); terms of weight 0 are absent. */
-  terms: Record<string, number>;
-  /** Learning rate used. */
+  started: number;
+  dataMs: number;
   lr: number;
-  /** Global gradient norm before clipping. */
-  grad_norm: number;
-  /** Samples processed per second in this step. */
-  images_per_s: number;
-  /** Wall time of the step in milliseconds. */
-  ms: number;
-  /** Milliseconds of the step spent waiting for data (0 when prefetching keeps up). */
-  data_ms: number;
+  /** A handle on the step's report, released once read. */
+  report: Tensor;
+  values: Promise<ArrayLike<number>>;
+  /** Whether the optimiser counted the step (gated on the device, or checked first and finite). */
+  applied: boolean;
 }
 
-/** Thrown when a step produces a non-finite loss or gradient; parameters are untouched. */
-export class NonFiniteError extends Error {
-  /** Creates the report for the failed step. */
-  constructor(readonly step: number, readonly report: Record<string, unknown>) {
-    super(
-      `non-finite values at step ${step}: ${JSON.stringify(report)}. ` +
-        `The update was not applied; parameters are those after step ${step - 1}. ` +
-        `Try a lower learning rate, a longer warm-up, or train.clip_grad_norm.`,
-    );
-    this.name = "NonFiniteError";
-  }
-}
+export { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metrics.ts";
 
 /** Trains a compiled graph on a data source. */
 export class Trainer {
@@ -68,6 +53,12 @@ export class Trainer {
    * nodes that only they read: neither runs in a training step.
    */
   readonly skipped: { terms: string[]; nodes: string[] };
+  /** Steps recorded whose reports are being read, oldest first. */
+  readonly #inFlight: InFlight[] = [];
+  /** The last step's report: the next step's guard reads its `ok`. */
+  #previous: Tensor | null = null;
+  /** When the last step's metrics were read (ms, `performance.now()`). */
+  #lastFinished = 0;
 
   /** Creates the optimiser over every trainable parameter of the training graph. */
   constructor(
@@ -162,6 +153,18 @@ export class Trainer {
 
   /** Runs optimiser step `step` (0-based) and returns its metrics. */
   async step(step: number): Promise<StepMetrics> {
+    return await (await this.begin(step)).metrics();
+  }
+
+  /**
+   * Records optimiser step `step` (0-based) on the device — forward, backward,
+   * gradient norm, the step guard, the update — and starts reading its report
+   * back, without waiting for it: the host can record the next step while the
+   * device runs this one (`core/train_loop.ts`). The update is gated on the
+   * device by the report (`core/step_guard.ts`): a non-finite step, and any step
+   * recorded after it before its metrics were read, changes nothing.
+   */
+  async begin(step: number): Promise<PendingStep> {
     const started = performance.now();
     const { config } = this.options;
     const sums = new Map<string, Tensor>();
@@ -179,31 +182,97 @@ export class Trainer {
     const grads = this.#averaged(sums, config.accumulate);
     // The norm for the metrics, and clipping's factor, which the optimiser applies.
     const clipped = clipScale(grads, config.clip_grad_norm || undefined);
-    const lossMean = tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
-    const [losses, normValue] = await Promise.all([lossMean.data(), clipped.norm.data()]);
-    lossSums.forEach((t) => t.dispose());
-    lossMean.dispose();
+    const losses = lossSums.length === 1
+      ? lossSums[0]!
+      : tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
+    const previous = this.#previous ?? healthyReport();
+    const report = stepGuard({ losses, norm: clipped.norm, previous, scale: clipped.scale });
+    this.#previous = report;
+    previous.dispose();
     const lr = this.learningRate(step);
-    const termNames = [...this.#active];
-    const terms = Object.fromEntries(termNames.map((n, i) => [n, losses[i + 1]!]));
-    const metrics = { step, loss: losses[0]!, terms, lr, grad_norm: normValue[0]! };
-    const release = () => {
-      for (const g of grads.values()) g.dispose();
-      clipped.norm.dispose();
-      clipped.scale?.dispose();
-    };
-    if (![metrics.loss, metrics.grad_norm, ...Object.values(terms)].every(Number.isFinite)) {
-      release();
-      throw new NonFiniteError(step, metrics);
+    const handle = tf.clone(report);
+    let values: Promise<ArrayLike<number>>;
+    let applied = true;
+    if (novalabKernelsActive()) {
+      // The fused update and running statistics read the report's gate on the device.
+      this.optimizer.apply(grads, lr, undefined, report);
+      this.graph.afterStep(report);
+      values = handle.data();
+      values.catch(() => {}); // read (and its error raised) by metrics()
+    } else {
+      // Elsewhere gating every tensor costs more than reading the report first, which
+      // on WASM and the CPU is immediate.
+      const read = await handle.data();
+      applied = decodeStepReport(read).ok;
+      if (applied) {
+        this.optimizer.apply(grads, lr, clipped.scale ?? undefined);
+        this.graph.afterStep();
+      }
+      values = Promise.resolve(read);
     }
-    this.optimizer.apply(grads, lr, clipped.scale ?? undefined);
-    this.graph.afterStep();
-    release();
+    for (const g of grads.values()) g.dispose();
+    tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
     // WebGPU: the update starts on the device now rather than when the next step fills a submit.
     submitPendingWork();
-    const ms = performance.now() - started;
-    const images = config.batch * config.accumulate;
-    return { ...metrics, images_per_s: (images / ms) * 1000, ms, data_ms: dataMs };
+    const entry: InFlight = { step, started, dataMs, lr, report: handle, values, applied };
+    this.#inFlight.push(entry);
+    return { step, metrics: () => this.#finish(entry) };
+  }
+
+  /** Reads an in-flight step's report: its metrics, or NonFiniteError. */
+  async #finish(entry: InFlight): Promise<StepMetrics> {
+    if (this.#inFlight[0] !== entry) {
+      const oldest = this.#inFlight[0];
+      throw new Error(
+        `Trainer: metrics of step ${entry.step} read out of order or twice; ` +
+          (oldest ? `step ${oldest.step} is the oldest in flight` : "no step is in flight"),
+      );
+    }
+    let values: ArrayLike<number>;
+    try {
+      values = await entry.values;
+    } finally {
+      this.#inFlight.shift();
+      entry.report.dispose();
+    }
+    const report = decodeStepReport(values);
+    const now = performance.now();
+    const ms = now - Math.max(entry.started, this.#lastFinished);
+    this.#lastFinished = now;
+    const termNames = [...this.#active];
+    const terms = Object.fromEntries(termNames.map((n, i) => [n, report.losses[i + 1]!]));
+    const metrics = {
+      step: entry.step,
+      loss: report.losses[0]!,
+      terms,
+      lr: entry.lr,
+      grad_norm: report.norm,
+    };
+    const finite = [metrics.loss, metrics.grad_norm, ...Object.values(terms)].every(
+      Number.isFinite,
+    );
+    if (!report.ok || !finite) {
+      await this.#abandonInFlight(entry);
+      throw new NonFiniteError(entry.step, metrics);
+    }
+    const images = this.options.config.batch * this.options.config.accumulate;
+    return { ...metrics, images_per_s: (images / ms) * 1000, ms, data_ms: entry.dataMs };
+  }
+
+  /**
+   * After a non-finite step: the steps recorded after it were skipped on the
+   * device too; their reads are dropped, the optimiser's count of all of them
+   * taken back, and the guard starts healthy again.
+   */
+  async #abandonInFlight(failed: InFlight): Promise<void> {
+    const later = this.#inFlight.splice(0);
+    for (const entry of later) {
+      await entry.values.catch(() => {});
+      entry.report.dispose();
+    }
+    this.optimizer.undoSteps([failed, ...later].filter((e) => e.applied).length);
+    this.#previous?.dispose();
+    this.#previous = healthyReport();
   }
 
   /** The mean gradient over `accumulate` micro-batches (the sums themselves when 1). */
@@ -215,8 +284,14 @@ export class Trainer {
     return new Map(names.map((k, i) => [k, averaged[i]!]));
   }
 
-  /** Releases batches still being prefetched. */
+  /** Releases batches still being prefetched, reads still in flight and the guard's report. */
   async close(): Promise<void> {
+    for (const entry of this.#inFlight.splice(0)) {
+      await entry.values.catch(() => {});
+      entry.report.dispose();
+    }
+    this.#previous?.dispose();
+    this.#previous = null;
     const pending = [...this.#prefetched.values()];
     this.#prefetched.clear();
     for (const batch of await Promise.allSettled(pending)) {

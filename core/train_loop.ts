@@ -1,0 +1,157 @@
+/**
+ * The training loop of a run: steps, metrics, diagnostics, checkpoints,
+ * interruption and the non-finite stop, with one step in flight.
+ *
+ * The trainer records a step without waiting for its loss (`Trainer.begin`),
+ * so the loop records step k + 1 before it reads step k's metrics: on a GPU
+ * the host builds the next step while the device still runs this one, and
+ * neither waits for the other. A step after which something reads or saves
+ * the parameters (a checkpoint, diagnostics, the last step, a requested stop)
+ * is read before the next one is recorded, so checkpoints hold exactly the
+ * parameters after their step. `NOVALAB_TRAIN_PIPELINE=0` reads every step's
+ * metrics before recording the next (the timing before 2026-11-23).
+ *
+ * @module
+ */
+import { saveCheckpoint } from "./checkpoint.ts";
+import type { CompiledGraph } from "./graph_run.ts";
+import { writeJsonAtomic } from "./atomic.ts";
+import { createProgress } from "./progress.ts";
+import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
+import { appendMetrics, type RunPaths } from "./rundir.ts";
+import type { TrainConfig } from "./train_config.ts";
+import type { Trainer } from "./trainer.ts";
+import { NonFiniteError, type PendingStep } from "./step_metrics.ts";
+
+/** Environment variable: `0` reads each step's metrics before recording the next. */
+export const TRAIN_PIPELINE_ENV = "NOVALAB_TRAIN_PIPELINE";
+
+/** False when `NOVALAB_TRAIN_PIPELINE=0` (an unreadable environment counts as unset). */
+export function trainPipelineEnabled(): boolean {
+  try {
+    return Deno.env.get(TRAIN_PIPELINE_ENV) !== "0";
+  } catch {
+    return true;
+  }
+}
+
+/** What the loop needs from the run. */
+export interface TrainLoopState {
+  /** The trainer (owns the optimiser and the data source). */
+  trainer: Trainer;
+  /** The graph (parameters saved in checkpoints). */
+  graph: CompiledGraph;
+  /** The run directory. */
+  paths: RunPaths;
+  /** First step to run (0, or the step a resumed checkpoint reached). */
+  start: number;
+  /** The recipe's seed and name (checkpoint metadata), its training and eval settings. */
+  recipe: {
+    seed: number;
+    name: string;
+    train: TrainConfig;
+    eval: { kind: string; name: string; params: unknown }[];
+  };
+  /** Quiet progress, a stop signal, and a step to stop after (tests, sweeps). */
+  options: { quiet?: boolean; signal?: AbortSignal; stopAfter?: number };
+}
+
+/** Steps run (the count reached), whether all ran, and throughput. */
+export interface TrainLoopResult {
+  /** Steps done (a checkpoint holds the parameters after them). */
+  steps: number;
+  /** True when the recipe's last step ran. */
+  finished: boolean;
+  /** Samples per second over the steps of this call. */
+  imagesPerSecond: number;
+  /** True when SIGINT stopped the loop. */
+  interrupted: boolean;
+}
+
+/** Runs steps `start…train.steps − 1`, saving checkpoints; see the module notes. */
+export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult> {
+  const { trainer, graph, paths, start, options, recipe } = state;
+  const { steps, log_every, checkpoint_every } = recipe.train;
+  const metadata = { seed: String(recipe.seed), recipe: recipe.name };
+  const save = (done: number) =>
+    saveCheckpoint(paths.checkpoints, {
+      step: done,
+      parameters: graph.state(),
+      optimizer: trainer.optimizer,
+      metadata,
+    });
+  let interrupted = false;
+  const onSignal = () => (interrupted = true);
+  Deno.addSignalListener("SIGINT", onSignal);
+  const progress = createProgress({ total: steps, start, every: log_every, quiet: options.quiet });
+  const diagnostics = diagnosticsSchedule(recipe.eval);
+  const pipeline = trainPipelineEnabled();
+  const stopRequested = () => interrupted || options.signal?.aborted === true;
+  /** After `done` steps the parameters are read or saved, or the loop stops. */
+  const boundary = (done: number) =>
+    done === steps || done === options.stopAfter || done % checkpoint_every === 0 ||
+    (diagnostics !== undefined && done % diagnostics.every === 0) || stopRequested();
+  const started = performance.now();
+  let done = start;
+  let next = start;
+  let inFlight: PendingStep | undefined;
+  try {
+    while (inFlight || next < steps) {
+      // Record the next step first unless the one in flight ends at a boundary.
+      let finishing = inFlight;
+      inFlight = undefined;
+      if (next < steps && (!finishing || (pipeline && !boundary(finishing.step + 1)))) {
+        const recorded = await trainer.begin(next++);
+        if (!finishing) {
+          if (pipeline && !boundary(next)) {
+            inFlight = recorded;
+            continue;
+          }
+          finishing = recorded;
+        } else inFlight = recorded;
+      }
+      let metrics;
+      try {
+        metrics = await finishing!.metrics();
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e;
+        const file = await save(e.step);
+        await writeJsonAtomic(paths.failure, {
+          step: e.step,
+          report: e.report,
+          kept_checkpoint: file,
+        });
+        progress.stop();
+        throw new Error(
+          `${e.message}\nLast good parameters saved to ${file}; report in ${paths.failure}`,
+        );
+      }
+      done = metrics.step + 1;
+      progress.update(metrics);
+      if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
+      // A stop requested while a later step was in flight: that step finishes first.
+      if (inFlight) continue;
+      if (diagnostics && done % diagnostics.every === 0) {
+        const model = graph.inference({ seed: recipe.seed });
+        const report = await runDiagnostics(model, trainer.source, diagnostics.params);
+        await appendMetrics(paths, { step: metrics.step, diagnostics: report.metrics });
+        if (report.warning) progress.log(report.warning);
+      }
+      const stopping = stopRequested() || done === options.stopAfter;
+      if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
+      if (stopping) break;
+    }
+  } finally {
+    await trainer.close();
+    progress.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const images = (done - start) * recipe.train.batch * recipe.train.accumulate;
+  return {
+    steps: done,
+    finished: done === steps,
+    imagesPerSecond: images / Math.max(seconds, 1e-9),
+    interrupted,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The trainer with a step in flight, on WebGPU with novalab's kernels (where
+ * the guard and the gated updates are kernels): recording step k + 1 before
+ * reading step k's metrics gives the same losses and parameters as reading
+ * every step first, and a non-finite step found while the next one is already
+ * on the device leaves parameters, optimiser state and BatchNorm running
+ * statistics exactly as they were after the last good step — on WebGPU,
+ * where the report gates the updates on the device, and on the CPU backend,
+ * where the trainer reads the report before updating. Runs on the fallback
+ * adapter in CI.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { compileGraph } from "./graph.ts";
+import type { GraphSpec } from "./graph_spec.ts";
+import { MemorySource, testRegistries } from "./testing.ts";
+import type { TrainConfig } from "./train_config.ts";
+import { NonFiniteError, Trainer } from "./trainer.ts";
+import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
+
+const skip = await webgpuSkipReason();
+if (skip) console.warn(`core/trainer_pipeline_test.ts skipped: ${skip}`);
+const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
+const source = new MemorySource({ size: 64, shape: [8, 8, 1], classes: 4 });
+
+function registries() {
+  const r = testRegistries();
+  r.modules.register({
+    kind: "poison",
+    summary: "test: identity, but NaN from step `at` on",
+    schema: z.strictObject({ at: z.number() }),
+    create: (params: { at: number }) => ({
+      parameters: [],
+      forward: (inputs, ctx) =>
+        ctx.training && ctx.step >= params.at
+          ? tf.mul(inputs[0] as tf.Tensor, NaN)
+          : (inputs[0] as tf.Tensor),
+      dispose() {},
+    }),
+  });
+  return r;
+}
+
+/** A ViT, then an MLP head with BatchNorm (running statistics), then the poison. */
+function spec(poisonAt: number): GraphSpec {
+  return {
+    nodes: [
+      {
+        name: "image",
+        kind: "vit",
+        inputs: ["batch.image"],
+        phase: "all",
+        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
+      },
+      {
+        name: "raw",
+        kind: "mlp",
+        inputs: ["image"],
+        phase: "all",
+        params: { layers: [12, 8], activation: "gelu", norm: "batch", bias: true },
+      },
+      { name: "pred", kind: "poison", inputs: ["raw"], phase: "all", params: { at: poisonAt } },
+      { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
+    ],
+    losses: [{
+      name: "mse",
+      kind: "prediction",
+      inputs: { pred: "pred", target: "text" },
+      weight: 1,
+      params: {},
+    }],
+  };
+}
+
+const config: TrainConfig = {
+  steps: 20,
+  batch: 8,
+  accumulate: 1,
+  optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
+  schedule: { kind: "warmup_cosine", warmup: 2, min_lr_ratio: 0 },
+  clip_grad_norm: 1,
+  log_every: 1,
+  checkpoint_every: 0,
+};
+
+async function build(poisonAt = 1e9, backend: "webgpu" | "cpu" = "webgpu") {
+  if (backend === "webgpu") await useNovalabWebGpu();
+  else await tf.setBackend("cpu");
+  const graph = await compileGraph(spec(poisonAt), {
+    registries: registries(),
+    seed: 3,
+    cacheDir: "/tmp",
+    sampleBatch: (n) =>
+      source.batch("train", 0, { batchSize: n, seed: 0, shuffle: false, dropLast: false }),
+  });
+  return { graph, trainer: new Trainer(graph, source, { config, seed: 3 }) };
+}
+
+/** Parameters, BatchNorm running statistics and optimiser state, by name. */
+async function everything(built: Awaited<ReturnType<typeof build>>) {
+  const out = new Map<string, number[]>();
+  for (const p of built.graph.state()) out.set(p.name, Array.from(await p.variable.data()));
+  const optimizer = built.trainer.optimizer.state();
+  for (const [name, t] of optimizer) out.set(name, Array.from(await t.data()));
+  tf.dispose([...optimizer.values()]);
+  return out;
+}
+
+Deno.test({
+  name: "trainer: a step in flight while the previous one is read changes nothing in value",
+  ...opts,
+  async fn() {
+    const sync = await build();
+    const syncLosses: number[] = [];
+    for (let step = 0; step < 5; step++) syncLosses.push((await sync.trainer.step(step)).loss);
+    const expected = await everything(sync);
+    await sync.trainer.close();
+    sync.graph.dispose();
+
+    const piped = await build();
+    const losses: number[] = [];
+    let pending = await piped.trainer.begin(0);
+    for (let step = 1; step <= 5; step++) {
+      const next = step < 5 ? await piped.trainer.begin(step) : undefined;
+      const metrics = await pending.metrics();
+      assert.equal(metrics.step, step - 1);
+      assert.ok(metrics.ms > 0 && Number.isFinite(metrics.grad_norm));
+      losses.push(metrics.loss);
+      if (next) pending = next;
+    }
+    assert.deepEqual(losses, syncLosses, "the same losses, bit for bit");
+    assert.deepEqual(await everything(piped), expected, "the same parameters and state");
+    await piped.trainer.close();
+    piped.graph.dispose();
+  },
+});
+
+async function nanInFlight(backend: "webgpu" | "cpu") {
+  const initial = tf.memory().numTensors;
+  const built = await build(3, backend);
+  const { trainer } = built;
+  for (let step = 0; step < 3; step++) await trainer.step(step);
+  const good = await everything(built);
+  const third = await trainer.begin(3);
+  const fourth = await trainer.begin(4);
+  await assert.rejects(() => third.metrics(), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteError);
+    assert.equal(e.step, 3);
+    assert.match(e.message, /"loss":null.*parameters are those after step 2/);
+    return true;
+  });
+  assert.deepEqual(await everything(built), good, "parameters, moments, running stats kept");
+  assert.equal(trainer.optimizer.step, 3, "the skipped steps are not counted");
+  await assert.rejects(() => fourth.metrics(), /read out of order or twice/);
+  await trainer.close();
+  trainer.optimizer.dispose();
+  built.graph.dispose();
+  const left = tf.memory().numTensors - initial;
+  assert.equal(left, 0, `${left} tensors leaked (${backend})`);
+}
+
+Deno.test({
+  name: "trainer: a NaN found with the next step in flight leaves the last good state (webgpu)",
+  ...opts,
+  fn: () => nanInFlight("webgpu"),
+});
+
+Deno.test({
+  name: "trainer: a NaN found with the next step in flight leaves the last good state (cpu)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => nanInFlight("cpu"),
+});
