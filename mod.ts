@@ -135,7 +135,7 @@ export { compileGraph, type CompileOptions } from "./core/graph.ts";
 export { CompiledGraph, type DisplayShape, type LossValues } from "./core/graph_run.ts";
 export { GraphError, type GraphSpec, type LossSpec, type NodeSpec } from "./core/graph_spec.ts";
 export { renderMermaid } from "./core/mermaid.ts";
-export { NonFiniteError, type StepMetrics, Trainer } from "./core/trainer.ts";
+export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./core/trainer.ts";
 export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions } from "./core/optim.ts";
 export { learningRate, type ScheduleOptions } from "./core/schedule.ts";

@@ -1,6 +1,7 @@
 /**
  * Small real components for tests of the core: an in-memory data source of
- * random images with class captions, and registries holding the built-ins.
+ * random images with class captions, registries holding the built-ins, and
+ * the small diverging graph and training settings of the trainer tests.
  *
  * @module
  */
@@ -12,6 +13,8 @@ import type { Batch, BatchOptions, DataSource } from "./types.ts";
 import { modelEntries } from "../models/entries.ts";
 import { predictionLoss } from "../losses/prediction.ts";
 import type { Tensor } from "./tensor.ts";
+import type { GraphSpec } from "./graph_spec.ts";
+import type { TrainConfig } from "./train_config.ts";
 
 /**
  * An in-memory labelled image source: `size` random `[H, W, C]` images, label
@@ -116,4 +119,79 @@ export function testRegistries(): {
     }),
   });
   return { modules, losses };
+}
+
+/**
+ * {@linkcode testRegistries} plus a `poison` module: the identity, but its
+ * input times NaN in training from step `at` on (a run that diverges).
+ */
+export function poisonRegistries(): ReturnType<typeof testRegistries> {
+  const r = testRegistries();
+  r.modules.register({
+    kind: "poison",
+    summary: "test: identity, but NaN from step `at` on",
+    schema: z.strictObject({ at: z.number() }),
+    create: (params: { at: number }) => ({
+      parameters: [],
+      forward: (inputs, ctx) =>
+        ctx.training && ctx.step >= params.at
+          ? tf.mul(inputs[0] as Tensor, NaN)
+          : (inputs[0] as Tensor),
+      dispose() {},
+    }),
+  });
+  return r;
+}
+
+/**
+ * A small trainable graph for {@linkcode poisonRegistries}: ViT → MLP head
+ * (`head`, default one GELU layer of 8, no norm) → `poison` (NaN from step
+ * `poisonAt`) → MSE to the caption code.
+ */
+export function poisonedSpec(
+  poisonAt: number,
+  head: { layers: number[]; norm: "none" | "batch" } = { layers: [8], norm: "none" },
+): GraphSpec {
+  return {
+    nodes: [
+      {
+        name: "image",
+        kind: "vit",
+        inputs: ["batch.image"],
+        phase: "all",
+        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
+      },
+      {
+        name: "raw",
+        kind: "mlp",
+        inputs: ["image"],
+        phase: "all",
+        params: { ...head, activation: "gelu", bias: true },
+      },
+      { name: "pred", kind: "poison", inputs: ["raw"], phase: "all", params: { at: poisonAt } },
+      { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
+    ],
+    losses: [{
+      name: "mse",
+      kind: "prediction",
+      inputs: { pred: "pred", target: "text" },
+      weight: 1,
+      params: {},
+    }],
+  };
+}
+
+/** Training settings of the trainer tests: 20 steps of 8, AdamW, warm-up cosine, clipping at 1. */
+export function testTrainConfig(over: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    steps: 20,
+    batch: 8,
+    accumulate: 1,
+    optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
+    schedule: { kind: "warmup_cosine", warmup: 2, min_lr_ratio: 0 },
+    clip_grad_norm: 1,
+    log_every: 1,
+    checkpoint_every: 0,
+    ...over,
+  };
 }

@@ -11,11 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { z } from "zod";
 import { compileGraph } from "./graph.ts";
-import type { GraphSpec } from "./graph_spec.ts";
-import { MemorySource, testRegistries } from "./testing.ts";
-import type { TrainConfig } from "./train_config.ts";
+import { MemorySource, poisonedSpec, poisonRegistries, testTrainConfig } from "./testing.ts";
 import { NonFiniteError, Trainer } from "./trainer.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 
@@ -24,71 +21,13 @@ if (skip) console.warn(`core/trainer_pipeline_test.ts skipped: ${skip}`);
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
 const source = new MemorySource({ size: 64, shape: [8, 8, 1], classes: 4 });
 
-function registries() {
-  const r = testRegistries();
-  r.modules.register({
-    kind: "poison",
-    summary: "test: identity, but NaN from step `at` on",
-    schema: z.strictObject({ at: z.number() }),
-    create: (params: { at: number }) => ({
-      parameters: [],
-      forward: (inputs, ctx) =>
-        ctx.training && ctx.step >= params.at
-          ? tf.mul(inputs[0] as tf.Tensor, NaN)
-          : (inputs[0] as tf.Tensor),
-      dispose() {},
-    }),
-  });
-  return r;
-}
-
-/** A ViT, then an MLP head with BatchNorm (running statistics), then the poison. */
-function spec(poisonAt: number): GraphSpec {
-  return {
-    nodes: [
-      {
-        name: "image",
-        kind: "vit",
-        inputs: ["batch.image"],
-        phase: "all",
-        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
-      },
-      {
-        name: "raw",
-        kind: "mlp",
-        inputs: ["image"],
-        phase: "all",
-        params: { layers: [12, 8], activation: "gelu", norm: "batch", bias: true },
-      },
-      { name: "pred", kind: "poison", inputs: ["raw"], phase: "all", params: { at: poisonAt } },
-      { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
-    ],
-    losses: [{
-      name: "mse",
-      kind: "prediction",
-      inputs: { pred: "pred", target: "text" },
-      weight: 1,
-      params: {},
-    }],
-  };
-}
-
-const config: TrainConfig = {
-  steps: 20,
-  batch: 8,
-  accumulate: 1,
-  optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
-  schedule: { kind: "warmup_cosine", warmup: 2, min_lr_ratio: 0 },
-  clip_grad_norm: 1,
-  log_every: 1,
-  checkpoint_every: 0,
-};
+const config = testTrainConfig();
 
 async function build(poisonAt = 1e9, backend: "webgpu" | "cpu" = "webgpu") {
   if (backend === "webgpu") await useNovalabWebGpu();
   else await tf.setBackend("cpu");
-  const graph = await compileGraph(spec(poisonAt), {
-    registries: registries(),
+  const graph = await compileGraph(poisonedSpec(poisonAt, { layers: [12, 8], norm: "batch" }), {
+    registries: poisonRegistries(),
     seed: 3,
     cacheDir: "/tmp",
     sampleBatch: (n) =>

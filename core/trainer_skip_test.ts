@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { compileGraph } from "./graph.ts";
 import type { GraphSpec } from "./graph_spec.ts";
-import { MemorySource, testRegistries } from "./testing.ts";
-import type { TrainConfig } from "./train_config.ts";
+import { MemorySource, testRegistries, testTrainConfig } from "./testing.ts";
 import { Trainer } from "./trainer.ts";
 
 const source = new MemorySource({ size: 64, shape: [8, 8, 1], classes: 4 });
@@ -74,16 +73,10 @@ function spec(auxWeight: number, mainWeight = 1): GraphSpec {
   };
 }
 
-const config: TrainConfig = {
+const config = testTrainConfig({
   steps: 3,
-  batch: 8,
-  accumulate: 1,
-  optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
   schedule: { kind: "constant", warmup: 0, min_lr_ratio: 0 },
-  clip_grad_norm: 1,
-  log_every: 1,
-  checkpoint_every: 0,
-};
+});
 
 async function build(auxWeight: number, mainWeight = 1) {
   await tf.setBackend("cpu");

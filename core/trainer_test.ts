@@ -1,79 +1,16 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { z } from "zod";
 import { compileGraph } from "./graph.ts";
-import type { GraphSpec } from "./graph_spec.ts";
-import { MemorySource, testRegistries } from "./testing.ts";
-import type { TrainConfig } from "./train_config.ts";
+import { MemorySource, poisonedSpec, poisonRegistries, testTrainConfig } from "./testing.ts";
 import { NonFiniteError, Trainer } from "./trainer.ts";
 
 const source = new MemorySource({ size: 64, shape: [8, 8, 1], classes: 4 });
 
-function registries() {
-  const r = testRegistries();
-  r.modules.register({
-    kind: "poison",
-    summary: "test: identity, but NaN from step `at` on",
-    schema: z.strictObject({ at: z.number() }),
-    create: (params: { at: number }) => ({
-      parameters: [],
-      forward: (inputs, ctx) =>
-        ctx.training && ctx.step >= params.at
-          ? tf.mul(inputs[0] as tf.Tensor, NaN)
-          : (inputs[0] as tf.Tensor),
-      dispose() {},
-    }),
-  });
-  return r;
-}
-
-function spec(poisonAt = 1e9): GraphSpec {
-  return {
-    nodes: [
-      {
-        name: "image",
-        kind: "vit",
-        inputs: ["batch.image"],
-        phase: "all",
-        params: { preset: "tiny", patch: 4, dim: 16, depth: 1, heads: 2 },
-      },
-      {
-        name: "raw",
-        kind: "mlp",
-        inputs: ["image"],
-        phase: "all",
-        params: { layers: [8], activation: "gelu", norm: "none", bias: true },
-      },
-      { name: "pred", kind: "poison", inputs: ["raw"], phase: "all", params: { at: poisonAt } },
-      { name: "text", kind: "caption_code", inputs: ["batch.caption"], phase: "all", params: {} },
-    ],
-    losses: [{
-      name: "mse",
-      kind: "prediction",
-      inputs: { pred: "pred", target: "text" },
-      weight: 1,
-      params: {},
-    }],
-  };
-}
-
-function config(over: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    steps: 20,
-    batch: 8,
-    accumulate: 1,
-    optimizer: { kind: "adamw", lr: 1e-2, weight_decay: 0.05, betas: [0.9, 0.999], eps: 1e-8 },
-    schedule: { kind: "warmup_cosine", warmup: 2, min_lr_ratio: 0 },
-    clip_grad_norm: 1,
-    log_every: 1,
-    checkpoint_every: 0,
-    ...over,
-  };
-}
+const config = testTrainConfig;
 
 async function build(poisonAt?: number) {
-  return await compileGraph(spec(poisonAt), {
-    registries: registries(),
+  return await compileGraph(poisonedSpec(poisonAt ?? 1e9), {
+    registries: poisonRegistries(),
     seed: 3,
     cacheDir: "/tmp",
     sampleBatch: (n) =>
