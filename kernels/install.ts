@@ -32,6 +32,7 @@ import { l2NormalizeKernelConfigs } from "./l2_normalize.ts";
 import { logSumExpKernelConfigs } from "./logsumexp.ts";
 import { sigLipKernelConfigs } from "./siglip.ts";
 import { stepGuardKernelConfigs } from "./step_guard.ts";
+import { squaredErrorKernelConfigs } from "./squared_error.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -56,6 +57,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...logSumExpKernelConfigs(),
     ...sigLipKernelConfigs(),
     ...stepGuardKernelConfigs(),
+    ...squaredErrorKernelConfigs(),
   ];
 }
 

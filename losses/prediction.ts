@@ -7,12 +7,16 @@
  *   loss = mean_{v, b, k} (pred[v, b, k] − target[b, k])²
  *
  * `pred` `[V, B, K]` (views) or `[B, K]`; `target` `[B, K]` (broadcast over the
- * views) or the same shape as `pred`.
+ * views) or the same shape as `pred`. On WebGPU with novalab's kernels it is
+ * one dispatch forward and one backward (`kernels/squared_error.ts`).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor } from "../core/tensor.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { runCustomGradOp } from "../kernels/custom_grad.ts";
+import { SQUARED_ERROR, SQUARED_ERROR_GRAD } from "../kernels/squared_error.ts";
 
 /** Whether `target` matches `pred` exactly or is `pred` without its leading view axis. */
 function compatible(pred: number[], target: number[]): boolean {
@@ -37,6 +41,32 @@ export function predictionLoss(pred: Tensor, target: Tensor): Scalar {
       }] do not match; expected pred [V, B, K] or [B, K] and target [B, K] or the shape of pred`,
     );
   }
+  if (novalabKernelsActive() && pred.dtype === "float32" && target.dtype === "float32") {
+    return squaredErrorMean(pred, target);
+  }
   // Not tf.squaredDifference: its 4.22 gradient does not reduce a broadcast target.
   return tf.tidy(() => tf.mean(tf.square(tf.sub(pred, target))) as Scalar);
+}
+
+/** The fused WebGPU form: one dispatch forward, one for both gradients (`kernels/squared_error.ts`). */
+function squaredErrorMean(pred: Tensor, target: Tensor): Scalar {
+  return runCustomGradOp<Tensor>({
+    inputs: { pred, target },
+    forwardFunc: (_backend, save) => {
+      save([pred, target]);
+      return tf.tidy(() =>
+        (tf.engine().runKernel(SQUARED_ERROR, { pred, target }) as Tensor).reshape([])
+      );
+    },
+    backwardsFunc: (dy, saved) => {
+      const [p, t] = saved;
+      // Both at once, eagerly (a lazy closure's tensors die with its own tidy scope).
+      const [dPred, dTarget] = tf.engine().runKernel(SQUARED_ERROR_GRAD, {
+        pred: p!,
+        target: t!,
+        dy,
+      }) as Tensor[];
+      return { pred: () => dPred!, target: () => dTarget! };
+    },
+  }) as Scalar;
 }
