@@ -89,3 +89,30 @@ export function decodeStepReport(values: ArrayLike<number>): StepReport {
     losses: all.slice(REPORT_HEADER),
   };
 }
+
+/**
+ * The loss-side metrics of a read report — total loss, each term by name (in
+ * the order the report holds them), the learning rate and the gradient norm —
+ * and whether the step was healthy: its gate open and every number finite.
+ */
+export function reportMetrics(
+  values: ArrayLike<number>,
+  step: number,
+  lr: number,
+  termNames: string[],
+): {
+  metrics: {
+    step: number;
+    loss: number;
+    terms: Record<string, number>;
+    lr: number;
+    grad_norm: number;
+  };
+  healthy: boolean;
+} {
+  const report = decodeStepReport(values);
+  const terms = Object.fromEntries(termNames.map((n, i) => [n, report.losses[i + 1]!]));
+  const metrics = { step, loss: report.losses[0]!, terms, lr, grad_norm: report.norm };
+  const numbers = [metrics.loss, metrics.grad_norm, ...Object.values(terms)];
+  return { metrics, healthy: report.ok && numbers.every(Number.isFinite) };
+}

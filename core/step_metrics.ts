@@ -21,9 +21,10 @@ export interface StepMetrics {
   /** Samples processed per second in this step. */
   images_per_s: number;
   /**
-   * Wall time of the step in milliseconds: from its start, or from the previous
-   * step's metrics when it was recorded while that step still ran (so the
-   * times of overlapped steps add up to the wall time).
+   * Wall time of the step in milliseconds, up to the arrival of its report on
+   * the host: from its start, or from the previous step's report when it was
+   * recorded while that step still ran (so the times of overlapped steps add up
+   * to the wall time).
    */
   ms: number;
   /** Milliseconds of the step spent waiting for data (0 when prefetching keeps up). */

@@ -19,7 +19,7 @@ import type { Batch, DataSource, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { submitPendingWork } from "./webgpu_device.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
-import { decodeStepReport, healthyReport, stepGuard } from "./step_guard.ts";
+import { decodeStepReport, healthyReport, reportMetrics, stepGuard } from "./step_guard.ts";
 import { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metrics.ts";
 
 /** A step recorded on the device whose report is being read back. */
@@ -31,6 +31,8 @@ interface InFlight {
   /** A handle on the step's report, released once read. */
   report: Tensor;
   values: Promise<ArrayLike<number>>;
+  /** When the report arrived on the host (`performance.now()`; 0 until then). */
+  readyAt: number;
   /** Whether the optimiser counted the step (gated on the device, or checked first and finite). */
   applied: boolean;
 }
@@ -57,8 +59,8 @@ export class Trainer {
   readonly #inFlight: InFlight[] = [];
   /** The last step's report: the next step's guard reads its `ok`. */
   #previous: Tensor | null = null;
-  /** When the last step's metrics were read (ms, `performance.now()`). */
-  #lastFinished = 0;
+  /** When the last step's report arrived (ms, `performance.now()`). */
+  #lastReady = 0;
 
   /** Creates the optimiser over every trainable parameter of the training graph. */
   constructor(
@@ -214,7 +216,18 @@ export class Trainer {
     tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
     // WebGPU: the update starts on the device now rather than when the next step fills a submit.
     submitPendingWork();
-    const entry: InFlight = { step, started, dataMs, lr, report: handle, values, applied };
+    const entry: InFlight = {
+      step,
+      started,
+      dataMs,
+      lr,
+      report: handle,
+      values,
+      readyAt: 0,
+      applied,
+    };
+    // Runs before metrics() resumes: a step's time ends when its report arrives.
+    values.then(() => (entry.readyAt = performance.now()), () => {});
     this.#inFlight.push(entry);
     return { step, metrics: () => this.#finish(entry) };
   }
@@ -235,23 +248,12 @@ export class Trainer {
       this.#inFlight.shift();
       entry.report.dispose();
     }
-    const report = decodeStepReport(values);
-    const now = performance.now();
-    const ms = now - Math.max(entry.started, this.#lastFinished);
-    this.#lastFinished = now;
-    const termNames = [...this.#active];
-    const terms = Object.fromEntries(termNames.map((n, i) => [n, report.losses[i + 1]!]));
-    const metrics = {
-      step: entry.step,
-      loss: report.losses[0]!,
-      terms,
-      lr: entry.lr,
-      grad_norm: report.norm,
-    };
-    const finite = [metrics.loss, metrics.grad_norm, ...Object.values(terms)].every(
-      Number.isFinite,
-    );
-    if (!report.ok || !finite) {
+    // From the step's start, or from the previous report when the step was recorded before it.
+    const ready = entry.readyAt || performance.now();
+    const ms = Math.max(ready - Math.max(entry.started, this.#lastReady), 1e-3);
+    this.#lastReady = ready;
+    const { metrics, healthy } = reportMetrics(values, entry.step, entry.lr, [...this.#active]);
+    if (!healthy) {
       await this.#abandonInFlight(entry);
       throw new NonFiniteError(entry.step, metrics);
     }

@@ -111,3 +111,25 @@ Deno.test({
   sanitizeResources: false,
   fn: () => nanInFlight("cpu"),
 });
+
+Deno.test({
+  name: "trainer: with a step in flight each step's time ends when its report arrives (cpu)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // On the CPU a step computes inside begin(): timing each step up to the previous
+    // step's metrics gave the last step ~0 ms (and millions of images/s).
+    const built = await build(1e9, "cpu");
+    const times: number[] = [];
+    let pending = await built.trainer.begin(0);
+    for (let step = 1; step <= 6; step++) {
+      const next = step < 6 ? await built.trainer.begin(step) : undefined;
+      times.push((await pending.metrics()).ms);
+      if (next) pending = next;
+    }
+    const median = [...times].sort((a, b) => a - b)[3]!;
+    assert.ok(times.every((t) => t > 0.05 * median), `step times ${times.join(", ")} ms`);
+    await built.trainer.close();
+    built.graph.dispose();
+  },
+});
