@@ -19,7 +19,7 @@ export type DisplayShape = (number | "B")[];
 
 /** Loss values of one step. */
 export interface LossValues {
-  /** Σ weight · term. */
+  /** Σ weight · term (the term's own tensor when it is the only one, of weight 1). */
   total: Scalar;
   /** Unweighted value of each term, by term name. */
   terms: Map<string, Scalar>;
@@ -114,7 +114,7 @@ export class CompiledGraph {
    */
   losses(values: GraphValues, ctx: ForwardContext, only?: ReadonlySet<string>): LossValues {
     const terms = new Map<string, Scalar>();
-    let total: Scalar = tf.scalar(0);
+    let total: Scalar | undefined;
     this.spec.losses.forEach((loss, i) => {
       if (only && !only.has(loss.name)) return;
       const inputs: Record<string, NodeValue | NodeValue[]> = {};
@@ -123,9 +123,11 @@ export class CompiledGraph {
       }
       const value = this.terms[i]!.fn(inputs, { ...ctx, seed: deriveSeed(ctx.seed, "loss", i) });
       terms.set(loss.name, value);
-      total = tf.add(total, tf.mul(value, loss.weight));
+      // A weight of 1 and the first term cost no op (on WebGPU, no dispatch either way).
+      const weighted = loss.weight === 1 ? value : tf.mul(value, loss.weight) as Scalar;
+      total = total === undefined ? weighted : tf.add(total, weighted);
     });
-    return { total, terms };
+    return { total: total ?? tf.scalar(0), terms };
   }
 
   /**
