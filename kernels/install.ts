@@ -33,6 +33,7 @@ import { logSumExpKernelConfigs } from "./logsumexp.ts";
 import { sigLipKernelConfigs } from "./siglip.ts";
 import { stepGuardKernelConfigs } from "./step_guard.ts";
 import { squaredErrorKernelConfigs } from "./squared_error.ts";
+import { infoNceKernelConfigs } from "./infonce.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -58,6 +59,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...sigLipKernelConfigs(),
     ...stepGuardKernelConfigs(),
     ...squaredErrorKernelConfigs(),
+    ...infoNceKernelConfigs(),
   ];
 }
 

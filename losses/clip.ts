@@ -10,12 +10,16 @@
  *
  * (log-sum-exp with the max subtracted, so large scales stay finite). At
  * initialisation (random directions, small s) the loss is ≈ ln B, and exactly
- * ln B when s = 0.
+ * ln B when s = 0. On WebGPU with novalab's kernels everything after the
+ * similarity matmul is two dispatches forward and two backward
+ * (`kernels/infonce.ts`; the diagonal is read from the similarities).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { logSumExp } from "../kernels/logsumexp.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { infoNceFromSimilarity } from "../kernels/infonce.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
 /** Options of {@linkcode clipLoss}. */
@@ -47,6 +51,13 @@ export function clipLoss(
       `clipLoss expects image and text of the same shape [B, D], got image ` +
         `[${image.shape.join(", ")}] and text [${text.shape.join(", ")}]`,
     );
+  }
+  if (novalabKernelsActive() && image.dtype === "float32" && text.dtype === "float32") {
+    return tf.tidy(() => {
+      const asTensor = (x: number | Scalar) => typeof x === "number" ? tf.scalar(x) : x;
+      const sim = tf.matMul(image, text, false, true);
+      return infoNceFromSimilarity(sim, asTensor(options.scale), asTensor(options.bias ?? 0));
+    });
   }
   return tf.tidy(() => {
     let logits: Tensor = tf.mul(tf.matMul(image, text, false, true), options.scale);

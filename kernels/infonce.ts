@@ -1,0 +1,161 @@
+/**
+ * CLIP's symmetric InfoNCE from the similarity matrix `S = I·Tᵀ` `[B, B]`, a
+ * logit scale `s` and bias `b`, on WebGPU in two dispatches forward and two
+ * backward (programs in `kernels/infonce_programs.ts`):
+ *
+ *   loss = ½ [mean_i lse_j zᵢⱼ + mean_j lse_i zᵢⱼ] − mean_i zᵢᵢ,  z = s·S + b
+ *
+ * with gradients for `S`, `s` and `b`. The op composition (`losses/clip.ts`)
+ * took about 30 small dispatches for the scaling, both log-sum-exps, the
+ * diagonal, the means and their gradients; here the diagonal is read from `S`.
+ *
+ * Kernels: `NovalabInfoNce` (inputs `sim`, `scale` `[1]`, `bias` `[1]`) →
+ * `[loss [1], lse [2B]]`; `NovalabInfoNceGrad` (also `lse`, `dy`) →
+ * `[dS [B, B], ds [1], db [1]]`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import type { Scalar, Tensor } from "../core/tensor.ts";
+import { runCustomGradOp } from "./custom_grad.ts";
+import {
+  infoNceGradGroups,
+  NovalabInfoNceFinishProgram,
+  NovalabInfoNceGradFinishProgram,
+  NovalabInfoNceGradProgram,
+  NovalabInfoNceLseProgram,
+} from "./infonce_programs.ts";
+import { runWithExtraOutputs } from "./extra_outputs.ts";
+
+/** Kernel name of the forward pass. */
+export const INFONCE = "NovalabInfoNce";
+/** Kernel name of the backward pass. */
+export const INFONCE_GRAD = "NovalabInfoNceGrad";
+
+interface Args {
+  inputs: Record<string, TensorInfo | undefined>;
+  backend: unknown;
+}
+
+const WHERE = "kernels/infonce.ts";
+const sizeOf = (t: TensorInfo) => tf.util.sizeFromShape(t.shape);
+const flat = (t: TensorInfo) => ({ ...t, shape: [sizeOf(t)] });
+
+/** The checked operands and the uniforms `[B, groups]`. */
+function operands(args: Args, groups: (batch: number) => number) {
+  const { sim, scale, bias } = args.inputs;
+  const batch = sim?.shape[0] ?? 0;
+  if (!sim || sim.dtype !== "float32" || sim.shape.length !== 2 || sim.shape[1] !== batch) {
+    throw new Error(
+      `${WHERE}: sim must be a float32 square matrix [B, B], got ` +
+        (sim ? `${sim.dtype} [${sim.shape.join(", ")}]` : "nothing"),
+    );
+  }
+  for (const [name, t] of [["scale", scale], ["bias", bias]] as const) {
+    if (!t || t.dtype !== "float32" || sizeOf(t) !== 1) {
+      throw new Error(`${WHERE}: ${name} must be one float32 element`);
+    }
+  }
+  const int = (v: number) => ({ type: "int32", data: [v] });
+  return {
+    backend: args.backend as WebGPUBackend,
+    batch,
+    inputs: [flat(sim), flat(scale!), flat(bias!)],
+    uniforms: [int(batch), int(groups(batch))],
+  };
+}
+
+function runForward(args: Args): TensorInfo[] {
+  const { backend, batch, inputs, uniforms } = operands(args, () => 1);
+  const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
+  const lse = backend.runWebGPUProgram(
+    new NovalabInfoNceLseProgram(batch, limit),
+    inputs,
+    "float32",
+    uniforms,
+  );
+  const loss = backend.runWebGPUProgram(
+    new NovalabInfoNceFinishProgram(),
+    [...inputs, lse],
+    "float32",
+    uniforms,
+  );
+  return [loss, lse];
+}
+
+function runBackward(args: Args): TensorInfo[] {
+  const { backend, batch, inputs, uniforms } = operands(args, infoNceGradGroups);
+  const { lse, dy } = args.inputs;
+  if (!lse || sizeOf(lse) !== 2 * batch || !dy || sizeOf(dy) !== 1) {
+    throw new Error(`${WHERE}: the gradient needs lse [2B] from the forward pass and one dy`);
+  }
+  const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
+  const [dSim, partials] = runWithExtraOutputs(
+    backend,
+    new NovalabInfoNceGradProgram(batch, limit),
+    [...inputs, flat(lse), flat(dy)],
+    [[2 * infoNceGradGroups(batch)]],
+    uniforms,
+  );
+  try {
+    const [dScale, dBias] = runWithExtraOutputs(
+      backend,
+      new NovalabInfoNceGradFinishProgram(),
+      [partials!],
+      [[1]],
+      uniforms,
+    );
+    return [{ ...dSim!, shape: [batch, batch] }, dScale!, dBias!];
+  } finally {
+    backend.disposeData(partials!.dataId);
+  }
+}
+
+/** Kernel configs of both passes (webgpu). */
+export function infoNceKernelConfigs(): KernelConfig[] {
+  return [
+    { kernelName: INFONCE, backendName: "webgpu", kernelFunc: runForward as unknown as KernelFunc },
+    {
+      kernelName: INFONCE_GRAD,
+      backendName: "webgpu",
+      kernelFunc: runBackward as unknown as KernelFunc,
+    },
+  ];
+}
+
+/**
+ * The symmetric InfoNCE of the similarity matrix `sim` `[B, B]` (row i's
+ * match in column i) under logit scale `scale` and bias `bias` (one-element
+ * tensors; their gradients are returned too). Needs novalab's WebGPU kernels.
+ */
+export function infoNceFromSimilarity(sim: Tensor, scale: Tensor, bias: Tensor): Scalar {
+  return runCustomGradOp<Tensor>({
+    inputs: { sim, scale, bias },
+    forwardFunc: (_backend, save) => {
+      const [loss, lse] = tf.engine().runKernel(INFONCE, { sim, scale, bias }) as Tensor[];
+      save([sim, scale, bias, lse!]);
+      lse!.dispose();
+      const scalar = loss!.reshape([]);
+      loss!.dispose();
+      return scalar;
+    },
+    backwardsFunc: (dy, saved) => {
+      const [s, sc, b, lse] = saved;
+      // Every gradient at once, eagerly (a lazy closure's tensors die with its own tidy).
+      const [dSim, dScale, dBias] = tf.engine().runKernel(INFONCE_GRAD, {
+        sim: s!,
+        scale: sc!,
+        bias: b!,
+        lse: lse!,
+        dy,
+      }) as Tensor[];
+      return {
+        sim: () => dSim!,
+        scale: () => dScale!.reshape(sc!.shape),
+        bias: () => dBias!.reshape(b!.shape),
+      };
+    },
+  }) as Scalar;
+}
