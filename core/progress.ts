@@ -1,6 +1,6 @@
 /**
- * Training progress: a live bar (step, loss, images/s, ETA) from
- * `cli-progress` on a terminal, plain log lines otherwise (CI, pipes).
+ * Training progress: a live bar (step, loss, images/s over the last 10 steps,
+ * ETA) from `cli-progress` on a terminal, plain log lines otherwise (CI, pipes).
  *
  * @module
  */
@@ -17,10 +17,25 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-function format(m: StepMetrics): Record<string, string> {
+/**
+ * Images/s over the last `size` steps: one step's own time can be misleading
+ * when steps overlap (with a step in flight, the last one's report arrives
+ * right after its predecessor's, `core/train_loop.ts`).
+ */
+export function rateWindow(size = 10): (m: StepMetrics) => number {
+  const recent: { ms: number; images: number }[] = [];
+  return (m) => {
+    recent.push({ ms: m.ms, images: (m.images_per_s * m.ms) / 1000 });
+    if (recent.length > size) recent.shift();
+    const ms = recent.reduce((sum, r) => sum + r.ms, 0);
+    return (recent.reduce((sum, r) => sum + r.images, 0) / Math.max(ms, 1e-9)) * 1000;
+  };
+}
+
+function format(m: StepMetrics, imagesPerSecond: number): Record<string, string> {
   return {
     loss: m.loss.toFixed(4),
-    ips: m.images_per_s.toFixed(0),
+    ips: imagesPerSecond.toFixed(0),
     lr: m.lr.toExponential(2),
   };
 }
@@ -39,11 +54,12 @@ export function createProgress(
   }, cliProgress.Presets.shades_classic);
   let last = options.start;
   let payload: Record<string, string> = { loss: "-", ips: "-", lr: "-" };
+  const rate = rateWindow();
   bar.start(options.total, last, payload);
   return {
     update: (m) => {
       last = m.step + 1;
-      payload = format(m);
+      payload = format(m, rate(m));
       bar.update(last, payload);
     },
     log: (message) => {
@@ -58,14 +74,16 @@ export function createProgress(
 function plainProgress(options: { total: number; start: number; every: number }): ProgressReporter {
   const started = performance.now();
   let first = options.start;
+  const recentRate = rateWindow();
   return {
     update(m) {
       const done = m.step + 1;
+      const imagesPerSecond = recentRate(m);
       if (done % options.every !== 0 && done !== options.total) return;
       const elapsed = (performance.now() - started) / 1000;
       const rate = (done - first) / Math.max(elapsed, 1e-9);
       const eta = rate > 0 ? (options.total - done) / rate : 0;
-      const f = format(m);
+      const f = format(m, imagesPerSecond);
       console.log(
         `step ${done}/${options.total}  loss ${f.loss}  ${f.ips} img/s  lr ${f.lr}  ` +
           `ETA ${Math.round(eta)}s`,
