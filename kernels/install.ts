@@ -34,6 +34,7 @@ import { sigLipKernelConfigs } from "./siglip.ts";
 import { stepGuardKernelConfigs } from "./step_guard.ts";
 import { squaredErrorKernelConfigs } from "./squared_error.ts";
 import { infoNceKernelConfigs } from "./infonce.ts";
+import { nclipKernelConfigs } from "./nclip.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -60,6 +61,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...stepGuardKernelConfigs(),
     ...squaredErrorKernelConfigs(),
     ...infoNceKernelConfigs(),
+    ...nclipKernelConfigs(),
   ];
 }
 

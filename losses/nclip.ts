@@ -18,12 +18,16 @@
  * Reconstructed (recon.) from the paper: temperatures, weights and whether the
  * target side is sharpened (τ_t < τ) or stop-gradient; the defaults are
  * τ = τ_t = 0.1, no stop-gradient, all weights 1 (see docs/methods/nclip.md).
+ * On WebGPU with novalab's kernels the weighted loss is three dispatches
+ * forward and two backward (`kernels/nclip.ts`).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { fmtShape, stopGradient } from "./common.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { nclipFused } from "../kernels/nclip.ts";
 
 /** Options of {@linkcode nclipTerms} and {@linkcode nclipLoss}; every field has a default. */
 export interface NclipOptions {
@@ -124,6 +128,18 @@ export function nclipTerms(
  */
 export function nclipLoss(image: Tensor2D, text: Tensor2D, options: NclipOptions = {}): Scalar {
   const w = [options.crossWeight ?? 1, options.sharpnessWeight ?? 1, options.smoothnessWeight ?? 1];
+  if (novalabKernelsActive() && image.dtype === "float32" && text.dtype === "float32") {
+    checkLogits(image, text);
+    const [tau, tauT] = checkTemperatures(options);
+    return nclipFused(image, text, {
+      tau,
+      tauT,
+      wc: w[0]!,
+      wsh: w[1]!,
+      wsm: w[2]!,
+      stopGradient: options.stopGradient === true,
+    });
+  }
   return tf.tidy(() => {
     const t = nclipTerms(image, text, options);
     return tf.sub(
