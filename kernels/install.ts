@@ -35,6 +35,7 @@ import { stepGuardKernelConfigs } from "./step_guard.ts";
 import { squaredErrorKernelConfigs } from "./squared_error.ts";
 import { infoNceKernelConfigs } from "./infonce.ts";
 import { nclipKernelConfigs } from "./nclip.ts";
+import { uniformityKernelConfigs } from "./uniformity.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -62,6 +63,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...squaredErrorKernelConfigs(),
     ...infoNceKernelConfigs(),
     ...nclipKernelConfigs(),
+    ...uniformityKernelConfigs(),
   ];
 }
 

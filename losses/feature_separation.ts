@@ -19,6 +19,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { logSumExp } from "../kernels/logsumexp.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { uniformityFromGram } from "../kernels/uniformity.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { addAll } from "../core/ops.ts";
 import { clipLoss } from "./clip.ts";
@@ -69,6 +71,9 @@ export function uniformityLoss(x: Tensor2D, options: { t?: number } = {}): Scala
     throw new Error(`uniformityLoss expects features [B, D] with B ≥ 2, got ${fmtShape(x.shape)}`);
   }
   const b = x.shape[0];
+  if (novalabKernelsActive() && x.dtype === "float32") {
+    return tf.tidy(() => uniformityFromGram(tf.matMul(x, x, false, true), options.t ?? 2));
+  }
   return tf.tidy(() => {
     const sq = tf.sum(tf.square(x), 1);
     const dist = tf.maximum(
