@@ -19,6 +19,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { fmtShape, l2Normalize, viewAt } from "./common.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { predictionLoss } from "./prediction.ts";
 
 /** Options of {@linkcode brownianBridgeLoss}. */
 export interface BrownianBridgeOptions {
@@ -57,6 +59,11 @@ export function brownianBridgeLoss(
   return tf.tidy(() => {
     const zt = text.rank === 3 ? viewAt(text, 0) : text as Tensor2D;
     const mu = l2Normalize(tf.add(tf.mul(viewAt(image, 0), t), tf.mul(zt, 1 - t)));
-    return tf.mean(tf.sum(tf.square(tf.sub(viewAt(image, 1), mu)), -1)) as Scalar;
+    const augmented = viewAt(image, 1);
+    if (novalabKernelsActive() && augmented.dtype === "float32") {
+      // mean_b Σ_d (·)² = D · mean (·)²: the fused squared error (one dispatch each way).
+      return tf.mul(predictionLoss(augmented, mu), d!) as Scalar;
+    }
+    return tf.mean(tf.sum(tf.square(tf.sub(augmented, mu)), -1)) as Scalar;
   });
 }

@@ -20,6 +20,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { pairedViews } from "./contrastive4.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { predictionLoss } from "./prediction.ts";
 
 /** Options of {@linkcode geometricConsistencyLoss}. */
 export interface GeometricConsistencyOptions {
@@ -39,6 +41,10 @@ export interface GeometricConsistencyTerms {
 
 /** ‖a − b‖²_F. */
 function sqFrobenius(a: Tensor, b: Tensor): Tensor {
+  if (novalabKernelsActive() && a.dtype === "float32" && b.dtype === "float32") {
+    // Σ (a − b)² = size · mean (a − b)²: the fused squared error (one dispatch each way).
+    return tf.mul(predictionLoss(a, b), a.size);
+  }
   return tf.sum(tf.square(tf.sub(a, b)));
 }
 
