@@ -14,8 +14,8 @@
  *
  * @module
  */
-import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { gridFor, workgroupSumSnippet } from "./row_reduce.ts";
+import { workgroupLseSnippet, workgroupSumSnippet } from "./row_reduce.ts";
+import { RowProgram } from "./program_base.ts";
 import { readWriteLine } from "./extra_outputs.ts";
 
 /** Threads per workgroup of every program here. */
@@ -24,58 +24,27 @@ const T = INFONCE_THREADS;
 
 /** A running maximum that no finite logit is below (WGSL may assume no infinities). */
 const LOWEST = "-3.0e38";
-
-const COMBINE = `
-fn nlCombine(a : vec2<f32>, b : vec2<f32>) -> vec2<f32> {
-  let m = max(a.x, b.x);
-  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}`;
-
-/** Common fields: flat layout, `main(index0)`, `T` threads, the batch size as a uniform. */
-abstract class InfoNceProgram implements WebGPUProgram {
-  abstract variableNames: string[];
-  abstract outputShape: number[];
-  abstract shaderKey: string;
-  /** Flat layout: `main(index)` (workgroups number themselves). */
-  dispatchLayout = { x: [0] };
-  /** Workgroups. */
-  dispatch: [number, number, number] = [1, 1, 1];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [T, 1, 1];
-  /** Batch size B. */
-  uniforms = "batch : i32, groups : i32,";
-  /** WGSL user code. */
-  abstract getUserCode(): string;
-}
+/** Batch size B and the gradient's workgroup count. */
+const UNIFORMS = "batch : i32, groups : i32,";
 
 /** Log-sum-exp of every row and every column of `s·S + b` → `[2B]`. */
-export class NovalabInfoNceLseProgram extends InfoNceProgram {
+export class NovalabInfoNceLseProgram extends RowProgram {
   /** Similarities, scale, bias. */
   variableNames = ["sim", "scale", "bias"];
-  /** `[2B]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabInfoNceLse";
+  /** Batch size. */
+  uniforms = UNIFORMS;
 
   /** Builds the program for a `[batch, batch]` matrix; `limit` bounds each grid dimension. */
   constructor(batch: number, limit: number) {
-    super();
-    this.outputShape = [2 * batch];
-    this.dispatch = gridFor(2 * batch, limit);
+    super([2 * batch], 2 * batch, T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
-    const steps: string[] = [];
-    for (let s = T / 2; s >= 1; s /= 2) {
-      steps.push(
-        `if (li < ${s}u) { nlShares[li] = nlCombine(nlShares[li], nlShares[li + ${s}u]); } ` +
-          "workgroupBarrier();",
-      );
-    }
-    return `${COMBINE}
-var<workgroup> nlShares : array<vec2<f32>, ${T}>;
-fn main(index0 : i32) {
+    return `${workgroupLseSnippet(T)}
+fn main() {
   let w = i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x);
   let B = uniforms.batch;
   let valid = w < 2 * B;
@@ -89,28 +58,30 @@ fn main(index0 : i32) {
       acc = nlCombine(acc, vec2<f32>(s * sim[at] + b, 1.0));
     }
   }
-  let li = localIndex;
-  nlShares[li] = acc;
-  workgroupBarrier();
-  ${steps.join("\n  ")}
-  if (valid && li == 0u) { result[w] = nlShares[0].x + log(nlShares[0].y); }
+  let total = nlCombineAll(acc);
+  if (valid && localIndex == 0u) { result[w] = total.x + log(total.y); }
 }`;
   }
 }
 
 /** `½·Σ lse / B − (s·Σᵢ Sᵢᵢ / B + b)` by one workgroup → `[1]`. */
-export class NovalabInfoNceFinishProgram extends InfoNceProgram {
+export class NovalabInfoNceFinishProgram extends RowProgram {
   /** Similarities, scale, bias, the log-sum-exps. */
   variableNames = ["sim", "scale", "bias", "lse"];
-  /** `[1]`. */
-  outputShape = [1];
   /** Cache key. */
   shaderKey = "novalabInfoNceFinish";
+  /** Batch size. */
+  uniforms = UNIFORMS;
+
+  /** One workgroup. */
+  constructor() {
+    super([1], 1, T, 1);
+  }
 
   /** WGSL user code. */
   getUserCode(): string {
     return `${workgroupSumSnippet(T)}
-fn main(index0 : i32) {
+fn main() {
   let B = uniforms.batch;
   var lseSum = 0.0;
   var diag = 0.0;
@@ -128,26 +99,24 @@ fn main(index0 : i32) {
 }
 
 /** `dS = s·dz` per entry; per-workgroup `Σ dz·S` and `Σ dz` into `partials` `[2·groups]`. */
-export class NovalabInfoNceGradProgram extends InfoNceProgram {
+export class NovalabInfoNceGradProgram extends RowProgram {
   /** Similarities, scale, bias, log-sum-exps, the loss's gradient; `partials` is written. */
   variableNames = ["sim", "scale", "bias", "lse", "dy", "partials"];
-  /** `[B·B]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabInfoNceGrad";
+  /** Batch size and workgroups. */
+  uniforms = UNIFORMS;
 
   /** Builds the program for a `[batch, batch]` matrix; `limit` bounds each grid dimension. */
   constructor(batch: number, limit: number) {
-    super();
-    this.outputShape = [batch * batch];
-    this.dispatch = gridFor(infoNceGradGroups(batch), limit);
+    super([batch * batch], infoNceGradGroups(batch), T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
     return `${workgroupSumSnippet(T)}
 ${readWriteLine(["partials"])}
-fn main(index0 : i32) {
+fn main() {
   let w = i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x);
   let B = uniforms.batch;
   let index = w * ${T} + i32(localIndex);
@@ -179,19 +148,24 @@ export function infoNceGradGroups(batch: number): number {
 }
 
 /** `Σ dz·S` (result) and `Σ dz` (written to `dBias`) from the partials, one workgroup. */
-export class NovalabInfoNceGradFinishProgram extends InfoNceProgram {
+export class NovalabInfoNceGradFinishProgram extends RowProgram {
   /** The partial sums; `dBias` is written. */
   variableNames = ["partials", "dBias"];
-  /** `[1]`: the scale's gradient. */
-  outputShape = [1];
   /** Cache key. */
   shaderKey = "novalabInfoNceGradFinish";
+  /** Batch size and the partials' workgroups. */
+  uniforms = UNIFORMS;
+
+  /** One workgroup writing `[1]` (the scale's gradient). */
+  constructor() {
+    super([1], 1, T, 1);
+  }
 
   /** WGSL user code. */
   getUserCode(): string {
     return `${workgroupSumSnippet(T)}
 ${readWriteLine(["dBias"])}
-fn main(index0 : i32) {
+fn main() {
   var acc = vec2<f32>(0.0, 0.0);
   for (var k = i32(localIndex); k < uniforms.groups; k += ${T}) {
     acc += vec2<f32>(partials[2 * k], partials[2 * k + 1]);

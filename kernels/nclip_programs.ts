@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { gridFor, workgroupSumSnippet } from "./row_reduce.ts";
+import { workgroupLseSnippet, workgroupSumSnippet } from "./row_reduce.ts";
+import { FlatProgram, RowProgram } from "./program_base.ts";
 import { readWriteLine } from "./extra_outputs.ts";
 
 /** Threads per workgroup of every program here. */
@@ -31,23 +31,10 @@ const LOWEST = "-3.0e38";
 export const NCLIP_UNIFORMS =
   "rows : i32, cols : i32, tau : f32, tauT : f32, wc : f32, wsh : f32, wsm : f32, stopGrad : i32,";
 
-const COMBINE = `
-fn nlCombine(a : vec2<f32>, b : vec2<f32>) -> vec2<f32> {
-  let m = max(a.x, b.x);
-  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-var<workgroup> nlShares : array<vec2<f32>, ${T}>;
+/** WGSL: the log-sum-exp of one share per thread over the workgroup. */
+const LSE = `${workgroupLseSnippet(T)}
 fn nlLse(v : vec2<f32>) -> f32 {
-  let li = localIndex;
-  nlShares[li] = v;
-  workgroupBarrier();
-  ${
-  Array.from({ length: Math.log2(T) }, (_, i) => T / 2 ** (i + 1)).map((s) =>
-    `if (li < ${s}u) { nlShares[li] = nlCombine(nlShares[li], nlShares[li + ${s}u]); } workgroupBarrier();`
-  ).join("\n  ")
-}
-  let total = nlShares[0];
-  workgroupBarrier();
+  let total = nlCombineAll(v);
   return total.x + log(max(total.y, 1e-30));
 }`;
 
@@ -61,44 +48,26 @@ const ROW = `
   let K = uniforms.cols;
   let li = i32(localIndex);`;
 
-abstract class NclipProgram implements WebGPUProgram {
-  abstract variableNames: string[];
-  abstract outputShape: number[];
-  abstract shaderKey: string;
-  /** Flat layout: `main(index)`. */
-  dispatchLayout = { x: [0] };
-  /** Workgroups. */
-  dispatch: [number, number, number] = [1, 1, 1];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [T, 1, 1];
-  /** {@linkcode NCLIP_UNIFORMS}. */
-  uniforms = NCLIP_UNIFORMS;
-  /** WGSL user code. */
-  abstract getUserCode(): string;
-}
-
 /** Per row: four log-sum-exps, the cross and entropy row sums → `[N·8]`. */
-export class NclipRowStatsProgram extends NclipProgram {
+export class NclipRowStatsProgram extends RowProgram {
   /** Image and text logits. */
   variableNames = ["image", "text"];
-  /** `[N·8]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabNclipRowStats";
+  /** {@linkcode NCLIP_UNIFORMS}. */
+  uniforms = NCLIP_UNIFORMS;
 
   /** Builds the program for `rows` rows; `limit` bounds each grid dimension. */
   constructor(rows: number, limit: number) {
-    super();
-    this.outputShape = [rows * NCLIP_ROW_STATS];
-    this.dispatch = gridFor(rows, limit);
+    super([rows * NCLIP_ROW_STATS], rows, T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
     const start = `vec2<f32>(${LOWEST}, 0.0)`;
-    return `${COMBINE}
+    return `${LSE}
 ${workgroupSumSnippet(T)}
-fn main(index0 : i32) {
+fn main() {
   ${ROW}
   var aPV = ${start}; var aQV = ${start}; var aPT = ${start}; var aQT = ${start};
   if (valid) {
@@ -141,21 +110,17 @@ fn main(index0 : i32) {
 }
 
 /** `p̄` of both modalities → `[2K]`, one thread per column. */
-export class NclipColumnMeansProgram extends NclipProgram {
+export class NclipColumnMeansProgram extends FlatProgram {
   /** Logits and row statistics. */
   variableNames = ["image", "text", "rowStats"];
-  /** `[2K]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabNclipColumnMeans";
-  /** 64 threads per workgroup. */
-  override workgroupSize: [number, number, number] = [64, 1, 1];
+  /** {@linkcode NCLIP_UNIFORMS}. */
+  uniforms = NCLIP_UNIFORMS;
 
-  /** Builds the program for `cols` prototypes. */
+  /** Builds the program for `cols` prototypes (`[2K]`). */
   constructor(cols: number) {
-    super();
-    this.outputShape = [2 * cols];
-    this.dispatch = [Math.ceil((2 * cols) / 64), 1, 1];
+    super(2 * cols);
   }
 
   /** WGSL user code. */
@@ -178,18 +143,23 @@ fn main(index : i32) {
 }
 
 /** The loss, one workgroup → `[1]`. */
-export class NclipFinishProgram extends NclipProgram {
+export class NclipFinishProgram extends RowProgram {
   /** Row statistics and column means. */
   variableNames = ["rowStats", "pbar"];
-  /** `[1]`. */
-  outputShape = [1];
   /** Cache key. */
   shaderKey = "novalabNclipFinish";
+  /** {@linkcode NCLIP_UNIFORMS}. */
+  uniforms = NCLIP_UNIFORMS;
+
+  /** One workgroup. */
+  constructor() {
+    super([1], 1, T, 1);
+  }
 
   /** WGSL user code. */
   getUserCode(): string {
     return `${workgroupSumSnippet(T)}
-fn main(index0 : i32) {
+fn main() {
   let li = i32(localIndex);
   var ch = vec2<f32>(0.0, 0.0);
   for (var b = li; b < uniforms.rows; b += ${T}) {
@@ -212,26 +182,24 @@ fn main(index0 : i32) {
 }
 
 /** Per row: `Σ_k p·L` for both modalities → `[N·2]`. */
-export class NclipRowSmoothProgram extends NclipProgram {
+export class NclipRowSmoothProgram extends RowProgram {
   /** Logits, row statistics, column means. */
   variableNames = ["image", "text", "rowStats", "pbar"];
-  /** `[N·2]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabNclipRowSmooth";
+  /** {@linkcode NCLIP_UNIFORMS}. */
+  uniforms = NCLIP_UNIFORMS;
 
-  /** Builds the program for `rows` rows; `limit` bounds each grid dimension. */
+  /** Builds the program for `rows` rows (`[N·2]`); `limit` bounds each grid dimension. */
   constructor(rows: number, limit: number) {
-    super();
-    this.outputShape = [2 * rows];
-    this.dispatch = gridFor(rows, limit);
+    super([2 * rows], rows, T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
     return `${SMOOTH_L}
 ${workgroupSumSnippet(T)}
-fn main(index0 : i32) {
+fn main() {
   ${ROW}
   var s = vec2<f32>(0.0, 0.0);
   if (valid) {
@@ -249,21 +217,17 @@ fn main(index0 : i32) {
 }
 
 /** Both logits' gradients, one thread per entry; `dText` is written. */
-export class NclipGradProgram extends NclipProgram {
+export class NclipGradProgram extends FlatProgram {
   /** Logits, statistics, the loss's gradient; `dText` is written. */
   variableNames = ["image", "text", "rowStats", "pbar", "rowSmooth", "dy", "dText"];
-  /** `[N·K]`: the image logits' gradient. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabNclipGrad";
-  /** 64 threads per workgroup. */
-  override workgroupSize: [number, number, number] = [64, 1, 1];
+  /** {@linkcode NCLIP_UNIFORMS}. */
+  uniforms = NCLIP_UNIFORMS;
 
-  /** Builds the program for `[rows, cols]` logits. */
+  /** Builds the program for `[rows, cols]` logits (`[N·K]`: the image logits' gradient). */
   constructor(rows: number, cols: number) {
-    super();
-    this.outputShape = [rows * cols];
-    this.dispatch = [Math.ceil((rows * cols) / 64), 1, 1];
+    super(rows * cols);
   }
 
   /** WGSL user code. */

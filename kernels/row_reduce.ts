@@ -55,3 +55,36 @@ export const ROW_PRELUDE = `
   let valid = row < uniforms.rows;
   let base = row * D;
   let t = i32(localIndex);`;
+
+/**
+ * WGSL: `nlCombine(a, b)` merges two running log-sum-exp shares
+ * `(max m, Σ e^{x−m})` (`m = max(m₁, m₂)`, `s = s₁·e^{m₁−m} + s₂·e^{m₂−m}`), and
+ * `nlCombineAll(v)` merges one share per thread over the workgroup of `size`
+ * threads (every thread gets the total; `lse = m + ln s`). It calls
+ * `workgroupBarrier`, so call it from uniform control flow; start a share at
+ * `(−3·10³⁸, 0)` (WGSL may assume no infinities).
+ */
+export function workgroupLseSnippet(size: number): string {
+  const steps: string[] = [];
+  for (let s = size / 2; s >= 1; s /= 2) {
+    steps.push(
+      `if (li < ${s}u) { nlShares[li] = nlCombine(nlShares[li], nlShares[li + ${s}u]); } ` +
+        "workgroupBarrier();",
+    );
+  }
+  return `
+fn nlCombine(a : vec2<f32>, b : vec2<f32>) -> vec2<f32> {
+  let m = max(a.x, b.x);
+  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+var<workgroup> nlShares : array<vec2<f32>, ${size}>;
+fn nlCombineAll(v : vec2<f32>) -> vec2<f32> {
+  let li = localIndex;
+  nlShares[li] = v;
+  workgroupBarrier();
+  ${steps.join("\n  ")}
+  let total = nlShares[0];
+  workgroupBarrier();
+  return total;
+}`;
+}

@@ -15,10 +15,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
-import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { gridFor, workgroupSumSnippet } from "./row_reduce.ts";
+import { workgroupLseSnippet, workgroupSumSnippet } from "./row_reduce.ts";
+import { RowProgram } from "./program_base.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 
 /** Kernel name of the forward pass. */
@@ -29,25 +30,7 @@ export const UNIFORMITY_GRAD = "NovalabUniformityGrad";
 const T = 256;
 const LOWEST = "-3.0e38";
 
-const SCORE = `
-fn nlCombine(a : vec2<f32>, b : vec2<f32>) -> vec2<f32> {
-  let m = max(a.x, b.x);
-  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-var<workgroup> nlShares : array<vec2<f32>, ${T}>;
-fn nlCombineAll(v : vec2<f32>) -> vec2<f32> {
-  let li = localIndex;
-  nlShares[li] = v;
-  workgroupBarrier();
-  ${
-  Array.from({ length: Math.log2(T) }, (_, i) => T / 2 ** (i + 1)).map((s) =>
-    `if (li < ${s}u) { nlShares[li] = nlCombine(nlShares[li], nlShares[li + ${s}u]); } workgroupBarrier();`
-  ).join("\n  ")
-}
-  let total = nlShares[0];
-  workgroupBarrier();
-  return total;
-}
+const DISTANCE = `
 fn nlDistance(i : i32, j : i32) -> f32 {
   let B = uniforms.batch;
   return gram[i * B + i] + gram[j * B + j] - 2.0 * gram[i * B + j];
@@ -59,42 +42,28 @@ const ROW = `
   let valid = i < B;
   let li = i32(localIndex);`;
 
-abstract class UniformityProgram implements WebGPUProgram {
-  abstract variableNames: string[];
-  abstract outputShape: number[];
-  abstract shaderKey: string;
-  /** Flat layout: `main(index)` (workgroups number themselves). */
-  dispatchLayout = { x: [0] };
-  /** Workgroups. */
-  dispatch: [number, number, number] = [1, 1, 1];
-  /** Threads per workgroup. */
-  workgroupSize: [number, number, number] = [T, 1, 1];
-  /** Batch size and temperature. */
-  uniforms = "batch : i32, t : f32,";
-  /** WGSL user code. */
-  abstract getUserCode(): string;
-}
+/** Batch size and temperature. */
+const UNIFORMS = "batch : i32, t : f32,";
 
 /** Each row's `(max, Σ e^{s−max})` over `j ≠ i` → `[2B]`. */
-export class NovalabUniformityRowsProgram extends UniformityProgram {
+export class NovalabUniformityRowsProgram extends RowProgram {
   /** The Gram matrix. */
   variableNames = ["gram"];
-  /** `[2B]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabUniformityRows";
+  /** Batch size and temperature. */
+  uniforms = UNIFORMS;
 
-  /** Builds the program for batch `batch`; `limit` bounds each grid dimension. */
+  /** Builds the program for batch `batch` (`[2B]`); `limit` bounds each grid dimension. */
   constructor(batch: number, limit: number) {
-    super();
-    this.outputShape = [2 * batch];
-    this.dispatch = gridFor(batch, limit);
+    super([2 * batch], batch, T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
-    return `${SCORE}
-fn main(index0 : i32) {
+    return `${workgroupLseSnippet(T)}
+${DISTANCE}
+fn main() {
   ${ROW}
   var acc = vec2<f32>(${LOWEST}, 0.0);
   if (valid) {
@@ -109,19 +78,24 @@ fn main(index0 : i32) {
 }
 
 /** `lse − ln(B(B−1))`, and `lse` (written), from the rows' shares, one workgroup. */
-export class NovalabUniformityFinishProgram extends UniformityProgram {
+export class NovalabUniformityFinishProgram extends RowProgram {
   /** The rows' shares; `lse` is written. */
   variableNames = ["shares", "lse"];
-  /** `[1]`: the loss. */
-  outputShape = [1];
   /** Cache key. */
   shaderKey = "novalabUniformityFinish";
+  /** Batch size and temperature. */
+  uniforms = UNIFORMS;
+
+  /** One workgroup writing `[1]`, the loss. */
+  constructor() {
+    super([1], 1, T, 1);
+  }
 
   /** WGSL user code. */
   getUserCode(): string {
-    return `${SCORE.replace(/fn nlDistance[\s\S]*$/, "")}
+    return `${workgroupLseSnippet(T)}
 ${readWriteLine(["lse"])}
-fn main(index0 : i32) {
+fn main() {
   let B = uniforms.batch;
   var acc = vec2<f32>(${LOWEST}, 0.0);
   for (var k = i32(localIndex); k < B; k += ${T}) {
@@ -139,26 +113,24 @@ fn main(index0 : i32) {
 }
 
 /** `dG` `[B, B]`, a workgroup per row. */
-export class NovalabUniformityGradProgram extends UniformityProgram {
+export class NovalabUniformityGradProgram extends RowProgram {
   /** Gram matrix, the forward pass's `lse`, the loss's gradient. */
   variableNames = ["gram", "lse", "dy"];
-  /** `[B·B]`. */
-  outputShape: number[];
   /** Cache key. */
   shaderKey = "novalabUniformityGrad";
+  /** Batch size and temperature. */
+  uniforms = UNIFORMS;
 
-  /** Builds the program for batch `batch`; `limit` bounds each grid dimension. */
+  /** Builds the program for batch `batch` (`[B·B]`); `limit` bounds each grid dimension. */
   constructor(batch: number, limit: number) {
-    super();
-    this.outputShape = [batch * batch];
-    this.dispatch = gridFor(batch, limit);
+    super([batch * batch], batch, T, limit);
   }
 
   /** WGSL user code. */
   getUserCode(): string {
-    return `${SCORE}
+    return `${DISTANCE}
 ${workgroupSumSnippet(T)}
-fn main(index0 : i32) {
+fn main() {
   ${ROW}
   var rowSum = 0.0;
   if (valid) {
