@@ -53,13 +53,23 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   const pipeline = trainPipelineEnabled();
   const t0 = performance.now();
   let pending: PendingStep | undefined;
+  // Host time recording steps (data, forward, backward, update) and waiting for reports.
+  let recordMs = 0, waitMs = 0;
+  const timed = async <T>(f: () => Promise<T>, add: (ms: number) => void): Promise<T> => {
+    const start = performance.now();
+    const out = await f();
+    add(performance.now() - start);
+    return out;
+  };
+  const finish = (step?: PendingStep) =>
+    timed(async () => await step?.metrics(), (d) => waitMs += d);
   for (let s = 1; s <= o.steps; s++) {
-    if (!pipeline) await pending?.metrics();
-    const recorded = await trainer.begin(s);
-    if (pipeline) await pending?.metrics();
+    if (!pipeline) await finish(pending);
+    const recorded = await timed(() => trainer.begin(s), (d) => recordMs += d);
+    if (pipeline) await finish(pending);
     pending = recorded;
   }
-  await pending?.metrics();
+  await finish(pending);
   const ms = (performance.now() - t0) / o.steps;
   const batch = recipe.train.batch * recipe.train.accumulate;
   console.log(
@@ -77,6 +87,12 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     console.log(
       `  ${+(c.dispatches / o.steps).toFixed(1)} dispatches/step, ` +
         `${+(c.submits / o.steps).toFixed(1)} submits/step (data loading included)`,
+    );
+    // Recording minus submits ≈ ms/step means the host, not the device, sets the pace.
+    const per = (x: number) => (x / o.steps).toFixed(1);
+    console.log(
+      `  host per step: ${per(recordMs)} ms recording (${per(c.submitMs)} inside queue ` +
+        `submits), ${per(waitMs)} ms waiting for step reports`,
     );
     console.log(`  by program: ${top}`);
   }
