@@ -36,6 +36,7 @@ import { squaredErrorKernelConfigs } from "./squared_error.ts";
 import { infoNceKernelConfigs } from "./infonce.ts";
 import { nclipKernelConfigs } from "./nclip.ts";
 import { uniformityKernelConfigs } from "./uniformity.ts";
+import { ntXentKernelConfigs } from "./ntxent.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -64,6 +65,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...infoNceKernelConfigs(),
     ...nclipKernelConfigs(),
     ...uniformityKernelConfigs(),
+    ...ntXentKernelConfigs(),
   ];
 }
 

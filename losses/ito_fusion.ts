@@ -20,6 +20,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Scalar, Tensor2D } from "../core/tensor.ts";
 import { fmtShape, maskedRowCrossEntropy } from "./common.ts";
+import { novalabKernelsActive } from "../kernels/active.ts";
+import { ntXentFromGram } from "../kernels/ntxent.ts";
 
 /** Options of {@linkcode itoFusionLoss}. */
 export interface ItoFusionLossOptions {
@@ -47,6 +49,13 @@ export function itoFusionLoss(s1: Tensor2D, s2: Tensor2D, options: ItoFusionLoss
   }
   const b = s1.shape[0];
   const positives = Array.from({ length: 2 * b }, (_, a) => (a + b) % (2 * b));
+  if (novalabKernelsActive() && s1.dtype === "float32" && s2.dtype === "float32") {
+    return tf.tidy(() => {
+      const z = tf.concat([s1, s2], 0);
+      const scale = typeof options.scale === "number" ? tf.scalar(options.scale) : options.scale;
+      return ntXentFromGram(tf.matMul(z, z, false, true), scale);
+    });
+  }
   return tf.tidy(() => {
     const z = tf.concat([s1, s2], 0);
     const logits = tf.mul(tf.matMul(z, z, false, true), options.scale) as Tensor2D;
