@@ -114,22 +114,40 @@ export class NovalabInfoNceGradProgram extends RowProgram {
 
   /** WGSL user code. */
   getUserCode(): string {
-    return `${workgroupSumSnippet(T)}
+    return entryGradSource(
+      "sim",
+      `let z = scale[0] * x + bias[0];
+    g = (exp(z - lse[i]) + exp(z - lse[n + j])) / (2.0 * f32(n));
+    if (i == j) { g -= 1.0 / f32(n); }`,
+    );
+  }
+}
+
+/**
+ * WGSL of a per-entry gradient of a loss of `z = s·M (+ b)` over a square
+ * matrix `matrix` `[n, n]` (`n = uniforms.batch`), one thread per entry of
+ * workgroups of 256: `body` sets `g = ∂loss/∂z` for entry `(i, j)` from
+ * `x = M[i, j]`; the program writes `dM = s·dy·g` and per-workgroup sums
+ * `(Σ dy·g·x, Σ dy·g)` to `partials` — the scale's and bias's gradients once
+ * {@linkcode NovalabInfoNceGradFinishProgram} adds them. `prelude` is WGSL
+ * placed before `main` (helper functions the body calls).
+ */
+export function entryGradSource(matrix: string, body: string, prelude = ""): string {
+  return `${workgroupSumSnippet(T)}
 ${readWriteLine(["partials"])}
+${prelude}
 fn main() {
   let w = i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x);
-  let B = uniforms.batch;
+  let n = uniforms.batch;
   let index = w * ${T} + i32(localIndex);
   var dz = 0.0;
   var x = 0.0;
-  if (index < B * B) {
-    let i = index / B;
-    let j = index - i * B;
-    x = sim[index];
-    let z = scale[0] * x + bias[0];
-    let n = f32(B);
-    var g = (exp(z - lse[i]) + exp(z - lse[B + j])) / (2.0 * n);
-    if (i == j) { g -= 1.0 / n; }
+  if (index < n * n) {
+    let i = index / n;
+    let j = index - i * n;
+    x = ${matrix}[index];
+    var g = 0.0;
+    ${body}
     dz = dy[0] * g;
     result[index] = scale[0] * dz;
   }
@@ -139,7 +157,6 @@ fn main() {
     partials[2 * w + 1] = sums.y;
   }
 }`;
-  }
 }
 
 /** Workgroups of {@linkcode NovalabInfoNceGradProgram} for batch `B`. */

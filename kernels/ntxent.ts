@@ -21,8 +21,12 @@ import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
-import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
-import { infoNceGradGroups, NovalabInfoNceGradFinishProgram } from "./infonce_programs.ts";
+import { runWithExtraOutputs } from "./extra_outputs.ts";
+import {
+  entryGradSource,
+  infoNceGradGroups,
+  NovalabInfoNceGradFinishProgram,
+} from "./infonce_programs.ts";
 import { RowProgram } from "./program_base.ts";
 import { workgroupLseSnippet, workgroupSumSnippet } from "./row_reduce.ts";
 
@@ -116,31 +120,13 @@ export class NovalabNtXentGradProgram extends RowProgram {
 
   /** WGSL user code. */
   getUserCode(): string {
-    return `${workgroupSumSnippet(T)}
-${POSITIVE}
-${readWriteLine(["partials"])}
-fn main() {
-  let w = i32(workgroupId.x) + i32(workgroupId.y) * i32(numWorkgroups.x);
-  let N = uniforms.batch;
-  let index = w * ${T} + i32(localIndex);
-  var dz = 0.0;
-  var x = 0.0;
-  if (index < N * N) {
-    let i = index / N;
-    let j = index - i * N;
-    x = gram[index];
-    var g = 0.0;
-    if (j != i) { g = exp(scale[0] * x - lse[i]); }
+    return entryGradSource(
+      "gram",
+      `if (j != i) { g = exp(scale[0] * x - lse[i]); }
     if (j == nlPositive(i)) { g -= 1.0; }
-    dz = dy[0] * g / f32(N);
-    result[index] = scale[0] * dz;
-  }
-  let sums = nlReduce(vec2<f32>(dz * x, dz));
-  if (localIndex == 0u && w < uniforms.groups) {
-    partials[2 * w] = sums.x;
-    partials[2 * w + 1] = sums.y;
-  }
-}`;
+    g = g / f32(n);`,
+      POSITIVE,
+    );
   }
 }
 
