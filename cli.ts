@@ -60,6 +60,7 @@ export function buildProgram(): Command {
     .option("--resume <run-dir>", "continue a run from its latest checkpoint")
     .option("--runs <dir>", "parent directory of run directories", "runs")
     .option("--quiet", "no progress output")
+    .option("--autotune", "webgpu: time the matmul tilings after step 1, keep the fastest")
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
       if (!source) throw new Error("run: name a recipe file, or --resume <run-dir>");
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
         resume: opts.resume,
         backend: opts.backend as BackendChoice | undefined,
         quiet: opts.quiet,
+        ...(opts.autotune ? { autotune: true } : {}),
       });
       console.log(`run directory: ${result.paths.root}`);
       console.log(`backend: ${result.backend.name}; ${result.imagesPerSecond.toFixed(0)} images/s`);

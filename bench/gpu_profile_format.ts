@@ -1,12 +1,12 @@
 /**
- * Text tables of a GPU profile (`bench/gpu_profile.ts`): GPU busy time and host
+ * Text tables of a GPU profile (`core/gpu_profile.ts`): GPU busy time and host
  * recording time per step and per phase, then the kernels by GPU time with
  * their share, time per call, the GB/s of the tensors they bind and — for
  * programs that state their work — the TFLOP/s they reached inside the step.
  *
  * @module
  */
-import type { GpuKernelStat } from "./gpu_profile.ts";
+import type { GpuKernelStat } from "../core/gpu_profile.ts";
 
 /** Per-step totals of a profile. */
 export interface GpuProfileTotals {

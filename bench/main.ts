@@ -12,7 +12,7 @@
  *   (`NOVALAB_STOCK_KERNELS=1` alone selects the stock ones).
  *   `--profile` prints per-kernel milliseconds per step by phase (WASM/CPU:
  *   each kernel's wall time; WebGPU: each dispatch's GPU time from timestamp
- *   queries and its host recording time, `bench/gpu_profile.ts`);
+ *   queries and its host recording time, `core/gpu_profile.ts`);
  *   `--compare-kernels` alternates tfjs's stock WASM kernels and novalab's
  *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones).
  * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
@@ -42,8 +42,9 @@ import { benchData, formatDataBench } from "./data.ts";
 import { parseAnchorModes, runAnchor } from "./anchor.ts";
 import { benchTrain } from "./train.ts";
 import { issueMs, printStep } from "./vit_print.ts";
-import { profileGpuDispatches } from "./gpu_profile.ts";
+import { profileGpuDispatches } from "../core/gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
+import { defaultCacheDir } from "../core/run.ts";
 
 function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
   return (cmd: Command) =>
@@ -81,7 +82,8 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
         "--profile",
         "per-kernel milliseconds per step by phase (WebGPU: GPU time from timestamp queries)",
       )
-      .option("--profile-shapes", "with --profile: per kernel and input shapes");
+      .option("--profile-shapes", "with --profile: per kernel and input shapes")
+      .option("--autotune", "webgpu: time the matmul tilings after warm-up, keep the fastest");
 }
 
 function parseVit(opts: Record<string, string>): VitStepOptions {
@@ -97,6 +99,7 @@ function parseVit(opts: Record<string, string>): VitStepOptions {
     out: n("out"),
     steps: n("steps"),
     syncEveryStep: opts["syncEveryStep"] as unknown === true,
+    ...(opts["autotune"] as unknown === true && { autotune: { cacheDir: defaultCacheDir() } }),
   };
 }
 
@@ -275,6 +278,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   .option("--backend <name>", "backend", "auto")
   .option("--profile", "WebGPU: GPU time of every kernel (timestamp queries)")
   .option("--profile-shapes", "with --profile: per kernel and shapes")
+  .option("--autotune", "webgpu: time the matmul tilings after the warm-up step, keep the fastest")
   .action((recipePath: string, opts) =>
     benchTrain(recipePath, {
       set: opts.set,
@@ -282,6 +286,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
       backend: opts.backend as BackendChoice,
       profile: opts.profile === true,
       profileShapes: opts.profileShapes === true,
+      autotune: opts.autotune === true,
     })
   );
 

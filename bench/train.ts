@@ -2,7 +2,7 @@
  * `deno task bench train <recipe>`: ms/step and samples/s of a recipe's real
  * training step (its data, graph, losses and optimizer, at the recipe's
  * `precision:`), with dispatches and submits per step on WebGPU and, with
- * `profile`, the GPU time of every kernel (`bench/gpu_profile.ts`). Steps are
+ * `profile`, the GPU time of every kernel (`core/gpu_profile.ts`). Steps are
  * timed as `deno task run` trains: step k + 1 is recorded before step k's
  * metrics are read (`NOVALAB_TRAIN_PIPELINE=0`: each step read first).
  *
@@ -16,8 +16,9 @@ import { buildRecipe, defaultCacheDir } from "../core/run.ts";
 import { type PendingStep, Trainer } from "../core/trainer.ts";
 import { TRAIN_PIPELINE_ENV, trainPipelineEnabled } from "../core/train_loop.ts";
 import { countDispatches } from "../kernels/dispatch_count.ts";
-import { type GpuProfiler, profileGpuDispatches } from "./gpu_profile.ts";
+import { type GpuProfiler, profileGpuDispatches } from "../core/gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
+import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
 
 /** Options of {@linkcode benchTrain}. */
 export interface TrainBenchOptions {
@@ -31,6 +32,8 @@ export interface TrainBenchOptions {
   profile?: boolean;
   /** With `profile`: key kernels by their shapes too. */
   profileShapes?: boolean;
+  /** WebGPU: tune the matmul tilings of the warm-up step's shapes (`--autotune`). */
+  autotune?: boolean;
 }
 
 /** Runs and prints the training-step benchmark of the recipe at `recipePath`. */
@@ -40,7 +43,9 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   applyPrecision(recipe.precision ?? "fp32", info);
   const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
   const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+  const tuning = o.autotune ? startStepTuning(defaultCacheDir()) : undefined;
   await trainer.step(0);
+  for (const line of await tuning?.finish() ?? []) console.log(line);
   const backend = info.name === "webgpu" ? tf.backend() as WebGPUBackend : undefined;
   if (o.profile && !backend) {
     throw new Error(`--profile times GPU kernels: it needs --backend webgpu (got ${info.name})`);

@@ -21,6 +21,7 @@ export function printStep(label: string, r: VitStepResult): void {
       r.loss.toFixed(4)
     }, tensors ${r.tensors.join("→")}`,
   );
+  for (const line of r.autotune ?? []) console.log(`  ${line}`);
   if (r.gpuMemory) {
     const { liveBytes: live, pooledBytes: pool, peakPooledBytes: peak } = r.gpuMemory;
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);

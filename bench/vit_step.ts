@@ -20,6 +20,7 @@ import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { l2Normalize } from "../models/simple.ts";
 import { VisionTransformer } from "../models/vit.ts";
+import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
 import type { Scalar, Tensor } from "../core/tensor.ts";
 
 /** Shape of the benchmarked model and batch (the anchor's flags). */
@@ -48,6 +49,12 @@ export interface VitStepOptions {
    * device still runs step k, and only the last loss is read.
    */
   syncEveryStep?: boolean;
+  /**
+   * WebGPU: after the first warm-up step, time the matmul tilings of its
+   * shapes and keep the fastest (`kernels/matmul_autotune_cache.ts`), with
+   * the cache in this directory (`""`: none).
+   */
+  autotune?: { cacheDir: string };
 }
 
 /** Timing of the benchmark. */
@@ -58,6 +65,8 @@ export interface VitStepResult {
   imagesPerSecond: number;
   /** Final loss (sanity). */
   loss: number;
+  /** With `autotune` on WebGPU: the tuning report's lines. */
+  autotune?: string[];
   /** Tensors alive before and after the timed steps (must be equal). */
   tensors: [number, number];
   /**
@@ -176,7 +185,10 @@ export async function benchVitStep(
     return loss;
   };
   // Warm-up: compiles every pipeline, and ends in a read, so the timing starts on an idle device.
-  for (let i = 0; i < 2; i++) await step(true);
+  const tuning = o.autotune ? startStepTuning(o.autotune.cacheDir) : undefined;
+  await step(true);
+  const tuned = await tuning?.finish();
+  await step(true);
   counter?.reset();
   profiler?.reset();
   hostMs = 0;
@@ -206,6 +218,7 @@ export async function benchVitStep(
     loss,
     tensors: [before, after],
     hostMsPerStep: hostMs / o.steps,
+    ...(tuned && { autotune: tuned }),
     ...(gpu.length > 0 && {
       gpuMemory: {
         liveBytes: [gpu[0]!.live, gpu.at(-1)!.live],

@@ -24,7 +24,8 @@ import {
 } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { Trainer } from "./trainer.ts";
-import { trainLoop } from "./train_loop.ts";
+import { trainLoop, type TrainLoopState } from "./train_loop.ts";
+import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
 import type { Precision } from "./recipe/types.ts";
 
@@ -75,6 +76,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** No progress output. */
   quiet?: boolean;
+  /**
+   * WebGPU: time the matmul tilings of the first step's shapes and keep the
+   * fastest (cached per adapter; default `NOVALAB_MATMUL_AUTOTUNE=1`).
+   */
+  autotune?: boolean;
   /** Skip evaluation. */
   skipEval?: boolean;
   /** Skip writing report.html and the SVG plots. */
@@ -209,7 +215,14 @@ async function trainAndEvaluate(
     }));
     await truncateMetrics(paths, start);
   }
-  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options });
+  const autotune = options.autotune ?? matMulAutotuneWanted();
+  const loop: TrainLoopState["options"] = {
+    ...options,
+    autotune: autotune && backend.name === "webgpu"
+      ? { cacheDir: options.cacheDir ?? defaultCacheDir() }
+      : undefined,
+  };
+  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop });
   const evalResults = options.skipEval || !trained.finished
     ? {}
     : await evaluateRecipe(recipe, graph, source);
@@ -248,7 +261,7 @@ async function trainAndExport(
     graph: CompiledGraph;
     paths: RunPaths;
     start: number;
-    options: RunOptions;
+    options: TrainLoopState["options"];
   },
 ): Promise<{ steps: number; finished: boolean; imagesPerSecond: number }> {
   const { graph, paths } = state;

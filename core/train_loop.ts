@@ -22,6 +22,8 @@ import { appendMetrics, type RunPaths } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Trainer } from "./trainer.ts";
 import { NonFiniteError, type PendingStep } from "./step_metrics.ts";
+import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
+import { clearTunedTilings } from "../kernels/matmul_tuning.ts";
 
 /** Environment variable: `0` reads each step's metrics before recording the next. */
 export const TRAIN_PIPELINE_ENV = "NOVALAB_TRAIN_PIPELINE";
@@ -52,8 +54,16 @@ export interface TrainLoopState {
     train: TrainConfig;
     eval: { kind: string; name: string; params: unknown }[];
   };
-  /** Quiet progress, a stop signal, and a step to stop after (tests, sweeps). */
-  options: { quiet?: boolean; signal?: AbortSignal; stopAfter?: number };
+  /**
+   * Quiet progress, a stop signal, a step to stop after (tests, sweeps), and
+   * matmul tuning after the first step (WebGPU; `kernels/matmul_autotune_cache.ts`).
+   */
+  options: {
+    quiet?: boolean;
+    signal?: AbortSignal;
+    stopAfter?: number;
+    autotune?: { cacheDir: string };
+  };
 }
 
 /** Steps run (the count reached), whether all ran, and throughput. */
@@ -87,9 +97,14 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
   const diagnostics = diagnosticsSchedule(recipe.eval);
   const pipeline = trainPipelineEnabled();
   const stopRequested = () => interrupted || options.signal?.aborted === true;
-  /** After `done` steps the parameters are read or saved, or the loop stops. */
+  // The first step runs alone while its matmul shapes are recorded; they are tuned after it.
+  let tuning = options.autotune && start < steps
+    ? startStepTuning(options.autotune.cacheDir)
+    : undefined;
+  /** After `done` steps the parameters are read or saved, or the loop stops (or tuning waits). */
   const boundary = (done: number) =>
-    done === steps || done === options.stopAfter || done % checkpoint_every === 0 ||
+    (tuning !== undefined && done === start + 1) || done === steps || done === options.stopAfter ||
+    done % checkpoint_every === 0 ||
     (diagnostics !== undefined && done % diagnostics.every === 0) || stopRequested();
   const started = performance.now();
   let done = start;
@@ -131,6 +146,10 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
       // A stop requested while a later step was in flight: that step finishes first.
       if (inFlight) continue;
+      if (tuning) {
+        for (const line of await tuning.finish()) progress.log(line);
+        tuning = undefined;
+      }
       if (diagnostics && done % diagnostics.every === 0) {
         const model = graph.inference({ seed: recipe.seed });
         const report = await runDiagnostics(model, trainer.source, diagnostics.params);
@@ -142,6 +161,9 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       if (stopping) break;
     }
   } finally {
+    tuning?.stop();
+    // The tuned tilings belong to this run: a later run in the process starts from the rule.
+    if (options.autotune) clearTunedTilings();
     await trainer.close();
     progress.stop();
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -111,6 +111,25 @@ export async function requestWebGpuAdapter(
   return await gpu.requestAdapter(options);
 }
 
+const adapterNames = new WeakMap<WebGPUBackend, string>();
+
+function adapterName(info: GPUAdapterInfo): string {
+  return [info.vendor, info.architecture, info.device, info.description]
+    .filter((part) => part).join(" / ") || "unnamed adapter";
+}
+
+/**
+ * Names the adapter behind `backend` (vendor, architecture, device,
+ * description): what keys device-specific caches such as the matmul tilings
+ * tuned for it (`kernels/matmul_autotune.ts`).
+ */
+export function webGpuAdapterName(backend: WebGPUBackend): string {
+  const known = adapterNames.get(backend);
+  if (known) return known;
+  const info = backend.adapterInfo as unknown as { vendor?: string; architecture?: string };
+  return [info.vendor, info.architecture].filter((part) => part).join(" / ") || "unnamed adapter";
+}
+
 async function createBackend(): Promise<WebGPUBackend> {
   const lowPower = Boolean(tf.env().getBool("WEBGPU_USE_LOW_POWER_GPU"));
   const adapter = await requestWebGpuAdapter({
@@ -139,6 +158,7 @@ async function createBackend(): Promise<WebGPUBackend> {
   const name = adapter.info.description || adapter.info.device || "unnamed adapter";
   guardDeviceLimits(device, name);
   const backend = new WebGPUBackend(device, adapter.info);
+  adapterNames.set(backend, adapterName(adapter.info));
   surfaceDeviceErrors(backend, name);
   if (bindGroupCacheWanted()) {
     installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);

@@ -126,7 +126,7 @@ export abstract class AttentionProgram implements WebGPUProgram {
   uniforms = "seq : i32, heads : i32,";
   /**
    * Multiply-add work done, recomputed scores included (2 FLOPs per product
-   * term): GPU profiles (`bench/gpu_profile.ts`) report TFLOP/s from it.
+   * term): GPU profiles (`core/gpu_profile.ts`) report TFLOP/s from it.
    */
   flops: number;
 

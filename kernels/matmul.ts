@@ -20,13 +20,8 @@ import {
   type MatMulTile,
   NovalabMatMulProgram,
 } from "./matmul_program.ts";
-import {
-  chooseTiling,
-  type MatMulPlan,
-  matMulUniforms,
-  planMatMul,
-  type ProgramUniform,
-} from "./matmul_plan.ts";
+import { matMulTiling } from "./matmul_tuning.ts";
+import { type MatMulPlan, matMulUniforms, planMatMul, type ProgramUniform } from "./matmul_plan.ts";
 import { matMulPrecision } from "./precision.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runSplitK, type SplitKEpilogue, type SplitKShape } from "./matmul_split_k.ts";
@@ -45,7 +40,7 @@ export interface NovalabMatMulOptions {
   residual?: TensorInfo | null;
   /** Leaky-ReLU slope. */
   leakyreluAlpha?: number;
-  /** Force a tile (tests); default `chooseTiling` (`kernels/matmul_plan.ts`). */
+  /** Force a tile (tests, the tuner); default `matMulTiling` (`kernels/matmul_tuning.ts`). */
   tile?: MatMulTile;
   /** Slices of k wanted (tests; `0` or `1`: no split); default: automatic. */
   splits?: number;
@@ -103,9 +98,14 @@ function prepareMatMul(
     if (gate.input.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
   }
   const whole = preActivation || gate !== null;
-  const tiling = chooseTiling(plan, {
+  const tiling = matMulTiling(plan, {
+    transposeA: o.transposeA,
+    transposeB: o.transposeB,
+    f16,
+    whole,
+  }, {
     ...(o.tile ? { tile: o.tile } : {}),
-    ...(whole ? { splits: 0 } : o.splits === undefined ? {} : { splits: o.splits }),
+    ...(o.splits === undefined ? {} : { splits: o.splits }),
   });
   const split = tiling.splits > 1;
   const program = new NovalabMatMulProgram(

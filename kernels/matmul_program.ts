@@ -232,7 +232,7 @@ export class NovalabMatMulProgram implements WebGPUProgram {
   uniforms: string;
   /**
    * Floating-point operations of the product, 2·batch·M·N·K (set by the caller,
-   * which knows K): GPU profiles (`bench/gpu_profile.ts`) report TFLOP/s from it.
+   * which knows K): GPU profiles (`core/gpu_profile.ts`) report TFLOP/s from it.
    */
   flops = 0;
 

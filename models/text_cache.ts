@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { fnv1a } from "../core/fnv1a.ts";
 
 const FORMAT = "novalab-text-embeddings/1";
 const encoder = new TextEncoder();
@@ -35,13 +36,6 @@ export interface TextCacheKey {
   tower: string;
   /** Pooling of the stored vectors, e.g. `mean`, `cls`, `tokens`. */
   pooling: string;
-}
-
-/** FNV-1a 32-bit hash of a string, as 8 hex digits. */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (const byte of encoder.encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
 }
 
 /**

@@ -7,7 +7,8 @@
 #   run.sh first   (the default) the acceptance numbers in priority order, for a
 #                  session that may get one call: the WebGPU correctness tests
 #                  (at most 150 s; full log in tests.log), ViT-Ti/16 b64 with the anchor
-#                  (fp32 + amp), matmul 4096² with every tile form, the ViT-Ti
+#                  (fp32 + amp) and with tuned matmul tilings (--autotune), matmul
+#                  4096² with every tile form, the ViT-Ti
 #                  b64 GPU profile, ViT-S/16 b64, ViT-Ti and ViT-S b256 with the
 #                  anchor, ViT-Ti b64 over 100 steps (memory flatness)
 #   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
@@ -22,6 +23,8 @@
 #                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
 #   run.sh train   NOVA and CLIP training steps (batch 128, 512) with one step in flight
 #                  and with NOVALAB_TRAIN_PIPELINE=0, and NOVA's GPU profile
+#   run.sh tune    the matmul tilings' rule against tilings timed on this GPU
+#                  (--autotune): ViT-Ti b64, ViT-S b64, ViT-Ti b256, NOVA and CLIP steps
 #   run.sh tests   the WebGPU correctness tests (kernels, device, models) on this GPU
 #   run.sh profile GPU time of every kernel (timestamp queries): ViT-Ti/16 b64 by
 #                  program and by program and shapes, ViT-S/16 b64, ViT-Ti b256
@@ -78,6 +81,7 @@ case "${1:-first}" in
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
     gpu_tests 150
     bench first gpu-vit $vit_ti --batch 64 --steps 10 --anchor-modes fp32,amp
+    bench first gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --autotune
     bench first matmul --size 4096 --reps 10 --tile-forms
     bench first gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile
     bench first gpu-vit $vit_s --batch 64 --steps 10 --anchor-modes fp32,amp
@@ -114,6 +118,22 @@ case "${1:-first}" in
     for form in t128i t128ip t128ipk16; do
       NOVALAB_MATMUL_TILE=$form bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     done
+    ;;
+  tune)
+    # The rule's tilings against tilings timed on this GPU (kernels/matmul_autotune.ts), each
+    # pair in one call; the cache starts empty, so the tuning time is printed too.
+    export NOVALAB_CACHE=$PWD/$gpu/cache
+    rm -f "$NOVALAB_CACHE/matmul_tilings.json"
+    for model in "$vit_ti --batch 64" "$vit_s --batch 64" "$vit_ti --batch 256"; do
+      bench tune gpu-vit $model --steps 10 --no-anchor
+      bench tune gpu-vit $model --steps 10 --no-anchor --autotune
+    done
+    for recipe in nova clip; do
+      bench tune train "recipes/$recipe.yaml" --backend webgpu --steps 20 --set data.dir=$gpu/mnist
+      bench tune train "recipes/$recipe.yaml" --backend webgpu --steps 20 --set data.dir=$gpu/mnist \
+        --autotune
+    done
+    bench tune matmul --size 4096 --reps 10 --tile-forms
     ;;
   profile)
     bench profile gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile

@@ -110,13 +110,13 @@ export function profileGpuDispatches(
   const b = backend as unknown as Internals;
   if (typeof b.recordAndSubmit !== "function" || typeof b.endComputePassEncoder !== "function") {
     throw new Error(
-      "bench/gpu_profile.ts: the backend has no recordAndSubmit/endComputePassEncoder; " +
+      "core/gpu_profile.ts: the backend has no recordAndSubmit/endComputePassEncoder; " +
         "expected a tfjs-backend-webgpu 4.22 WebGPUBackend (pinned in deno.json)",
     );
   }
   if (!b.device.features.has("timestamp-query")) {
     throw new Error(
-      "bench/gpu_profile.ts: this WebGPU device has no 'timestamp-query' feature, so GPU time " +
+      "core/gpu_profile.ts: this WebGPU device has no 'timestamp-query' feature, so GPU time " +
         "per dispatch cannot be measured; run without --profile (novalab's device requests the " +
         "feature when the adapter offers it)",
     );

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { profileGpuDispatches } from "./gpu_profile.ts";
-import { formatGpuProfile, gpuProfileTotals } from "./gpu_profile_format.ts";
+import { formatGpuProfile, gpuProfileTotals } from "../bench/gpu_profile_format.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 import { NovalabAttentionForwardProgram } from "../kernels/attention_forward_program.ts";
 import {
@@ -18,13 +18,13 @@ import {
 } from "../kernels/attention_grad_programs.ts";
 
 const skip = await webgpuSkipReason();
-if (skip) console.warn(`bench/gpu_profile_test.ts skipped: ${skip}`);
+if (skip) console.warn(`core/gpu_profile_test.ts skipped: ${skip}`);
 
 const webgpuTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, ignore: skip !== null, sanitizeOps: false, sanitizeResources: false, fn });
 
 webgpuTest(
-  "bench/gpu_profile: times each dispatch by phase and program, results unchanged",
+  "core/gpu_profile: times each dispatch by phase and program, results unchanged",
   async () => {
     await useNovalabWebGpu();
     const backend = tf.backend() as WebGPUBackend;
@@ -75,7 +75,7 @@ webgpuTest(
 );
 
 webgpuTest(
-  "bench/gpu_profile: more dispatches than one query set holds, keyed by shapes",
+  "core/gpu_profile: more dispatches than one query set holds, keyed by shapes",
   async () => {
     await useNovalabWebGpu();
     const profiler = profileGpuDispatches(tf.backend() as WebGPUBackend, { shapes: true });
@@ -104,7 +104,7 @@ webgpuTest(
   },
 );
 
-Deno.test("bench/gpu_profile: a device without timestamp-query is refused with the fix", () => {
+Deno.test("core/gpu_profile: a device without timestamp-query is refused with the fix", () => {
   const standIn = {
     recordAndSubmit() {},
     submitQueue() {},
@@ -152,7 +152,7 @@ Deno.test("bench/gpu_profile_format: totals, phases, shares, TFLOP/s and GB/s pe
   assert.match(text, /1\.000\s+20\.0%\s+1 in 1 more rows/);
 });
 
-Deno.test("bench/gpu_profile: attention programs state their products' FLOPs, recomputation included", () => {
+Deno.test("core/gpu_profile: attention programs state their products' FLOPs, recomputation included", () => {
   const g = { n: 2, t: 197, heads: 3, dh: 64, tile: 16, compact: false, keyBias: false };
   const unit = 2 * g.n * g.heads * g.t * g.t * g.dh; // one [T,T]·[T,dh] product per head
   assert.equal(new NovalabAttentionForwardProgram(g).flops, 2 * unit); // QKᵀ, PV

@@ -1,0 +1,171 @@
+/**
+ * Times every candidate tiling of a product shape on the WebGPU device and
+ * keeps the fastest (`kernels/matmul_tuning.ts` explains why and holds the
+ * table the matmul kernel reads).
+ *
+ * Each candidate runs on the same random operands: once to compile its
+ * pipelines, then `reps` times, the candidates taking turns so that a clock
+ * or thermal drift falls on all of them alike. With `timestamp-query` (GPUs
+ * under Vulkan, Metal and D3D12 offer it; so does the fallback adapter) a
+ * product's time is the GPU time of its dispatches, a split product's
+ * reduction included (`core/gpu_profile.ts`); without it, the wall-clock time
+ * from recording to `onSubmittedWorkDone`, host overhead included. The median
+ * over the repetitions counts. The rule's tiling (`chooseTiling`) is kept
+ * unless another is faster by more than {@linkcode KEEP_RULE_WITHIN}, so noise
+ * does not move a choice that is as good.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { runNovalabMatMul } from "./matmul.ts";
+import {
+  type MatMulShape,
+  matMulShapeKey,
+  setTunedTiling,
+  tilingCandidates,
+  type TilingChoice,
+} from "./matmul_tuning.ts";
+import { activeMatMulTiles } from "./matmul_tile_form.ts";
+import { profileGpuDispatches } from "../core/gpu_profile.ts";
+import { submitPendingWork } from "../core/webgpu_device.ts";
+
+/** Another tiling replaces the rule's only when it is faster by more than this fraction. */
+export const KEEP_RULE_WITHIN = 0.05;
+
+/** One timed candidate. */
+export interface TimedTiling extends TilingChoice {
+  /** Median milliseconds per product. */
+  ms: number;
+}
+
+/** The outcome of tuning one shape. */
+export interface TunedShape {
+  /** The shape and its table key. */
+  shape: MatMulShape;
+  /** `matMulShapeKey(shape)`. */
+  key: string;
+  /** The tiling kept (now in the table). */
+  chosen: TimedTiling;
+  /** The rule's tiling and its time. */
+  rule: TimedTiling;
+  /** Every candidate timed, fastest first. */
+  timed: TimedTiling[];
+  /** `gpu` (timestamp queries) or `wall` (host clock to `onSubmittedWorkDone`). */
+  clock: "gpu" | "wall";
+}
+
+/** Options of {@linkcode tuneMatMulShape}. */
+export interface TuneOptions {
+  /** Timed runs per candidate (default: enough for ~2 GFLOP, 3 to 15). */
+  reps?: number;
+  /** Use the wall clock even where timestamp queries exist (tests of the fallback). */
+  wallClock?: boolean;
+}
+
+function operandShapes(s: MatMulShape): [number[], number[]] {
+  return [
+    [s.batch, ...(s.transposeA ? [s.k, s.m] : [s.m, s.k])],
+    [s.batch, ...(s.transposeB ? [s.n, s.k] : [s.k, s.n])],
+  ];
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function defaultReps(s: MatMulShape): number {
+  const flops = 2 * s.batch * s.m * s.n * s.k;
+  return Math.min(15, Math.max(3, Math.ceil(2e9 / flops)));
+}
+
+/**
+ * Times every candidate tiling of `shape` on `backend` (webgpu, with novalab's
+ * kernels) and puts the kept one in the table; returns what was measured, or
+ * `null` when no novalab tiling runs the shape on this device (it is past
+ * the dispatch limits: tfjs's stock kernel runs it).
+ */
+export async function tuneMatMulShape(
+  backend: WebGPUBackend,
+  shape: MatMulShape,
+  options: TuneOptions = {},
+): Promise<TunedShape | null> {
+  const reps = options.reps ?? defaultReps(shape);
+  const [aShape, bShape] = operandShapes(shape);
+  const a = tf.randomNormal(aShape, 0, 1, "float32", 1);
+  const b = tf.randomNormal(bShape, 0, 1, "float32", 2);
+  const tiles = new Map(activeMatMulTiles().map((t) => [t.name, t]));
+  const run = (c: TilingChoice): boolean => {
+    const out = runNovalabMatMul(backend, a, b, {
+      transposeA: shape.transposeA,
+      transposeB: shape.transposeB,
+      tile: tiles.get(c.tile)!,
+      splits: c.splits,
+      f16: shape.f16,
+    });
+    if (out) backend.disposeData(out.dataId);
+    return out !== null;
+  };
+  const settle = async () => {
+    submitPendingWork(backend);
+    await backend.device.queue.onSubmittedWorkDone();
+  };
+  try {
+    // Compile and warm every candidate; drop those past the device's limits.
+    const listed = tilingCandidates(shape);
+    const candidates = listed.filter(run);
+    await settle();
+    if (candidates.length === 0) return null;
+    const clock = !options.wallClock && backend.device.features.has("timestamp-query")
+      ? "gpu"
+      : "wall";
+    const samples = candidates.map(() => [] as number[]);
+    if (clock === "gpu") {
+      const profiler = profileGpuDispatches(backend);
+      try {
+        for (let r = 0; r < reps; r++) {
+          candidates.forEach((c, i) => {
+            profiler.phase(`${i}/${r}`);
+            run(c);
+          });
+        }
+        const perPhase = new Map<string, number>();
+        for (const s of await profiler.read()) {
+          perPhase.set(s.phase, (perPhase.get(s.phase) ?? 0) + s.gpuMs);
+        }
+        candidates.forEach((_, i) => {
+          for (let r = 0; r < reps; r++) samples[i]!.push(perPhase.get(`${i}/${r}`) ?? 0);
+        });
+      } finally {
+        profiler.detach();
+      }
+    } else {
+      for (let r = 0; r < reps; r++) {
+        for (const [i, c] of candidates.entries()) {
+          const t0 = performance.now();
+          run(c);
+          await settle();
+          samples[i]!.push(performance.now() - t0);
+        }
+      }
+    }
+    const timed = candidates.map((c, i) => ({ ...c, ms: median(samples[i]!) }));
+    const rule = timed.find((t) => t.tile === listed[0]!.tile && t.splits === listed[0]!.splits) ??
+      timed[0]!;
+    const fastest = timed.reduce((best, t) => (t.ms < best.ms ? t : best), rule);
+    const chosen = fastest.ms < rule.ms * (1 - KEEP_RULE_WITHIN) ? fastest : rule;
+    setTunedTiling(shape, chosen);
+    return {
+      shape,
+      key: matMulShapeKey(shape),
+      chosen,
+      rule,
+      timed: [...timed].sort((x, y) => x.ms - y.ms),
+      clock,
+    };
+  } finally {
+    tf.dispose([a, b]);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Tilings measured on the device instead of guessed: which tile and how many
+ * k slices a product of a given shape runs with.
+ *
+ * {@linkcode chooseTiling} picks a tile by rule — the largest tile giving
+ * {@linkcode MIN_WORKGROUPS} workgroups, split along k for deep products — with
+ * thresholds guessed for a ~100-SM GPU (`MIN_WORKGROUPS`). WebGPU does not say how many compute
+ * units a device has, and the best tiling also depends on its caches and
+ * memory, so the rule is right on some GPUs and not on others. The products of
+ * a training step come in few shapes (a ViT-Ti step: about a dozen), so they
+ * can be timed once per device, every candidate tiling of each shape on the
+ * device itself, and the fastest kept — what Triton's autotuner does per
+ * kernel key. This module holds the table of chosen tilings that the matmul
+ * kernel consults ({@linkcode matMulTiling}), records which shapes a step
+ * runs ({@linkcode recordMatMulShapes}) and lists each shape's candidates
+ * ({@linkcode tilingCandidates}); `kernels/matmul_autotune.ts` times them.
+ *
+ * A tiling changes only the order in which fp32 products are summed: results
+ * agree within fp32 rounding whichever is chosen.
+ *
+ * @module
+ */
+import type { MatMulTile } from "./matmul_program.ts";
+import {
+  chooseTiling,
+  type MatMulPlan,
+  type MatMulTiling,
+  splitKOverride,
+  splitTiling,
+} from "./matmul_plan.ts";
+import { activeMatMulTiles } from "./matmul_tile_form.ts";
+
+/** What a tiling is chosen for: a product's sizes, operand layout and staging. */
+export interface MatMulShape {
+  /** Flattened batch of the output. */
+  batch: number;
+  /** Rows of op(A). */
+  m: number;
+  /** Columns of op(B). */
+  n: number;
+  /** Shared depth. */
+  k: number;
+  /** A is stored `[..., K, M]`. */
+  transposeA: boolean;
+  /** B is stored `[..., N, K]`. */
+  transposeB: boolean;
+  /** Operands staged in f16. */
+  f16: boolean;
+  /** The call cannot be split along k (pre-activation or gate outputs). */
+  whole: boolean;
+}
+
+/** A chosen tiling: the tile's name and the k slices (1: no split). */
+export interface TilingChoice {
+  /** A name from `activeMatMulTiles()`. */
+  tile: string;
+  /** Slices of k. */
+  splits: number;
+}
+
+/** `batch×m×n×k AᵀB f16 whole`: the table's key for `shape`. */
+export function matMulShapeKey(s: MatMulShape): string {
+  const layout = `${s.transposeA ? "T" : "N"}${s.transposeB ? "T" : "N"}`;
+  return `${s.batch}x${s.m}x${s.n}x${s.k} ${layout}${s.f16 ? " f16" : ""}${
+    s.whole ? " whole" : ""
+  }`;
+}
+
+const tuned = new Map<string, TilingChoice>();
+const recorders = new Set<Map<string, MatMulShape>>();
+
+/** Makes `choice` the tiling of every product of `shape` (until {@linkcode clearTunedTilings}). */
+export function setTunedTiling(shape: MatMulShape, choice: TilingChoice): void {
+  tuned.set(matMulShapeKey(shape), { tile: choice.tile, splits: choice.splits });
+}
+
+/** The tiling chosen for `shape`, if one was tuned. */
+export function tunedTiling(shape: MatMulShape): TilingChoice | undefined {
+  return tuned.get(matMulShapeKey(shape));
+}
+
+/** Forgets every tuned tiling: products go back to {@linkcode chooseTiling}'s rule. */
+export function clearTunedTilings(): void {
+  tuned.clear();
+}
+
+/** The shapes of the products run since {@linkcode recordMatMulShapes} was called. */
+export interface MatMulRecording {
+  /** The distinct shapes seen so far, in the order first seen. */
+  shapes(): MatMulShape[];
+  /** Stops recording (the shapes stay readable). */
+  stop(): void;
+}
+
+/**
+ * Records the shape of every product the matmul kernel plans from now on —
+ * run a training step inside it to learn what to tune. Calls that force their
+ * tile or split (tests, the tuner itself) are not recorded.
+ */
+export function recordMatMulShapes(): MatMulRecording {
+  const seen = new Map<string, MatMulShape>();
+  recorders.add(seen);
+  return {
+    shapes: () => [...seen.values()],
+    stop: () => void recorders.delete(seen),
+  };
+}
+
+function tileNamed(name: string): MatMulTile | undefined {
+  return activeMatMulTiles().find((t) => t.name === name);
+}
+
+/** The tiling `choice` describes for `plan`, cut the way the tuner timed it. */
+export function tilingOf(plan: MatMulPlan, choice: TilingChoice): MatMulTiling | undefined {
+  const tile = tileNamed(choice.tile);
+  return tile ? splitTiling(plan, tile, choice.splits, 1) : undefined;
+}
+
+/**
+ * The tiling a product runs with: a tile or split the caller forces, else the
+ * split `NOVALAB_MATMUL_SPLIT_K` forces, else the tuned one for its shape,
+ * else {@linkcode chooseTiling}'s rule. A call that must stay whole is never
+ * split.
+ */
+export function matMulTiling(
+  plan: MatMulPlan,
+  shape: Omit<MatMulShape, "batch" | "m" | "n" | "k">,
+  forced: { tile?: MatMulTile; splits?: number } = {},
+): MatMulTiling {
+  const key: MatMulShape = { batch: plan.batch, m: plan.m, n: plan.n, k: plan.k, ...shape };
+  const free = forced.tile === undefined && forced.splits === undefined;
+  if (free) { for (const seen of recorders) seen.set(matMulShapeKey(key), key); }
+  const choice = free && splitKOverride() === undefined ? tunedTiling(key) : undefined;
+  const fromTable = choice && tilingOf(plan, shape.whole ? { ...choice, splits: 1 } : choice);
+  if (fromTable) return fromTable;
+  return chooseTiling(plan, {
+    ...(forced.tile ? { tile: forced.tile } : {}),
+    ...(shape.whole ? { splits: 0 } : forced.splits === undefined ? {} : { splits: forced.splits }),
+  });
+}
+
+/** The plan of a product of `shape` (both operands with the full batch). */
+export function planOfShape(s: MatMulShape): MatMulPlan {
+  const stride = (rows: number, cols: number) => [0, 0, 0, s.batch > 1 ? rows * cols : 0];
+  return {
+    outShape: [s.batch, s.m, s.n],
+    batch: s.batch,
+    m: s.m,
+    n: s.n,
+    k: s.k,
+    outer: [1, 1, 1, s.batch],
+    strideA: stride(s.m, s.k),
+    strideB: stride(s.k, s.n),
+  };
+}
+
+/** Most k slices a candidate may have. */
+const MOST_CANDIDATE_SPLITS = 32;
+/** A candidate split keeps slices at least this deep. */
+const MIN_CANDIDATE_DEPTH = 64;
+
+/**
+ * The tilings worth timing for `shape`, the rule's choice first: every active
+ * tile whole, and — for products at least as deep as they are wide (weight
+ * gradients), unless the call must stay whole — each tile cut into 2, 4, …, 32
+ * slices of at least 64 along k. Duplicates (a split the limits cut back to
+ * one already listed) are dropped.
+ */
+export function tilingCandidates(shape: MatMulShape): TilingChoice[] {
+  const plan = planOfShape(shape);
+  const rule = chooseTiling(plan, shape.whole ? { splits: 0 } : {});
+  const out: TilingChoice[] = [{ tile: rule.tile.name, splits: rule.splits }];
+  const add = (tile: MatMulTile, wanted: number) => {
+    const t = splitTiling(plan, tile, wanted, 1);
+    if (!out.some((c) => c.tile === tile.name && c.splits === t.splits)) {
+      out.push({ tile: tile.name, splits: t.splits });
+    }
+  };
+  const deep = !shape.whole && shape.k >= Math.max(shape.m, shape.n);
+  for (const tile of activeMatMulTiles()) {
+    add(tile, 1);
+    if (!deep) continue;
+    for (let s = 2; s <= MOST_CANDIDATE_SPLITS; s *= 2) {
+      if (shape.k / s < Math.max(MIN_CANDIDATE_DEPTH, tile.bk)) break;
+      add(tile, s);
+    }
+  }
+  return out;
+}
