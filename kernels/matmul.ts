@@ -97,12 +97,18 @@ function prepareMatMul(
     const size = gate.input.shape.reduce((p, d) => p * d, 1);
     if (gate.input.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
   }
-  const whole = preActivation || gate !== null;
   const tiling = matMulTiling(plan, {
     transposeA: o.transposeA,
     transposeB: o.transposeB,
     f16,
-    whole,
+    epilogue: {
+      bias: bias !== null,
+      activation: activation as MatMulActivation,
+      residual: residual !== null,
+      ...(gate ? { gate: gate.activation } : {}),
+      columnSums,
+      preActivation,
+    },
   }, {
     ...(o.tile ? { tile: o.tile } : {}),
     ...(o.splits === undefined ? {} : { splits: o.splits }),

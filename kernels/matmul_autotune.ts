@@ -3,7 +3,9 @@
  * keeps the fastest (`kernels/matmul_tuning.ts` explains why and holds the
  * table the matmul kernel reads).
  *
- * Each candidate runs on the same random operands: once to compile its
+ * Each candidate runs the call the step makes — the same epilogue (bias,
+ * activation, residual, gate, column sums or pre-activation output), whose
+ * cost differs per tiling — on the same random operands: once to compile its
  * pipelines, then `reps` times, the candidates taking turns so that a clock
  * or thermal drift falls on all of them alike. With `timestamp-query` (GPUs
  * under Vulkan, Metal and D3D12 offer it; so does the fallback adapter) a
@@ -18,7 +20,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { runNovalabMatMul } from "./matmul.ts";
+import {
+  runNovalabMatMul,
+  runNovalabMatMulWithColumnSums,
+  runNovalabMatMulWithPreActivation,
+} from "./matmul.ts";
 import {
   type MatMulShape,
   matMulShapeKey,
@@ -96,17 +102,37 @@ export async function tuneMatMulShape(
   const [aShape, bShape] = operandShapes(shape);
   const a = tf.randomNormal(aShape, 0, 1, "float32", 1);
   const b = tf.randomNormal(bShape, 0, 1, "float32", 2);
+  const e = shape.epilogue ?? {};
+  const outShape = [shape.batch, shape.m, shape.n];
+  const extras = {
+    bias: e.bias ? tf.randomNormal([shape.n], 0, 1, "float32", 3) : null,
+    residual: e.residual ? tf.randomNormal(outShape, 0, 1, "float32", 4) : null,
+    gate: e.gate ? tf.randomNormal(outShape, 0, 1, "float32", 5) : null,
+  };
   const tiles = new Map(activeMatMulTiles().map((t) => [t.name, t]));
+  /** Runs the call the step makes, with candidate `c`'s tiling; false when it does not run. */
   const run = (c: TilingChoice): boolean => {
-    const out = runNovalabMatMul(backend, a, b, {
+    const base = {
       transposeA: shape.transposeA,
       transposeB: shape.transposeB,
       tile: tiles.get(c.tile)!,
       splits: c.splits,
       f16: shape.f16,
-    });
-    if (out) backend.disposeData(out.dataId);
-    return out !== null;
+    };
+    const full = {
+      ...base,
+      bias: extras.bias,
+      activation: e.activation ?? "linear",
+      residual: extras.residual,
+      gate: e.gate ? { activation: e.gate, input: extras.gate! } : null,
+    };
+    const outs = e.columnSums
+      ? runNovalabMatMulWithColumnSums(backend, a, b, base)
+      : e.preActivation
+      ? runNovalabMatMulWithPreActivation(backend, a, b, full)
+      : [runNovalabMatMul(backend, a, b, full)];
+    outs?.forEach((t) => t && backend.disposeData(t.dataId));
+    return outs !== null && outs[0] !== null;
   };
   const settle = async () => {
     submitPendingWork(backend);
@@ -166,6 +192,6 @@ export async function tuneMatMulShape(
       clock,
     };
   } finally {
-    tf.dispose([a, b]);
+    tf.dispose([a, b, ...Object.values(extras).filter((t) => t !== null)]);
   }
 }

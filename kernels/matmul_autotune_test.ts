@@ -41,7 +41,6 @@ const DEEP: MatMulShape = {
   transposeA: true,
   transposeB: false,
   f16: false,
-  whole: false,
 };
 
 function tensor(shape: number[], seed: number): tf.Tensor {
@@ -72,11 +71,16 @@ Deno.test("kernels/matmul_tuning: candidates start with the rule's tiling and ho
   assert.equal(new Set(keys).size, keys.length, `duplicates in ${keys}`);
   assert.ok(deep.some((c) => c.splits > 1), "a deep product gets split candidates");
   assert.ok(["t128", "t64", "t32"].every((t) => deep.some((c) => c.tile === t && c.splits === 1)));
-  const whole = tilingCandidates({ ...DEEP, whole: true });
+  const whole = tilingCandidates({ ...DEEP, epilogue: { gate: "relu" } });
   assert.ok(whole.every((c) => c.splits === 1), "a call that must stay whole is never split");
   const wide = tilingCandidates({ ...DEEP, m: 512, n: 512, k: 64 });
   assert.deepEqual(wide.map((c) => c.splits), [1, 1, 1], "a shallow product: each tile whole");
   assert.notEqual(matMulShapeKey(DEEP), matMulShapeKey({ ...DEEP, transposeA: false }));
+  assert.equal(
+    matMulShapeKey({ ...DEEP, epilogue: { bias: true, activation: "gelu", residual: true } }),
+    "1x40x36x1030 TN bias+gelu+residual",
+  );
+  assert.equal(matMulShapeKey({ ...DEEP, epilogue: { activation: "linear" } }), "1x40x36x1030 TN");
 });
 
 Deno.test(
@@ -190,7 +194,11 @@ Deno.test(
     const backend = tf.backend() as WebGPUBackend;
     const dir = await Deno.makeTempDir();
     const file = `${dir}/${TILING_CACHE_FILE}`;
-    const shapes = [DEEP, { ...DEEP, transposeA: false, m: 24, k: 40, whole: true }];
+    // Each timed with its call's epilogue: column sums (split allowed), a gate (never split).
+    const shapes: MatMulShape[] = [
+      { ...DEEP, epilogue: { columnSums: true } },
+      { ...DEEP, transposeA: false, m: 24, k: 40, epilogue: { bias: true, gate: "gelu" } },
+    ];
     try {
       const first = await autotuneMatMuls(backend, shapes, { cacheDir: dir, reps: 2 });
       assert.equal(first.tuned.length, 2);
@@ -203,11 +211,8 @@ Deno.test(
         second.cached.map((c) => c.choice),
         first.tuned.map((t) => ({ tile: t.chosen.tile, splits: t.chosen.splits })),
       );
-      assert.deepEqual(
-        tunedTiling(DEEP),
-        second.cached[0]!.choice,
-        "cached choices fill the table",
-      );
+      assert.deepEqual(tunedTiling(shapes[0]!), second.cached[0]!.choice, "cached fill the table");
+      assert.equal(first.tuned[1]!.chosen.splits, 1, "a gated call stays whole");
       // Another kernel fingerprint (changed WGSL): its entries do not apply here.
       const saved = JSON.parse(await Deno.readTextFile(file));
       const adapter = Object.keys(saved.adapters)[0]!;

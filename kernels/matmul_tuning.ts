@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { MatMulTile } from "./matmul_program.ts";
+import type { MatMulActivation, MatMulTile } from "./matmul_program.ts";
 import {
   chooseTiling,
   type MatMulPlan,
@@ -46,8 +46,41 @@ export interface MatMulShape {
   transposeB: boolean;
   /** Operands staged in f16. */
   f16: boolean;
-  /** The call cannot be split along k (pre-activation or gate outputs). */
-  whole: boolean;
+  /** What the product's dispatch does besides the product (default: nothing). */
+  epilogue?: MatMulEpilogue;
+}
+
+/** The fused work of a matmul call: timed with it, since it costs differently per tiling. */
+export interface MatMulEpilogue {
+  /** A bias over n is added. */
+  bias?: boolean;
+  /** Activation applied (default `linear`). */
+  activation?: MatMulActivation;
+  /** A residual of the output's shape is added. */
+  residual?: boolean;
+  /** The result is multiplied by this activation's derivative at an output-sized input. */
+  gate?: "relu" | "gelu";
+  /** op(B)'s column sums are written too (a linear layer's bias gradient). */
+  columnSums?: boolean;
+  /** The pre-activation is written too (never split). */
+  preActivation?: boolean;
+}
+
+/** A call with a gate or a pre-activation output is never cut along k. */
+export function mustStayWhole(s: MatMulShape): boolean {
+  return s.epilogue?.gate !== undefined || s.epilogue?.preActivation === true;
+}
+
+function epilogueKey(e: MatMulEpilogue = {}): string {
+  const parts = [
+    e.bias ? "bias" : "",
+    e.activation && e.activation !== "linear" ? e.activation : "",
+    e.residual ? "residual" : "",
+    e.gate ? `gate:${e.gate}` : "",
+    e.columnSums ? "colsums" : "",
+    e.preActivation ? "preact" : "",
+  ].filter((p) => p);
+  return parts.length ? ` ${parts.join("+")}` : "";
 }
 
 /** A chosen tiling: the tile's name and the k slices (1: no split). */
@@ -58,11 +91,11 @@ export interface TilingChoice {
   splits: number;
 }
 
-/** `batch×m×n×k AᵀB f16 whole`: the table's key for `shape`. */
+/** `batch×m×n×k AᵀB f16 bias+gelu+…`: the table's key for `shape`. */
 export function matMulShapeKey(s: MatMulShape): string {
   const layout = `${s.transposeA ? "T" : "N"}${s.transposeB ? "T" : "N"}`;
   return `${s.batch}x${s.m}x${s.n}x${s.k} ${layout}${s.f16 ? " f16" : ""}${
-    s.whole ? " whole" : ""
+    epilogueKey(s.epilogue)
   }`;
 }
 
@@ -130,12 +163,15 @@ export function matMulTiling(
   const key: MatMulShape = { batch: plan.batch, m: plan.m, n: plan.n, k: plan.k, ...shape };
   const free = forced.tile === undefined && forced.splits === undefined;
   if (free) { for (const seen of recorders) seen.set(matMulShapeKey(key), key); }
-  const choice = free && splitKOverride() === undefined ? tunedTiling(key) : undefined;
-  const fromTable = choice && tilingOf(plan, shape.whole ? { ...choice, splits: 1 } : choice);
+  const choice = free && tuned.size > 0 && splitKOverride() === undefined
+    ? tunedTiling(key)
+    : undefined;
+  const whole = mustStayWhole(key);
+  const fromTable = choice && tilingOf(plan, whole ? { ...choice, splits: 1 } : choice);
   if (fromTable) return fromTable;
   return chooseTiling(plan, {
     ...(forced.tile ? { tile: forced.tile } : {}),
-    ...(shape.whole ? { splits: 0 } : forced.splits === undefined ? {} : { splits: forced.splits }),
+    ...(whole ? { splits: 0 } : forced.splits === undefined ? {} : { splits: forced.splits }),
   });
 }
 
@@ -168,7 +204,8 @@ const MIN_CANDIDATE_DEPTH = 64;
  */
 export function tilingCandidates(shape: MatMulShape): TilingChoice[] {
   const plan = planOfShape(shape);
-  const rule = chooseTiling(plan, shape.whole ? { splits: 0 } : {});
+  const whole = mustStayWhole(shape);
+  const rule = chooseTiling(plan, whole ? { splits: 0 } : {});
   const out: TilingChoice[] = [{ tile: rule.tile.name, splits: rule.splits }];
   const add = (tile: MatMulTile, wanted: number) => {
     const t = splitTiling(plan, tile, wanted, 1);
@@ -176,7 +213,7 @@ export function tilingCandidates(shape: MatMulShape): TilingChoice[] {
       out.push({ tile: tile.name, splits: t.splits });
     }
   };
-  const deep = !shape.whole && shape.k >= Math.max(shape.m, shape.n);
+  const deep = !whole && shape.k >= Math.max(shape.m, shape.n);
   for (const tile of activeMatMulTiles()) {
     add(tile, 1);
     if (!deep) continue;
