@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { benchTrain } from "./train.ts";
+import { mnistDirOverride } from "../tests/offline_data.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -28,6 +29,7 @@ Deno.test({
           "nodes.image.depth=1",
           "vars.dim=16",
           "losses[1].slices=32",
+          ...mnistDirOverride(),
         ],
         steps: 2,
         backend: "webgpu",

@@ -13,6 +13,7 @@ import { readMetrics } from "../core/rundir.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
 import { clearTunedTilings } from "../kernels/matmul_tuning.ts";
 import { TILING_CACHE_FILE } from "../kernels/matmul_autotune_cache.ts";
+import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
 
 const skip = await webgpuSkipReason();
 if (skip) console.warn(`tests/autotune_run_test.ts skipped: ${skip}`);
@@ -36,7 +37,8 @@ Deno.test({
   async fn() {
     const runs = await Deno.makeTempDir({ prefix: "novalab-autotune-" });
     const cacheDir = `${runs}/cache`;
-    const recipe = await loadRunnable("recipes/nova.yaml", TINY);
+    const recipe = await loadRunnable("recipes/nova.yaml", [...TINY, ...mnistDirOverride()]);
+    await seedTextCache(cacheDir);
     const options = {
       runsDir: runs,
       cacheDir,

@@ -13,6 +13,7 @@ import { readMetrics } from "../core/rundir.ts";
 import { decodeSafetensors } from "../core/safetensors.ts";
 import { TRAIN_PIPELINE_ENV } from "../core/train_loop.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
+import { mnistDirOverride } from "./offline_data.ts";
 
 const skip = await webgpuSkipReason();
 if (skip) console.warn(`tests/train_pipeline_run_test.ts skipped: ${skip}`);
@@ -47,7 +48,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const runs = await Deno.makeTempDir({ prefix: "novalab-pipeline-" });
-    const recipe = await loadRunnable("recipes/nova.yaml", TINY);
+    const recipe = await loadRunnable("recipes/nova.yaml", [...TINY, ...mnistDirOverride()]);
     const options = {
       runsDir: runs,
       backend: "webgpu" as const,

