@@ -78,10 +78,13 @@ export interface FileSourceOptions {
   read?: (path: string) => Promise<Uint8Array>;
 }
 
-/** Batches per epoch of `size` samples: `⌊N / B⌋` with `dropLast`, else `⌈N / B⌉`; never 0. */
+/**
+ * Batches per epoch of `size` samples: `⌊N / B⌋` with `dropLast`, else `⌈N / B⌉`; never 0 (the
+ * error names the source, split and sizes, and ends in `fix`, by default "add data").
+ */
 export function batchesPerEpochOf(
   size: number,
-  options: BatchOptions & { name: string; split: string },
+  options: BatchOptions & { name: string; split: string; fix?: string },
 ): number {
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
@@ -93,7 +96,7 @@ export function batchesPerEpochOf(
     throw new RangeError(
       `${options.name} split "${options.split}" has ${size} samples, fewer than one batch of ` +
         `${options.batchSize}${options.dropLast ? " with dropLast" : ""}; ` +
-        `lower the batch size or add data`,
+        `lower the batch size or ${options.fix ?? "add data"}`,
     );
   }
   return n;

@@ -15,6 +15,7 @@ import { findIdxFile, readIdx } from "./idx.ts";
 import { holdOut, sampleChoice } from "./shuffle.ts";
 import { classIndices, heldOutRows } from "./splits.ts";
 import { EpochOrders, requireSplit } from "./split_access.ts";
+import { batchesPerEpochOf } from "./file_source.ts";
 
 /** Validated parameters of the `mnist` source (see the registry entry for the schema). */
 export interface MnistParams {
@@ -208,19 +209,7 @@ export class IdxImageSource implements DataSource {
   /** Batches per epoch: `⌊N / B⌋` with `dropLast`, else `⌈N / B⌉`. */
   batchesPerEpoch(split: string, options: BatchOptions): number {
     const size = this.#split(split).rows.length;
-    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
-      throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    }
-    const n = options.dropLast
-      ? Math.floor(size / options.batchSize)
-      : Math.ceil(size / options.batchSize);
-    if (n === 0) {
-      throw new RangeError(
-        `${this.name} split "${split}" has ${size} samples, fewer than one batch of ` +
-          `${options.batchSize} with dropLast; lower the batch size or raise the limit`,
-      );
-    }
-    return n;
+    return batchesPerEpochOf(size, { ...options, name: this.name, split, fix: "raise the limit" });
   }
 
   /** The batch at flat position `batchIndex` (epochs continue past the end). */

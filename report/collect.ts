@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import type { SweepMember as ExpandedMember } from "../sweep/types.ts";
 
 /** Which direction of a metric is better. */
 export type Better = "higher" | "lower";
@@ -23,27 +24,8 @@ export interface SweepMetric {
   better: Better;
 }
 
-/** One member of the sweep as `sweep.json` lists it. */
-export interface SweepMember {
-  /** Position in expansion order. */
-  index: number;
-  /** Member id, also its directory name under `members/`. */
-  id: string;
-  /** The id without `-s<seed>`: what the table groups seeds by. */
-  variant: string;
-  /** Recipe label. */
-  recipe: string;
-  /** Recipe file. */
-  recipe_file: string;
-  /** Toggle name, or `null` for the baseline. */
-  toggle: string | null;
-  /** Grid factor → value of this member. */
-  grid: Record<string, unknown>;
-  /** Training seed. */
-  seed: number;
-  /** The member's `--set` overrides, in order. */
-  sets: string[];
-}
+/** One member of the sweep as `sweep.json` lists it: the expansion's member without `origins`. */
+export type SweepMember = Omit<ExpandedMember, "origins">;
 
 /** The contents of `sweep.json`. */
 export interface SweepManifest {
