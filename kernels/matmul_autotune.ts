@@ -31,8 +31,8 @@ import {
   setTunedTiling,
   tilingCandidates,
   type TilingChoice,
+  tuningTiles,
 } from "./matmul_tuning.ts";
-import { activeMatMulTiles } from "./matmul_tile_form.ts";
 import { profileGpuDispatches } from "../core/gpu_profile.ts";
 import { submitPendingWork } from "../core/webgpu_device.ts";
 
@@ -109,7 +109,7 @@ export async function tuneMatMulShape(
     residual: e.residual ? tf.randomNormal(outShape, 0, 1, "float32", 4) : null,
     gate: e.gate ? tf.randomNormal(outShape, 0, 1, "float32", 5) : null,
   };
-  const tiles = new Map(activeMatMulTiles().map((t) => [t.name, t]));
+  const tiles = new Map(tuningTiles().map((t) => [t.name, t]));
   /** Runs the call the step makes, with candidate `c`'s tiling; false when it does not run. */
   const run = (c: TilingChoice): boolean => {
     const base = {

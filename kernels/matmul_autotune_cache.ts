@@ -5,7 +5,7 @@
  *
  * The cache, `<cache dir>/matmul_tilings.json`, maps an adapter's name
  * (vendor, architecture, device, description) and a fingerprint of the
- * kernels' WGSL (every active tile's shader: a change to the kernels or the
+ * kernels' WGSL (every tile's shader: a change to the kernels or the
  * tile forms starts afresh) to each shape's tiling. It is written atomically;
  * one that cannot be read is reported and replaced, never trusted.
  *
@@ -18,7 +18,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { matMulShader } from "./matmul_program.ts";
-import { activeMatMulTiles } from "./matmul_tile_form.ts";
 import {
   clearTunedTilings,
   type MatMulShape,
@@ -26,6 +25,7 @@ import {
   recordMatMulShapes,
   setTunedTiling,
   type TilingChoice,
+  tuningTiles,
 } from "./matmul_tuning.ts";
 import { type TunedShape, tuneMatMulShape, type TuneOptions } from "./matmul_autotune.ts";
 import { fnv1a } from "../core/fnv1a.ts";
@@ -79,9 +79,9 @@ export interface AutotuneReport {
   ms: number;
 }
 
-/** Fingerprint of the kernels a choice was timed with: every active tile's WGSL. */
+/** Fingerprint of the kernels a choice was timed with: the WGSL of every tile the tuner may pick. */
 export function kernelFingerprint(): string {
-  const sources = activeMatMulTiles().map((tile) =>
+  const sources = tuningTiles().map((tile) =>
     matMulShader({
       tile,
       transposeA: false,
@@ -93,7 +93,7 @@ export function kernelFingerprint(): string {
       activation: "linear",
     })
   );
-  return `${activeMatMulTiles().map((t) => t.name).join(",")}:${fnv1a(sources.join("\n"))}`;
+  return `${tuningTiles().map((t) => t.name).join(",")}:${fnv1a(sources.join("\n"))}`;
 }
 
 async function readCache(file: string, warnings: string[]): Promise<TilingCache> {
@@ -123,7 +123,7 @@ async function readCache(file: string, warnings: string[]): Promise<TilingCache>
 }
 
 function validChoice(c: unknown): c is CachedChoice {
-  const names = activeMatMulTiles().map((t) => t.name);
+  const names = tuningTiles().map((t) => t.name);
   const x = c as CachedChoice;
   return typeof x === "object" && x !== null && names.includes(x.tile) &&
     Number.isInteger(x.splits) && x.splits >= 1;

@@ -19,6 +19,7 @@ import {
   setTunedTiling,
   tilingCandidates,
   tunedTiling,
+  tuningTiles,
 } from "./matmul_tuning.ts";
 import { KEEP_RULE_WITHIN, tuneMatMulShape } from "./matmul_autotune.ts";
 import {
@@ -74,7 +75,14 @@ Deno.test("kernels/matmul_tuning: candidates start with the rule's tiling and ho
   const whole = tilingCandidates({ ...DEEP, epilogue: { gate: "relu" } });
   assert.ok(whole.every((c) => c.splits === 1), "a call that must stay whole is never split");
   const wide = tilingCandidates({ ...DEEP, m: 512, n: 512, k: 64 });
-  assert.deepEqual(wide.map((c) => c.splits), [1, 1, 1], "a shallow product: each tile whole");
+  const all = tuningTiles().map((t) => t.name);
+  assert.deepEqual(wide.map((c) => c.tile).sort(), [...all].sort(), "every tile and form, once");
+  assert.ok(wide.every((c) => c.splits === 1), "a shallow product: each tile whole");
+  assert.ok(all.includes("t128ip") && all.includes("t64"), `forms and small tiles: ${all}`);
+  assert.ok(
+    deep.filter((c) => c.tile === "t128ip").every((c) => c.splits === 1),
+    "the 128 tile's other forms are timed whole",
+  );
   assert.notEqual(matMulShapeKey(DEEP), matMulShapeKey({ ...DEEP, transposeA: false }));
   assert.equal(
     matMulShapeKey({ ...DEEP, epilogue: { bias: true, activation: "gelu", residual: true } }),
@@ -101,7 +109,11 @@ Deno.test(
       }
     }
     try {
-      for (const choice of [{ tile: "t32", splits: 1 }, { tile: "t64", splits: 4 }]) {
+      const choices = [{ tile: "t32", splits: 1 }, { tile: "t64", splits: 4 }, {
+        tile: "t128ip",
+        splits: 1,
+      }];
+      for (const choice of choices) {
         setTunedTiling(DEEP, choice);
         let out: tf.Tensor | undefined;
         const seen = observeTilings(backend, () => (out = tf.matMul(a, b, true, false)));

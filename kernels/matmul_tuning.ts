@@ -28,7 +28,7 @@ import {
   splitKOverride,
   splitTiling,
 } from "./matmul_plan.ts";
-import { activeMatMulTiles } from "./matmul_tile_form.ts";
+import { activeMatMulTiles, MATMUL_TILE_FORMS } from "./matmul_tile_form.ts";
 
 /** What a tiling is chosen for: a product's sizes, operand layout and staging. */
 export interface MatMulShape {
@@ -85,7 +85,7 @@ function epilogueKey(e: MatMulEpilogue = {}): string {
 
 /** A chosen tiling: the tile's name and the k slices (1: no split). */
 export interface TilingChoice {
-  /** A name from `activeMatMulTiles()`. */
+  /** A name from {@linkcode tuningTiles}. */
   tile: string;
   /** Slices of k. */
   splits: number;
@@ -139,8 +139,19 @@ export function recordMatMulShapes(): MatMulRecording {
   };
 }
 
+/**
+ * The tiles the tuner may choose: the rule's (`activeMatMulTiles()`: the
+ * 128 × 128 tile in its chosen form, `t64`, `t32`), then the 128 × 128 tile's
+ * other forms (`kernels/matmul_tile_form.ts`) — so each shape also gets the
+ * form that is fastest for it on this device.
+ */
+export function tuningTiles(): MatMulTile[] {
+  const base = activeMatMulTiles();
+  return [...base, ...MATMUL_TILE_FORMS.filter((f) => !base.some((t) => t.name === f.name))];
+}
+
 function tileNamed(name: string): MatMulTile | undefined {
-  return activeMatMulTiles().find((t) => t.name === name);
+  return tuningTiles().find((t) => t.name === name);
 }
 
 /** The tiling `choice` describes for `plan`, cut the way the tuner timed it. */
@@ -196,9 +207,9 @@ const MOST_CANDIDATE_SPLITS = 32;
 const MIN_CANDIDATE_DEPTH = 64;
 
 /**
- * The tilings worth timing for `shape`, the rule's choice first: every active
- * tile whole, and — for products at least as deep as they are wide (weight
- * gradients), unless the call must stay whole — each tile cut into 2, 4, …, 32
+ * The tilings worth timing for `shape`, the rule's choice first: every tile of
+ * {@linkcode tuningTiles} whole, and — for products at least as deep as they are wide (weight
+ * gradients), unless the call must stay whole — each base tile cut into 2, 4, …, 32
  * slices of at least 64 along k. Duplicates (a split the limits cut back to
  * one already listed) are dropped.
  */
@@ -214,9 +225,11 @@ export function tilingCandidates(shape: MatMulShape): TilingChoice[] {
     }
   };
   const deep = !whole && shape.k >= Math.max(shape.m, shape.n);
-  for (const tile of activeMatMulTiles()) {
+  const base = activeMatMulTiles();
+  for (const tile of tuningTiles()) {
     add(tile, 1);
-    if (!deep) continue;
+    // The 128 × 128 tile's other forms are timed whole: the split sweep is the base tiles'.
+    if (!deep || !base.includes(tile)) continue;
     for (let s = 2; s <= MOST_CANDIDATE_SPLITS; s *= 2) {
       if (shape.k / s < Math.max(MIN_CANDIDATE_DEPTH, tile.bk)) break;
       add(tile, s);
