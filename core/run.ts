@@ -216,6 +216,11 @@ async function trainAndEvaluate(
     await truncateMetrics(paths, start);
   }
   const autotune = options.autotune ?? matMulAutotuneWanted();
+  if (autotune && backend.name !== "webgpu" && !options.quiet) {
+    console.error(
+      `autotune: only the webgpu backend tunes its matmuls; this run is on ${backend.name}`,
+    );
+  }
   const loop: TrainLoopState["options"] = {
     ...options,
     autotune: autotune && backend.name === "webgpu"
