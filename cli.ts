@@ -60,7 +60,10 @@ export function buildProgram(): Command {
     .option("--resume <run-dir>", "continue a run from its latest checkpoint")
     .option("--runs <dir>", "parent directory of run directories", "runs")
     .option("--quiet", "no progress output")
-    .option("--autotune", "webgpu: time the matmul tilings after step 1, keep the fastest")
+    .option(
+      "--autotune",
+      "webgpu: time matmul tilings and the attention backward after step 1, keep the fastest",
+    )
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
       if (!source) throw new Error("run: name a recipe file, or --resume <run-dir>");

@@ -83,7 +83,10 @@ function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
         "per-kernel milliseconds per step by phase (WebGPU: GPU time from timestamp queries)",
       )
       .option("--profile-shapes", "with --profile: per kernel and input shapes")
-      .option("--autotune", "webgpu: time the matmul tilings after warm-up, keep the fastest");
+      .option(
+        "--autotune",
+        "webgpu: time matmul tilings and attention forms after warm-up, keep the fastest",
+      );
 }
 
 function parseVit(opts: Record<string, string>): VitStepOptions {
@@ -278,7 +281,10 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   .option("--backend <name>", "backend", "auto")
   .option("--profile", "WebGPU: GPU time of every kernel (timestamp queries)")
   .option("--profile-shapes", "with --profile: per kernel and shapes")
-  .option("--autotune", "webgpu: time the matmul tilings after the warm-up step, keep the fastest")
+  .option(
+    "--autotune",
+    "webgpu: time matmul tilings and attention forms after the warm-up step, keep the fastest",
+  )
   .action((recipePath: string, opts) =>
     benchTrain(recipePath, {
       set: opts.set,

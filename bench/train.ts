@@ -18,7 +18,7 @@ import { TRAIN_PIPELINE_ENV, trainPipelineEnabled } from "../core/train_loop.ts"
 import { countDispatches } from "../kernels/dispatch_count.ts";
 import { type GpuProfiler, profileGpuDispatches } from "../core/gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
-import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
+import { startStepTuning } from "../kernels/step_tuning.ts";
 
 /** Options of {@linkcode benchTrain}. */
 export interface TrainBenchOptions {

@@ -20,7 +20,7 @@ import { AdamW } from "../core/optim.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { l2Normalize } from "../models/simple.ts";
 import { VisionTransformer } from "../models/vit.ts";
-import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
+import { startStepTuning } from "../kernels/step_tuning.ts";
 import type { Scalar, Tensor } from "../core/tensor.ts";
 
 /** Shape of the benchmarked model and batch (the anchor's flags). */
@@ -51,7 +51,7 @@ export interface VitStepOptions {
   syncEveryStep?: boolean;
   /**
    * WebGPU: after the first warm-up step, time the matmul tilings of its
-   * shapes and keep the fastest (`kernels/matmul_autotune_cache.ts`), with
+   * shapes and keep the fastest (`kernels/step_tuning.ts`), with
    * the cache in this directory (`""`: none).
    */
   autotune?: { cacheDir: string };

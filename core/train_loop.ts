@@ -22,8 +22,7 @@ import { appendMetrics, type RunPaths } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Trainer } from "./trainer.ts";
 import { NonFiniteError, type PendingStep } from "./step_metrics.ts";
-import { startStepTuning } from "../kernels/matmul_autotune_cache.ts";
-import { clearTunedTilings } from "../kernels/matmul_tuning.ts";
+import { clearTunedChoices, startStepTuning } from "../kernels/step_tuning.ts";
 
 /** Environment variable: `0` reads each step's metrics before recording the next. */
 export const TRAIN_PIPELINE_ENV = "NOVALAB_TRAIN_PIPELINE";
@@ -56,7 +55,7 @@ export interface TrainLoopState {
   };
   /**
    * Quiet progress, a stop signal, a step to stop after (tests, sweeps), and
-   * matmul tuning after the first step (WebGPU; `kernels/matmul_autotune_cache.ts`).
+   * matmul and attention tuning after the first step (WebGPU; `kernels/step_tuning.ts`).
    */
   options: {
     quiet?: boolean;
@@ -163,7 +162,7 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
   } finally {
     tuning?.stop();
     // The tuned tilings belong to this run: a later run in the process starts from the rule.
-    if (options.autotune) clearTunedTilings();
+    if (options.autotune) clearTunedChoices();
     await trainer.close();
     progress.stop();
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -11,6 +11,7 @@ import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webg
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { type AttentionGeometry, attentionTile } from "./attention_programs.ts";
 import { NovalabAttentionForwardProgram } from "./attention_forward_program.ts";
+import { splitKeyValue } from "./attention_tuning.ts";
 import {
   NovalabAttentionGradKeyProgram,
   NovalabAttentionGradKeyValueProgram,
@@ -42,17 +43,7 @@ export function attentionCompact(backend: WebGPUBackend): boolean {
   return info?.vendor === MESA_SOFTWARE_VENDOR;
 }
 
-/** Environment switch: `1` computes dK and dV in two programs instead of one (GPU A/B runs). */
-export const ATTENTION_SPLIT_KV_ENV = "NOVALAB_ATTENTION_SPLIT_KV";
-
-/** Whether `NOVALAB_ATTENTION_SPLIT_KV=1` asks for the split dK/dV backward. */
-export function attentionSplitKeyValue(): boolean {
-  try {
-    return Deno.env.get(ATTENTION_SPLIT_KV_ENV) === "1";
-  } catch {
-    return false;
-  }
-}
+export { ATTENTION_SPLIT_KV_ENV } from "./attention_tuning.ts";
 
 /** Kernel name of the fused forward pass: `[O, ℓ]` (ℓ: per-query log-sum-exp `[N·H, T]`). */
 export const ATTENTION_FORWARD = "NovalabAttention";
@@ -132,7 +123,12 @@ export function attentionKernelConfigs(): KernelConfig[] {
   const value = kernel(NovalabAttentionGradValueProgram, ["qkv", "dy", "stats"], 2);
   const key = kernel(NovalabAttentionGradKeyProgram, ["qkv", "dy", "stats", "dq", "dv"], 2);
   const keyValue = (args: Args): TensorInfo => {
-    if (!attentionSplitKeyValue()) return fusedKeyValue(args)[0]!;
+    const heads = Number((args.attrs ?? {}).heads);
+    const shape = {
+      ...geometryOf(args.inputs.qkv!, heads, "qkv"),
+      keyBias: args.inputs.keyBias !== undefined,
+    };
+    if (!splitKeyValue(shape)) return fusedKeyValue(args)[0]!;
     const dv = value(args)[0]!;
     const out = key({ ...args, inputs: { ...args.inputs, dv } })[0]!;
     (args.backend as WebGPUBackend).disposeData(dv.dataId);

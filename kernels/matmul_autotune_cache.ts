@@ -1,13 +1,8 @@
 /**
  * Tuning a training step's matmuls once per device: the shapes a step ran
- * (`recordMatMulShapes`), each timed by `kernels/matmul_autotune.ts` unless a
- * cache file already holds its choice for this adapter and these kernels.
- *
- * The cache, `<cache dir>/matmul_tilings.json`, maps an adapter's name
- * (vendor, architecture, device, description) and a fingerprint of the
- * kernels' WGSL (every tile's shader: a change to the kernels or the
- * tile forms starts afresh) to each shape's tiling. It is written atomically;
- * one that cannot be read is reported and replaced, never trusted.
+ * (`recordMatMulShapes`), each timed by `kernels/matmul_autotune.ts` unless
+ * the cache (`kernels/autotune_cache.ts`) already holds its choice for this
+ * adapter and these kernels (a fingerprint of every tile's WGSL).
  *
  * `NOVALAB_MATMUL_AUTOTUNE=1` (or `--autotune` on `deno task run` and the
  * benches) tunes after a run's first step. Off by default until GPU
@@ -15,22 +10,18 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { matMulShader } from "./matmul_program.ts";
 import {
-  clearTunedTilings,
   type MatMulShape,
   matMulShapeKey,
-  recordMatMulShapes,
   setTunedTiling,
   type TilingChoice,
   tuningTiles,
 } from "./matmul_tuning.ts";
 import { type TunedShape, tuneMatMulShape, type TuneOptions } from "./matmul_autotune.ts";
 import { fnv1a } from "../core/fnv1a.ts";
-import { writeJsonAtomic } from "../core/atomic.ts";
-import { webGpuAdapterName } from "../core/webgpu_device.ts";
+import { openTuningCache } from "./autotune_cache.ts";
 
 /** Environment switch: `1` tunes a run's matmuls after its first step. */
 export const MATMUL_AUTOTUNE_ENV = "NOVALAB_MATMUL_AUTOTUNE";
@@ -44,21 +35,10 @@ export function matMulAutotuneWanted(): boolean {
   }
 }
 
-/** The cache's format tag. */
-export const TILING_CACHE_FORMAT = "novalab-matmul-tilings/1";
-/** The cache's file name inside the cache directory. */
-export const TILING_CACHE_FILE = "matmul_tilings.json";
-
 /** A cached choice: the tiling and the times that chose it. */
 interface CachedChoice extends TilingChoice {
   ms: number;
   rule_ms: number;
-}
-
-interface TilingCache {
-  format: string;
-  /** `adapter name` → `kernel fingerprint` → `shape key` → choice. */
-  adapters: Record<string, Record<string, Record<string, CachedChoice>>>;
 }
 
 /** What {@linkcode autotuneMatMuls} did. */
@@ -96,32 +76,6 @@ export function kernelFingerprint(): string {
   return `${tuningTiles().map((t) => t.name).join(",")}:${fnv1a(sources.join("\n"))}`;
 }
 
-async function readCache(file: string, warnings: string[]): Promise<TilingCache> {
-  const empty: TilingCache = { format: TILING_CACHE_FORMAT, adapters: {} };
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      warnings.push(`${file}: cannot read (${e}); retuning`);
-    }
-    return empty;
-  }
-  try {
-    const parsed = JSON.parse(text) as TilingCache;
-    if (parsed?.format !== TILING_CACHE_FORMAT || typeof parsed.adapters !== "object") {
-      warnings.push(
-        `${file}: format '${String(parsed?.format)}', expected '${TILING_CACHE_FORMAT}'; retuning`,
-      );
-      return empty;
-    }
-    return parsed;
-  } catch (e) {
-    warnings.push(`${file}: not JSON (${(e as Error).message}); retuning and replacing it`);
-    return empty;
-  }
-}
-
 function validChoice(c: unknown): c is CachedChoice {
   const names = tuningTiles().map((t) => t.name);
   const x = c as CachedChoice;
@@ -141,27 +95,20 @@ export async function autotuneMatMuls(
   options: TuneOptions & { cacheDir?: string } = {},
 ): Promise<AutotuneReport> {
   const started = performance.now();
-  const adapter = webGpuAdapterName(backend);
-  const file = options.cacheDir ? `${options.cacheDir}/${TILING_CACHE_FILE}` : "";
-  const warnings: string[] = [];
-  const cache = file
-    ? await readCache(file, warnings)
-    : { format: TILING_CACHE_FORMAT, adapters: {} };
+  const cache = await openTuningCache(backend, options.cacheDir ?? "");
   const fingerprint = kernelFingerprint();
-  const byKernels = (cache.adapters[adapter] ??= {});
-  const entries = (byKernels[fingerprint] ??= {});
   const report: AutotuneReport = {
-    adapter,
+    adapter: cache.adapter,
     tuned: [],
     cached: [],
     untunable: [],
-    file,
-    warnings,
+    file: cache.file,
+    warnings: cache.warnings,
     ms: 0,
   };
   for (const shape of shapes) {
     const key = matMulShapeKey(shape);
-    const hit = entries[key];
+    const hit = cache.get(fingerprint, key);
     if (validChoice(hit)) {
       const choice = { tile: hit.tile, splits: hit.splits };
       setTunedTiling(shape, choice);
@@ -175,12 +122,9 @@ export async function autotuneMatMuls(
     }
     report.tuned.push(result);
     const { tile, splits, ms } = result.chosen;
-    entries[key] = { tile, splits, ms, rule_ms: result.rule.ms };
+    cache.put(fingerprint, key, { tile, splits, ms, rule_ms: result.rule.ms });
   }
-  if (file && (report.tuned.length > 0 || warnings.length > 0)) {
-    await Deno.mkdir(options.cacheDir!, { recursive: true });
-    await writeJsonAtomic(file, cache);
-  }
+  await cache.save();
   report.ms = performance.now() - started;
   return report;
 }
@@ -203,35 +147,4 @@ export function formatAutotuneReport(r: AutotuneReport): string[] {
   for (const key of r.untunable) lines.push(`  ${key}: past the device's limits (stock kernel)`);
   lines.push(...r.warnings.map((w) => `  warning: ${w}`));
   return lines;
-}
-
-/** Tuning that waits for a step: the shapes are recorded while the step runs. */
-export interface StepTuning {
-  /** Stops recording and tunes the shapes the step ran; returns the report's lines. */
-  finish(): Promise<string[]>;
-  /** Stops recording without tuning (a run that ends before its first step does). */
-  stop(): void;
-}
-
-/**
- * Starts recording the matmul shapes of the next step, to tune them with
- * {@linkcode autotuneMatMuls} (cache in `cacheDir`) when `finish` is called;
- * `undefined` unless the active backend is webgpu. Clears the table first, so
- * the recorded step runs the rule's tilings whatever ran before in the
- * process (a run's first step is the same with and without tuning).
- */
-export function startStepTuning(cacheDir: string): StepTuning | undefined {
-  if (tf.getBackend() !== "webgpu") return undefined;
-  clearTunedTilings();
-  const recording = recordMatMulShapes();
-  return {
-    async finish() {
-      recording.stop();
-      const backend = tf.backend() as WebGPUBackend;
-      return formatAutotuneReport(
-        await autotuneMatMuls(backend, recording.shapes(), { cacheDir }),
-      );
-    },
-    stop: () => recording.stop(),
-  };
 }

@@ -26,8 +26,8 @@ import {
   autotuneMatMuls,
   formatAutotuneReport,
   kernelFingerprint,
-  TILING_CACHE_FILE,
 } from "./matmul_autotune_cache.ts";
+import { TILING_CACHE_FILE } from "./autotune_cache.ts";
 import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();

@@ -29,6 +29,7 @@ import {
   splitTiling,
 } from "./matmul_plan.ts";
 import { activeMatMulTiles, MATMUL_TILE_FORMS } from "./matmul_tile_form.ts";
+import { type ShapeRecording, TuningTable } from "./tuning_table.ts";
 
 /** What a tiling is chosen for: a product's sizes, operand layout and staging. */
 export interface MatMulShape {
@@ -99,17 +100,17 @@ export function matMulShapeKey(s: MatMulShape): string {
   }`;
 }
 
-const tuned = new Map<string, TilingChoice>();
-const recorders = new Set<Map<string, MatMulShape>>();
+/** Per shape: the tiling chosen for it. */
+const tuned = new TuningTable<MatMulShape, TilingChoice>(matMulShapeKey);
 
 /** Makes `choice` the tiling of every product of `shape` (until {@linkcode clearTunedTilings}). */
 export function setTunedTiling(shape: MatMulShape, choice: TilingChoice): void {
-  tuned.set(matMulShapeKey(shape), { tile: choice.tile, splits: choice.splits });
+  tuned.set(shape, { tile: choice.tile, splits: choice.splits });
 }
 
 /** The tiling chosen for `shape`, if one was tuned. */
 export function tunedTiling(shape: MatMulShape): TilingChoice | undefined {
-  return tuned.get(matMulShapeKey(shape));
+  return tuned.get(shape);
 }
 
 /** Forgets every tuned tiling: products go back to {@linkcode chooseTiling}'s rule. */
@@ -118,12 +119,7 @@ export function clearTunedTilings(): void {
 }
 
 /** The shapes of the products run since {@linkcode recordMatMulShapes} was called. */
-export interface MatMulRecording {
-  /** The distinct shapes seen so far, in the order first seen. */
-  shapes(): MatMulShape[];
-  /** Stops recording (the shapes stay readable). */
-  stop(): void;
-}
+export type MatMulRecording = ShapeRecording<MatMulShape>;
 
 /**
  * Records the shape of every product the matmul kernel plans from now on —
@@ -131,12 +127,7 @@ export interface MatMulRecording {
  * tile or split (tests, the tuner itself) are not recorded.
  */
 export function recordMatMulShapes(): MatMulRecording {
-  const seen = new Map<string, MatMulShape>();
-  recorders.add(seen);
-  return {
-    shapes: () => [...seen.values()],
-    stop: () => void recorders.delete(seen),
-  };
+  return tuned.record();
 }
 
 /**
@@ -173,10 +164,8 @@ export function matMulTiling(
 ): MatMulTiling {
   const key: MatMulShape = { batch: plan.batch, m: plan.m, n: plan.n, k: plan.k, ...shape };
   const free = forced.tile === undefined && forced.splits === undefined;
-  if (free) { for (const seen of recorders) seen.set(matMulShapeKey(key), key); }
-  const choice = free && tuned.size > 0 && splitKOverride() === undefined
-    ? tunedTiling(key)
-    : undefined;
+  if (free) tuned.note(key);
+  const choice = free && splitKOverride() === undefined ? tuned.get(key) : undefined;
   const whole = mustStayWhole(key);
   const fromTable = choice && tilingOf(plan, whole ? { ...choice, splits: 1 } : choice);
   if (fromTable) return fromTable;

@@ -1,6 +1,6 @@
 /**
  * `deno task run --autotune` on WebGPU (`core/train_loop.ts`,
- * `kernels/matmul_autotune_cache.ts`): the first step runs with the rule's
+ * `kernels/step_tuning.ts`): the first step runs with the rule's
  * tilings while its matmul shapes are recorded, every shape is then tuned and
  * cached for the adapter, and the run goes on with the chosen tilings —
  * identical first step, later steps equal within fp32 summation order, and a
@@ -11,8 +11,8 @@ import { loadRunnable } from "../core/recipe_runnable.ts";
 import { runRecipe } from "../core/run.ts";
 import { readMetrics } from "../core/rundir.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
-import { clearTunedTilings } from "../kernels/matmul_tuning.ts";
-import { TILING_CACHE_FILE } from "../kernels/matmul_autotune_cache.ts";
+import { clearTunedChoices } from "../kernels/step_tuning.ts";
+import { TILING_CACHE_FILE } from "../kernels/autotune_cache.ts";
 import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
 
 const skip = await webgpuSkipReason();
@@ -48,15 +48,16 @@ Deno.test({
       skipReport: true,
     };
     try {
-      clearTunedTilings();
+      clearTunedChoices();
       const rule = await runRecipe(recipe, options);
       const tuned = await runRecipe(recipe, { ...options, autotune: true });
       const cache = JSON.parse(await Deno.readTextFile(`${cacheDir}/${TILING_CACHE_FILE}`));
       const [adapter] = Object.values(cache.adapters) as Record<string, Record<string, unknown>>[];
-      const [entries] = Object.values(adapter!);
-      const keys = Object.keys(entries!);
+      // One section per kernel fingerprint: the matmul tilings and the attention's dK/dV form.
+      const keys = Object.values(adapter!).flatMap((section) => Object.keys(section));
       assert.ok(keys.length >= 5, `the step's products are tuned and cached: ${keys}`);
       assert.ok(keys.some((k) => k.includes("TN")), "weight gradients (Xᵀ·dY) among them");
+      assert.ok(keys.some((k) => k.startsWith("attention ")), `the attention's shape: ${keys}`);
       const [a, b] = [await readMetrics(rule.paths), await readMetrics(tuned.paths)];
       assert.equal(b.length, 4);
       assert.equal(b[0]!.loss, a[0]!.loss, "the first step runs before tuning: identical");
@@ -75,7 +76,7 @@ Deno.test({
       const after = (await Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`)).mtime;
       assert.deepEqual(after, before, "nothing new to tune: the cache is not rewritten");
     } finally {
-      clearTunedTilings();
+      clearTunedChoices();
       await Deno.remove(runs, { recursive: true });
     }
   },
