@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { KEEP_RULE_WITHIN } from "./matmul_autotune.ts";
+import { KEEP_RULE_WITHIN, timeCandidates } from "./autotune_timing.ts";
 import { type AttentionShape, attentionShapeKey, attentionTable } from "./attention_tuning.ts";
 import {
   ATTENTION_FORWARD,
@@ -24,8 +24,6 @@ import {
 } from "./attention_grad_programs.ts";
 import type { TuningCache } from "./autotune_cache.ts";
 import { fnv1a } from "../core/fnv1a.ts";
-import { profileGpuDispatches } from "../core/gpu_profile.ts";
-import { submitPendingWork } from "../core/webgpu_device.ts";
 
 /** What timing one shape found. */
 export interface TunedAttention {
@@ -41,12 +39,6 @@ export interface TunedAttention {
   splitMs: number;
   /** `gpu` (timestamp queries) or `wall`. */
   clock: "gpu" | "wall";
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /**
@@ -77,51 +69,19 @@ export async function tuneAttentionShape(
     tf.tidy(() => {
       tf.engine().runKernel(ATTENTION_GRAD_KEY_VALUE, inputs, { heads });
     });
+    return true;
   };
-  const settle = async () => {
-    submitPendingWork(backend);
-    await backend.device.queue.onSubmittedWorkDone();
-  };
-  const samples: number[][] = [[], []];
-  const clock = !options.wallClock && backend.device.features.has("timestamp-query")
-    ? "gpu"
-    : "wall";
+  let timed;
   try {
-    forms.forEach(run); // compile both
-    await settle();
-    if (clock === "gpu") {
-      const profiler = profileGpuDispatches(backend);
-      try {
-        for (let r = 0; r < reps; r++) {
-          forms.forEach((split, i) => {
-            profiler.phase(`${i}/${r}`);
-            run(split);
-          });
-        }
-        const perPhase = new Map<string, number>();
-        for (const s of await profiler.read()) {
-          perPhase.set(s.phase, (perPhase.get(s.phase) ?? 0) + s.gpuMs);
-        }
-        forms.forEach((_, i) => {
-          for (let r = 0; r < reps; r++) samples[i]!.push(perPhase.get(`${i}/${r}`) ?? 0);
-        });
-      } finally {
-        profiler.detach();
-      }
-    } else {
-      for (let r = 0; r < reps; r++) {
-        for (const [i, split] of forms.entries()) {
-          const t0 = performance.now();
-          run(split);
-          await settle();
-          samples[i]!.push(performance.now() - t0);
-        }
-      }
-    }
+    timed = await timeCandidates(backend, forms, run, {
+      reps,
+      ...(options.wallClock ? { wallClock: true } : {}),
+    });
   } finally {
     tf.dispose(Object.values(inputs));
   }
-  const [fusedMs, splitMs] = samples.map(median) as [number, number];
+  const { ms, clock } = timed;
+  const [fusedMs, splitMs] = ms as [number, number];
   const split = splitMs < fusedMs * (1 - KEEP_RULE_WITHIN);
   attentionTable.set(shape, split);
   return { shape, key: attentionShapeKey(shape), split, fusedMs, splitMs, clock };

@@ -33,11 +33,9 @@ import {
   type TilingChoice,
   tuningTiles,
 } from "./matmul_tuning.ts";
-import { profileGpuDispatches } from "../core/gpu_profile.ts";
-import { submitPendingWork } from "../core/webgpu_device.ts";
+import { KEEP_RULE_WITHIN, timeCandidates } from "./autotune_timing.ts";
 
-/** Another tiling replaces the rule's only when it is faster by more than this fraction. */
-export const KEEP_RULE_WITHIN = 0.05;
+export { KEEP_RULE_WITHIN } from "./autotune_timing.ts";
 
 /** One timed candidate. */
 export interface TimedTiling extends TilingChoice {
@@ -74,12 +72,6 @@ function operandShapes(s: MatMulShape): [number[], number[]] {
     [s.batch, ...(s.transposeA ? [s.k, s.m] : [s.m, s.k])],
     [s.batch, ...(s.transposeB ? [s.n, s.k] : [s.k, s.n])],
   ];
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function defaultReps(s: MatMulShape): number {
@@ -134,50 +126,14 @@ export async function tuneMatMulShape(
     outs?.forEach((t) => t && backend.disposeData(t.dataId));
     return outs !== null && outs[0] !== null;
   };
-  const settle = async () => {
-    submitPendingWork(backend);
-    await backend.device.queue.onSubmittedWorkDone();
-  };
   try {
-    // Compile and warm every candidate; drop those past the device's limits.
     const listed = tilingCandidates(shape);
-    const candidates = listed.filter(run);
-    await settle();
+    const { ran: candidates, ms, clock } = await timeCandidates(backend, listed, run, {
+      reps,
+      ...(options.wallClock ? { wallClock: true } : {}),
+    });
     if (candidates.length === 0) return null;
-    const clock = !options.wallClock && backend.device.features.has("timestamp-query")
-      ? "gpu"
-      : "wall";
-    const samples = candidates.map(() => [] as number[]);
-    if (clock === "gpu") {
-      const profiler = profileGpuDispatches(backend);
-      try {
-        for (let r = 0; r < reps; r++) {
-          candidates.forEach((c, i) => {
-            profiler.phase(`${i}/${r}`);
-            run(c);
-          });
-        }
-        const perPhase = new Map<string, number>();
-        for (const s of await profiler.read()) {
-          perPhase.set(s.phase, (perPhase.get(s.phase) ?? 0) + s.gpuMs);
-        }
-        candidates.forEach((_, i) => {
-          for (let r = 0; r < reps; r++) samples[i]!.push(perPhase.get(`${i}/${r}`) ?? 0);
-        });
-      } finally {
-        profiler.detach();
-      }
-    } else {
-      for (let r = 0; r < reps; r++) {
-        for (const [i, c] of candidates.entries()) {
-          const t0 = performance.now();
-          run(c);
-          await settle();
-          samples[i]!.push(performance.now() - t0);
-        }
-      }
-    }
-    const timed = candidates.map((c, i) => ({ ...c, ms: median(samples[i]!) }));
+    const timed = candidates.map((c, i) => ({ ...c, ms: ms[i]! }));
     const rule = timed.find((t) => t.tile === listed[0]!.tile && t.splits === listed[0]!.splits) ??
       timed[0]!;
     const fastest = timed.reduce((best, t) => (t.ms < best.ms ? t : best), rule);
