@@ -45,7 +45,7 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
   const tuning = o.autotune ? startStepTuning(defaultCacheDir()) : undefined;
   await trainer.step(0);
-  for (const line of await tuning?.finish() ?? []) console.log(line);
+  for (const line of (await tuning?.finish())?.lines ?? []) console.log(line);
   const backend = info.name === "webgpu" ? tf.backend() as WebGPUBackend : undefined;
   if (o.profile && !backend) {
     throw new Error(`--profile times GPU kernels: it needs --backend webgpu (got ${info.name})`);

@@ -187,7 +187,7 @@ export async function benchVitStep(
   // Warm-up: compiles every pipeline, and ends in a read, so the timing starts on an idle device.
   const tuning = o.autotune ? startStepTuning(o.autotune.cacheDir) : undefined;
   await step(true);
-  const tuned = await tuning?.finish();
+  const tuned = (await tuning?.finish())?.lines;
   await step(true);
   counter?.reset();
   profiler?.reset();

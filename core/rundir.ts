@@ -25,6 +25,8 @@ export interface RunPaths {
   eval: string;
   /** Written when training stops on non-finite values. */
   failure: string;
+  /** The choices `--autotune` made for this run (WebGPU): tilings and attention forms. */
+  autotune: string;
 }
 
 /** The paths of the run directory `root`. */
@@ -37,6 +39,7 @@ export function runPaths(root: string): RunPaths {
     checkpoints: `${root}/checkpoints`,
     eval: `${root}/eval.json`,
     failure: `${root}/failure.json`,
+    autotune: `${root}/autotune.json`,
   };
 }
 

@@ -146,7 +146,9 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       // A stop requested while a later step was in flight: that step finishes first.
       if (inFlight) continue;
       if (tuning) {
-        for (const line of await tuning.finish()) progress.log(line);
+        const { lines, record } = await tuning.finish();
+        for (const line of lines) progress.log(line);
+        await writeJsonAtomic(paths.autotune, record);
         tuning = undefined;
       }
       if (diagnostics && done % diagnostics.every === 0) {

@@ -8,16 +8,39 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { clearTunedTilings, recordMatMulShapes } from "./matmul_tuning.ts";
+import { clearTunedTilings, recordMatMulShapes, type TilingChoice } from "./matmul_tuning.ts";
 import { autotuneMatMuls, formatAutotuneReport } from "./matmul_autotune_cache.ts";
 import { attentionTable } from "./attention_tuning.ts";
 import { autotuneAttention, formatAttentionReport } from "./attention_autotune.ts";
 import { openTuningCache } from "./autotune_cache.ts";
 
+/** What a step's tuning chose, per shape: the record a run keeps (`autotune.json`). */
+export interface StepTuningRecord {
+  /** The adapter the choices were timed on. */
+  adapter: string;
+  /** Matmul shape key → tile and k slices, and whether timed now or read from the cache. */
+  matmuls: Record<
+    string,
+    TilingChoice & { from: "tuned" | "cache"; ms?: number; rule_ms?: number }
+  >;
+  /** Attention shape key → whether dK/dV is split, and where the choice came from. */
+  attention: Record<string, { split: boolean; from: "tuned" | "cache" }>;
+  /** Seconds the tuning took. */
+  seconds: number;
+}
+
+/** What {@linkcode StepTuning.finish} returns. */
+export interface StepTuningResult {
+  /** Lines for the log: each choice against the rule's. */
+  lines: string[];
+  /** The choices, for the run directory. */
+  record: StepTuningRecord;
+}
+
 /** Tuning that waits for a step: the shapes are recorded while the step runs. */
 export interface StepTuning {
-  /** Stops recording and tunes the shapes the step ran; returns the report's lines. */
-  finish(): Promise<string[]>;
+  /** Stops recording and tunes the shapes the step ran. */
+  finish(): Promise<StepTuningResult>;
   /** Stops recording without tuning (a run that ends before its first step does). */
   stop(): void;
 }
@@ -47,14 +70,31 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
   return {
     async finish() {
       stop();
+      const started = performance.now();
       const backend = tf.backend() as WebGPUBackend;
-      const lines = formatAutotuneReport(
-        await autotuneMatMuls(backend, matmuls.shapes(), { cacheDir }),
-      );
+      const mm = await autotuneMatMuls(backend, matmuls.shapes(), { cacheDir });
       const cache = await openTuningCache(backend, cacheDir);
-      const tuned = await autotuneAttention(backend, attention.shapes(), cache);
+      const att = await autotuneAttention(backend, attention.shapes(), cache);
       await cache.save();
-      return [...lines, ...formatAttentionReport(tuned)];
+      const record: StepTuningRecord = {
+        adapter: mm.adapter,
+        matmuls: Object.fromEntries([
+          ...mm.cached.map((c) => [c.key, { ...c.choice, from: "cache" as const }]),
+          ...mm.tuned.map((t) => [t.key, {
+            tile: t.chosen.tile,
+            splits: t.chosen.splits,
+            from: "tuned" as const,
+            ms: t.chosen.ms,
+            rule_ms: t.rule.ms,
+          }]),
+        ]),
+        attention: Object.fromEntries([
+          ...att.cached.map((c) => [c.key, { split: c.split, from: "cache" as const }]),
+          ...att.tuned.map((t) => [t.key, { split: t.split, from: "tuned" as const }]),
+        ]),
+        seconds: (performance.now() - started) / 1000,
+      };
+      return { lines: [...formatAutotuneReport(mm), ...formatAttentionReport(att)], record };
     },
     stop,
   };

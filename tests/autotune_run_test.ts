@@ -73,6 +73,17 @@ Deno.test({
         b.map((m) => m.loss),
         "a run with the cached choices repeats the tuned run",
       );
+      // Each run directory records its choices; the second run read them from the cache.
+      const record = (run: typeof tuned) => JSON.parse(Deno.readTextFileSync(run.paths.autotune));
+      const [first, second] = [record(tuned), record(again)];
+      assert.deepEqual(Object.keys(first.matmuls).sort(), Object.keys(second.matmuls).sort());
+      assert.ok(
+        Object.values(first.matmuls).every((c) => (c as { from: string }).from === "tuned"),
+      );
+      assert.ok(
+        Object.values(second.attention).every((c) => (c as { from: string }).from === "cache"),
+      );
+      assert.ok(Object.keys(first.attention).length > 0, "the attention's form is recorded");
       const after = (await Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`)).mtime;
       assert.deepEqual(after, before, "nothing new to tune: the cache is not rewritten");
     } finally {
