@@ -145,6 +145,10 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
       // A stop requested while a later step was in flight: that step finishes first.
       if (inFlight) continue;
+      if (tuning && (done === steps || stopRequested() || done === options.stopAfter)) {
+        tuning.stop(); // no step left to run with the tuned choices
+        tuning = undefined;
+      }
       if (tuning) {
         const { lines, record } = await tuning.finish();
         for (const line of lines) progress.log(line);

@@ -92,3 +92,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "run --autotune: a run whose first step is its last tunes nothing",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const runs = await Deno.makeTempDir({ prefix: "novalab-autotune-" });
+    const cacheDir = `${runs}/cache`;
+    await seedTextCache(cacheDir);
+    const recipe = await loadRunnable("recipes/nova.yaml", [
+      ...TINY,
+      "train.steps=1",
+      ...mnistDirOverride(),
+    ]);
+    try {
+      const run = await runRecipe(recipe, {
+        runsDir: runs,
+        cacheDir,
+        backend: "webgpu",
+        quiet: true,
+        skipEval: true,
+        skipReport: true,
+        autotune: true,
+      });
+      assert.equal(run.steps, 1);
+      await assert.rejects(Deno.stat(run.paths.autotune), Deno.errors.NotFound);
+      await assert.rejects(Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`), Deno.errors.NotFound);
+    } finally {
+      clearTunedChoices();
+      await Deno.remove(runs, { recursive: true });
+    }
+  },
+});
