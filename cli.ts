@@ -62,7 +62,7 @@ export function buildProgram(): Command {
     .option("--quiet", "no progress output")
     .option(
       "--autotune",
-      "webgpu: time matmul tilings and the attention backward after step 1, keep the fastest",
+      "webgpu: time matmul tilings and attention/LayerNorm forms after step 1, keep the fastest",
     )
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);

@@ -223,7 +223,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   .option("--profile-shapes", "with --profile: per kernel and shapes")
   .option(
     "--autotune",
-    "webgpu: time matmul tilings and attention forms after the warm-up step, keep the fastest",
+    "webgpu: time matmul tilings, attention/LayerNorm forms after the warm-up step, keep the fastest",
   )
   .action((recipePath: string, opts) =>
     benchTrain(recipePath, {

@@ -50,7 +50,7 @@ export function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
       .option("--profile-shapes", "with --profile: per kernel and input shapes")
       .option(
         "--autotune",
-        "webgpu: time matmul tilings and attention forms after warm-up, keep the fastest",
+        "webgpu: time matmul tilings and attention/LayerNorm forms after warm-up, keep the fastest",
       );
 }
 

@@ -19,14 +19,12 @@ import type { TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { gridFor, rowWorkgroupSize, workgroupSumSnippet } from "./row_reduce.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
+import { layerNormBackwardForm } from "./layernorm_tuning.ts";
 
 /** Most columns a thread keeps in registers; wider rows take the two-kernel path. */
 export const MAX_COLUMNS_PER_THREAD = 16;
 
-/** Rows per workgroup: ≈ 2,048 workgroups for large inputs, 4–32 rows each. */
-export function rowsPerGroup(rows: number): number {
-  return Math.min(32, Math.max(4, Math.ceil(rows / 2048)));
-}
+export { rowsPerGroup } from "./layernorm_tuning.ts";
 
 /** Columns each thread of a row workgroup owns for rows of width `dim`. */
 export function columnsPerThread(dim: number): number {
@@ -119,21 +117,13 @@ fn main() {
   }
 }
 
-/** Environment switch: `split` keeps the two-kernel backward (GPU A/B runs). */
-export const LAYER_NORM_BACKWARD_ENV = "NOVALAB_LAYERNORM_BACKWARD";
-
-function splitRequested(): boolean {
-  try {
-    return Deno.env.get(LAYER_NORM_BACKWARD_ENV) === "split";
-  } catch {
-    return false;
-  }
-}
+export { LAYER_NORM_BACKWARD_ENV } from "./layernorm_tuning.ts";
 
 /**
  * dx and the chunked `[groups, 2, dim]` column sums of `dy·x̂`, `dy` from one
- * dispatch, or `null` when rows are wider than the registers allow or
- * `NOVALAB_LAYERNORM_BACKWARD=split` (the caller then takes the two-kernel
+ * dispatch, or `null` when rows are wider than the registers allow or the
+ * two-kernel form is asked for (`kernels/layernorm_tuning.ts`: tuned, or
+ * `NOVALAB_LAYERNORM_BACKWARD=split`; the caller then takes the two-kernel
  * path). Inputs as `NovalabLayerNormGradX`'s.
  */
 export function runLayerNormBackward(
@@ -148,8 +138,9 @@ export function runLayerNormBackward(
   rows: number,
   dim: number,
 ): [TensorInfo, TensorInfo] | null {
-  if (columnsPerThread(dim) > MAX_COLUMNS_PER_THREAD || splitRequested()) return null;
-  const perGroup = rowsPerGroup(rows);
+  if (columnsPerThread(dim) > MAX_COLUMNS_PER_THREAD) return null;
+  const perGroup = layerNormBackwardForm({ rows, dim, skip: inputs.dSkip !== undefined });
+  if (perGroup === 0) return null;
   const groups = Math.ceil(rows / perGroup);
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   const m = (t: TensorInfo, shape: number[]) => ({ ...t, shape });

@@ -1,8 +1,8 @@
 /**
  * `--autotune`: while a run's first step runs, record the shapes of its
- * matmuls and attention calls; after it, give each the tiling (and the
- * attention backward its dK/dV form) timed fastest on this device — from the
- * cache when an earlier run timed it (`kernels/autotune_cache.ts`).
+ * matmuls, attention calls and LayerNorm backwards; after it, give each the
+ * tiling or form timed fastest on this device — from the cache when an
+ * earlier run timed it (`kernels/autotune_cache.ts`).
  *
  * @module
  */
@@ -11,6 +11,8 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { clearTunedTilings, recordMatMulShapes, type TilingChoice } from "./matmul_tuning.ts";
 import { autotuneMatMuls, formatAutotuneReport } from "./matmul_autotune_cache.ts";
 import { attentionTable } from "./attention_tuning.ts";
+import { layerNormTable } from "./layernorm_tuning.ts";
+import { autotuneLayerNorm, formatLayerNormReport } from "./layernorm_autotune.ts";
 import { autotuneAttention, formatAttentionReport } from "./attention_autotune.ts";
 import { openTuningCache } from "./autotune_cache.ts";
 
@@ -25,6 +27,8 @@ export interface StepTuningRecord {
   >;
   /** Attention shape key → whether dK/dV is split, and where the choice came from. */
   attention: Record<string, { split: boolean; from: "tuned" | "cache" }>;
+  /** LayerNorm shape key → rows per workgroup of the one-pass backward (0: two kernels). */
+  layernorm: Record<string, { rows: number; from: "tuned" | "cache" }>;
   /** Seconds the tuning took. */
   seconds: number;
 }
@@ -49,6 +53,7 @@ export interface StepTuning {
 export function clearTunedChoices(): void {
   clearTunedTilings();
   attentionTable.clear();
+  layerNormTable.clear();
 }
 
 /**
@@ -63,9 +68,11 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
   clearTunedChoices();
   const matmuls = recordMatMulShapes();
   const attention = attentionTable.record();
+  const layerNorms = layerNormTable.record();
   const stop = () => {
     matmuls.stop();
     attention.stop();
+    layerNorms.stop();
   };
   return {
     async finish() {
@@ -75,6 +82,7 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
       const mm = await autotuneMatMuls(backend, matmuls.shapes(), { cacheDir });
       const cache = await openTuningCache(backend, cacheDir);
       const att = await autotuneAttention(backend, attention.shapes(), cache);
+      const ln = await autotuneLayerNorm(backend, layerNorms.shapes(), cache);
       await cache.save();
       const record: StepTuningRecord = {
         adapter: mm.adapter,
@@ -92,9 +100,18 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
           ...att.cached.map((c) => [c.key, { split: c.split, from: "cache" as const }]),
           ...att.tuned.map((t) => [t.key, { split: t.split, from: "tuned" as const }]),
         ]),
+        layernorm: Object.fromEntries([
+          ...ln.cached.map((c) => [c.key, { rows: c.rows, from: "cache" as const }]),
+          ...ln.tuned.map((t) => [t.key, { rows: t.chosen.rows, from: "tuned" as const }]),
+        ]),
         seconds: (performance.now() - started) / 1000,
       };
-      return { lines: [...formatAutotuneReport(mm), ...formatAttentionReport(att)], record };
+      const lines = [
+        ...formatAutotuneReport(mm),
+        ...formatAttentionReport(att),
+        ...formatLayerNormReport(ln),
+      ];
+      return { lines, record };
     },
     stop,
   };

@@ -84,6 +84,7 @@ Deno.test({
         Object.values(second.attention).every((c) => (c as { from: string }).from === "cache"),
       );
       assert.ok(Object.keys(first.attention).length > 0, "the attention's form is recorded");
+      assert.ok(Object.keys(first.layernorm).length > 0, "the LayerNorm backward's form too");
       const after = (await Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`)).mtime;
       assert.deepEqual(after, before, "nothing new to tune: the cache is not rewritten");
     } finally {
