@@ -1,7 +1,8 @@
 /**
  * The file that keeps choices tuned on a device (`--autotune`): matmul
- * tilings (`kernels/matmul_autotune_cache.ts`) and the attention's dK/dV form
- * (`kernels/attention_autotune.ts`), so each is timed once per device.
+ * tilings (`kernels/matmul_autotune_cache.ts`), the attention's dK/dV form
+ * (`kernels/attention_autotune.ts`) and the LayerNorm backward's form
+ * (`kernels/layernorm_autotune.ts`), so each is timed once per device.
  *
  * `<cache dir>/matmul_tilings.json` maps an adapter's name (vendor,
  * architecture, device, description) and a fingerprint of the kernels the

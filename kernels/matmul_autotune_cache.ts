@@ -21,7 +21,7 @@ import {
 } from "./matmul_tuning.ts";
 import { type TunedShape, tuneMatMulShape, type TuneOptions } from "./matmul_autotune.ts";
 import { fnv1a } from "../core/fnv1a.ts";
-import { openTuningCache } from "./autotune_cache.ts";
+import { openTuningCache, type TuningCache } from "./autotune_cache.ts";
 
 /** Environment switch: `1` tunes a run's matmuls after its first step. */
 export const MATMUL_AUTOTUNE_ENV = "NOVALAB_MATMUL_AUTOTUNE";
@@ -87,15 +87,16 @@ function validChoice(c: unknown): c is CachedChoice {
  * Gives every shape in `shapes` a tiling: from the cache file in `cacheDir`
  * where it holds one for this adapter and these kernels, else by timing its
  * candidates on `backend`; writes new choices back (no file when `cacheDir`
- * is `""`).
+ * is `""`). With `cache`, uses that open cache instead and leaves saving it
+ * to the caller.
  */
 export async function autotuneMatMuls(
   backend: WebGPUBackend,
   shapes: readonly MatMulShape[],
-  options: TuneOptions & { cacheDir?: string } = {},
+  options: TuneOptions & { cacheDir?: string; cache?: TuningCache } = {},
 ): Promise<AutotuneReport> {
   const started = performance.now();
-  const cache = await openTuningCache(backend, options.cacheDir ?? "");
+  const cache = options.cache ?? await openTuningCache(backend, options.cacheDir ?? "");
   const fingerprint = kernelFingerprint();
   const report: AutotuneReport = {
     adapter: cache.adapter,
@@ -124,7 +125,7 @@ export async function autotuneMatMuls(
     const { tile, splits, ms } = result.chosen;
     cache.put(fingerprint, key, { tile, splits, ms, rule_ms: result.rule.ms });
   }
-  await cache.save();
+  if (!options.cache) await cache.save();
   report.ms = performance.now() - started;
   return report;
 }

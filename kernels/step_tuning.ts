@@ -49,7 +49,7 @@ export interface StepTuning {
   stop(): void;
 }
 
-/** Forgets every tuned choice: products and attention go back to their rules. */
+/** Forgets every tuned choice: matmuls, attention and LayerNorm go back to their rules. */
 export function clearTunedChoices(): void {
   clearTunedTilings();
   attentionTable.clear();
@@ -79,8 +79,8 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
       stop();
       const started = performance.now();
       const backend = tf.backend() as WebGPUBackend;
-      const mm = await autotuneMatMuls(backend, matmuls.shapes(), { cacheDir });
       const cache = await openTuningCache(backend, cacheDir);
+      const mm = await autotuneMatMuls(backend, matmuls.shapes(), { cache });
       const att = await autotuneAttention(backend, attention.shapes(), cache);
       const ln = await autotuneLayerNorm(backend, layerNorms.shapes(), cache);
       await cache.save();

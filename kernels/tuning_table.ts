@@ -1,8 +1,9 @@
 /**
  * A table of choices measured on the device, keyed by the shape of the work
  * they were measured for, with recorders that list the shapes a step runs:
- * what the matmul tilings (`kernels/matmul_tuning.ts`) and the attention's
- * dK/dV form (`kernels/attention_tuning.ts`) are tuned with.
+ * what the matmul tilings (`kernels/matmul_tuning.ts`), the attention's dK/dV
+ * form (`kernels/attention_tuning.ts`) and the LayerNorm backward's form
+ * (`kernels/layernorm_tuning.ts`) are tuned with.
  *
  * @module
  */
