@@ -166,6 +166,7 @@ Deno.test(
     recording.stop();
     tf.tidy(() => tf.matMul(w, w, true, false)); // after stop: not recorded
     assert.deepEqual(recording.shapes().map(matMulShapeKey), ["1x120x12x8 NN", "6x20x20x8 NT"]);
+    assert.deepEqual([...recording.counts()], [["1x120x12x8 NN", 2], ["6x20x20x8 NT", 1]]);
     tf.dispose([x, w]);
   },
 );

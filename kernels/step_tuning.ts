@@ -9,11 +9,23 @@
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { clearTunedTilings, recordMatMulShapes, type TilingChoice } from "./matmul_tuning.ts";
-import { autotuneMatMuls, formatAutotuneReport } from "./matmul_autotune_cache.ts";
+import {
+  autotuneMatMuls,
+  formatAutotuneReport,
+  kernelFingerprint,
+} from "./matmul_autotune_cache.ts";
 import { attentionTable } from "./attention_tuning.ts";
 import { layerNormTable } from "./layernorm_tuning.ts";
-import { autotuneLayerNorm, formatLayerNormReport } from "./layernorm_autotune.ts";
-import { autotuneAttention, formatAttentionReport } from "./attention_autotune.ts";
+import {
+  autotuneLayerNorm,
+  formatLayerNormReport,
+  layerNormFingerprint,
+} from "./layernorm_autotune.ts";
+import {
+  attentionFingerprint,
+  autotuneAttention,
+  formatAttentionReport,
+} from "./attention_autotune.ts";
 import { openTuningCache } from "./autotune_cache.ts";
 
 /** What a step's tuning chose, per shape: the record a run keeps (`autotune.json`). */
@@ -31,6 +43,39 @@ export interface StepTuningRecord {
   layernorm: Record<string, { rows: number; from: "tuned" | "cache" }>;
   /** Seconds the tuning took. */
   seconds: number;
+  /**
+   * The tuned kernels' time per step by the tuners' own timings — each shape's
+   * time times its calls in the recorded step — with the rules' choices and
+   * with the kept ones (milliseconds; shapes without times left out).
+   */
+  per_step: { rule_ms: number; tuned_ms: number };
+}
+
+/** Rule and kept times of one shape, from its tuning now or from the cache entry. */
+interface ShapeTimes {
+  rule: number;
+  kept: number;
+}
+
+function num(x: unknown): number | undefined {
+  return typeof x === "number" && Number.isFinite(x) ? x : undefined;
+}
+
+/** Σ calls × time over the shapes whose times are known. */
+function perStep(
+  counts: Map<string, number>[],
+  times: Map<string, ShapeTimes>,
+): { rule_ms: number; tuned_ms: number } {
+  let rule = 0, kept = 0;
+  for (const byKey of counts) {
+    for (const [key, n] of byKey) {
+      const t = times.get(key);
+      if (!t) continue;
+      rule += n * t.rule;
+      kept += n * t.kept;
+    }
+  }
+  return { rule_ms: rule, tuned_ms: kept };
 }
 
 /** What {@linkcode StepTuning.finish} returns. */
@@ -84,6 +129,26 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
       const att = await autotuneAttention(backend, attention.shapes(), cache);
       const ln = await autotuneLayerNorm(backend, layerNorms.shapes(), cache);
       await cache.save();
+      const times = new Map<string, ShapeTimes>();
+      const fromCache = (fingerprint: string, key: string, rule: string, kept: string) => {
+        const e = cache.get(fingerprint, key) as Record<string, unknown> | undefined;
+        const [r, k] = [num(e?.[rule]), num(e?.[kept])];
+        if (r !== undefined && k !== undefined) times.set(key, { rule: r, kept: k });
+      };
+      for (const t of mm.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
+      for (const c of mm.cached) fromCache(kernelFingerprint(), c.key, "rule_ms", "ms");
+      for (const t of att.tuned) {
+        times.set(t.key, { rule: t.fusedMs, kept: t.split ? t.splitMs : t.fusedMs });
+      }
+      for (const c of att.cached) {
+        fromCache(attentionFingerprint(), c.key, "fused_ms", c.split ? "split_ms" : "fused_ms");
+      }
+      for (const t of ln.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
+      for (const c of ln.cached) fromCache(layerNormFingerprint(), c.key, "rule_ms", "ms");
+      const estimate = perStep(
+        [matmuls.counts(), attention.counts(), layerNorms.counts()],
+        times,
+      );
       const record: StepTuningRecord = {
         adapter: mm.adapter,
         matmuls: Object.fromEntries([
@@ -105,11 +170,17 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
           ...ln.tuned.map((t) => [t.key, { rows: t.chosen.rows, from: "tuned" as const }]),
         ]),
         seconds: (performance.now() - started) / 1000,
+        per_step: estimate,
       };
       const lines = [
         ...formatAutotuneReport(mm),
         ...formatAttentionReport(att),
         ...formatLayerNormReport(ln),
+        `tuned kernels per step, by these timings × each shape's calls in step 1: rules ${
+          estimate.rule_ms.toFixed(2)
+        } ms → kept ${estimate.tuned_ms.toFixed(2)} ms (${
+          (estimate.rule_ms / Math.max(estimate.tuned_ms, 1e-9)).toFixed(2)
+        }×)`,
       ];
       return { lines, record };
     },

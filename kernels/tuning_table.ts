@@ -12,6 +12,8 @@
 export interface ShapeRecording<S> {
   /** The distinct shapes seen so far, in the order first seen. */
   shapes(): S[];
+  /** How many times each shape ran, by key (a step's calls: what a choice's gain is weighted by). */
+  counts(): Map<string, number>;
   /** Stops recording (the shapes stay readable). */
   stop(): void;
 }
@@ -19,7 +21,7 @@ export interface ShapeRecording<S> {
 /** Choices of type `C` keyed by shapes of type `S` (through `keyOf`), and shape recorders. */
 export class TuningTable<S, C> {
   readonly #choices = new Map<string, C>();
-  readonly #recorders = new Set<Map<string, S>>();
+  readonly #recorders = new Set<Map<string, { shape: S; count: number }>>();
 
   /** A table whose entries are keyed by `keyOf(shape)`. */
   constructor(readonly keyOf: (shape: S) => string) {}
@@ -48,15 +50,20 @@ export class TuningTable<S, C> {
   note(shape: S): void {
     if (this.#recorders.size === 0) return;
     const key = this.keyOf(shape);
-    for (const seen of this.#recorders) if (!seen.has(key)) seen.set(key, shape);
+    for (const seen of this.#recorders) {
+      const entry = seen.get(key);
+      if (entry) entry.count++;
+      else seen.set(key, { shape, count: 1 });
+    }
   }
 
   /** Starts a recording of the shapes {@linkcode TuningTable.note} is told of. */
   record(): ShapeRecording<S> {
-    const seen = new Map<string, S>();
+    const seen = new Map<string, { shape: S; count: number }>();
     this.#recorders.add(seen);
     return {
-      shapes: () => [...seen.values()],
+      shapes: () => [...seen.values()].map((e) => e.shape),
+      counts: () => new Map([...seen].map(([key, e]) => [key, e.count])),
       stop: () => void this.#recorders.delete(seen),
     };
   }

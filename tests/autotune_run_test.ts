@@ -85,6 +85,9 @@ Deno.test({
       );
       assert.ok(Object.keys(first.attention).length > 0, "the attention's form is recorded");
       assert.ok(Object.keys(first.layernorm).length > 0, "the LayerNorm backward's form too");
+      const { rule_ms, tuned_ms } = first.per_step;
+      assert.ok(tuned_ms > 0 && tuned_ms <= rule_ms, `per step: ${rule_ms} → ${tuned_ms} ms`);
+      assert.deepEqual(second.per_step, first.per_step, "the cached run estimates from the cache");
       const after = (await Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`)).mtime;
       assert.deepEqual(after, before, "nothing new to tune: the cache is not rewritten");
     } finally {
