@@ -17,7 +17,13 @@ import {
 import { autotuneAttention, tuneAttentionShape } from "./attention_autotune.ts";
 import { KEEP_RULE_WITHIN } from "./matmul_autotune.ts";
 import { openTuningCache } from "./autotune_cache.ts";
-import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
+import {
+  assertClose,
+  useNovalabWebGpu,
+  values,
+  webgpuSkipReason,
+  withTuningCacheDir,
+} from "./testing.ts";
 
 const skip = await webgpuSkipReason();
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
@@ -90,10 +96,7 @@ Deno.test(
   "kernels/attention_autotune: choices are cached per adapter and programs",
   opts,
   async () => {
-    await useNovalabWebGpu();
-    const backend = tf.backend() as WebGPUBackend;
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTuningCacheDir(() => attentionTable.clear(), async (backend, dir) => {
       const first = await openTuningCache(backend, dir);
       const tuned = await autotuneAttention(backend, [SHAPE], first, { reps: 2 });
       await first.save();
@@ -105,9 +108,6 @@ Deno.test(
         split: tuned.tuned[0]!.split,
       }]);
       assert.equal(attentionTable.get(SHAPE), tuned.tuned[0]!.split);
-    } finally {
-      attentionTable.clear();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GradSaveFunc, Tensor } from "../core/tensor.ts";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 
 /** One op with its own gradient, over named `inputs`. */
 export interface CustomGradOp<T extends Tensor | Tensor[]> {
@@ -26,4 +27,19 @@ export interface CustomGradOp<T extends Tensor | Tensor[]> {
 export function runCustomGradOp<T extends Tensor | Tensor[]>(op: CustomGradOp<T>): T {
   const engine = tf.engine() as unknown as { runKernelFunc(params: CustomGradOp<T>): T };
   return engine.runKernelFunc(op);
+}
+
+/** A kernel function of any signature, registered under a kernel name. */
+type AnyKernelFunc = (args: never) => unknown;
+
+/**
+ * WebGPU kernel configs of `kernels` (kernel name → function), e.g. a fused
+ * op's forward and gradient passes.
+ */
+export function webgpuKernelConfigs(kernels: Record<string, AnyKernelFunc>): KernelConfig[] {
+  return Object.entries(kernels).map(([kernelName, f]) => ({
+    kernelName,
+    backendName: "webgpu",
+    kernelFunc: f as unknown as KernelFunc,
+  }));
 }

@@ -16,10 +16,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelConfig, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
-import { runCustomGradOp } from "./custom_grad.ts";
+import { runCustomGradOp, webgpuKernelConfigs } from "./custom_grad.ts";
 import {
   infoNceGradGroups,
   NovalabInfoNceFinishProgram,
@@ -115,14 +115,7 @@ function runBackward(args: Args): TensorInfo[] {
 
 /** Kernel configs of both passes (webgpu). */
 export function infoNceKernelConfigs(): KernelConfig[] {
-  return [
-    { kernelName: INFONCE, backendName: "webgpu", kernelFunc: runForward as unknown as KernelFunc },
-    {
-      kernelName: INFONCE_GRAD,
-      backendName: "webgpu",
-      kernelFunc: runBackward as unknown as KernelFunc,
-    },
-  ];
+  return webgpuKernelConfigs({ [INFONCE]: runForward, [INFONCE_GRAD]: runBackward });
 }
 
 /**

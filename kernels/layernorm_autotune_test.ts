@@ -19,7 +19,13 @@ import {
 import { autotuneLayerNorm, tuneLayerNormShape } from "./layernorm_autotune.ts";
 import { KEEP_RULE_WITHIN } from "./autotune_timing.ts";
 import { openTuningCache } from "./autotune_cache.ts";
-import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
+import {
+  assertClose,
+  useNovalabWebGpu,
+  values,
+  webgpuSkipReason,
+  withTuningCacheDir,
+} from "./testing.ts";
 
 const skip = await webgpuSkipReason();
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
@@ -121,10 +127,7 @@ Deno.test(
   "kernels/layernorm_autotune: choices are cached per adapter and programs",
   opts,
   async () => {
-    await useNovalabWebGpu();
-    const backend = tf.backend() as WebGPUBackend;
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTuningCacheDir(() => layerNormTable.clear(), async (backend, dir) => {
       const cache = await openTuningCache(backend, dir);
       const first = await autotuneLayerNorm(backend, [SHAPE], cache, { reps: 2 });
       await cache.save();
@@ -135,9 +138,6 @@ Deno.test(
         rows: first.tuned[0]!.chosen.rows,
       }]);
       assert.equal(layerNormTable.get(SHAPE), first.tuned[0]!.chosen.rows);
-    } finally {
-      layerNormTable.clear();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );

@@ -28,7 +28,13 @@ import {
   kernelFingerprint,
 } from "./matmul_autotune_cache.ts";
 import { TILING_CACHE_FILE } from "./autotune_cache.ts";
-import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
+import {
+  assertClose,
+  useNovalabWebGpu,
+  values,
+  webgpuSkipReason,
+  withTuningCacheDir,
+} from "./testing.ts";
 
 const skip = await webgpuSkipReason();
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
@@ -203,16 +209,13 @@ Deno.test(
   "kernels/matmul_autotune_cache: tunes once, reuses the file, replaces a bad one, ignores other kernels",
   opts,
   async () => {
-    await useNovalabWebGpu();
-    const backend = tf.backend() as WebGPUBackend;
-    const dir = await Deno.makeTempDir();
-    const file = `${dir}/${TILING_CACHE_FILE}`;
-    // Each timed with its call's epilogue: column sums (split allowed), a gate (never split).
-    const shapes: MatMulShape[] = [
-      { ...DEEP, epilogue: { columnSums: true } },
-      { ...DEEP, transposeA: false, m: 24, k: 40, epilogue: { bias: true, gate: "gelu" } },
-    ];
-    try {
+    await withTuningCacheDir(clearTunedTilings, async (backend, dir) => {
+      const file = `${dir}/${TILING_CACHE_FILE}`;
+      // Each timed with its call's epilogue: column sums (split allowed), a gate (never split).
+      const shapes: MatMulShape[] = [
+        { ...DEEP, epilogue: { columnSums: true } },
+        { ...DEEP, transposeA: false, m: 24, k: 40, epilogue: { bias: true, gate: "gelu" } },
+      ];
       const first = await autotuneMatMuls(backend, shapes, { cacheDir: dir, reps: 2 });
       assert.equal(first.tuned.length, 2);
       assert.equal(first.cached.length, 0);
@@ -238,9 +241,6 @@ Deno.test(
       assert.equal(bad.tuned.length, 1);
       assert.match(bad.warnings[0]!, /matmul_tilings\.json: not JSON .*retuning and replacing it/);
       assert.equal(JSON.parse(await Deno.readTextFile(file)).format, "novalab-matmul-tilings/1");
-    } finally {
-      clearTunedTilings();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );

@@ -13,10 +13,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
-import { runCustomGradOp } from "./custom_grad.ts";
+import { runCustomGradOp, webgpuKernelConfigs } from "./custom_grad.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import {
   NclipColumnMeansProgram,
@@ -138,14 +138,7 @@ function runBackward(args: Args): TensorInfo[] {
 
 /** Kernel configs of both passes (webgpu). */
 export function nclipKernelConfigs(): KernelConfig[] {
-  return [
-    { kernelName: NCLIP, backendName: "webgpu", kernelFunc: runForward as unknown as KernelFunc },
-    {
-      kernelName: NCLIP_GRAD,
-      backendName: "webgpu",
-      kernelFunc: runBackward as unknown as KernelFunc,
-    },
-  ];
+  return webgpuKernelConfigs({ [NCLIP]: runForward, [NCLIP_GRAD]: runBackward });
 }
 
 /**

@@ -17,10 +17,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelConfig, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
-import { runCustomGradOp } from "./custom_grad.ts";
+import { runCustomGradOp, webgpuKernelConfigs } from "./custom_grad.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import {
   entryGradSource,
@@ -203,14 +203,7 @@ function runBackward(args: Args): TensorInfo[] {
 
 /** Kernel configs of both passes (webgpu). */
 export function ntXentKernelConfigs(): KernelConfig[] {
-  return [
-    { kernelName: NT_XENT, backendName: "webgpu", kernelFunc: runForward as unknown as KernelFunc },
-    {
-      kernelName: NT_XENT_GRAD,
-      backendName: "webgpu",
-      kernelFunc: runBackward as unknown as KernelFunc,
-    },
-  ];
+  return webgpuKernelConfigs({ [NT_XENT]: runForward, [NT_XENT_GRAD]: runBackward });
 }
 
 /**

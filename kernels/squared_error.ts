@@ -14,7 +14,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import { webgpuKernelConfigs } from "./custom_grad.ts";
+import type { KernelConfig, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
 import { workgroupSumSnippet } from "./row_reduce.ts";
@@ -170,16 +171,5 @@ function runBackward(args: Args): TensorInfo[] {
 
 /** Kernel configs of both passes (webgpu). */
 export function squaredErrorKernelConfigs(): KernelConfig[] {
-  return [
-    {
-      kernelName: SQUARED_ERROR,
-      backendName: "webgpu",
-      kernelFunc: runForward as unknown as KernelFunc,
-    },
-    {
-      kernelName: SQUARED_ERROR_GRAD,
-      backendName: "webgpu",
-      kernelFunc: runBackward as unknown as KernelFunc,
-    },
-  ];
+  return webgpuKernelConfigs({ [SQUARED_ERROR]: runForward, [SQUARED_ERROR_GRAD]: runBackward });
 }

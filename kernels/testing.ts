@@ -87,3 +87,22 @@ export async function valuesOn(
   tf.dispose(list);
   return data;
 }
+
+/**
+ * Runs `fn` on novalab's WebGPU backend with a fresh temporary directory (a
+ * tuning cache's), then removes the directory and calls `clear` (forgets the
+ * tuned choices) even when `fn` throws.
+ */
+export async function withTuningCacheDir(
+  clear: () => void,
+  fn: (backend: WebGPUBackend, dir: string) => Promise<void>,
+): Promise<void> {
+  await useNovalabWebGpu();
+  const dir = await Deno.makeTempDir({ prefix: "novalab-tuning-" });
+  try {
+    await fn(tf.backend() as WebGPUBackend, dir);
+  } finally {
+    clear();
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -14,10 +14,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Scalar, Tensor } from "../core/tensor.ts";
-import { runCustomGradOp } from "./custom_grad.ts";
+import { runCustomGradOp, webgpuKernelConfigs } from "./custom_grad.ts";
 import { workgroupLseSnippet, workgroupSumSnippet } from "./row_reduce.ts";
 import { RowProgram } from "./program_base.ts";
 import { readWriteLine, runWithExtraOutputs } from "./extra_outputs.ts";
@@ -213,18 +213,7 @@ function runBackward(args: Args): TensorInfo {
 
 /** Kernel configs of both passes (webgpu). */
 export function uniformityKernelConfigs(): KernelConfig[] {
-  return [
-    {
-      kernelName: UNIFORMITY,
-      backendName: "webgpu",
-      kernelFunc: runForward as unknown as KernelFunc,
-    },
-    {
-      kernelName: UNIFORMITY_GRAD,
-      backendName: "webgpu",
-      kernelFunc: runBackward as unknown as KernelFunc,
-    },
-  ];
+  return webgpuKernelConfigs({ [UNIFORMITY]: runForward, [UNIFORMITY_GRAD]: runBackward });
 }
 
 /**

@@ -29,24 +29,30 @@ const TINY = [
   "losses[1].slices=32",
 ];
 
+/** A temporary runs folder with a cache (text vectors seeded) and quiet WebGPU run options. */
+async function tempRuns() {
+  const runs = await Deno.makeTempDir({ prefix: "novalab-autotune-" });
+  const cacheDir = `${runs}/cache`;
+  await seedTextCache(cacheDir);
+  const options = {
+    runsDir: runs,
+    cacheDir,
+    backend: "webgpu" as const,
+    quiet: true,
+    skipEval: true,
+    skipReport: true,
+  };
+  return { runs, cacheDir, options };
+}
+
 Deno.test({
   name: "run --autotune: tunes after step 1, caches per adapter, same losses within fp32",
   ignore: skip !== null,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const runs = await Deno.makeTempDir({ prefix: "novalab-autotune-" });
-    const cacheDir = `${runs}/cache`;
+    const { runs, cacheDir, options } = await tempRuns();
     const recipe = await loadRunnable("recipes/nova.yaml", [...TINY, ...mnistDirOverride()]);
-    await seedTextCache(cacheDir);
-    const options = {
-      runsDir: runs,
-      cacheDir,
-      backend: "webgpu" as const,
-      quiet: true,
-      skipEval: true,
-      skipReport: true,
-    };
     try {
       clearTunedChoices();
       const rule = await runRecipe(recipe, options);
@@ -103,24 +109,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const runs = await Deno.makeTempDir({ prefix: "novalab-autotune-" });
-    const cacheDir = `${runs}/cache`;
-    await seedTextCache(cacheDir);
+    const { runs, cacheDir, options } = await tempRuns();
     const recipe = await loadRunnable("recipes/nova.yaml", [
       ...TINY,
       "train.steps=1",
       ...mnistDirOverride(),
     ]);
     try {
-      const run = await runRecipe(recipe, {
-        runsDir: runs,
-        cacheDir,
-        backend: "webgpu",
-        quiet: true,
-        skipEval: true,
-        skipReport: true,
-        autotune: true,
-      });
+      const run = await runRecipe(recipe, { ...options, autotune: true });
       assert.equal(run.steps, 1);
       await assert.rejects(Deno.stat(run.paths.autotune), Deno.errors.NotFound);
       await assert.rejects(Deno.stat(`${cacheDir}/${TILING_CACHE_FILE}`), Deno.errors.NotFound);
