@@ -1,0 +1,175 @@
+/**
+ * Whether two recordings of consecutive steps (`core/step_recording.ts`) did
+ * the same work up to which buffers they used: same pipelines, dispatch sizes,
+ * uniform bytes and constant uploads, and buffers that correspond one to one.
+ * A step whose host code decides something per step outside its inputs and
+ * {@linkcode hostValue}s (a learning rate baked into a kernel's uniforms, a
+ * tensor made from fresh random numbers, a parameter replaced instead of
+ * updated in place) shows up here as a difference, and is not replayed.
+ *
+ * @module
+ */
+import {
+  boundBuffers,
+  type EncodedCommand,
+  livedThrough,
+  type StepRecording,
+} from "./step_recording.ts";
+
+/** A one-to-one correspondence of buffers, built as the recordings are walked. */
+class BufferPairing {
+  readonly aToB = new Map<GPUBuffer, GPUBuffer>();
+  readonly bToA = new Map<GPUBuffer, GPUBuffer>();
+
+  /** Pairs `a` with `b`; false when either is already paired with another. */
+  pair(a: GPUBuffer, b: GPUBuffer): boolean {
+    const knownB = this.aToB.get(a);
+    const knownA = this.bToA.get(b);
+    if (knownB !== undefined || knownA !== undefined) return knownB === b && knownA === a;
+    if (a.size !== b.size || a.usage !== b.usage) return false;
+    this.aToB.set(a, b);
+    this.bToA.set(b, a);
+    return true;
+  }
+}
+
+function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+function compareCommands(
+  a: EncodedCommand[],
+  b: EncodedCommand[],
+  ra: StepRecording,
+  rb: StepRecording,
+  pairing: BufferPairing,
+  where: string,
+): string | null {
+  if (a.length !== b.length) return `${where}: ${a.length} against ${b.length} commands`;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    const at = `${where}, command ${i}`;
+    if (x.op !== y.op) return `${at}: ${x.op} against ${y.op}`;
+    if (x.op === "copy" && y.op === "copy") {
+      if (x.srcOffset !== y.srcOffset || x.dstOffset !== y.dstOffset || x.size !== y.size) {
+        return `${at}: copies of different ranges`;
+      }
+      const ua = ra.uploads.get(x.src);
+      const ub = rb.uploads.get(y.src);
+      if (ua || ub) {
+        if (!ua || !ub) return `${at}: an upload against a copy`;
+        if (ua.producer !== ub.producer) return `${at}: uploads of different host values`;
+        if (ua.producer < 0 && !sameBytes(ua.bytes, ub.bytes)) {
+          return `${at}: a tensor of ${ua.bytes.length} bytes made inside the step from host ` +
+            `data holds different values in consecutive steps — make it with hostValue() or ` +
+            `pass it in as an input`;
+        }
+      } else if (!pairing.pair(x.src, y.src)) return `${at}: copies from different buffers`;
+      if (!pairing.pair(x.dst, y.dst)) return `${at}: copies into different buffers`;
+      continue;
+    }
+    if (x.op !== "pass" || y.op !== "pass") continue;
+    if (x.calls.length !== y.calls.length) return `${at}: passes of different lengths`;
+    for (let j = 0; j < x.calls.length; j++) {
+      const p = x.calls[j]!;
+      const q = y.calls[j]!;
+      const call = `${at}, call ${j}`;
+      if (p.op !== q.op) return `${call}: ${p.op} against ${q.op}`;
+      if (p.op === "pipeline" && q.op === "pipeline") {
+        if (p.pipeline !== q.pipeline) return `${call}: different pipelines`;
+      } else if (p.op === "dispatch" && q.op === "dispatch") {
+        if (p.x !== q.x || p.y !== q.y || p.z !== q.z) {
+          return `${call}: dispatch ${p.x}×${p.y}×${p.z} against ${q.x}×${q.y}×${q.z}`;
+        }
+      } else if (p.op === "bind" && q.op === "bind") {
+        if (p.index !== q.index) return `${call}: bind groups at different indices`;
+        const ea = boundBuffers(p.group);
+        const eb = boundBuffers(q.group);
+        if (typeof ea === "string") return `${call}: ${ea}`;
+        if (typeof eb === "string") return `${call}: ${eb}`;
+        if (ea.length !== eb.length) return `${call}: bind groups of different sizes`;
+        for (let k = 0; k < ea.length; k++) {
+          const u = ea[k]!;
+          const v = eb[k]!;
+          if (u.binding !== v.binding || u.offset !== v.offset || u.size !== v.size) {
+            return `${call}: binding ${u.binding} differs in range`;
+          }
+          if (!pairing.pair(u.buffer, v.buffer)) {
+            return `${call}: binding ${u.binding} uses buffers that do not correspond`;
+          }
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Why recording `b` (of the step after `a`) is not the same work as `a`, or
+ * `null` when it is. Buffers that held live tensors all through either step
+ * (parameters, optimiser state, cached constants) must be the same buffers
+ * in both: state replaced instead of updated in place cannot be replayed.
+ * `inputsA` and `inputsB` are the buffers of the steps' inputs (new every
+ * step, exempt).
+ */
+export function compareRecordings(
+  a: StepRecording,
+  b: StepRecording,
+  inputsA: ReadonlySet<GPUBuffer>,
+  inputsB: ReadonlySet<GPUBuffer>,
+): string | null {
+  if (a.unusable) return a.unusable;
+  if (b.unusable) return b.unusable;
+  if (a.producers.length !== b.producers.length) {
+    return `${a.producers.length} against ${b.producers.length} host values`;
+  }
+  for (let i = 0; i < a.producers.length; i++) {
+    if (a.producers[i]!.bytes !== b.producers[i]!.bytes) {
+      return `host value ${i} has ${a.producers[i]!.bytes} bytes, then ${b.producers[i]!.bytes}`;
+    }
+  }
+  const ops = a.operations;
+  if (ops.length !== b.operations.length) {
+    return `${ops.length} against ${b.operations.length} queue operations`;
+  }
+  const pairing = new BufferPairing();
+  for (let i = 0; i < ops.length; i++) {
+    const x = ops[i]!;
+    const y = b.operations[i]!;
+    if (x.op !== y.op) return `queue operation ${i}: ${x.op} against ${y.op}`;
+    if (x.op === "write" && y.op === "write") {
+      if (x.offset !== y.offset || !sameBytes(x.bytes, y.bytes)) {
+        return `queue operation ${i}: a buffer write (uniforms) with different bytes — a ` +
+          `kernel's uniforms change from step to step; pass such values as hostValue() tensors`;
+      }
+      if (!pairing.pair(x.buffer, y.buffer)) return `queue operation ${i}: writes to other buffers`;
+    } else if (x.op === "submit" && y.op === "submit") {
+      if (x.commandBuffers.length !== y.commandBuffers.length) {
+        return `queue operation ${i}: submits of different sizes`;
+      }
+      for (let j = 0; j < x.commandBuffers.length; j++) {
+        const why = compareCommands(
+          x.commandBuffers[j]!,
+          y.commandBuffers[j]!,
+          a,
+          b,
+          pairing,
+          `submit ${i}`,
+        );
+        if (why) return why;
+      }
+    }
+  }
+  for (const [bufA, bufB] of pairing.aToB) {
+    const heldA = livedThrough(a, bufA) && !inputsA.has(bufA);
+    const heldB = livedThrough(b, bufB) && !inputsB.has(bufB);
+    if ((heldA || heldB) && bufA !== bufB) {
+      return `a tensor that lives across steps (${bufB.size} bytes) is in a different buffer ` +
+        `each step: state must be updated in place to be replayed`;
+    }
+  }
+  return null;
+}

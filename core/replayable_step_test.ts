@@ -1,0 +1,138 @@
+/**
+ * Recording and replaying a step on WebGPU (`core/replayable_step.ts`), on
+ * any adapter (CI: Mesa's fallback): replays give the values of running the
+ * step as written, host values are produced again at every replay, and steps
+ * that cannot be replayed are run as written with the reason.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { hostValue, ReplayableStep } from "./replayable_step.ts";
+import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "../kernels/testing.ts";
+
+const skip = await webgpuSkipReason();
+if (skip) console.warn(`core/replayable_step_test.ts WebGPU cases skipped: ${skip}`);
+const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
+
+/** A small two-layer product with a ReLU and a sum: dispatches, temporaries, two outputs. */
+function network(w1: tf.Tensor, w2: tf.Tensor) {
+  return ([x]: tf.Tensor[]) =>
+    tf.tidy(() => {
+      const h = tf.relu(tf.matMul(x!, w1));
+      const y = tf.matMul(h, w2).mul(tf.scalar(0.5));
+      return [y, y.square().sum()];
+    });
+}
+
+async function read(ts: tf.Tensor[]): Promise<Float32Array[]> {
+  const out = await Promise.all(ts.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(ts);
+  return out;
+}
+
+Deno.test(
+  "a pure step is replayed with new inputs and gives the values it gives as written",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    const w1 = tf.tensor(values(6 * 16, 1), [6, 16]);
+    const w2 = tf.tensor(values(16 * 3, 2), [16, 3]);
+    const fn = network(w1, w2);
+    const step = new ReplayableStep(fn);
+    for (let i = 0; i < 7; i++) {
+      const x = tf.tensor(values(5 * 6, 10 + i), [5, 6]);
+      const got = await read(step.run([x]));
+      const want = await read(fn([x]));
+      assertClose(got[0]!, want[0]!, `step ${i} output`, { atol: 0, rtol: 0 });
+      assertClose(got[1]!, want[1]!, `step ${i} sum`, { atol: 0, rtol: 0 });
+      x.dispose();
+    }
+    const stats = step.stats;
+    assert.equal(stats.mode, "replaying", `reason: ${stats.reason}`);
+    assert.equal(stats.recordings, 2);
+    assert.equal(stats.replays, 4);
+    assert.ok(stats.dispatches >= 3, `${stats.dispatches} dispatches`);
+    step.dispose();
+    tf.dispose([w1, w2]);
+  },
+);
+
+Deno.test(
+  "host values are produced again at every replay, side effects included",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    let count = 0;
+    const w = tf.tensor(values(4 * 4, 3), [4, 4]);
+    const fn = ([x]: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const k = hostValue(() => {
+          count += 1;
+          return new Float32Array([count, 2 * count]);
+        });
+        return [tf.matMul(x!, w).mul(k.slice(0, 1)).add(k.slice(1, 1))];
+      });
+    const step = new ReplayableStep(fn);
+    const x = tf.tensor(values(2 * 4, 4), [2, 4]);
+    const base = await read([tf.matMul(x, w)]);
+    for (let i = 1; i <= 6; i++) {
+      const [got] = await read(step.run([x]));
+      assert.equal(count, i, "the producer ran once per step");
+      assertClose(got!, base[0]!.map((v) => v * i + 2 * i), `step ${i}`, {
+        atol: 1e-5,
+        rtol: 1e-6,
+      });
+    }
+    assert.equal(step.stats.mode, "replaying", `reason: ${step.stats.reason}`);
+    step.dispose();
+    tf.dispose([w, x]);
+  },
+);
+
+Deno.test(
+  "a step with per-step data outside its inputs is run as written, with the reason",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    let n = 0;
+    const fn = ([x]: tf.Tensor[]) => tf.tidy(() => [x!.add(tf.scalar(++n))]);
+    const step = new ReplayableStep(fn);
+    const x = tf.zeros([3]);
+    for (let i = 1; i <= 5; i++) {
+      const [got] = await read(step.run([x]));
+      assert.deepEqual([...got!], [i, i, i]);
+    }
+    assert.equal(step.stats.mode, "refused");
+    assert.match(step.stats.reason!, /different values in consecutive steps/);
+    step.dispose();
+    x.dispose();
+  },
+);
+
+Deno.test(
+  "a step that reads a tensor back, or replaces a variable, is not replayed",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    const reading = new ReplayableStep(([x]) => {
+      const s = x!.sum();
+      void s.data().then(() => s.dispose()); // a read started inside the step
+      return [x!.mul(2)];
+    });
+    const v = tf.variable(tf.zeros([4]));
+    const replacing = new ReplayableStep(([x]) => {
+      v.assign(tf.tidy(() => v.add(x!)));
+      return [v.sum()];
+    });
+    const x = tf.ones([4]);
+    for (let i = 1; i <= 4; i++) {
+      tf.dispose(reading.run([x]));
+      const [total] = await read(replacing.run([x]));
+      assert.equal(total![0], 4 * i, "the variable kept accumulating");
+    }
+    assert.equal(reading.stats.mode, "refused");
+    assert.match(reading.stats.reason!, /read a tensor back/);
+    assert.equal(replacing.stats.mode, "refused");
+    assert.match(replacing.stats.reason!, /in place/);
+    tf.dispose([x, v]);
+  },
+);

@@ -1,0 +1,273 @@
+/**
+ * Issues a recorded step (`core/step_recording.ts`) again: new inputs copied
+ * into the recorded step's input buffers, host values produced afresh, every
+ * `writeBuffer` and command buffer re-encoded in order, outputs copied into
+ * new tensors. No tfjs op runs, so a step costs the WebGPU calls alone.
+ *
+ * Replaying reuses the recorded step's buffers, so the replay takes them:
+ * buffers the step used for its temporaries are taken out of tfjs's pool, and
+ * the recorded step's inputs and outputs are held by a reference of the
+ * replay's own, until {@linkcode StepReplay.dispose}. Tensors that live
+ * across steps (parameters, optimiser state, cached constants) stay their
+ * owners': if one is disposed or replaced, the replay knows (tfjs's pool
+ * tells it) and refuses to run.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { submitPendingWork } from "./webgpu_device.ts";
+import {
+  boundBuffers,
+  disposeRecording,
+  type EncodedCommand,
+  livedThrough,
+  onBufferRelease,
+  type RecorderInternals,
+  type StepRecording,
+} from "./step_recording.ts";
+
+interface Pool {
+  freeBuffers: Map<string, GPUBuffer[]>;
+  numFreeBuffers: number;
+}
+
+interface Internals extends RecorderInternals {
+  tensorMap: RecorderInternals["tensorMap"] & {
+    get(id: object): { resource: unknown } | undefined;
+  };
+  bufferManager: RecorderInternals["bufferManager"] & Pool;
+  incRef(dataId: object): void;
+}
+
+/** The GPU buffer holding `t` (uploading it first if it is still on the CPU). */
+export function bufferOf(backend: WebGPUBackend, t: tf.Tensor): GPUBuffer {
+  const b = backend as unknown as Internals;
+  b.uploadToGPU(t.dataId);
+  const resource = b.tensorMap.get(t.dataId)?.resource;
+  if (!(resource instanceof GPUBuffer)) {
+    throw new Error(`core/step_replay.ts: a [${t.shape}] ${t.dtype} tensor has no GPU buffer`);
+  }
+  return resource;
+}
+
+/** Another reference to `dataId` (as tfjs's Identity makes), kept out of tidy scopes. */
+function holdData(backend: WebGPUBackend, dataId: object, shape: number[], dtype: tf.DataType) {
+  (backend as unknown as Internals).incRef(dataId);
+  return tf.keep(tf.engine().makeTensorFromDataId(dataId, shape, dtype, backend));
+}
+
+function buffersOf(recording: StepRecording): Set<GPUBuffer> {
+  const all = new Set<GPUBuffer>();
+  const visit = (commands: EncodedCommand[]) => {
+    for (const c of commands) {
+      if (c.op === "copy") {
+        all.add(c.src);
+        all.add(c.dst);
+        continue;
+      }
+      for (const call of c.calls) {
+        if (call.op !== "bind") continue;
+        const entries = boundBuffers(call.group);
+        if (typeof entries === "string") throw new Error(`core/step_replay.ts: ${entries}`);
+        for (const e of entries) all.add(e.buffer);
+      }
+    }
+  };
+  for (const op of recording.operations) {
+    if (op.op === "write") all.add(op.buffer);
+    else for (const commands of op.commandBuffers) visit(commands);
+  }
+  return all;
+}
+
+/** A recorded step ready to issue again. */
+export class StepReplay {
+  #b: Internals;
+  #recording: StepRecording;
+  #inputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
+  #outputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
+  #claimed: { key: string; buffer: GPUBuffer }[];
+  #stale: string | null = null;
+  #unwatch: () => void;
+  /** Dispatches per replay. */
+  readonly dispatches: number;
+
+  private constructor(
+    backend: WebGPUBackend,
+    recording: StepRecording,
+    parts: {
+      inputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
+      outputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
+      lived: Set<GPUBuffer>;
+      claimed: { key: string; buffer: GPUBuffer }[];
+    },
+  ) {
+    this.#b = backend as unknown as Internals;
+    this.#recording = recording;
+    this.#inputs = parts.inputs;
+    this.#outputs = parts.outputs;
+    this.#claimed = parts.claimed;
+    this.#unwatch = onBufferRelease(backend, (buffer) => {
+      if (parts.lived.has(buffer)) {
+        this.#stale ??= `a tensor the step reads or updates (${buffer.size} bytes) was ` +
+          `disposed or replaced since the step was recorded`;
+      }
+    });
+    this.dispatches = recording.dispatches;
+  }
+
+  /**
+   * Takes over `recording` (of a step called with `inputs` that returned
+   * `outputs`, all still alive) and the buffers it used; or says why it
+   * cannot (and takes nothing).
+   */
+  static plan(
+    backend: WebGPUBackend,
+    recording: StepRecording,
+    inputs: tf.Tensor[],
+    outputs: tf.Tensor[],
+  ): StepReplay | string {
+    const b = backend as unknown as Internals;
+    const inputBuffers = inputs.map((t) => bufferOf(backend, t));
+    const outputBuffers = outputs.map((t) => bufferOf(backend, t));
+    const slots = new Set([...inputBuffers, ...outputBuffers]);
+    if (slots.size !== inputs.length + outputs.length) {
+      return "an output or input shares its buffer with another (return fresh tensors)";
+    }
+    const rewritten = new Set<GPUBuffer>();
+    for (const op of recording.operations) if (op.op === "write") rewritten.add(op.buffer);
+    const freeAt = new Map<GPUBuffer, string>();
+    for (const [key, list] of b.bufferManager.freeBuffers) for (const f of list) freeAt.set(f, key);
+    const lived: GPUBuffer[] = [];
+    const claim: { key: string; buffer: GPUBuffer }[] = [];
+    for (const buffer of buffersOf(recording)) {
+      if (slots.has(buffer) || recording.uploads.has(buffer)) continue;
+      if (livedThrough(recording, buffer)) lived.push(buffer);
+      else if (recording.usedAtEnd.has(buffer)) {
+        return `the step leaves a tensor it made (${buffer.size} bytes) alive without ` +
+          `returning it: return it as an output, or update state in place`;
+      } else if (freeAt.has(buffer)) claim.push({ key: freeAt.get(buffer)!, buffer });
+      else if (!rewritten.has(buffer)) {
+        return `the step used a ${buffer.size}-byte buffer that no tensor owns and tfjs's ` +
+          `pool does not hold`;
+      }
+    }
+    for (const { key, buffer } of claim) {
+      const list = b.bufferManager.freeBuffers.get(key)!;
+      list.splice(list.indexOf(buffer), 1);
+      b.bufferManager.numFreeBuffers -= 1;
+    }
+    const hold = (t: tf.Tensor, i: number, buffers: GPUBuffer[]) => ({
+      tensor: holdData(backend, t.dataId, t.shape, t.dtype),
+      buffer: buffers[i]!,
+    });
+    return new StepReplay(backend, recording, {
+      inputs: inputs.map((t, i) => hold(t, i, inputBuffers)),
+      outputs: outputs.map((t, i) => hold(t, i, outputBuffers)),
+      lived: new Set(lived),
+      claimed: claim,
+    });
+  }
+
+  /**
+   * Why `inputs` cannot be replayed now (other shapes, or a tensor the step
+   * reads or updates was disposed or replaced since it was recorded), or `null`.
+   */
+  mismatch(inputs: tf.Tensor[]): string | null {
+    if (inputs.length !== this.#inputs.length) {
+      return `${inputs.length} inputs, recorded with ${this.#inputs.length}`;
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const want = this.#inputs[i]!.tensor;
+      const got = inputs[i]!;
+      if (got.dtype !== want.dtype || !tf.util.arraysEqual(got.shape, want.shape)) {
+        return `input ${i} is ${got.dtype} [${got.shape}], recorded as ${want.dtype} [${want.shape}]`;
+      }
+    }
+    submitPendingWork(this.#b); // disposals wait for a submit: let them reach the pool
+    return this.#stale;
+  }
+
+  /** Issues the step with `inputs` (check {@linkcode mismatch} first); returns new output tensors. */
+  run(inputs: tf.Tensor[]): tf.Tensor[] {
+    const why = this.mismatch(inputs);
+    if (why) throw new Error(`core/step_replay.ts: cannot replay: ${why}`);
+    const b = this.#b;
+    const backend = b as unknown as WebGPUBackend;
+    const sources = inputs.map((t) => bufferOf(backend, t));
+    submitPendingWork(backend);
+    for (const p of this.#recording.producers) {
+      const values = p.produce();
+      if (values.byteLength !== p.bytes) {
+        throw new Error(
+          `core/step_replay.ts: a host value gave ${values.byteLength} bytes, recorded with ${p.bytes}`,
+        );
+      }
+      if (p.source) b.queue.writeBuffer(p.source, 0, values as Float32Array<ArrayBuffer>);
+    }
+    const outputs = this.#outputs.map(({ tensor }) => {
+      const dataId = (b as unknown as { write(v: null, s: number[], d: string): object })
+        .write(null, tensor.shape, tensor.dtype);
+      const out = tf.engine().makeTensorFromDataId(dataId, tensor.shape, tensor.dtype, backend);
+      return { tensor: out, buffer: bufferOf(backend, out) };
+    });
+    let first: GPUCommandEncoder | null = b.device.createCommandEncoder();
+    for (let i = 0; i < sources.length; i++) {
+      const slot = this.#inputs[i]!.buffer;
+      if (sources[i] !== slot) first.copyBufferToBuffer(sources[i]!, 0, slot, 0, slot.size);
+    }
+    for (const op of this.#recording.operations) {
+      if (op.op === "write") {
+        b.queue.writeBuffer(op.buffer, op.offset, op.bytes);
+        continue;
+      }
+      const finished = op.commandBuffers.map((commands) => {
+        const encoder = first ?? b.device.createCommandEncoder();
+        first = null;
+        encodeCommands(encoder, commands);
+        return encoder.finish();
+      });
+      b.queue.submit(finished);
+    }
+    const last = first ?? b.device.createCommandEncoder();
+    this.#outputs.forEach(({ buffer }, i) => {
+      last.copyBufferToBuffer(buffer, 0, outputs[i]!.buffer, 0, buffer.size);
+    });
+    b.queue.submit([last.finish()]);
+    return outputs.map((o) => o.tensor);
+  }
+
+  /** Gives the buffers back to tfjs's pool and drops the references it held. */
+  dispose(): void {
+    this.#unwatch();
+    for (const { key, buffer } of this.#claimed) {
+      const list = this.#b.bufferManager.freeBuffers.get(key);
+      if (list) {
+        list.push(buffer);
+        this.#b.bufferManager.numFreeBuffers += 1;
+      } else buffer.destroy();
+    }
+    this.#claimed = [];
+    for (const { tensor } of [...this.#inputs, ...this.#outputs]) tensor.dispose();
+    this.#inputs = [];
+    this.#outputs = [];
+    disposeRecording(this.#recording);
+  }
+}
+
+function encodeCommands(encoder: GPUCommandEncoder, commands: EncodedCommand[]): void {
+  for (const c of commands) {
+    if (c.op === "copy") {
+      encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+      continue;
+    }
+    const pass = encoder.beginComputePass();
+    for (const call of c.calls) {
+      if (call.op === "pipeline") pass.setPipeline(call.pipeline);
+      else if (call.op === "bind") pass.setBindGroup(call.index, call.group);
+      else pass.dispatchWorkgroups(call.x, call.y, call.z);
+    }
+    pass.end();
+  }
+}
