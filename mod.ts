@@ -137,7 +137,13 @@ export { GraphError, type GraphSpec, type LossSpec, type NodeSpec } from "./core
 export { renderMermaid } from "./core/mermaid.ts";
 export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./core/trainer.ts";
 export type { TrainConfig } from "./core/train_config.ts";
-export { AdamW, type AdamWOptions } from "./core/optim.ts";
+export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
+export {
+  hostValue,
+  ReplayableStep,
+  type ReplayableStepOptions,
+  type ReplayStats,
+} from "./core/replayable_step.ts";
 export { learningRate, type ScheduleOptions } from "./core/schedule.ts";
 export { clipByGlobalNorm, globalNorm } from "./core/clip_grad.ts";
 export {

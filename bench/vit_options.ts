@@ -51,6 +51,10 @@ export function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
       .option(
         "--autotune",
         "webgpu: time matmul tilings and attention/LayerNorm forms after warm-up, keep the fastest",
+      )
+      .option(
+        "--replay",
+        "webgpu: record the step once and replay its dispatches (no tfjs work per step)",
       );
 }
 
@@ -69,5 +73,6 @@ export function parseVit(opts: Record<string, string>): VitStepOptions {
     steps: n("steps"),
     syncEveryStep: opts["syncEveryStep"] as unknown === true,
     ...(opts["autotune"] as unknown === true && { autotune: { cacheDir: defaultCacheDir() } }),
+    ...(opts["replay"] as unknown === true && { replay: true }),
   };
 }

@@ -22,6 +22,15 @@ export function printStep(label: string, r: VitStepResult): void {
     }, tensors ${r.tensors.join("→")}`,
   );
   for (const line of r.autotune ?? []) console.log(`  ${line}`);
+  if (r.replay) {
+    const p = r.replay;
+    console.log(
+      p.mode === "replaying"
+        ? `  replayed: ${p.replays} steps, ${p.dispatches} dispatches and ${p.submits} submits ` +
+          `each, recorded ${p.recordings} times`
+        : `  not replayed (${p.mode}): ${p.reason}`,
+    );
+  }
   if (r.gpuMemory) {
     const { liveBytes: live, pooledBytes: pool, peakPooledBytes: peak } = r.gpuMemory;
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);

@@ -22,6 +22,7 @@ import { l2Normalize } from "../models/simple.ts";
 import { VisionTransformer } from "../models/vit.ts";
 import { startStepTuning } from "../kernels/step_tuning.ts";
 import type { Scalar, Tensor } from "../core/tensor.ts";
+import { ReplayableStep, type ReplayStats } from "../core/replayable_step.ts";
 
 /** Shape of the benchmarked model and batch (the anchor's flags). */
 export interface VitStepOptions {
@@ -55,6 +56,11 @@ export interface VitStepOptions {
    * the cache in this directory (`""`: none).
    */
   autotune?: { cacheDir: string };
+  /**
+   * WebGPU: record the step once and replay it (`core/replayable_step.ts`);
+   * the timed steps are replays (three more warm-up steps record it).
+   */
+  replay?: boolean;
 }
 
 /** Timing of the benchmark. */
@@ -67,6 +73,8 @@ export interface VitStepResult {
   loss: number;
   /** With `autotune` on WebGPU: the tuning report's lines. */
   autotune?: string[];
+  /** With `replay`: where the replayed step stands after the timed steps. */
+  replay?: ReplayStats;
   /** Tensors alive before and after the timed steps (must be equal). */
   tensors: [number, number];
   /**
@@ -160,28 +168,35 @@ export async function benchVitStep(
   const counter = tf.getBackend() === "webgpu"
     ? countDispatches(tf.backend() as WebGPUBackend)
     : undefined;
-  /** Issues one step; returns its loss, read (a wait for the device) only when `read`. */
-  const step = async (read: boolean): Promise<number> => {
-    const t0 = performance.now();
-    const s0 = counter?.read().submitMs ?? 0;
+  /** The step's work: forward, backward, update; returns the loss (the gradients are disposed). */
+  const compute = ([x, y]: tf.Tensor[]): tf.Tensor[] => {
     onPhase("forward");
     const { value, grads } = tf.variableGrads(() => {
-      const z = l2Normalize(applyLinear(proj, vit.forward([images], ctx) as Tensor));
-      const loss = tf.mean(tf.square(tf.sub(z, target))) as Scalar;
+      const z = l2Normalize(applyLinear(proj, vit.forward([x!], ctx) as Tensor));
+      const loss = tf.mean(tf.square(tf.sub(z, y!))) as Scalar;
       onPhase("backward");
       return loss;
     }, params.map((p) => p.variable));
     onPhase("optimizer");
     optimizer.apply(new Map(Object.entries(grads).map(([k, g]) => [byVar.get(k)!, g])), 1e-4);
+    tf.dispose(Object.values(grads));
+    return [value];
+  };
+  const replayed = o.replay ? new ReplayableStep(compute) : undefined;
+  /** Issues one step; returns its loss, read (a wait for the device) only when `read`. */
+  const step = async (read: boolean): Promise<number> => {
+    const t0 = performance.now();
+    const s0 = (counter?.read().submitMs ?? 0) + (replayed?.stats.submitMs ?? 0);
+    const [value] = replayed ? replayed.run([images, target]) : compute([images, target]);
     hostMs += performance.now() - t0;
-    hostSubmitMs += (counter?.read().submitMs ?? 0) - s0;
+    hostSubmitMs += (counter?.read().submitMs ?? 0) + (replayed?.stats.submitMs ?? 0) - s0;
     onPhase("other");
     // Every step ends in a submit: the optimizer's dispatches start now, and every step splits
     // into the same submits (else their boundaries drift and the pool grows for dozens of steps).
     submitPendingWork();
-    const loss = read ? (await value.data())[0]! : NaN;
+    const loss = read ? (await value!.data())[0]! : NaN;
     // Disposing tensors the device still works on is safe: tfjs frees them after their submit.
-    tf.dispose([value, ...Object.values(grads)]);
+    value!.dispose();
     return loss;
   };
   // Warm-up: compiles every pipeline, and ends in a read, so the timing starts on an idle device.
@@ -189,6 +204,9 @@ export async function benchVitStep(
   await step(true);
   const tuned = (await tuning?.finish())?.lines;
   await step(true);
+  // With replay: record twice, replay once, so the timed steps are replays.
+  if (replayed) { for (let i = 0; i < 3; i++) await step(true); }
+  const replaysBefore = replayed?.stats.replays ?? 0;
   counter?.reset();
   profiler?.reset();
   hostMs = 0;
@@ -207,6 +225,14 @@ export async function benchVitStep(
   const after = tf.memory().numTensors;
   const counts = counter?.read();
   counter?.detach();
+  const replay = replayed?.stats;
+  replayed?.dispose();
+  if (counts && replay?.mode === "replaying") {
+    const timed = replay.replays - replaysBefore;
+    counts.dispatches += replay.dispatches * timed;
+    counts.submits += replay.submits * timed;
+    counts.byProgram["(replayed)"] = replay.dispatches * timed;
+  }
   tf.dispose([images, target]);
   optimizer.dispose();
   vit.dispose();
@@ -219,6 +245,7 @@ export async function benchVitStep(
     tensors: [before, after],
     hostMsPerStep: hostMs / o.steps,
     ...(tuned && { autotune: tuned }),
+    ...(replay && { replay }),
     ...(gpu.length > 0 && {
       gpuMemory: {
         liveBytes: [gpu[0]!.live, gpu.at(-1)!.live],

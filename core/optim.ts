@@ -19,7 +19,13 @@ import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
-import { type AdamWMoments, type MomentInit, PackedAdamWMoments } from "../kernels/adamw_state.ts";
+import {
+  type AdamWMoments,
+  type AdamWStep,
+  type MomentInit,
+  PackedAdamWMoments,
+} from "../kernels/adamw_state.ts";
+import { hostValue } from "./step_recording.ts";
 import { SeparateMoments } from "./adamw_moments.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
@@ -40,6 +46,20 @@ export const OPTIM_STEP_KEY = "optim.step";
 export const OPTIM_M_PREFIX = "optim.m.";
 /** Prefix of second-moment tensors in {@linkcode AdamW.state}: `optim.v.<param name>`. */
 export const OPTIM_V_PREFIX = "optim.v.";
+
+/**
+ * The learning rate of update `t` (1 for the first update): what a
+ * replayed step (`core/replayable_step.ts`) needs, since a number passed to
+ * {@linkcode AdamW.apply} is recorded with the step and reused by every replay.
+ */
+export type LearningRateAt = (t: number) => number;
+
+function checkLearningRate(lr: number): number {
+  if (!(Number.isFinite(lr) && lr >= 0)) {
+    throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
+  }
+  return lr;
+}
 
 function checkRange(name: string, value: number, lo: number, hi: number, hint: string): void {
   if (!(Number.isFinite(value) && value >= lo && value < hi)) {
@@ -136,7 +156,9 @@ export class AdamW {
    * Applies one update in place (`variable.assign`) and increments the step.
    *
    * @param grads Gradient per parameter name, each shaped like its parameter. Not disposed.
-   * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`).
+   * @param lr Learning rate of this step (e.g. from `learningRate(step, …)`),
+   *   or of update `t` as a function (the form a replayed step needs when the
+   *   rate changes: a number is recorded with the step).
    * @param gradScale A one-element tensor every gradient is multiplied by first
    *   (gradient clipping's factor, `core/clip_grad.ts` `clipScale`); not disposed.
    * @param guard Instead of `gradScale`, a step report (`core/step_guard.ts`
@@ -145,10 +167,13 @@ export class AdamW {
    *   as they were (the step count still advances: see {@linkcode AdamW.undoSteps}).
    *   Not disposed.
    */
-  apply(grads: Map<string, Tensor>, lr: number, gradScale?: Tensor, guard?: Tensor): void {
-    if (!(Number.isFinite(lr) && lr >= 0)) {
-      throw new RangeError(`AdamW.apply: lr must be finite and >= 0, got ${lr}`);
-    }
+  apply(
+    grads: Map<string, Tensor>,
+    lr: number | LearningRateAt,
+    gradScale?: Tensor,
+    guard?: Tensor,
+  ): void {
+    if (typeof lr === "number") checkLearningRate(lr);
     for (const [name, g] of grads) {
       const param = this.#params.get(name);
       if (!param) {
@@ -176,19 +201,36 @@ export class AdamW {
       );
     }
     this.#matchBackend();
-    this.#t += 1;
+    const control = { ...(gradScale ? { gradScale } : {}), ...(guard ? { guard } : {}) };
+    const moments = this.#moments;
+    if (!(moments instanceof PackedAdamWMoments)) {
+      moments.update(grads, { ...this.#advance(lr), ...control });
+      return;
+    }
+    // The count and the step's numbers as a host value: a replayed step
+    // (core/replayable_step.ts) advances them too.
+    let step!: AdamWStep;
+    const scalars = hostValue(() => moments.stepScalars(step = this.#advance(lr)), undefined, [
+      typeof lr === "number" ? lr : NaN,
+    ]);
+    moments.update(grads, { ...step, ...control, scalars });
+    scalars.dispose();
+  }
+
+  /** Increments the step count and returns the numbers of the update. */
+  #advance(lr: number | LearningRateAt): AdamWStep {
+    const t = ++this.#t;
+    const rate = typeof lr === "number" ? lr : checkLearningRate(lr(t));
     const { beta1, beta2, eps, weightDecay } = this;
-    this.#moments.update(grads, {
-      lr,
+    return {
+      lr: rate,
       beta1,
       beta2,
       eps,
       weightDecay,
-      bc1: 1 - beta1 ** this.#t,
-      bc2Sqrt: Math.sqrt(1 - beta2 ** this.#t),
-      ...(gradScale ? { gradScale } : {}),
-      ...(guard ? { guard } : {}),
-    });
+      bc1: 1 - beta1 ** t,
+      bc2Sqrt: Math.sqrt(1 - beta2 ** t),
+    };
   }
 
   /**

@@ -39,6 +39,36 @@ function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   return true;
 }
 
+function firstDifference(x: Uint8Array, y: Uint8Array): number {
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return i;
+}
+
+/** `, read by <pipeline label>` for the first dispatch after write `at` that binds `buffer` at `byte`. */
+function readerOf(r: StepRecording, at: number, buffer: GPUBuffer, byte: number): string {
+  for (const op of r.operations.slice(at + 1)) {
+    if (op.op !== "submit") continue;
+    for (const commands of op.commandBuffers) {
+      for (const c of commands) {
+        if (c.op !== "pass") continue;
+        let pipeline: GPUComputePipeline | null = null;
+        for (const call of c.calls) {
+          if (call.op === "pipeline") pipeline = call.pipeline;
+          if (call.op !== "bind") continue;
+          const entries = boundBuffers(call.group);
+          if (typeof entries === "string") continue;
+          const hit = entries.some((e) =>
+            e.buffer === buffer && e.offset <= byte && byte < e.offset + e.size
+          );
+          if (hit) return `, read by ${pipeline?.label || "an unlabelled pipeline"}`;
+        }
+      }
+    }
+  }
+  return "";
+}
+
 function compareCommands(
   a: EncodedCommand[],
   b: EncodedCommand[],
@@ -123,12 +153,20 @@ export function compareRecordings(
 ): string | null {
   if (a.unusable) return a.unusable;
   if (b.unusable) return b.unusable;
+  const [ca, cb] = [a.host.context, b.host.context];
+  if (
+    (ca.seeds?.length ?? 0) !== (cb.seeds?.length ?? 0) ||
+    (ca.inputs?.length ?? 0) !== (cb.inputs?.length ?? 0)
+  ) return "the steps were given different numbers of seeds or host inputs";
   if (a.producers.length !== b.producers.length) {
     return `${a.producers.length} against ${b.producers.length} host values`;
   }
   for (let i = 0; i < a.producers.length; i++) {
-    if (a.producers[i]!.bytes !== b.producers[i]!.bytes) {
-      return `host value ${i} has ${a.producers[i]!.bytes} bytes, then ${b.producers[i]!.bytes}`;
+    const [x, y] = [a.producers[i]!, b.producers[i]!];
+    if (x.bytes !== y.bytes) return `host value ${i} has ${x.bytes} bytes, then ${y.bytes}`;
+    if (x.fixed.length !== y.fixed.length || x.fixed.some((v, k) => !Object.is(v, y.fixed[k]))) {
+      return `host value ${i} was made from [${x.fixed}], then [${y.fixed}]: a number that ` +
+        `changes per step (a learning rate) must reach it as a function of the step`;
     }
   }
   const ops = a.operations;
@@ -137,31 +175,40 @@ export function compareRecordings(
   }
   const pairing = new BufferPairing();
   for (let i = 0; i < ops.length; i++) {
+    if (ops[i]!.op !== b.operations[i]!.op) {
+      return `queue operation ${i}: ${ops[i]!.op} against ${b.operations[i]!.op}`;
+    }
+  }
+  // The work first (a different dispatch explains different uniforms), then the uniforms.
+  for (let i = 0; i < ops.length; i++) {
     const x = ops[i]!;
     const y = b.operations[i]!;
-    if (x.op !== y.op) return `queue operation ${i}: ${x.op} against ${y.op}`;
-    if (x.op === "write" && y.op === "write") {
-      if (x.offset !== y.offset || !sameBytes(x.bytes, y.bytes)) {
-        return `queue operation ${i}: a buffer write (uniforms) with different bytes — a ` +
-          `kernel's uniforms change from step to step; pass such values as hostValue() tensors`;
-      }
-      if (!pairing.pair(x.buffer, y.buffer)) return `queue operation ${i}: writes to other buffers`;
-    } else if (x.op === "submit" && y.op === "submit") {
-      if (x.commandBuffers.length !== y.commandBuffers.length) {
-        return `queue operation ${i}: submits of different sizes`;
-      }
-      for (let j = 0; j < x.commandBuffers.length; j++) {
-        const why = compareCommands(
-          x.commandBuffers[j]!,
-          y.commandBuffers[j]!,
-          a,
-          b,
-          pairing,
-          `submit ${i}`,
-        );
-        if (why) return why;
-      }
+    if (x.op !== "submit" || y.op !== "submit") continue;
+    if (x.commandBuffers.length !== y.commandBuffers.length) {
+      return `queue operation ${i}: submits of different sizes`;
     }
+    for (let j = 0; j < x.commandBuffers.length; j++) {
+      const why = compareCommands(
+        x.commandBuffers[j]!,
+        y.commandBuffers[j]!,
+        a,
+        b,
+        pairing,
+        `submit ${i}`,
+      );
+      if (why) return why;
+    }
+  }
+  for (let i = 0; i < ops.length; i++) {
+    const x = ops[i]!;
+    const y = b.operations[i]!;
+    if (x.op !== "write" || y.op !== "write") continue;
+    if (x.offset !== y.offset || !sameBytes(x.bytes, y.bytes)) {
+      return `queue operation ${i}: a buffer write (uniforms) with different bytes${
+        readerOf(b, i, y.buffer, y.offset + firstDifference(x.bytes, y.bytes))
+      } — a kernel's uniforms change from step to step; pass such values as hostValue() tensors`;
+    }
+    if (!pairing.pair(x.buffer, y.buffer)) return `queue operation ${i}: writes to other buffers`;
   }
   for (const [bufA, bufB] of pairing.aToB) {
     const heldA = livedThrough(a, bufA) && !inputsA.has(bufA);

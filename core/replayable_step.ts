@@ -21,12 +21,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor } from "./tensor.ts";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { disposeRecording, Recorder, type StepRecording, watchBackend } from "./step_recording.ts";
 import { compareRecordings } from "./recording_compare.ts";
 import { bufferOf, StepReplay } from "./step_replay.ts";
+import type { StepHostContext } from "./step_host.ts";
 
 export { hostValue } from "./step_recording.ts";
+export { SAME_STEP, type StepHost, type StepHostContext } from "./step_host.ts";
 
 /** Where a {@linkcode ReplayableStep} stands. */
 export interface ReplayStats {
@@ -40,6 +43,10 @@ export interface ReplayStats {
   recordings: number;
   /** Dispatches per replay (0 before the first). */
   dispatches: number;
+  /** Submits per replay (0 before the first). */
+  submits: number;
+  /** Host milliseconds inside `queue.submit` of all replays so far. */
+  submitMs: number;
 }
 
 /** Options of {@linkcode ReplayableStep}. */
@@ -48,7 +55,7 @@ export interface ReplayableStepOptions {
   warmup?: number;
 }
 
-type StepFunction = (inputs: tf.Tensor[]) => tf.Tensor[];
+type StepFunction = (inputs: Tensor[]) => Tensor[];
 
 /** Runs a step function, replaying it on WebGPU once it is known to replay. */
 export class ReplayableStep {
@@ -57,7 +64,15 @@ export class ReplayableStep {
   #calls = 0;
   #previous: { recording: StepRecording; inputs: Set<GPUBuffer> } | null = null;
   #replay: StepReplay | null = null;
-  #stats: ReplayStats = { mode: "eager", reason: null, replays: 0, recordings: 0, dispatches: 0 };
+  #stats: ReplayStats = {
+    mode: "eager",
+    reason: null,
+    replays: 0,
+    recordings: 0,
+    dispatches: 0,
+    submits: 0,
+    submitMs: 0,
+  };
 
   /** Wraps `fn` (inputs → fresh output tensors). */
   constructor(fn: StepFunction, options: ReplayableStepOptions = {}) {
@@ -68,11 +83,15 @@ export class ReplayableStep {
 
   /** A copy of where the step stands. */
   get stats(): ReplayStats {
-    return { ...this.#stats };
+    return { ...this.#stats, submitMs: this.#stats.submitMs + (this.#replay?.submitMs ?? 0) };
   }
 
-  /** Runs one step: as written, recorded, or replayed. The caller owns the outputs. */
-  run(inputs: tf.Tensor[]): tf.Tensor[] {
+  /**
+   * Runs one step: as written, recorded, or replayed. `context`: the step's
+   * seeds and host inputs, which its host values may read (`core/step_host.ts`).
+   * The caller owns the outputs.
+   */
+  run(inputs: Tensor[], context: StepHostContext = {}): Tensor[] {
     this.#calls += 1;
     if (tf.getBackend() !== "webgpu" || this.#stats.mode === "refused") {
       this.#release();
@@ -84,20 +103,20 @@ export class ReplayableStep {
       const why = this.#replay.mismatch(inputs);
       if (!why) {
         this.#stats.replays += 1;
-        return this.#replay.run(inputs);
+        return this.#replay.run(inputs, context);
       }
       this.#release();
       this.#stats.reason = why;
     }
     if (this.#calls <= this.#warmup) return this.#fn(inputs);
-    return this.#record(backend, inputs);
+    return this.#record(backend, inputs, context);
   }
 
-  #record(backend: WebGPUBackend, inputs: tf.Tensor[]): tf.Tensor[] {
+  #record(backend: WebGPUBackend, inputs: Tensor[], context: StepHostContext): Tensor[] {
     this.#stats.mode = "recording";
     const inputBuffers = new Set(inputs.map((t) => bufferOf(backend, t)));
-    const recorder = new Recorder(backend);
-    let outputs: tf.Tensor[];
+    const recorder = new Recorder(backend, context);
+    let outputs: Tensor[];
     let recording: StepRecording;
     try {
       outputs = this.#fn(inputs);
@@ -120,10 +139,11 @@ export class ReplayableStep {
     this.#replay = plan;
     this.#stats.mode = "replaying";
     this.#stats.dispatches = plan.dispatches;
+    this.#stats.submits = plan.submits;
     return outputs;
   }
 
-  #refuse(reason: string, outputs: tf.Tensor[], recordings: StepRecording[]): tf.Tensor[] {
+  #refuse(reason: string, outputs: Tensor[], recordings: StepRecording[]): Tensor[] {
     for (const r of recordings) disposeRecording(r);
     this.#stats.mode = "refused";
     this.#stats.reason = reason;
@@ -131,6 +151,7 @@ export class ReplayableStep {
   }
 
   #release(): void {
+    this.#stats.submitMs += this.#replay?.submitMs ?? 0;
     this.#replay?.dispose();
     this.#replay = null;
     if (this.#previous) disposeRecording(this.#previous.recording);

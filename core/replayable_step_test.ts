@@ -7,6 +7,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { hostValue, ReplayableStep } from "./replayable_step.ts";
+import { replayHost } from "./step_host.ts";
+import { deriveSeed, Rng } from "./rng.ts";
 import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "../kernels/testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -136,3 +138,48 @@ Deno.test(
     tf.dispose([x, v]);
   },
 );
+
+Deno.test("host values follow the replayed step's seeds and host inputs", opts, async () => {
+  await useNovalabWebGpu();
+  const w = tf.tensor(values(3 * 2, 5), [3, 2]);
+  /** Three numbers from a seed derived twice from the root, plus the words' lengths. */
+  const fn = (root: number, words: string[]) => ([x]: tf.Tensor[]) =>
+    tf.tidy(() => {
+      const seed = deriveSeed(deriveSeed(root, "node"), "loss", 0);
+      const noise = hostValue((host) => {
+        const rng = new Rng(host.seed(seed));
+        return Float32Array.from({ length: 3 }, () => rng.normal());
+      });
+      const lengths = hostValue((host) => Float32Array.from(host.input(words), (s) => s.length));
+      return [tf.matMul(x!.add(noise), w).mul(lengths.sum())];
+    });
+  let current = fn(0, []);
+  const step = new ReplayableStep((inputs) => current(inputs));
+  for (let i = 0; i < 6; i++) {
+    const root = deriveSeed(42, "step", i);
+    const words = ["a", "bb", "ccc"].map((w) => w.repeat(1 + i));
+    current = fn(root, words);
+    const x = tf.tensor(values(2 * 3, 20 + i), [2, 3]);
+    const [got] = await read(step.run([x], { seeds: [root], inputs: [words] }));
+    const [want] = await read(fn(root, words)([x]));
+    assertClose(got!, want!, `step ${i}`, { atol: 0, rtol: 0 });
+    x.dispose();
+  }
+  assert.equal(step.stats.mode, "replaying", `reason: ${step.stats.reason}`);
+  assert.equal(step.stats.replays, 3);
+  step.dispose();
+  w.dispose();
+});
+
+Deno.test("a replay refuses seeds and objects it cannot follow", () => {
+  const derivations = new Map([[7, { parent: 1, parts: ["x"] as (string | number)[] }]]);
+  const host = replayHost({ seeds: [1], inputs: ["a"] }, derivations, {
+    seeds: [2],
+    inputs: ["b"],
+  });
+  assert.equal(host.seed(7), deriveSeed(2, "x"));
+  assert.equal(host.input("a"), "b");
+  assert.throws(() => host.seed(8), /not derived \(deriveSeed\) from the step's seeds/);
+  assert.throws(() => host.input("z"), /not given as a host input/);
+  assert.throws(() => replayHost({ seeds: [1] }, derivations, {}), /recorded with 1 seeds/);
+});

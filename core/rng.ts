@@ -66,6 +66,24 @@ function mixString(h: number, s: string): number {
   return h;
 }
 
+/** Told of every derived seed (see {@linkcode onSeedDerived}). */
+export type SeedListener = (
+  seed: number,
+  parent: number,
+  parts: readonly (string | number)[],
+) => void;
+const seedListeners = new Set<SeedListener>();
+
+/**
+ * Calls `listener` with every seed {@linkcode deriveSeed} makes (the seed,
+ * its parent and parts) until the returned function is called: how a
+ * recorded step learns where its seeds come from (`core/step_host.ts`).
+ */
+export function onSeedDerived(listener: SeedListener): () => void {
+  seedListeners.add(listener);
+  return () => seedListeners.delete(listener);
+}
+
 /**
  * Derives an independent 32-bit seed from a parent seed and a path of parts,
  * e.g. `deriveSeed(recipeSeed, "sigreg", step)` or `deriveSeed(seed, "init", "image")`.
@@ -80,6 +98,12 @@ function mixString(h: number, s: string): number {
  * @returns An unsigned 32-bit integer in `[0, 2^32)`.
  */
 export function deriveSeed(seed: number, ...parts: (string | number)[]): number {
+  const out = derive(seed, parts);
+  for (const listener of seedListeners) listener(out, seed, parts);
+  return out;
+}
+
+function derive(seed: number, parts: (string | number)[]): number {
   if (!Number.isSafeInteger(seed)) {
     throw new RangeError(
       `deriveSeed: seed must be a safe integer, got ${seed}; use an integer such as 0 or 42`,

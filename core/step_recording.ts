@@ -31,9 +31,17 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor } from "./tensor.ts";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { submitPendingWork } from "./webgpu_device.ts";
 import { type EncodedCommand, recordEncoder } from "./encoder_recording.ts";
+import {
+  logSeedDerivations,
+  SAME_STEP,
+  type SeedDerivations,
+  type StepHost,
+  type StepHostContext,
+} from "./step_host.ts";
 
 export type { EncodedCommand, PassCall } from "./encoder_recording.ts";
 import {
@@ -61,9 +69,11 @@ export interface UploadSource {
 
 /** A {@linkcode hostValue} made inside the step. */
 export interface RecordedProducer {
-  produce: () => Float32Array | Int32Array;
+  produce: (host: StepHost) => Float32Array | Int32Array;
   /** Bytes it made (its length must not change between steps). */
   bytes: number;
+  /** Numbers its producer closes over that every replay reuses (see {@linkcode hostValue}). */
+  fixed: number[];
   /** The source buffer its upload copies from, when the step used it on the GPU. */
   source: GPUBuffer | null;
 }
@@ -74,6 +84,8 @@ export interface StepRecording {
   /** Upload sources the recording owns (destroy with {@linkcode disposeRecording}). */
   uploads: Map<GPUBuffer, UploadSource>;
   producers: RecordedProducer[];
+  /** The step's seeds and host inputs, and how its seeds were derived (`core/step_host.ts`). */
+  host: { context: StepHostContext; derivations: SeedDerivations };
   /** Why it cannot be replayed; `null` when it can be considered. */
   unusable: string | null;
   /** Buffers tfjs's pool had handed out (to tensors) when the recording began / ended. */
@@ -100,22 +112,27 @@ let active: Recorder | null = null;
 /**
  * A tensor of values the host computes afresh for every step (a learning
  * rate, an optimiser's bias corrections, random numbers drawn on the CPU).
- * Runs `produce` now; inside a recorded step it also runs at every replay, in
+ * `produce` gets a {@linkcode StepHost}: the step's counterparts of seeds and
+ * host inputs it closes over (`core/step_host.ts`). Runs `produce` now; inside a recorded step it also runs at every replay, in
  * the order the step made its host values, so its side effects (a step count,
  * a generator's state) happen once per step either way. `produce` must return
- * the same number of values every time.
+ * the same number of values every time. `fixed` lists numbers the step passed
+ * in that `produce` closes over (an optimiser's learning rate given as a
+ * number): replays reuse them, so two recordings in which they differ are not
+ * replayed.
  */
 export function hostValue(
-  produce: () => Float32Array | Int32Array,
+  produce: (host: StepHost) => Float32Array | Int32Array,
   shape?: number[],
-): tf.Tensor {
-  const values = produce();
+  fixed: readonly number[] = [],
+): Tensor {
+  const values = produce(SAME_STEP);
   const tensor = tf.tensor(
     values,
     shape ?? [values.length],
     values instanceof Int32Array ? "int32" : "float32",
   );
-  active?.noteProducer(tensor.dataId, produce, values.byteLength);
+  active?.noteProducer(tensor.dataId, produce, values.byteLength, fixed);
   // On the GPU at once: tfjs would otherwise compute small ops on it on the
   // CPU and upload their results as constants of the step.
   if (tf.getBackend() === "webgpu") {
@@ -147,8 +164,11 @@ export class Recorder {
   #lists = new WeakMap<GPUCommandBuffer, EncodedCommand[]>();
   #producerOf = new Map<object, number>();
 
-  /** Flushes the backend's pending work, then starts recording `backend`. */
-  constructor(backend: WebGPUBackend) {
+  /**
+   * Flushes the backend's pending work, then starts recording `backend`;
+   * `context`: the step's seeds and host inputs, for its host values.
+   */
+  constructor(backend: WebGPUBackend, context: StepHostContext = {}) {
     if (active) throw new Error("core/step_recording.ts: a step is already being recorded");
     watchBackend(backend);
     submitPendingWork(backend);
@@ -157,6 +177,7 @@ export class Recorder {
       operations: [],
       uploads: new Map(),
       producers: [],
+      host: { context, derivations: new Map() },
       unusable: null,
       usedAtStart: usedBuffers(backend),
       usedAtEnd: new Set(),
@@ -165,6 +186,7 @@ export class Recorder {
     };
     const released = this.#recording.released;
     this.#restore.push(onBufferRelease(backend, (buffer) => released.add(buffer)));
+    this.#restore.push(logSeedDerivations(this.#recording.host.derivations));
     this.#install();
     active = this;
   }
@@ -175,9 +197,14 @@ export class Recorder {
   }
 
   /** Registers a {@linkcode hostValue} made inside the step. */
-  noteProducer(dataId: object, produce: () => Float32Array | Int32Array, bytes: number): void {
+  noteProducer(
+    dataId: object,
+    produce: (host: StepHost) => Float32Array | Int32Array,
+    bytes: number,
+    fixed: readonly number[],
+  ): void {
     this.#producerOf.set(dataId, this.#recording.producers.length);
-    this.#recording.producers.push({ produce, bytes, source: null });
+    this.#recording.producers.push({ produce, bytes, fixed: [...fixed], source: null });
   }
 
   /** Submits what the step left pending, stops recording and returns what it recorded. */

@@ -26,6 +26,7 @@ import {
   type RecorderInternals,
   type StepRecording,
 } from "./step_recording.ts";
+import { replayHost, type StepHostContext } from "./step_host.ts";
 
 interface Pool {
   freeBuffers: Map<string, GPUBuffer[]>;
@@ -92,6 +93,10 @@ export class StepReplay {
   #unwatch: () => void;
   /** Dispatches per replay. */
   readonly dispatches: number;
+  /** Submits per replay. */
+  readonly submits: number;
+  /** Host milliseconds spent inside `queue.submit` by all replays so far. */
+  submitMs = 0;
 
   private constructor(
     backend: WebGPUBackend,
@@ -115,6 +120,7 @@ export class StepReplay {
       }
     });
     this.dispatches = recording.dispatches;
+    this.submits = 1 + recording.operations.filter((op) => op.op === "submit").length;
   }
 
   /**
@@ -189,16 +195,21 @@ export class StepReplay {
     return this.#stale;
   }
 
-  /** Issues the step with `inputs` (check {@linkcode mismatch} first); returns new output tensors. */
-  run(inputs: tf.Tensor[]): tf.Tensor[] {
+  /**
+   * Issues the step with `inputs` and `context` (its seeds and host inputs;
+   * check {@linkcode mismatch} first); returns new output tensors.
+   */
+  run(inputs: tf.Tensor[], context: StepHostContext = {}): tf.Tensor[] {
     const why = this.mismatch(inputs);
     if (why) throw new Error(`core/step_replay.ts: cannot replay: ${why}`);
     const b = this.#b;
     const backend = b as unknown as WebGPUBackend;
     const sources = inputs.map((t) => bufferOf(backend, t));
     submitPendingWork(backend);
+    const { host } = this.#recording;
+    const replayed = replayHost(host.context, host.derivations, context);
     for (const p of this.#recording.producers) {
-      const values = p.produce();
+      const values = p.produce(replayed);
       if (values.byteLength !== p.bytes) {
         throw new Error(
           `core/step_replay.ts: a host value gave ${values.byteLength} bytes, recorded with ${p.bytes}`,
@@ -228,14 +239,20 @@ export class StepReplay {
         encodeCommands(encoder, commands);
         return encoder.finish();
       });
-      b.queue.submit(finished);
+      this.#submit(finished);
     }
     const last = first ?? b.device.createCommandEncoder();
     this.#outputs.forEach(({ buffer }, i) => {
       last.copyBufferToBuffer(buffer, 0, outputs[i]!.buffer, 0, buffer.size);
     });
-    b.queue.submit([last.finish()]);
+    this.#submit([last.finish()]);
     return outputs.map((o) => o.tensor);
+  }
+
+  #submit(commandBuffers: GPUCommandBuffer[]): void {
+    const t0 = performance.now();
+    this.#b.queue.submit(commandBuffers);
+    this.submitMs += performance.now() - t0;
   }
 
   /** Gives the buffers back to tfjs's pool and drops the references it held. */

@@ -137,6 +137,7 @@ export function installUniformArena(backend: WebGPUBackend): void {
       current += 1;
       offset = 0;
     }
+    staging.fill(0, used, offset); // padding: the same bytes every step (step replay compares them)
     staging.set(new Uint8Array(bytes.data, 0, bytes.size), offset);
     used = offset + bytes.size;
     stats.slots += 1;

@@ -3,31 +3,34 @@
  * `kernels/adamw_program.ts`), registered by `kernels/install.ts`:
  *
  * `NovalabAdamWGroup`: inputs `state` (`[2E]`, packed interleaved moments of a
- * group), `g0…g(n−1)` (gradients, or any tensor where absent) and
- * `p0…p(n−1)` (the parameters), optionally `gradScale` (one element every
- * gradient is multiplied by: gradient clipping's factor, read on the device,
- * so clipping needs no pass of its own) or `guard` (a step report,
- * `core/step_guard.ts`: that factor, then a gate — on 0 nothing changes);
- * attrs `ends` (n cumulative element ends),
- * `present` (bit mask of members with a gradient), `beta1`, `beta2`,
- * `stepSize` (`lr / (1−β1ᵗ)`), `bc2Sqrt`, `eps`, `decays` (`1 − lr·wd` per
- * member). Output: the new packed state; the parameters with a gradient are
- * updated in place. One dispatch.
+ * group), `scalars` (rows of {@linkcode adamWScalarsWidth} floats: `lr /
+ * (1−β1ᵗ)`, `√(1−β2ᵗ)`, then `1 − lr·wd` per member), `g0…g(n−1)` (gradients,
+ * or any tensor where absent) and `p0…p(n−1)` (the parameters), optionally
+ * `gradScale` (one element every gradient is multiplied by: gradient
+ * clipping's factor, read on the device, so clipping needs no pass of its own)
+ * or `guard` (a step report, `core/step_guard.ts`: that factor, then a gate —
+ * on 0 nothing changes); attrs `ends` (n cumulative element ends), `present`
+ * (bit mask of members with a gradient), `scalarsAt` (where the group's row
+ * starts), `beta1`, `beta2`, `eps`. The state and the parameters with a
+ * gradient are updated in place; the output is one unused element. One
+ * dispatch.
  *
- * In place means every tensor sharing a parameter's buffer would change with
- * it, so each parameter must be the sole owner of its buffer (tfjs's reshape
- * and clone share buffers; `kernels/adamw_state.ts` copies such parameters
- * first) — the kernel refuses otherwise. It also drops the CPU copy tfjs
- * caches after reading a tensor, so the next read sees the new values.
+ * In place means every tensor sharing the state's or a parameter's buffer
+ * would change with it, so each must be the sole owner of its buffer (tfjs's
+ * reshape and clone share buffers; `kernels/adamw_state.ts` copies such
+ * parameters first) — the kernel refuses otherwise. It also drops the CPU copy
+ * tfjs caches after reading a tensor, so the next read sees the new values.
  *
  * Scalars are computed in float64 by the caller and rounded to float32 in the
- * uniform buffer, as tfjs rounds the scalars of the reference op composition.
+ * `scalars` tensor, as tfjs rounds the scalars of the reference op composition.
  *
  * @module
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { NovalabAdamWGroupProgram } from "./adamw_program.ts";
+import { adamWScalarsWidth, NovalabAdamWGroupProgram } from "./adamw_program.ts";
+
+export { adamWScalarsWidth };
 
 interface TensorData {
   refCount: number;
@@ -75,6 +78,17 @@ function finite(attrs: NamedAttrMap, name: string, kernel: string): number {
   return x;
 }
 
+/** Throws unless `t` is the only tensor on its buffer (it is about to be written in place). */
+function soleOwner(backend: WebGPUBackend, t: TensorInfo, name: string): void {
+  const owners = tensorData(backend, t).refCount;
+  if (owners !== 1) {
+    throw new Error(
+      `${WHERE}: ${ADAMW_GROUP} updates ${name} in place, but ${name} shares its buffer with ` +
+        `${owners - 1} other tensor(s) that would change with it; give it its own buffer first`,
+    );
+  }
+}
+
 function flat(t: TensorInfo): TensorInfo {
   return { ...t, shape: [sizeOf(t)] };
 }
@@ -85,12 +99,21 @@ function runGroup(args: Args): TensorInfo {
   const K = ADAMW_GROUP;
   const state = float32(args.inputs["state"], "state", K);
   const ends = attrs["ends"] as number[] | undefined;
-  const decays = attrs["decays"] as number[] | undefined;
   const n = ends?.length ?? 0;
-  if (!Array.isArray(ends) || n === 0 || !Array.isArray(decays) || decays.length !== n) {
+  if (!Array.isArray(ends) || n === 0) {
     throw new Error(
-      `${WHERE}: ${K} attrs ends and decays must list one number per member, got ` +
-        `${JSON.stringify(ends)} and ${JSON.stringify(decays)}`,
+      `${WHERE}: ${K} attr ends must list one number per member, got ${JSON.stringify(ends)}`,
+    );
+  }
+  const scalars = float32(args.inputs["scalars"], "scalars", K);
+  const scalarsAt = Number(attrs["scalarsAt"] ?? 0);
+  if (
+    !Number.isInteger(scalarsAt) || scalarsAt < 0 ||
+    scalarsAt + adamWScalarsWidth() > sizeOf(scalars)
+  ) {
+    throw new Error(
+      `${WHERE}: ${K} attr scalarsAt ${attrs["scalarsAt"]} leaves no row of ` +
+        `${adamWScalarsWidth()} in the ${sizeOf(scalars)} scalars`,
     );
   }
   const elements = ends[n - 1]!;
@@ -112,13 +135,7 @@ function runGroup(args: Args): TensorInfo {
           `${sizeOf(p)} (shape [${p.shape.join(", ")}]) and its gradient ${sizeOf(g)}`,
       );
     }
-    const owners = tensorData(backend, p).refCount;
-    if (owners !== 1) {
-      throw new Error(
-        `${WHERE}: ${K} updates parameters in place, but p${j} shares its buffer with ` +
-          `${owners - 1} other tensor(s) that would change with it; give it its own buffer first`,
-      );
-    }
+    soleOwner(backend, p, `p${j}`);
     params.push(p);
     grads.push(g);
   }
@@ -127,13 +144,14 @@ function runGroup(args: Args): TensorInfo {
     { type: "int32", data: [elements] },
     ...ends.map((e) => ({ type: "int32", data: [e] })),
     { type: "int32", data: [present] },
+    { type: "int32", data: [scalarsAt] },
     ...["beta1", "beta2"].flatMap((k) => {
       const beta = finite(attrs, k, K);
       return [f32(beta), f32(1 - beta)];
     }),
-    ...["stepSize", "bc2Sqrt", "eps"].map((k) => f32(finite(attrs, k, K))),
-    ...decays.map((d, j) => f32(finite({ d }, "d", `${K} decays[${j}]`))),
+    f32(finite(attrs, "eps", K)),
   ];
+  soleOwner(backend, state, "state");
   const scale = args.inputs["gradScale"];
   if (scale && (scale.dtype !== "float32" || sizeOf(scale) !== 1)) {
     throw new Error(
@@ -149,15 +167,21 @@ function runGroup(args: Args): TensorInfo {
   }
   const control = scale ? "scale" : guard ? "guard" : "none";
   const extra = scale ?? guard;
-  const newState = backend.runWebGPUProgram(
+  const unused = backend.runWebGPUProgram(
     new NovalabAdamWGroupProgram(n, elements, control),
-    [flat(state), ...grads.map(flat), ...params.map(flat), ...(extra ? [flat(extra)] : [])],
+    [
+      flat(state),
+      flat(scalars),
+      ...grads.map(flat),
+      ...params.map(flat),
+      ...(extra ? [flat(extra)] : []),
+    ],
     "float32",
     uniforms,
   );
-  // The dispatch wrote the parameters: a CPU copy cached by an earlier read is stale.
-  for (const p of params) tensorData(backend, p).values = null;
-  return newState;
+  // The dispatch wrote the state and parameters: a CPU copy cached by an earlier read is stale.
+  for (const t of [state, ...params]) tensorData(backend, t).values = null;
+  return unused;
 }
 
 /** Kernel config of the fused AdamW (webgpu). */

@@ -4,17 +4,20 @@
  * {@linkcode MAX_ADAMW_GROUP_SLOTS} parameters and their new values.
  *
  * The group's moments live in one packed state tensor, interleaved per element
- * (`[m₀, v₀, m₁, v₁, …]`, the parameters one after another): the program's
- * `result`. The parameters are updated in place, as PyTorch's fused AdamW
- * does: the device binds inputs `p0…` writable (`kernels/extra_outputs.ts`'s
- * marker), so a step allocates nothing but the new state. One thread per
- * element.
+ * (`[m₀, v₀, m₁, v₁, …]`, the parameters one after another). State and
+ * parameters are updated in place, as PyTorch's fused AdamW does: the device
+ * binds inputs `state` and `p0…` writable (`kernels/extra_outputs.ts`'s
+ * marker), so a step allocates nothing (the program's own output is one
+ * unused element) and every step reads and writes the same buffers — what a
+ * replayed step needs (`core/step_replay.ts`). One thread per element.
  *
  * The formulas are `core/optim.ts`'s AdamW, operation for operation:
  * `m ← m·β1 + g·(1−β1)`, `v ← v·β2 + g²·(1−β2)`,
  * `p ← p·(1 − lr·wd) − (m / (√v / √(1−β2ᵗ) + ε)) · (lr / (1−β1ᵗ))`.
  * A parameter without a gradient this step keeps its moments and its value.
- * Every step-dependent number is a uniform, so one compiled pipeline per group
+ * The step-dependent numbers (`lr / (1−β1ᵗ)`, `√(1−β2ᵗ)`, `1 − lr·wd` per
+ * member) come from a small `scalars` tensor, a row per group, so the
+ * uniforms are the same at every step and one compiled pipeline per group
  * size serves every step, learning rate and group.
  *
  * @module
@@ -27,12 +30,12 @@ export const MAX_ADAMW_GROUP_SLOTS = 16;
 
 /**
  * Parameters per group the device can bind: each takes two storage buffers
- * (gradient, value) besides the old and new state and the gradient scale, so
- * `⌊(limit − 3) / 2⌋`, at least 2 (WebGPU's default limit of 8) and at most
- * {@linkcode MAX_ADAMW_GROUP_SLOTS}.
+ * (gradient, value) besides the state, the scalars, the (unused) output and
+ * the gradient scale, so `⌊(limit − 4) / 2⌋`, at least 2 (WebGPU's default
+ * limit of 8) and at most {@linkcode MAX_ADAMW_GROUP_SLOTS}.
  */
 export function adamWGroupSlots(maxStorageBuffersPerShaderStage: number): number {
-  const fit = Math.floor((maxStorageBuffersPerShaderStage - 3) / 2);
+  const fit = Math.floor((maxStorageBuffersPerShaderStage - 4) / 2);
   return Math.max(2, Math.min(MAX_ADAMW_GROUP_SLOTS, fit));
 }
 
@@ -44,15 +47,21 @@ export type AdamWControl = "none" | "scale" | "guard";
 
 const slots = (n: number) => Array.from({ length: n }, (_, j) => j);
 
+/** Scalars per group row: `stepSize`, `bc2Sqrt`, then `decay` per member slot. */
+export function adamWScalarsWidth(): number {
+  return 2 + MAX_ADAMW_GROUP_SLOTS;
+}
+
 /**
- * One group's update: inputs `state` `[2E]`, gradients `g0…` and parameters
- * `p0…` (flattened, written in place); output: the new packed state `[2E]`.
+ * One group's update: inputs `state` `[2E]` (written in place), `scalars`
+ * (the group's row at `scalarsAt`), gradients `g0…` and parameters `p0…`
+ * (flattened, written in place); output: one unused element.
  */
 export class NovalabAdamWGroupProgram implements WebGPUProgram {
-  /** Inputs: old state, gradients, parameters (updated in place). */
+  /** Inputs: state and parameters (updated in place), scalars, gradients. */
   variableNames: string[];
-  /** The new packed state. */
-  outputShape: number[];
+  /** One unused element (tfjs programs have an output). */
+  outputShape = [1];
   /** Cache key (tfjs appends input ranks and shapes). */
   shaderKey: string;
   /** Flat layout: `main(index)`, one thread per parameter element. */
@@ -63,8 +72,8 @@ export class NovalabAdamWGroupProgram implements WebGPUProgram {
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   /**
    * `elements`: E; `end0…`: cumulative element ends of the members;
-   * `present`: bit j set when member j has a gradient; `stepSize`:
-   * `lr / (1−β1ᵗ)`; `bc2Sqrt`: `√(1−β2ᵗ)`; `decay0…`: `1 − lr·wd` per member.
+   * `present`: bit j set when member j has a gradient; `scalarsAt`: where the
+   * group's row of `scalars` starts (`[lr / (1−β1ᵗ), √(1−β2ᵗ), 1 − lr·wd per member]`).
    */
   uniforms: string;
   readonly #members: number;
@@ -80,15 +89,12 @@ export class NovalabAdamWGroupProgram implements WebGPUProgram {
     this.#members = members;
     const names = (prefix: string) => slots(members).map((j) => `${prefix}${j}`);
     const extra = control === "scale" ? ["gradScale"] : control === "guard" ? ["guard"] : [];
-    this.variableNames = ["state", ...names("g"), ...names("p"), ...extra];
-    this.outputShape = [2 * elements];
+    this.variableNames = ["state", "scalars", ...names("g"), ...names("p"), ...extra];
     this.shaderKey = `novalabAdamWGroup${members}${control === "none" ? "" : `_${control}`}`;
     this.dispatch = [Math.ceil(elements / WORKGROUP), 1, 1];
     this.uniforms = `elements : i32, ${names("end").map((e) => `${e} : i32, `).join("")}` +
-      "present : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, " +
-      `stepSize : f32, bc2Sqrt : f32, eps : f32, ${
-        names("decay").map((d) => `${d} : f32, `).join("")
-      }`;
+      "present : i32, scalarsAt : i32, beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, " +
+      "oneMinusBeta2 : f32, eps : f32,";
   }
 
   /** WGSL user code. */
@@ -97,13 +103,13 @@ export class NovalabAdamWGroupProgram implements WebGPUProgram {
     const locate = slots(n - 1).map((j) =>
       `if (index >= uniforms.end${j}) { slot = ${j + 1}; start = uniforms.end${j}; }`
     ).join("\n  ");
-    const read = slots(n).map((j) =>
-      `case ${j}: { p = p${j}[i]; decay = uniforms.decay${j}; if (present) { g = g${j}[i]; } }`
-    ).join("\n    ");
+    const read = slots(n).map((j) => `case ${j}: { p = p${j}[i]; if (present) { g = g${j}[i]; } }`)
+      .join("\n    ");
     const write = slots(n).map((j) => `case ${j}: { p${j}[i] = p; }`).join("\n    ");
     return `
-${readWriteLine(slots(n).map((j) => `p${j}`))}
+${readWriteLine(["state", ...slots(n).map((j) => `p${j}`)])}
 fn main(index : i32) {
+  if (index == 0) { result[0] = 0.0; } // the unused output must stay bound
   if (index >= uniforms.elements) { return; }
   var slot = 0;
   var start = 0;
@@ -114,7 +120,7 @@ fn main(index : i32) {
     };
   var p = 0.0;
   var g = 0.0;
-  var decay = 1.0;
+  let decay = scalars[uniforms.scalarsAt + 2 + slot];
   switch slot {
     ${read}
     default: {}
@@ -131,12 +137,10 @@ fn main(index : i32) {
   if (present) {
     m = m * uniforms.beta1 + g * uniforms.oneMinusBeta1;
     v = v * uniforms.beta2 + (g * g) * uniforms.oneMinusBeta2;
-    let denom = sqrt(v) / uniforms.bc2Sqrt + uniforms.eps;
-    p = p * decay - (m / denom) * uniforms.stepSize;
-  }
-  result[2 * index] = m;
-  result[2 * index + 1] = v;
-  if (present) {
+    let denom = sqrt(v) / scalars[uniforms.scalarsAt + 1] + uniforms.eps;
+    p = p * decay - (m / denom) * scalars[uniforms.scalarsAt];
+    state[2 * index] = m;
+    state[2 * index + 1] = v;
     switch slot {
       ${write}
       default: {}

@@ -2,14 +2,14 @@
  * AdamW moments packed for the fused WebGPU update (`kernels/adamw.ts`).
  *
  * Parameters are grouped in the optimiser's order, at most as many per group
- * as the device can bind (`adamWGroupSlots`: 15 with 32 storage buffers per
+ * as the device can bind (`adamWGroupSlots`: 14 with 32 storage buffers per
  * stage, 16 at most) and at most `maxStorageBufferBindingSize` bytes of state
  * per group. A group's first and second moments live in one float32 tensor,
  * interleaved per element (`[m₀, v₀, m₁, v₁, …]`, its parameters one after
- * another). One step then costs one dispatch per group, which writes the new
- * moments and updates the parameters in place: for the 152 parameters of a
- * ViT-Ti, 10 dispatches (15 per group with 32 storage buffers per stage)
- * instead of the reference composition's 13 per parameter.
+ * another). One step then costs one dispatch per group, which updates the
+ * moments and the parameters in place: for the 152 parameters of a ViT-Ti,
+ * 11 dispatches (14 per group with 32 storage buffers per stage) instead of
+ * the reference composition's 13 per parameter.
  *
  * The packing is internal: `read` gives each parameter's `m` and `v` shaped
  * like the parameter, so checkpoints keep `optim.m.<name>` / `optim.v.<name>`.
@@ -21,7 +21,7 @@ import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Parameter } from "../core/types.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
 import { ADAMW_GROUP } from "./adamw.ts";
-import { adamWGroupSlots } from "./adamw_program.ts";
+import { adamWGroupSlots, adamWScalarsWidth } from "./adamw_program.ts";
 
 /** The numbers of one AdamW step (bias corrections already computed for step t). */
 export interface AdamWStep {
@@ -50,6 +50,12 @@ export interface AdamWStep {
    * when its element 1 is 0 moments and parameters stay as they were.
    */
   guard?: Tensor;
+  /**
+   * The packed moments' per-step numbers ({@linkcode PackedAdamWMoments.stepScalars}'s
+   * layout), when the caller made them (as a `hostValue`, so a replayed step
+   * produces them afresh); made from the numbers above otherwise.
+   */
+  scalars?: Tensor;
 }
 
 /** First and second moments of one parameter, shaped like it. */
@@ -158,16 +164,36 @@ export class PackedAdamWMoments implements AdamWMoments {
     }
   }
 
-  /** One dispatch per group with a gradient: new moments, parameters updated in place. */
+  /**
+   * This step's numbers for the kernels, a row of {@linkcode adamWScalarsWidth}
+   * per group: `lr / (1−β1ᵗ)`, `√(1−β2ᵗ)`, then `1 − lr·wd` per member
+   * (float64, rounded once to float32 here).
+   */
+  stepScalars(s: AdamWStep): Float32Array {
+    const width = adamWScalarsWidth();
+    const out = new Float32Array(this.#groups.length * width);
+    this.#groups.forEach((group, i) => {
+      out[i * width] = s.lr / s.bc1;
+      out[i * width + 1] = s.bc2Sqrt;
+      group.members.forEach(({ param }, j) => {
+        const wd = param.decay ? s.weightDecay : 0;
+        out[i * width + 2 + j] = wd === 0 ? 1 : 1 - s.lr * wd;
+      });
+    });
+    return out;
+  }
+
+  /** One dispatch per group with a gradient: moments and parameters updated in place. */
   update(grads: Map<string, Tensor>, s: AdamWStep): void {
-    for (const group of this.#groups) {
-      if (!group.members.some((m) => grads.has(m.param.name))) continue;
+    const scalars = s.scalars ?? tf.tensor(this.stepScalars(s));
+    this.#groups.forEach((group, i) => {
+      if (!group.members.some((m) => grads.has(m.param.name))) return;
       for (const { param } of group.members) ownBuffer(param.variable);
       tf.tidy(() => {
-        const inputs: Record<string, Tensor> = { state: group.state };
+        const inputs: Record<string, Tensor> = { state: group.state, scalars };
         if (s.gradScale) inputs["gradScale"] = s.gradScale;
         if (s.guard) inputs["guard"] = s.guard;
-        const ends: number[] = [], decays: number[] = [];
+        const ends: number[] = [];
         let present = 0;
         group.members.forEach(({ param, offset, size }, j) => {
           const g = grads.get(param.name);
@@ -175,22 +201,19 @@ export class PackedAdamWMoments implements AdamWMoments {
           inputs[`g${j}`] = g ?? this.#placeholder;
           inputs[`p${j}`] = param.variable;
           ends.push(offset + size);
-          const wd = param.decay ? s.weightDecay : 0;
-          decays.push(wd === 0 ? 1 : 1 - s.lr * wd);
         });
         const attrs = {
           ends,
           present,
+          scalarsAt: i * adamWScalarsWidth(),
           beta1: s.beta1,
           beta2: s.beta2,
-          stepSize: s.lr / s.bc1,
-          bc2Sqrt: s.bc2Sqrt,
           eps: s.eps,
-          decays,
         };
-        group.state.assign(tf.engine().runKernel(ADAMW_GROUP, inputs, attrs) as Tensor);
+        tf.engine().runKernel(ADAMW_GROUP, inputs, attrs); // in place; its output is unused
       });
-    }
+    });
+    if (!s.scalars) scalars.dispose();
   }
 
   /** `name`'s moments, unpacked (new tensors owned by the caller). */

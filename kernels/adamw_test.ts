@@ -16,7 +16,7 @@ import { loadCheckpoint, saveCheckpoint } from "../core/checkpoint.ts";
 import { decodeSafetensors } from "../core/safetensors.ts";
 import type { Parameter } from "../core/types.ts";
 import { groupParameters } from "./adamw_state.ts";
-import { ADAMW_GROUP } from "./adamw.ts";
+import { ADAMW_GROUP, adamWScalarsWidth } from "./adamw.ts";
 import { adamWGroupSlots, MAX_ADAMW_GROUP_SLOTS } from "./adamw_program.ts";
 import { installNovalabKernels, restoreStockKernels } from "./install.ts";
 import { assertClose, useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
@@ -28,7 +28,7 @@ const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: fal
 /** fp32: a few steps of O(1) updates scaled by lr ≤ 0.05, compared entry by entry. */
 const TOL = { atol: 1e-6, rtol: 1e-5 };
 /**
- * `[shape, decay]`: 18 parameters, groups of 15 and 3 on adapters with 32 storage buffers per
+ * `[shape, decay]`: 18 parameters, groups of 14 and 4 on adapters with 32 storage buffers per
  * stage (lavapipe), so two shader variants run; odd sizes, one of size 1, some > 64.
  */
 const SPECS: [number[], boolean][] = [
@@ -135,8 +135,8 @@ Deno.test("kernels/adamw: parameters are grouped by slot count and state bytes",
 });
 
 Deno.test("kernels/adamw: a group holds as many parameters as the device can bind", () => {
-  assert.equal(adamWGroupSlots(8), 2, "WebGPU's default: state in and out, gradient scale + 2 × 2");
-  assert.equal(adamWGroupSlots(13), 5);
+  assert.equal(adamWGroupSlots(8), 2, "WebGPU's default: state, scalars, output, scale + 2 × 2");
+  assert.equal(adamWGroupSlots(13), 4);
   assert.equal(adamWGroupSlots(32), 14);
   assert.equal(adamWGroupSlots(1_000_000), MAX_ADAMW_GROUP_SLOTS);
 });
@@ -227,16 +227,12 @@ Deno.test({
     const p = tf.tidy(() => tf.variable(tf.ones([3])));
     const shared = tf.clone(p);
     const run = () =>
-      tf.engine().runKernel(ADAMW_GROUP, { state: tf.zeros([6]), g0: tf.ones([3]), p0: p }, {
-        ends: [3],
-        present: 1,
-        beta1: 0.9,
-        beta2: 0.99,
-        stepSize: 0.1,
-        bc2Sqrt: 0.1,
-        eps: 1e-8,
-        decays: [1],
-      });
+      tf.engine().runKernel(ADAMW_GROUP, {
+        state: tf.zeros([6]),
+        scalars: tf.ones([adamWScalarsWidth()]),
+        g0: tf.ones([3]),
+        p0: p,
+      }, { ends: [3], present: 1, scalarsAt: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8 });
     assert.throws(() => tf.tidy(run), /p0 shares its buffer with 1 other tensor/);
     assert.deepEqual(Array.from(await shared.data()), [1, 1, 1]);
     tf.dispose([p, shared]);

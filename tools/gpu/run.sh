@@ -7,7 +7,8 @@
 #   run.sh first   (the default) the acceptance numbers in priority order, for a
 #                  session that may get one call: the WebGPU correctness tests
 #                  (at most 150 s; full log in tests.log), ViT-Ti/16 b64 with the anchor
-#                  (fp32 + amp) and with tuned matmul tilings (--autotune), matmul
+#                  (fp32 + amp), with tuned matmul tilings (--autotune) and replayed
+#                  (--replay: recorded once, no tfjs work per step), matmul
 #                  4096² with every tile form, the ViT-Ti
 #                  b64 GPU profile, ViT-S/16 b64, ViT-Ti and ViT-S b256 with the
 #                  anchor, ViT-Ti b64 over 100 steps (memory flatness)
@@ -84,6 +85,7 @@ case "${1:-first}" in
     gpu_tests 150
     bench first gpu-vit $vit_ti --batch 64 --steps 10 --anchor-modes fp32,amp
     bench first gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --autotune
+    bench first gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --replay
     bench first matmul --size 4096 --reps 10 --tile-forms
     bench first gpu-vit $vit_ti --batch 64 --steps 3 --no-anchor --profile
     bench first gpu-vit $vit_s --batch 64 --steps 10 --anchor-modes fp32,amp
@@ -95,6 +97,7 @@ case "${1:-first}" in
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv | tee "$out/gpu.log"
     bench ti gpu-vit $vit_ti --batch 64 --steps 3 --compare-kernels --anchor-modes fp32,amp
     bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor
+    bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor --replay
     bench ti gpu-vit $vit_ti --batch 256 --steps 10 --anchor-modes fp32,amp
     bench matmul matmul --size 4096 --reps 10 --tile-forms
     ;;
