@@ -143,6 +143,9 @@ export {
   ReplayableStep,
   type ReplayableStepOptions,
   type ReplayStats,
+  SAME_STEP,
+  type StepHost,
+  type StepHostContext,
 } from "./core/replayable_step.ts";
 export { learningRate, type ScheduleOptions } from "./core/schedule.ts";
 export { clipByGlobalNorm, globalNorm } from "./core/clip_grad.ts";
