@@ -64,6 +64,10 @@ export function buildProgram(): Command {
       "--autotune",
       "webgpu: time matmul tilings and attention/LayerNorm forms after step 1, keep the fastest",
     )
+    .option(
+      "--replay",
+      "webgpu: record the training step once, then replay it without tfjs's per-op host work",
+    )
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
       if (!source) throw new Error("run: name a recipe file, or --resume <run-dir>");
@@ -74,6 +78,7 @@ export function buildProgram(): Command {
         backend: opts.backend as BackendChoice | undefined,
         quiet: opts.quiet,
         ...(opts.autotune ? { autotune: true } : {}),
+        ...(opts.replay ? { replay: true } : {}),
       });
       console.log(`run directory: ${result.paths.root}`);
       console.log(`backend: ${result.backend.name}; ${result.imagesPerSecond.toFixed(0)} images/s`);

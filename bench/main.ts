@@ -225,6 +225,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
     "--autotune",
     "webgpu: time matmul tilings, attention/LayerNorm forms after the warm-up step, keep the fastest",
   )
+  .option("--replay", "webgpu: record the training step once and replay it (no tfjs work per step)")
   .action((recipePath: string, opts) =>
     benchTrain(recipePath, {
       set: opts.set,
@@ -233,6 +234,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
       profile: opts.profile === true,
       profileShapes: opts.profileShapes === true,
       autotune: opts.autotune === true,
+      replay: opts.replay === true,
     })
   );
 

@@ -34,6 +34,8 @@ export interface TrainBenchOptions {
   profileShapes?: boolean;
   /** WebGPU: tune the matmul tilings of the warm-up step's shapes (`--autotune`). */
   autotune?: boolean;
+  /** WebGPU: record the step and replay it (`--replay`; three more warm-up steps). */
+  replay?: boolean;
 }
 
 /** Runs and prints the training-step benchmark of the recipe at `recipePath`. */
@@ -42,10 +44,19 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   const info = await initBackend(o.backend);
   applyPrecision(recipe.precision ?? "fp32", info);
   const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
-  const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
+  const trainer = new Trainer(graph, source, {
+    config: recipe.train,
+    seed: recipe.seed,
+    ...(o.replay && { replay: true }),
+  });
   const tuning = o.autotune ? startStepTuning(defaultCacheDir()) : undefined;
   await trainer.step(0);
   for (const line of (await tuning?.finish())?.lines ?? []) console.log(line);
+  // With replay: record twice, replay once, so the timed steps are replays (steps 1–3 warm up).
+  const first = o.replay ? 4 : 1;
+  for (let s = 1; s < first; s++) await trainer.step(s);
+  const replaysBefore = trainer.replayStats?.replays ?? 0;
+  const replaySubmitMs = trainer.replayStats?.submitMs ?? 0;
   const backend = info.name === "webgpu" ? tf.backend() as WebGPUBackend : undefined;
   if (o.profile && !backend) {
     throw new Error(`--profile times GPU kernels: it needs --backend webgpu (got ${info.name})`);
@@ -68,7 +79,7 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   };
   const finish = (step?: PendingStep) =>
     timed(async () => await step?.metrics(), (d) => waitMs += d);
-  for (let s = 1; s <= o.steps; s++) {
+  for (let s = first; s < first + o.steps; s++) {
     if (!pipeline) await finish(pending);
     const recorded = await timed(() => trainer.begin(s), (d) => recordMs += d);
     if (pipeline) await finish(pending);
@@ -84,9 +95,25 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
       pipeline ? "one step in flight" : `each step read first, ${TRAIN_PIPELINE_ENV}=0`
     })`,
   );
+  const replay = trainer.replayStats;
+  if (replay) {
+    console.log(
+      replay.mode === "replaying"
+        ? `  replayed: ${replay.replays - replaysBefore} timed steps, ${replay.dispatches} ` +
+          `dispatches and ${replay.submits} submits each`
+        : `  not replayed (${replay.mode}): ${replay.reason}`,
+    );
+  }
   if (counter) {
     const c = counter.read();
     counter.detach();
+    if (replay?.mode === "replaying") {
+      const n = replay.replays - replaysBefore;
+      c.dispatches += replay.dispatches * n;
+      c.submits += replay.submits * n;
+      c.submitMs += replay.submitMs - replaySubmitMs;
+      c.byProgram["(replayed)"] = replay.dispatches * n;
+    }
     const top = Object.entries(c.byProgram).sort((a, b) => b[1] - a[1])
       .map(([p, n]) => `${p} ${+(n / o.steps).toFixed(1)}`).join(", ");
     console.log(

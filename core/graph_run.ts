@@ -103,7 +103,7 @@ export class CompiledGraph {
         if (v === undefined) throw new Error(`node "${node.name}" needs "${r}", not provided`);
         return v;
       });
-      const nodeCtx = { ...ctx, seed: deriveSeed(ctx.seed, node.name) };
+      const nodeCtx = withSeed(ctx, deriveSeed(ctx.seed, node.name));
       values.set(node.name, this.modules.get(node.name)!.forward(inputs, nodeCtx));
     }
   }
@@ -121,7 +121,7 @@ export class CompiledGraph {
       for (const [role, ref] of Object.entries(loss.inputs)) {
         inputs[role] = Array.isArray(ref) ? ref.map((r) => values.get(r)!) : values.get(ref)!;
       }
-      const value = this.terms[i]!.fn(inputs, { ...ctx, seed: deriveSeed(ctx.seed, "loss", i) });
+      const value = this.terms[i]!.fn(inputs, withSeed(ctx, deriveSeed(ctx.seed, "loss", i)));
       terms.set(loss.name, value);
       // A weight of 1 and the first term cost no op (on WebGPU, no dispatch either way).
       const weighted = loss.weight === 1 ? value : tf.mul(value, loss.weight) as Scalar;
@@ -183,4 +183,18 @@ export class CompiledGraph {
   dispose(): void {
     for (const m of this.modules.values()) m.dispose();
   }
+}
+
+/**
+ * `ctx` with another seed. Its other fields are read through `ctx` when read
+ * (not copied now), so reading `step` stays visible to a recorded step
+ * (`core/device_step.ts`'s `stepContext`).
+ */
+function withSeed(ctx: ForwardContext, seed: number): ForwardContext {
+  const fields: PropertyDescriptorMap = {};
+  for (const key in ctx) {
+    fields[key] = { get: () => ctx[key as keyof ForwardContext], enumerable: true };
+  }
+  fields["seed"] = { value: seed, enumerable: true };
+  return Object.defineProperties({}, fields) as ForwardContext;
 }

@@ -26,6 +26,7 @@ import {
   PackedAdamWMoments,
 } from "../kernels/adamw_state.ts";
 import { hostValue } from "./step_recording.ts";
+import { SAME_STEP, type StepHost } from "./step_host.ts";
 import { SeparateMoments } from "./adamw_moments.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
@@ -48,11 +49,13 @@ export const OPTIM_M_PREFIX = "optim.m.";
 export const OPTIM_V_PREFIX = "optim.v.";
 
 /**
- * The learning rate of update `t` (1 for the first update): what a
- * replayed step (`core/replayable_step.ts`) needs, since a number passed to
+ * The learning rate of update `t` (1 for the first update), or of the step
+ * `host` stands for (`core/step_host.ts`: e.g. `host.input(info).step` for a
+ * step number passed as a host input): what a replayed step
+ * (`core/replayable_step.ts`) needs, since a number passed to
  * {@linkcode AdamW.apply} is recorded with the step and reused by every replay.
  */
-export type LearningRateAt = (t: number) => number;
+export type LearningRateAt = (t: number, host: StepHost) => number;
 
 function checkLearningRate(lr: number): number {
   if (!(Number.isFinite(lr) && lr >= 0)) {
@@ -210,17 +213,21 @@ export class AdamW {
     // The count and the step's numbers as a host value: a replayed step
     // (core/replayable_step.ts) advances them too.
     let step!: AdamWStep;
-    const scalars = hostValue(() => moments.stepScalars(step = this.#advance(lr)), undefined, [
-      typeof lr === "number" ? lr : NaN,
-    ]);
+    const scalars = hostValue(
+      (host) => moments.stepScalars(step = this.#advance(lr, host)),
+      undefined,
+      [
+        typeof lr === "number" ? lr : NaN,
+      ],
+    );
     moments.update(grads, { ...step, ...control, scalars });
     scalars.dispose();
   }
 
   /** Increments the step count and returns the numbers of the update. */
-  #advance(lr: number | LearningRateAt): AdamWStep {
+  #advance(lr: number | LearningRateAt, host: StepHost = SAME_STEP): AdamWStep {
     const t = ++this.#t;
-    const rate = typeof lr === "number" ? lr : checkLearningRate(lr(t));
+    const rate = typeof lr === "number" ? lr : checkLearningRate(lr(t, host));
     const { beta1, beta2, eps, weightDecay } = this;
     return {
       lr: rate,

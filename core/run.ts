@@ -81,6 +81,11 @@ export interface RunOptions {
    * fastest (cached per adapter; default `NOVALAB_MATMUL_AUTOTUNE=1`).
    */
   autotune?: boolean;
+  /**
+   * WebGPU: record the training step once and replay it without tfjs's host
+   * work (`core/device_step.ts`; default `NOVALAB_STEP_REPLAY=1`).
+   */
+  replay?: boolean;
   /** Skip evaluation. */
   skipEval?: boolean;
   /** Skip writing report.html and the SVG plots. */
@@ -175,8 +180,22 @@ export async function runRecipe(
   const { source, graph } = await buildRecipe(recipe, cacheDir);
   let trainer: Trainer | undefined;
   try {
-    trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed });
-    return await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
+    trainer = new Trainer(graph, source, {
+      config: recipe.train,
+      seed: recipe.seed,
+      ...(options.replay !== undefined && { replay: options.replay }),
+    });
+    const result = await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
+    const replay = trainer.replayStats;
+    if (replay && !options.quiet) {
+      console.error(
+        replay.mode === "replaying"
+          ? `step replay: ${replay.replays} steps replayed (${replay.dispatches} dispatches, ` +
+            `${replay.submits} submits each)`
+          : `step replay: not replayed (${replay.mode}): ${replay.reason}`,
+      );
+    }
+    return result;
   } finally {
     // Everything the run allocated, also on failure: a sweep runs many members in one process.
     trainer?.optimizer.dispose();

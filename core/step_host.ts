@@ -5,9 +5,9 @@
  * recorded step's values and asks a {@linkcode StepHost} for their
  * counterparts in the step being replayed:
  *
- * ```ts
- * hostValue((host) => directions(k, slices, host.seed(ctx.seed)));
- * hostValue((host) => embed(host.input(captions)));
+ * ```text
+ * hostValue((host) => directions(k, slices, host.seed(ctx.seed)))
+ * hostValue((host) => embed(host.input(captions)))
  * ```
  *
  * Run as written (and while recording) the host is the identity. At a
@@ -100,6 +100,41 @@ export function replayHost(
         );
       }
       return newInputs[at] as T;
+    },
+  };
+}
+
+/**
+ * The host of a step being recorded: seeds and inputs as they are, but one
+ * a replay could not follow (a seed not derived from the step's seeds, an
+ * object that is not a host input) is reported to `refuse`, so the step is
+ * never replayed rather than replayed wrong.
+ */
+export function recordingHost(
+  context: StepHostContext,
+  derivations: SeedDerivations,
+  refuse: (reason: string) => void,
+): StepHost {
+  const roots = context.seeds ?? [];
+  const inputs = context.inputs ?? [];
+  return {
+    seed: (s) => {
+      let x = s;
+      for (let depth = 0; !roots.includes(x); depth++) {
+        const made = derivations.get(x);
+        if (!made || depth > 64) {
+          refuse(`a host value used seed ${s}, not derived (deriveSeed) from the step's seeds`);
+          break;
+        }
+        x = made.parent;
+      }
+      return s;
+    },
+    input: (x) => {
+      if (!inputs.includes(x)) {
+        refuse("a host value read an object the step was not given as a host input");
+      }
+      return x;
     },
   };
 }

@@ -37,6 +37,7 @@ import { submitPendingWork } from "./webgpu_device.ts";
 import { type EncodedCommand, recordEncoder } from "./encoder_recording.ts";
 import {
   logSeedDerivations,
+  recordingHost,
   SAME_STEP,
   type SeedDerivations,
   type StepHost,
@@ -126,7 +127,7 @@ export function hostValue(
   shape?: number[],
   fixed: readonly number[] = [],
 ): Tensor {
-  const values = produce(SAME_STEP);
+  const values = produce(active?.host ?? SAME_STEP);
   const tensor = tf.tensor(
     values,
     shape ?? [values.length],
@@ -139,6 +140,14 @@ export function hostValue(
     (tf.backend() as unknown as RecorderInternals).uploadToGPU(tensor.dataId);
   }
   return tensor;
+}
+
+/**
+ * Keeps the step being recorded, if any, from being replayed, for `reason`
+ * (host code that did something a replay could not follow).
+ */
+export function refuseRecording(reason: string): void {
+  active?.refuse(reason);
 }
 
 function bytesOf(
@@ -163,6 +172,8 @@ export class Recorder {
   #recording: StepRecording;
   #lists = new WeakMap<GPUCommandBuffer, EncodedCommand[]>();
   #producerOf = new Map<object, number>();
+  /** What host values made while recording see (`core/step_host.ts`'s recordingHost). */
+  readonly host: StepHost;
 
   /**
    * Flushes the backend's pending work, then starts recording `backend`;
@@ -187,6 +198,7 @@ export class Recorder {
     const released = this.#recording.released;
     this.#restore.push(onBufferRelease(backend, (buffer) => released.add(buffer)));
     this.#restore.push(logSeedDerivations(this.#recording.host.derivations));
+    this.host = recordingHost(context, this.#recording.host.derivations, (r) => this.refuse(r));
     this.#install();
     active = this;
   }

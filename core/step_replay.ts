@@ -90,6 +90,7 @@ export class StepReplay {
   #outputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
   #claimed: { key: string; buffer: GPUBuffer }[];
   #stale: string | null = null;
+  #written: { values: unknown }[];
   #unwatch: () => void;
   /** Dispatches per replay. */
   readonly dispatches: number;
@@ -106,6 +107,7 @@ export class StepReplay {
       outputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
       lived: Set<GPUBuffer>;
       claimed: { key: string; buffer: GPUBuffer }[];
+      written: { values: unknown }[];
     },
   ) {
     this.#b = backend as unknown as Internals;
@@ -113,6 +115,7 @@ export class StepReplay {
     this.#inputs = parts.inputs;
     this.#outputs = parts.outputs;
     this.#claimed = parts.claimed;
+    this.#written = parts.written;
     this.#unwatch = onBufferRelease(backend, (buffer) => {
       if (parts.lived.has(buffer)) {
         this.#stale ??= `a tensor the step reads or updates (${buffer.size} bytes) was ` +
@@ -168,11 +171,18 @@ export class StepReplay {
       tensor: holdData(backend, t.dataId, t.shape, t.dtype),
       buffer: buffers[i]!,
     });
+    // Variables the step may write: their CPU copies (cached by a read) go stale at every replay.
+    const written = Object.values(tf.engine().registeredVariables)
+      .map((v) => b.tensorMap.get(v.dataId) as { resource: unknown; values: unknown } | undefined)
+      .filter((d): d is { resource: GPUBuffer; values: unknown } =>
+        d !== undefined && d.resource instanceof GPUBuffer && lived.includes(d.resource)
+      );
     return new StepReplay(backend, recording, {
       inputs: inputs.map((t, i) => hold(t, i, inputBuffers)),
       outputs: outputs.map((t, i) => hold(t, i, outputBuffers)),
       lived: new Set(lived),
       claimed: claim,
+      written,
     });
   }
 
@@ -246,6 +256,7 @@ export class StepReplay {
       last.copyBufferToBuffer(buffer, 0, outputs[i]!.buffer, 0, buffer.size);
     });
     this.#submit([last.finish()]);
+    for (const data of this.#written) data.values = null;
     return outputs.map((o) => o.tensor);
   }
 

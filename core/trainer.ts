@@ -1,26 +1,28 @@
 /**
  * The training step, read in phases: data → forward → losses → backward →
  * clip → guard → update → clamps → metrics. Owns the optimiser; the graph
- * owns the variables.
+ * owns the variables. On WebGPU with novalab's kernels a step is one stretch
+ * of device work gated by its report (`core/device_step.ts`: recorded and
+ * replayed with the `replay` option or `NOVALAB_STEP_REPLAY=1`); elsewhere
+ * the report is read before the update (`core/step_parts.ts`).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { clipScale } from "./clip_grad.ts";
-import { addAll } from "./ops.ts";
 import { lossReferences, type LossSpec } from "./graph_spec.ts";
-import { batchValues, disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { AdamW } from "./optim.ts";
-import { deriveSeed } from "./rng.ts";
 import { learningRate } from "./schedule.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Batch, DataSource, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { submitPendingWork } from "./webgpu_device.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
-import { decodeStepReport, healthyReport, reportMetrics, stepGuard } from "./step_guard.ts";
+import { healthyReport, reportMetrics } from "./step_guard.ts";
 import { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metrics.ts";
+import { DeviceStep, stepReplayWanted } from "./device_step.ts";
+import { hostCheckedStep, type StepParts } from "./step_parts.ts";
+import type { ReplayStats } from "./replayable_step.ts";
 
 /** A step recorded on the device whose report is being read back. */
 interface InFlight {
@@ -50,6 +52,9 @@ export class Trainer {
   readonly #lossTargets: string[];
   /** Names of the loss terms computed each step (those with a weight other than 0). */
   readonly #active: Set<string>;
+  readonly #parts: StepParts;
+  #device: DeviceStep | undefined;
+  #closedReplayStats: ReplayStats | null = null;
   /**
    * Loss terms with weight exactly 0 (an ablation switched them off) and the
    * nodes that only they read: neither runs in a training step.
@@ -66,7 +71,7 @@ export class Trainer {
   constructor(
     readonly graph: CompiledGraph,
     readonly source: DataSource,
-    readonly options: { config: TrainConfig; seed: number },
+    readonly options: { config: TrainConfig; seed: number; replay?: boolean },
   ) {
     const { optimizer } = options.config;
     this.#params = graph.parameters();
@@ -95,6 +100,17 @@ export class Trainer {
       eps: optimizer.eps,
       weightDecay: optimizer.weight_decay,
     });
+    this.#parts = {
+      graph,
+      optimizer: this.optimizer,
+      params: this.#params,
+      byVariable: this.#byVariable,
+      lossTargets: this.#lossTargets,
+      active: this.#active,
+      config: options.config,
+      seed: options.seed,
+      learningRate: (step) => this.learningRate(step),
+    };
   }
 
   /** The learning rate of step `step` under the recipe's schedule. */
@@ -107,6 +123,11 @@ export class Trainer {
       total: steps,
       minRatio: schedule.min_lr_ratio,
     });
+  }
+
+  /** Where replaying the device step stands (`null` before the first device step or without replay). */
+  get replayStats(): ReplayStats | null {
+    return this.#device?.replayStats ?? this.#closedReplayStats;
   }
 
   /** Starts loading micro-batch `batchIndex` (random access, so the result is order-independent). */
@@ -125,34 +146,6 @@ export class Trainer {
     });
   }
 
-  /** Forward + backward of one micro-batch; returns summed-into gradients and losses. */
-  #microStep(step: number, micro: number, batch: Batch, sums: Map<string, Tensor>): Tensor {
-    const { seed } = this.options;
-    const values = batchValues(batch);
-    const ctx = { training: true, step, seed: deriveSeed(seed, "step", step, micro) };
-    let kept: Tensor | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      this.graph.forward(values, ctx, this.#lossTargets);
-      const { total, terms } = this.graph.losses(values, ctx, this.#active);
-      // A fresh tensor, not a clone: clones made under the gradient tape lose
-      // their data on tfjs-backend-webgpu 4.22 once the tape is released.
-      kept = tf.keep(tf.stack([total, ...terms.values()]));
-      return total;
-    }, this.#params.map((p) => p.variable));
-    value.dispose();
-    disposeValues(values, batch);
-    for (const [varName, g] of Object.entries(grads)) {
-      const name = this.#byVariable.get(varName)!;
-      const prev = sums.get(name);
-      sums.set(name, prev ? tf.tidy(() => tf.add(prev, g)) : g);
-      if (prev) {
-        prev.dispose();
-        g.dispose();
-      }
-    }
-    return kept!;
-  }
-
   /** Runs optimiser step `step` (0-based) and returns its metrics. */
   async step(step: number): Promise<StepMetrics> {
     return await (await this.begin(step)).metrics();
@@ -169,51 +162,43 @@ export class Trainer {
   async begin(step: number): Promise<PendingStep> {
     const started = performance.now();
     const { config } = this.options;
-    const sums = new Map<string, Tensor>();
-    const lossSums: Tensor[] = [];
+    const batches: Batch[] = [];
     let dataMs = 0;
     for (let micro = 0; micro < config.accumulate; micro++) {
       const batchIndex = step * config.accumulate + micro;
       const waitStart = performance.now();
-      const batch = await this.#fetch(batchIndex);
+      batches.push(await this.#fetch(batchIndex));
       dataMs += performance.now() - waitStart;
       // Prefetch: the next micro-batch loads (decodes) while this one computes.
       this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
-      lossSums.push(this.#microStep(step, micro, batch, sums));
     }
-    const grads = this.#averaged(sums, config.accumulate);
-    // The norm for the metrics, and clipping's factor, which the optimiser applies.
-    const clipped = clipScale(grads, config.clip_grad_norm || undefined);
-    const losses = lossSums.length === 1
-      ? lossSums[0]!
-      : tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
     const previous = this.#previous ?? healthyReport();
-    const report = stepGuard({ losses, norm: clipped.norm, previous, scale: clipped.scale });
-    this.#previous = report;
-    previous.dispose();
     const lr = this.learningRate(step);
-    const handle = tf.clone(report);
+    let report: Tensor;
+    let handle: Tensor;
     let values: Promise<ArrayLike<number>>;
     let applied = true;
-    if (novalabKernelsActive()) {
-      // The fused update and running statistics read the report's gate on the device.
-      this.optimizer.apply(grads, lr, undefined, report);
-      this.graph.afterStep(report);
-      values = handle.data();
-      values.catch(() => {}); // read (and its error raised) by metrics()
-    } else {
-      // Elsewhere gating every tensor costs more than reading the report first, which
-      // on WASM and the CPU is immediate.
-      const read = await handle.data();
-      applied = decodeStepReport(read).ok;
-      if (applied) {
-        this.optimizer.apply(grads, lr, clipped.scale ?? undefined);
-        this.graph.afterStep();
+    try {
+      if (novalabKernelsActive()) {
+        // The whole step on the device, the update gated by the report (core/device_step.ts).
+        this.#device ??= new DeviceStep(this.#parts, this.options.replay ?? stepReplayWanted());
+        report = this.#device.run(step, batches, previous);
+        handle = tf.clone(report);
+        values = handle.data();
+        values.catch(() => {}); // read (and its error raised) by metrics()
+      } else {
+        // Elsewhere gating every tensor costs more than reading the report first, which
+        // on WASM and the CPU is immediate.
+        const checked = await hostCheckedStep(this.#parts, { step, batches, previous, lr });
+        ({ report, applied } = checked);
+        handle = tf.clone(report);
+        values = Promise.resolve(checked.read);
       }
-      values = Promise.resolve(read);
+    } finally {
+      for (const b of batches) b.image.dispose();
     }
-    for (const g of grads.values()) g.dispose();
-    tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
+    this.#previous = report;
+    previous.dispose();
     // WebGPU: the update starts on the device now rather than when the next step fills a submit.
     submitPendingWork();
     const entry: InFlight = {
@@ -277,15 +262,6 @@ export class Trainer {
     this.#previous = healthyReport();
   }
 
-  /** The mean gradient over `accumulate` micro-batches (the sums themselves when 1). */
-  #averaged(sums: Map<string, Tensor>, accumulate: number): Map<string, Tensor> {
-    if (accumulate === 1) return sums;
-    const names = [...sums.keys()];
-    const averaged = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, accumulate)));
-    for (const g of sums.values()) g.dispose();
-    return new Map(names.map((k, i) => [k, averaged[i]!]));
-  }
-
   /** Releases batches still being prefetched, reads still in flight and the guard's report. */
   async close(): Promise<void> {
     for (const entry of this.#inFlight.splice(0)) {
@@ -294,6 +270,9 @@ export class Trainer {
     }
     this.#previous?.dispose();
     this.#previous = null;
+    this.#closedReplayStats = this.#device?.replayStats ?? this.#closedReplayStats;
+    this.#device?.dispose();
+    this.#device = undefined;
     const pending = [...this.#prefetched.values()];
     this.#prefetched.clear();
     for (const batch of await Promise.allSettled(pending)) {

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { hostValue } from "../core/step_recording.ts";
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed, Rng } from "../core/rng.ts";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
@@ -162,8 +163,12 @@ export class ViewAugment implements Module {
         const out = same ? images : tf.image.resizeBilinear(images, [size, size], true);
         return tf.expandDims(out, 0);
       }
-      const options = { ...this.#config, height, width, seed: ctx.seed };
-      const boxes = tf.tensor2d(sampleViewBoxes(batch, options), [this.#config.count * batch, 4]);
+      const options = { ...this.#config, height, width };
+      // A host value: a replayed step (core/replayable_step.ts) draws its own boxes.
+      const boxes = hostValue(
+        (host) => sampleViewBoxes(batch, { ...options, seed: host.seed(ctx.seed) }),
+        [this.#config.count * batch, 4],
+      ) as tf.Tensor2D;
       const boxInd = tf.tensor1d(
         Int32Array.from({ length: this.#config.count * batch }, (_, k) => k % batch),
         "int32",

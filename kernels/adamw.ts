@@ -29,22 +29,9 @@
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { adamWScalarsWidth, NovalabAdamWGroupProgram } from "./adamw_program.ts";
+import { assertSoleOwner, dropCpuCopies } from "./in_place.ts";
 
 export { adamWScalarsWidth };
-
-interface TensorData {
-  refCount: number;
-  values: unknown;
-}
-
-/** tfjs-backend-webgpu 4.22's per-buffer bookkeeping (pinned in deno.json). */
-function tensorData(backend: WebGPUBackend, t: TensorInfo): TensorData {
-  const map = (backend as unknown as { tensorMap: { get(id: object): TensorData | undefined } })
-    .tensorMap;
-  const data = map.get(t.dataId);
-  if (!data) throw new Error(`${WHERE}: a parameter of ${ADAMW_GROUP} has no data on webgpu`);
-  return data;
-}
 
 /** Kernel name of the grouped update (moments and parameters). */
 export const ADAMW_GROUP = "NovalabAdamWGroup";
@@ -76,17 +63,6 @@ function finite(attrs: NamedAttrMap, name: string, kernel: string): number {
     throw new Error(`${WHERE}: ${kernel} attr ${name} must be a finite number, got ${attrs[name]}`);
   }
   return x;
-}
-
-/** Throws unless `t` is the only tensor on its buffer (it is about to be written in place). */
-function soleOwner(backend: WebGPUBackend, t: TensorInfo, name: string): void {
-  const owners = tensorData(backend, t).refCount;
-  if (owners !== 1) {
-    throw new Error(
-      `${WHERE}: ${ADAMW_GROUP} updates ${name} in place, but ${name} shares its buffer with ` +
-        `${owners - 1} other tensor(s) that would change with it; give it its own buffer first`,
-    );
-  }
 }
 
 function flat(t: TensorInfo): TensorInfo {
@@ -135,7 +111,7 @@ function runGroup(args: Args): TensorInfo {
           `${sizeOf(p)} (shape [${p.shape.join(", ")}]) and its gradient ${sizeOf(g)}`,
       );
     }
-    soleOwner(backend, p, `p${j}`);
+    assertSoleOwner(backend, p, `p${j}`, `${WHERE} ${K}`);
     params.push(p);
     grads.push(g);
   }
@@ -151,7 +127,7 @@ function runGroup(args: Args): TensorInfo {
     }),
     f32(finite(attrs, "eps", K)),
   ];
-  soleOwner(backend, state, "state");
+  assertSoleOwner(backend, state, "state", `${WHERE} ${K}`);
   const scale = args.inputs["gradScale"];
   if (scale && (scale.dtype !== "float32" || sizeOf(scale) !== 1)) {
     throw new Error(
@@ -180,7 +156,7 @@ function runGroup(args: Args): TensorInfo {
     uniforms,
   );
   // The dispatch wrote the state and parameters: a CPU copy cached by an earlier read is stale.
-  for (const t of [state, ...params]) tensorData(backend, t).values = null;
+  dropCpuCopies(backend, [state, ...params], WHERE);
   return unused;
 }
 

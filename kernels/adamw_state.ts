@@ -22,6 +22,7 @@ import type { Parameter } from "../core/types.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
 import { ADAMW_GROUP } from "./adamw.ts";
 import { adamWGroupSlots, adamWScalarsWidth } from "./adamw_program.ts";
+import { ownBuffer } from "./in_place.ts";
 
 /** The numbers of one AdamW step (bias corrections already computed for step t). */
 export interface AdamWStep {
@@ -114,16 +115,6 @@ export function groupParameters(sizes: number[], maxBytes: number, slots: number
   return groups;
 }
 
-/**
- * Gives `variable` a buffer of its own when other tensors share its current one
- * (a `tf.clone` or reshape of it kept somewhere), so updating it in place
- * leaves them as they were. A copy only in that rare case.
- */
-function ownBuffer(variable: Variable): void {
-  if (tf.backend().refCount(variable.dataId) <= 1) return;
-  tf.tidy(() => variable.assign(tf.mul(variable, tf.scalar(1))));
-}
-
 /** Packed moments updated by the fused WebGPU kernels (needs novalab's kernels on webgpu). */
 export class PackedAdamWMoments implements AdamWMoments {
   #groups: Group[] = [];
@@ -189,6 +180,7 @@ export class PackedAdamWMoments implements AdamWMoments {
     this.#groups.forEach((group, i) => {
       if (!group.members.some((m) => grads.has(m.param.name))) return;
       for (const { param } of group.members) ownBuffer(param.variable);
+      ownBuffer(group.state);
       tf.tidy(() => {
         const inputs: Record<string, Tensor> = { state: group.state, scalars };
         if (s.gradScale) inputs["gradScale"] = s.gradScale;

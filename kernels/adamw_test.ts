@@ -233,7 +233,10 @@ Deno.test({
         g0: tf.ones([3]),
         p0: p,
       }, { ends: [3], present: 1, scalarsAt: 0, beta1: 0.9, beta2: 0.99, eps: 1e-8 });
-    assert.throws(() => tf.tidy(run), /p0 shares its buffer with 1 other tensor/);
+    assert.throws(
+      () => tf.tidy(run),
+      /p0 is updated in place, but shares its buffer with 1 other tensor/,
+    );
     assert.deepEqual(Array.from(await shared.data()), [1, 1, 1]);
     tf.dispose([p, shared]);
   },

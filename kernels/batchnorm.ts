@@ -30,6 +30,7 @@ import {
   NovalabRunningStatsProgram,
 } from "./batchnorm_programs.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
+import { assertSoleOwner, dropCpuCopies } from "./in_place.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./active.ts";
 
@@ -155,19 +156,20 @@ function runRunningStats(args: Args): TensorInfo[] {
   }
   const flatInputs = names.map((name) => ({ ...args.inputs[name]!, shape: [dim] }));
   if (guard) flatInputs.push({ ...guard, shape: [tf.util.sizeFromShape(guard.shape)] });
-  const [mean, variance] = runWithExtraOutputs(
-    backend,
+  const running = [args.inputs["runningMean"]!, args.inputs["runningVariance"]!];
+  running.forEach((t, i) => assertSoleOwner(backend, t, names[i]!, WHERE));
+  const unused = backend.runWebGPUProgram(
     new NovalabRunningStatsProgram(dim, guard !== undefined),
     flatInputs,
-    [[dim]],
+    "float32",
     [
       { type: "int32", data: [dim] },
       { type: "float32", data: [momentum] },
       { type: "float32", data: [varianceMomentum] },
     ],
   );
-  const shape = [...args.inputs["runningMean"]!.shape];
-  return [{ ...mean!, shape }, { ...variance!, shape }];
+  dropCpuCopies(backend, running, WHERE);
+  return [unused];
 }
 
 /** Kernel configs of both passes and the running update (webgpu). */
@@ -260,24 +262,26 @@ export function batchNormActivation(
 }
 
 /**
- * The running estimates after a step, `[(1 − m)·mean + m·μ,
- * (1 − m)·var + (m·n/(n − 1))·σ²]` (`unbiased` = n/(n − 1)), in one dispatch
- * (novalab's WebGPU kernels must be active; float32 `[dim]` tensors). With
- * `guard` (a step report, `core/step_guard.ts`) whose element 1 is 0, the
- * running estimates come back unchanged.
+ * Updates the running estimates in place after a step, `mean ← (1 − m)·mean +
+ * m·μ`, `var ← (1 − m)·var + (m·n/(n − 1))·σ²` (`unbiased` = n/(n − 1)), in one
+ * dispatch (novalab's WebGPU kernels must be active; float32 `[dim]` tensors,
+ * each the only tensor on its buffer). With `guard` (a step report,
+ * `core/step_guard.ts`) whose element 1 is 0, they stay as they were.
  */
-export function runningStatistics(
+export function updateRunningStatistics(
   running: { mean: Tensor; variance: Tensor },
   batch: { mean: Tensor; variance: Tensor },
   momentum: number,
   unbiased: number,
   guard?: Tensor,
-): [Tensor, Tensor] {
-  return tf.engine().runKernel(BATCH_NORM_RUNNING_STATS, {
-    runningMean: running.mean,
-    runningVariance: running.variance,
-    batchMean: batch.mean,
-    batchVariance: batch.variance,
-    ...(guard ? { guard } : {}),
-  }, { momentum, varianceMomentum: momentum * unbiased }) as [Tensor, Tensor];
+): void {
+  tf.tidy(() => {
+    tf.engine().runKernel(BATCH_NORM_RUNNING_STATS, {
+      runningMean: running.mean,
+      runningVariance: running.variance,
+      batchMean: batch.mean,
+      batchVariance: batch.variance,
+      ...(guard ? { guard } : {}),
+    }, { momentum, varianceMomentum: momentum * unbiased });
+  });
 }

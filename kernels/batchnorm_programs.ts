@@ -183,15 +183,14 @@ fn main() {
 }
 
 /**
- * The running estimates' update after a step, both in one dispatch:
- * `mean' = (1 − m)·mean + m·μ` (the output) and
- * `var' = (1 − m)·var + (m·n/(n − 1))·σ²` (written to `nextVariance`).
+ * The running estimates' update after a step, both in one dispatch and in
+ * place: `mean ← (1 − m)·mean + m·μ` and `var ← (1 − m)·var + (m·n/(n − 1))·σ²`.
  */
 export class NovalabRunningStatsProgram implements WebGPUProgram {
-  /** Running and batch statistics (then, gated, the step report); `nextVariance` is written. */
+  /** Running statistics (updated in place), batch statistics, then, gated, the step report. */
   variableNames: string[];
-  /** `[dim]`. */
-  outputShape: number[];
+  /** One unused element (tfjs programs have an output). */
+  outputShape = [1];
   /** Cache key. */
   shaderKey: string;
   /** Flat: `main(index)`. */
@@ -209,7 +208,6 @@ export class NovalabRunningStatsProgram implements WebGPUProgram {
    * estimates are then copied unchanged.
    */
   constructor(dim: number, readonly gated = false) {
-    this.outputShape = [dim];
     this.dispatch = [Math.ceil(dim / 64), 1, 1];
     this.variableNames = [
       "runningMean",
@@ -217,25 +215,20 @@ export class NovalabRunningStatsProgram implements WebGPUProgram {
       "batchMean",
       "batchVariance",
       ...(gated ? ["guard"] : []),
-      "nextVariance",
     ];
     this.shaderKey = `novalabBatchNormRunningStats${gated ? "_gated" : ""}`;
   }
 
   /** WGSL user code. */
   getUserCode(): string {
-    const skipped = `if (guard[1] == 0.0) {
-    result[index] = runningMean[index];
-    nextVariance[index] = runningVariance[index];
-    return;
-  }`;
-    return `${readWriteLine(["nextVariance"])}
+    return `${readWriteLine(["runningMean", "runningVariance"])}
 fn main(index : i32) {
+  if (index == 0) { result[0] = 0.0; } // the unused output must stay bound
   if (index >= uniforms.dim) { return; }
-  ${this.gated ? skipped : ""}
+  ${this.gated ? "if (guard[1] == 0.0) { return; }" : ""}
   let keep = 1.0 - uniforms.momentum;
-  result[index] = runningMean[index] * keep + batchMean[index] * uniforms.momentum;
-  nextVariance[index] = runningVariance[index] * keep +
+  runningMean[index] = runningMean[index] * keep + batchMean[index] * uniforms.momentum;
+  runningVariance[index] = runningVariance[index] * keep +
     batchVariance[index] * uniforms.varianceMomentum;
 }`;
   }

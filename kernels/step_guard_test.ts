@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { decodeStepReport, healthyReport, stepGuard } from "../core/step_guard.ts";
 import { AdamW } from "../core/optim.ts";
 import type { Parameter } from "../core/types.ts";
-import { runningStatistics } from "./batchnorm.ts";
+import { updateRunningStatistics } from "./batchnorm.ts";
 import { useNovalabWebGpu, values, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();
@@ -126,30 +126,22 @@ Deno.test({
     await useNovalabWebGpu();
     const dim = 67;
     const t = (seed: number) => tf.tensor1d(values(dim, seed));
-    const running = { mean: t(1), variance: tf.abs(t(2)) };
     const batch = { mean: t(3), variance: tf.abs(t(4)) };
     const open = tf.tensor1d([1, 1, 0]), shut = tf.tensor1d([1, 0, 0]);
-    const [plainMean, plainVar] = runningStatistics(running, batch, 0.1, 8 / 7);
-    const [openMean, openVar] = runningStatistics(running, batch, 0.1, 8 / 7, open);
-    const [shutMean, shutVar] = runningStatistics(running, batch, 0.1, 8 / 7, shut);
     const read = async (x: tf.Tensor) => Array.from(await x.data());
-    assert.deepEqual(await read(openMean), await read(plainMean));
-    assert.deepEqual(await read(openVar), await read(plainVar));
-    assert.deepEqual(await read(shutMean), await read(running.mean));
-    assert.deepEqual(await read(shutVar), await read(running.variance));
-    tf.dispose([
-      running.mean,
-      running.variance,
-      batch.mean,
-      batch.variance,
-      open,
-      shut,
-      plainMean,
-      plainVar,
-      openMean,
-      openVar,
-      shutMean,
-      shutVar,
-    ]);
+    /** The running estimates after one in-place update from fresh copies (gate as given). */
+    const updated = async (guard?: tf.Tensor) => {
+      const running = { mean: t(1), variance: tf.abs(t(2)) };
+      updateRunningStatistics(running, batch, 0.1, 8 / 7, guard);
+      const out = [await read(running.mean), await read(running.variance)];
+      tf.dispose([running.mean, running.variance]);
+      return out;
+    };
+    const plain = await updated();
+    const before = [await read(t(1)), await read(tf.abs(t(2)))];
+    assert.notDeepEqual(plain, before, "an open update changes them");
+    assert.deepEqual(await updated(open), plain);
+    assert.deepEqual(await updated(shut), before);
+    tf.dispose([batch.mean, batch.variance, open, shut]);
   },
 });

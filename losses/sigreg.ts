@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { hostValue } from "../core/step_recording.ts";
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
 import { eppsPulley, type Quadrature } from "./epps_pulley.ts";
@@ -43,6 +44,15 @@ export interface SigregOptions {
  * @returns Directions `[K, M]`.
  */
 export function randomDirections(dim: number, slices: number, seed: number): Tensor2D {
+  // A host value: a replayed step (core/replayable_step.ts) draws its own directions.
+  return hostValue((host) => directionValues(dim, slices, host.seed(seed)), [
+    dim,
+    slices,
+  ]) as Tensor2D;
+}
+
+/** The values of {@linkcode randomDirections}, `[K, M]` row-major. */
+function directionValues(dim: number, slices: number, seed: number): Float32Array {
   for (const [name, value] of [["dim", dim], ["slices", slices]] as const) {
     if (!Number.isInteger(value) || value < 1) {
       throw new Error(`randomDirections: ${name} must be a positive integer, got ${value}`);
@@ -58,7 +68,7 @@ export function randomDirections(dim: number, slices: number, seed: number): Ten
     const inv = 1 / Math.sqrt(sq);
     for (let k = 0; k < dim; k++) out[k * slices + m] = cols[m * dim + k]! * inv;
   }
-  return tf.tensor2d(out, [dim, slices]);
+  return out;
 }
 
 /** Identity whose gradient is zero: directions are constants. */

@@ -22,8 +22,9 @@ import { ACTIVATIONS, type ParameterStore } from "./layers.ts";
 import {
   batchNormActivation,
   fusedBatchNormActive,
-  runningStatistics,
+  updateRunningStatistics,
 } from "../kernels/batchnorm.ts";
+import { ownBuffer } from "../kernels/in_place.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
 
 /** A batch-norm layer over a last axis of width `dim`. */
@@ -107,16 +108,10 @@ export class BatchNorm {
     tf.tidy(() => {
       if (novalabKernelsActive() && mean.dtype === "float32") {
         // One dispatch for both estimates on WebGPU (the composition below takes six).
+        ownBuffer(this.#mean);
+        ownBuffer(this.#var);
         const running = { mean: this.#mean, variance: this.#var };
-        const [nextMean, nextVariance] = runningStatistics(
-          running,
-          { mean, variance },
-          m,
-          unbiased,
-          guard,
-        );
-        this.#mean.assign(nextMean);
-        this.#var.assign(nextVariance);
+        updateRunningStatistics(running, { mean, variance }, m, unbiased, guard); // in place
         return;
       }
       let nextMean = tf.add(tf.mul(this.#mean, 1 - m), tf.mul(mean, m));

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { assignInPlace } from "../kernels/in_place.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { disposeParameters, ParameterStore } from "./layers.ts";
@@ -38,7 +39,7 @@ export class LogitScale implements Module {
   /** Clamps θ into `[min, max]`. */
   afterStep(): void {
     const [lo, hi] = this.options.clamp;
-    tf.tidy(() => this.#value.assign(tf.clipByValue(this.#value, lo, hi)));
+    tf.tidy(() => assignInPlace(this.#value, tf.clipByValue(this.#value, lo, hi)));
   }
 
   /** Releases the variable. */

@@ -36,7 +36,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { hostValue } from "../core/step_recording.ts";
 import { z } from "zod";
 import type { ModuleFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
@@ -125,6 +125,14 @@ export class StaticTextTower implements Module {
           `got a tensor of shape [${texts.shape.join(", ")}]`,
       );
     }
+    const d = this.#o.dimensions, l = this.#o.maxTokens ?? DEFAULT_MAX_TOKENS;
+    const shape = this.#o.output === "tokens" ? [texts.length, l, d + 1] : [texts.length, d];
+    // A host value: a replayed step (core/replayable_step.ts) embeds its own batch's texts.
+    return hostValue((host) => this.#values(host.input(texts)), shape);
+  }
+
+  /** The embeddings of `texts`, flat (`forward`'s tensor's values). */
+  #values(texts: string[]): Float32Array {
     this.#learn(texts.filter((t) => !this.#embeddings.get(t)));
     const fresh = new Map<string, Float32Array>();
     let raws: Float32Array[];
@@ -212,14 +220,14 @@ export class StaticTextTower implements Module {
     return raw;
   }
 
-  #pooled(raws: Float32Array[]): Tensor {
+  #pooled(raws: Float32Array[]): Float32Array {
     const d = this.#o.dimensions;
     const out = new Float32Array(raws.length * d);
     raws.forEach((raw, i) => out.set(this.#o.normalize ? unit(raw) : raw, i * d));
-    return tf.tensor2d(out, [raws.length, d], "float32");
+    return out;
   }
 
-  #tokens(raws: Float32Array[]): Tensor {
+  #tokens(raws: Float32Array[]): Float32Array {
     const d = this.#o.dimensions, l = this.#o.maxTokens ?? DEFAULT_MAX_TOKENS;
     const out = new Float32Array(raws.length * l * (d + 1));
     raws.forEach((raw, b) => {
@@ -231,7 +239,7 @@ export class StaticTextTower implements Module {
         out[at + d] = 1;
       }
     });
-    return tf.tensor3d(out, [raws.length, l, d + 1], "float32");
+    return out;
   }
 }
 

@@ -52,6 +52,8 @@ async function train(replay: boolean) {
     const [loss] = replay ? step.run([images, target]) : compute([images, target]);
     losses.push((await loss!.data())[0]!);
     tf.dispose([loss!, images]);
+    // A read caches the values on the CPU: the next replay must not leave that copy stale.
+    for (const p of params) await p.variable.data();
   }
   const stats = step.stats;
   step.dispose();

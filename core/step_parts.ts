@@ -1,0 +1,138 @@
+/**
+ * The pieces of a training step shared by its two forms: the micro-step
+ * (forward, losses, gradients), the gradient average, the forward context,
+ * and the host-checked step (WASM, CPU, stock kernels). The device form,
+ * replayable, is `core/device_step.ts`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { clipScale } from "./clip_grad.ts";
+import { addAll } from "./ops.ts";
+import { batchValues, disposeValues } from "./graph.ts";
+import type { CompiledGraph } from "./graph_run.ts";
+import type { AdamW } from "./optim.ts";
+import { deriveSeed } from "./rng.ts";
+import type { TrainConfig } from "./train_config.ts";
+import type { Batch, ForwardContext, NodeValue, Parameter } from "./types.ts";
+import type { Tensor } from "./tensor.ts";
+import { decodeStepReport, stepGuard } from "./step_guard.ts";
+import { refuseRecording } from "./step_recording.ts";
+
+/** What a step needs from the trainer. */
+export interface StepParts {
+  graph: CompiledGraph;
+  optimizer: AdamW;
+  params: Parameter[];
+  /** Variable name → parameter name. */
+  byVariable: Map<string, string>;
+  /** The graph values the active losses need. */
+  lossTargets: string[];
+  /** Names of the active loss terms. */
+  active: Set<string>;
+  config: TrainConfig;
+  seed: number;
+  /** The learning rate of a step. */
+  learningRate: (step: number) => number;
+}
+
+/**
+ * The context of micro-step `micro` of `step`. Reading its `step` while a
+ * step is recorded keeps the step from being replayed (a replay could not
+ * follow what the node did with it).
+ */
+export function stepContext(step: number, seed: number, micro: number): ForwardContext {
+  return {
+    training: true,
+    seed: deriveSeed(seed, "step", step, micro),
+    get step() {
+      refuseRecording("a node read ctx.step (its work may change from step to step)");
+      return step;
+    },
+  };
+}
+
+/**
+ * Forward, losses and gradients of one micro-batch (`values`: the graph's
+ * batch values), added into `sums` (gradient per parameter name). Returns the
+ * losses `[total, ...terms]` (kept: the caller disposes). Disposes the node
+ * outputs, not the batch's own tensors.
+ */
+export function accumulateGradients(
+  parts: StepParts,
+  values: Map<string, NodeValue>,
+  ctx: ForwardContext,
+  sums: Map<string, Tensor>,
+): Tensor {
+  const own = new Set(values.values());
+  let kept: Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    parts.graph.forward(values, ctx, parts.lossTargets);
+    const { total, terms } = parts.graph.losses(values, ctx, parts.active);
+    // A fresh tensor, not a clone: clones made under the gradient tape lose
+    // their data on tfjs-backend-webgpu 4.22 once the tape is released.
+    kept = tf.keep(tf.stack([total, ...terms.values()]));
+    return total;
+  }, parts.params.map((p) => p.variable));
+  value.dispose();
+  const outputs = new Map([...values].filter(([, v]) => !own.has(v)));
+  disposeValues(outputs);
+  for (const [varName, g] of Object.entries(grads)) {
+    const name = parts.byVariable.get(varName)!;
+    const prev = sums.get(name);
+    sums.set(name, prev ? tf.tidy(() => tf.add(prev, g)) : g);
+    if (prev) {
+      prev.dispose();
+      g.dispose();
+    }
+  }
+  return kept!;
+}
+
+/** The summed gradients divided by the number of micro-batches (`sums` disposed when divided). */
+export function averaged(sums: Map<string, Tensor>, accumulate: number): Map<string, Tensor> {
+  if (accumulate === 1) return sums;
+  const names = [...sums.keys()];
+  const out = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, accumulate)));
+  for (const g of sums.values()) g.dispose();
+  return new Map(names.map((k, i) => [k, out[i]!]));
+}
+
+/**
+ * One optimiser step with its report read on the host before the update
+ * (WASM, the CPU, tfjs's stock kernels: there gating every tensor on the device
+ * costs more than reading the report first, which is immediate). Returns the
+ * report, its values and whether the update was applied.
+ */
+export async function hostCheckedStep(
+  parts: StepParts,
+  at: { step: number; batches: Batch[]; previous: Tensor; lr: number },
+): Promise<{ report: Tensor; applied: boolean; read: ArrayLike<number> }> {
+  const { step, batches, previous, lr } = at;
+  const sums = new Map<string, Tensor>();
+  const lossSums = batches.map((batch, micro) => {
+    const values = batchValues(batch);
+    try {
+      return accumulateGradients(parts, values, stepContext(step, parts.seed, micro), sums);
+    } finally {
+      disposeValues(new Map([["batch.label", values.get("batch.label")!]]));
+    }
+  });
+  const { config } = parts;
+  const grads = averaged(sums, config.accumulate);
+  // The norm for the metrics, and clipping's factor, which the optimiser applies.
+  const clipped = clipScale(grads, config.clip_grad_norm || undefined);
+  const losses = lossSums.length === 1
+    ? lossSums[0]!
+    : tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
+  const report = stepGuard({ losses, norm: clipped.norm, previous, scale: clipped.scale });
+  const read = await report.data();
+  const applied = decodeStepReport(read).ok;
+  if (applied) {
+    parts.optimizer.apply(grads, lr, clipped.scale ?? undefined);
+    parts.graph.afterStep();
+  }
+  for (const g of grads.values()) g.dispose();
+  tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
+  return { report, applied, read };
+}
