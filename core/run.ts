@@ -240,6 +240,11 @@ async function trainAndEvaluate(
       `autotune: only the webgpu backend tunes its matmuls; this run is on ${backend.name}`,
     );
   }
+  if (options.replay && backend.name !== "webgpu" && !options.quiet) {
+    console.error(
+      `step replay: only the webgpu backend replays steps; this run is on ${backend.name}`,
+    );
+  }
   const loop: TrainLoopState["options"] = {
     ...options,
     autotune: autotune && backend.name === "webgpu"
