@@ -33,11 +33,18 @@ const TINY = [
   "losses[1].slices=32",
 ];
 
-/** Trains the tiny NOVA; returns per-step losses, everything it learnt, and the replay stats. */
-async function train(replay: boolean, cacheDir: string) {
+/** CLIP, small: InfoNCE, a learnt temperature clamped after every step (in place). */
+const CLIP_TINY = [
+  "data.limit={ train: 256, test: 32 }",
+  `train.steps=${STEPS}`,
+  "train.batch=16",
+];
+
+/** Trains a tiny recipe; returns per-step losses, everything it learnt, and the replay stats. */
+async function train(replay: boolean, cacheDir: string, path = "recipes/nova.yaml", set = TINY) {
   await initBackend("webgpu");
   installNovalabKernels();
-  const recipe = await loadRunnable("recipes/nova.yaml", [...TINY, ...mnistDirOverride()]);
+  const recipe = await loadRunnable(path, [...set, ...mnistDirOverride()]);
   const { graph, source } = await buildRecipe(recipe, cacheDir);
   const trainer = new Trainer(graph, source, { config: recipe.train, seed: recipe.seed, replay });
   /** Everything the run has learnt: parameters, running statistics, optimiser state. */
@@ -81,6 +88,28 @@ Deno.test({
       assert.equal(replayed.stats?.replays, STEPS - 3, "1 step as written, 2 recorded, replays");
       assert.deepEqual(replayed.losses, eager.losses);
       assert.equal(replayed.learnt.size, eager.learnt.size);
+      for (const [name, want] of eager.learnt) {
+        assert.deepEqual(replayed.learnt.get(name), want, name);
+      }
+    } finally {
+      await Deno.remove(cacheDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "trainer: CLIP's replayed steps (clamped temperature) train exactly as written",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const cacheDir = await Deno.makeTempDir({ prefix: "novalab-replay-" });
+    try {
+      await seedTextCache(cacheDir);
+      const eager = await train(false, cacheDir, "recipes/clip.yaml", CLIP_TINY);
+      const replayed = await train(true, cacheDir, "recipes/clip.yaml", CLIP_TINY);
+      assert.equal(replayed.stats?.mode, "replaying", `reason: ${replayed.stats?.reason}`);
+      assert.deepEqual(replayed.losses, eager.losses);
       for (const [name, want] of eager.learnt) {
         assert.deepEqual(replayed.learnt.get(name), want, name);
       }
