@@ -41,7 +41,7 @@ const CLIP_TINY = [
 ];
 
 /** Trains a tiny recipe; returns per-step losses, everything it learnt, and the replay stats. */
-async function train(replay: boolean, cacheDir: string, path = "recipes/nova.yaml", set = TINY) {
+async function train(replay: boolean, cacheDir: string, path: string, set: string[]) {
   await initBackend("webgpu");
   installNovalabKernels();
   const recipe = await loadRunnable(path, [...set, ...mnistDirOverride()]);
@@ -73,48 +73,35 @@ async function train(replay: boolean, cacheDir: string, path = "recipes/nova.yam
   return { losses, learnt, stats };
 }
 
-Deno.test({
-  name: "trainer: NOVA's replayed steps train exactly as the steps run as written",
-  ignore: skip !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const cacheDir = await Deno.makeTempDir({ prefix: "novalab-replay-" });
-    try {
-      await seedTextCache(cacheDir);
-      const eager = await train(false, cacheDir);
-      const replayed = await train(true, cacheDir);
-      assert.equal(replayed.stats?.mode, "replaying", `reason: ${replayed.stats?.reason}`);
-      assert.equal(replayed.stats?.replays, STEPS - 3, "1 step as written, 2 recorded, replays");
-      assert.deepEqual(replayed.losses, eager.losses);
-      assert.equal(replayed.learnt.size, eager.learnt.size);
-      for (const [name, want] of eager.learnt) {
-        assert.deepEqual(replayed.learnt.get(name), want, name);
-      }
-    } finally {
-      await Deno.remove(cacheDir, { recursive: true });
+/** Trains `path` as written and replayed, and asserts both learnt the same, bit for bit. */
+async function assertReplayedAsWritten(path: string, set: string[]): Promise<void> {
+  const cacheDir = await Deno.makeTempDir({ prefix: "novalab-replay-" });
+  try {
+    await seedTextCache(cacheDir);
+    const eager = await train(false, cacheDir, path, set);
+    const replayed = await train(true, cacheDir, path, set);
+    assert.equal(replayed.stats?.mode, "replaying", `reason: ${replayed.stats?.reason}`);
+    assert.equal(replayed.stats?.replays, STEPS - 3, "1 step as written, 2 recorded, replays");
+    assert.deepEqual(replayed.losses, eager.losses);
+    assert.equal(replayed.learnt.size, eager.learnt.size);
+    for (const [name, want] of eager.learnt) {
+      assert.deepEqual(replayed.learnt.get(name), want, name);
     }
-  },
-});
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+}
 
-Deno.test({
-  name: "trainer: CLIP's replayed steps (clamped temperature) train exactly as written",
-  ignore: skip !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const cacheDir = await Deno.makeTempDir({ prefix: "novalab-replay-" });
-    try {
-      await seedTextCache(cacheDir);
-      const eager = await train(false, cacheDir, "recipes/clip.yaml", CLIP_TINY);
-      const replayed = await train(true, cacheDir, "recipes/clip.yaml", CLIP_TINY);
-      assert.equal(replayed.stats?.mode, "replaying", `reason: ${replayed.stats?.reason}`);
-      assert.deepEqual(replayed.losses, eager.losses);
-      for (const [name, want] of eager.learnt) {
-        assert.deepEqual(replayed.learnt.get(name), want, name);
-      }
-    } finally {
-      await Deno.remove(cacheDir, { recursive: true });
-    }
-  },
-});
+const webgpu = { ignore: skip !== null, sanitizeResources: false, sanitizeOps: false };
+
+Deno.test(
+  "trainer: NOVA's replayed steps train exactly as the steps run as written",
+  webgpu,
+  () => assertReplayedAsWritten("recipes/nova.yaml", TINY),
+);
+
+Deno.test(
+  "trainer: CLIP's replayed steps (clamped temperature) train exactly as written",
+  webgpu,
+  () => assertReplayedAsWritten("recipes/clip.yaml", CLIP_TINY),
+);
