@@ -117,12 +117,13 @@ export class ReplayableStep {
     const inputBuffers = new Set(inputs.map((t) => bufferOf(backend, t)));
     const recorder = new Recorder(backend, context);
     let outputs: Tensor[];
-    let recording: StepRecording;
     try {
       outputs = this.#fn(inputs);
-    } finally {
-      recording = recorder.stop();
+    } catch (e) {
+      disposeRecording(recorder.stop());
+      throw e;
     }
+    const recording = recorder.stop();
     this.#stats.recordings += 1;
     const previous = this.#previous;
     this.#previous = null;

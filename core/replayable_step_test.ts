@@ -183,3 +183,27 @@ Deno.test("a replay refuses seeds and objects it cannot follow", () => {
   assert.throws(() => host.input("z"), /not given as a host input/);
   assert.throws(() => replayHost({ seeds: [1] }, derivations, {}), /recorded with 1 seeds/);
 });
+
+Deno.test(
+  "a step that throws while recorded leaves nothing behind and records again",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    let call = 0;
+    const step = new ReplayableStep(([x]) => {
+      call += 1;
+      if (call === 2) throw new Error("boom");
+      return [tf.tidy(() => x!.mul(3))];
+    });
+    const x = tf.ones([5]);
+    tf.dispose(step.run([x]));
+    assert.throws(() => step.run([x]), /boom/);
+    for (let i = 0; i < 4; i++) {
+      const [y] = await read(step.run([x]));
+      assert.deepEqual([...y!], [3, 3, 3, 3, 3]);
+    }
+    assert.equal(step.stats.mode, "replaying", `reason: ${step.stats.reason}`);
+    step.dispose();
+    x.dispose();
+  },
+);
