@@ -3,7 +3,8 @@
  * after the warm-up steps, GPU memory — live tensors and tfjs's buffer pool —
  * and the tensor count stay flat from step to step (a leak in a kernel, the
  * optimizer or the step would grow them), whether the steps are issued back to
- * back or each waits for its loss, and the counters report real values.
+ * back or each waits for its loss, or replayed, and the counters report real
+ * values.
  */
 import assert from "node:assert/strict";
 import { benchVitStep, gpuMemoryFlat, type VitStepResult } from "./vit_step.ts";
@@ -33,6 +34,23 @@ Deno.test({
       });
       checkFlat(r);
     }
+  },
+});
+
+Deno.test({
+  name: "bench gpu-vit --replay: every timed step is a replay, memory as flat, same dispatches",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await useNovalabWebGpu();
+    const o = { batch: 2, img: 16, patch: 8, dim: 16, depth: 1, heads: 2, out: 8, steps: 4 };
+    const written = await benchVitStep(o);
+    const r = await benchVitStep({ ...o, replay: true });
+    checkFlat(r);
+    assert.equal(r.replay?.mode, "replaying", `reason: ${r.replay?.reason}`);
+    assert.deepEqual(r.webgpu!.byProgram, [["(replayed)", written.webgpu!.dispatchesPerStep]]);
+    assert.equal(r.webgpu!.dispatchesPerStep, written.webgpu!.dispatchesPerStep);
   },
 });
 
