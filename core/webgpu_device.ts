@@ -28,6 +28,7 @@ import { installUniformArena } from "./uniform_arena.ts";
 import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.ts";
 import { guardDeviceLimits } from "./device_limits.ts";
 import { surfaceDeviceErrors } from "./device_errors.ts";
+import { watchBackend } from "./backend_watch.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -164,6 +165,8 @@ async function createBackend(): Promise<WebGPUBackend> {
     installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);
   }
   if (uniformArenaWanted()) installUniformArena(backend);
+  // What every bind group binds, from the first: a step recorded later may reuse cached groups.
+  watchBackend(backend);
   return backend;
 }
 
