@@ -138,6 +138,8 @@ export { renderMermaid } from "./core/mermaid.ts";
 export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./core/trainer.ts";
 export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
+export { deriveSeed, onSeedDerived, Rng, type RngState, type SeedListener } from "./core/rng.ts";
+export { assignInPlace } from "./kernels/in_place.ts";
 export {
   hostValue,
   ReplayableStep,

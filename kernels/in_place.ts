@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { TensorInfo } from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import type { Tensor, Variable } from "../core/tensor.ts";
 
 interface TensorData {
   refCount: number;
@@ -54,7 +55,7 @@ export function dropCpuCopies(backend: WebGPUBackend, ts: TensorInfo[], where: s
  * (a `tf.clone` or reshape of it kept somewhere, a loaded checkpoint's tensor),
  * so updating it in place leaves them as they were. A copy only in that rare case.
  */
-export function ownBuffer(variable: tf.Variable): void {
+export function ownBuffer(variable: Variable): void {
   if (tf.backend().refCount(variable.dataId) <= 1) return;
   tf.tidy(() => variable.assign(tf.mul(variable, tf.scalar(1))));
 }
@@ -74,7 +75,7 @@ interface CopyInternals {
  * buffer from step to step — what a replayed step needs. `value` is not
  * disposed; it must have the variable's shape and dtype.
  */
-export function assignInPlace(variable: tf.Variable, value: tf.Tensor): void {
+export function assignInPlace(variable: Variable, value: Tensor): void {
   if (
     tf.getBackend() !== "webgpu" || !tf.util.arraysEqual(variable.shape, value.shape) ||
     variable.dtype !== value.dtype
@@ -85,7 +86,7 @@ export function assignInPlace(variable: tf.Variable, value: tf.Tensor): void {
   const backend = tf.backend() as unknown as WebGPUBackend;
   const b = backend as unknown as CopyInternals;
   ownBuffer(variable);
-  const bufferOf = (t: tf.Tensor) => {
+  const bufferOf = (t: Tensor) => {
     b.uploadToGPU(t.dataId);
     return b.tensorMap.get(t.dataId)?.resource as GPUBuffer;
   };
