@@ -27,6 +27,7 @@ import {
   type StepRecording,
 } from "./step_recording.ts";
 import { replayHost, type StepHostContext } from "./step_host.ts";
+import { encodeCommands, type ReplayProgram, singleSubmitProgram } from "./replay_program.ts";
 
 interface Pool {
   freeBuffers: Map<string, GPUBuffer[]>;
@@ -91,6 +92,7 @@ export class StepReplay {
   #claimed: { key: string; buffer: GPUBuffer }[];
   #stale: string | null = null;
   #written: { values: unknown }[];
+  #program: ReplayProgram | null;
   #unwatch: () => void;
   /** Dispatches per replay. */
   readonly dispatches: number;
@@ -123,7 +125,10 @@ export class StepReplay {
       }
     });
     this.dispatches = recording.dispatches;
-    this.submits = 1 + recording.operations.filter((op) => op.op === "submit").length;
+    this.#program = singleSubmitProgram(this.#b.device, recording);
+    this.submits = this.#program
+      ? 1
+      : 1 + recording.operations.filter((op) => op.op === "submit").length;
   }
 
   /**
@@ -238,7 +243,10 @@ export class StepReplay {
       const slot = this.#inputs[i]!.buffer;
       if (sources[i] !== slot) first.copyBufferToBuffer(sources[i]!, 0, slot, 0, slot.size);
     }
-    for (const op of this.#recording.operations) {
+    // One command list when the uniforms could be frozen (core/replay_program.ts), else the
+    // recorded submits with their uniform writes in between.
+    if (this.#program) encodeCommands(first, this.#program.commands);
+    for (const op of this.#program ? [] : this.#recording.operations) {
       if (op.op === "write") {
         b.queue.writeBuffer(op.buffer, op.offset, op.bytes);
         continue;
@@ -269,6 +277,8 @@ export class StepReplay {
   /** Gives the buffers back to tfjs's pool and drops the references it held. */
   dispose(): void {
     this.#unwatch();
+    for (const buffer of this.#program?.frozen ?? []) buffer.destroy();
+    this.#program = null;
     for (const { key, buffer } of this.#claimed) {
       const list = this.#b.bufferManager.freeBuffers.get(key);
       if (list) {
@@ -281,21 +291,5 @@ export class StepReplay {
     this.#inputs = [];
     this.#outputs = [];
     disposeRecording(this.#recording);
-  }
-}
-
-function encodeCommands(encoder: GPUCommandEncoder, commands: EncodedCommand[]): void {
-  for (const c of commands) {
-    if (c.op === "copy") {
-      encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
-      continue;
-    }
-    const pass = encoder.beginComputePass();
-    for (const call of c.calls) {
-      if (call.op === "pipeline") pass.setPipeline(call.pipeline);
-      else if (call.op === "bind") pass.setBindGroup(call.index, call.group);
-      else pass.dispatchWorkgroups(call.x, call.y, call.z);
-    }
-    pass.end();
   }
 }
