@@ -65,8 +65,9 @@ export function buildProgram(): Command {
       "webgpu: time matmul tilings and attention/LayerNorm forms after step 1, keep the fastest",
     )
     .option(
-      "--replay",
-      "webgpu: record the training step once, then replay it without tfjs's per-op host work",
+      "--no-replay",
+      "webgpu: run every training step as written (default: record it, then replay it without " +
+        "tfjs's per-op host work)",
     )
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
@@ -78,7 +79,7 @@ export function buildProgram(): Command {
         backend: opts.backend as BackendChoice | undefined,
         quiet: opts.quiet,
         ...(opts.autotune ? { autotune: true } : {}),
-        ...(opts.replay ? { replay: true } : {}),
+        ...(opts.replay === false ? { replay: false } : {}),
       });
       console.log(`run directory: ${result.paths.root}`);
       console.log(`backend: ${result.backend.name}; ${result.imagesPerSecond.toFixed(0)} images/s`);

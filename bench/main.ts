@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { stepReplayWanted } from "../core/device_step.ts";
 import { Command } from "commander";
 import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
@@ -225,7 +226,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
     "--autotune",
     "webgpu: time matmul tilings, attention/LayerNorm forms after the warm-up step, keep the fastest",
   )
-  .option("--replay", "webgpu: record the training step once and replay it (no tfjs work per step)")
+  .option("--no-replay", "webgpu: run every step as written (default: recorded, then replayed)")
   .action((recipePath: string, opts) =>
     benchTrain(recipePath, {
       set: opts.set,
@@ -234,7 +235,7 @@ program.command("train").argument("<recipe>").description("a recipe's training s
       profile: opts.profile === true,
       profileShapes: opts.profileShapes === true,
       autotune: opts.autotune === true,
-      replay: opts.replay === true,
+      replay: opts.replay !== false && stepReplayWanted(),
     })
   );
 

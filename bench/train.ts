@@ -34,7 +34,7 @@ export interface TrainBenchOptions {
   profileShapes?: boolean;
   /** WebGPU: tune the matmul tilings of the warm-up step's shapes (`--autotune`). */
   autotune?: boolean;
-  /** WebGPU: record the step and replay it (`--replay`; three more warm-up steps). */
+  /** WebGPU: record the step and replay it (the CLI default; `--no-replay`); 3 more warm-up steps. */
   replay?: boolean;
 }
 
@@ -47,7 +47,7 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   const trainer = new Trainer(graph, source, {
     config: recipe.train,
     seed: recipe.seed,
-    ...(o.replay && { replay: true }),
+    replay: o.replay === true,
   });
   const tuning = o.autotune ? startStepTuning(defaultCacheDir()) : undefined;
   await trainer.step(0);

@@ -25,15 +25,15 @@ import { stepGuard } from "./step_guard.ts";
 import { ReplayableStep, type ReplayStats } from "./replayable_step.ts";
 import { accumulateGradients, averaged, stepContext, type StepParts } from "./step_parts.ts";
 
-/** Environment switch: `1` records and replays the trainer's device steps (default off). */
+/** Environment switch: `0` runs every device step as written (default: recorded and replayed). */
 export const STEP_REPLAY_ENV = "NOVALAB_STEP_REPLAY";
 
-/** Whether `NOVALAB_STEP_REPLAY=1` asks the trainer to replay its steps. */
+/** Whether the trainer replays its steps: yes unless `NOVALAB_STEP_REPLAY=0`. */
 export function stepReplayWanted(): boolean {
   try {
-    return Deno.env.get(STEP_REPLAY_ENV) === "1";
+    return Deno.env.get(STEP_REPLAY_ENV) !== "0";
   } catch {
-    return false;
+    return true;
   }
 }
 

@@ -82,8 +82,8 @@ export interface RunOptions {
    */
   autotune?: boolean;
   /**
-   * WebGPU: record the training step once and replay it without tfjs's host
-   * work (`core/device_step.ts`; default `NOVALAB_STEP_REPLAY=1`).
+   * WebGPU: record the training step and replay it without tfjs's host work
+   * (`core/device_step.ts`; default yes unless `NOVALAB_STEP_REPLAY=0`).
    */
   replay?: boolean;
   /** Skip evaluation. */
@@ -240,7 +240,7 @@ async function trainAndEvaluate(
       `autotune: only the webgpu backend tunes its matmuls; this run is on ${backend.name}`,
     );
   }
-  if (options.replay && backend.name !== "webgpu" && !options.quiet) {
+  if (options.replay === true && backend.name !== "webgpu" && !options.quiet) {
     console.error(
       `step replay: only the webgpu backend replays steps; this run is on ${backend.name}`,
     );

@@ -3,7 +3,7 @@
  * clip → guard → update → clamps → metrics. Owns the optimiser; the graph
  * owns the variables. On WebGPU with novalab's kernels a step is one stretch
  * of device work gated by its report (`core/device_step.ts`: recorded and
- * replayed with the `replay` option or `NOVALAB_STEP_REPLAY=1`); elsewhere
+ * replayed unless the `replay` option is false or `NOVALAB_STEP_REPLAY=0`); elsewhere
  * the report is read before the update (`core/step_parts.ts`).
  *
  * @module

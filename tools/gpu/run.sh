@@ -23,8 +23,8 @@
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
 #                  MLP, the 128² tile's interleaved/prefetch forms; ViT-Ti b64
 #   run.sh train   NOVA and CLIP training steps (batch 128, 512) with one step in flight
-#                  and with NOVALAB_TRAIN_PIPELINE=0, NOVA replayed (--replay), and NOVA's
-#                  GPU profile
+#                  and with NOVALAB_TRAIN_PIPELINE=0 (replayed: the default), NOVA run as
+#                  written (--no-replay), and NOVA's GPU profile
 #   run.sh tune    the matmul tilings' rule against tilings timed on this GPU
 #                  (--autotune): ViT-Ti b64, ViT-S b64, ViT-Ti b256, NOVA and CLIP steps
 #   run.sh tests   the WebGPU correctness tests (kernels, device, models) on this GPU
@@ -161,7 +161,7 @@ case "${1:-first}" in
     done
     for batch in 128 512; do
       bench train train recipes/nova.yaml --backend webgpu --steps 20 --set data.dir=$gpu/mnist \
-        --set train.batch=$batch --replay
+        --set train.batch=$batch --no-replay
     done
     bench train train recipes/nova.yaml --backend webgpu --steps 3 --set data.dir=$gpu/mnist --profile
     ;;
