@@ -100,7 +100,7 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     console.log(
       replay.mode === "replaying"
         ? `  replayed: ${replay.replays - replaysBefore} timed steps, ${replay.dispatches} ` +
-          `dispatches and ${replay.submits} submits each`
+          `dispatches and ${replay.submits} submit${replay.submits === 1 ? "" : "s"} each`
         : `  not replayed (${replay.mode}): ${replay.reason}`,
     );
   }

@@ -26,7 +26,9 @@ export function printStep(label: string, r: VitStepResult): void {
     const p = r.replay;
     console.log(
       p.mode === "replaying"
-        ? `  replayed: ${p.replays} steps, ${p.dispatches} dispatches and ${p.submits} submits ` +
+        ? `  replayed: ${p.replays} steps, ${p.dispatches} dispatches and ${p.submits} submit${
+          p.submits === 1 ? "" : "s"
+        } ` +
           `each, recorded ${p.recordings} times`
         : `  not replayed (${p.mode}): ${p.reason}`,
     );

@@ -191,7 +191,7 @@ export async function runRecipe(
       console.error(
         replay.mode === "replaying"
           ? `step replay: ${replay.replays} steps replayed (${replay.dispatches} dispatches, ` +
-            `${replay.submits} submits each)`
+            `${replay.submits} submit${replay.submits === 1 ? "" : "s"} each)`
           : `step replay: not replayed (${replay.mode}): ${replay.reason}`,
       );
     }
