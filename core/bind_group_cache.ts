@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { envIs } from "./env.ts";
 
 /** Bind groups kept at most (a ViT-S step uses ~300; emptied, not evicted one by one, past it). */
 export const MAX_CACHED_BIND_GROUPS = 8192;
@@ -50,11 +51,7 @@ const caches = new WeakMap<GPUDevice, () => BindGroupCacheStats>();
 
 /** Whether novalab's backends cache bind groups; default yes. */
 export function bindGroupCacheWanted(): boolean {
-  try {
-    return Deno.env.get(BIND_GROUP_CACHE_ENV) !== "0";
-  } catch {
-    return true;
-  }
+  return !envIs(BIND_GROUP_CACHE_ENV, "0");
 }
 
 /** The cache's counts on `device`, or `null` when none is installed. */

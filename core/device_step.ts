@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { envIs } from "./env.ts";
 import * as tf from "@tensorflow/tfjs";
 import { clipScale } from "./clip_grad.ts";
 import { addAll } from "./ops.ts";
@@ -30,11 +31,7 @@ export const STEP_REPLAY_ENV = "NOVALAB_STEP_REPLAY";
 
 /** Whether the trainer replays its steps: yes unless `NOVALAB_STEP_REPLAY=0`. */
 export function stepReplayWanted(): boolean {
-  try {
-    return Deno.env.get(STEP_REPLAY_ENV) !== "0";
-  } catch {
-    return true;
-  }
+  return !envIs(STEP_REPLAY_ENV, "0");
 }
 
 /** The batch's graph values with `image` and `label` given as tensors. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { envIs } from "./env.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { writeJsonAtomic } from "./atomic.ts";
@@ -29,11 +30,7 @@ export const TRAIN_PIPELINE_ENV = "NOVALAB_TRAIN_PIPELINE";
 
 /** False when `NOVALAB_TRAIN_PIPELINE=0` (an unreadable environment counts as unset). */
 export function trainPipelineEnabled(): boolean {
-  try {
-    return Deno.env.get(TRAIN_PIPELINE_ENV) !== "0";
-  } catch {
-    return true;
-  }
+  return !envIs(TRAIN_PIPELINE_ENV, "0");
 }
 
 /** What the loop needs from the run. */

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { envIs } from "./env.ts";
 import * as tf from "@tensorflow/tfjs";
 import { installUniformArena } from "./uniform_arena.ts";
 import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.ts";
@@ -175,11 +176,7 @@ export const UNIFORM_ARENA_ENV = "NOVALAB_UNIFORM_ARENA";
 
 /** Whether novalab's backends pack uniforms per submit (`core/uniform_arena.ts`); default yes. */
 export function uniformArenaWanted(): boolean {
-  try {
-    return Deno.env.get(UNIFORM_ARENA_ENV) !== "0";
-  } catch {
-    return true;
-  }
+  return !envIs(UNIFORM_ARENA_ENV, "0");
 }
 
 let registered = false;

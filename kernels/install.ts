@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { envIs } from "../core/env.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { matMulKernelConfigs } from "./matmul.ts";
@@ -71,11 +72,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
 
 /** True when `NOVALAB_STOCK_KERNELS=1` (an unreadable environment counts as unset). */
 export function stockKernelsRequested(): boolean {
-  try {
-    return Deno.env.get(STOCK_KERNELS_ENV) === "1";
-  } catch {
-    return false;
-  }
+  return envIs(STOCK_KERNELS_ENV, "1");
 }
 
 function stockKernel(name: string): tf.KernelConfig {

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { envIs } from "../core/env.ts";
 import { TuningTable } from "./tuning_table.ts";
 
 /** The shape of a LayerNorm backward call. */
@@ -37,11 +38,7 @@ export const layerNormTable: TuningTable<LayerNormShape, number> = new TuningTab
 export const LAYER_NORM_BACKWARD_ENV = "NOVALAB_LAYERNORM_BACKWARD";
 
 function splitRequested(): boolean {
-  try {
-    return Deno.env.get(LAYER_NORM_BACKWARD_ENV) === "split";
-  } catch {
-    return false;
-  }
+  return envIs(LAYER_NORM_BACKWARD_ENV, "split");
 }
 
 /** Rows per workgroup by rule: ≈ 2,048 workgroups for large inputs, 4–32 rows each. */

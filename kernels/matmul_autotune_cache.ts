@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { envIs } from "../core/env.ts";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { matMulShader } from "./matmul_program.ts";
 import {
@@ -28,11 +29,7 @@ export const MATMUL_AUTOTUNE_ENV = "NOVALAB_MATMUL_AUTOTUNE";
 
 /** True when `NOVALAB_MATMUL_AUTOTUNE=1` (an unreadable environment counts as unset). */
 export function matMulAutotuneWanted(): boolean {
-  try {
-    return Deno.env.get(MATMUL_AUTOTUNE_ENV) === "1";
-  } catch {
-    return false;
-  }
+  return envIs(MATMUL_AUTOTUNE_ENV, "1");
 }
 
 /** A cached choice: the tiling and the times that chose it. */

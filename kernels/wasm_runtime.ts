@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { envIs } from "../core/env.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { ModuleBuilder } from "./wasm_asm.ts";
@@ -98,13 +99,7 @@ let enabled: boolean | undefined;
 
 /** False when `NOVALAB_WASM_KERNELS=0` (an unreadable environment counts as unset). */
 export function wasmKernelsEnabled(): boolean {
-  if (enabled === undefined) {
-    try {
-      enabled = Deno.env.get(WASM_KERNELS_ENV) !== "0";
-    } catch {
-      enabled = true;
-    }
-  }
+  enabled ??= !envIs(WASM_KERNELS_ENV, "0");
   return enabled;
 }
 
