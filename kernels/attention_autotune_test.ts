@@ -6,7 +6,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { selfAttention } from "./attention.ts";
 import {
   ATTENTION_SPLIT_KV_ENV,
@@ -19,6 +18,7 @@ import { KEEP_RULE_WITHIN } from "./matmul_autotune.ts";
 import { openTuningCache } from "./autotune_cache.ts";
 import {
   assertClose,
+  testOnBothClocks,
   useNovalabWebGpu,
   values,
   webgpuSkipReason,
@@ -67,30 +67,20 @@ Deno.test(
   },
 );
 
-for (const wallClock of [false, true]) {
-  Deno.test(
-    `kernels/attention_autotune: times both forms (${
-      wallClock ? "wall" : "GPU"
-    } clock), keeps fused unless beaten`,
-    opts,
-    async () => {
-      await useNovalabWebGpu();
-      const backend = tf.backend() as WebGPUBackend;
-      const before = tf.memory().numTensors;
-      try {
-        const shape = { ...SHAPE, keyBias: true };
-        const r = await tuneAttentionShape(backend, shape, { reps: 3, wallClock });
-        assert.equal(r.clock, wallClock ? "wall" : "gpu");
-        assert.ok(r.fusedMs > 0 && r.splitMs > 0, JSON.stringify(r));
-        assert.equal(r.split, r.splitMs < r.fusedMs * (1 - KEEP_RULE_WITHIN));
-        assert.equal(attentionTable.get(shape), r.split, "the kept form is in the table");
-      } finally {
-        attentionTable.clear();
-      }
-      assert.equal(tf.memory().numTensors, before, "the tuner leaks no tensors");
-    },
-  );
-}
+testOnBothClocks(
+  (clock) =>
+    `kernels/attention_autotune: times both forms (${clock} clock), keeps fused unless beaten`,
+  opts,
+  () => attentionTable.clear(),
+  async (backend, wallClock) => {
+    const shape = { ...SHAPE, keyBias: true };
+    const r = await tuneAttentionShape(backend, shape, { reps: 3, wallClock });
+    assert.equal(r.clock, wallClock ? "wall" : "gpu");
+    assert.ok(r.fusedMs > 0 && r.splitMs > 0, JSON.stringify(r));
+    assert.equal(r.split, r.splitMs < r.fusedMs * (1 - KEEP_RULE_WITHIN));
+    assert.equal(attentionTable.get(shape), r.split, "the kept form is in the table");
+  },
+);
 
 Deno.test(
   "kernels/attention_autotune: choices are cached per adapter and programs",

@@ -7,7 +7,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { layerNorm } from "./layernorm.ts";
 import {
   LAYER_NORM_BACKWARD_ENV,
@@ -21,6 +20,7 @@ import { KEEP_RULE_WITHIN } from "./autotune_timing.ts";
 import { openTuningCache } from "./autotune_cache.ts";
 import {
   assertClose,
+  testOnBothClocks,
   useNovalabWebGpu,
   values,
   webgpuSkipReason,
@@ -93,35 +93,25 @@ Deno.test(
   },
 );
 
-for (const wallClock of [false, true]) {
-  Deno.test(
-    `kernels/layernorm_autotune: times every form (${
-      wallClock ? "wall" : "GPU"
-    } clock), keeps the rule unless beaten`,
-    opts,
-    async () => {
-      await useNovalabWebGpu();
-      const backend = tf.backend() as WebGPUBackend;
-      const before = tf.memory().numTensors;
-      try {
-        const shape = { ...SHAPE, skip: true };
-        const r = await tuneLayerNormShape(backend, shape, { reps: 3, wallClock });
-        assert.equal(r.clock, wallClock ? "wall" : "gpu");
-        const forms = new Set([rowsPerGroup(70), 4, 8, 16, 32, 0]);
-        assert.equal(r.candidates, forms.size, "the rule's count, 4, 8, 16, 32 and two kernels");
-        assert.equal(r.rule.rows, rowsPerGroup(70));
-        assert.ok(r.chosen.ms > 0 && r.rule.ms > 0);
-        assert.ok(
-          r.chosen.rows === r.rule.rows || r.chosen.ms < r.rule.ms * (1 - KEEP_RULE_WITHIN),
-        );
-        assert.equal(layerNormTable.get(shape), r.chosen.rows, "the kept form is in the table");
-      } finally {
-        layerNormTable.clear();
-      }
-      assert.equal(tf.memory().numTensors, before, "the tuner leaks no tensors");
-    },
-  );
-}
+testOnBothClocks(
+  (clock) =>
+    `kernels/layernorm_autotune: times every form (${clock} clock), keeps the rule unless beaten`,
+  opts,
+  () => layerNormTable.clear(),
+  async (backend, wallClock) => {
+    const shape = { ...SHAPE, skip: true };
+    const r = await tuneLayerNormShape(backend, shape, { reps: 3, wallClock });
+    assert.equal(r.clock, wallClock ? "wall" : "gpu");
+    const forms = new Set([rowsPerGroup(70), 4, 8, 16, 32, 0]);
+    assert.equal(r.candidates, forms.size, "the rule's count, 4, 8, 16, 32 and two kernels");
+    assert.equal(r.rule.rows, rowsPerGroup(70));
+    assert.ok(r.chosen.ms > 0 && r.rule.ms > 0);
+    assert.ok(
+      r.chosen.rows === r.rule.rows || r.chosen.ms < r.rule.ms * (1 - KEEP_RULE_WITHIN),
+    );
+    assert.equal(layerNormTable.get(shape), r.chosen.rows, "the kept form is in the table");
+  },
+);
 
 Deno.test(
   "kernels/layernorm_autotune: choices are cached per adapter and programs",

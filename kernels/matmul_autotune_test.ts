@@ -30,6 +30,7 @@ import {
 import { TILING_CACHE_FILE } from "./autotune_cache.ts";
 import {
   assertClose,
+  testOnBothClocks,
   useNovalabWebGpu,
   values,
   webgpuSkipReason,
@@ -177,33 +178,23 @@ Deno.test(
   },
 );
 
-for (const wallClock of [false, true]) {
-  Deno.test(
-    `kernels/matmul_autotune: times every candidate (${
-      wallClock ? "wall" : "GPU"
-    } clock) and keeps the rule unless beaten`,
-    opts,
-    async () => {
-      await useNovalabWebGpu();
-      const backend = tf.backend() as WebGPUBackend;
-      const before = tf.memory().numTensors;
-      try {
-        const r = (await tuneMatMulShape(backend, DEEP, { reps: 3, wallClock }))!;
-        assert.equal(r.clock, wallClock ? "wall" : "gpu");
-        assert.equal(r.timed.length, tilingCandidates(DEEP).length, "every candidate timed");
-        assert.ok(r.timed.every((t) => t.ms > 0 && Number.isFinite(t.ms)), JSON.stringify(r.timed));
-        assert.ok(r.timed.every((t, i) => i === 0 || r.timed[i - 1]!.ms <= t.ms), "fastest first");
-        const fastest = r.timed[0]!;
-        const expected = fastest.ms < r.rule.ms * (1 - KEEP_RULE_WITHIN) ? fastest : r.rule;
-        assert.deepEqual(r.chosen, expected);
-        assert.deepEqual(tunedTiling(DEEP), { tile: r.chosen.tile, splits: r.chosen.splits });
-      } finally {
-        clearTunedTilings();
-      }
-      assert.equal(tf.memory().numTensors, before, "the tuner leaks no tensors");
-    },
-  );
-}
+testOnBothClocks(
+  (clock) =>
+    `kernels/matmul_autotune: times every candidate (${clock} clock) and keeps the rule unless beaten`,
+  opts,
+  clearTunedTilings,
+  async (backend, wallClock) => {
+    const r = (await tuneMatMulShape(backend, DEEP, { reps: 3, wallClock }))!;
+    assert.equal(r.clock, wallClock ? "wall" : "gpu");
+    assert.equal(r.timed.length, tilingCandidates(DEEP).length, "every candidate timed");
+    assert.ok(r.timed.every((t) => t.ms > 0 && Number.isFinite(t.ms)), JSON.stringify(r.timed));
+    assert.ok(r.timed.every((t, i) => i === 0 || r.timed[i - 1]!.ms <= t.ms), "fastest first");
+    const fastest = r.timed[0]!;
+    const expected = fastest.ms < r.rule.ms * (1 - KEEP_RULE_WITHIN) ? fastest : r.rule;
+    assert.deepEqual(r.chosen, expected);
+    assert.deepEqual(tunedTiling(DEEP), { tile: r.chosen.tile, splits: r.chosen.splits });
+  },
+);
 
 Deno.test(
   "kernels/matmul_autotune_cache: tunes once, reuses the file, replaces a bad one, ignores other kernels",

@@ -11,6 +11,7 @@ import { initBackend } from "../core/backend.ts";
 import { requestWebGpuAdapter } from "../core/webgpu_device.ts";
 import { installNovalabKernels } from "./install.ts";
 import { countDispatches, type DispatchCounter } from "./dispatch_count.ts";
+import assert from "node:assert/strict";
 
 /** Why a kernel test is skipped on this machine, or `null` when a WebGPU adapter exists. */
 export async function webgpuSkipReason(): Promise<string | null> {
@@ -104,5 +105,30 @@ export async function withTuningCacheDir(
   } finally {
     clear();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Registers `title`'s tuner test twice, timed on the GPU clock and on the wall
+ * clock: each run gets novalab's WebGPU backend, `clear`s the tuner's table
+ * afterwards and must leak no tensor.
+ */
+export function testOnBothClocks(
+  title: (clock: "GPU" | "wall") => string,
+  options: Omit<Deno.TestDefinition, "name" | "fn">,
+  clear: () => void,
+  body: (backend: WebGPUBackend, wallClock: boolean) => Promise<void>,
+): void {
+  for (const wallClock of [false, true]) {
+    Deno.test(title(wallClock ? "wall" : "GPU"), options, async () => {
+      await useNovalabWebGpu();
+      const before = tf.memory().numTensors;
+      try {
+        await body(tf.backend() as WebGPUBackend, wallClock);
+      } finally {
+        clear();
+      }
+      assert.equal(tf.memory().numTensors, before, "the tuner leaks no tensors");
+    });
   }
 }
