@@ -24,6 +24,7 @@ import {
 } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { Trainer } from "./trainer.ts";
+import type { ReplayStats } from "./replayable_step.ts";
 import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
@@ -106,6 +107,11 @@ export interface RunResult {
   eval: Record<string, Metrics>;
   /** Mean images/s over the steps run in this process. */
   imagesPerSecond: number;
+  /**
+   * How the WebGPU step was issued (`core/device_step.ts`): replayed, or why
+   * not; `null` on the CPU backends and with `replay: false`.
+   */
+  replay: ReplayStats | null;
 }
 
 /** The default cache directory. */
@@ -185,7 +191,7 @@ export async function runRecipe(
       seed: recipe.seed,
       ...(options.replay !== undefined && { replay: options.replay }),
     });
-    const result = await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
+    const trained = await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
     const replay = trainer.replayStats;
     if (replay && !options.quiet) {
       console.error(
@@ -195,7 +201,7 @@ export async function runRecipe(
           : `step replay: not replayed (${replay.mode}): ${replay.reason}`,
       );
     }
-    return result;
+    return { ...trained, replay };
   } finally {
     // Everything the run allocated, also on failure: a sweep runs many members in one process.
     trainer?.optimizer.dispose();
@@ -213,7 +219,7 @@ async function trainAndEvaluate(
     backend: BackendInfo;
     options: RunOptions;
   },
-): Promise<RunResult> {
+): Promise<Omit<RunResult, "replay">> {
   const { trainer, graph, source, backend, options } = state;
   if (trainer.skipped.terms.length > 0 && !options.quiet) console.error(skippedText(trainer));
   const files = { recipeYaml: recipe.yaml, env: environment(backend) };
