@@ -38,6 +38,7 @@ import { infoNceKernelConfigs } from "./infonce.ts";
 import { nclipKernelConfigs } from "./nclip.ts";
 import { uniformityKernelConfigs } from "./uniformity.ts";
 import { ntXentKernelConfigs } from "./ntxent.ts";
+import { randomDirectionsKernelConfigs } from "./random_directions.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -67,6 +68,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...nclipKernelConfigs(),
     ...uniformityKernelConfigs(),
     ...ntXentKernelConfigs(),
+    ...randomDirectionsKernelConfigs(),
   ];
 }
 

@@ -3,7 +3,7 @@
  * {@link https://arxiv.org/abs/2511.08544 | arXiv 2511.08544}).
  *
  * For embeddings Z `[N, K]`, draw M unit directions A `[K, M]` (Gaussian
- * entries, columns L2-normalised; no gradient through A), project u = Z A
+ * entries, columns L2-normalised; no gradient through A; `random_directions.ts`), project u = Z A
  * `[N, M]`, and average the Epps–Pulley statistic of every slice:
  *
  *   SIGReg(Z) = mean_m EP(u[:, m])   (see `epps_pulley.ts`)
@@ -14,11 +14,12 @@
  *
  * @module
  */
-import { hostValue } from "../core/step_recording.ts";
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../core/rng.ts";
+import { randomDirections } from "./random_directions.ts";
 import { eppsPulley, type Quadrature } from "./epps_pulley.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
+
+export { randomDirections };
 
 /** Options of {@linkcode sigreg}. */
 export interface SigregOptions {
@@ -32,43 +33,6 @@ export interface SigregOptions {
   quadrature?: Quadrature;
   /** Largest `V · N · chunk · T` processed at once (memory bound; default 2²⁵ floats). */
   maxChunkFloats?: number;
-}
-
-/**
- * `M` random unit directions in `ℝ^K`: Gaussian entries from `seed`, each
- * column L2-normalised (float64 arithmetic, so identical on every backend).
- *
- * @param dim Embedding dimension K.
- * @param slices Number of directions M.
- * @param seed Any safe integer.
- * @returns Directions `[K, M]`.
- */
-export function randomDirections(dim: number, slices: number, seed: number): Tensor2D {
-  // A host value: a replayed step (core/replayable_step.ts) draws its own directions.
-  return hostValue((host) => directionValues(dim, slices, host.seed(seed)), [
-    dim,
-    slices,
-  ]) as Tensor2D;
-}
-
-/** The values of {@linkcode randomDirections}, `[K, M]` row-major. */
-function directionValues(dim: number, slices: number, seed: number): Float32Array {
-  for (const [name, value] of [["dim", dim], ["slices", slices]] as const) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new Error(`randomDirections: ${name} must be a positive integer, got ${value}`);
-    }
-  }
-  const rng = new Rng(seed);
-  const cols = new Float64Array(dim * slices); // column-major: column m at [m*K, (m+1)*K)
-  for (let i = 0; i < cols.length; i++) cols[i] = rng.normal();
-  const out = new Float32Array(dim * slices);
-  for (let m = 0; m < slices; m++) {
-    let sq = 0;
-    for (let k = 0; k < dim; k++) sq += cols[m * dim + k]! ** 2;
-    const inv = 1 / Math.sqrt(sq);
-    for (let k = 0; k < dim; k++) out[k * slices + m] = cols[m * dim + k]! * inv;
-  }
-  return out;
 }
 
 /** Identity whose gradient is zero: directions are constants. */
