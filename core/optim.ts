@@ -25,7 +25,7 @@ import {
   type MomentInit,
   PackedAdamWMoments,
 } from "../kernels/adamw_state.ts";
-import { hostValue } from "./step_recording.ts";
+import { hostValue } from "./host_value.ts";
 import { SAME_STEP, type StepHost } from "./step_host.ts";
 import { SeparateMoments } from "./adamw_moments.ts";
 

@@ -28,7 +28,7 @@ import { compareRecordings } from "./recording_compare.ts";
 import { bufferOf, StepReplay } from "./step_replay.ts";
 import type { StepHostContext } from "./step_host.ts";
 
-export { hostValue } from "./step_recording.ts";
+export { hostValue } from "./host_value.ts";
 export { SAME_STEP, type StepHost, type StepHostContext } from "./step_host.ts";
 
 /** Where a {@linkcode ReplayableStep} stands. */

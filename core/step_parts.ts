@@ -17,7 +17,7 @@ import type { TrainConfig } from "./train_config.ts";
 import type { Batch, ForwardContext, NodeValue, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { decodeStepReport, stepGuard } from "./step_guard.ts";
-import { refuseRecording } from "./step_recording.ts";
+import { refuseRecording } from "./host_value.ts";
 
 /** What a step needs from the trainer. */
 export interface StepParts {

@@ -19,8 +19,8 @@
  * One thing it changes: while recording, data that tfjs uploads from the CPU
  * (a constant made inside the step) is copied from a buffer the recording
  * owns, holding those bytes, so a replay can copy it again at the same point.
- * Values the host computes afresh for every step go through
- * {@linkcode hostValue}: its producer runs again at every replay (with its
+ * Values the host computes afresh for every step go through `hostValue`
+ * (`core/host_value.ts`): its producer runs again at every replay (with its
  * side effects: an optimiser's step count), and its bytes are written before
  * the replay's first submit.
  *
@@ -30,15 +30,13 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import type { Tensor } from "./tensor.ts";
 import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { submitPendingWork } from "./webgpu_device.ts";
 import { type EncodedCommand, recordEncoder } from "./encoder_recording.ts";
+import { type ActiveRecording, activeRecording, setActiveRecording } from "./host_value.ts";
 import {
   logSeedDerivations,
   recordingHost,
-  SAME_STEP,
   type SeedDerivations,
   type StepHost,
   type StepHostContext,
@@ -108,48 +106,6 @@ export function livedThrough(recording: StepRecording, buffer: GPUBuffer): boole
     !recording.released.has(buffer);
 }
 
-let active: Recorder | null = null;
-
-/**
- * A tensor of values the host computes afresh for every step (a learning
- * rate, an optimiser's bias corrections, random numbers drawn on the CPU).
- * `produce` gets a {@linkcode StepHost}: the step's counterparts of seeds and
- * host inputs it closes over (`core/step_host.ts`). Runs `produce` now; inside a recorded step it also runs at every replay, in
- * the order the step made its host values, so its side effects (a step count,
- * a generator's state) happen once per step either way. `produce` must return
- * the same number of values every time. `fixed` lists numbers the step passed
- * in that `produce` closes over (an optimiser's learning rate given as a
- * number): replays reuse them, so two recordings in which they differ are not
- * replayed.
- */
-export function hostValue(
-  produce: (host: StepHost) => Float32Array | Int32Array,
-  shape?: number[],
-  fixed: readonly number[] = [],
-): Tensor {
-  const values = produce(active?.host ?? SAME_STEP);
-  const tensor = tf.tensor(
-    values,
-    shape ?? [values.length],
-    values instanceof Int32Array ? "int32" : "float32",
-  );
-  active?.noteProducer(tensor.dataId, produce, values.byteLength, fixed);
-  // On the GPU at once: tfjs would otherwise compute small ops on it on the
-  // CPU and upload their results as constants of the step.
-  if (tf.getBackend() === "webgpu") {
-    (tf.backend() as unknown as RecorderInternals).uploadToGPU(tensor.dataId);
-  }
-  return tensor;
-}
-
-/**
- * Keeps the step being recorded, if any, from being replayed, for `reason`
- * (host code that did something a replay could not follow).
- */
-export function refuseRecording(reason: string): void {
-  active?.refuse(reason);
-}
-
 function bytesOf(
   data: BufferSource | SharedArrayBuffer,
   offset = 0,
@@ -166,7 +122,7 @@ function bytesOf(
 }
 
 /** Records the GPU work issued between construction and {@linkcode Recorder.stop}. */
-export class Recorder {
+export class Recorder implements ActiveRecording {
   #b: RecorderInternals;
   #restore: (() => void)[] = [];
   #recording: StepRecording;
@@ -180,7 +136,9 @@ export class Recorder {
    * `context`: the step's seeds and host inputs, for its host values.
    */
   constructor(backend: WebGPUBackend, context: StepHostContext = {}) {
-    if (active) throw new Error("core/step_recording.ts: a step is already being recorded");
+    if (activeRecording()) {
+      throw new Error("core/step_recording.ts: a step is already being recorded");
+    }
     watchBackend(backend);
     submitPendingWork(backend);
     this.#b = backend as unknown as RecorderInternals;
@@ -200,7 +158,7 @@ export class Recorder {
     this.#restore.push(logSeedDerivations(this.#recording.host.derivations));
     this.host = recordingHost(context, this.#recording.host.derivations, (r) => this.refuse(r));
     this.#install();
-    active = this;
+    setActiveRecording(this);
   }
 
   /** Marks the recording unusable (the first reason is kept). */
@@ -208,7 +166,7 @@ export class Recorder {
     this.#recording.unusable ??= reason;
   }
 
-  /** Registers a {@linkcode hostValue} made inside the step. */
+  /** Registers a host value (`core/host_value.ts`) made inside the step. */
   noteProducer(
     dataId: object,
     produce: (host: StepHost) => Float32Array | Int32Array,
@@ -225,7 +183,7 @@ export class Recorder {
       submitPendingWork(this.#b);
     } finally {
       for (const undo of this.#restore.reverse()) undo();
-      active = null;
+      setActiveRecording(null);
     }
     this.#recording.usedAtEnd = usedBuffers(this.#b as unknown as WebGPUBackend);
     return this.#recording;

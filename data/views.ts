@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { hostValue } from "../core/step_recording.ts";
+import { hostValue } from "../core/host_value.ts";
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed, Rng } from "../core/rng.ts";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";

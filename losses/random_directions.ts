@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { hostValue } from "../core/step_recording.ts";
+import { hostValue } from "../core/host_value.ts";
 import { normalsFromBits, philoxKey, philoxWords } from "../core/philox.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
 import { RANDOM_DIRECTIONS } from "../kernels/random_directions.ts";

@@ -36,7 +36,7 @@
  *
  * @module
  */
-import { hostValue } from "../core/step_recording.ts";
+import { hostValue } from "../core/host_value.ts";
 import { z } from "zod";
 import type { ModuleFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
