@@ -117,6 +117,11 @@ export class DeviceStep {
     return [report];
   }
 
+  /** Lends the replayed step's temporaries to other device work until the next step. */
+  lend(): void {
+    this.#replay?.lend();
+  }
+
   /** Gives back what a replay holds. */
   dispose(): void {
     this.#replay?.dispose();

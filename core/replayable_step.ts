@@ -159,6 +159,16 @@ export class ReplayableStep {
     this.#previous = null;
   }
 
+  /**
+   * Lends the replayed step's temporaries to tfjs's pool until the next call
+   * (see `StepReplay.lend`): call it before other device work between steps,
+   * such as diagnostics, so that it reuses them. The next call takes them
+   * back, or records the step again if one is still in use.
+   */
+  lend(): void {
+    this.#replay?.lend();
+  }
+
   /** Gives back what the replay holds (buffers, references); the step stays usable. */
   dispose(): void {
     this.#release();

@@ -58,6 +58,59 @@ Deno.test(
   },
 );
 
+/** Bytes in tfjs's WebGPU pool (handed out and free). */
+function poolBytes(): number {
+  return (tf.backend() as unknown as { bufferManager: { numBytesAllocated: number } })
+    .bufferManager.numBytesAllocated;
+}
+
+Deno.test(
+  "lent temporaries serve other work between steps and are taken back, or the step re-records",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    const w1 = tf.tensor(values(6 * 64, 1), [6, 64]);
+    const w2 = tf.tensor(values(64 * 3, 2), [64, 3]);
+    const fn = network(w1, w2);
+    const step = new ReplayableStep(fn);
+    const x = tf.tensor(values(200 * 6, 3), [200, 6]);
+    const want = await read(fn([x]));
+    for (let i = 0; i < 4; i++) await read(step.run([x])); // warm-up, two recordings, a replay
+    assert.equal(step.stats.mode, "replaying");
+    // Other work the size of the step's hidden layer: it gets the lent buffers, the pool stays.
+    const other = () => tf.tidy(() => tf.relu(tf.matMul(x, w1)).sum());
+    const before = poolBytes();
+    step.lend();
+    await read([other()]);
+    assert.equal(poolBytes(), before, "the other work allocated beside the step's buffers");
+    let got = await read(step.run([x]));
+    assertClose(got[0]!, want[0]!, "replay after lending", { atol: 0, rtol: 0 });
+    assert.equal(step.stats.recordings, 2, `re-recorded: ${step.stats.reason}`);
+    assert.equal(step.stats.replays, 2);
+    // A lent buffer still held when the step comes back: recorded again, values unchanged.
+    step.lend();
+    const kept = tf.tidy(() => tf.relu(tf.matMul(x, w1)));
+    got = await read(step.run([x]));
+    assertClose(got[0]!, want[0]!, "step after a lent buffer was kept", { atol: 0, rtol: 0 });
+    assert.match(step.stats.reason ?? "", /temporaries lent to other work are still in use/);
+    for (let i = 0; i < 3; i++) {
+      got = await read(step.run([x]));
+      assertClose(got[0]!, want[0]!, `step ${i} after re-recording`, { atol: 0, rtol: 0 });
+    }
+    assert.equal(step.stats.recordings, 4);
+    assert.equal(step.stats.mode, "replaying");
+    // Lending twice, then disposing while lent: every buffer is the pool's exactly once.
+    step.lend();
+    step.lend();
+    step.dispose();
+    const pool = (tf.backend() as unknown as {
+      bufferManager: { freeBuffers: Map<string, GPUBuffer[]> };
+    }).bufferManager.freeBuffers;
+    for (const list of pool.values()) assert.equal(new Set(list).size, list.length, "twice");
+    tf.dispose([kept, x, w1, w2]);
+  },
+);
+
 Deno.test(
   "host values are produced again at every replay, side effects included",
   opts,

@@ -91,6 +91,7 @@ export class StepReplay {
   #outputs: { tensor: tf.Tensor; buffer: GPUBuffer }[];
   #claimed: { key: string; buffer: GPUBuffer }[];
   #stale: string | null = null;
+  #lent = false;
   #written: { values: unknown }[];
   #program: ReplayProgram | null;
   #unwatch: () => void;
@@ -207,7 +208,52 @@ export class StepReplay {
       }
     }
     submitPendingWork(this.#b); // disposals wait for a submit: let them reach the pool
+    this.#stale ??= this.#reclaim();
     return this.#stale;
+  }
+
+  /**
+   * Puts the step's temporaries back in tfjs's pool until the next replay, so
+   * that other device work in between (diagnostics, an evaluation) reuses them
+   * instead of allocating beside them. The next {@linkcode mismatch} takes
+   * them back, or, when one is still in use, says so (the step is then
+   * recorded again).
+   */
+  lend(): void {
+    if (this.#lent || this.#stale) return;
+    submitPendingWork(this.#b); // work issued so far reads them before anything else can
+    this.#returnClaimed();
+    this.#lent = true;
+  }
+
+  /** Takes the lent temporaries back out of the pool; why not, when one is in use. */
+  #reclaim(): string | null {
+    if (!this.#lent) return null;
+    this.#lent = false;
+    const pool = this.#b.bufferManager;
+    const taken = this.#claimed.filter(({ key, buffer }) =>
+      !pool.freeBuffers.get(key)?.includes(buffer)
+    );
+    if (taken.length > 0) {
+      this.#claimed = []; // all of them are the pool's now
+      return `${taken.length} of the step's temporaries lent to other work are still in use`;
+    }
+    for (const { key, buffer } of this.#claimed) {
+      const list = pool.freeBuffers.get(key)!;
+      list.splice(list.indexOf(buffer), 1);
+      pool.numFreeBuffers -= 1;
+    }
+    return null;
+  }
+
+  #returnClaimed(): void {
+    for (const { key, buffer } of this.#claimed) {
+      const list = this.#b.bufferManager.freeBuffers.get(key);
+      if (list) {
+        list.push(buffer);
+        this.#b.bufferManager.numFreeBuffers += 1;
+      } else buffer.destroy();
+    }
   }
 
   /**
@@ -279,13 +325,7 @@ export class StepReplay {
     this.#unwatch();
     for (const buffer of this.#program?.frozen ?? []) buffer.destroy();
     this.#program = null;
-    for (const { key, buffer } of this.#claimed) {
-      const list = this.#b.bufferManager.freeBuffers.get(key);
-      if (list) {
-        list.push(buffer);
-        this.#b.bufferManager.numFreeBuffers += 1;
-      } else buffer.destroy();
-    }
+    if (!this.#lent) this.#returnClaimed(); // lent ones are in the pool already
     this.#claimed = [];
     for (const { tensor } of [...this.#inputs, ...this.#outputs]) tensor.dispose();
     this.#inputs = [];

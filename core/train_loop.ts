@@ -153,6 +153,7 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
         tuning = undefined;
       }
       if (diagnostics && done % diagnostics.every === 0) {
+        trainer.lendTemporaries(); // the diagnostics reuse the replayed step's buffers
         const model = graph.inference({ seed: recipe.seed });
         const report = await runDiagnostics(model, trainer.source, diagnostics.params);
         await appendMetrics(paths, { step: metrics.step, diagnostics: report.metrics });

@@ -130,6 +130,15 @@ export class Trainer {
     return this.#device?.replayStats ?? this.#closedReplayStats;
   }
 
+  /**
+   * Before other device work between steps (diagnostics): the replayed
+   * step's temporaries go back to tfjs's pool for it to reuse, and the next
+   * step takes them back (`ReplayableStep.lend`).
+   */
+  lendTemporaries(): void {
+    this.#device?.lend();
+  }
+
   /** Starts loading micro-batch `batchIndex` (random access, so the result is order-independent). */
   #fetch(batchIndex: number): Promise<Batch> {
     const pending = this.#prefetched.get(batchIndex);

@@ -66,6 +66,8 @@ Deno.test({
       // (diagnostics and checkpoints read the parameters in between).
       assert.equal(resumed.replay?.mode, "replaying", resumed.replay?.reason ?? "");
       assert.equal(resumed.replay?.replays, 2, JSON.stringify(resumed.replay));
+      // The diagnostics borrowed the step's temporaries and gave them back: no new recording.
+      assert.equal(resumed.replay?.recordings, 2, JSON.stringify(resumed.replay));
 
       const a = await readMetrics(written.paths);
       const b = await readMetrics(resumed.paths);
