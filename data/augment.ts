@@ -11,16 +11,22 @@
  * order rather than torchvision's random order, clamped to `[0, 1]` after each),
  * greyscale with probability `grayscale` (Rec. 601 luma, kept 3-channel),
  * Gaussian blur with probability `p` and σ ~ U[σ₀, σ₁] (separable, reflect
- * padding; kernel `2⌈3σ₁⌉+1` unless given; σ rounded to one of 8 levels of
- * the range so that crops of a level share two large matrix products),
- * solarisation with probability `p`
+ * padding; kernel `2⌈3σ₁⌉+1` unless given; every crop's own taps, unblurred
+ * crops an identity tap, as one depthwise convolution per axis over the crops
+ * stacked as channels), solarisation with probability `p`
  * (pixels ≥ `threshold` become `1 − x`). Single-channel images skip saturation,
  * hue and greyscale.
+ *
+ * The per-crop parameters are host values (`core/host_value.ts`) and the ops
+ * do not depend on what was drawn, so a training step with these
+ * augmentations is the same device work every step and replays
+ * (`core/replayable_step.ts`), each replay drawing its own step's parameters.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { deriveSeed, Rng } from "../core/rng.ts";
+import { hostValue } from "../core/host_value.ts";
 import type { Tensor4D } from "../core/tensor.ts";
 
 /** Colour jitter (torchvision `ColorJitter` ranges, applied with probability `p`). */
@@ -81,6 +87,30 @@ function perCrop(
 }
 
 const uniform = (lo: number, hi: number) => (r: Rng) => lo + (hi - lo) * r.next();
+
+/** What {@linkcode perCrop} draws, for the step's seed `seed`. */
+type Draw = { purpose: string; p: number; none: number; draw: (r: Rng) => number };
+
+/**
+ * A host value `shape` made by `values` from the per-crop draws of `draw`:
+ * drawn from `seed` now, and from the replayed step's counterpart of `seed`
+ * at every replay.
+ */
+function drawn(
+  n: number,
+  at: { seed: number; shape: number[]; draw: Draw },
+  values: (draws: Float32Array) => Float32Array = (d) => d,
+): tf.Tensor {
+  return hostValue(
+    (host) => values(perCrop(n, { ...at.draw, seed: host.seed(at.seed) })),
+    at.shape,
+  );
+}
+
+/** A per-crop factor `[N, 1, 1, 1]` of `draw`'s values. */
+function factor(n: number, seed: number, draw: Draw): tf.Tensor4D {
+  return drawn(n, { seed, shape: [n, 1, 1, 1], draw }) as tf.Tensor4D;
+}
 const LUMA = [0.299, 0.587, 0.114];
 
 /** Per-pixel grey `[N, H, W, 1]` of an RGB batch (the batch itself when single-channel). */
@@ -91,14 +121,8 @@ function grey(x: Tensor4D): Tensor4D {
   return tf.reshape(luma, [n, h, w, 1]);
 }
 
-/** A per-crop factor `[N, 1, 1, 1]`. */
-function factor(values: Float32Array): tf.Tensor4D {
-  return tf.tensor4d(values, [values.length, 1, 1, 1]);
-}
-
-/** `clamp(f·x + (1 − f)·toward)`, the blend torchvision's adjust_* functions use. */
-function blend(x: Tensor4D, toward: tf.Tensor, f: Float32Array): Tensor4D {
-  const k = factor(f);
+/** `clamp(k·x + (1 − k)·toward)`, the blend torchvision's adjust_* functions use. */
+function blend(x: Tensor4D, toward: tf.Tensor, k: tf.Tensor4D): Tensor4D {
   return tf.clipByValue(tf.add(tf.mul(x, k), tf.mul(toward, tf.sub(1, k))), 0, 1) as Tensor4D;
 }
 
@@ -115,9 +139,9 @@ function inverse3(m: number[][]): number[][] {
 
 const FROM_YIQ = inverse3(TO_YIQ);
 
-/** Hue rotation by `turns` per crop: YIQ chroma rotation as one batched 3×3 matmul. */
-function rotateHue(x: Tensor4D, turns: Float32Array): Tensor4D {
-  const [n, h, w] = x.shape;
+/** Per-crop 3×3 hue rotations (transposed, for pixel row-vectors), `[N·9]`. */
+function hueMatrices(turns: Float32Array): Float32Array {
+  const n = turns.length;
   const toYiq = TO_YIQ;
   const fromYiq = FROM_YIQ;
   const mats = new Float32Array(n * 9);
@@ -134,23 +158,38 @@ function rotateHue(x: Tensor4D, turns: Float32Array): Tensor4D {
       }
     }
   }
-  const out = tf.matMul(tf.reshape(x, [n, h * w, 3]), tf.tensor3d(mats, [n, 3, 3]));
+  return mats;
+}
+
+/** Hue rotation per crop (`mats` `[N, 3, 3]`): YIQ chroma rotation as one batched 3×3 matmul. */
+function rotateHue(x: Tensor4D, mats: tf.Tensor): Tensor4D {
+  const [n, h, w] = x.shape;
+  const out = tf.matMul(tf.reshape(x, [n, h * w, 3]), mats as tf.Tensor3D);
   return tf.clipByValue(tf.reshape(out, [n, h, w, 3]), 0, 1) as Tensor4D;
 }
 
 function jitter(x: Tensor4D, cfg: JitterConfig, seed: number): Tensor4D {
   const n = x.shape[0];
   const range = (v: number) => uniform(Math.max(0, 1 - v), 1 + v);
-  const draw = (purpose: string, none: number, d: (r: Rng) => number) =>
-    perCrop(n, { seed, purpose: `jitter-${purpose}`, p: cfg.p, none, draw: d });
-  const b = draw("brightness", 1, range(cfg.brightness));
-  const c = draw("contrast", 1, range(cfg.contrast));
-  const s = draw("saturation", 1, range(cfg.saturation));
-  const h = draw("hue", 0, uniform(-cfg.hue, cfg.hue));
-  let y = tf.clipByValue(tf.mul(x, factor(b)), 0, 1) as Tensor4D;
-  if (cfg.contrast > 0) y = blend(y, tf.mean(grey(y), [1, 2, 3], true), c);
-  if (x.shape[3] === 3 && cfg.saturation > 0) y = blend(y, grey(y), s);
-  if (x.shape[3] === 3 && cfg.hue > 0) y = rotateHue(y, h);
+  const draw = (purpose: string, none: number, d: (r: Rng) => number): Draw => ({
+    purpose: `jitter-${purpose}`,
+    p: cfg.p,
+    none,
+    draw: d,
+  });
+  const b = factor(n, seed, draw("brightness", 1, range(cfg.brightness)));
+  let y = tf.clipByValue(tf.mul(x, b), 0, 1) as Tensor4D;
+  if (cfg.contrast > 0) {
+    const c = factor(n, seed, draw("contrast", 1, range(cfg.contrast)));
+    y = blend(y, tf.mean(grey(y), [1, 2, 3], true), c);
+  }
+  if (x.shape[3] === 3 && cfg.saturation > 0) {
+    y = blend(y, grey(y), factor(n, seed, draw("saturation", 1, range(cfg.saturation))));
+  }
+  if (x.shape[3] === 3 && cfg.hue > 0) {
+    const hue = draw("hue", 0, uniform(-cfg.hue, cfg.hue));
+    y = rotateHue(y, drawn(n, { seed, shape: [n, 3, 3], draw: hue }, hueMatrices));
+  }
   return y;
 }
 
@@ -164,66 +203,58 @@ function gaussianTaps(sigma: number, r: number): Float64Array {
   return taps.map((t) => t / sum);
 }
 
-/** Index `i` reflected into `[0, n)` (torchvision's `reflect` padding: no edge repeat). */
-function reflect(i: number, n: number): number {
-  if (n === 1) return 0;
-  const period = 2 * (n - 1);
-  const m = ((i % period) + period) % period;
-  return m < n ? m : period - m;
-}
-
-/** Blur matrix `[n, n]`: row `i` holds the taps landing on column `j` after reflect padding. */
-function blurMatrix(sigma: number, at: { n: number; r: number }): tf.Tensor2D {
-  const { n, r } = at;
-  const taps = gaussianTaps(sigma, r);
-  const m = new Float32Array(n * n);
+/**
+ * Per-crop taps `[K, N·C]` (crop-major, each crop's taps repeated over its
+ * channels): Gaussian of the crop's σ where `sigmas` has one, else the
+ * identity tap (1 at the centre).
+ */
+function blurTaps(sigmas: Float32Array, at: { r: number; channels: number }): Float32Array {
+  const { r, channels } = at;
+  const n = sigmas.length, k = 2 * r + 1;
+  const out = new Float32Array(k * n * channels);
   for (let i = 0; i < n; i++) {
-    for (let t = -r; t <= r; t++) m[i * n + reflect(i + t, n)] += taps[t + r]!;
+    const taps = sigmas[i]! >= 0 ? gaussianTaps(sigmas[i]!, r) : null;
+    for (let t = 0; t < k; t++) {
+      const v = taps ? taps[t]! : t === r ? 1 : 0;
+      for (let ch = 0; ch < channels; ch++) out[t * n * channels + i * channels + ch] = v;
+    }
   }
-  return tf.tensor2d(m, [n, n]);
+  return out;
 }
-
-/** Blurs crops `[m, H, W, C]` that share one σ: two large matrix products (rows, then columns). */
-function blurGroup(x: tf.Tensor4D, at: { sigma: number; r: number }): tf.Tensor4D {
-  const [m, h, w, c] = x.shape;
-  const byRow = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, m * w * c]);
-  const rows = tf.reshape(tf.matMul(blurMatrix(at.sigma, { n: h, r: at.r }), byRow), [h, m, w, c]);
-  const byCol = tf.reshape(tf.transpose(rows, [2, 1, 0, 3]), [w, m * h * c]);
-  const cols = tf.reshape(tf.matMul(blurMatrix(at.sigma, { n: w, r: at.r }), byCol), [w, m, h, c]);
-  return tf.transpose(cols, [1, 2, 0, 3]) as tf.Tensor4D;
-}
-
-/** σ levels of the blur: draws are rounded to one of these, so crops share matrix products. */
-const BLUR_LEVELS = 8;
 
 /**
- * Separable per-crop Gaussian blur over the selected crops only (unselected
- * crops pass unchanged). σ is rounded to one of {@link BLUR_LEVELS} evenly
- * spaced levels of `[σ₀, σ₁]`; crops of one level are blurred together by two
- * matrix products with a banded reflect-padded matrix.
+ * Separable per-crop Gaussian blur, σ ~ U[σ₀, σ₁] on the selected crops
+ * (the others pass unchanged: an identity tap). The crops are stacked as the
+ * channels of one image, reflect-padded (torchvision's `reflect`: no edge
+ * repeat) and convolved depthwise once per axis with every crop's own taps.
  */
 function blur(x: Tensor4D, cfg: BlurConfig, seed: number): Tensor4D {
-  const [n, h, w] = x.shape;
+  const [n, h, w, c] = x.shape;
   const [lo, hi] = cfg.sigma;
-  const level = (s: number) => Math.round(((s - lo) / Math.max(hi - lo, 1e-9)) * (BLUR_LEVELS - 1));
-  const sigmas = perCrop(n, { seed, purpose: "blur", p: cfg.p, none: -1, draw: uniform(lo, hi) });
   const largest = Math.floor((Math.min(h, w) - 1) / 2);
   const r = Math.min(((cfg.kernel ?? 2 * Math.ceil(3 * hi) + 1) - 1) / 2, largest);
-  const groups = new Map<number, number[]>();
-  sigmas.forEach((s, i) => s >= 0 && groups.set(level(s), [...(groups.get(level(s)) ?? []), i]));
-  if (groups.size === 0 || r < 1) return x;
-  const parts: tf.Tensor4D[] = [x];
-  const where = Int32Array.from({ length: n }, (_, i) => i);
-  let offset = n;
-  for (const [lv, crops] of groups) {
-    const sigma = lo + ((hi - lo) * lv) / (BLUR_LEVELS - 1);
-    const group = crops.length === n ? x : tf.gather(x, tf.tensor1d(crops, "int32"));
-    if (crops.length === n) return blurGroup(group, { sigma, r }) as Tensor4D;
-    parts.push(blurGroup(group, { sigma, r }));
-    crops.forEach((i, k) => (where[i] = offset + k));
-    offset += crops.length;
-  }
-  return tf.gather(tf.concat(parts, 0), tf.tensor1d(where, "int32")) as Tensor4D;
+  if (r < 1) return x;
+  const k = 2 * r + 1;
+  const draw: Draw = { purpose: "blur", p: cfg.p, none: -1, draw: uniform(lo, hi) };
+  const taps = drawn(
+    n,
+    { seed, shape: [k, 1, n * c, 1], draw },
+    (sigmas) => blurTaps(sigmas, { r, channels: c }),
+  ) as tf.Tensor4D;
+  const stacked = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, n * c]) as tf.Tensor4D;
+  const rows = tf.depthwiseConv2d(
+    tf.mirrorPad(stacked, [[0, 0], [r, r], [0, 0], [0, 0]], "reflect"),
+    taps,
+    1,
+    "valid",
+  );
+  const cols = tf.depthwiseConv2d(
+    tf.mirrorPad(rows, [[0, 0], [0, 0], [r, r], [0, 0]], "reflect"),
+    tf.reshape(taps, [1, k, n * c, 1]) as tf.Tensor4D,
+    1,
+    "valid",
+  );
+  return tf.transpose(tf.reshape(cols, [h, w, n, c]), [2, 0, 1, 3]) as Tensor4D;
 }
 
 /**
@@ -243,8 +274,7 @@ export function applyPhotometric(
   let y = x;
   if (options.jitter && options.jitter.p > 0) y = jitter(y, options.jitter, seed);
   if ((options.grayscale ?? 0) > 0 && y.shape[3] === 3) {
-    const g = perCrop(n, {
-      seed,
+    const g = factor(n, seed, {
       purpose: "grayscale",
       p: options.grayscale!,
       none: 1,
@@ -255,9 +285,9 @@ export function applyPhotometric(
   if (options.blur && options.blur.p > 0) y = blur(y, options.blur, seed);
   const sol = options.solarize;
   if (sol && sol.p > 0) {
-    const on = perCrop(n, { seed, purpose: "solarize", p: sol.p, none: 0, draw: () => 1 });
+    const on = factor(n, seed, { purpose: "solarize", p: sol.p, none: 0, draw: () => 1 });
     // y + on · [y ≥ t] · (1 − 2y): arithmetic instead of a broadcast boolean `where`.
-    const flip = tf.mul(tf.cast(tf.greaterEqual(y, sol.threshold), "float32"), factor(on));
+    const flip = tf.mul(tf.cast(tf.greaterEqual(y, sol.threshold), "float32"), on);
     y = tf.add(y, tf.mul(flip, tf.sub(1, tf.mul(y, 2)))) as Tensor4D;
   }
   return y;

@@ -104,6 +104,52 @@ Deno.test("augment: Gaussian blur keeps constants, spreads an impulse symmetrica
   tf.dispose([flat, fb, x, b, half]);
 });
 
+/** Float64 separable Gaussian blur of one `[h, w, c]` crop, reflect padding (no edge repeat). */
+function referenceBlur(
+  v: ArrayLike<number>,
+  at: { h: number; w: number; c: number; sigma: number; r: number },
+) {
+  const { h, w, c, sigma, r } = at;
+  const taps = Array.from(
+    { length: 2 * r + 1 },
+    (_, t) => Math.exp(-((t - r) ** 2) / (2 * sigma ** 2)),
+  );
+  const sum = taps.reduce((a, b) => a + b, 0);
+  const reflect = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  const rows = new Float64Array(h * w * c), out = new Float64Array(h * w * c);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        let a = 0;
+        for (let t = -r; t <= r; t++) {
+          a += taps[t + r]! / sum * v[(reflect(y + t, h) * w + x) * c + ch]!;
+        }
+        rows[(y * w + x) * c + ch] = a;
+      }
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let ch = 0; ch < c; ch++) {
+        let a = 0;
+        for (let t = -r; t <= r; t++) {
+          a += taps[t + r]! / sum * rows[(y * w + reflect(x + t, w)) * c + ch]!;
+        }
+        out[(y * w + x) * c + ch] = a;
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("augment: blur matches a float64 separable reflect-padded blur (non-square, RGB)", () => {
+  const x = tf.randomUniform([3, 7, 10, 3], 0, 1, "float32", 4) as tf.Tensor4D;
+  const b = applyPhotometric(x, { seed: 3, blur: { p: 1, sigma: [1.3, 1.3], kernel: 5 } });
+  const want = perCrop(x, 3).map((v) => referenceBlur(v, { h: 7, w: 10, c: 3, sigma: 1.3, r: 2 }));
+  perCrop(b, 3).forEach((got, i) => close(got, want[i]!, 2e-6));
+  tf.dispose([x, b]);
+});
+
 Deno.test("augment: solarise inverts pixels above the threshold; draws are deterministic", () => {
   const x = crops(5);
   const s = applyPhotometric(x, { seed: 10, solarize: { p: 1, threshold: 0.5 } });

@@ -105,3 +105,21 @@ Deno.test(
   webgpu,
   () => assertReplayedAsWritten("recipes/clip.yaml", CLIP_TINY),
 );
+
+/**
+ * NOVA with photometric augmentations on its views (SimCLR/BYOL-style ranges; MNIST is grey, so
+ * brightness, contrast, blur and solarisation act — the RGB ones: data/augment_replay_test.ts).
+ */
+const AUGMENTED = [
+  ...TINY,
+  "nodes.views.jitter={ p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1 }",
+  "nodes.views.grayscale=0.2",
+  "nodes.views.blur={ p: 0.5, sigma: [0.1, 2] }",
+  "nodes.views.solarize={ p: 0.2, threshold: 0.5 }",
+];
+
+Deno.test(
+  "trainer: NOVA with jitter, blur and solarisation on its views replays exactly as written",
+  webgpu,
+  () => assertReplayedAsWritten("recipes/nova.yaml", AUGMENTED),
+);
