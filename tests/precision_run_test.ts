@@ -56,6 +56,8 @@ Deno.test({
       const recipe = await loadRunnable("recipes/clip.yaml", [...TINY, `precision=${precision}`]);
       const result = await runRecipe(recipe, { runsDir: runs, backend: "webgpu", quiet: true });
       assert.equal(result.backend.precision, precision);
+      // Step 0 as written, 1–2 recorded, 3 replayed: f16 operands replay too.
+      assert.equal(result.replay?.replays, 1, JSON.stringify(result.replay));
       const env = JSON.parse(await Deno.readTextFile(`${result.paths.root}/env.json`));
       assert.equal(env.backend.precision, precision, "env.json records the precision");
       trajectories.push(await losses(result.paths.root));
