@@ -19,6 +19,7 @@ import { latestCheckpoint, loadCheckpoint } from "./core/checkpoint.ts";
 import { renderMermaid } from "./core/mermaid.ts";
 import { buildRecipe, defaultCacheDir, evaluateRecipe, runRecipe } from "./core/run.ts";
 import { runPaths } from "./core/rundir.ts";
+import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
 import { writeRunReport } from "./eval/run_report.ts";
@@ -124,12 +125,13 @@ export function buildProgram(): Command {
       const results = await evaluateRecipe(recipe, graph, source);
       await writeJsonAtomic(paths.eval, results);
       printMetrics(results);
+      const model = graph.inference({ seed: recipe.seed, replay: stepReplayWanted() });
       const files = await writeRunReport(paths.root, {
         eval: results,
         specs: recipe.eval,
-        model: graph.inference({ seed: recipe.seed }),
+        model,
         source,
-      });
+      }).finally(() => model.dispose?.());
       console.log(`report: ${files.html}`);
       graph.dispose();
       source.dispose();

@@ -50,6 +50,8 @@ export interface InferenceModel {
    * value. The caller disposes the result.
    */
   run(target: string, batch: Record<string, NodeValue>): Promise<Tensor>;
+  /** Gives back what the model holds beyond the graph (replayed calls); absent when nothing. */
+  dispose?(): void;
 }
 
 /** Evaluation results: metric name → value. */

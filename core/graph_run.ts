@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { InferenceModel, LossTerm } from "./components.ts";
+import { ReplayedInference } from "./inference_replay.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
 import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
@@ -138,19 +139,21 @@ export class CompiledGraph {
     for (const m of this.modules.values()) m.afterStep?.(guard);
   }
 
-  /** The inference graph as evaluators use it. */
-  inference(options: { seed: number }): InferenceModel {
-    return {
-      run: (target: string, batch: Record<string, NodeValue>): Promise<Tensor> =>
-        Promise.resolve().then(() =>
-          tf.tidy(() => {
-            const values: GraphValues = new Map();
-            for (const [k, v] of Object.entries(batch)) values.set(`batch.${k}`, v);
-            this.forward(values, { training: false, step: 0, seed: options.seed }, [target]);
-            return values.get(target) as Tensor;
-          })
-        ),
-    };
+  /**
+   * The inference graph as evaluators use it; with `replay`, each call form
+   * is replayed on WebGPU (`core/inference_replay.ts`: dispose the model when
+   * done).
+   */
+  inference(options: { seed: number; replay?: boolean }): InferenceModel {
+    const forward = (target: string, batch: Record<string, NodeValue>): Tensor =>
+      tf.tidy(() => {
+        const values: GraphValues = new Map();
+        for (const [k, v] of Object.entries(batch)) values.set(`batch.${k}`, v);
+        this.forward(values, { training: false, step: 0, seed: options.seed }, [target]);
+        return values.get(target) as Tensor;
+      });
+    if (options.replay) return new ReplayedInference(forward, options.seed);
+    return { run: (target, batch) => Promise.resolve().then(() => forward(target, batch)) };
   }
 
   /** Measures node output shapes on two batch sizes; differing axes are `"B"`. */

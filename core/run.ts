@@ -24,6 +24,7 @@ import {
 } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { Trainer } from "./trainer.ts";
+import { stepReplayWanted } from "./device_step.ts";
 import type { ReplayStats } from "./replayable_step.ts";
 import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
@@ -148,16 +149,28 @@ export async function buildRecipe(
   }
 }
 
-/** Runs every evaluator of the recipe on the inference graph. */
+/**
+ * Runs every evaluator of the recipe on the inference graph (on WebGPU its
+ * forward calls replayed unless `replay` is false: `core/inference_replay.ts`).
+ */
 export async function evaluateRecipe(
   recipe: RunnableRecipe,
   graph: CompiledGraph,
   source: DataSource,
+  options: { replay?: boolean } = {},
 ): Promise<Record<string, Metrics>> {
   const results: Record<string, Metrics> = {};
-  for (const spec of recipe.eval) {
-    const evaluator = evaluators.get(spec.kind).create(spec.params);
-    results[spec.name] = await evaluator.evaluate(graph.inference({ seed: recipe.seed }), source);
+  const model = graph.inference({
+    seed: recipe.seed,
+    replay: options.replay ?? stepReplayWanted(),
+  });
+  try {
+    for (const spec of recipe.eval) {
+      const evaluator = evaluators.get(spec.kind).create(spec.params);
+      results[spec.name] = await evaluator.evaluate(model, source);
+    }
+  } finally {
+    model.dispose?.();
   }
   return results;
 }
@@ -260,7 +273,7 @@ async function trainAndEvaluate(
   const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop });
   const evalResults = options.skipEval || !trained.finished
     ? {}
-    : await evaluateRecipe(recipe, graph, source);
+    : await evaluateRecipe(recipe, graph, source, { replay: options.replay });
   if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
   const badInputs = badInputSummaryOf(source);
   if (badInputs && badInputs.total > 0) {
@@ -268,12 +281,15 @@ async function trainAndEvaluate(
     console.error(formatBadInputSummary(badInputs));
   }
   if (trained.finished && !options.skipReport) {
-    await writeRunReport(paths.root, {
-      eval: evalResults,
-      specs: recipe.eval,
-      model: graph.inference({ seed: recipe.seed }),
-      source,
+    const model = graph.inference({
+      seed: recipe.seed,
+      replay: options.replay ?? stepReplayWanted(),
     });
+    try {
+      await writeRunReport(paths.root, { eval: evalResults, specs: recipe.eval, model, source });
+    } finally {
+      model.dispose?.();
+    }
   }
   return { paths, backend, eval: evalResults, ...trained };
 }

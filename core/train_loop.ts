@@ -22,6 +22,7 @@ import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
 import { appendMetrics, type RunPaths } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Trainer } from "./trainer.ts";
+import { stepReplayWanted } from "./device_step.ts";
 import { NonFiniteError, type PendingStep } from "./step_metrics.ts";
 import { clearTunedChoices, startStepTuning } from "../kernels/step_tuning.ts";
 
@@ -59,6 +60,8 @@ export interface TrainLoopState {
     signal?: AbortSignal;
     stopAfter?: number;
     autotune?: { cacheDir: string };
+    /** WebGPU: replay the diagnostics' forward calls (default: `stepReplayWanted()`). */
+    replay?: boolean;
   };
 }
 
@@ -154,8 +157,12 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       }
       if (diagnostics && done % diagnostics.every === 0) {
         trainer.lendTemporaries(); // the diagnostics reuse the replayed step's buffers
-        const model = graph.inference({ seed: recipe.seed });
-        const report = await runDiagnostics(model, trainer.source, diagnostics.params);
+        const model = graph.inference({
+          seed: recipe.seed,
+          replay: options.replay ?? stepReplayWanted(),
+        });
+        const report = await runDiagnostics(model, trainer.source, diagnostics.params)
+          .finally(() => model.dispose?.());
         await appendMetrics(paths, { step: metrics.step, diagnostics: report.metrics });
         if (report.warning) progress.log(report.warning);
       }
