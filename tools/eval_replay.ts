@@ -36,7 +36,7 @@ if (import.meta.main) {
   const started = performance.now();
   const e = await embedSplit(model, source, {
     split: "test",
-    image: "pred",
+    image: node,
     batch: 256,
     who: "eval",
   });
