@@ -28,12 +28,12 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { ModuleFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
 import type { BuildContext, ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { TextEmbeddingCache } from "./text_cache.ts";
+import { hostValue } from "../core/host_value.ts";
 import { startHfWorker } from "./hf_text_bridge.ts";
 import type { Tensor } from "../core/tensor.ts";
 
@@ -160,13 +160,20 @@ export class HfTextTower implements Module {
   /** `B` strings → `[B, H]`. */
   forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
     const texts = inputs[0];
-    const { name, dim, cache } = this.options;
+    const { name, dim } = this.options;
     if (!Array.isArray(texts)) {
       throw new Error(
         `node "${name}" (hf_text) expects a list of strings such as batch.caption, ` +
           `got a tensor of shape [${texts.shape.join(", ")}]`,
       );
     }
+    // A host value: a replayed step (core/replayable_step.ts) embeds its own batch's texts.
+    return hostValue((host) => this.#values(host.input(texts)), [texts.length, dim]);
+  }
+
+  /** The vectors of `texts`, `[B · H]` (computing those the cache lacks). */
+  #values(texts: string[]): Float32Array {
+    const { dim, cache } = this.options;
     const missing = [...new Set(texts.filter((t) => !cache.get(t)))];
     if (missing.length > 0) this.#compute(missing);
     const out = new Float32Array(texts.length * dim);
@@ -175,7 +182,7 @@ export class HfTextTower implements Module {
       const scale = this.options.normalize ? 1 / (Math.hypot(...v) || 1) : 1;
       for (let k = 0; k < dim; k++) out[i * dim + k] = v[k]! * scale;
     });
-    return tf.tensor2d(out, [texts.length, dim], "float32");
+    return out;
   }
 
   #compute(texts: string[]): void {
