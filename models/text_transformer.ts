@@ -31,7 +31,9 @@ import {
   ParameterStore,
 } from "./layers.ts";
 import { embedRows } from "./embedding.ts";
-import { SubwordTokenizer } from "./subword.ts";
+import { type EncodedBatch, SubwordTokenizer } from "./subword.ts";
+import { hostValue } from "../core/host_value.ts";
+import type { StepHost } from "../core/step_host.ts";
 import { packTextTokens } from "./tokens.ts";
 import {
   applyBlock,
@@ -79,6 +81,7 @@ export class TextTransformer implements Module {
   readonly #posEmbed: Variable;
   readonly #blocks: TransformerBlock[] = [];
   readonly #norm: LayerNorm;
+  #encoded: { texts: string[]; batch: EncodedBatch } | null = null;
 
   /** Builds the parameters under `init.name`; throws on inconsistent options. */
   constructor(readonly options: TextTransformerOptions, init: { name: string; seed: number }) {
@@ -116,9 +119,10 @@ export class TextTransformer implements Module {
     }
     const { maxLength: l, dim, pooling } = this.options;
     const b = texts.length;
-    const encoded = this.tokenizer.encodeBatch(texts);
-    const mask = tf.tensor2d(encoded.mask, [b, l]);
-    const rows = tf.tensor1d(encoded.rows, "int32");
+    // Host values: a replayed step (core/replayable_step.ts) encodes its own batch's texts.
+    const encoded = (host: StepHost) => this.#encode(host.input(texts));
+    const mask = hostValue((host) => encoded(host).mask, [b, l]);
+    const rows = hostValue((host) => encoded(host).rows, [b * l]);
     let x = tf.add(embedRows(this.#tokenEmbed, rows).reshape([b, l, dim]), this.#posEmbed);
     const keyBias = keyPaddingBias(mask);
     const bias = this.options.causal ? causalBias(l) : undefined;
@@ -129,9 +133,18 @@ export class TextTransformer implements Module {
     if (this.options.output === "tokens") return packTextTokens(x, mask);
     if (pooling === "cls") return tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
     const weights = pooling === "eot"
-      ? tf.oneHot(tf.tensor1d(encoded.eot, "int32"), l).toFloat()
+      ? tf.oneHot(hostValue((host) => encoded(host).eot, [b]), l).toFloat()
       : tf.div(mask, tf.sum(mask, 1, true));
     return tf.sum(tf.mul(x, tf.expandDims(weights, -1)), 1);
+  }
+
+  /** The tokenizer's encoding of `texts`, made once per caption list (three host values read it). */
+  #encode(texts: string[]): EncodedBatch {
+    const last = this.#encoded;
+    if (!last || last.texts.length !== texts.length || last.texts.some((t, i) => t !== texts[i])) {
+      this.#encoded = { texts: [...texts], batch: this.tokenizer.encodeBatch(texts) };
+    }
+    return this.#encoded!.batch;
   }
 
   /** Releases all variables. */
