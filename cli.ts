@@ -67,8 +67,8 @@ export function buildProgram(): Command {
     )
     .option(
       "--no-replay",
-      "webgpu: run every training step as written (default: record it, then replay it without " +
-        "tfjs's per-op host work)",
+      "webgpu: run every training step and evaluation call as written (default: record them, " +
+        "then replay them without tfjs's per-op host work)",
     )
     .action(async (recipePath: string | undefined, opts) => {
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
