@@ -123,3 +123,15 @@ Deno.test(
   webgpu,
   () => assertReplayedAsWritten("recipes/nova.yaml", AUGMENTED),
 );
+
+Deno.test(
+  "trainer: NOVA with two micro-batches per step and gradient clipping replays exactly as written",
+  webgpu,
+  () =>
+    assertReplayedAsWritten("recipes/nova.yaml", [
+      ...TINY,
+      "train.batch=8",
+      "train.accumulate=2",
+      "train.clip_grad_norm=0.5",
+    ]),
+);
