@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe } from "../core/run.ts";
-import { ReplayedInference } from "../core/inference_replay.ts";
+import type { ReplayedInference } from "../core/inference_replay.ts";
 import { embedSplit } from "../eval/features.ts";
 import { installNovalabKernels } from "../kernels/install.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
