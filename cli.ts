@@ -110,7 +110,9 @@ export function buildProgram(): Command {
     .description("evaluate a run's latest checkpoint with the inference graph (no training)")
     .addOption(setOption()).addOption(backendOption())
     .option("--recipe <file>", "recipe to evaluate with (default: the run's recipe.yaml)")
+    .option("--no-replay", "webgpu: run every evaluation call as written (default: replayed)")
     .action(async (runDir: string, opts) => {
+      const replay = opts.replay !== false && stepReplayWanted();
       const paths = runPaths(runDir);
       const recipe = await loadRunnable(opts.recipe ?? paths.recipe, opts.set);
       await initBackend((opts.backend as BackendChoice | undefined) ?? recipe.backend);
@@ -122,10 +124,10 @@ export function buildProgram(): Command {
       await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
         parameters: graph.inferenceState(),
       });
-      const results = await evaluateRecipe(recipe, graph, source);
+      const results = await evaluateRecipe(recipe, graph, source, { replay });
       await writeJsonAtomic(paths.eval, results);
       printMetrics(results);
-      const model = graph.inference({ seed: recipe.seed, replay: stepReplayWanted() });
+      const model = graph.inference({ seed: recipe.seed, replay });
       const files = await writeRunReport(paths.root, {
         eval: results,
         specs: recipe.eval,

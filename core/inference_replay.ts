@@ -33,6 +33,7 @@ export class ReplayedInference implements InferenceModel {
   #seed: number;
   #steps = new Map<string, ReplayableStep>();
   #current: Record<string, NodeValue> = {};
+  #disposed = false;
 
   /** Replays `forward` (seed `seed` for anything its nodes draw). */
   constructor(forward: InferenceForward, seed: number) {
@@ -43,11 +44,23 @@ export class ReplayedInference implements InferenceModel {
   /** Evaluates `target` on `batch`; the caller disposes the result. */
   run(target: string, batch: Record<string, NodeValue>): Promise<Tensor> {
     return Promise.resolve().then(() => {
-      if (tf.getBackend() !== "webgpu") return this.#forward(target, batch);
+      if (this.#disposed) {
+        throw new Error(
+          "core/inference_replay.ts: this inference model was disposed; make a new one with " +
+            "graph.inference({ seed, replay: true })",
+        );
+      }
+      if (tf.getBackend() !== "webgpu") {
+        this.#release(); // what replays hold belongs to the WebGPU backend
+        return this.#forward(target, batch);
+      }
       const names = Object.keys(batch).sort();
       const tensors = names.filter((n) => !Array.isArray(batch[n])).map((n) => batch[n] as Tensor);
       const strings = names.filter((n) => Array.isArray(batch[n])).map((n) => batch[n]!);
       const key = callKey(target, batch);
+      // Only the call running holds its temporaries: the other forms lend theirs to the pool
+      // (an evaluation alternates image and text calls), and take them back when they run.
+      for (const [other, step] of this.#steps) if (other !== key) step.lend();
       let step = this.#steps.get(key);
       if (!step) {
         step = new ReplayableStep(() => [this.#forward(target, this.#current)]);
@@ -67,8 +80,13 @@ export class ReplayedInference implements InferenceModel {
     return Object.fromEntries([...this.#steps].map(([key, step]) => [key, step.stats]));
   }
 
-  /** Gives back what the replayed calls hold (buffers, references). */
+  /** Gives back what the replayed calls hold (buffers, references); the model is done. */
   dispose(): void {
+    this.#release();
+    this.#disposed = true;
+  }
+
+  #release(): void {
     for (const step of this.#steps.values()) step.dispose();
     this.#steps.clear();
   }

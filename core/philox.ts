@@ -12,7 +12,7 @@
  * Box–Muller map of four words to four standard normal deviates
  * ({@linkcode normalsFromBits}, WGSL `normals4`). The words agree bit for
  * bit (Random123's known answers in the test); the normals agree to float32
- * rounding (WGSL computes `log`, `cos`, `sin` in f32).
+ * rounding (WGSL computes the uniforms, `log`, `cos`, `sin` in f32).
  *
  * @module
  */
@@ -99,7 +99,7 @@ export function philoxKey(seed: number): [number, number] {
   return [seed >>> 0, Math.floor(seed / TWO_32) >>> 0];
 }
 
-/** `(w >> 8 + ½) / 2²⁴`: a uniform in (0, 1), exact in float32. */
+/** `(w >> 8 + ½) / 2²⁴`: a uniform in (0, 1) (exact in float64; WGSL rounds it to f32). */
 function unit(w: number): number {
   return ((w >>> 8) + 0.5) / 16777216;
 }
@@ -150,7 +150,9 @@ fn philox4x32(counter : vec4<u32>, key : vec2<u32>) -> vec4<u32> {
 }
 
 fn philoxUnit(w : u32) -> f32 {
-  return (f32(w >> 8u) + 0.5) / 16777216.0;
+  // k + ½ needs 25 bits: from k = 2²³ on f32 rounds it, and k = 2²⁴ − 1 to 2²⁴ (u = 1, r = 0);
+  // the largest f32 below 1 keeps r > 0 (JavaScript's u, exact in f64, is below 1 anyway).
+  return min((f32(w >> 8u) + 0.5) / 16777216.0, 0.99999994);
 }
 
 fn normals4(bits : vec4<u32>) -> vec4<f32> {

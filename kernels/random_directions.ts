@@ -61,7 +61,7 @@ fn main(index : i32) {
     let z = nlMasked(nlColumnDraw(j, index), 4 * j);
     sq = sq + dot(z, z);
   }
-  let inv = 1.0 / sqrt(sq);
+  let inv = 1.0 / sqrt(max(sq, 1e-30)); // never 0 (u < 1), but a zero column stays zero, not NaN
   for (var j = 0; j < groups; j++) {
     let z = nlColumnDraw(j, index) * inv;
     let row = 4 * j;

@@ -47,6 +47,12 @@ Deno.test({
       const stats = Object.entries(model.stats);
       model.dispose();
       assert.equal(tf.memory().numTensors, tensorsBefore, "disposing left tensors behind");
+      const image = tf.zeros([1, 28, 28, 1]);
+      await assert.rejects(
+        model.run("pred", { image }),
+        /this inference model was disposed; make a new one with graph\.inference/,
+      );
+      image.dispose();
       assert.deepEqual(replayed.image?.data, written.image?.data, "image embeddings");
       assert.deepEqual(replayed.text?.data, written.text?.data, "text embeddings");
       assert.equal(replayed.image?.rows, 60);
