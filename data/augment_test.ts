@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { applyPhotometric, type JitterConfig } from "./augment.ts";
 import { ViewAugment } from "./views.ts";
+import { deriveSeed, Rng } from "../core/rng.ts";
 
 await tf.setBackend("cpu");
 const none: JitterConfig = { p: 1, brightness: 0, contrast: 0, saturation: 0, hue: 0 };
@@ -147,6 +148,26 @@ Deno.test("augment: blur matches a float64 separable reflect-padded blur (non-sq
   const b = applyPhotometric(x, { seed: 3, blur: { p: 1, sigma: [1.3, 1.3], kernel: 5 } });
   const want = perCrop(x, 3).map((v) => referenceBlur(v, { h: 7, w: 10, c: 3, sigma: 1.3, r: 2 }));
   perCrop(b, 3).forEach((got, i) => close(got, want[i]!, 2e-6));
+  tf.dispose([x, b]);
+});
+
+Deno.test("augment: every crop gets its own σ (float64 reference per crop; unblurred crops exact)", () => {
+  const n = 8, seed = 22, [lo, hi] = [0.8, 1.6];
+  const x = tf.randomUniform([n, 9, 11, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+  const b = applyPhotometric(x, { seed, blur: { p: 0.6, sigma: [lo, hi], kernel: 5 } });
+  // The documented draws: one generator for "blur", per crop `apply = u < p`, then σ = lo + (hi − lo)·u.
+  const rng = new Rng(deriveSeed(seed, "blur"));
+  const sigmas = Array.from({ length: n }, () => {
+    const apply = rng.next() < 0.6;
+    const sigma = lo + (hi - lo) * rng.next();
+    return apply ? sigma : -1;
+  });
+  assert.ok(sigmas.some((s) => s < 0) && new Set(sigmas.filter((s) => s > 0)).size > 2);
+  const inputs = perCrop(x, n), outputs = perCrop(b, n);
+  sigmas.forEach((sigma, i) => {
+    if (sigma < 0) close(outputs[i]!, inputs[i]!, 0);
+    else close(outputs[i]!, referenceBlur(inputs[i]!, { h: 9, w: 11, c: 3, sigma, r: 2 }), 2e-6);
+  });
   tf.dispose([x, b]);
 });
 
