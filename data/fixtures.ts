@@ -170,3 +170,25 @@ export function mimicReport(sections: { findings?: string; impression?: string }
 export function toCsv(rows: string[][]): string {
   return csv(rows);
 }
+
+/**
+ * Overrides that make `recipes/nova_mimic.yaml` run small on a fixture in
+ * `dir`: the MIMIC tree of {@link writeMimicFixture} at `<dir>/mimic`, a tiny
+ * BERT folder (`models/tiny_hf_model.ts`) at `<dir>/models/tiny-bert`; 32-px
+ * views, one ViT block, 32 SIGReg slices, batch 8, a one-step warm-up.
+ */
+export function novaMimicFixtureOverrides(dir: string): string[] {
+  return [
+    `data.root=${dir}/mimic`,
+    `data.reports=${dir}/mimic`,
+    "data.size=32",
+    "data.concurrency=2",
+    "nodes.views.size=32",
+    "nodes.image.depth=1",
+    "nodes.pred.layers=[32, 32, 64]",
+    `nodes.text_raw.model=${dir}/models/tiny-bert`,
+    "losses[1].slices=32",
+    "train.batch=8",
+    "train.schedule.warmup=1",
+  ];
+}

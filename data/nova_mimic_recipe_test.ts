@@ -13,7 +13,12 @@ import { buildRecipe } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { writeTinyBertFolder } from "../models/tiny_hf_model.ts";
 import type { FileBackedSource } from "./file_source.ts";
-import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "./fixtures.ts";
+import {
+  type MimicFixtureStudy,
+  mimicReport,
+  novaMimicFixtureOverrides,
+  writeMimicFixture,
+} from "./fixtures.ts";
 
 const FFI = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
 const PHRASES = ["no acute process.", "small left effusion.", "mild edema.", "clear lungs."];
@@ -52,18 +57,8 @@ Deno.test({
       }
       await initBackend("wasm");
       const recipe = await loadRunnable("recipes/nova_mimic.yaml", [
-        `data.root=${dir}/mimic`,
-        `data.reports=${dir}/mimic`,
-        "data.size=32",
-        "data.concurrency=2",
-        "nodes.views.size=32",
-        "nodes.image.depth=1",
-        "nodes.pred.layers=[32, 32, 64]",
-        `nodes.text_raw.model=${dir}/models/tiny-bert`,
-        "losses[1].slices=32",
+        ...novaMimicFixtureOverrides(dir),
         "train.steps=2",
-        "train.batch=8",
-        "train.schedule.warmup=1",
       ]);
       const { source, graph } = await buildRecipe(recipe, `${dir}/cache`);
       // 24 frontal images; study 3 has no report; 4 validate/test → 19 train.

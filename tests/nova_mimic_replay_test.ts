@@ -16,7 +16,12 @@ import { Trainer } from "../core/trainer.ts";
 import { installNovalabKernels } from "../kernels/install.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
 import { writeTinyBertFolder } from "../models/tiny_hf_model.ts";
-import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "../data/fixtures.ts";
+import {
+  type MimicFixtureStudy,
+  mimicReport,
+  novaMimicFixtureOverrides,
+  writeMimicFixture,
+} from "../data/fixtures.ts";
 
 const FFI = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
 const skip = FFI ? await webgpuSkipReason() : "needs --allow-ffi (sharp, onnxruntime)";
@@ -51,18 +56,8 @@ Deno.test({
       const runs: { losses: number[]; stats: unknown }[] = [];
       for (const replay of [false, true]) {
         const recipe = await loadRunnable("recipes/nova_mimic.yaml", [
-          `data.root=${dir}/mimic`,
-          `data.reports=${dir}/mimic`,
-          "data.size=32",
-          "data.concurrency=2",
-          "nodes.views.size=32",
-          "nodes.image.depth=1",
-          "nodes.pred.layers=[32, 32, 64]",
-          `nodes.text_raw.model=${dir}/models/tiny-bert`,
-          "losses[1].slices=32",
+          ...novaMimicFixtureOverrides(dir),
           `train.steps=${STEPS}`,
-          "train.batch=8",
-          "train.schedule.warmup=1",
         ]);
         const { source, graph } = await buildRecipe(recipe, `${dir}/cache`);
         const trainer = new Trainer(graph, source, {
