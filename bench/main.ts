@@ -14,7 +14,9 @@
  *   each kernel's wall time; WebGPU: each dispatch's GPU time from timestamp
  *   queries and its host recording time, `core/gpu_profile.ts`);
  *   `--compare-kernels` alternates tfjs's stock WASM kernels and novalab's
- *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones).
+ *   (`NOVALAB_WASM_KERNELS=0` alone keeps the stock ones); `--compare-threads`
+ *   alternates novalab's WASM kernels on one thread and on all of them
+ *   (`NOVALAB_WASM_THREADS`, `kernels/wasm_threads.ts`).
  * - `matmul`: TFLOP/s of square matmuls (`--size`, every transpose variant)
  *   with tfjs's stock WebGPU kernels and with novalab's, in fp32 and — where
  *   the adapter offers `shader-f16` — with f16 operands.
@@ -39,6 +41,8 @@ import { benchVitStep, type VitStepOptions, type VitStepResult } from "./vit_ste
 import { printMatMulBench } from "./matmul.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { useWasmKernels } from "../kernels/wasm_register.ts";
+import { wasmKernels } from "../kernels/wasm_runtime.ts";
+import { WASM_THREADS_ENV } from "../kernels/wasm_threads.ts";
 import { benchData, formatDataBench } from "./data.ts";
 import { parseAnchorModes, runAnchor } from "./anchor.ts";
 import { benchTrain } from "./train.ts";
@@ -89,7 +93,10 @@ async function vitBench(
         }`,
     );
   } else if (opts.compareKernels && info.name === "wasm") {
-    r = await compareWasm(o, label);
+    r = await compareWasm(o, label, WASM_KERNEL_VARIANTS, () => useWasmKernels(undefined));
+  } else if (opts.compareThreads && info.name === "wasm") {
+    await wasmKernels().threads?.whenStarted();
+    r = await compareWasm(o, label, wasmThreadVariants(), () => {});
   } else if (opts.profile && info.name === "webgpu") {
     const profiler = profileGpuDispatches(tf.backend() as WebGPUBackend, {
       shapes: Boolean(opts.profileShapes),
@@ -107,7 +114,10 @@ async function vitBench(
     console.log(formatProfile(profiler.read(), o.steps, r.msPerStep, 25, profiler.wall()));
   } else {
     r = await benchVitStep(o);
-    printStep(label(info.kernels ? ` ${info.kernels} kernels` : ""), r);
+    const threads = info.wasm && info.wasm.gemmThreads > 1
+      ? ` ${info.wasm.gemmThreads} threads`
+      : "";
+    printStep(label(info.kernels ? ` ${info.kernels} kernels` : threads), r);
   }
   for (const mode of modes) {
     const anchor = await runAnchor(o, device, mode);
@@ -120,38 +130,70 @@ async function vitBench(
   }
 }
 
+/** One side of a WASM A/B run: its name and how to put it in force. */
+interface WasmVariant {
+  /** Printed with each run. */
+  name: string;
+  /** Puts the variant in force (and the other side's off). */
+  use: () => void;
+}
+
 /**
- * WASM A/B: the step with tfjs's stock kernels and with novalab's WASM kernels,
- * alternated for three rounds in this process (the machine's load moves
- * between runs); prints each run and the medians, returns novalab's last run.
+ * WASM A/B: the step under two variants (tfjs's stock kernels and novalab's,
+ * or one thread and all of them), alternated for three rounds in this process
+ * (the machine's load moves between runs); prints each run and the medians,
+ * returns the second variant's last run.
  */
 async function compareWasm(
   o: VitStepOptions,
   label: (kernels: string) => string,
+  [a, b]: [WasmVariant, WasmVariant],
+  reset: () => void,
 ): Promise<VitStepResult> {
-  const ms: Record<"stock" | "novalab", number[]> = { stock: [], novalab: [] };
-  let last: VitStepResult | undefined, stockLoss = NaN;
+  const ms: number[][] = [[], []];
+  let last: VitStepResult | undefined, firstLoss = NaN;
   for (let round = 0; round < 3; round++) {
-    for (const kind of ["stock", "novalab"] as const) {
-      useWasmKernels(kind === "novalab");
+    for (const [i, variant] of [a, b].entries()) {
+      variant.use();
       const r = await benchVitStep(o);
-      printStep(label(` ${kind} kernels, round ${round + 1}`), r);
-      ms[kind].push(r.msPerStep);
-      if (kind === "stock") stockLoss = r.loss;
+      printStep(label(` ${variant.name}, round ${round + 1}`), r);
+      ms[i]!.push(r.msPerStep);
+      if (i === 0) firstLoss = r.loss;
       else last = r;
     }
   }
-  useWasmKernels(undefined);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const [s, n] = [median(ms.stock), median(ms.novalab)];
+  reset();
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const [ma, mb] = [median(ms[0]!), median(ms[1]!)];
   console.log(
-    `medians: stock ${s.toFixed(1)} ms/step, novalab ${n.toFixed(1)} ms/step (${
-      (s / n).toFixed(2)
+    `medians: ${a.name} ${ma.toFixed(1)} ms/step, ${b.name} ${mb.toFixed(1)} ms/step (${
+      (ma / mb).toFixed(2)
     }× faster); relative loss difference ${
-      (Math.abs(stockLoss - last!.loss) / Math.abs(stockLoss)).toExponential(1)
+      (Math.abs(firstLoss - last!.loss) / Math.abs(firstLoss)).toExponential(1)
     }`,
   );
   return last!;
+}
+
+/** The variants of `--compare-kernels` on WASM. */
+const WASM_KERNEL_VARIANTS: [WasmVariant, WasmVariant] = [
+  { name: "stock kernels", use: () => useWasmKernels(false) },
+  { name: "novalab kernels", use: () => useWasmKernels(true) },
+];
+
+/** The variants of `--compare-threads`: novalab's kernels on one thread, then on all. */
+function wasmThreadVariants(): [WasmVariant, WasmVariant] {
+  const threads = wasmKernels().threads;
+  if (!threads) {
+    throw new Error(
+      "bench: --compare-threads needs tfjs's threaded WASM build and more than one thread " +
+        `(${WASM_THREADS_ENV} is 1 or this runtime has no shared WebAssembly memory)`,
+    );
+  }
+  return [
+    { name: "1 thread", use: () => threads.limit = 1 },
+    { name: `${threads.threads} threads`, use: () => threads.limit = Infinity },
+  ];
 }
 
 const program = new Command("bench").exitOverride();

@@ -39,6 +39,10 @@ export function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
         "--compare-kernels",
         "run with tfjs's stock kernels, then novalab's (WASM: alternated, 3 rounds)",
       )
+      .option(
+        "--compare-threads",
+        "wasm: novalab's kernels on one thread, then on all (NOVALAB_WASM_THREADS), alternated, 3 rounds",
+      )
       .addOption(
         new Option("--precision <p>", "matmul operands (f16: WebGPU with shader-f16)")
           .choices([...PRECISIONS]).default("fp32"),

@@ -15,6 +15,8 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { installNovalabKernels, stockKernelsRequested } from "../kernels/install.ts";
 import { registerWebGpuBackend, requestWebGpuAdapter, SHADER_F16 } from "./webgpu_device.ts";
+import { activateThreadedWasm, sharedWasmMemorySupported } from "./wasm_threaded.ts";
+import { wasmThreadsRequested } from "../kernels/wasm_threads.ts";
 
 import { setMatMulPrecision } from "../kernels/precision.ts";
 import type { BackendChoice, Precision } from "./recipe/types.ts";
@@ -47,8 +49,13 @@ export interface BackendInfo {
   precision?: Precision;
   /** Dispatches per queue submit when WebGPU is active (tfjs `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`). */
   submitBatch?: number;
-  /** WASM features when WASM is active. */
-  wasm?: { simd: boolean; threads: boolean; path: string };
+  /**
+   * WASM features when WASM is active: SIMD, whether tfjs's threaded build
+   * runs (`threads`, for its shared memory), how many threads novalab's
+   * matrix products may use (`gemmThreads`, `NOVALAB_WASM_THREADS`), and
+   * where the binaries are.
+   */
+  wasm?: { simd: boolean; threads: boolean; gemmThreads: number; path: string };
   /** tfjs version. */
   tfjs: string;
 }
@@ -75,7 +82,10 @@ async function probeAdapter(forceFallback: boolean): Promise<BackendInfo["adapte
 
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
   if (name === "webgpu") registerWebGpuBackend();
-  if (name === "wasm") setWasmPaths(wasmBinaryFolder());
+  if (name === "wasm") {
+    setWasmPaths(wasmBinaryFolder());
+    if (wasmThreadsRequested() > 1 && sharedWasmMemorySupported()) return activateThreadedWasm();
+  }
   const ok = await tf.setBackend(name);
   if (ok) await tf.ready();
   return ok && tf.getBackend() === name;
@@ -161,9 +171,11 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
 }
 
 function wasmFeatures(): NonNullable<BackendInfo["wasm"]> {
+  const threads = readFlag("WASM_HAS_MULTITHREAD_SUPPORT");
   return {
     simd: readFlag("WASM_HAS_SIMD_SUPPORT"),
-    threads: readFlag("WASM_HAS_MULTITHREAD_SUPPORT"),
+    threads,
+    gemmThreads: threads ? wasmThreadsRequested() : 1,
     path: wasmBinaryFolder(),
   };
 }

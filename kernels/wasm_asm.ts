@@ -282,6 +282,9 @@ export class FunctionBuilder {
   }
 }
 
+/** Pages (64 KiB) a shared memory import declares as its maximum: 4 GiB. */
+const MAX_SHARED_PAGES = 65536;
+
 /** A module of functions over one imported memory (`env.memory`). */
 export class ModuleBuilder {
   readonly #functions: { f: FunctionBuilder; export?: string }[] = [];
@@ -297,15 +300,21 @@ export class ModuleBuilder {
     return this.#functions.length;
   }
 
-  /** The module's bytes. */
-  encode(): Uint8Array {
+  /**
+   * The module's bytes. `sharedMemory` declares the imported memory shared
+   * (maximum 4 GiB, the limit of tfjs-backend-wasm's threaded build), so the
+   * module can be instantiated against a shared `WebAssembly.Memory` on
+   * several threads; otherwise it imports an ordinary memory.
+   */
+  encode(options: { sharedMemory?: boolean } = {}): Uint8Array {
     const fns = this.#functions;
     const types = fns.map(({ f }) => [
       0x60,
       ...vec(f.params.map((t) => [TYPE_CODE[t]])),
       ...vec(f.results.map((t) => [TYPE_CODE[t]])),
     ]);
-    const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x00, 0x01];
+    const limits = options.sharedMemory ? [0x03, 0x01, ...uleb(MAX_SHARED_PAGES)] : [0x00, 0x01];
+    const memoryImport = [...name("env"), ...name("memory"), 0x02, ...limits];
     const exports = fns.flatMap(({ export: e }, i) => e ? [[...name(e), 0x00, ...uleb(i)]] : []);
     return new Uint8Array([
       0x00,

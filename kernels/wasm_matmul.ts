@@ -73,31 +73,31 @@ const matMulKernel: WasmKernelSpec = {
     }
     const scratch = k.scratch(gemmScratchFloats(N));
     const flags = (ta ? GEMM_A_COLUMNS : 0) | (bias ? GEMM_BIAS : 0) | (relu ? GEMM_RELU : 0);
-    k.fns.gemm(
+    k.gemm({
       M,
       N,
       K,
-      k.address(a!),
-      ta ? 1 : K,
-      ta ? M : 1,
-      k.address(b!),
-      tb ? 1 : N,
-      tb ? K : 1,
-      k.address(out),
-      N,
-      bias ? k.address(bias) : 0,
+      A: k.address(a!),
+      sam: ta ? 1 : K,
+      sak: ta ? M : 1,
+      B: k.address(b!),
+      sbk: tb ? 1 : N,
+      sbn: tb ? K : 1,
+      C: k.address(out),
+      ldc: N,
+      bias: bias ? k.address(bias) : 0,
       flags,
-      G,
-      1,
-      M * K,
-      0,
-      K * N,
-      0,
-      M * N,
-      0,
+      G1: G,
+      G2: 1,
+      sa1: M * K,
+      sa2: 0,
+      sb1: K * N,
+      sb2: 0,
+      sc1: M * N,
+      sc2: 0,
       scratch,
-      1,
-    );
+      alpha: 1,
+    });
     return out;
   },
 };

@@ -2,7 +2,9 @@
  * novalab's generated WebAssembly kernels (`kernels/wasm_gemm.ts`,
  * `kernels/wasm_rows.ts`, `kernels/wasm_gelu.ts`), instantiated against tfjs-backend-wasm's own
  * memory so they read and write tensors in place, plus a scratch buffer
- * allocated from tfjs's heap. One instance per backend instance.
+ * allocated from tfjs's heap. One instance per backend instance. When that
+ * memory is shared (tfjs's threaded build, `core/wasm_threaded.ts`), matrix
+ * products are split over helper threads (`kernels/wasm_threads.ts`).
  *
  * Environment switch: `NOVALAB_WASM_KERNELS=0` keeps tfjs's stock WASM op
  * compositions everywhere (A/B measurements).
@@ -16,6 +18,8 @@ import { ModuleBuilder } from "./wasm_asm.ts";
 import { addGemm } from "./wasm_gemm.ts";
 import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
+import { GEMM_ARGUMENTS, type GemmCall } from "./wasm_gemm_split.ts";
+import { WasmGemmThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
 /** The environment switch that turns novalab's WASM kernels off. */
 export const WASM_KERNELS_ENV = "NOVALAB_WASM_KERNELS";
@@ -61,6 +65,13 @@ export interface WasmKernels {
   fns: WasmKernelExports;
   /** The backend they run on. */
   backend: BackendWasm;
+  /**
+   * Runs the generated `gemm` on `call`, split over the helper threads when
+   * there are any (`kernels/wasm_threads.ts`); the same bits either way.
+   */
+  gemm(call: GemmCall): void;
+  /** The helper threads of the matrix products (absent: one thread). */
+  threads?: WasmGemmThreads;
   /** Byte address of at least `floats` floats of scratch (valid until the next call). */
   scratch(floats: number): number;
   /**
@@ -85,15 +96,18 @@ interface EmscriptenHeap {
   _malloc(bytes: number): number;
   _free(at: number): void;
   HEAPU8: Uint8Array;
+  /** The single-threaded build exports its memory. */
   asm?: { memory?: unknown };
+  /** The threaded build creates a shared memory and imports it. */
+  wasmMemory?: unknown;
 }
 
 /** Guard words after the scratch floats a kernel asked for. */
 const SCRATCH_GUARD = 16;
 const GUARD_WORD = 0x7fc0dead;
 
-let moduleBytes: Uint8Array | undefined;
-let compiled: WebAssembly.Module | undefined;
+const moduleBytes = new Map<boolean, Uint8Array>();
+const compiled = new Map<boolean, WebAssembly.Module>();
 const instances = new WeakMap<object, WasmKernels>();
 let enabled: boolean | undefined;
 
@@ -113,17 +127,27 @@ export function wasmKernelsActive(): boolean {
   return tf.getBackend() === "wasm" && wasmKernelsEnabled();
 }
 
-/** The generated module's bytes (built once). */
-export function wasmKernelModuleBytes(): Uint8Array {
-  if (!moduleBytes) {
+/** The generated module's bytes (built once per memory kind; `shared`: a shared memory import). */
+export function wasmKernelModuleBytes(shared = false): Uint8Array {
+  let bytes = moduleBytes.get(shared);
+  if (!bytes) {
     const m = new ModuleBuilder();
     addGemm(m);
     addRowKernels(m);
     addGeluKernels(m);
-
-    moduleBytes = m.encode();
+    bytes = m.encode({ sharedMemory: shared });
+    moduleBytes.set(shared, bytes);
   }
-  return moduleBytes;
+  return bytes;
+}
+
+function compiledKernels(shared: boolean): WebAssembly.Module {
+  let module = compiled.get(shared);
+  if (!module) {
+    module = new WebAssembly.Module(wasmKernelModuleBytes(shared) as Uint8Array<ArrayBuffer>);
+    compiled.set(shared, module);
+  }
+  return module;
 }
 
 /** The kernels bound to `backend` (default: the active wasm backend). */
@@ -131,19 +155,33 @@ export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels 
   const known = instances.get(backend);
   if (known) return known;
   const heap = backend.wasm as unknown as EmscriptenHeap;
-  const memory = heap.asm?.memory;
+  const memory = heap.asm?.memory ?? heap.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory)) {
     throw new Error(
       "kernels/wasm_runtime.ts: tfjs-backend-wasm does not expose its WebAssembly.Memory " +
-        "(wasm.asm.memory); expected @tensorflow/tfjs-backend-wasm 4.22.0 (pinned in deno.json)",
+        "(wasm.asm.memory or wasm.wasmMemory); expected @tensorflow/tfjs-backend-wasm 4.22.0 " +
+        "(pinned in deno.json)",
     );
   }
-  compiled ??= new WebAssembly.Module(wasmKernelModuleBytes() as Uint8Array<ArrayBuffer>);
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const module = compiledKernels(shared);
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = instance.exports as unknown as WasmKernelExports;
+  const allocator = {
+    malloc: (bytes: number) => heap._malloc(bytes) >>> 0,
+    free: (at: number) => heap._free(at),
+  };
+  const helpers = shared ? wasmThreadsRequested() - 1 : 0;
+  const threads = helpers > 0 ? new WasmGemmThreads(module, memory, helpers, allocator) : undefined;
+  const gemm = fns.gemm as unknown as (...args: number[]) => void;
   let scratchAt = 0, scratchFloats = 0, guardAt = 0;
   const kernels: WasmKernels = {
-    fns: instance.exports as unknown as WasmKernelExports,
+    fns,
     backend,
+    gemm: threads
+      ? (call) => threads.run(gemm, call)
+      : (call) => gemm(...GEMM_ARGUMENTS.map((name) => call[name])),
+    ...(threads ? { threads } : {}),
     scratch(floats) {
       if (floats > scratchFloats) {
         if (scratchAt) heap._free(scratchAt);
@@ -160,8 +198,7 @@ export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels 
     address: (t) => backend.dataIdMap.get(t.dataId)!.memoryOffset,
     view: (t) => backend.typedArrayFromHeap(t) as Float32Array,
     floats: (at, n) => new Float32Array(heap.HEAPU8.buffer, at, n),
-    malloc: (bytes) => heap._malloc(bytes) >>> 0,
-    free: (at) => heap._free(at),
+    ...allocator,
   };
   instances.set(backend, kernels);
   return kernels;

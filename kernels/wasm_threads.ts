@@ -1,0 +1,210 @@
+/**
+ * Helper threads for novalab's WASM GEMM. tfjs-backend-wasm's threaded build
+ * keeps its tensors in a shared `WebAssembly.Memory` (`core/wasm_threaded.ts`);
+ * each helper instantiates the same generated kernels against that memory in a
+ * `node:worker_threads` worker (unref'd: a process whose work is done exits)
+ * and computes its part of a product in place (`kernels/wasm_gemm_split.ts`)
+ * while the calling thread computes the first part. Calls are synchronous for
+ * tfjs: the caller waits for the helpers with `Atomics.wait`.
+ *
+ * A helper that is not running yet simply gets no work (its share runs on the
+ * caller), so nothing waits for threads to start. `NOVALAB_WASM_THREADS=n`
+ * sets the number of threads (the caller included; default: the machine's
+ * logical cores, at most 8; 1: tfjs's single-threaded build, no helpers).
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import { envValue } from "../core/env.ts";
+import { gemmScratchFloats } from "./wasm_gemm.ts";
+import { GEMM_ARGUMENTS, type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
+import {
+  DONE,
+  gemmHelperMain,
+  helperLayout,
+  type HelperStart,
+  MESSAGE_BYTES,
+  READY,
+  SEQ,
+  SLOT_ARGS,
+  SLOT_INTS,
+  STATUS,
+} from "./wasm_gemm_worker.ts";
+
+/** The environment variable that sets how many threads the WASM GEMM uses. */
+export const WASM_THREADS_ENV = "NOVALAB_WASM_THREADS";
+
+/** Most threads used by default. */
+const DEFAULT_MAX_THREADS = 8;
+
+/**
+ * Threads novalab's WASM GEMM should use: `NOVALAB_WASM_THREADS` when set,
+ * else the logical cores (at most 8). Throws on a value that is not an integer ≥ 1.
+ */
+export function wasmThreadsRequested(): number {
+  const raw = envValue(WASM_THREADS_ENV);
+  if (raw === undefined || raw.trim() === "") {
+    return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, DEFAULT_MAX_THREADS));
+  }
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(
+      `kernels/wasm_threads.ts: ${WASM_THREADS_ENV}='${raw}' is not valid; expected an integer >= 1 ` +
+        `(threads of the WASM matrix products, the calling thread included; 1 runs tfjs's ` +
+        `single-threaded build)`,
+    );
+  }
+  return n;
+}
+
+/** Heap allocation on tfjs's heap, for the helpers' scratch. */
+export interface HeapAllocator {
+  /** Allocates `bytes`; returns a byte address. */
+  malloc(bytes: number): number;
+  /** Frees what `malloc` returned. */
+  free(at: number): void;
+}
+
+/** Spins before a wait: a helper usually finishes within microseconds of the caller. */
+const SPINS = 20_000;
+/** A helper that has not answered in this long is reported, not waited for forever. */
+const HELPER_TIMEOUT_MS = 120_000;
+
+/** The helpers of one backend's kernels. */
+export class WasmGemmThreads {
+  readonly #control: Int32Array;
+  readonly #args: Float64Array;
+  readonly #messages: SharedArrayBuffer;
+  readonly #workers: Worker[] = [];
+  readonly #scratch: { at: number; floats: number }[] = [];
+  readonly #heap: HeapAllocator;
+  #job = 0;
+  #closed = false;
+  /** Most threads a call is cut over (A/B runs: 1 runs every call on the caller). */
+  limit = Infinity;
+
+  /**
+   * Starts `helpers` threads instantiating `module` (compiled with a shared
+   * memory import) against `memory`; scratch comes from `heap`.
+   */
+  constructor(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    helpers: number,
+    heap: HeapAllocator,
+  ) {
+    this.#heap = heap;
+    const control = new SharedArrayBuffer(helpers * SLOT_INTS * 4);
+    const args = new SharedArrayBuffer(helpers * SLOT_ARGS * 8);
+    this.#control = new Int32Array(control);
+    this.#args = new Float64Array(args);
+    const messages = this.#messages = new SharedArrayBuffer(helpers * MESSAGE_BYTES);
+    for (let slot = 0; slot < helpers; slot++) {
+      const worker = new Worker(`(${gemmHelperMain})()`, { eval: true });
+      worker.unref();
+      worker.on("error", (e: unknown) => console.error("novalab WASM GEMM helper thread:", e));
+      const layout = helperLayout(GEMM_ARGUMENTS.length);
+      const start: HelperStart = { module, memory, control, args, messages, slot, layout };
+      worker.postMessage(start);
+      this.#workers.push(worker);
+      this.#scratch.push({ at: 0, floats: 0 });
+    }
+  }
+
+  /** Threads that take work now: the caller and the helpers that have started. */
+  get threads(): number {
+    return 1 + this.#readyHelpers().length;
+  }
+
+  /**
+   * Resolves with {@linkcode WasmGemmThreads.threads} once every helper has
+   * started, or when `timeoutMs` passed (tests and benchmarks; training
+   * never waits).
+   */
+  async whenStarted(timeoutMs = 10_000): Promise<number> {
+    const until = performance.now() + timeoutMs;
+    while (this.threads < 1 + this.#workers.length && !this.#closed && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    return this.threads;
+  }
+
+  #readyHelpers(): number[] {
+    if (this.#closed) return [];
+    return this.#workers.flatMap((_, h) =>
+      Atomics.load(this.#control, h * SLOT_INTS + READY) === 1 ? [h] : []
+    );
+  }
+
+  /**
+   * Runs `call` with `gemm` (the caller's instance of the kernels): cut over
+   * the caller and the started helpers, the caller computing the first part;
+   * returns once every part is written. Throws when a helper's part failed.
+   */
+  run(gemm: (...args: number[]) => void, call: GemmCall): void {
+    const ready = this.#readyHelpers().slice(0, Math.max(0, this.limit - 1));
+    const parts = splitGemm(call, 1 + ready.length);
+    const posted: number[] = [];
+    const job = ++this.#job;
+    for (let p = 1; p < parts.length; p++) {
+      const h = ready[p - 1]!;
+      const part = { ...parts[p]!, scratch: this.#helperScratch(h, parts[p]!.N) };
+      const at = h * SLOT_ARGS;
+      GEMM_ARGUMENTS.forEach((name, i) => this.#args[at + i] = part[name]);
+      Atomics.store(this.#control, h * SLOT_INTS + SEQ, job);
+      Atomics.notify(this.#control, h * SLOT_INTS + SEQ);
+      posted.push(h);
+    }
+    const first = parts[0]!;
+    gemm(...GEMM_ARGUMENTS.map((name) => first[name]));
+    for (const h of posted) this.#await(h, job);
+  }
+
+  #await(h: number, job: number): void {
+    const done = h * SLOT_INTS + DONE;
+    for (let spin = 0; spin < SPINS; spin++) {
+      if (Atomics.load(this.#control, done) === job) break;
+    }
+    const started = performance.now();
+    while (Atomics.load(this.#control, done) !== job) {
+      const seen = Atomics.load(this.#control, done);
+      Atomics.wait(this.#control, done, seen, 1000);
+      if (performance.now() - started > HELPER_TIMEOUT_MS) {
+        throw new Error(
+          `kernels/wasm_threads.ts: WASM GEMM helper thread ${h} has not finished its part ` +
+            `in ${HELPER_TIMEOUT_MS / 1000} s; run with ${WASM_THREADS_ENV}=1 to use one thread`,
+        );
+      }
+    }
+    if (Atomics.load(this.#control, h * SLOT_INTS + STATUS) !== 0) {
+      const bytes = new Uint8Array(this.#messages, h * MESSAGE_BYTES, MESSAGE_BYTES).slice();
+      const message = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
+      throw new Error(
+        `kernels/wasm_threads.ts: WASM GEMM helper thread ${h} failed on its part of a product: ` +
+          `${message}; run with ${WASM_THREADS_ENV}=1 to use one thread`,
+      );
+    }
+  }
+
+  #helperScratch(h: number, n: number): number {
+    const need = gemmScratchFloats(n), s = this.#scratch[h]!;
+    if (need > s.floats) {
+      if (s.at) this.#heap.free(s.at);
+      s.floats = need;
+      s.at = this.#heap.malloc(need * 4);
+    }
+    return s.at;
+  }
+
+  /** Stops the helpers and frees their scratch; later calls run on the caller alone. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#workers.forEach((worker, h) => {
+      Atomics.store(this.#control, h * SLOT_INTS + SEQ, -1);
+      Atomics.notify(this.#control, h * SLOT_INTS + SEQ);
+      void worker.terminate();
+    });
+    for (const s of this.#scratch) if (s.at) this.#heap.free(s.at);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The WASM GEMM over helper threads (`kernels/wasm_threads.ts`) on tfjs's
+ * threaded build: every cut (outer batch, inner batch, rows, columns with a
+ * bias and ReLU, transposed A) writes the same bits as the generated `gemm`
+ * run whole on one thread; a helper whose part traps makes the call throw;
+ * `NOVALAB_WASM_THREADS` is validated.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend.ts";
+import { values } from "./testing.ts";
+import { wasmLinear, wasmMatMul } from "./wasm_matmul.ts";
+import { wasmAttention } from "./wasm_attention.ts";
+import { GEMM_A_COLUMNS, GEMM_BIAS, GEMM_RELU, gemmScratchFloats } from "./wasm_gemm.ts";
+import { GEMM_ARGUMENTS, type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
+import { type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
+import { WASM_THREADS_ENV, wasmThreadsRequested } from "./wasm_threads.ts";
+
+const info = await initBackend("wasm");
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const threaded = info.wasm!.gemmThreads > 1;
+
+/** A product laid out row-major ([G1, G2, M, K] or its transpose per sample, [G1, G2, K, N]). */
+interface Product {
+  M: number;
+  N: number;
+  K: number;
+  G1: number;
+  G2: number;
+  flags: number;
+}
+
+/** Allocates and fills A, B, the bias and two C buffers; returns the call on the first C. */
+function layOut(k: WasmKernels, p: Product, seed: number): { call: GemmCall; cBytes: number } {
+  const { M, N, K, G1, G2, flags } = p;
+  const floats = { a: G1 * G2 * M * K, b: G1 * G2 * K * N, c: G1 * G2 * M * N };
+  const A = k.malloc(floats.a * 4), B = k.malloc(floats.b * 4), bias = k.malloc(N * 4);
+  const C = k.malloc(floats.c * 4 * 2);
+  k.floats(A, floats.a).set(values(floats.a, seed));
+  k.floats(B, floats.b).set(values(floats.b, seed + 1));
+  k.floats(bias, N).set(values(N, seed + 2));
+  const columns = (flags & GEMM_A_COLUMNS) !== 0;
+  const call: GemmCall = {
+    M,
+    N,
+    K,
+    A,
+    sam: columns ? 1 : K,
+    sak: columns ? M : 1,
+    B,
+    sbk: N,
+    sbn: 1,
+    C,
+    ldc: N,
+    bias: flags & GEMM_BIAS ? bias : 0,
+    flags,
+    G1,
+    G2,
+    sa1: G2 * M * K,
+    sa2: M * K,
+    sb1: G2 * K * N,
+    sb2: K * N,
+    sc1: G2 * M * N,
+    sc2: M * N,
+    scratch: k.scratch(gemmScratchFloats(N)),
+    alpha: 0.75,
+  };
+  return { call, cBytes: floats.c * 4 };
+}
+
+function heapBytes(k: WasmKernels): number {
+  return (k.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.length;
+}
+
+function free(k: WasmKernels, call: GemmCall): void {
+  for (const at of [call.A, call.B, call.C, call.bias]) if (at) k.free(at);
+}
+
+Deno.test({
+  name: "WASM GEMM over threads: every cut writes the bits of one thread",
+  ignore: !threaded,
+  ...opts,
+  async fn() {
+    const k = wasmKernels();
+    assert.ok(k.threads, "threaded build gives the kernels helper threads");
+    const threads = await k.threads.whenStarted();
+    assert.ok(threads >= 2, `helpers started: ${threads} threads`);
+    const products: [Product, string][] = [
+      [{ M: 7, N: 9, K: 1300, G1: 5, G2: 3, flags: 0 }, "G1"],
+      [{ M: 7, N: 9, K: 1500, G1: 1, G2: 3, flags: GEMM_A_COLUMNS }, "G2"],
+      [{ M: 301, N: 37, K: 300, G1: 1, G2: 1, flags: GEMM_BIAS | GEMM_RELU }, "M"],
+      [{ M: 9, N: 611, K: 517, G1: 1, G2: 1, flags: GEMM_BIAS | GEMM_RELU }, "N"],
+      [{ M: 13, N: 700, K: 280, G1: 1, G2: 1, flags: GEMM_A_COLUMNS | GEMM_BIAS }, "N"],
+    ];
+    products.forEach(([p, along], i) => {
+      const { call, cBytes } = layOut(k, p, 10 * i + 1);
+      assert.ok(splitGemm(call, threads).length > 1, `${along}: the call is cut`);
+      k.gemm(call);
+      const whole = { ...call, C: call.C + cBytes };
+      (k.fns.gemm as unknown as (...a: number[]) => void)(...GEMM_ARGUMENTS.map((n) => whole[n]));
+      const split = new Uint32Array(k.floats(call.C, cBytes / 4).slice().buffer);
+      const one = new Uint32Array(k.floats(whole.C, cBytes / 4).slice().buffer);
+      assert.deepEqual(split, one, `${along} (${JSON.stringify(p)}): threads vs one thread`);
+      assert.ok(one.some((bits) => bits !== 0), "the product was written");
+      free(k, call);
+    });
+  },
+});
+
+Deno.test({
+  name: "WASM GEMM over threads: a helper whose part traps makes the call throw",
+  ignore: !threaded,
+  ...opts,
+  async fn() {
+    const k = wasmKernels();
+    await k.threads!.whenStarted();
+    const { call } = layOut(k, { M: 7, N: 9, K: 2600, G1: 2, G2: 1, flags: 0 }, 5);
+    // The second sample's A lies past the end of memory: the first part (this
+    // thread) reads in bounds, the helper's part traps.
+    const beyond = { ...call, sa1: heapBytes(k) / 4 };
+    assert.throws(
+      () => k.gemm(beyond),
+      /helper thread \d+ failed on its part of a product: RuntimeError: memory access out of bounds; run with NOVALAB_WASM_THREADS=1/,
+    );
+    k.gemm(call); // the helpers still serve
+    free(k, call);
+  },
+});
+
+Deno.test({
+  name:
+    "WASM GEMM over threads: linear layers and attention, values and gradients, as on one thread",
+  ignore: !threaded,
+  ...opts,
+  async fn() {
+    const helpers = wasmKernels().threads!;
+    await helpers.whenStarted();
+    const [n, t, d, heads] = [24, 37, 48, 4];
+    const x = tf.tensor(values(n * t * d, 3), [n * t, d]);
+    const wQkv = tf.tensor(values(d * 3 * d, 4).map((v) => v * 0.2), [d, 3 * d]);
+    const bQkv = tf.tensor(values(3 * d, 5), [3 * d]);
+    const wOut = tf.tensor(values(d * 70, 6).map((v) => v * 0.2), [70, d]);
+    const f = (a: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor) => {
+      const qkv = wasmLinear(a, w1, b1, true).reshape([n, t, 3 * d]);
+      const context = wasmAttention(qkv, heads).reshape([n * t, d]);
+      return tf.sum(tf.square(wasmMatMul(context, w2, { transposeB: true })));
+    };
+    const run = (): Uint32Array[] => {
+      const { value, grads } = tf.valueAndGrads(f)([x, wQkv, bQkv, wOut]);
+      const out = [value, ...grads];
+      const bits = out.map((g) => new Uint32Array(g.dataSync().slice().buffer));
+      tf.dispose(out);
+      return bits;
+    };
+    const many = run();
+    helpers.limit = 1;
+    try {
+      const one = run();
+      many.forEach((bits, i) => assert.deepEqual(bits, one[i], `output ${i}: threads vs one`));
+    } finally {
+      helpers.limit = Infinity;
+      tf.dispose([x, wQkv, bQkv, wOut]);
+    }
+  },
+});
+
+Deno.test("NOVALAB_WASM_THREADS: an integer >= 1, else a clear error", () => {
+  const saved = Deno.env.get(WASM_THREADS_ENV);
+  try {
+    Deno.env.set(WASM_THREADS_ENV, "3");
+    assert.equal(wasmThreadsRequested(), 3);
+    Deno.env.set(WASM_THREADS_ENV, "0");
+    assert.throws(
+      () => wasmThreadsRequested(),
+      /NOVALAB_WASM_THREADS='0' is not valid.*integer >= 1/,
+    );
+    Deno.env.set(WASM_THREADS_ENV, "two");
+    assert.throws(() => wasmThreadsRequested(), /'two' is not valid/);
+    Deno.env.delete(WASM_THREADS_ENV);
+    assert.ok(wasmThreadsRequested() >= 1 && wasmThreadsRequested() <= 8);
+  } finally {
+    if (saved === undefined) Deno.env.delete(WASM_THREADS_ENV);
+    else Deno.env.set(WASM_THREADS_ENV, saved);
+  }
+});
