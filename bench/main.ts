@@ -262,7 +262,10 @@ program.command("train").argument("<recipe>").description("a recipe's training s
   )
   .option("--steps <n>", "timed steps", "5")
   .option("--backend <name>", "backend", "auto")
-  .option("--profile", "WebGPU: GPU time of every kernel (timestamp queries)")
+  .option(
+    "--profile",
+    "time every kernel (WebGPU: GPU time from timestamp queries; WASM/CPU: wall time)",
+  )
   .option("--profile-shapes", "with --profile: per kernel and shapes")
   .option(
     "--autotune",

@@ -2,7 +2,8 @@
  * `deno task bench train <recipe>`: ms/step and samples/s of a recipe's real
  * training step (its data, graph, losses and optimizer, at the recipe's
  * `precision:`), with dispatches and submits per step on WebGPU and, with
- * `profile`, the GPU time of every kernel (`core/gpu_profile.ts`). Steps are
+ * `profile`, the GPU time of every kernel (`core/gpu_profile.ts`) or, on
+ * WASM and CPU, each kernel's wall time (`bench/kernel_profile.ts`). Steps are
  * timed as `deno task run` trains: step k + 1 is recorded before step k's
  * metrics are read (`NOVALAB_TRAIN_PIPELINE=0`: each step read first).
  *
@@ -18,6 +19,7 @@ import { TRAIN_PIPELINE_ENV, trainPipelineEnabled } from "../core/train_loop.ts"
 import { countDispatches } from "../kernels/dispatch_count.ts";
 import { type GpuProfiler, profileGpuDispatches } from "../core/gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
+import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { startStepTuning } from "../kernels/step_tuning.ts";
 
 /** Options of {@linkcode benchTrain}. */
@@ -58,9 +60,10 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
   const replaysBefore = trainer.replayStats?.replays ?? 0;
   const replaySubmitMs = trainer.replayStats?.submitMs ?? 0;
   const backend = info.name === "webgpu" ? tf.backend() as WebGPUBackend : undefined;
-  if (o.profile && !backend) {
-    throw new Error(`--profile times GPU kernels: it needs --backend webgpu (got ${info.name})`);
-  }
+  // WASM/CPU: kernels run synchronously, so each one's wall time is its cost.
+  const kernelProfiler = o.profile && !backend
+    ? profileKernels(undefined, { shapes: o.profileShapes === true })
+    : undefined;
   const profiler: GpuProfiler | undefined = o.profile && backend
     ? profileGpuDispatches(backend, { shapes: o.profileShapes === true })
     : undefined;
@@ -132,6 +135,10 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     const stats = await profiler.read();
     profiler.detach();
     console.log(formatGpuProfile(stats, o.steps, ms));
+  }
+  if (kernelProfiler) {
+    kernelProfiler.detach();
+    console.log(formatProfile(kernelProfiler.read(), o.steps, ms, 25));
   }
   await trainer.close();
   graph.dispose();

@@ -3,7 +3,9 @@
  * forward, one backward (`kernels/epps_pulley_programs.ts`), where the op
  * composition of `losses/epps_pulley.ts` took ~25 dispatches and held
  * `[V, M, N, T]` cosines and sines (chunked) in memory. SIGReg (NOVA, LeJEPA)
- * runs on it whenever novalab's WebGPU kernels are active.
+ * runs on it whenever novalab's WebGPU kernels are active, and on WASM (at
+ * least four slices) with the generated SIMD kernels of
+ * `kernels/wasm_epps_pulley.ts` under the same kernel names.
  *
  * Kernels: `NovalabEppsPulley` (input `u` `[V, N, M]`, attrs `t`, `weights`;
  * outputs the statistic `[V, M]` and the backward coefficients `[V, 2T, M]`)
@@ -24,6 +26,8 @@ import {
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./active.ts";
+import { wasmKernelsActive } from "./wasm_runtime.ts";
+import { registerWasmKernels, type WasmKernelSpec } from "./wasm_register.ts";
 
 /** Kernel name of the forward pass. */
 export const EPPS_PULLEY = "NovalabEppsPulley";
@@ -128,9 +132,59 @@ export function eppsPulleyKernelConfigs(): KernelConfig[] {
   ];
 }
 
+/** The nodes, weights and targets `e^{−t²/2}` in the kernels' scratch; returns its address. */
+function wasmQuadrature(q: QuadratureConstants, k: Parameters<WasmKernelSpec["run"]>[2]): number {
+  const T = q.t.length, at = k.scratch(3 * T);
+  const phi = q.t.map((t) => Math.exp(-(t * t) / 2));
+  k.floats(at, 3 * T).set([...q.t, ...q.weights, ...phi]);
+  return at;
+}
+
+/** Both passes on tfjs's WASM backend (`kernels/wasm_epps_pulley.ts`). */
+const WASM_EPPS_PULLEY: WasmKernelSpec[] = [
+  {
+    name: EPPS_PULLEY,
+    run(inputs, attrs, k) {
+      const q = quadrature(attrs as NamedAttrMap);
+      const [v, n, m] = projections(inputs["u"]);
+      const T = q.t.length;
+      const stat = k.backend.makeOutput([v, m], "float32");
+      const coef = k.backend.makeOutput([v, 2 * T, m], "float32");
+      const at = wasmQuadrature(q, k);
+      k.fns.ep_forward!(
+        k.address(inputs["u"]!),
+        k.address(coef),
+        k.address(stat),
+        at,
+        at + 4 * T,
+        at + 8 * T,
+        v,
+        n,
+        m,
+        T,
+      );
+      return [stat, coef];
+    },
+  },
+  {
+    name: EPPS_PULLEY_GRAD,
+    run(inputs, attrs, k) {
+      const q = quadrature(attrs as NamedAttrMap);
+      const { u, coef, dy } = inputs;
+      const [v, n, m] = projections(u);
+      const du = k.backend.makeOutput([v, n, m], "float32");
+      const at = wasmQuadrature(q, k);
+      const addresses = [u!, coef!, dy!, du].map((t) => k.address(t));
+      k.fns.ep_grad!(...addresses, at, v, n, m, q.t.length);
+      return du;
+    },
+  },
+];
+
 /** True when {@linkcode fusedEppsPulley} can run on `u` with `nodes` quadrature nodes now. */
 export function fusedEppsPulleyActive(u: Tensor3D, nodes: number): boolean {
-  return novalabKernelsActive() && u.dtype === "float32" &&
+  const backendReady = novalabKernelsActive() || (wasmKernelsActive() && u.shape[2] >= 4);
+  return backendReady && u.dtype === "float32" &&
     nodes <= MAX_NODES &&
     u.shape.every((d) => d > 0);
 }
@@ -141,6 +195,7 @@ export function fusedEppsPulleyActive(u: Tensor3D, nodes: number): boolean {
  * differentiable in `u`.
  */
 export function fusedEppsPulley(u: Tensor3D, q: QuadratureConstants): Tensor2D {
+  if (wasmKernelsActive()) registerWasmKernels(WASM_EPPS_PULLEY);
   const attrs = { t: [...q.t], weights: [...q.weights] };
   return runCustomGradOp<Tensor2D>({
     inputs: { u },

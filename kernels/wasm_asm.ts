@@ -101,8 +101,11 @@ export const SIMD = {
   "i32x4.add": 0xae,
   "i32x4.shl": 0xab,
   "i32x4.trunc_sat_f32x4_s": 0xf8,
+  "i32x4.eq": 0x37,
   "v128.and": 0x4e,
   "v128.or": 0x50,
+  "v128.xor": 0x51,
+  "v128.bitselect": 0x52,
   "f32x4.relaxed_madd": 0x105,
 } as const;
 

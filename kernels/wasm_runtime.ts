@@ -18,6 +18,7 @@ import { ModuleBuilder } from "./wasm_asm.ts";
 import { addGemm } from "./wasm_gemm.ts";
 import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
+import { addEppsPulleyKernels } from "./wasm_epps_pulley.ts";
 import { GEMM_ARGUMENTS, type GemmCall } from "./wasm_gemm_split.ts";
 import { WasmGemmThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
@@ -135,6 +136,7 @@ export function wasmKernelModuleBytes(shared = false): Uint8Array {
     addGemm(m);
     addRowKernels(m);
     addGeluKernels(m);
+    addEppsPulleyKernels(m);
     bytes = m.encode({ sharedMemory: shared });
     moduleBytes.set(shared, bytes);
   }

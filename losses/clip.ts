@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import { logSumExp } from "../kernels/logsumexp.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
 import { infoNceFromSimilarity } from "../kernels/infonce.ts";
@@ -55,12 +56,12 @@ export function clipLoss(
   if (novalabKernelsActive() && image.dtype === "float32" && text.dtype === "float32") {
     return tf.tidy(() => {
       const asTensor = (x: number | Scalar) => typeof x === "number" ? tf.scalar(x) : x;
-      const sim = tf.matMul(image, text, false, true);
+      const sim = matmul(image, text, { transposeB: true });
       return infoNceFromSimilarity(sim, asTensor(options.scale), asTensor(options.bias ?? 0));
     });
   }
   return tf.tidy(() => {
-    let logits: Tensor = tf.mul(tf.matMul(image, text, false, true), options.scale);
+    let logits: Tensor = tf.mul(matmul(image, text, { transposeB: true }), options.scale);
     let diag: Tensor = tf.mul(tf.sum(tf.mul(image, text), 1), options.scale);
     if (options.bias !== undefined) {
       logits = tf.add(logits, options.bias);

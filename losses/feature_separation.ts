@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import { logSumExp } from "../kernels/logsumexp.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
 import { uniformityFromGram } from "../kernels/uniformity.ts";
@@ -72,14 +73,14 @@ export function uniformityLoss(x: Tensor2D, options: { t?: number } = {}): Scala
   }
   const b = x.shape[0];
   if (novalabKernelsActive() && x.dtype === "float32") {
-    return tf.tidy(() => uniformityFromGram(tf.matMul(x, x, false, true), options.t ?? 2));
+    return tf.tidy(() => uniformityFromGram(matmul(x, x, { transposeB: true }), options.t ?? 2));
   }
   return tf.tidy(() => {
     const sq = tf.sum(tf.square(x), 1);
     const dist = tf.maximum(
       tf.sub(
         tf.add(tf.expandDims(sq, 1), tf.expandDims(sq, 0)),
-        tf.mul(tf.matMul(x, x, false, true), 2),
+        tf.mul(matmul(x, x, { transposeB: true }), 2),
       ),
       0,
     );

@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { pairedViews } from "./contrastive4.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
@@ -50,7 +51,7 @@ function sqFrobenius(a: Tensor, b: Tensor): Tensor {
 
 /** X Yᵀ. */
 function sim(x: Tensor2D, y: Tensor2D): Tensor2D {
-  return tf.matMul(x, y, false, true);
+  return matmul(x, y, { transposeB: true }) as Tensor2D;
 }
 
 /**

@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import type { Scalar, Tensor2D } from "../core/tensor.ts";
 import { fmtShape, maskedRowCrossEntropy } from "./common.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
@@ -53,12 +54,12 @@ export function itoFusionLoss(s1: Tensor2D, s2: Tensor2D, options: ItoFusionLoss
     return tf.tidy(() => {
       const z = tf.concat([s1, s2], 0);
       const scale = typeof options.scale === "number" ? tf.scalar(options.scale) : options.scale;
-      return ntXentFromGram(tf.matMul(z, z, false, true), scale);
+      return ntXentFromGram(matmul(z, z, { transposeB: true }), scale);
     });
   }
   return tf.tidy(() => {
     const z = tf.concat([s1, s2], 0);
-    const logits = tf.mul(tf.matMul(z, z, false, true), options.scale) as Tensor2D;
+    const logits = tf.mul(matmul(z, z, { transposeB: true }), options.scale) as Tensor2D;
     return maskedRowCrossEntropy(logits, { positives, mask: tf.eye(2 * b) as Tensor2D });
   });
 }

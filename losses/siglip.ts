@@ -19,6 +19,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { fmtShape } from "./common.ts";
 import { fusedSigLip, fusedSigLipActive } from "../kernels/siglip.ts";
@@ -51,7 +52,7 @@ export function sigLipLoss(image: Tensor2D, text: Tensor2D, options: SigLipLossO
   }
   return tf.tidy(() => {
     const b = image.shape[0];
-    const similarity = tf.matMul(image, text, false, true);
+    const similarity = matmul(image, text, { transposeB: true });
     if (fusedSigLipActive(similarity)) {
       const scalar = (v: number | Scalar) => typeof v === "number" ? tf.scalar(v) : v;
       return fusedSigLip(similarity, scalar(options.scale), scalar(options.bias));

@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "../models/matmul.ts";
 import { randomDirections } from "./random_directions.ts";
 import { eppsPulley, type Quadrature } from "./epps_pulley.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D } from "../core/tensor.ts";
@@ -72,7 +73,7 @@ export function sigreg(x: Tensor, options: SigregOptions = {}): Scalar {
       ? stopGradient(dirs) as Tensor2D
       : randomDirections(k, slices, options.seed ?? 0);
     const views = tf.reshape(x, [-1, n, k]) as Tensor3D;
-    const u = tf.matMul(tf.reshape(views, [-1, k]), a);
+    const u = matmul(tf.reshape(views, [-1, k]), a);
     const stats = eppsPulley(tf.reshape(u, [views.shape[0], n, a.shape[1]]), {
       quadrature: options.quadrature ?? "code",
       maxChunkFloats: options.maxChunkFloats,
