@@ -120,10 +120,7 @@ fn main() {
   if (valid) {
     for (var i = lane; i < N; i += ${R}) {
       let x = u[(v * N + i) * M + col];
-      ${
-      nodes.map((j) => `let p${j} = nlT${j} * x; a${j} += vec2<f32>(cos(p${j}), sin(p${j}));`)
-        .join("\n      ")
-    }
+      ${nodes.map((j) => `a${j} += nlSinCos(nlT${j} * x);`).join("\n      ")}
     }
   }
   var stat = 0.0;

@@ -16,7 +16,8 @@ if (skip) console.warn(`tests/replay_nan_guard_test.ts skipped: ${skip}`);
 
 /**
  * Small NOVA (random crops, SIGReg's directions, GloVe captions) whose learning rate ramps to 10³
- * over 19 steps: its gradients overflow at step 6 (lr ≈ 368) while the losses are still finite.
+ * over 19 steps: its gradients overflow around step 5–6 (lr ≈ 316–368) while the losses are still
+ * finite.
  */
 const DIVERGING = [
   "data.limit={ train: 256, test: 32 }",
@@ -55,11 +56,14 @@ Deno.test({
     try {
       const written = await diverge(false, runs);
       const replayed = await diverge(true, runs);
-      // Step 0 as written, 1–2 recorded, 3–6 replayed (7 issued behind 6, skipped).
-      assert.match(written.message, /non-finite values at step 6\b/);
-      assert.match(replayed.message, /non-finite values at step 6\b/);
-      assert.match(replayed.message, /parameters are those after step 5/);
-      assert.equal(replayed.failure.step, 6);
+      // Step 0 as written, 1–2 recorded, 3 on replayed (the step behind the failing one, issued
+      // while it ran, is skipped). Where the run diverges depends on the kernels' rounding: it
+      // must be a replayed step, and the replayed run must stop there too.
+      const step = Number(written.message.match(/non-finite values at step (\d+)\b/)?.[1]);
+      assert.ok(step >= 3 && step <= 8, `diverged at a replayed step: ${written.message}`);
+      assert.match(replayed.message, new RegExp(`non-finite values at step ${step}\\b`));
+      assert.match(replayed.message, new RegExp(`parameters are those after step ${step - 1}\\b`));
+      assert.equal(replayed.failure.step, step);
       assert.ok(Number.isFinite(replayed.failure.report.loss), "the losses were still finite");
       assert.deepEqual(replayed.failure.report, written.failure.report);
       assert.deepEqual(replayed.kept, written.kept, "kept checkpoints differ");
