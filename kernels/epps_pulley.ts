@@ -26,7 +26,8 @@ import {
 import { runWithExtraOutputs } from "./extra_outputs.ts";
 import { runCustomGradOp } from "./custom_grad.ts";
 import { novalabKernelsActive } from "./active.ts";
-import { wasmKernelsActive } from "./wasm_runtime.ts";
+import { type WasmKernels, wasmKernelsActive } from "./wasm_runtime.ts";
+import { cutRanges } from "./wasm_threads.ts";
 import { registerWasmKernels, type WasmKernelSpec } from "./wasm_register.ts";
 
 /** Kernel name of the forward pass. */
@@ -133,11 +134,28 @@ export function eppsPulleyKernelConfigs(): KernelConfig[] {
 }
 
 /** The nodes, weights and targets `e^{−t²/2}` in the kernels' scratch; returns its address. */
-function wasmQuadrature(q: QuadratureConstants, k: Parameters<WasmKernelSpec["run"]>[2]): number {
+function wasmQuadrature(q: QuadratureConstants, k: WasmKernels): number {
   const T = q.t.length, at = k.scratch(3 * T);
   const phi = q.t.map((t) => Math.exp(-(t * t) / 2));
   k.floats(at, 3 * T).set([...q.t, ...q.weights, ...phi]);
   return at;
+}
+
+/** Sines and cosines below which a pass runs on one thread. */
+const MIN_SPLIT_SINCOS = 1 << 16;
+
+/**
+ * `fn(...args, c0, c1)` over every slice (`args` ends with M), cut into
+ * ranges of slices (multiples of four) over the helper threads when there
+ * are any (`kernels/wasm_threads.ts`).
+ */
+function overSlices(k: WasmKernels, fn: "ep_forward" | "ep_grad", args: number[], work: number) {
+  const m = args[args.length - 2]!;
+  if (!k.threads || work < MIN_SPLIT_SINCOS || m < 8) return k.fns[fn]!(...args, 0, m);
+  k.threads.parallel(
+    fn,
+    (threads) => cutRanges(m, threads, 4).map(([start, count]) => [...args, start, start + count]),
+  );
 }
 
 /** Both passes on tfjs's WASM backend (`kernels/wasm_epps_pulley.ts`). */
@@ -151,18 +169,8 @@ const WASM_EPPS_PULLEY: WasmKernelSpec[] = [
       const stat = k.backend.makeOutput([v, m], "float32");
       const coef = k.backend.makeOutput([v, 2 * T, m], "float32");
       const at = wasmQuadrature(q, k);
-      k.fns.ep_forward!(
-        k.address(inputs["u"]!),
-        k.address(coef),
-        k.address(stat),
-        at,
-        at + 4 * T,
-        at + 8 * T,
-        v,
-        n,
-        m,
-        T,
-      );
+      const args = [k.address(inputs["u"]!), k.address(coef), k.address(stat)];
+      overSlices(k, "ep_forward", [...args, at, at + 4 * T, at + 8 * T, v, n, m, T], v * n * m * T);
       return [stat, coef];
     },
   },
@@ -175,7 +183,8 @@ const WASM_EPPS_PULLEY: WasmKernelSpec[] = [
       const du = k.backend.makeOutput([v, n, m], "float32");
       const at = wasmQuadrature(q, k);
       const addresses = [u!, coef!, dy!, du].map((t) => k.address(t));
-      k.fns.ep_grad!(...addresses, at, v, n, m, q.t.length);
+      const T = q.t.length;
+      overSlices(k, "ep_grad", [...addresses, at, v, n, m, T], v * n * m * T);
       return du;
     },
   },

@@ -14,8 +14,10 @@
  * already has). Fewer than four slices take the op composition.
  *
  * Exports of the generated module: `ep_forward(u, coef, stat, t, w, phi, V, N,
- * M, T)` and `ep_grad(u, coef, dy, du, t, V, N, M, T)` (byte addresses; the
- * nodes `t`, weights `w` and targets `phi = e^{−t²/2}` as float arrays).
+ * M, T, c0, c1)` and `ep_grad(u, coef, dy, du, t, V, N, M, T, c0, c1)` (byte
+ * addresses; the nodes `t`, weights `w` and targets `phi = e^{−t²/2}` as
+ * float arrays; slices `[c0, c1)`, `c0` a multiple of four, `c1` one or M), so
+ * that threads can take ranges of slices (`kernels/epps_pulley.ts`).
  *
  * @module
  */
@@ -88,8 +90,10 @@ function sinCosLocals(f: FunctionBuilder): SinCosLocals {
 
 /** `ep_forward`: per view and block of slices, per node, the means over samples. */
 function forward(): FunctionBuilder {
-  const f = new Builder(Array(10).fill("i32"));
-  const [u, coef, stat, t, w, phi, V, N, M, T] = [...Array(10).keys()].map((i) => f.param(i));
+  const f = new Builder(Array(12).fill("i32"));
+  const [u, coef, stat, t, w, phi, V, N, M, T, c0, c1] = [...Array(12).keys()].map((i) =>
+    f.param(i)
+  );
   const [v, c, cc, j, n, p, stride] = [...Array(7)].map(() => f.local("i32"));
   const [tj, accC, accS, mc, ms, st, nf] = [...Array(7)].map(() => f.local("v128"));
   const sc = sinCosLocals(f);
@@ -103,7 +107,7 @@ function forward(): FunctionBuilder {
   f.get(N).op("f32.convert_i32_s").simd("f32x4.splat").set(nf);
   f.get(M).i32(4).op("i32.mul").set(stride);
   f.for(v, () => f.i32(0), () => f.get(V), 1, () => {
-    f.for(c, () => f.i32(0), () => f.get(M), 4, () => {
+    f.for(c, () => f.get(c0), () => f.get(c1), 4, () => {
       blockStart(f, c, M, cc);
       f.f32x4(0).set(st);
       f.for(j, () => f.i32(0), () => f.get(T), 1, () => {
@@ -146,14 +150,14 @@ function forward(): FunctionBuilder {
 
 /** `ep_grad`: `du = dy · Σ_j (a_j cos(t_j u) − b_j sin(t_j u))`, four slices at a time. */
 function gradient(): FunctionBuilder {
-  const f = new Builder(Array(9).fill("i32"));
-  const [u, coef, dy, du, t, V, N, M, T] = [...Array(9).keys()].map((i) => f.param(i));
+  const f = new Builder(Array(11).fill("i32"));
+  const [u, coef, dy, du, t, V, N, M, T, c0, c1] = [...Array(11).keys()].map((i) => f.param(i));
   const [v, c, cc, j, n, off, row, rowStride] = [...Array(8)].map(() => f.local("i32"));
   const [g, x] = [f.local("v128"), f.local("v128")];
   const sc = sinCosLocals(f);
   f.get(M).i32(8).op("i32.mul").set(rowStride); // two coefficient rows, bytes
   f.for(v, () => f.i32(0), () => f.get(V), 1, () => {
-    f.for(c, () => f.i32(0), () => f.get(M), 4, () => {
+    f.for(c, () => f.get(c0), () => f.get(c1), 4, () => {
       blockStart(f, c, M, cc);
       f.for(n, () => f.i32(0), () => f.get(N), 1, () => {
         f.get(v).get(N).op("i32.mul").get(n).op("i32.add").get(M).op("i32.mul").get(cc)

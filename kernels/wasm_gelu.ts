@@ -21,6 +21,8 @@ import {
   runWasmKernel,
   type WasmKernelSpec,
 } from "./wasm_register.ts";
+import type { WasmKernels } from "./wasm_runtime.ts";
+import { cutRanges } from "./wasm_threads.ts";
 
 /** Kernel name of the forward pass. */
 export const WASM_GELU = "NovalabWasmGelu";
@@ -118,6 +120,28 @@ function erfScalar(u: number): number {
   return u < 0 ? -y : y;
 }
 
+/** Floats below which GELU runs on one thread (waking a helper costs microseconds). */
+const MIN_SPLIT_FLOATS = 1 << 15;
+
+/**
+ * `fn(...addresses, n)` over `n` floats (a multiple of 4) at the byte
+ * `addresses`, cut into element ranges over the helper threads when there are
+ * any (`kernels/wasm_threads.ts`).
+ */
+function overElements(
+  k: WasmKernels,
+  fn: "gelu" | "gelu_grad",
+  addresses: number[],
+  n: number,
+): void {
+  if (!k.threads || n < MIN_SPLIT_FLOATS) return k.fns[fn]!(...addresses, n);
+  k.threads.parallel(fn, (threads) =>
+    cutRanges(n, threads, 4).map(([start, count]) => [
+      ...addresses.map((at) => at + 4 * start),
+      count,
+    ]));
+}
+
 /** Runs the vector part in WASM and the last `size mod 4` elements in JavaScript. */
 function elementwise(
   size: number,
@@ -136,7 +160,7 @@ const forwardKernel: WasmKernelSpec = {
     const out = k.backend.makeOutput(x!.shape, "float32");
     const size = x!.shape.reduce((p, d) => p * d, 1);
     const [xa, ya] = [k.address(x!), k.address(out)];
-    elementwise(size, (n) => k.fns.gelu!(xa, ya, n), (i) => {
+    elementwise(size, (n) => overElements(k, "gelu", [xa, ya], n), (i) => {
       const [xv, yv] = [k.view(x!), k.view(out)];
       yv[i] = 0.5 * xv[i]! * (1 + erfScalar(xv[i]! * Math.SQRT1_2));
     });
@@ -150,7 +174,7 @@ const backwardKernel: WasmKernelSpec = {
     const out = k.backend.makeOutput(x!.shape, "float32");
     const size = x!.shape.reduce((p, d) => p * d, 1);
     const [xa, ga, da] = [k.address(x!), k.address(dy!), k.address(out)];
-    elementwise(size, (n) => k.fns.gelu_grad!(xa, ga, da, n), (i) => {
+    elementwise(size, (n) => overElements(k, "gelu_grad", [xa, ga, da], n), (i) => {
       const [xv, gv, dv] = [k.view(x!), k.view(dy!), k.view(out)];
       const u = xv[i]!;
       const phi = 0.5 * (1 + erfScalar(u * Math.SQRT1_2));

@@ -1,15 +1,17 @@
 /**
- * The body of a helper thread of novalab's WASM GEMM (`kernels/wasm_threads.ts`).
+ * The body of a helper thread of novalab's WASM kernels (`kernels/wasm_threads.ts`).
  * It runs in a `node:worker_threads` worker started from its source text
  * (`eval`), so it imports nothing and closes over nothing: it receives the
  * compiled kernel module, tfjs-backend-wasm's shared memory and its slot of
- * the control block, then serves `gemm` calls until told to stop.
+ * the control block, then serves calls of the module's exports (each a part
+ * of a kernel: `gemm`, `gelu`, `ep_forward`, …) until told to stop.
  *
  * Control block (`Int32Array` over a `SharedArrayBuffer`, {@linkcode SLOT_INTS}
  * ints per helper): `SEQ` (the caller's job number; -1: stop), `DONE` (the
  * last job finished), `STATUS` (0 ok, 1 the call threw), `READY` (1 once the
  * module is instantiated). Arguments: a `Float64Array` slot of
- * {@linkcode SLOT_ARGS} numbers per helper, in the generated function's order.
+ * {@linkcode SLOT_ARGS} numbers per helper: the index of the export to call
+ * (in {@linkcode HelperLayout.functions}), the argument count, the arguments.
  *
  * @module
  */
@@ -61,14 +63,14 @@ export interface HelperLayout {
   status: number;
   /** {@linkcode READY}. */
   ready: number;
-  /** Arguments of `gemm`. */
-  count: number;
+  /** The module's exports a job may call, by index (the job's first number). */
+  functions: string[];
   /** {@linkcode MESSAGE_BYTES}. */
   messageBytes: number;
 }
 
 /** The layout this module defines, for {@linkcode HelperStart.layout}. */
-export function helperLayout(argumentCount: number): HelperLayout {
+export function helperLayout(functions: string[]): HelperLayout {
   return {
     ints: SLOT_INTS,
     args: SLOT_ARGS,
@@ -76,7 +78,7 @@ export function helperLayout(argumentCount: number): HelperLayout {
     done: DONE,
     status: STATUS,
     ready: READY,
-    count: argumentCount,
+    functions,
     messageBytes: MESSAGE_BYTES,
   };
 }
@@ -94,7 +96,7 @@ export function gemmHelperMain(): void {
     const args = new Float64Array(start.args);
     const base = start.slot * layout.ints, argBase = start.slot * layout.args;
     const instance = new WebAssembly.Instance(start.module, { env: { memory: start.memory } });
-    const gemm = instance.exports.gemm as (...a: number[]) => void;
+    const fns = layout.functions.map((name) => instance.exports[name] as (...a: number[]) => void);
     Atomics.store(ctl, base + layout.ready, 1);
     Atomics.notify(ctl, base + layout.ready);
     let seen = Atomics.load(ctl, base + layout.seq);
@@ -103,7 +105,8 @@ export function gemmHelperMain(): void {
       seen = Atomics.load(ctl, base + layout.seq);
       if (seen === -1) break;
       try {
-        gemm(...args.subarray(argBase, argBase + layout.count));
+        const count = args[argBase + 1]!;
+        fns[args[argBase]!]!(...args.subarray(argBase + 2, argBase + 2 + count));
         Atomics.store(ctl, base + layout.status, 0);
       } catch (e) {
         const text = new TextEncoder().encode(String(e)).subarray(0, layout.messageBytes - 1);

@@ -4,7 +4,8 @@
  * memory so they read and write tensors in place, plus a scratch buffer
  * allocated from tfjs's heap. One instance per backend instance. When that
  * memory is shared (tfjs's threaded build, `core/wasm_threaded.ts`), matrix
- * products are split over helper threads (`kernels/wasm_threads.ts`).
+ * products, GELU and the Epps–Pulley kernels are split over helper threads
+ * (`kernels/wasm_threads.ts`).
  *
  * Environment switch: `NOVALAB_WASM_KERNELS=0` keeps tfjs's stock WASM op
  * compositions everywhere (A/B measurements).
@@ -20,7 +21,7 @@ import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
 import { addEppsPulleyKernels } from "./wasm_epps_pulley.ts";
 import { GEMM_ARGUMENTS, type GemmCall } from "./wasm_gemm_split.ts";
-import { WasmGemmThreads, wasmThreadsRequested } from "./wasm_threads.ts";
+import { WasmKernelThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
 /** The environment switch that turns novalab's WASM kernels off. */
 export const WASM_KERNELS_ENV = "NOVALAB_WASM_KERNELS";
@@ -71,8 +72,8 @@ export interface WasmKernels {
    * there are any (`kernels/wasm_threads.ts`); the same bits either way.
    */
   gemm(call: GemmCall): void;
-  /** The helper threads of the matrix products (absent: one thread). */
-  threads?: WasmGemmThreads;
+  /** The helper threads (absent: one thread). */
+  threads?: WasmKernelThreads;
   /** Byte address of at least `floats` floats of scratch (valid until the next call). */
   scratch(floats: number): number;
   /**
@@ -174,14 +175,16 @@ export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels 
     free: (at: number) => heap._free(at),
   };
   const helpers = shared ? wasmThreadsRequested() - 1 : 0;
-  const threads = helpers > 0 ? new WasmGemmThreads(module, memory, helpers, allocator) : undefined;
+  const threads = helpers > 0
+    ? new WasmKernelThreads(module, memory, helpers, instance.exports, allocator)
+    : undefined;
   const gemm = fns.gemm as unknown as (...args: number[]) => void;
   let scratchAt = 0, scratchFloats = 0, guardAt = 0;
   const kernels: WasmKernels = {
     fns,
     backend,
     gemm: threads
-      ? (call) => threads.run(gemm, call)
+      ? (call) => threads.run(call)
       : (call) => gemm(...GEMM_ARGUMENTS.map((name) => call[name])),
     ...(threads ? { threads } : {}),
     scratch(floats) {

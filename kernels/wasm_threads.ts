@@ -1,11 +1,13 @@
 /**
- * Helper threads for novalab's WASM GEMM. tfjs-backend-wasm's threaded build
+ * Helper threads for novalab's WASM kernels. tfjs-backend-wasm's threaded build
  * keeps its tensors in a shared `WebAssembly.Memory` (`core/wasm_threaded.ts`);
  * each helper instantiates the same generated kernels against that memory in a
  * `node:worker_threads` worker (unref'd: a process whose work is done exits)
- * and computes its part of a product in place (`kernels/wasm_gemm_split.ts`)
- * while the calling thread computes the first part. Calls are synchronous for
- * tfjs: the caller waits for the helpers with `Atomics.wait`.
+ * and computes its part of a kernel in place — a matrix product's rows,
+ * columns or batch (`kernels/wasm_gemm_split.ts`), a range of elements or of
+ * slices ({@linkcode WasmKernelThreads.parallel}) — while the calling thread
+ * computes the first part. Calls are synchronous for tfjs: the caller waits
+ * for the helpers with `Atomics.wait`.
  *
  * A helper that is not running yet simply gets no work (its share runs on the
  * caller), so nothing waits for threads to start. `NOVALAB_WASM_THREADS=n`
@@ -31,14 +33,14 @@ import {
   STATUS,
 } from "./wasm_gemm_worker.ts";
 
-/** The environment variable that sets how many threads the WASM GEMM uses. */
+/** The environment variable that sets how many threads novalab's WASM kernels use. */
 export const WASM_THREADS_ENV = "NOVALAB_WASM_THREADS";
 
 /** Most threads used by default. */
 const DEFAULT_MAX_THREADS = 8;
 
 /**
- * Threads novalab's WASM GEMM should use: `NOVALAB_WASM_THREADS` when set,
+ * Threads novalab's WASM kernels should use: `NOVALAB_WASM_THREADS` when set,
  * else the logical cores (at most 8). Throws on a value that is not an integer ≥ 1.
  */
 export function wasmThreadsRequested(): number {
@@ -70,14 +72,34 @@ const SPINS = 20_000;
 /** A helper that has not answered in this long is reported, not waited for forever. */
 const HELPER_TIMEOUT_MS = 120_000;
 
+/** The exports of the generated module that helpers may run. */
+export const THREADED_FUNCTIONS = ["gemm", "gelu", "gelu_grad", "ep_forward", "ep_grad"];
+
+/**
+ * `[start, count]` ranges cutting `total` units into at most `parts`, each
+ * (but the last) a multiple of `align`; none when `total` is 0.
+ */
+export function cutRanges(total: number, parts: number, align: number): [number, number][] {
+  const step = Math.max(align, Math.ceil(total / Math.max(1, parts) / align) * align);
+  const out: [number, number][] = [];
+  for (let start = 0; start < total; start += step) {
+    out.push([start, Math.min(step, total - start)]);
+  }
+  return out;
+}
+
+/** A function of the generated module. */
+type ExportFn = (...args: number[]) => void;
+
 /** The helpers of one backend's kernels. */
-export class WasmGemmThreads {
+export class WasmKernelThreads {
   readonly #control: Int32Array;
   readonly #args: Float64Array;
   readonly #messages: SharedArrayBuffer;
   readonly #workers: Worker[] = [];
   readonly #scratch: { at: number; floats: number }[] = [];
   readonly #heap: HeapAllocator;
+  readonly #caller: Record<string, ExportFn>;
   #job = 0;
   #closed = false;
   /** Most threads a call is cut over (A/B runs: 1 runs every call on the caller). */
@@ -85,15 +107,18 @@ export class WasmGemmThreads {
 
   /**
    * Starts `helpers` threads instantiating `module` (compiled with a shared
-   * memory import) against `memory`; scratch comes from `heap`.
+   * memory import) against `memory`; `caller` is the calling thread's
+   * instance's exports, scratch comes from `heap`.
    */
   constructor(
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
     helpers: number,
+    caller: WebAssembly.Exports,
     heap: HeapAllocator,
   ) {
     this.#heap = heap;
+    this.#caller = caller as Record<string, ExportFn>;
     const control = new SharedArrayBuffer(helpers * SLOT_INTS * 4);
     const args = new SharedArrayBuffer(helpers * SLOT_ARGS * 8);
     this.#control = new Int32Array(control);
@@ -102,8 +127,8 @@ export class WasmGemmThreads {
     for (let slot = 0; slot < helpers; slot++) {
       const worker = new Worker(`(${gemmHelperMain})()`, { eval: true });
       worker.unref();
-      worker.on("error", (e: unknown) => console.error("novalab WASM GEMM helper thread:", e));
-      const layout = helperLayout(GEMM_ARGUMENTS.length);
+      worker.on("error", (e: unknown) => console.error("novalab WASM helper thread:", e));
+      const layout = helperLayout(THREADED_FUNCTIONS);
       const start: HelperStart = { module, memory, control, args, messages, slot, layout };
       worker.postMessage(start);
       this.#workers.push(worker);
@@ -117,7 +142,7 @@ export class WasmGemmThreads {
   }
 
   /**
-   * Resolves with {@linkcode WasmGemmThreads.threads} once every helper has
+   * Resolves with {@linkcode WasmKernelThreads.threads} once every helper has
    * started, or when `timeoutMs` passed (tests and benchmarks; training
    * never waits).
    */
@@ -136,27 +161,62 @@ export class WasmGemmThreads {
     );
   }
 
+  /** The started helpers a call may use now (at most {@linkcode WasmKernelThreads.limit} − 1). */
+  #available(): number[] {
+    return this.#readyHelpers().slice(0, Math.max(0, this.limit - 1));
+  }
+
   /**
-   * Runs `call` with `gemm` (the caller's instance of the kernels): cut over
-   * the caller and the started helpers, the caller computing the first part;
+   * Runs the product `call`: cut over the caller and the started helpers
+   * (`kernels/wasm_gemm_split.ts`), the caller computing the first part;
    * returns once every part is written. Throws when a helper's part failed.
    */
-  run(gemm: (...args: number[]) => void, call: GemmCall): void {
-    const ready = this.#readyHelpers().slice(0, Math.max(0, this.limit - 1));
+  run(call: GemmCall): void {
+    const ready = this.#available();
     const parts = splitGemm(call, 1 + ready.length);
+    const args = parts.map((part, p) => {
+      const scratch = p === 0 ? part.scratch : this.#helperScratch(ready[p - 1]!, part.N);
+      return GEMM_ARGUMENTS.map((name) => name === "scratch" ? scratch : part[name]);
+    });
+    this.#dispatch("gemm", args, ready);
+  }
+
+  /**
+   * Runs export `fn` (one of {@linkcode THREADED_FUNCTIONS}) once per
+   * argument list `split(threads)` returns, given how many threads may take a
+   * part now: the first on the caller, the others on helpers, all before it
+   * returns. The parts must write disjoint memory (or the same values).
+   */
+  parallel(fn: string, split: (threads: number) => number[][]): void {
+    const ready = this.#available();
+    this.#dispatch(fn, split(1 + ready.length), ready);
+  }
+
+  #dispatch(fn: string, parts: number[][], ready: number[]): void {
+    const index = THREADED_FUNCTIONS.indexOf(fn);
+    if (index < 0 || parts.length > 1 + ready.length) {
+      throw new Error(
+        `kernels/wasm_threads.ts: cannot run '${fn}' in ${parts.length} parts on ` +
+          `${1 + ready.length} threads (threaded functions: ${THREADED_FUNCTIONS.join(", ")})`,
+      );
+    }
     const posted: number[] = [];
     const job = ++this.#job;
     for (let p = 1; p < parts.length; p++) {
-      const h = ready[p - 1]!;
-      const part = { ...parts[p]!, scratch: this.#helperScratch(h, parts[p]!.N) };
-      const at = h * SLOT_ARGS;
-      GEMM_ARGUMENTS.forEach((name, i) => this.#args[at + i] = part[name]);
+      const h = ready[p - 1]!, args = parts[p]!, at = h * SLOT_ARGS;
+      if (args.length + 2 > SLOT_ARGS) {
+        throw new Error(
+          `kernels/wasm_threads.ts: '${fn}' takes at most ${SLOT_ARGS - 2} arguments`,
+        );
+      }
+      this.#args[at] = index;
+      this.#args[at + 1] = args.length;
+      this.#args.set(args, at + 2);
       Atomics.store(this.#control, h * SLOT_INTS + SEQ, job);
       Atomics.notify(this.#control, h * SLOT_INTS + SEQ);
       posted.push(h);
     }
-    const first = parts[0]!;
-    gemm(...GEMM_ARGUMENTS.map((name) => first[name]));
+    if (parts.length > 0) this.#caller[fn]!(...parts[0]!);
     for (const h of posted) this.#await(h, job);
   }
 
@@ -171,7 +231,7 @@ export class WasmGemmThreads {
       Atomics.wait(this.#control, done, seen, 1000);
       if (performance.now() - started > HELPER_TIMEOUT_MS) {
         throw new Error(
-          `kernels/wasm_threads.ts: WASM GEMM helper thread ${h} has not finished its part ` +
+          `kernels/wasm_threads.ts: WASM helper thread ${h} has not finished its part ` +
             `in ${HELPER_TIMEOUT_MS / 1000} s; run with ${WASM_THREADS_ENV}=1 to use one thread`,
         );
       }
@@ -180,7 +240,7 @@ export class WasmGemmThreads {
       const bytes = new Uint8Array(this.#messages, h * MESSAGE_BYTES, MESSAGE_BYTES).slice();
       const message = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
       throw new Error(
-        `kernels/wasm_threads.ts: WASM GEMM helper thread ${h} failed on its part of a product: ` +
+        `kernels/wasm_threads.ts: WASM helper thread ${h} failed on its part of a kernel: ` +
           `${message}; run with ${WASM_THREADS_ENV}=1 to use one thread`,
       );
     }

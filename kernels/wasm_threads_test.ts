@@ -11,6 +11,10 @@ import { initBackend } from "../core/backend.ts";
 import { values } from "./testing.ts";
 import { wasmLinear, wasmMatMul } from "./wasm_matmul.ts";
 import { wasmAttention } from "./wasm_attention.ts";
+import { wasmGelu } from "./wasm_gelu.ts";
+import { EPPS_PULLEY } from "./epps_pulley.ts";
+import { eppsPulley } from "../losses/epps_pulley.ts";
+import { profileKernels } from "../bench/kernel_profile.ts";
 import { GEMM_A_COLUMNS, GEMM_BIAS, GEMM_RELU, gemmScratchFloats } from "./wasm_gemm.ts";
 import { GEMM_ARGUMENTS, type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
 import { type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
@@ -120,7 +124,7 @@ Deno.test({
     const beyond = { ...call, sa1: heapBytes(k) / 4 };
     assert.throws(
       () => k.gemm(beyond),
-      /helper thread \d+ failed on its part of a product: RuntimeError: memory access out of bounds; run with NOVALAB_WASM_THREADS=1/,
+      /helper thread \d+ failed on its part of a kernel: RuntimeError: memory access out of bounds; run with NOVALAB_WASM_THREADS=1/,
     );
     k.gemm(call); // the helpers still serve
     free(k, call);
@@ -160,6 +164,45 @@ Deno.test({
     } finally {
       helpers.limit = Infinity;
       tf.dispose([x, wQkv, bQkv, wOut]);
+    }
+  },
+});
+
+Deno.test({
+  name: "WASM kernels over threads: GELU and Epps–Pulley, values and gradients, as on one thread",
+  ignore: !threaded,
+  ...opts,
+  async fn() {
+    const helpers = wasmKernels().threads!;
+    await helpers.whenStarted();
+    // 70·1000 floats: GELU cut into element ranges; [2, 96, 70] × 16 nodes: slices cut in
+    // multiples of four, the last block overlapping (70 = 17·4 + 2).
+    const x = tf.tensor(values(70 * 1000, 11).map((v) => 3 * v), [1000, 70]);
+    const u = tf.tensor3d(values(2 * 96 * 70, 12).map((v) => 2.5 * v), [2, 96, 70]);
+    const run = (): Uint32Array[] => {
+      const gelu = tf.valueAndGrads((a: tf.Tensor) => tf.sum(tf.mul(wasmGelu(a), a)))([x]);
+      const ep = tf.valueAndGrads((a: tf.Tensor) =>
+        tf.sum(tf.mul(eppsPulley(a as tf.Tensor3D), tf.range(1, 141).reshape([2, 70])))
+      )([u]);
+      const out = [gelu.value, ...gelu.grads, ep.value, ...ep.grads];
+      const bits = out.map((g) => new Uint32Array(g.dataSync().slice().buffer));
+      tf.dispose(out);
+      return bits;
+    };
+    run(); // registers novalab's kernels, so the profiler sees them
+    const profiler = profileKernels("wasm");
+    profiler.phase("threads");
+    const many = run();
+    const calls = new Map(profiler.read().map((s) => [s.kernel, s.calls]));
+    profiler.detach();
+    assert.ok(calls.get(EPPS_PULLEY), "the fused Epps–Pulley kernel ran");
+    helpers.limit = 1;
+    try {
+      const one = run();
+      many.forEach((bits, i) => assert.deepEqual(bits, one[i], `output ${i}: threads vs one`));
+    } finally {
+      helpers.limit = Infinity;
+      tf.dispose([x, u]);
     }
   },
 });
