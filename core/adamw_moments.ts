@@ -10,6 +10,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
 import type { Tensor, Variable } from "./tensor.ts";
 import type { AdamWMoments, AdamWStep, MomentInit, MomentPair } from "../kernels/adamw_state.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmAdamW } from "../kernels/wasm_adamw.ts";
 
 interface Slot {
   param: Parameter;
@@ -17,7 +19,15 @@ interface Slot {
   v: Variable;
 }
 
-/** The reference moments: an `m` and a `v` variable per parameter, updated by tfjs ops. */
+function isFloat32(t: Tensor): boolean {
+  return t.dtype === "float32";
+}
+
+/**
+ * The reference moments: an `m` and a `v` variable per parameter, updated by
+ * tfjs ops — or, on WASM with novalab's kernels, by one in-place pass per
+ * parameter that writes the same bits (`kernels/wasm_adamw.ts`).
+ */
 export class SeparateMoments implements AdamWMoments {
   #slots = new Map<string, Slot>();
 
@@ -47,6 +57,11 @@ export class SeparateMoments implements AdamWMoments {
   #update(slot: Slot, g: Tensor, s: AdamWStep, gate?: { scale: Tensor; open: Tensor }): void {
     const { beta1, beta2, eps, lr } = s;
     const wd = slot.param.decay ? s.weightDecay : 0;
+    if (wasmKernelsActive() && [g, slot.m, slot.v, slot.param.variable].every(isFloat32)) {
+      // One in-place SIMD pass with the same float32 operations (kernels/wasm_adamw.ts).
+      wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...s, weightDecay: wd });
+      return;
+    }
     tf.tidy(() => {
       if (s.gradScale) g = tf.mul(g, s.gradScale); // gradient clipping's factor
       if (gate) g = tf.mul(g, gate.scale);

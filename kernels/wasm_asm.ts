@@ -96,6 +96,7 @@ export const SIMD = {
   "f32x4.gt": 0x44,
   "f32x4.min": 0xe8,
   "f32x4.abs": 0xe0,
+  "f32x4.sqrt": 0xe3,
   "f32x4.nearest": 0x6a,
   "i32x4.splat": 0x11,
   "i32x4.add": 0xae,

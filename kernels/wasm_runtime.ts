@@ -20,6 +20,7 @@ import { addGemm } from "./wasm_gemm.ts";
 import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
 import { addEppsPulleyKernels } from "./wasm_epps_pulley.ts";
+import { addAdamWKernel } from "./wasm_adamw.ts";
 import { GEMM_ARGUMENTS, type GemmCall } from "./wasm_gemm_split.ts";
 import { WasmKernelThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
@@ -138,6 +139,7 @@ export function wasmKernelModuleBytes(shared = false): Uint8Array {
     addRowKernels(m);
     addGeluKernels(m);
     addEppsPulleyKernels(m);
+    addAdamWKernel(m);
     bytes = m.encode({ sharedMemory: shared });
     moduleBytes.set(shared, bytes);
   }
