@@ -7,28 +7,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { eppsPulley, type Quadrature, quadratureNodes } from "../losses/epps_pulley.ts";
+import { quadratureNodes } from "../losses/epps_pulley.ts";
+import { assertEppsPulleyClose, eppsPulleyAndGrad } from "./testing_cases.ts";
 import { sigreg } from "../losses/sigreg.ts";
 import { fusedEppsPulley, fusedEppsPulleyActive } from "./epps_pulley.ts";
-import { assertClose, useNovalabWebGpu, values, valuesOn, webgpuSkipReason } from "./testing.ts";
+import { assertClose, useNovalabWebGpu, valuesOn, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();
 if (skip) console.warn(`kernels/epps_pulley_test.ts WebGPU cases skipped: ${skip}`);
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
-
-/** The statistic and the gradient of Σ EP·w with respect to u. */
-function statAndGrad(shape: [number, number, number], quadrature: Quadrature, scale = 2.5) {
-  return () => {
-    const size = shape[0] * shape[1] * shape[2];
-    const u = tf.tensor3d(values(size, 7).map((x) => scale * x), shape);
-    const w = tf.tensor2d(values(shape[0] * shape[2], 8), [shape[0], shape[2]]);
-    const stat = eppsPulley(u, { quadrature });
-    const grad = tf.grad((x: tf.Tensor) =>
-      tf.sum(tf.mul(eppsPulley(x as tf.Tensor3D, { quadrature }), w))
-    )(u);
-    return [stat, grad];
-  };
-}
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 4, 3], [3, 17, 33], [2, 64, 70]];
 
@@ -38,18 +25,10 @@ Deno.test({
   async fn() {
     for (const quadrature of ["code", "paper"] as const) {
       for (const shape of SHAPES) {
-        const expected = await valuesOn("cpu", statAndGrad(shape, quadrature));
+        const expected = await valuesOn("cpu", eppsPulleyAndGrad(shape, quadrature));
         const counter = await useNovalabWebGpu();
-        const actual = await valuesOn("webgpu", statAndGrad(shape, quadrature));
-        // Sums of N cosines in f32: relative error grows like √N·ε.
-        assertClose(actual[0]!, expected[0]!, `${quadrature} [${shape}] EP`, {
-          atol: 2e-5 * shape[1],
-          rtol: 1e-4,
-        });
-        assertClose(actual[1]!, expected[1]!, `${quadrature} [${shape}] dEP/du`, {
-          atol: 2e-5,
-          rtol: 2e-4,
-        });
+        const actual = await valuesOn("webgpu", eppsPulleyAndGrad(shape, quadrature));
+        assertEppsPulleyClose(actual, expected, `${quadrature} [${shape}]`, shape[1]);
         const ran = counter.read().byProgram;
         assert.equal(ran["NovalabEppsPulleyProgram"], 2, "one forward dispatch per call");
         assert.equal(ran["NovalabEppsPulleyGradProgram"], 1, "one backward dispatch");
@@ -63,9 +42,9 @@ Deno.test({
   ...opts,
   async fn() {
     const shape: [number, number, number] = [2, 40, 9];
-    const expected = await valuesOn("cpu", statAndGrad(shape, "paper", 60));
+    const expected = await valuesOn("cpu", eppsPulleyAndGrad(shape, "paper", 60));
     await useNovalabWebGpu();
-    const actual = await valuesOn("webgpu", statAndGrad(shape, "paper", 60));
+    const actual = await valuesOn("webgpu", eppsPulleyAndGrad(shape, "paper", 60));
     assertClose(actual[0]!, expected[0]!, "EP", { atol: 1e-4, rtol: 1e-4 });
     assertClose(actual[1]!, expected[1]!, "dEP/du", { atol: 2e-5, rtol: 2e-4 });
   },

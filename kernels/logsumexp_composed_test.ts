@@ -8,21 +8,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../core/backend.ts";
 import { logSumExp } from "./logsumexp.ts";
-import { assertClose, values, valuesOn } from "./testing.ts";
+import { lseAndGrad, lseReference } from "./testing_cases.ts";
+import { assertClose, valuesOn } from "./testing.ts";
 
-/** LSE over `axis` and the gradient of Σ lse·w; logits of scale 30 with a masked diagonal. */
-function lseAndGrad(shape: [number, number], axis: 0 | 1, lse: typeof logSumExp) {
-  return () => {
-    const [r, c] = shape;
-    const v = values(r * c, 21).map((x) => 30 * x);
-    for (let i = 0; i < Math.min(r, c); i++) v[i * c + i] = -1e9;
-    const x = tf.tensor2d(v, shape);
-    const w = tf.tensor1d(values(axis === 1 ? r : c, 22));
-    return [lse(x, axis), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(lse(a, axis), w)))(x)];
-  };
-}
-
-const reference = (x: tf.Tensor, axis: 0 | 1) => tf.logSumExp(x, axis) as tf.Tensor1D;
+const reference = lseReference;
 
 Deno.test({
   name: "kernels/logsumexp: off WebGPU the softmax gradient matches tf.logSumExp's (CPU, WASM)",

@@ -4,28 +4,16 @@
  * workgroup, large logits and masked (−10⁹) entries, one dispatch each way.
  * Runs on any adapter, including Mesa's llvmpipe fallback in CI.
  */
-import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { logSumExp } from "./logsumexp.ts";
-import { assertClose, useNovalabWebGpu, values, valuesOn, webgpuSkipReason } from "./testing.ts";
+import { lseAndGrad, lseReference } from "./testing_cases.ts";
+import { assertClose, useNovalabWebGpu, valuesOn, webgpuSkipReason } from "./testing.ts";
 
 const skip = await webgpuSkipReason();
 if (skip) console.warn(`kernels/logsumexp_test.ts WebGPU cases skipped: ${skip}`);
 const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: false };
 
-/** LSE over `axis` and the gradient of Σ lse·w; logits of scale 30 with a masked diagonal. */
-function lseAndGrad(shape: [number, number], axis: 0 | 1, lse: typeof logSumExp) {
-  return () => {
-    const [r, c] = shape;
-    const v = values(r * c, 21).map((x) => 30 * x);
-    for (let i = 0; i < Math.min(r, c); i++) v[i * c + i] = -1e9;
-    const x = tf.tensor2d(v, shape);
-    const w = tf.tensor1d(values(axis === 1 ? r : c, 22));
-    return [lse(x, axis), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(lse(a, axis), w)))(x)];
-  };
-}
-
-const reference = (x: tf.Tensor, axis: 0 | 1) => tf.logSumExp(x, axis) as tf.Tensor1D;
+const reference = lseReference;
 
 Deno.test({
   name: "kernels/logsumexp: fused rows and columns match tf.logSumExp, value and gradient",

@@ -26,6 +26,7 @@ import type { Tensor, Variable } from "../core/tensor.ts";
 import { FunctionBuilder, type Local, type ModuleBuilder } from "./wasm_asm.ts";
 import { type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
 import { cutRanges } from "./wasm_threads.ts";
+import type { AdamWStep } from "./adamw_state.ts";
 
 /** Scalars of one update: s₁, s₂, β1, 1−β1, β2, 1−β2, √(1−β2ᵗ), ε, 1 − lr·wd, lr/(1−β1ᵗ). */
 export const ADAMW_SCALARS = 10;
@@ -71,28 +72,6 @@ export function addAdamWKernel(m: ModuleBuilder): void {
   m.add(f, "adamw");
 }
 
-/** The numbers of one update besides the tensors. */
-export interface WasmAdamWStep {
-  /** Learning rate. */
-  lr: number;
-  /** First-moment decay. */
-  beta1: number;
-  /** Second-moment decay. */
-  beta2: number;
-  /** Denominator epsilon. */
-  eps: number;
-  /** This parameter's decoupled weight decay (0: none). */
-  weightDecay: number;
-  /** `1 − β1ᵗ`. */
-  bc1: number;
-  /** `√(1 − β2ᵗ)`. */
-  bc2Sqrt: number;
-  /** Gradient clipping's factor (one element), if any. */
-  gradScale?: Tensor;
-  /** A step report `[scale, ok, …]`, if any. */
-  guard?: Tensor;
-}
-
 /** Makes `x` the sole owner of its data (a copy when something shares it). */
 function ownData(k: WasmKernels, x: Variable): void {
   if (k.backend.refCount(x.dataId) <= 1) return;
@@ -117,13 +96,15 @@ function scalarUpdate(sc: Float32Array, p: number, g: number, m: number, v: numb
  * Applies one AdamW step to `param` with gradient `grad` and moments `m`,
  * `v` in place on the active wasm backend (callers check
  * `wasmKernelsActive()`; every tensor float32 of the parameter's size).
+ * `s.weightDecay` is this parameter's (0 when it takes none); `s.scalars` is
+ * not used.
  */
 export function wasmAdamW(
   param: Variable,
   grad: Tensor,
   m: Variable,
   v: Variable,
-  s: WasmAdamWStep,
+  s: AdamWStep,
 ): void {
   const k = wasmKernels();
   const read = (t: Tensor | undefined, i: number) => t ? k.view(t)[i]! : 1;

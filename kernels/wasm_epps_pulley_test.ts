@@ -9,9 +9,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
-import { eppsPulley, type Quadrature } from "../losses/epps_pulley.ts";
+import type { Quadrature } from "../losses/epps_pulley.ts";
+import { assertEppsPulleyClose, eppsPulleyAndGrad } from "./testing_cases.ts";
 import { EPPS_PULLEY, EPPS_PULLEY_GRAD, fusedEppsPulleyActive } from "./epps_pulley.ts";
-import { assertClose, values } from "./testing.ts";
 import { profileKernels } from "../bench/kernel_profile.ts";
 
 await initBackend("wasm");
@@ -25,16 +25,7 @@ async function statAndGrad(
   scale: number,
 ): Promise<Float32Array[]> {
   await tf.setBackend(backend);
-  const out = tf.tidy(() => {
-    const size = shape[0] * shape[1] * shape[2];
-    const u = tf.tensor3d(values(size, 7).map((x) => scale * x), shape);
-    const w = tf.tensor2d(values(shape[0] * shape[2], 8), [shape[0], shape[2]]);
-    const stat = eppsPulley(u, { quadrature });
-    const grad = tf.grad((x: tf.Tensor) =>
-      tf.sum(tf.mul(eppsPulley(x as tf.Tensor3D, { quadrature }), w))
-    )(u);
-    return [stat, grad];
-  });
+  const out = tf.tidy(eppsPulleyAndGrad(shape, quadrature, scale));
   const data = await Promise.all(out.map(async (t) => (await t.data()) as Float32Array));
   tf.dispose(out);
   return data;
@@ -64,14 +55,7 @@ Deno.test({
         const fused = shape[2] >= 4;
         assert.equal(ran.get(EPPS_PULLEY) ?? 0, fused ? 2 : 0, `[${shape}] forward kernel calls`);
         assert.equal(ran.get(EPPS_PULLEY_GRAD) ?? 0, fused ? 1 : 0, `[${shape}] backward calls`);
-        assertClose(actual[0]!, expected[0]!, `${quadrature} [${shape}] EP`, {
-          atol: 2e-5 * shape[1],
-          rtol: 1e-4,
-        });
-        assertClose(actual[1]!, expected[1]!, `${quadrature} [${shape}] dEP/du`, {
-          atol: 2e-5,
-          rtol: 2e-4,
-        });
+        assertEppsPulleyClose(actual, expected, `${quadrature} [${shape}]`, shape[1]);
       }
     }
   },

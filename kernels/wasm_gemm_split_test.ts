@@ -6,34 +6,12 @@
 import assert from "node:assert/strict";
 import { GEMM_BIAS, GEMM_MR, GEMM_NR } from "./wasm_gemm.ts";
 import { type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
+import { rowMajorGemmCall } from "./testing_cases.ts";
 
 /** A call on a row-major [G1, G2, M, K]·[G1, G2, K, N] product at made-up addresses. */
 function call(M: number, N: number, K: number, G1 = 1, G2 = 1, flags = 0): GemmCall {
-  return {
-    M,
-    N,
-    K,
-    A: 1 << 20,
-    sam: K,
-    sak: 1,
-    B: 1 << 24,
-    sbk: N,
-    sbn: 1,
-    C: 1 << 28,
-    ldc: N,
-    bias: flags & GEMM_BIAS ? 1 << 16 : 0,
-    flags,
-    G1,
-    G2,
-    sa1: G2 * M * K,
-    sa2: M * K,
-    sb1: G2 * K * N,
-    sb2: K * N,
-    sc1: G2 * M * N,
-    sc2: M * N,
-    scratch: 64,
-    alpha: 1,
-  };
+  const at = { A: 1 << 20, B: 1 << 24, C: 1 << 28, bias: 1 << 16, scratch: 64 };
+  return rowMajorGemmCall({ M, N, K, G1, G2, flags }, at);
 }
 
 /**

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { values } from "./testing.ts";
+import { type ProductShape, rowMajorGemmCall, takeBits } from "./testing_cases.ts";
 import { wasmLinear, wasmMatMul } from "./wasm_matmul.ts";
 import { wasmAttention } from "./wasm_attention.ts";
 import { wasmGelu } from "./wasm_gelu.ts";
@@ -18,66 +19,51 @@ import { profileKernels } from "../bench/kernel_profile.ts";
 import { GEMM_A_COLUMNS, GEMM_BIAS, GEMM_RELU, gemmScratchFloats } from "./wasm_gemm.ts";
 import { GEMM_ARGUMENTS, type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
 import { type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
-import { WASM_THREADS_ENV, wasmThreadsRequested } from "./wasm_threads.ts";
+import { WASM_THREADS_ENV, type WasmKernelThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
 const info = await initBackend("wasm");
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const threaded = info.wasm!.gemmThreads > 1;
 
-/** A product laid out row-major ([G1, G2, M, K] or its transpose per sample, [G1, G2, K, N]). */
-interface Product {
-  M: number;
-  N: number;
-  K: number;
-  G1: number;
-  G2: number;
-  flags: number;
+/** A laid-out product: its call (on the first C) and the buffers to free. */
+interface LaidOut {
+  call: GemmCall;
+  cBytes: number;
+  buffers: number[];
 }
 
 /** Allocates and fills A, B, the bias and two C buffers; returns the call on the first C. */
-function layOut(k: WasmKernels, p: Product, seed: number): { call: GemmCall; cBytes: number } {
-  const { M, N, K, G1, G2, flags } = p;
+function layOut(k: WasmKernels, p: ProductShape, seed: number): LaidOut {
+  const { M, N, K, G1, G2 } = p;
   const floats = { a: G1 * G2 * M * K, b: G1 * G2 * K * N, c: G1 * G2 * M * N };
   const A = k.malloc(floats.a * 4), B = k.malloc(floats.b * 4), bias = k.malloc(N * 4);
   const C = k.malloc(floats.c * 4 * 2);
   k.floats(A, floats.a).set(values(floats.a, seed));
   k.floats(B, floats.b).set(values(floats.b, seed + 1));
   k.floats(bias, N).set(values(N, seed + 2));
-  const columns = (flags & GEMM_A_COLUMNS) !== 0;
-  const call: GemmCall = {
-    M,
-    N,
-    K,
-    A,
-    sam: columns ? 1 : K,
-    sak: columns ? M : 1,
-    B,
-    sbk: N,
-    sbn: 1,
-    C,
-    ldc: N,
-    bias: flags & GEMM_BIAS ? bias : 0,
-    flags,
-    G1,
-    G2,
-    sa1: G2 * M * K,
-    sa2: M * K,
-    sb1: G2 * K * N,
-    sb2: K * N,
-    sc1: G2 * M * N,
-    sc2: M * N,
-    scratch: k.scratch(gemmScratchFloats(N)),
-    alpha: 0.75,
-  };
-  return { call, cBytes: floats.c * 4 };
+  const scratch = k.scratch(gemmScratchFloats(N));
+  const call = rowMajorGemmCall(p, { A, B, C, bias, scratch }, 0.75);
+  return { call, cBytes: floats.c * 4, buffers: [A, B, C, bias] };
+}
+
+/** `run`'s results with every thread equal, bit for bit, to its results on the caller alone. */
+function assertSameOnOneThread(helpers: WasmKernelThreads, run: () => Uint32Array[]): void {
+  const many = run();
+  helpers.limit = 1;
+  try {
+    const one = run();
+    many.forEach((bits, i) => assert.deepEqual(bits, one[i], `output ${i}: threads vs one`));
+  } finally {
+    helpers.limit = Infinity;
+  }
 }
 
 function heapBytes(k: WasmKernels): number {
   return (k.backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.length;
 }
 
-function free(k: WasmKernels, call: GemmCall): void {
-  for (const at of [call.A, call.B, call.C, call.bias]) if (at) k.free(at);
+function free(k: WasmKernels, laidOut: LaidOut): void {
+  for (const at of laidOut.buffers) k.free(at);
 }
 
 Deno.test({
@@ -89,7 +75,7 @@ Deno.test({
     assert.ok(k.threads, "threaded build gives the kernels helper threads");
     const threads = await k.threads.whenStarted();
     assert.ok(threads >= 2, `helpers started: ${threads} threads`);
-    const products: [Product, string][] = [
+    const products: [ProductShape, string][] = [
       [{ M: 7, N: 9, K: 1300, G1: 5, G2: 3, flags: 0 }, "G1"],
       [{ M: 7, N: 9, K: 1500, G1: 1, G2: 3, flags: GEMM_A_COLUMNS }, "G2"],
       [{ M: 301, N: 37, K: 300, G1: 1, G2: 1, flags: GEMM_BIAS | GEMM_RELU }, "M"],
@@ -97,7 +83,7 @@ Deno.test({
       [{ M: 13, N: 700, K: 280, G1: 1, G2: 1, flags: GEMM_A_COLUMNS | GEMM_BIAS }, "N"],
     ];
     products.forEach(([p, along], i) => {
-      const { call, cBytes } = layOut(k, p, 10 * i + 1);
+      const laidOut = layOut(k, p, 10 * i + 1), { call, cBytes } = laidOut;
       assert.ok(splitGemm(call, threads).length > 1, `${along}: the call is cut`);
       k.gemm(call);
       const whole = { ...call, C: call.C + cBytes };
@@ -106,7 +92,7 @@ Deno.test({
       const one = new Uint32Array(k.floats(whole.C, cBytes / 4).slice().buffer);
       assert.deepEqual(split, one, `${along} (${JSON.stringify(p)}): threads vs one thread`);
       assert.ok(one.some((bits) => bits !== 0), "the product was written");
-      free(k, call);
+      free(k, laidOut);
     });
   },
 });
@@ -118,7 +104,8 @@ Deno.test({
   async fn() {
     const k = wasmKernels();
     await k.threads!.whenStarted();
-    const { call } = layOut(k, { M: 7, N: 9, K: 2600, G1: 2, G2: 1, flags: 0 }, 5);
+    const laidOut = layOut(k, { M: 7, N: 9, K: 2600, G1: 2, G2: 1, flags: 0 }, 5);
+    const { call } = laidOut;
     // The second sample's A lies past the end of memory: the first part (this
     // thread) reads in bounds, the helper's part traps.
     const beyond = { ...call, sa1: heapBytes(k) / 4 };
@@ -127,7 +114,7 @@ Deno.test({
       /helper thread \d+ failed on its part of a kernel: RuntimeError: memory access out of bounds; run with NOVALAB_WASM_THREADS=1/,
     );
     k.gemm(call); // the helpers still serve
-    free(k, call);
+    free(k, laidOut);
   },
 });
 
@@ -151,20 +138,10 @@ Deno.test({
     };
     const run = (): Uint32Array[] => {
       const { value, grads } = tf.valueAndGrads(f)([x, wQkv, bQkv, wOut]);
-      const out = [value, ...grads];
-      const bits = out.map((g) => new Uint32Array(g.dataSync().slice().buffer));
-      tf.dispose(out);
-      return bits;
+      return takeBits([value, ...grads]);
     };
-    const many = run();
-    helpers.limit = 1;
-    try {
-      const one = run();
-      many.forEach((bits, i) => assert.deepEqual(bits, one[i], `output ${i}: threads vs one`));
-    } finally {
-      helpers.limit = Infinity;
-      tf.dispose([x, wQkv, bQkv, wOut]);
-    }
+    assertSameOnOneThread(helpers, run);
+    tf.dispose([x, wQkv, bQkv, wOut]);
   },
 });
 
@@ -184,26 +161,16 @@ Deno.test({
       const ep = tf.valueAndGrads((a: tf.Tensor) =>
         tf.sum(tf.mul(eppsPulley(a as tf.Tensor3D), tf.range(1, 141).reshape([2, 70])))
       )([u]);
-      const out = [gelu.value, ...gelu.grads, ep.value, ...ep.grads];
-      const bits = out.map((g) => new Uint32Array(g.dataSync().slice().buffer));
-      tf.dispose(out);
-      return bits;
+      return takeBits([gelu.value, ...gelu.grads, ep.value, ...ep.grads]);
     };
     run(); // registers novalab's kernels, so the profiler sees them
     const profiler = profileKernels("wasm");
     profiler.phase("threads");
-    const many = run();
+    assertSameOnOneThread(helpers, run);
     const calls = new Map(profiler.read().map((s) => [s.kernel, s.calls]));
     profiler.detach();
     assert.ok(calls.get(EPPS_PULLEY), "the fused Epps–Pulley kernel ran");
-    helpers.limit = 1;
-    try {
-      const one = run();
-      many.forEach((bits, i) => assert.deepEqual(bits, one[i], `output ${i}: threads vs one`));
-    } finally {
-      helpers.limit = Infinity;
-      tf.dispose([x, u]);
-    }
+    tf.dispose([x, u]);
   },
 });
 
