@@ -16,6 +16,7 @@ import type { Tensor } from "../core/tensor.ts";
 import { constantKeyBiasAttention, type KeyBiasedAttention } from "./attention_grad.ts";
 import { GEMM_A_COLUMNS, gemmScratchFloats } from "./wasm_gemm.ts";
 import type { WasmKernels } from "./wasm_runtime.ts";
+import { cutRanges } from "./wasm_threads.ts";
 import {
   registerWasmKernels,
   requireFloat32,
@@ -152,7 +153,7 @@ const gradKernel: WasmKernelSpec = {
         dh,
       ], 1);
       // dS = P ⊙ (dP − Σ_j dP⊙P / Σ_j P), in place of dP (`softmax_grad`, wasm_rows.ts).
-      k.fns.softmax_grad!(p, dpAt, n * heads * t, t);
+      softmaxGradRows(k, p, dpAt, n * heads * t, t);
       // dQ = dS·K/√d and dK = dSᵀ·Q/√d.
       headGemm(k, g, [t, dh, t], [dpAt, t, 1, ht, tt], [q + 4 * d, l, 1, t * l, dh], [
         dq,
@@ -172,6 +173,24 @@ const gradKernel: WasmKernelSpec = {
     return out;
   },
 };
+
+/** Rows of softmax gradient below which they run on one thread. */
+const MIN_SPLIT_FLOATS = 1 << 15;
+
+/** `softmax_grad` over `rows` rows of `t`, cut into row ranges over the helper threads. */
+function softmaxGradRows(k: WasmKernels, p: number, dp: number, rows: number, t: number): void {
+  if (!k.threads || rows * t < MIN_SPLIT_FLOATS) return k.fns.softmax_grad!(p, dp, rows, t);
+  k.threads.parallel(
+    "softmax_grad",
+    (threads) =>
+      cutRanges(rows, threads, 1).map(([start, count]) => [
+        p + 4 * start * t,
+        dp + 4 * start * t,
+        count,
+        t,
+      ]),
+  );
+}
 
 const byHeads = new Map<number, KeyBiasedAttention>();
 

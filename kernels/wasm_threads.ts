@@ -73,7 +73,15 @@ const SPINS = 20_000;
 const HELPER_TIMEOUT_MS = 120_000;
 
 /** The exports of the generated module that helpers may run. */
-export const THREADED_FUNCTIONS = ["gemm", "gelu", "gelu_grad", "ep_forward", "ep_grad", "adamw"];
+export const THREADED_FUNCTIONS = [
+  "gemm",
+  "gelu",
+  "gelu_grad",
+  "ep_forward",
+  "ep_grad",
+  "adamw",
+  "softmax_grad",
+];
 
 /**
  * `[start, count]` ranges cutting `total` units into at most `parts`, each
