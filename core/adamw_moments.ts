@@ -19,6 +19,12 @@ interface Slot {
   v: Variable;
 }
 
+/** A step report's gradient factor and gate as scalar tensors. */
+interface Gate {
+  scale: Tensor;
+  open: Tensor;
+}
+
 function isFloat32(t: Tensor): boolean {
   return t.dtype === "float32";
 }
@@ -45,23 +51,31 @@ export class SeparateMoments implements AdamWMoments {
   }
 
   update(grads: Map<string, Tensor>, s: AdamWStep): void {
-    // A step report's factor and gate, as scalars, once for all parameters.
-    const gate = s.guard && tf.tidy(() => {
-      const at = (i: number) => tf.reshape(tf.slice(s.guard!, [i], [1]), []);
-      return { scale: at(0), open: tf.notEqual(at(1), 0) };
-    });
-    for (const [name, g] of grads) this.#update(this.#slots.get(name)!, g, s, gate);
+    // A step report's factor and gate, as scalars, made once for all parameters the
+    // composition updates (the WASM pass reads the report itself).
+    let gate: Gate | undefined;
+    const gateOnce = () =>
+      gate ??= tf.tidy(() => {
+        const at = (i: number) => tf.reshape(tf.slice(s.guard!, [i], [1]), []);
+        return { scale: at(0), open: tf.notEqual(at(1), 0) };
+      });
+    const wasm = wasmKernelsActive();
+    for (const [name, g] of grads) {
+      const slot = this.#slots.get(name)!;
+      const wd = slot.param.decay ? s.weightDecay : 0;
+      if (wasm && [g, slot.m, slot.v, slot.param.variable].every(isFloat32)) {
+        // One in-place SIMD pass with the same float32 operations (kernels/wasm_adamw.ts).
+        wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...s, weightDecay: wd });
+      } else {
+        this.#update(slot, g, s, s.guard ? gateOnce() : undefined);
+      }
+    }
     if (gate) tf.dispose([gate.scale, gate.open]);
   }
 
-  #update(slot: Slot, g: Tensor, s: AdamWStep, gate?: { scale: Tensor; open: Tensor }): void {
+  #update(slot: Slot, g: Tensor, s: AdamWStep, gate?: Gate): void {
     const { beta1, beta2, eps, lr } = s;
     const wd = slot.param.decay ? s.weightDecay : 0;
-    if (wasmKernelsActive() && [g, slot.m, slot.v, slot.param.variable].every(isFloat32)) {
-      // One in-place SIMD pass with the same float32 operations (kernels/wasm_adamw.ts).
-      wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...s, weightDecay: wd });
-      return;
-    }
     tf.tidy(() => {
       if (s.gradScale) g = tf.mul(g, s.gradScale); // gradient clipping's factor
       if (gate) g = tf.mul(g, gate.scale);

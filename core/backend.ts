@@ -17,6 +17,7 @@ import { installNovalabKernels, stockKernelsRequested } from "../kernels/install
 import { registerWebGpuBackend, requestWebGpuAdapter, SHADER_F16 } from "./webgpu_device.ts";
 import { activateThreadedWasm, sharedWasmMemorySupported } from "./wasm_threaded.ts";
 import { wasmThreadsRequested } from "../kernels/wasm_threads.ts";
+import { wasmKernelThreads, wasmMemoryShared } from "../kernels/wasm_runtime.ts";
 
 import { setMatMulPrecision } from "../kernels/precision.ts";
 import type { BackendChoice, Precision } from "./recipe/types.ts";
@@ -51,9 +52,10 @@ export interface BackendInfo {
   submitBatch?: number;
   /**
    * WASM features when WASM is active: SIMD, whether tfjs's threaded build
-   * runs (`threads`, for its shared memory), how many threads novalab's
-   * matrix products may use (`gemmThreads`, `NOVALAB_WASM_THREADS`), and
-   * where the binaries are.
+   * runs (`threads`: its memory is shared), how many threads novalab's WASM
+   * kernels run on (`gemmThreads`: `NOVALAB_WASM_THREADS` or the cores when
+   * the memory is shared and the kernels are on, else 1), and where the
+   * binaries are.
    */
   wasm?: { simd: boolean; threads: boolean; gemmThreads: number; path: string };
   /** tfjs version. */
@@ -171,11 +173,10 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
 }
 
 function wasmFeatures(): NonNullable<BackendInfo["wasm"]> {
-  const threads = readFlag("WASM_HAS_MULTITHREAD_SUPPORT");
   return {
     simd: readFlag("WASM_HAS_SIMD_SUPPORT"),
-    threads,
-    gemmThreads: threads ? wasmThreadsRequested() : 1,
+    threads: wasmMemoryShared(),
+    gemmThreads: wasmKernelThreads(),
     path: wasmBinaryFolder(),
   };
 }

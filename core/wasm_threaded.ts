@@ -70,32 +70,58 @@ export function sharedWasmMemorySupported(): boolean {
   }
 }
 
+/** `Worker` while tfjs initialises: the idle pool worker for the glue, the real one for anyone else. */
+function standInWorker(real: typeof Worker | undefined): unknown {
+  return class {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      // The glue asks for a classic worker from a blob URL; module workers are someone else's.
+      if (real && (options?.type === "module" || !String(url).startsWith("blob:"))) {
+        return new real(url, options);
+      }
+      return new IdlePthreadWorker();
+    }
+  };
+}
+
+async function setWasmBackend(): Promise<boolean> {
+  const ok = await tf.setBackend("wasm");
+  if (ok) await tf.ready();
+  return ok && tf.getBackend() === "wasm";
+}
+
 /**
  * Initialises the `wasm` backend from tfjs's threaded SIMD build with one
- * tfjs thread (call before the backend was first initialised; its binaries'
- * folder must be set already). Returns whether the backend is active.
+ * tfjs thread (its binaries' folder must be set already); returns whether the
+ * backend is active. A backend already initialised is used as it is; when
+ * the threaded build fails to start, the single-threaded one is tried.
  */
 export async function activateThreadedWasm(): Promise<boolean> {
-  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
-  setThreadsCount(1);
+  if (tf.findBackend("wasm")) return await setWasmBackend();
   const own = Object.getOwnPropertyDescriptor(globalThis, "Worker");
   const cpus = os.cpus;
-  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
-  (os as { cpus: () => unknown[] }).cpus = () => Array.from({ length: cores }, () => ({}));
-  // The glue assigns `global.Worker` (Node's) and then constructs pool workers:
-  // both meet the stand-in until the backend is up.
-  Object.defineProperty(globalThis, "Worker", {
-    configurable: true,
-    get: () => IdlePthreadWorker,
-    set: () => {},
-  });
+  let ok = false;
   try {
-    const ok = await tf.setBackend("wasm");
-    if (ok) await tf.ready();
-    return ok && tf.getBackend() === "wasm";
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+    setThreadsCount(1);
+    const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+    (os as { cpus: () => unknown[] }).cpus = () => Array.from({ length: cores }, () => ({}));
+    // The glue assigns `global.Worker` (Node's) and then constructs pool workers:
+    // both meet the stand-in until the backend is up.
+    const standIn = standInWorker(own?.value as typeof Worker | undefined);
+    Object.defineProperty(globalThis, "Worker", {
+      configurable: true,
+      get: () => standIn,
+      set: () => {},
+    });
+    ok = await setWasmBackend();
+  } catch {
+    ok = false;
   } finally {
     os.cpus = cpus;
     if (own) Object.defineProperty(globalThis, "Worker", own);
     else delete (globalThis as { Worker?: unknown }).Worker;
   }
+  if (ok) return true;
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  return await setWasmBackend();
 }

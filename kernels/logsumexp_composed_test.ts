@@ -6,7 +6,9 @@
  * bundle runs without the WASM binaries.)
  */
 import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
+import { profileKernels } from "../bench/kernel_profile.ts";
 import { logSumExp } from "./logsumexp.ts";
 import { lseAndGrad, lseReference } from "./testing_cases.ts";
 import { assertClose, valuesOn } from "./testing.ts";
@@ -24,7 +26,12 @@ Deno.test({
         const expected = await valuesOn("cpu", lseAndGrad(shape, axis, reference));
         for (const backend of ["cpu", "wasm"] as const) {
           await tf.setBackend(backend);
+          const profiler = profileKernels(backend);
+          profiler.phase("lse");
           const out = tf.tidy(lseAndGrad(shape, axis, logSumExp));
+          const equal = profiler.read().find((s) => s.kernel === "Equal")?.calls ?? 0;
+          profiler.detach();
+          assert.equal(equal, 0, `${backend}: no gradient through the max (Equal)`);
           const actual = out.map((t) => t.dataSync() as Float32Array);
           tf.dispose(out);
           const what = `${backend} [${shape}] axis ${axis}`;

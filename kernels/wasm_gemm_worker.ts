@@ -97,9 +97,11 @@ export function gemmHelperMain(): void {
     const base = start.slot * layout.ints, argBase = start.slot * layout.args;
     const instance = new WebAssembly.Instance(start.module, { env: { memory: start.memory } });
     const fns = layout.functions.map((name) => instance.exports[name] as (...a: number[]) => void);
+    // The job number is read before READY is set: the caller posts only to a ready helper,
+    // so a job posted at once is a change from this value and is not missed.
+    let seen = Atomics.load(ctl, base + layout.seq);
     Atomics.store(ctl, base + layout.ready, 1);
     Atomics.notify(ctl, base + layout.ready);
-    let seen = Atomics.load(ctl, base + layout.seq);
     for (;;) {
       Atomics.wait(ctl, base + layout.seq, seen);
       seen = Atomics.load(ctl, base + layout.seq);
@@ -118,6 +120,6 @@ export function gemmHelperMain(): void {
       Atomics.store(ctl, base + layout.done, seen);
       Atomics.notify(ctl, base + layout.done);
     }
-    parentPort.close();
+    // Stopped (-1): the caller terminates the worker.
   });
 }

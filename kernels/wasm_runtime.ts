@@ -155,13 +155,37 @@ function compiledKernels(shared: boolean): WebAssembly.Module {
   return module;
 }
 
+/** tfjs-backend-wasm's memory, or undefined when it does not expose one. */
+function heapMemory(heap: EmscriptenHeap): WebAssembly.Memory | undefined {
+  const memory = heap.asm?.memory ?? heap.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * True when `backend` (default: the active wasm backend) keeps its tensors in
+ * a shared memory (tfjs's threaded build), so novalab's kernels can run on
+ * helper threads.
+ */
+export function wasmMemoryShared(backend = tf.backend() as BackendWasm): boolean {
+  const memory = heapMemory(backend.wasm as unknown as EmscriptenHeap);
+  return memory?.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * Threads novalab's WASM kernels run on with `backend`: `NOVALAB_WASM_THREADS`
+ * (or the cores) on a shared memory with the kernels enabled, else 1.
+ */
+export function wasmKernelThreads(backend = tf.backend() as BackendWasm): number {
+  return wasmKernelsEnabled() && wasmMemoryShared(backend) ? wasmThreadsRequested() : 1;
+}
+
 /** The kernels bound to `backend` (default: the active wasm backend). */
 export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels {
   const known = instances.get(backend);
   if (known) return known;
   const heap = backend.wasm as unknown as EmscriptenHeap;
-  const memory = heap.asm?.memory ?? heap.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory)) {
+  const memory = heapMemory(heap);
+  if (!memory) {
     throw new Error(
       "kernels/wasm_runtime.ts: tfjs-backend-wasm does not expose its WebAssembly.Memory " +
         "(wasm.asm.memory or wasm.wasmMemory); expected @tensorflow/tfjs-backend-wasm 4.22.0 " +
@@ -176,7 +200,7 @@ export function wasmKernels(backend = tf.backend() as BackendWasm): WasmKernels 
     malloc: (bytes: number) => heap._malloc(bytes) >>> 0,
     free: (at: number) => heap._free(at),
   };
-  const helpers = shared ? wasmThreadsRequested() - 1 : 0;
+  const helpers = shared && wasmKernelsEnabled() ? wasmThreadsRequested() - 1 : 0;
   const threads = helpers > 0
     ? new WasmKernelThreads(module, memory, helpers, instance.exports, allocator)
     : undefined;

@@ -108,7 +108,9 @@ export class WasmKernelThreads {
   readonly #scratch: { at: number; floats: number }[] = [];
   readonly #heap: HeapAllocator;
   readonly #caller: Record<string, ExportFn>;
+  readonly #retired = new Set<number>();
   #job = 0;
+  #partsDone = 0;
   #closed = false;
   /** Most threads a call is cut over (A/B runs: 1 runs every call on the caller). */
   limit = Infinity;
@@ -135,7 +137,11 @@ export class WasmKernelThreads {
     for (let slot = 0; slot < helpers; slot++) {
       const worker = new Worker(`(${gemmHelperMain})()`, { eval: true });
       worker.unref();
-      worker.on("error", (e: unknown) => console.error("novalab WASM helper thread:", e));
+      worker.on("error", (e: unknown) => {
+        console.error("novalab WASM helper thread:", e);
+        this.#retire(slot);
+      });
+      worker.on("exit", () => this.#retire(slot));
       const layout = helperLayout(THREADED_FUNCTIONS);
       const start: HelperStart = { module, memory, control, args, messages, slot, layout };
       worker.postMessage(start);
@@ -162,11 +168,24 @@ export class WasmKernelThreads {
     return this.threads;
   }
 
+  /** Parts of kernels the helpers have finished so far (tests check that they take work). */
+  get partsDone(): number {
+    return this.#partsDone;
+  }
+
   #readyHelpers(): number[] {
     if (this.#closed) return [];
     return this.#workers.flatMap((_, h) =>
-      Atomics.load(this.#control, h * SLOT_INTS + READY) === 1 ? [h] : []
+      Atomics.load(this.#control, h * SLOT_INTS + READY) === 1 && !this.#retired.has(h) ? [h] : []
     );
+  }
+
+  /** Takes helper `h` out of service (it exited, failed to start or stopped answering). */
+  #retire(h: number): void {
+    if (this.#retired.has(h)) return;
+    this.#retired.add(h);
+    Atomics.store(this.#control, h * SLOT_INTS + READY, 0);
+    if (!this.#closed) void this.#workers[h]!.terminate();
   }
 
   /** The started helpers a call may use now (at most {@linkcode WasmKernelThreads.limit} − 1). */
@@ -208,15 +227,14 @@ export class WasmKernelThreads {
           `${1 + ready.length} threads (threaded functions: ${THREADED_FUNCTIONS.join(", ")})`,
       );
     }
+    if (parts.some((args) => args.length + 2 > SLOT_ARGS)) {
+      throw new Error(`kernels/wasm_threads.ts: '${fn}' takes at most ${SLOT_ARGS - 2} arguments`);
+    }
     const posted: number[] = [];
-    const job = ++this.#job;
+    // 1 … 2³¹ − 2, never −1 (the stop signal) or the 0 a helper starts from.
+    const job = this.#job = this.#job % 0x7ffffffe + 1;
     for (let p = 1; p < parts.length; p++) {
       const h = ready[p - 1]!, args = parts[p]!, at = h * SLOT_ARGS;
-      if (args.length + 2 > SLOT_ARGS) {
-        throw new Error(
-          `kernels/wasm_threads.ts: '${fn}' takes at most ${SLOT_ARGS - 2} arguments`,
-        );
-      }
       this.#args[at] = index;
       this.#args[at + 1] = args.length;
       this.#args.set(args, at + 2);
@@ -224,8 +242,22 @@ export class WasmKernelThreads {
       Atomics.notify(this.#control, h * SLOT_INTS + SEQ);
       posted.push(h);
     }
-    if (parts.length > 0) this.#caller[fn]!(...parts[0]!);
-    for (const h of posted) this.#await(h, job);
+    // Every posted part is waited for, even when another part failed: a helper still
+    // writing into outputs tfjs has freed and handed out again would corrupt its heap.
+    let failure: unknown;
+    try {
+      if (parts.length > 0) this.#caller[fn]!(...parts[0]!);
+    } catch (e) {
+      failure = e;
+    }
+    for (const h of posted) {
+      try {
+        this.#await(h, job);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   #await(h: number, job: number): void {
@@ -238,12 +270,14 @@ export class WasmKernelThreads {
       const seen = Atomics.load(this.#control, done);
       Atomics.wait(this.#control, done, seen, 1000);
       if (performance.now() - started > HELPER_TIMEOUT_MS) {
+        this.#retire(h);
         throw new Error(
           `kernels/wasm_threads.ts: WASM helper thread ${h} has not finished its part ` +
             `in ${HELPER_TIMEOUT_MS / 1000} s; run with ${WASM_THREADS_ENV}=1 to use one thread`,
         );
       }
     }
+    this.#partsDone++;
     if (Atomics.load(this.#control, h * SLOT_INTS + STATUS) !== 0) {
       const bytes = new Uint8Array(this.#messages, h * MESSAGE_BYTES, MESSAGE_BYTES).slice();
       const message = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
@@ -268,11 +302,14 @@ export class WasmKernelThreads {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#workers.forEach((worker, h) => {
+    const stopped = this.#workers.map((worker, h) => {
       Atomics.store(this.#control, h * SLOT_INTS + SEQ, -1);
       Atomics.notify(this.#control, h * SLOT_INTS + SEQ);
-      void worker.terminate();
+      return worker.terminate();
     });
-    for (const s of this.#scratch) if (s.at) this.#heap.free(s.at);
+    // The scratch goes back to tfjs's heap once no helper can touch it.
+    void Promise.allSettled(stopped).then(() => {
+      for (const s of this.#scratch) if (s.at) this.#heap.free(s.at);
+    });
   }
 }

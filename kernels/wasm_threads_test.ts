@@ -48,7 +48,9 @@ function layOut(k: WasmKernels, p: ProductShape, seed: number): LaidOut {
 
 /** `run`'s results with every thread equal, bit for bit, to its results on the caller alone. */
 function assertSameOnOneThread(helpers: WasmKernelThreads, run: () => Uint32Array[]): void {
+  const before = helpers.partsDone;
   const many = run();
+  assert.ok(helpers.partsDone > before, "helpers computed parts");
   helpers.limit = 1;
   try {
     const one = run();
@@ -85,7 +87,9 @@ Deno.test({
     products.forEach(([p, along], i) => {
       const laidOut = layOut(k, p, 10 * i + 1), { call, cBytes } = laidOut;
       assert.ok(splitGemm(call, threads).length > 1, `${along}: the call is cut`);
+      const before = k.threads!.partsDone;
       k.gemm(call);
+      assert.equal(k.threads!.partsDone, before + threads - 1, `${along}: each helper took a part`);
       const whole = { ...call, C: call.C + cBytes };
       (k.fns.gemm as unknown as (...a: number[]) => void)(...GEMM_ARGUMENTS.map((n) => whole[n]));
       const split = new Uint32Array(k.floats(call.C, cBytes / 4).slice().buffer);
@@ -156,12 +160,22 @@ Deno.test({
     // multiples of four, the last block overlapping (70 = 17·4 + 2).
     const x = tf.tensor(values(70 * 1000, 11).map((v) => 3 * v), [1000, 70]);
     const u = tf.tensor3d(values(2 * 96 * 70, 12).map((v) => 2.5 * v), [2, 96, 70]);
+    // Nine slices on two threads: [0, 8) and the block [5, 9), which overlaps the first range.
+    const u9 = tf.tensor3d(values(2 * 2048 * 9, 13).map((v) => 2.5 * v), [2, 2048, 9]);
     const run = (): Uint32Array[] => {
       const gelu = tf.valueAndGrads((a: tf.Tensor) => tf.sum(tf.mul(wasmGelu(a), a)))([x]);
       const ep = tf.valueAndGrads((a: tf.Tensor) =>
         tf.sum(tf.mul(eppsPulley(a as tf.Tensor3D), tf.range(1, 141).reshape([2, 70])))
       )([u]);
-      return takeBits([gelu.value, ...gelu.grads, ep.value, ...ep.grads]);
+      const ep9 = tf.valueAndGrads((a: tf.Tensor) => tf.sum(eppsPulley(a as tf.Tensor3D)))([u9]);
+      return takeBits([
+        gelu.value,
+        ...gelu.grads,
+        ep.value,
+        ...ep.grads,
+        ep9.value,
+        ...ep9.grads,
+      ]);
     };
     run(); // registers novalab's kernels, so the profiler sees them
     const profiler = profileKernels("wasm");
@@ -170,7 +184,7 @@ Deno.test({
     const calls = new Map(profiler.read().map((s) => [s.kernel, s.calls]));
     profiler.detach();
     assert.ok(calls.get(EPPS_PULLEY), "the fused Epps–Pulley kernel ran");
-    tf.dispose([x, u]);
+    tf.dispose([x, u, u9]);
   },
 });
 
