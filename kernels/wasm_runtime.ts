@@ -4,8 +4,9 @@
  * memory so they read and write tensors in place, plus a scratch buffer
  * allocated from tfjs's heap. One instance per backend instance. When that
  * memory is shared (tfjs's threaded build, `core/wasm_threaded.ts`), matrix
- * products, GELU and the Epps–Pulley kernels are split over helper threads
- * (`kernels/wasm_threads.ts`).
+ * products, GELU, the Epps–Pulley kernels, the attention's softmax gradient
+ * and AdamW are split over helper threads (`kernels/wasm_threads.ts`,
+ * `THREADED_FUNCTIONS`).
  *
  * Environment switch: `NOVALAB_WASM_KERNELS=0` keeps tfjs's stock WASM op
  * compositions everywhere (A/B measurements).
