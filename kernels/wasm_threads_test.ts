@@ -3,7 +3,8 @@
  * threaded build: every cut (outer batch, inner batch, rows, columns with a
  * bias and ReLU, transposed A) writes the same bits as the generated `gemm`
  * run whole on one thread; a helper whose part traps makes the call throw;
- * `NOVALAB_WASM_THREADS` is validated.
+ * `NOVALAB_WASM_THREADS` is validated, and `=1` (CI runs it) starts the
+ * single-threaded build.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ import { eppsPulley } from "../losses/epps_pulley.ts";
 import { profileKernels } from "../bench/kernel_profile.ts";
 import { GEMM_A_COLUMNS, GEMM_BIAS, GEMM_RELU, gemmScratchFloats } from "./wasm_gemm.ts";
 import { GEMM_ARGUMENTS, type GemmCall, splitGemm } from "./wasm_gemm_split.ts";
-import { type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
+import { type WasmKernels, wasmKernels, wasmMemoryShared } from "./wasm_runtime.ts";
 import { WASM_THREADS_ENV, type WasmKernelThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
 const info = await initBackend("wasm");
@@ -206,4 +207,24 @@ Deno.test("NOVALAB_WASM_THREADS: an integer >= 1, else a clear error", () => {
     if (saved === undefined) Deno.env.delete(WASM_THREADS_ENV);
     else Deno.env.set(WASM_THREADS_ENV, saved);
   }
+});
+
+Deno.test({
+  name:
+    "NOVALAB_WASM_THREADS=1: tfjs's single-threaded build, no shared memory, kernels on one thread",
+  ignore: Deno.env.get(WASM_THREADS_ENV) !== "1",
+  fn() {
+    assert.equal(info.wasm!.threads, false, "tfjs's threaded build was not started");
+    assert.equal(info.wasm!.gemmThreads, 1);
+    assert.equal(wasmMemoryShared(), false);
+    const k = wasmKernels()!;
+    assert.equal(k.threads, undefined, "no helper threads");
+    const a = tf.randomNormal([37, 29], 0, 1, "float32", 1);
+    const b = tf.randomNormal([29, 41], 0, 1, "float32", 2);
+    const got = wasmMatMul(a, b);
+    const want = tf.tidy(() => tf.sum(tf.mul(tf.expandDims(a, 2), tf.expandDims(b, 0)), 1));
+    const diff = tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!;
+    assert.ok(diff < 1e-4, `single-threaded product within 1e-4 of the elementwise sum (${diff})`);
+    tf.dispose([a, b, got, want]);
+  },
 });
