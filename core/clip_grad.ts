@@ -8,6 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import { addAll } from "./ops.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
 import { GLOBAL_NORM } from "../kernels/grad_norm.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmGlobalNorm } from "../kernels/wasm_grad_norm.ts";
 import type { Scalar, Tensor } from "./tensor.ts";
 
 /** Result of {@linkcode clipByGlobalNorm}. */
@@ -82,16 +84,17 @@ function checkMaxNorm(maxNorm: number): void {
  * {@linkcode clipByGlobalNorm} computes, without scaling the gradients: the
  * optimiser applies the factor in its own pass. On WebGPU with novalab's
  * kernels this is a few dispatches in all (`kernels/grad_norm.ts`) instead of
- * three per parameter. Nothing is read back. `grads` are not disposed.
+ * three per parameter; on WASM one kernel call (`kernels/wasm_grad_norm.ts`). Nothing is read back. `grads` are not disposed.
  */
 export function clipScale(grads: Map<string, Tensor>, maxNorm?: number): ClipScale {
   if (maxNorm !== undefined) checkMaxNorm(maxNorm);
   const list = [...grads.values()];
-  if (novalabKernelsActive() && list.length > 0 && list.every((g) => g.dtype === "float32")) {
+  const fused = novalabKernelsActive() || wasmKernelsActive();
+  if (fused && list.length > 0 && list.every((g) => g.dtype === "float32")) {
     const inputs = Object.fromEntries(list.map((g, i) => [`g${i}`, g]));
-    const [norm, scale] = tf.engine().runKernel(GLOBAL_NORM, inputs, {
-      maxNorm: maxNorm ?? 0,
-    }) as Tensor[];
+    const [norm, scale] = novalabKernelsActive()
+      ? tf.engine().runKernel(GLOBAL_NORM, inputs, { maxNorm: maxNorm ?? 0 }) as Tensor[]
+      : wasmGlobalNorm(list, maxNorm ?? 0);
     const scalar = tf.tidy(() => norm!.reshape([])) as Scalar;
     norm!.dispose();
     if (maxNorm === undefined) {

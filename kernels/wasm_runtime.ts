@@ -22,6 +22,7 @@ import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
 import { addEppsPulleyKernels } from "./wasm_epps_pulley.ts";
 import { addAdamWKernel } from "./wasm_adamw.ts";
+import { addSumSquaresKernel } from "./wasm_grad_norm.ts";
 import { GEMM_ARGUMENTS, type GemmCall } from "./wasm_gemm_split.ts";
 import { WasmKernelThreads, wasmThreadsRequested } from "./wasm_threads.ts";
 
@@ -141,6 +142,7 @@ export function wasmKernelModuleBytes(shared = false): Uint8Array {
     addGeluKernels(m);
     addEppsPulleyKernels(m);
     addAdamWKernel(m);
+    addSumSquaresKernel(m);
     bytes = m.encode({ sharedMemory: shared });
     moduleBytes.set(shared, bytes);
   }
