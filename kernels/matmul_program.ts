@@ -58,6 +58,12 @@ export interface MatMulTile {
   interleave?: boolean;
   /** The next K slice is loaded into registers while this one is multiplied. */
   prefetch?: boolean;
+  /**
+   * Two workgroup copies of each operand's slice: the next slice is loaded
+   * into registers and stored into the other copy while this one is
+   * multiplied — one barrier per slice instead of two (`kernels/matmul_staging.ts`).
+   */
+  doubleBuffer?: boolean;
 }
 
 /** The tile shapes the kernel is generated for (largest first). */
@@ -160,6 +166,7 @@ export function matMulShader(v: MatMulVariant): string {
     throw new Error("kernels/matmul_program.ts: column sums need fp32 staging (f16 is off)");
   }
   const staged = f16 ? "f16" : "f32";
+  const copies = t.doubleBuffer ? 2 : 1;
   const sumDecl = !sums ? "" : `let sumRow = i32(workgroupId.y) == 0 && ty == 0;
   ${Array.from({ length: t.tn / 4 }, (_, j) => `var s${j} = vec4<f32>(0.0);`).join(" ")}`;
   return `${f16 ? "enable f16;" : ""}
@@ -181,8 +188,8 @@ ${
 ${v.residual && !v.vec4Out ? laneLoader("residual") : ""}
 ${v.gate && !v.vec4Out ? laneLoader("gate") : ""}
 ${v.gate ? gateGradFunction(v.gate) : ""}
-var<workgroup> As: array<vec4<${staged}>, ${(t.bk * tileM) / 4}>;
-var<workgroup> Bs: array<vec4<${staged}>, ${(t.bk * tileN) / 4}>;
+var<workgroup> As: array<vec4<${staged}>, ${(copies * t.bk * tileM) / 4}>;
+var<workgroup> Bs: array<vec4<${staged}>, ${(copies * t.bk * tileN) / 4}>;
 fn main() {
   let M = uniforms.dimM; let N = uniforms.dimN; let K = uniforms.dimK;
   let tx = i32(localId.x); let ty = i32(localId.y); let li = i32(localIndex);

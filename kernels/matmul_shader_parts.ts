@@ -9,20 +9,29 @@
 import type { MatMulActivation, MatMulTile, MatMulVariant } from "./matmul_program.ts";
 import { aGroup, bGroup, LANES, outputCol, outputRow } from "./matmul_staging.ts";
 
+/**
+ * The first `vec4` of the staged slice being read in workgroup memory `Xs`: `rA` / `rB`
+ * (set by the k loop) for a double-buffered tile, else none.
+ */
+export function readBase(t: MatMulTile, x: "A" | "B"): string {
+  return t.doubleBuffer ? `r${x} + ` : "";
+}
+
 /** The unrolled products of one staged slice: `tm × tn/4` vec4 FMAs per depth step. */
 export function innerProducts(t: MatMulTile, f16: boolean): string[] {
   const widen = (e: string) => f16 ? `vec4<f32>(${e})` : e;
   const qm = (t.wgY * t.tm) / 4, qn = (t.wgX * t.tn) / 4;
+  const [ra, rb] = [readBase(t, "A"), readBase(t, "B")];
   const lines: string[] = [];
   for (let kk = 0; kk < t.bk; kk++) {
     const loads = [
       ...Array.from(
         { length: t.tm / 4 },
-        (_, i) => `let a${i} = ${widen(`As[${kk * qm} + ${aGroup(t, i)}]`)};`,
+        (_, i) => `let a${i} = ${widen(`As[${ra}${kk * qm} + ${aGroup(t, i)}]`)};`,
       ),
       ...Array.from(
         { length: t.tn / 4 },
-        (_, j) => `let b${j} = ${widen(`Bs[${kk * qn} + ${bGroup(t, j)}]`)};`,
+        (_, j) => `let b${j} = ${widen(`Bs[${rb}${kk * qn} + ${bGroup(t, j)}]`)};`,
       ),
     ];
     const fmas: string[] = [];
@@ -44,7 +53,7 @@ export function columnSumAccumulate(t: MatMulTile): string {
   const adds: string[] = [];
   for (let kk = 0; kk < t.bk; kk++) {
     for (let j = 0; j < t.tn / 4; j++) {
-      adds.push(`s${j} = s${j} + Bs[${kk * qn} + ${bGroup(t, j)}];`);
+      adds.push(`s${j} = s${j} + Bs[${readBase(t, "B")}${kk * qn} + ${bGroup(t, j)}];`);
     }
   }
   return `    if (sumRow) {\n      ${adds.join("\n      ")}\n    }`;

@@ -16,7 +16,9 @@
  * **Prefetch** loads the next slice into registers before the current one is
  * multiplied, so the global-load latency overlaps the FMAs of the same
  * threads (a workgroup of 256 threads with 64 accumulators each leaves an SM
- * few other warps to switch to).
+ * few other warps to switch to). **Double buffering** keeps two copies of the
+ * slices in workgroup memory and stores the prefetched slice into the idle one
+ * after the products, so a slice costs one barrier instead of two.
  *
  * @module
  */
@@ -90,6 +92,7 @@ export function stageOperand(
     throw new Error(`kernels/matmul_program.ts: tile ${t.name} does not divide its ${x} loads`);
   }
   const q = outer / 4;
+  const sb = t.doubleBuffer ? `s${x} + ` : ""; // the copy being filled (set by the k loop)
   const declarations: string[] = [], loads: string[] = [], stores: string[] = [];
   for (let s = 0; s < units / threads; s++) {
     const u = `li + ${s * threads}`;
@@ -101,14 +104,15 @@ export function stageOperand(
       if (og < ${extent} && kg < K) { ${reg} = ${x}[(off${x} + og * K + kg) / 4]; } }`);
       stores.push(`{ ${split} let h = ${narrow(reg, f16, true)};
       ${
-        LANES.map((l, i) => `${x}s[(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = h.${l};`).join(" ")
+        LANES.map((l, i) => `${x}s[${sb}(kq * 4 + ${i}) * ${q} + o / 4][o % 4] = h.${l};`)
+          .join(" ")
       } }`);
     } else if (vec4) {
       const split = `let kk = (${u}) / ${q}; let oq = (${u}) % ${q};`;
       declarations.push(`var ${reg} = vec4<f32>(0.0);`);
       loads.push(`{ ${split} let og = ${o0} + oq * 4; let kg = kBase + kk; ${reg} = vec4<f32>(0.0);
       if (og < ${extent} && kg < K) { ${reg} = ${x}[(off${x} + kg * ${extent} + og) / 4]; } }`);
-      stores.push(`{ ${split} ${x}s[kk * ${q} + oq] = ${narrow(reg, f16, true)}; }`);
+      stores.push(`{ ${split} ${x}s[${sb}kk * ${q} + oq] = ${narrow(reg, f16, true)}; }`);
     } else {
       const split = kMajor
         ? `let o = (${u}) / ${t.bk}; let kk = (${u}) % ${t.bk};`
@@ -117,7 +121,9 @@ export function stageOperand(
       declarations.push(`var ${reg} = 0.0;`);
       loads.push(`{ ${split} let og = ${o0} + o; let kg = kBase + kk; ${reg} = 0.0;
       if (og < ${extent} && kg < K) { ${reg} = ${x}[${index}]; } }`);
-      stores.push(`{ ${split} ${x}s[kk * ${q} + o / 4][o % 4] = ${narrow(reg, f16, false)}; }`);
+      stores.push(
+        `{ ${split} ${x}s[${sb}kk * ${q} + o / 4][o % 4] = ${narrow(reg, f16, false)}; }`,
+      );
     }
   }
   return {
@@ -130,9 +136,11 @@ export function stageOperand(
 /**
  * WGSL of the k loop over `[kBegin, kEnd)`: stage both operands, multiply
  * (`body`: the unrolled products and any per-slice sums), and — with
- * `t.prefetch` — load slice k + bk into registers while slice k is multiplied.
+ * `t.prefetch` — load slice k + bk into registers while slice k is multiplied;
+ * with `t.doubleBuffer`, also store it into the other workgroup copy.
  */
 export function kLoop(t: MatMulTile, a: Staging, b: Staging, body: string): string {
+  if (t.doubleBuffer) return doubleBufferedKLoop(t, a, b, body);
   if (!t.prefetch) {
     return `  ${a.declarations} ${b.declarations}
   for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}) {
@@ -160,5 +168,38 @@ ${body}
     ${b.loads} } }
 ${body}
     workgroupBarrier();
+  }`;
+}
+
+/**
+ * The double-buffered k loop: slice k is read from copy `cur` (offsets `rA`,
+ * `rB` in `vec4`s) while slice k + bk is loaded into registers and stored into
+ * copy `1 − cur` (`sA`, `sB`). One barrier per slice: after it every thread
+ * has finished reading copy `cur` (refilled two slices later) and has stored
+ * copy `1 − cur` (read next).
+ */
+function doubleBufferedKLoop(t: MatMulTile, a: Staging, b: Staging, body: string): string {
+  const copyA = (t.bk * t.wgY * t.tm) / 4, copyB = (t.bk * t.wgX * t.tn) / 4;
+  return `  ${a.declarations} ${b.declarations}
+  { let kBase = kBegin;
+    ${a.loads}
+    ${b.loads} }
+  { let sA = 0; let sB = 0;
+    ${a.stores}
+    ${b.stores} }
+  workgroupBarrier();
+  var cur = 0;
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}) {
+    let more = k0 + ${t.bk} < kEnd;
+    if (more) { let kBase = k0 + ${t.bk};
+    ${a.loads}
+    ${b.loads} }
+    { let rA = cur * ${copyA}; let rB = cur * ${copyB};
+${body} }
+    if (more) { let sA = (1 - cur) * ${copyA}; let sB = (1 - cur) * ${copyB};
+    ${a.stores}
+    ${b.stores} }
+    workgroupBarrier();
+    cur = 1 - cur;
   }`;
 }

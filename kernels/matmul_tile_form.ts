@@ -2,7 +2,8 @@
  * Which form of the 128 × 128 matmul tile runs: the blocked `t128` (the
  * layout of `shared/probes/wgsl_sgemm.ts`, 26.5 TFLOP/s at 4096² on an H100)
  * or one of its variants — interleaved thread layout, register prefetch of
- * the next k slice, a 16-deep k slice (`kernels/matmul_staging.ts`). Which is
+ * the next k slice, a 16-deep k slice, two workgroup copies of the slices (one
+ * barrier per slice; `kernels/matmul_staging.ts`). Which is
  * fastest is a GPU question: `deno task bench matmul --tile-forms` measures
  * every form in one run (`tools/gpu/run.sh tiles`), and
  * `NOVALAB_MATMUL_TILE=<name>` (or {@linkcode setMatMulTileForm}) picks one.
@@ -24,6 +25,7 @@ export const MATMUL_TILE_FORMS: readonly MatMulTile[] = [
   { ...T128, name: "t128p", prefetch: true },
   { ...T128, name: "t128ip", interleave: true, prefetch: true },
   { ...T128, name: "t128ipk16", interleave: true, prefetch: true, bk: 16 },
+  { ...T128, name: "t128id", interleave: true, prefetch: true, doubleBuffer: true },
 ];
 
 let chosen: MatMulTile | undefined;

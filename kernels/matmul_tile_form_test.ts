@@ -172,6 +172,6 @@ Deno.test("kernels/matmul tile forms: NOVALAB_MATMUL_TILE picks the large tile, 
   }
   assert.throws(
     () => matMulTileForm("t256"),
-    /NOVALAB_MATMUL_TILE='t256' is not a tile form; valid: t128, t128i, t128p, t128ip, t128ipk16/,
+    /NOVALAB_MATMUL_TILE='t256' is not a tile form; valid: t128, t128i, t128p, t128ip, t128ipk16, t128id/,
   );
 });
