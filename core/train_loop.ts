@@ -77,34 +77,108 @@ export interface TrainLoopResult {
   interrupted: boolean;
 }
 
+/** What one run of the loop shares between its parts. */
+interface LoopRun {
+  state: TrainLoopState;
+  progress: ReturnType<typeof createProgress>;
+  diagnostics: ReturnType<typeof diagnosticsSchedule>;
+  /** Tuning started for the first step, until it has finished or stopped. */
+  tuning: ReturnType<typeof startStepTuning> | undefined;
+  /** Saves a checkpoint of the parameters after `done` steps; resolves to its file. */
+  save(done: number): Promise<string>;
+  /** SIGINT or the caller's signal asked the loop to stop. */
+  stopRequested(): boolean;
+}
+
+/** Saves the last good parameters and the failure report, then throws an error naming both. */
+async function failNonFinite(run: LoopRun, e: NonFiniteError): Promise<never> {
+  const { paths } = run.state;
+  const file = await run.save(e.step);
+  await writeJsonAtomic(paths.failure, { step: e.step, report: e.report, kept_checkpoint: file });
+  run.progress.stop();
+  throw new Error(
+    `${e.message}\nLast good parameters saved to ${file}; report in ${paths.failure}`,
+  );
+}
+
+/** Finishes or stops the matmul/attention tuning after the first step (WebGPU `--autotune`). */
+async function settleTuning(run: LoopRun, done: number): Promise<void> {
+  if (!run.tuning) return;
+  const { options, recipe, paths } = run.state;
+  if (done === recipe.train.steps || run.stopRequested() || done === options.stopAfter) {
+    run.tuning.stop(); // no step left to run with the tuned choices
+  } else {
+    const { lines, record } = await run.tuning.finish();
+    for (const line of lines) run.progress.log(line);
+    await writeJsonAtomic(paths.autotune, record);
+  }
+  run.tuning = undefined;
+}
+
+/** Runs the recipe's diagnostics after `step` (its index) and logs them with the metrics. */
+async function diagnose(run: LoopRun, step: number): Promise<void> {
+  const { trainer, graph, paths, options, recipe } = run.state;
+  trainer.lendTemporaries(); // the diagnostics reuse the replayed step's buffers
+  const model = graph.inference({
+    seed: recipe.seed,
+    replay: options.replay ?? stepReplayWanted(),
+  });
+  const report = await runDiagnostics(model, trainer.source, run.diagnostics!.params)
+    .finally(() => model.dispose?.());
+  await appendMetrics(paths, { step, diagnostics: report.metrics });
+  if (report.warning) run.progress.log(report.warning);
+}
+
+/**
+ * What follows step `step` once no later step is in flight: tuning,
+ * diagnostics, a checkpoint. True when the loop stops here.
+ */
+async function afterStep(run: LoopRun, step: number): Promise<boolean> {
+  const { options, recipe } = run.state;
+  const done = step + 1;
+  await settleTuning(run, done);
+  if (run.diagnostics && done % run.diagnostics.every === 0) await diagnose(run, step);
+  const stopping = run.stopRequested() || done === options.stopAfter;
+  if (done % recipe.train.checkpoint_every === 0 || done === recipe.train.steps || stopping) {
+    await run.save(done);
+  }
+  return stopping;
+}
+
+/** After `done` steps the parameters are read or saved, or the loop stops (or tuning waits). */
+function isBoundary(run: LoopRun, done: number): boolean {
+  const { options, recipe, start } = run.state;
+  return (run.tuning !== undefined && done === start + 1) || done === recipe.train.steps ||
+    done === options.stopAfter || done % recipe.train.checkpoint_every === 0 ||
+    (run.diagnostics !== undefined && done % run.diagnostics.every === 0) || run.stopRequested();
+}
+
 /** Runs steps `start…train.steps − 1`, saving checkpoints; see the module notes. */
 export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult> {
   const { trainer, graph, paths, start, options, recipe } = state;
-  const { steps, log_every, checkpoint_every } = recipe.train;
+  const { steps, log_every } = recipe.train;
   const metadata = { seed: String(recipe.seed), recipe: recipe.name };
-  const save = (done: number) =>
-    saveCheckpoint(paths.checkpoints, {
-      step: done,
-      parameters: graph.state(),
-      optimizer: trainer.optimizer,
-      metadata,
-    });
   let interrupted = false;
   const onSignal = () => (interrupted = true);
   Deno.addSignalListener("SIGINT", onSignal);
-  const progress = createProgress({ total: steps, start, every: log_every, quiet: options.quiet });
-  const diagnostics = diagnosticsSchedule(recipe.eval);
+  const run: LoopRun = {
+    state,
+    progress: createProgress({ total: steps, start, every: log_every, quiet: options.quiet }),
+    diagnostics: diagnosticsSchedule(recipe.eval),
+    // The first step runs alone while its matmul shapes are recorded; they are tuned after it.
+    tuning: options.autotune && start < steps
+      ? startStepTuning(options.autotune.cacheDir)
+      : undefined,
+    save: (done) =>
+      saveCheckpoint(paths.checkpoints, {
+        step: done,
+        parameters: graph.state(),
+        optimizer: trainer.optimizer,
+        metadata,
+      }),
+    stopRequested: () => interrupted || options.signal?.aborted === true,
+  };
   const pipeline = trainPipelineEnabled();
-  const stopRequested = () => interrupted || options.signal?.aborted === true;
-  // The first step runs alone while its matmul shapes are recorded; they are tuned after it.
-  let tuning = options.autotune && start < steps
-    ? startStepTuning(options.autotune.cacheDir)
-    : undefined;
-  /** After `done` steps the parameters are read or saved, or the loop stops (or tuning waits). */
-  const boundary = (done: number) =>
-    (tuning !== undefined && done === start + 1) || done === steps || done === options.stopAfter ||
-    done % checkpoint_every === 0 ||
-    (diagnostics !== undefined && done % diagnostics.every === 0) || stopRequested();
   const started = performance.now();
   let done = start;
   let next = start;
@@ -114,68 +188,32 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
       // Record the next step first unless the one in flight ends at a boundary.
       let finishing = inFlight;
       inFlight = undefined;
-      if (next < steps && (!finishing || (pipeline && !boundary(finishing.step + 1)))) {
+      if (next < steps && (!finishing || (pipeline && !isBoundary(run, finishing.step + 1)))) {
         const recorded = await trainer.begin(next++);
         if (!finishing) {
-          if (pipeline && !boundary(next)) {
+          if (pipeline && !isBoundary(run, next)) {
             inFlight = recorded;
             continue;
           }
           finishing = recorded;
         } else inFlight = recorded;
       }
-      let metrics;
-      try {
-        metrics = await finishing!.metrics();
-      } catch (e) {
-        if (!(e instanceof NonFiniteError)) throw e;
-        const file = await save(e.step);
-        await writeJsonAtomic(paths.failure, {
-          step: e.step,
-          report: e.report,
-          kept_checkpoint: file,
-        });
-        progress.stop();
-        throw new Error(
-          `${e.message}\nLast good parameters saved to ${file}; report in ${paths.failure}`,
-        );
-      }
+      const metrics = await finishing!.metrics().catch((e) =>
+        e instanceof NonFiniteError ? failNonFinite(run, e) : Promise.reject(e)
+      );
       done = metrics.step + 1;
-      progress.update(metrics);
+      run.progress.update(metrics);
       if (done % log_every === 0 || done === steps) await appendMetrics(paths, { ...metrics });
       // A stop requested while a later step was in flight: that step finishes first.
       if (inFlight) continue;
-      if (tuning && (done === steps || stopRequested() || done === options.stopAfter)) {
-        tuning.stop(); // no step left to run with the tuned choices
-        tuning = undefined;
-      }
-      if (tuning) {
-        const { lines, record } = await tuning.finish();
-        for (const line of lines) progress.log(line);
-        await writeJsonAtomic(paths.autotune, record);
-        tuning = undefined;
-      }
-      if (diagnostics && done % diagnostics.every === 0) {
-        trainer.lendTemporaries(); // the diagnostics reuse the replayed step's buffers
-        const model = graph.inference({
-          seed: recipe.seed,
-          replay: options.replay ?? stepReplayWanted(),
-        });
-        const report = await runDiagnostics(model, trainer.source, diagnostics.params)
-          .finally(() => model.dispose?.());
-        await appendMetrics(paths, { step: metrics.step, diagnostics: report.metrics });
-        if (report.warning) progress.log(report.warning);
-      }
-      const stopping = stopRequested() || done === options.stopAfter;
-      if (done % checkpoint_every === 0 || done === steps || stopping) await save(done);
-      if (stopping) break;
+      if (await afterStep(run, metrics.step)) break;
     }
   } finally {
-    tuning?.stop();
+    run.tuning?.stop();
     // The tuned tilings belong to this run: a later run in the process starts from the rule.
     if (options.autotune) clearTunedChoices();
     await trainer.close();
-    progress.stop();
+    run.progress.stop();
     Deno.removeSignalListener("SIGINT", onSignal);
   }
   const seconds = (performance.now() - started) / 1000;
