@@ -6,7 +6,7 @@
  * @module
  */
 import { applyPrecision, type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
-import { exportModel, latestCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { exportModel } from "./checkpoint.ts";
 import { evaluators, losses, modules, sources } from "./components.ts";
 import type { Metrics } from "./components.ts";
 import { compileGraph } from "./graph.ts";
@@ -15,13 +15,8 @@ import type { GraphSpec } from "./graph_spec.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
-import {
-  createRunDir,
-  createRunDirAt,
-  type RunPaths,
-  runPaths,
-  truncateMetrics,
-} from "./rundir.ts";
+import type { RunPaths } from "./rundir.ts";
+import { openRunDirectory } from "./run_directory.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { Trainer } from "./trainer.ts";
 import { stepReplayWanted } from "./device_step.ts";
@@ -175,19 +170,6 @@ export async function evaluateRecipe(
   return results;
 }
 
-function environment(backend: BackendInfo): Record<string, unknown> {
-  return {
-    novalab: "0.1.0",
-    deno: Deno.version,
-    os: Deno.build.os,
-    arch: Deno.build.arch,
-    cpus: navigator.hardwareConcurrency,
-    backend,
-    started: new Date().toISOString(),
-    args: Deno.args,
-  };
-}
-
 /** Trains `recipe` into a (new or resumed) run directory, then evaluates it. */
 export async function runRecipe(
   recipe: RunnableRecipe,
@@ -235,24 +217,7 @@ async function trainAndEvaluate(
 ): Promise<Omit<RunResult, "replay">> {
   const { trainer, graph, source, backend, options } = state;
   if (trainer.skipped.terms.length > 0 && !options.quiet) console.error(skippedText(trainer));
-  const files = { recipeYaml: recipe.yaml, env: environment(backend) };
-  const paths = options.resume
-    ? runPaths(options.resume)
-    : options.runDir
-    ? await createRunDirAt(options.runDir, files)
-    : await createRunDir(options.runsDir ?? "runs", { name: recipe.name, ...files });
-  let start = 0;
-  if (options.resume) {
-    const latest = await latestCheckpoint(paths.checkpoints);
-    if (!latest) {
-      throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);
-    }
-    ({ step: start } = await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
-      parameters: graph.state(),
-      optimizer: trainer.optimizer,
-    }));
-    await truncateMetrics(paths, start);
-  }
+  const { paths, start } = await openRunDirectory(recipe, { graph, trainer, backend, options });
   const autotune = options.autotune ?? matMulAutotuneWanted();
   if (autotune && backend.name !== "webgpu" && !options.quiet) {
     console.error(

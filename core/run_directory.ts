@@ -1,0 +1,65 @@
+/**
+ * The run directory of a run: a new one (with the resolved recipe and the
+ * environment it ran in) or, with `--resume`, an existing one whose latest
+ * checkpoint restores the parameters and optimiser state and whose metrics are
+ * cut back to that step.
+ *
+ * @module
+ */
+import type { BackendInfo } from "./backend.ts";
+import { latestCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import type { CompiledGraph } from "./graph_run.ts";
+import {
+  createRunDir,
+  createRunDirAt,
+  type RunPaths,
+  runPaths,
+  truncateMetrics,
+} from "./rundir.ts";
+import type { Trainer } from "./trainer.ts";
+import type { RunnableRecipe, RunOptions } from "./run.ts";
+
+/** What a run records about where it ran (`env.json`). */
+function environment(backend: BackendInfo): Record<string, unknown> {
+  return {
+    novalab: "0.1.0",
+    deno: Deno.version,
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    cpus: navigator.hardwareConcurrency,
+    backend,
+    started: new Date().toISOString(),
+    args: Deno.args,
+  };
+}
+
+/**
+ * Creates the run's directory (`options.runDir`, or a new one under
+ * `options.runsDir`) or, with `options.resume`, reopens that run at its latest
+ * checkpoint, loading it into `graph` and `trainer`. Returns the paths and the
+ * first step to run.
+ */
+export async function openRunDirectory(
+  recipe: RunnableRecipe,
+  state: { graph: CompiledGraph; trainer: Trainer; backend: BackendInfo; options: RunOptions },
+): Promise<{ paths: RunPaths; start: number }> {
+  const { graph, trainer, backend, options } = state;
+  const files = { recipeYaml: recipe.yaml, env: environment(backend) };
+  if (!options.resume) {
+    const paths = options.runDir
+      ? await createRunDirAt(options.runDir, files)
+      : await createRunDir(options.runsDir ?? "runs", { name: recipe.name, ...files });
+    return { paths, start: 0 };
+  }
+  const paths = runPaths(options.resume);
+  const latest = await latestCheckpoint(paths.checkpoints);
+  if (!latest) {
+    throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);
+  }
+  const { step } = await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
+    parameters: graph.state(),
+    optimizer: trainer.optimizer,
+  });
+  await truncateMetrics(paths, step);
+  return { paths, start: step };
+}
