@@ -28,6 +28,13 @@ import {
 import { hostValue } from "./host_value.ts";
 import { SAME_STEP, type StepHost } from "./step_host.ts";
 import { SeparateMoments } from "./adamw_moments.ts";
+import {
+  checkOptimizerState,
+  knownNames,
+  OPTIM_M_PREFIX,
+  OPTIM_STEP_KEY,
+  OPTIM_V_PREFIX,
+} from "./optim_state.ts";
 
 /** Hyper-parameters of {@linkcode AdamW}; defaults are PyTorch's. */
 export interface AdamWOptions {
@@ -41,12 +48,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** Name of the step counter in {@linkcode AdamW.state} (an int32 scalar). */
-export const OPTIM_STEP_KEY = "optim.step";
-/** Prefix of first-moment tensors in {@linkcode AdamW.state}: `optim.m.<param name>`. */
-export const OPTIM_M_PREFIX = "optim.m.";
-/** Prefix of second-moment tensors in {@linkcode AdamW.state}: `optim.v.<param name>`. */
-export const OPTIM_V_PREFIX = "optim.v.";
+export { OPTIM_M_PREFIX, OPTIM_STEP_KEY, OPTIM_V_PREFIX } from "./optim_state.ts";
 
 /**
  * The learning rate of update `t` (1 for the first update), or of the step
@@ -181,7 +183,9 @@ export class AdamW {
       const param = this.#params.get(name);
       if (!param) {
         throw new Error(
-          `AdamW.apply: gradient for unknown parameter '${name}'; known: ${this.#known()}`,
+          `AdamW.apply: gradient for unknown parameter '${name}'; known: ${
+            knownNames(this.#params)
+          }`,
         );
       }
       if (!tf.util.arraysEqual(g.shape, param.variable.shape)) {
@@ -276,7 +280,7 @@ export class AdamW {
    * copied, not kept: the caller still owns them.
    */
   async load(state: Map<string, Tensor>): Promise<void> {
-    const t = await this.#checkState(state);
+    const t = await checkOptimizerState(state, this.#params);
     const loaded = this.#makeMoments(this.fused, (name) => ({
       m: tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"),
       v: tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"),
@@ -286,63 +290,9 @@ export class AdamW {
     this.#t = t;
   }
 
-  /** Validates a state map completely before anything is assigned; returns the step. */
-  async #checkState(state: Map<string, Tensor>): Promise<number> {
-    const step = state.get(OPTIM_STEP_KEY);
-    if (!step || step.rank !== 0) {
-      throw new Error(
-        `AdamW.load: '${OPTIM_STEP_KEY}' must be a scalar, got ${
-          step ? `shape [${step.shape}]` : "nothing"
-        }`,
-      );
-    }
-    const t = (await step.data())[0];
-    if (!Number.isInteger(t) || t < 0) {
-      throw new RangeError(`AdamW.load: '${OPTIM_STEP_KEY}' must be an integer >= 0, got ${t}`);
-    }
-    this.#checkKeys(state);
-    return t;
-  }
-
-  /** Every `optim.*` key names a known parameter; every parameter has `m` and `v` of its shape. */
-  #checkKeys(state: Map<string, Tensor>): void {
-    for (const key of state.keys()) {
-      if (!key.startsWith("optim.") || key === OPTIM_STEP_KEY) continue;
-      const name = key.startsWith(OPTIM_M_PREFIX)
-        ? key.slice(OPTIM_M_PREFIX.length)
-        : key.startsWith(OPTIM_V_PREFIX)
-        ? key.slice(OPTIM_V_PREFIX.length)
-        : undefined;
-      if (name === undefined || !this.#params.has(name)) {
-        throw new Error(
-          `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}' or ` +
-            `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}' + one of: ${this.#known()}`,
-        );
-      }
-    }
-    for (const [name, param] of this.#params) {
-      for (const key of [`${OPTIM_M_PREFIX}${name}`, `${OPTIM_V_PREFIX}${name}`]) {
-        const x = state.get(key);
-        if (!x || !tf.util.arraysEqual(x.shape, param.variable.shape)) {
-          throw new Error(
-            `AdamW.load: '${key}' ${x ? `has shape [${x.shape}]` : "is missing"}; ` +
-              `expected shape [${param.variable.shape}]`,
-          );
-        }
-      }
-    }
-  }
-
   /** Releases the moment buffers (not the parameters). */
   dispose(): void {
     this.#moments.dispose();
     this.#params.clear();
-  }
-
-  #known(): string {
-    const names = [...this.#params.keys()];
-    return names.length <= 10
-      ? names.join(", ")
-      : `${names.slice(0, 10).join(", ")}, … (${names.length} in all)`;
   }
 }
