@@ -9,7 +9,7 @@ import { moduleEntries as dataModules, sourceEntries } from "../data/entries.ts"
 import { evaluatorEntries } from "../eval/mod.ts";
 import { lossEntries } from "../losses/entries.ts";
 import { issue4ModuleEntries, modelEntries } from "../models/entries.ts";
-import { textTowerEntries } from "../models/static_text.ts";
+import { textTowerEntries } from "../models/static_text_factory.ts";
 
 let registered = false;
 

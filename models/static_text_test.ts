@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import type { BuildContext } from "../core/types.ts";
-import { createStaticTextTower, textTowerEntries, type WordVectorLoader } from "./static_text.ts";
+import type { WordVectorLoader } from "./static_text.ts";
+import { createStaticTextTower, textTowerEntries } from "./static_text_factory.ts";
 import { scanWinkTable, tokenizeWords } from "./text_tokenize.ts";
 
 await tf.setBackend("cpu");
