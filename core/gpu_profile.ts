@@ -121,36 +121,67 @@ export function profileGpuDispatches(
         "feature when the adapter offers it)",
     );
   }
-  const own = {
-    recordAndSubmit: Object.getOwnPropertyDescriptor(b, "recordAndSubmit"),
-    submitQueue: Object.getOwnPropertyDescriptor(b, "submitQueue"),
-  };
-  const record = b.recordAndSubmit;
-  const submit = b.submitQueue;
-  let submitMs = 0;
-  b.submitQueue = function () {
-    const t0 = performance.now();
-    try {
-      submit.call(this);
-    } finally {
-      submitMs += performance.now() - t0;
+  return new TimestampProfiler(b, options.shapes === true);
+}
+
+/** Staging for reading back one query set's timestamps. */
+interface ReadBack {
+  resolved: GPUBuffer;
+  staging: GPUBuffer;
+}
+
+/** The profiler {@linkcode profileGpuDispatches} attaches (see the module notes). */
+class TimestampProfiler implements GpuProfiler {
+  #sets: GPUQuerySet[] = [];
+  #used = QUERIES_PER_SET;
+  #pending: Recorded[] = [];
+  #stats = new Map<string, GpuKernelStat>();
+  #current = "step";
+  #submitMs = 0;
+  readonly #own: Record<"recordAndSubmit" | "submitQueue", PropertyDescriptor | undefined>;
+
+  constructor(readonly b: Internals, readonly shapes: boolean) {
+    this.#own = {
+      recordAndSubmit: Object.getOwnPropertyDescriptor(b, "recordAndSubmit"),
+      submitQueue: Object.getOwnPropertyDescriptor(b, "submitQueue"),
+    };
+    const record = b.recordAndSubmit, submit = b.submitQueue;
+    b.submitQueue = () => {
+      const t0 = performance.now();
+      try {
+        submit.call(b);
+      } finally {
+        this.#submitMs += performance.now() - t0;
+      }
+    };
+    b.recordAndSubmit = (program, output, inputs, ...rest) =>
+      this.#recordTimed(
+        program,
+        output,
+        inputs,
+        () => record.call(b, program, output, inputs, ...rest),
+      );
+  }
+
+  /** Two free timestamp slots, in a new query set when the current one is full. */
+  #nextSlot(): { set: GPUQuerySet; slot: number } {
+    if (this.#used + 2 > QUERIES_PER_SET) {
+      this.#sets.push(this.b.device.createQuerySet({ type: "timestamp", count: QUERIES_PER_SET }));
+      this.#used = 0;
     }
-  };
-  const sets: GPUQuerySet[] = [];
-  let used = QUERIES_PER_SET;
-  let pending: Recorded[] = [];
-  const stats = new Map<string, GpuKernelStat>();
-  let current = "step";
-  const nextSlot = (): { set: GPUQuerySet; slot: number } => {
-    if (used + 2 > QUERIES_PER_SET) {
-      sets.push(b.device.createQuerySet({ type: "timestamp", count: QUERIES_PER_SET }));
-      used = 0;
-    }
-    used += 2;
-    return { set: sets.at(-1)!, slot: used - 2 };
-  };
-  b.recordAndSubmit = function (program, output, inputs, ...rest) {
-    const { set, slot } = nextSlot();
+    this.#used += 2;
+    return { set: this.#sets.at(-1)!, slot: this.#used - 2 };
+  }
+
+  /** Records one dispatch (`record`) in a compute pass of its own that writes two timestamps. */
+  #recordTimed(
+    program: Parameters<Internals["recordAndSubmit"]>[0],
+    output: TensorInfoLike,
+    inputs: TensorInfoLike[],
+    record: () => void,
+  ): void {
+    const b = this.b;
+    const { set, slot } = this.#nextSlot();
     b.endComputePassEncoder();
     b.ensureCommandEncoderReady();
     b.computePassEncoder = b.commandEncoder!.beginComputePass({
@@ -161,18 +192,18 @@ export function profileGpuDispatches(
       },
     });
     const t0 = performance.now();
-    const submitted0 = submitMs;
-    record.call(this, program, output, inputs, ...rest);
+    const submitted0 = this.#submitMs;
+    record();
     // A submit tfjs makes while recording (every so many dispatches) is not this dispatch's cost.
-    const hostMs = performance.now() - t0 - (submitMs - submitted0);
+    const hostMs = performance.now() - t0 - (this.#submitMs - submitted0);
     // A pass per dispatch: the next one starts its own (tfjs may have ended this one already).
     b.endComputePassEncoder();
-    const kernel = options.shapes
+    const kernel = this.shapes
       ? describeDispatch(program.constructor.name, output, inputs)
       : program.constructor.name;
-    pending.push({
-      key: `${current}\u0000${kernel}`,
-      phase: current,
+    this.#pending.push({
+      key: `${this.#current}\u0000${kernel}`,
+      phase: this.#current,
       kernel,
       hostMs,
       flops: program.flops ?? 0,
@@ -180,18 +211,16 @@ export function profileGpuDispatches(
       set,
       slot,
     });
-  };
-  /** Reads back every set `pending` used; adds each dispatch's duration to `stats`. */
-  const resolve = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    // Dispatches recorded while this awaits the readback go to fresh sets.
-    const retired = sets.splice(0);
-    used = QUERIES_PER_SET;
-    const usedSets = [...new Set(batch.map((r) => r.set))];
+  }
+
+  /** Copies the timestamps of `sets` (up to the last slot `batch` used in each) to the host. */
+  async #readTimestamps(
+    batch: Recorded[],
+    sets: GPUQuerySet[],
+  ): Promise<Map<GPUQuerySet, BigUint64Array>> {
+    const b = this.b;
     const bytes = QUERIES_PER_SET * 8;
-    const readBacks = usedSets.map(() => ({
+    const readBacks: ReadBack[] = sets.map(() => ({
       resolved: b.device.createBuffer({
         size: bytes,
         usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
@@ -203,63 +232,76 @@ export function profileGpuDispatches(
     }));
     b.endComputePassEncoder();
     b.ensureCommandEncoderReady();
-    usedSets.forEach((set, i) => {
+    sets.forEach((set, i) => {
       const last = Math.max(...batch.filter((r) => r.set === set).map((r) => r.slot)) + 2;
-      b.commandEncoder!.resolveQuerySet(set, 0, last, readBacks[i]!.resolved, 0);
-      b.commandEncoder!.copyBufferToBuffer(
-        readBacks[i]!.resolved,
-        0,
-        readBacks[i]!.staging,
-        0,
-        bytes,
-      );
+      const { resolved, staging } = readBacks[i]!;
+      b.commandEncoder!.resolveQuerySet(set, 0, last, resolved, 0);
+      b.commandEncoder!.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
     });
     b.submitQueue();
     const times = new Map<GPUQuerySet, BigUint64Array>();
-    for (const [i, set] of usedSets.entries()) {
+    for (const [i, set] of sets.entries()) {
       const staging = readBacks[i]!.staging;
       await staging.mapAsync(GPUMapMode.READ);
       times.set(set, new BigUint64Array(staging.getMappedRange().slice(0)));
       staging.unmap();
     }
-    readBacks.forEach((r) => {
+    for (const r of readBacks) {
       r.resolved.destroy();
       r.staging.destroy();
-    });
+    }
+    return times;
+  }
+
+  /** Reads back every set the pending dispatches used; adds each one's duration to the totals. */
+  async #resolve(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    // Dispatches recorded while this awaits the readback go to fresh sets.
+    const retired = this.#sets.splice(0);
+    this.#used = QUERIES_PER_SET;
+    const times = await this.#readTimestamps(batch, [...new Set(batch.map((r) => r.set))]);
     for (const r of batch) {
       const t = times.get(r.set)!;
       // Timestamps are nanoseconds; an adapter may write an end before its begin (clamped).
       const ns = t[r.slot + 1]! > t[r.slot]! ? Number(t[r.slot + 1]! - t[r.slot]!) : 0;
-      const s = stats.get(r.key) ??
+      const s = this.#stats.get(r.key) ??
         { kernel: r.kernel, phase: r.phase, calls: 0, gpuMs: 0, hostMs: 0, flops: 0, bytes: 0 };
       s.calls += 1;
       s.gpuMs += ns / 1e6;
       s.hostMs += r.hostMs;
       s.flops += r.flops;
       s.bytes += r.bytes;
-      stats.set(r.key, s);
+      this.#stats.set(r.key, s);
     }
     retired.forEach((set) => set.destroy());
-  };
-  return {
-    phase: (name) => {
-      current = name;
-    },
-    reset: () => {
-      pending = [];
-      stats.clear();
-    },
-    read: async () => {
-      await resolve();
-      return [...stats.values()].map((s) => ({ ...s })).sort((x, y) => y.gpuMs - x.gpuMs);
-    },
-    detach: () => {
-      for (const key of ["recordAndSubmit", "submitQueue"] as const) {
-        const previous = own[key];
-        if (previous) Object.defineProperty(b, key, previous);
-        else delete (b as Partial<Internals>)[key];
-      }
-      sets.splice(0).forEach((s) => s.destroy());
-    },
-  };
+  }
+
+  /** Attributes the following dispatches to `name`. */
+  phase(name: string): void {
+    this.#current = name;
+  }
+
+  /** Forgets what was recorded so far. */
+  reset(): void {
+    this.#pending = [];
+    this.#stats.clear();
+  }
+
+  /** The totals so far, most GPU time first. */
+  async read(): Promise<GpuKernelStat[]> {
+    await this.#resolve();
+    return [...this.#stats.values()].map((s) => ({ ...s })).sort((x, y) => y.gpuMs - x.gpuMs);
+  }
+
+  /** Restores the backend's methods and frees the query sets. */
+  detach(): void {
+    for (const key of ["recordAndSubmit", "submitQueue"] as const) {
+      const previous = this.#own[key];
+      if (previous) Object.defineProperty(this.b, key, previous);
+      else delete (this.b as Partial<Internals>)[key];
+    }
+    this.#sets.splice(0).forEach((s) => s.destroy());
+  }
 }
