@@ -32,6 +32,9 @@
 #                  program and by program and shapes, ViT-S/16 b64, ViT-Ti b256
 #
 # NOVALAB_GPU_LOCAL=1 skips the loader packages (a machine that has them).
+# NOVALAB_GPU_SMOKE=1 runs every command of a suite at toy sizes (32 px, depth 2, batch 4,
+# 2 steps, 128² matmuls, recipe batch 16): a rehearsal on the fallback adapter that each
+# command and flag of the suite works before a GPU call is spent on it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 gpu=.gpu
@@ -61,6 +64,12 @@ bench() { # bench <log name> <bench arguments…>
   if [ "$left" -lt 60 ]; then
     echo "== skipped (deadline, ${left}s left): bench $*" | tee -a "$out/$name.log"
     return
+  fi
+  if [ "${NOVALAB_GPU_SMOKE:-0}" = 1 ]; then
+    # shellcheck disable=SC2046 # bench arguments hold no spaces
+    set -- $(echo "$*" | sed -E 's/--img 224 --patch 16 --dim [0-9]+ --depth 12 --heads ([0-9]+) --out 768/--img 32 --patch 8 --dim 48 --depth 2 --heads \1 --out 32/;
+      s/--batch [0-9]+/--batch 4/; s/--steps [0-9]+/--steps 2/; s/--size [0-9]+/--size 128/;
+      s/--reps [0-9]+/--reps 1/; s/train\.batch=[0-9]+/train.batch=16/')
   fi
   echo "== bench $* ($(date -u +%H:%M:%S), ${left}s left)" | tee -a "$out/$name.log"
   timeout --signal=INT --kill-after=10 "$left" "$deno" run -A "$gpu/bench.js" "$@" 2>&1 |
