@@ -21,6 +21,7 @@ import {
   NovalabMatMulProgram,
 } from "./matmul_program.ts";
 import { matMulTiling } from "./matmul_tuning.ts";
+import { epilogueCovered, matMulVariant } from "./matmul_variant.ts";
 import { type MatMulPlan, matMulUniforms, planMatMul, type ProgramUniform } from "./matmul_plan.ts";
 import { matMulPrecision } from "./precision.ts";
 import { runWithExtraOutputs } from "./extra_outputs.ts";
@@ -64,6 +65,9 @@ interface PreparedMatMul {
   split?: { shape: SplitKShape; epilogue: SplitKEpilogue };
 }
 
+/** A tensor with another shape over the same data. */
+const reshaped = (t: TensorInfo, shape: number[]): TensorInfo => ({ ...t, shape });
+
 function prepareMatMul(
   backend: WebGPUBackend,
   a: TensorInfo,
@@ -71,100 +75,65 @@ function prepareMatMul(
   o: NovalabMatMulOptions,
   columnSums: boolean,
 ): PreparedMatMul | null {
-  const activation = o.activation ?? "linear";
+  const activation = (o.activation ?? "linear") as MatMulActivation;
   if (a.dtype !== "float32" || b.dtype !== "float32") return null;
   if (!(MATMUL_ACTIVATIONS as readonly string[]).includes(activation)) return null;
   const plan = planMatMul(a.shape, b.shape, o.transposeA, o.transposeB);
   if (!plan) return null;
-  const bias = o.bias ?? null;
-  if (bias) {
-    const size = bias.shape.reduce((p, d) => p * d, 1);
-    const vectorOverN = size === plan.n && bias.shape.slice(0, -1).every((d) => d === 1) &&
-      bias.shape.length <= plan.outShape.length;
-    if (bias.dtype !== "float32" || !vectorOverN) return null;
-  }
-  const residual = o.residual ?? null;
-  if (residual) {
-    const size = residual.shape.reduce((p, d) => p * d, 1);
-    if (residual.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
-  }
   const f16 = o.f16 ?? matMulPrecision() === "f16";
-  if (columnSums && f16) return null;
-  const preActivation = o.preActivation === true;
-  if (preActivation && columnSums) return null;
-  const gate = o.gate ?? null;
-  if (gate) {
-    const size = gate.input.shape.reduce((p, d) => p * d, 1);
-    if (gate.input.dtype !== "float32" || size !== plan.batch * plan.m * plan.n) return null;
-  }
+  if (!epilogueCovered(plan, o, columnSums, f16)) return null;
+  const [bias, residual, gate] = [o.bias ?? null, o.residual ?? null, o.gate ?? null];
   const tiling = matMulTiling(plan, {
     transposeA: o.transposeA,
     transposeB: o.transposeB,
     f16,
     epilogue: {
       bias: bias !== null,
-      activation: activation as MatMulActivation,
+      activation,
       residual: residual !== null,
       ...(gate ? { gate: gate.activation } : {}),
       columnSums,
-      preActivation,
+      preActivation: o.preActivation === true,
     },
   }, {
     ...(o.tile ? { tile: o.tile } : {}),
     ...(o.splits === undefined ? {} : { splits: o.splits }),
   });
-  const split = tiling.splits > 1;
-  const program = new NovalabMatMulProgram(
-    {
-      tile: tiling.tile,
-      transposeA: o.transposeA,
-      transposeB: o.transposeB,
-      vec4A: (o.transposeA ? plan.m : plan.k) % 4 === 0,
-      vec4B: (o.transposeB ? plan.k : plan.n) % 4 === 0,
-      vec4Out: plan.n % 4 === 0,
-      // A split product's epilogue runs in the reduction.
-      bias: bias !== null && !split,
-      activation: split ? "linear" : activation as MatMulActivation,
-      residual: residual !== null && !split,
-      f16,
-      columnSums,
-      splitK: split,
-      preActivation,
-      ...(gate ? { gate: gate.activation } : {}),
-    },
-    plan.batch,
-    plan.m,
-    plan.n,
-    tiling.splits,
-  );
+  const variant = matMulVariant(plan, tiling, o, { columnSums, f16 });
+  const program = new NovalabMatMulProgram(variant, plan.batch, plan.m, plan.n, tiling.splits);
   program.flops = 2 * plan.batch * plan.m * plan.n * plan.k;
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   if (program.dispatch.some((d) => d > limit)) return null;
-  const flat = (t: TensorInfo, shape: number[]): TensorInfo => ({ ...t, shape });
-  const inputs = [
-    flat(a, [a.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...a.shape.slice(-2)]),
-    flat(b, [b.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...b.shape.slice(-2)]),
-  ];
+  const inputs = [a, b].map((t) =>
+    reshaped(t, [t.shape.slice(0, -2).reduce((p, d) => p * d, 1), ...t.shape.slice(-2)])
+  );
   const alpha = activation === "leakyrelu" ? o.leakyreluAlpha ?? 0.2 : undefined;
-  if (split) {
-    const uniforms = matMulUniforms(plan, plan.outer, plan.strideA, plan.strideB);
+  // A split program has no epilogue (the reduction applies it): no slope, then the slices.
+  const uniforms = matMulUniforms(
+    plan,
+    plan.outer,
+    plan.strideA,
+    plan.strideB,
+    variant.splitK ? undefined : alpha,
+  );
+  if (variant.splitK) {
     uniforms.push({ type: "int32", data: [tiling.splits] }, {
       type: "int32",
       data: [tiling.kChunk],
     });
     const shape = { batch: plan.batch, m: plan.m, n: plan.n, splits: tiling.splits };
     const epilogue = {
-      bias: bias ? flat(bias, [plan.n]) : null,
-      activation: activation as MatMulActivation,
+      bias: bias ? reshaped(bias, [plan.n]) : null,
+      activation,
       ...(alpha === undefined ? {} : { alpha }),
       residual,
     };
     return { program, inputs, uniforms, plan, split: { shape, epilogue } };
   }
-  if (bias) inputs.push(flat(bias, [plan.n]));
-  if (residual) inputs.push(flat(residual, [plan.batch * plan.m * plan.n]));
-  if (gate) inputs.push(flat(gate.input, [plan.batch * plan.m * plan.n]));
-  const uniforms = matMulUniforms(plan, plan.outer, plan.strideA, plan.strideB, alpha);
+  const outputSize = plan.batch * plan.m * plan.n;
+  if (bias) inputs.push(reshaped(bias, [plan.n]));
+  if (residual) inputs.push(reshaped(residual, [outputSize]));
+  if (gate) inputs.push(reshaped(gate.input, [outputSize]));
   return { program, inputs, uniforms, plan };
 }
 
