@@ -69,39 +69,41 @@ function flat(t: TensorInfo): TensorInfo {
   return { ...t, shape: [sizeOf(t)] };
 }
 
-function runGroup(args: Args): TensorInfo {
-  const backend = args.backend as WebGPUBackend;
-  const attrs = args.attrs ?? {};
-  const K = ADAMW_GROUP;
-  const state = float32(args.inputs["state"], "state", K);
+/** The group's cumulative element ends (attr `ends`), one per member. */
+function memberEnds(attrs: NamedAttrMap): number[] {
   const ends = attrs["ends"] as number[] | undefined;
-  const n = ends?.length ?? 0;
-  if (!Array.isArray(ends) || n === 0) {
+  if (!Array.isArray(ends) || ends.length === 0) {
     throw new Error(
-      `${WHERE}: ${K} attr ends must list one number per member, got ${JSON.stringify(ends)}`,
+      `${WHERE}: ${ADAMW_GROUP} attr ends must list one number per member, got ${
+        JSON.stringify(ends)
+      }`,
     );
   }
-  const scalars = float32(args.inputs["scalars"], "scalars", K);
+  return ends;
+}
+
+/** The first of this step's row of scalars (attr `scalarsAt`), checked against `scalars`. */
+function scalarsRow(attrs: NamedAttrMap, scalars: TensorInfo): number {
   const scalarsAt = Number(attrs["scalarsAt"] ?? 0);
-  if (
-    !Number.isInteger(scalarsAt) || scalarsAt < 0 ||
-    scalarsAt + adamWScalarsWidth() > sizeOf(scalars)
-  ) {
+  const width = adamWScalarsWidth();
+  if (!Number.isInteger(scalarsAt) || scalarsAt < 0 || scalarsAt + width > sizeOf(scalars)) {
     throw new Error(
-      `${WHERE}: ${K} attr scalarsAt ${attrs["scalarsAt"]} leaves no row of ` +
-        `${adamWScalarsWidth()} in the ${sizeOf(scalars)} scalars`,
+      `${WHERE}: ${ADAMW_GROUP} attr scalarsAt ${attrs["scalarsAt"]} leaves no row of ` +
+        `${width} in the ${sizeOf(scalars)} scalars`,
     );
   }
-  const elements = ends[n - 1]!;
-  if (sizeOf(state) !== 2 * elements) {
-    throw new Error(
-      `${WHERE}: ${K} state has ${sizeOf(state)} entries, expected 2 × ${elements} ` +
-        "(interleaved m and v of the group's elements)",
-    );
-  }
-  const present = Number(attrs["present"]);
+  return scalarsAt;
+}
+
+/** Each member's parameter (updated in place: it must own its buffer) and gradient. */
+function groupMembers(
+  args: Args,
+  ends: number[],
+  present: number,
+): { params: TensorInfo[]; grads: TensorInfo[] } {
+  const K = ADAMW_GROUP;
   const params: TensorInfo[] = [], grads: TensorInfo[] = [];
-  for (let j = 0; j < n; j++) {
+  for (let j = 0; j < ends.length; j++) {
     const size = ends[j]! - (j === 0 ? 0 : ends[j - 1]!);
     const p = float32(args.inputs[`p${j}`], `p${j}`, K);
     const g = float32(args.inputs[`g${j}`], `g${j}`, K);
@@ -111,23 +113,19 @@ function runGroup(args: Args): TensorInfo {
           `${sizeOf(p)} (shape [${p.shape.join(", ")}]) and its gradient ${sizeOf(g)}`,
       );
     }
-    assertSoleOwner(backend, p, `p${j}`, `${WHERE} ${K}`);
+    assertSoleOwner(args.backend as WebGPUBackend, p, `p${j}`, `${WHERE} ${K}`);
     params.push(p);
     grads.push(g);
   }
-  const f32 = (data: number) => ({ type: "float32", data: [data] });
-  const uniforms = [
-    { type: "int32", data: [elements] },
-    ...ends.map((e) => ({ type: "int32", data: [e] })),
-    { type: "int32", data: [present] },
-    { type: "int32", data: [scalarsAt] },
-    ...["beta1", "beta2"].flatMap((k) => {
-      const beta = finite(attrs, k, K);
-      return [f32(beta), f32(1 - beta)];
-    }),
-    f32(finite(attrs, "eps", K)),
-  ];
-  assertSoleOwner(backend, state, "state", `${WHERE} ${K}`);
+  return { params, grads };
+}
+
+/**
+ * What scales or gates the step: clipping's `gradScale` (one float), a step
+ * report `guard` (`[scale, ok, …]`), or neither.
+ */
+function stepControl(args: Args): { control: "scale" | "guard" | "none"; extra?: TensorInfo } {
+  const K = ADAMW_GROUP;
   const scale = args.inputs["gradScale"];
   if (scale && (scale.dtype !== "float32" || sizeOf(scale) !== 1)) {
     throw new Error(
@@ -141,10 +139,53 @@ function runGroup(args: Args): TensorInfo {
         `without gradScale, got ${guard.dtype} [${guard.shape}]${scale ? " and a gradScale" : ""}`,
     );
   }
-  const control = scale ? "scale" : guard ? "guard" : "none";
-  const extra = scale ?? guard;
+  if (scale) return { control: "scale", extra: scale };
+  return guard ? { control: "guard", extra: guard } : { control: "none" };
+}
+
+/** The program's uniforms: elements, member ends, present mask, scalars row, β's and ε. */
+function groupUniforms(
+  attrs: NamedAttrMap,
+  ends: number[],
+  present: number,
+  scalarsAt: number,
+): { type: string; data: number[] }[] {
+  const f32 = (data: number) => ({ type: "float32", data: [data] });
+  return [
+    { type: "int32", data: [ends.at(-1)!] },
+    ...ends.map((e) => ({ type: "int32", data: [e] })),
+    { type: "int32", data: [present] },
+    { type: "int32", data: [scalarsAt] },
+    ...["beta1", "beta2"].flatMap((k) => {
+      const beta = finite(attrs, k, ADAMW_GROUP);
+      return [f32(beta), f32(1 - beta)];
+    }),
+    f32(finite(attrs, "eps", ADAMW_GROUP)),
+  ];
+}
+
+function runGroup(args: Args): TensorInfo {
+  const backend = args.backend as WebGPUBackend;
+  const attrs = args.attrs ?? {};
+  const K = ADAMW_GROUP;
+  const state = float32(args.inputs["state"], "state", K);
+  const ends = memberEnds(attrs);
+  const scalars = float32(args.inputs["scalars"], "scalars", K);
+  const scalarsAt = scalarsRow(attrs, scalars);
+  const elements = ends.at(-1)!;
+  if (sizeOf(state) !== 2 * elements) {
+    throw new Error(
+      `${WHERE}: ${K} state has ${sizeOf(state)} entries, expected 2 × ${elements} ` +
+        "(interleaved m and v of the group's elements)",
+    );
+  }
+  const present = Number(attrs["present"]);
+  const { params, grads } = groupMembers(args, ends, present);
+  const uniforms = groupUniforms(attrs, ends, present, scalarsAt);
+  assertSoleOwner(backend, state, "state", `${WHERE} ${K}`);
+  const { control, extra } = stepControl(args);
   const unused = backend.runWebGPUProgram(
-    new NovalabAdamWGroupProgram(n, elements, control),
+    new NovalabAdamWGroupProgram(ends.length, elements, control),
     [
       flat(state),
       flat(scalars),
