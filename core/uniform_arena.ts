@@ -73,82 +73,118 @@ export function installUniformArena(backend: WebGPUBackend): void {
         "expected tfjs-backend-webgpu 4.22 (pinned in deno.json)",
     );
   }
-  const align = Math.max(16, b.device.limits.minUniformBufferOffsetAlignment);
-  const queue = b.queue;
-  const buffers: GPUBuffer[] = [];
-  const staging = new Uint8Array(ARENA_BUFFER_BYTES);
-  let current = 0; // index of the buffer being filled this submit
-  let used = 0; // bytes of it used
-  const stats = { slots: 0, writes: 0 };
-
-  const flushCurrent = () => {
-    if (used === 0) return;
-    queue.writeBuffer(buffers[current]!, 0, staging, 0, used);
-    stats.writes += 1;
-    used = 0;
+  const arena = new UniformArena(b);
+  const pack = b.makeUniforms, submit = b.submitQueue;
+  b.makeUniforms = (programUniform: unknown) =>
+    arena.take(arena.packWithTfjs(() => pack.call(b, programUniform)));
+  b.submitQueue = () => {
+    arena.flush();
+    submit.call(b);
   };
-  const bufferAt = (i: number) => {
-    while (buffers.length <= i) {
-      buffers.push(b.device.createBuffer({
-        size: ARENA_BUFFER_BYTES,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      }));
-    }
-    return buffers[i]!;
-  };
+  arenas.set(backend, () => arena.stats());
+}
 
-  // Stand-ins while tfjs packs: its buffer request and write hand back the bytes.
-  const placeholder = {} as GPUBuffer;
-  let packed: { data: ArrayBuffer; size: number } | null = null;
-  const poolStandIn = { acquireBuffer: () => placeholder };
-  const queueStandIn = {
-    writeBuffer: (
-      _buffer: GPUBuffer,
-      _offset: number,
-      data: ArrayBuffer,
-      _at: number,
-      size: number,
-    ) => {
-      packed = { data, size };
-    },
-  };
-  const pack = b.makeUniforms;
-  const pool = b.bufferManager;
+/** Packed uniform bytes as tfjs's `makeUniforms` wrote them. */
+interface Packed {
+  data: ArrayBuffer;
+  size: number;
+}
 
-  b.makeUniforms = function (programUniform: unknown): UniformBinding {
-    packed = null;
-    b.bufferManager = poolStandIn;
-    b.queue = queueStandIn as unknown as GPUQueue;
+/** The arena of one backend: its buffers, the staging copy of the one being filled, counts. */
+class UniformArena {
+  readonly #align: number;
+  readonly #queue: GPUQueue;
+  readonly #buffers: GPUBuffer[] = [];
+  readonly #staging = new Uint8Array(ARENA_BUFFER_BYTES);
+  /** Index of the buffer being filled this submit, and its bytes used. */
+  #current = 0;
+  #used = 0;
+  #slots = 0;
+  #writes = 0;
+  /** What tfjs's stand-in buffer request hands out (dropped from its disposal list again). */
+  readonly #placeholder = {} as GPUBuffer;
+
+  constructor(readonly b: Internals) {
+    this.#align = Math.max(16, b.device.limits.minUniformBufferOffsetAlignment);
+    this.#queue = b.queue;
+  }
+
+  /** The counts so far. */
+  stats(): UniformArenaStats {
+    return { slots: this.#slots, writes: this.#writes, buffers: this.#buffers.length };
+  }
+
+  /**
+   * Runs tfjs's packing (`pack`) with its buffer pool and queue swapped for
+   * stand-ins that hand back the bytes it would have written.
+   */
+  packWithTfjs(pack: () => void): Packed {
+    const b = this.b;
+    let packed: Packed | null = null;
+    const pool = b.bufferManager;
+    b.bufferManager = { acquireBuffer: () => this.#placeholder };
+    b.queue = {
+      writeBuffer: (
+        _buffer: GPUBuffer,
+        _offset: number,
+        data: ArrayBuffer,
+        _at: number,
+        size: number,
+      ) => {
+        packed = { data, size };
+      },
+    } as unknown as GPUQueue;
     try {
-      pack.call(b, programUniform);
+      pack();
     } finally {
       b.bufferManager = pool;
-      b.queue = queue;
+      b.queue = this.#queue;
     }
-    if (b.uniformPendingDisposal.at(-1) === placeholder) b.uniformPendingDisposal.pop();
-    const bytes = packed as { data: ArrayBuffer; size: number } | null;
+    if (b.uniformPendingDisposal.at(-1) === this.#placeholder) b.uniformPendingDisposal.pop();
+    const bytes = packed as Packed | null;
     if (!bytes) throw new Error("core/uniform_arena.ts: tfjs's makeUniforms wrote no uniforms");
     if (bytes.size > ARENA_BUFFER_BYTES) {
       throw new Error(`core/uniform_arena.ts: ${bytes.size} bytes of uniforms exceed a slot`);
     }
-    let offset = Math.ceil(used / align) * align;
+    return bytes;
+  }
+
+  /** Copies `bytes` into the next aligned slot; returns its binding. */
+  take(bytes: Packed): UniformBinding {
+    let offset = Math.ceil(this.#used / this.#align) * this.#align;
     if (offset + bytes.size > ARENA_BUFFER_BYTES) {
-      flushCurrent();
-      current += 1;
+      this.#write();
+      this.#current += 1;
       offset = 0;
     }
-    staging.fill(0, used, offset); // padding: the same bytes every step (step replay compares them)
-    staging.set(new Uint8Array(bytes.data, 0, bytes.size), offset);
-    used = offset + bytes.size;
-    stats.slots += 1;
-    return { buffer: bufferAt(current), offset, size: bytes.size };
-  };
+    // Padding: the same bytes every step (step replay compares them).
+    this.#staging.fill(0, this.#used, offset);
+    this.#staging.set(new Uint8Array(bytes.data, 0, bytes.size), offset);
+    this.#used = offset + bytes.size;
+    this.#slots += 1;
+    return { buffer: this.#bufferAt(this.#current), offset, size: bytes.size };
+  }
 
-  const submit = b.submitQueue;
-  b.submitQueue = function (): void {
-    flushCurrent();
-    current = 0;
-    submit.call(b);
-  };
-  arenas.set(backend, () => ({ ...stats, buffers: buffers.length }));
+  /** Before a submit: writes the buffer being filled and starts again from the first. */
+  flush(): void {
+    this.#write();
+    this.#current = 0;
+  }
+
+  #write(): void {
+    if (this.#used === 0) return;
+    this.#queue.writeBuffer(this.#buffers[this.#current]!, 0, this.#staging, 0, this.#used);
+    this.#writes += 1;
+    this.#used = 0;
+  }
+
+  #bufferAt(i: number): GPUBuffer {
+    while (this.#buffers.length <= i) {
+      this.#buffers.push(this.b.device.createBuffer({
+        size: ARENA_BUFFER_BYTES,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      }));
+    }
+    return this.#buffers[i]!;
+  }
 }
