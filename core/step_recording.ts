@@ -37,7 +37,6 @@ import { type ActiveRecording, activeRecording, setActiveRecording } from "./hos
 import {
   logSeedDerivations,
   recordingHost,
-  type SeedDerivations,
   type StepHost,
   type StepHostContext,
 } from "./step_host.ts";
@@ -53,58 +52,14 @@ import {
 export { boundBuffers, onBufferRelease, usedBuffers, watchBackend } from "./backend_watch.ts";
 export type { BoundBuffer, RecorderInternals } from "./backend_watch.ts";
 
-/** A queue operation, in the order the step issued them. */
-export type QueueOperation =
-  | { op: "write"; buffer: GPUBuffer; offset: number; bytes: Uint8Array<ArrayBuffer> }
-  | { op: "submit"; commandBuffers: EncodedCommand[][] };
-
-/** Data uploaded inside the step, from a buffer the recording owns. */
-export interface UploadSource {
-  /** The bytes (for a {@linkcode hostValue}, this step's). */
-  bytes: Uint8Array;
-  /** Index into {@linkcode StepRecording.producers} for a host value; -1 for a constant. */
-  producer: number;
-}
-
-/** A {@linkcode hostValue} made inside the step. */
-export interface RecordedProducer {
-  produce: (host: StepHost) => Float32Array | Int32Array;
-  /** Bytes it made (its length must not change between steps). */
-  bytes: number;
-  /** Numbers its producer closes over that every replay reuses (see {@linkcode hostValue}). */
-  fixed: number[];
-  /** The source buffer its upload copies from, when the step used it on the GPU. */
-  source: GPUBuffer | null;
-}
-
-/** What one recorded call did on the GPU. */
-export interface StepRecording {
-  operations: QueueOperation[];
-  /** Upload sources the recording owns (destroy with {@linkcode disposeRecording}). */
-  uploads: Map<GPUBuffer, UploadSource>;
-  producers: RecordedProducer[];
-  /** The step's seeds and host inputs, and how its seeds were derived (`core/step_host.ts`). */
-  host: { context: StepHostContext; derivations: SeedDerivations };
-  /** Why it cannot be replayed; `null` when it can be considered. */
-  unusable: string | null;
-  /** Buffers tfjs's pool had handed out (to tensors) when the recording began / ended. */
-  usedAtStart: Set<GPUBuffer>;
-  usedAtEnd: Set<GPUBuffer>;
-  /** Buffers given back to the pool while recording (a tensor disposed). */
-  released: Set<GPUBuffer>;
-  /** Dispatches recorded. */
-  dispatches: number;
-}
-
-/**
- * Whether `buffer` held the same tensor all through `recording`'s step
- * (handed out before, still out after, never given back in between): a
- * parameter, optimiser state, a cached constant.
- */
-export function livedThrough(recording: StepRecording, buffer: GPUBuffer): boolean {
-  return recording.usedAtStart.has(buffer) && recording.usedAtEnd.has(buffer) &&
-    !recording.released.has(buffer);
-}
+export { disposeRecording, livedThrough } from "./step_recording_data.ts";
+export type {
+  QueueOperation,
+  RecordedProducer,
+  StepRecording,
+  UploadSource,
+} from "./step_recording_data.ts";
+import type { StepRecording } from "./step_recording_data.ts";
 
 function bytesOf(
   data: BufferSource | SharedArrayBuffer,
@@ -200,9 +155,16 @@ export class Recorder implements ActiveRecording {
   }
 
   #install(): void {
-    const b = this.#b;
-    const device = b.device;
-    const queue = b.queue;
+    const device = this.#b.device;
+    const createBuffer = device.createBuffer.bind(device); // uploads still create mapped sources
+    this.#watchEncoders(device);
+    this.#watchQueue(this.#b.queue);
+    this.#refuseHiddenData(device, createBuffer);
+    this.#watchUploads(createBuffer);
+  }
+
+  /** Keeps the commands of every command buffer encoded from now on. */
+  #watchEncoders(device: GPUDevice): void {
     const rec = this.#recording;
     const createEncoder = device.createCommandEncoder.bind(device);
     this.#patch(device, "createCommandEncoder", (d?: GPUCommandEncoderDescriptor) => {
@@ -219,6 +181,11 @@ export class Recorder implements ActiveRecording {
       };
       return encoder;
     });
+  }
+
+  /** Records submits (with their command buffers' commands) and buffer writes, in queue order. */
+  #watchQueue(queue: GPUQueue): void {
+    const rec = this.#recording;
     const submit = queue.submit.bind(queue);
     this.#patch(queue, "submit", (buffers: Iterable<GPUCommandBuffer>) => {
       const list = [...buffers];
@@ -251,17 +218,32 @@ export class Recorder implements ActiveRecording {
         write(buffer, offset, data, dataOffset, size);
       }) as GPUQueue["writeBuffer"],
     );
+  }
+
+  /** Refuses reads back and buffers created with data: work a replay could not repeat. */
+  #refuseHiddenData(
+    device: GPUDevice,
+    createBuffer: (d: GPUBufferDescriptor) => GPUBuffer,
+  ): void {
     const mapAsync = GPUBuffer.prototype.mapAsync;
     const refuse = (reason: string) => this.refuse(reason);
     this.#patch(GPUBuffer.prototype, "mapAsync", function (this: GPUBuffer, ...a) {
       refuse("the step read a tensor back (its later work would depend on the values)");
       return mapAsync.apply(this, a);
     });
-    const createBuffer = device.createBuffer.bind(device);
     this.#patch(device, "createBuffer", (d: GPUBufferDescriptor) => {
       if (d.mappedAtCreation) this.refuse("a buffer created with data the recorder did not see");
       return createBuffer(d);
     });
+  }
+
+  /**
+   * Uploads tfjs makes inside the step (constants) copy from a source buffer
+   * the recording owns, so a replay repeats them.
+   */
+  #watchUploads(createBuffer: (d: GPUBufferDescriptor) => GPUBuffer): void {
+    const b = this.#b;
+    const rec = this.#recording;
     const upload = b.uploadToGPU;
     this.#patch(b, "uploadToGPU", (dataId: object) => {
       const data = b.tensorMap.get(dataId);
@@ -297,10 +279,4 @@ export class Recorder implements ActiveRecording {
       data.values = null;
     });
   }
-}
-
-/** Destroys the upload sources a recording owns. */
-export function disposeRecording(recording: StepRecording): void {
-  for (const source of recording.uploads.keys()) source.destroy();
-  recording.uploads.clear();
 }
