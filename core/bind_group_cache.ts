@@ -80,25 +80,11 @@ interface BufferPool {
   acquireBuffer(size: number, usage: number, mapped?: boolean, reuse?: boolean): GPUBuffer;
 }
 
-/**
- * Installs the cache on `backend`'s device and buffer pool (idempotent); call
- * before the backend creates any pipeline or buffer.
- */
-export function installBindGroupCache(
-  backend: { device: GPUDevice; bufferManager: unknown },
-): void {
-  const device = backend.device;
-  if (caches.has(device)) return;
-  const pool = backend.bufferManager as BufferPool;
-  if (!(pool.freeBuffers instanceof Map) || typeof pool.acquireBuffer !== "function") {
-    throw new Error(
-      "core/bind_group_cache.ts: the webgpu backend's buffer pool lacks freeBuffers/acquireBuffer; " +
-        "expected tfjs-backend-webgpu 4.22 (pinned in deno.json)",
-    );
-  }
+/** Numbers objects in the order first seen (buffers: in creation order). */
+function objectIds(): (o: object) => number {
   const ids = new WeakMap<object, number>();
   let nextId = 1;
-  const idOf = (o: object) => {
+  return (o) => {
     let id = ids.get(o);
     if (id === undefined) {
       id = nextId++;
@@ -106,31 +92,35 @@ export function installBindGroupCache(
     }
     return id;
   };
-  const createBuffer = device.createBuffer.bind(device);
-  device.createBuffer = (d: GPUBufferDescriptor) => {
-    const buffer = createBuffer(d);
-    idOf(buffer); // numbered in creation order
-    return buffer;
-  };
+}
+
+/**
+ * Makes tfjs's pool hand out the free buffer created first (it pops the one
+ * freed last), so a step's buffers, and with them its bind groups, repeat.
+ */
+function preferOldestFreeBuffer(pool: BufferPool, idOf: (o: object) => number): void {
   const acquire = pool.acquireBuffer;
   pool.acquireBuffer = function (size, usage, mapped = false, reuse = true) {
     const free = reuse ? pool.freeBuffers.get(`${size}_${usage}`) : undefined;
     if (free && free.length > 1) {
-      // tfjs pops the last free buffer: put the one created first there.
       let first = free.length - 1;
       for (let i = 0; i < free.length - 1; i++) if (idOf(free[i]!) < idOf(free[first]!)) first = i;
       [free[first], free[free.length - 1]] = [free[free.length - 1]!, free[first]!];
     }
     return acquire.call(this, size, usage, mapped, reuse);
   };
+}
+
+/**
+ * Answers `device.createBindGroup` from a cache keyed by layout and bound
+ * buffer ranges; returns the cache's counts.
+ */
+function cacheBindGroups(
+  device: GPUDevice,
+  idOf: (o: object) => number,
+): () => BindGroupCacheStats {
   const groups = new Map<string, GPUBindGroup>();
   const stats = { hits: 0, misses: 0, uncached: 0 };
-
-  const createCompute = device.createComputePipeline.bind(device);
-  device.createComputePipeline = (d) => memoizeLayouts(createCompute(d));
-  const createComputeAsync = device.createComputePipelineAsync.bind(device);
-  device.createComputePipelineAsync = async (d) => memoizeLayouts(await createComputeAsync(d));
-
   const create = device.createBindGroup.bind(device);
   device.createBindGroup = (descriptor: GPUBindGroupDescriptor) => {
     let key = String(idOf(descriptor.layout));
@@ -153,5 +143,37 @@ export function installBindGroupCache(
     stats.misses += 1;
     return group;
   };
-  caches.set(device, () => ({ ...stats, size: groups.size }));
+  return () => ({ ...stats, size: groups.size });
+}
+
+/**
+ * Installs the cache on `backend`'s device and buffer pool (idempotent); call
+ * before the backend creates any pipeline or buffer.
+ */
+export function installBindGroupCache(
+  backend: { device: GPUDevice; bufferManager: unknown },
+): void {
+  const device = backend.device;
+  if (caches.has(device)) return;
+  const pool = backend.bufferManager as BufferPool;
+  if (!(pool.freeBuffers instanceof Map) || typeof pool.acquireBuffer !== "function") {
+    throw new Error(
+      "core/bind_group_cache.ts: the webgpu backend's buffer pool lacks freeBuffers/acquireBuffer; " +
+        "expected tfjs-backend-webgpu 4.22 (pinned in deno.json)",
+    );
+  }
+  const idOf = objectIds();
+  const createBuffer = device.createBuffer.bind(device);
+  device.createBuffer = (d: GPUBufferDescriptor) => {
+    const buffer = createBuffer(d);
+    idOf(buffer); // numbered in creation order
+    return buffer;
+  };
+  preferOldestFreeBuffer(pool, idOf);
+  // One layout object per pipeline and group index, so layouts key the cache.
+  const createCompute = device.createComputePipeline.bind(device);
+  device.createComputePipeline = (d) => memoizeLayouts(createCompute(d));
+  const createComputeAsync = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = async (d) => memoizeLayouts(await createComputeAsync(d));
+  caches.set(device, cacheBindGroups(device, idOf));
 }

@@ -24,6 +24,14 @@ import { DeviceStep, stepReplayWanted } from "./device_step.ts";
 import { hostCheckedStep, type StepParts } from "./step_parts.ts";
 import type { ReplayStats } from "./replayable_step.ts";
 
+/** A recorded step: its report, the handle read back, the values' promise, whether it applied. */
+interface RecordedStep {
+  report: Tensor;
+  handle: Tensor;
+  values: Promise<ArrayLike<number>>;
+  applied: boolean;
+}
+
 /** A step recorded on the device whose report is being read back. */
 interface InFlight {
   step: number;
@@ -170,42 +178,16 @@ export class Trainer {
    */
   async begin(step: number): Promise<PendingStep> {
     const started = performance.now();
-    const { config } = this.options;
-    const batches: Batch[] = [];
-    let dataMs = 0;
-    for (let micro = 0; micro < config.accumulate; micro++) {
-      const batchIndex = step * config.accumulate + micro;
-      const waitStart = performance.now();
-      batches.push(await this.#fetch(batchIndex));
-      dataMs += performance.now() - waitStart;
-      // Prefetch: the next micro-batch loads (decodes) while this one computes.
-      this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
-    }
+    const { batches, dataMs } = await this.#microBatches(step);
     const previous = this.#previous ?? healthyReport();
     const lr = this.learningRate(step);
-    let report: Tensor;
-    let handle: Tensor;
-    let values: Promise<ArrayLike<number>>;
-    let applied = true;
+    let recorded: RecordedStep;
     try {
-      if (novalabKernelsActive()) {
-        // The whole step on the device, the update gated by the report (core/device_step.ts).
-        this.#device ??= new DeviceStep(this.#parts, this.options.replay ?? stepReplayWanted());
-        report = this.#device.run(step, batches, previous);
-        handle = tf.clone(report);
-        values = handle.data();
-        values.catch(() => {}); // read (and its error raised) by metrics()
-      } else {
-        // Elsewhere gating every tensor costs more than reading the report first, which
-        // on WASM and the CPU is immediate.
-        const checked = await hostCheckedStep(this.#parts, { step, batches, previous, lr });
-        ({ report, applied } = checked);
-        handle = tf.clone(report);
-        values = Promise.resolve(checked.read);
-      }
+      recorded = await this.#record(step, batches, previous, lr);
     } finally {
       for (const b of batches) b.image.dispose();
     }
+    const { report, handle, values, applied } = recorded;
     this.#previous = report;
     previous.dispose();
     // WebGPU: the update starts on the device now rather than when the next step fills a submit.
@@ -224,6 +206,52 @@ export class Trainer {
     values.then(() => (entry.readyAt = performance.now()), () => {});
     this.#inFlight.push(entry);
     return { step, metrics: () => this.#finish(entry) };
+  }
+
+  /** Step `step`'s micro-batches (prefetching the next) and the time spent waiting for them. */
+  async #microBatches(step: number): Promise<{ batches: Batch[]; dataMs: number }> {
+    const { accumulate } = this.options.config;
+    const batches: Batch[] = [];
+    let dataMs = 0;
+    for (let micro = 0; micro < accumulate; micro++) {
+      const batchIndex = step * accumulate + micro;
+      const waitStart = performance.now();
+      batches.push(await this.#fetch(batchIndex));
+      dataMs += performance.now() - waitStart;
+      // Prefetch: the next micro-batch loads (decodes) while this one computes.
+      this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
+    }
+    return { batches, dataMs };
+  }
+
+  /**
+   * Records the step: on WebGPU with novalab's kernels the whole step on the
+   * device, its update gated by the report (`core/device_step.ts`), the report
+   * read back in the background; elsewhere the report is read before the
+   * update (immediate on WASM and the CPU, where gating every tensor costs more).
+   */
+  async #record(
+    step: number,
+    batches: Batch[],
+    previous: Tensor,
+    lr: number,
+  ): Promise<RecordedStep> {
+    if (novalabKernelsActive()) {
+      this.#device ??= new DeviceStep(this.#parts, this.options.replay ?? stepReplayWanted());
+      const report = this.#device.run(step, batches, previous);
+      const handle = tf.clone(report);
+      const values = handle.data();
+      values.catch(() => {}); // read (and its error raised) by metrics()
+      return { report, handle, values, applied: true };
+    }
+    const checked = await hostCheckedStep(this.#parts, { step, batches, previous, lr });
+    const handle = tf.clone(checked.report);
+    return {
+      report: checked.report,
+      handle,
+      values: Promise.resolve(checked.read),
+      applied: checked.applied,
+    };
   }
 
   /** Reads an in-flight step's report: its metrics, or NonFiniteError. */

@@ -53,6 +53,78 @@ function covered<T extends TensorInfo | TensorInfo[]>(info: T | null, what: stri
 
 const asTensor = (info: TensorInfo) => tf.engine().makeTensorFromTensorInfo(info) as Tensor;
 
+/** The forward pass: the hidden activation `h`, the tensor its gradient gates on, and `y`. */
+function mlpForward(
+  backend: WebGPUBackend,
+  x: Tensor,
+  layers: MlpWeights,
+  activation: MlpActivation,
+  residual?: Tensor,
+): { y: Tensor; h: Tensor; gate: Tensor } {
+  const first = { transposeA: false, transposeB: false, bias: layers.b1 ?? null, activation };
+  let h: Tensor, gate: Tensor;
+  if (activation === "gelu") {
+    // GELU's gradient needs the pre-activation, written by the same dispatch.
+    const out = covered(
+      runNovalabMatMulWithPreActivation(backend, x, layers.w1, first),
+      "hidden layer",
+    );
+    [h, gate] = out.map(asTensor) as [Tensor, Tensor];
+  } else {
+    h = asTensor(covered(runNovalabMatMul(backend, x, layers.w1, first), "hidden layer"));
+    gate = h;
+  }
+  const y = asTensor(covered(
+    runNovalabMatMul(backend, h, layers.w2, {
+      transposeA: false,
+      transposeB: false,
+      bias: layers.b2 ?? null,
+      residual: residual ?? null,
+    }),
+    "output layer",
+  ));
+  return { y, h, gate };
+}
+
+/**
+ * The backward pass from the saved `[x, W1, W2, h, gate]`: the output layer's
+ * gradients, `dH = (dY·W2ᵀ) ⊙ act'(gate)` in one dispatch, the hidden layer's.
+ */
+function mlpBackward(
+  dy: Tensor,
+  saved: Tensor[],
+  layers: MlpWeights,
+  activation: MlpActivation,
+): Record<string, () => Tensor> {
+  const [x, w1, w2, h, gate] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const output = linearGrads(dy, h, w2, {
+    withBias: layers.b2 !== undefined,
+    weightsTrainable: layers.trainable,
+    ownsDz: false,
+  });
+  const dHidden = asTensor(covered(
+    runNovalabMatMul(tf.backend() as WebGPUBackend, dy, w2, {
+      transposeA: false,
+      transposeB: true,
+      gate: { activation, input: gate },
+    }),
+    "hidden gradient",
+  ));
+  const hidden = linearGrads(dHidden, x, w1, {
+    withBias: layers.b1 !== undefined,
+    weightsTrainable: layers.trainable,
+    ownsDz: true,
+  });
+  return {
+    w1: hidden.weight,
+    b1: hidden.bias,
+    w2: output.weight,
+    b2: output.bias,
+    residual: () => tf.clone(dy),
+    x: hidden.x,
+  };
+}
+
 /**
  * `act(x·W1 + b1)·W2 + b2 + residual` (novalab's WebGPU kernels must be
  * installed and active): `x` `[rows, in]`, `residual` `[rows, out]` or none;
@@ -74,65 +146,10 @@ export function fusedMlp(
   return runCustomGradOp<Tensor>({
     inputs,
     forwardFunc: (backend, save) => {
-      const webgpu = backend as WebGPUBackend;
-      const first = { transposeA: false, transposeB: false, bias: b1 ?? null, activation };
-      let h: Tensor, gate: Tensor;
-      if (activation === "gelu") {
-        const out = covered(
-          runNovalabMatMulWithPreActivation(webgpu, x, w1, first),
-          "hidden layer",
-        );
-        [h, gate] = out.map(asTensor) as [Tensor, Tensor];
-      } else {
-        h = asTensor(covered(runNovalabMatMul(webgpu, x, w1, first), "hidden layer"));
-        gate = h;
-      }
-      const y = asTensor(covered(
-        runNovalabMatMul(webgpu, h, w2, {
-          transposeA: false,
-          transposeB: false,
-          bias: b2 ?? null,
-          residual: residual ?? null,
-        }),
-        "output layer",
-      ));
+      const { y, h, gate } = mlpForward(backend as WebGPUBackend, x, layers, activation, residual);
       save([x, w1, w2, h, gate]); // copies kept for the backward pass (none when not recording)
       return y;
     },
-    backwardsFunc: (dy, saved) => {
-      const [sx, sw1, sw2, sh, sgate] = saved as Tensor[] as [
-        Tensor,
-        Tensor,
-        Tensor,
-        Tensor,
-        Tensor,
-      ];
-      const output = linearGrads(dy, sh, sw2, {
-        withBias: b2 !== undefined,
-        weightsTrainable: layers.trainable,
-        ownsDz: false,
-      });
-      const dHidden = asTensor(covered(
-        runNovalabMatMul(tf.backend() as WebGPUBackend, dy, sw2, {
-          transposeA: false,
-          transposeB: true,
-          gate: { activation, input: sgate },
-        }),
-        "hidden gradient",
-      ));
-      const hidden = linearGrads(dHidden, sx, sw1, {
-        withBias: b1 !== undefined,
-        weightsTrainable: layers.trainable,
-        ownsDz: true,
-      });
-      return {
-        w1: hidden.weight,
-        b1: hidden.bias,
-        w2: output.weight,
-        b2: output.bias,
-        residual: () => tf.clone(dy),
-        x: hidden.x,
-      };
-    },
+    backwardsFunc: (dy, saved) => mlpBackward(dy, saved as Tensor[], layers, activation),
   });
 }

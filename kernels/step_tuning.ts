@@ -101,6 +101,69 @@ export function clearTunedChoices(): void {
   layerNormTable.clear();
 }
 
+type MatMulTuning = Awaited<ReturnType<typeof autotuneMatMuls>>;
+type AttentionTuning = Awaited<ReturnType<typeof autotuneAttention>>;
+type LayerNormTuning = Awaited<ReturnType<typeof autotuneLayerNorm>>;
+type TuningCache = Awaited<ReturnType<typeof openTuningCache>>;
+
+/** Each tuned shape's milliseconds with the rule's choice and with the kept one. */
+function shapeTimes(
+  mm: MatMulTuning,
+  att: AttentionTuning,
+  ln: LayerNormTuning,
+  cache: TuningCache,
+): Map<string, ShapeTimes> {
+  const times = new Map<string, ShapeTimes>();
+  const fromCache = (fingerprint: string, key: string, rule: string, kept: string) => {
+    const e = cache.get(fingerprint, key) as Record<string, unknown> | undefined;
+    const [r, k] = [num(e?.[rule]), num(e?.[kept])];
+    if (r !== undefined && k !== undefined) times.set(key, { rule: r, kept: k });
+  };
+  for (const t of mm.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
+  for (const c of mm.cached) fromCache(kernelFingerprint(), c.key, "rule_ms", "ms");
+  for (const t of att.tuned) {
+    times.set(t.key, { rule: t.fusedMs, kept: t.split ? t.splitMs : t.fusedMs });
+  }
+  for (const c of att.cached) {
+    fromCache(attentionFingerprint(), c.key, "fused_ms", c.split ? "split_ms" : "fused_ms");
+  }
+  for (const t of ln.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
+  for (const c of ln.cached) fromCache(layerNormFingerprint(), c.key, "rule_ms", "ms");
+  return times;
+}
+
+/** What the run's `autotune.json` keeps: every choice, where it came from, the estimate. */
+function tuningRecord(
+  tuned: { mm: MatMulTuning; att: AttentionTuning; ln: LayerNormTuning },
+  seconds: number,
+  estimate: StepTuningRecord["per_step"],
+): StepTuningRecord {
+  const { mm, att, ln } = tuned;
+  return {
+    adapter: mm.adapter,
+    matmuls: Object.fromEntries([
+      ...mm.cached.map((c) => [c.key, { ...c.choice, from: "cache" as const }]),
+      ...mm.tuned.map((t) => [t.key, {
+        tile: t.chosen.tile,
+        splits: t.chosen.splits,
+        from: "tuned" as const,
+        ms: t.chosen.ms,
+        rule_ms: t.rule.ms,
+      }]),
+    ]),
+    attention: Object.fromEntries([
+      ...att.cached.map((c) => [c.key, { split: c.split, from: "cache" as const }]),
+      ...att.tuned.map((t) => [t.key, { split: t.split, from: "tuned" as const }]),
+    ]),
+    layernorm: Object.fromEntries([
+      ...ln.cached.map((c) => [c.key, { rows: c.rows, from: "cache" as const }]),
+      ...ln.tuned.map((t) => [t.key, { rows: t.chosen.rows, from: "tuned" as const }]),
+    ]),
+    seconds,
+    per_step: estimate,
+  };
+}
+
 /**
  * Starts recording the shapes of the next step, to tune them (cache in
  * `cacheDir`) when `finish` is called; `undefined` unless the active backend
@@ -129,49 +192,11 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
       const att = await autotuneAttention(backend, attention.shapes(), cache);
       const ln = await autotuneLayerNorm(backend, layerNorms.shapes(), cache);
       await cache.save();
-      const times = new Map<string, ShapeTimes>();
-      const fromCache = (fingerprint: string, key: string, rule: string, kept: string) => {
-        const e = cache.get(fingerprint, key) as Record<string, unknown> | undefined;
-        const [r, k] = [num(e?.[rule]), num(e?.[kept])];
-        if (r !== undefined && k !== undefined) times.set(key, { rule: r, kept: k });
-      };
-      for (const t of mm.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
-      for (const c of mm.cached) fromCache(kernelFingerprint(), c.key, "rule_ms", "ms");
-      for (const t of att.tuned) {
-        times.set(t.key, { rule: t.fusedMs, kept: t.split ? t.splitMs : t.fusedMs });
-      }
-      for (const c of att.cached) {
-        fromCache(attentionFingerprint(), c.key, "fused_ms", c.split ? "split_ms" : "fused_ms");
-      }
-      for (const t of ln.tuned) times.set(t.key, { rule: t.rule.ms, kept: t.chosen.ms });
-      for (const c of ln.cached) fromCache(layerNormFingerprint(), c.key, "rule_ms", "ms");
       const estimate = perStep(
         [matmuls.counts(), attention.counts(), layerNorms.counts()],
-        times,
+        shapeTimes(mm, att, ln, cache),
       );
-      const record: StepTuningRecord = {
-        adapter: mm.adapter,
-        matmuls: Object.fromEntries([
-          ...mm.cached.map((c) => [c.key, { ...c.choice, from: "cache" as const }]),
-          ...mm.tuned.map((t) => [t.key, {
-            tile: t.chosen.tile,
-            splits: t.chosen.splits,
-            from: "tuned" as const,
-            ms: t.chosen.ms,
-            rule_ms: t.rule.ms,
-          }]),
-        ]),
-        attention: Object.fromEntries([
-          ...att.cached.map((c) => [c.key, { split: c.split, from: "cache" as const }]),
-          ...att.tuned.map((t) => [t.key, { split: t.split, from: "tuned" as const }]),
-        ]),
-        layernorm: Object.fromEntries([
-          ...ln.cached.map((c) => [c.key, { rows: c.rows, from: "cache" as const }]),
-          ...ln.tuned.map((t) => [t.key, { rows: t.chosen.rows, from: "tuned" as const }]),
-        ]),
-        seconds: (performance.now() - started) / 1000,
-        per_step: estimate,
-      };
+      const seconds = (performance.now() - started) / 1000;
       const lines = [
         ...formatAutotuneReport(mm),
         ...formatAttentionReport(att),
@@ -182,7 +207,7 @@ export function startStepTuning(cacheDir: string): StepTuning | undefined {
           (estimate.rule_ms / Math.max(estimate.tuned_ms, 1e-9)).toFixed(2)
         }×)`,
       ];
-      return { lines, record };
+      return { lines, record: tuningRecord({ mm, att, ln }, seconds, estimate) };
     },
     stop,
   };

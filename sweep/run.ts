@@ -163,6 +163,37 @@ async function runMember(
 }
 
 /**
+ * Warns once when the live tensors after a member exceed those after the
+ * first member run: a member that leaks memory makes every later one grow.
+ */
+function leakWatch(log: (line: string) => void): (memberId: string, tensors: number) => void {
+  let afterFirst: number | undefined, reported = false;
+  return (memberId, tensors) => {
+    if (afterFirst !== undefined && tensors > afterFirst && !reported) {
+      reported = true;
+      log(
+        `warning: ${tensors - afterFirst} tensors more than after the first member ran ` +
+          `(after ${memberId}): a member leaks memory, which grows with every member`,
+      );
+    }
+    afterFirst ??= tensors;
+  };
+}
+
+/** The sweep's closing line: members done, failed and not finished. */
+function summaryLine(
+  name: string,
+  shardText: string,
+  outcomes: MemberOutcome[],
+  members: number,
+): string {
+  const count = (state: string) => outcomes.filter((o) => o.status.state === state).length;
+  const left = members - outcomes.length + count("running");
+  return `sweep ${name}${shardText}: ${count("done")} done, ${count("failed")} failed` +
+    (left > 0 ? `, ${left} not finished (rerun the same command to continue)` : "");
+}
+
+/**
  * Runs the sweep in `file`: validates every member (a problem fails here,
  * before any compute), writes `sweep.json`, then runs this shard's members
  * that are not finished, printing one line per member. Never throws for a
@@ -182,55 +213,32 @@ export async function runSweep(file: string, options: SweepOptions = {}): Promis
       `${shardText} → ${dir}`,
   );
   const outcomes: MemberOutcome[] = [];
+  const watchLeaks = leakWatch(log);
   let interrupted = false;
-  let afterFirst: number | undefined, leakReported = false;
   for (const member of mine) {
     const runDir = memberDir(dir, member.id);
     const before = await readStatus(runDir);
-    const done = before?.state === "done" ||
-      (before?.state === "failed" && !options.retryFailed);
-    if (done) {
-      outcomes.push({
-        member,
-        action: "skipped",
-        status: before!,
-        tensors: liveTensors(),
-      });
-      log(formatMemberLine(member, prepared, before!, "skipped"));
+    if (before?.state === "done" || (before?.state === "failed" && !options.retryFailed)) {
+      outcomes.push({ member, action: "skipped", status: before, tensors: liveTensors() });
+      log(formatMemberLine(member, prepared, before, "skipped"));
       continue;
     }
     if (options.signal?.aborted) {
       interrupted = true;
       break;
     }
-    const { status, action, finished } = await runMember(
-      member,
-      prepared.recipes.get(member.id)!,
-      runDir,
-      options,
-    );
+    const recipe = prepared.recipes.get(member.id)!;
+    const { status, action, finished } = await runMember(member, recipe, runDir, options);
     const tensors = liveTensors();
     outcomes.push({ member, action, status, tensors });
     log(formatMemberLine(member, prepared, status, action));
-    if (afterFirst !== undefined && tensors > afterFirst && !leakReported) {
-      leakReported = true;
-      log(
-        `warning: ${tensors - afterFirst} tensors more than after the first member ran ` +
-          `(after ${member.id}): a member leaks memory, which grows with every member`,
-      );
-    }
-    afterFirst ??= tensors;
+    watchLeaks(member.id, tensors);
     if (!finished) {
       interrupted = true;
       break;
     }
   }
   const failed = outcomes.filter((o) => o.status.state === "failed").map((o) => o.member.id);
-  const left = mine.length - outcomes.filter((o) => o.status.state !== "running").length;
-  log(
-    `sweep ${prepared.spec.name}${shardText}: ` +
-      `${outcomes.filter((o) => o.status.state === "done").length} done, ${failed.length} failed` +
-      (left > 0 ? `, ${left} not finished (rerun the same command to continue)` : ""),
-  );
+  log(summaryLine(prepared.spec.name, shardText, outcomes, mine.length));
   return { dir, manifest, outcomes, failed, interrupted };
 }
