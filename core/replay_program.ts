@@ -21,6 +21,64 @@ export interface ReplayProgram {
   frozen: GPUBuffer[];
 }
 
+type PassCommand = Extract<EncodedCommand, { op: "pass" }>;
+
+/**
+ * One submit's frozen copy of each written buffer, made when first bound:
+ * `contents` as the writes before the submit left them; new buffers go to `frozen`.
+ */
+function submitViews(
+  device: GPUDevice,
+  contents: Map<GPUBuffer, Uint8Array>,
+  frozen: GPUBuffer[],
+): (buffer: GPUBuffer) => GPUBuffer {
+  const views = new Map<GPUBuffer, GPUBuffer>();
+  return (buffer) => {
+    let view = views.get(buffer);
+    if (!view) {
+      view = device.createBuffer({
+        size: buffer.size,
+        usage: buffer.usage & ~(GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE),
+        mappedAtCreation: true,
+      });
+      new Uint8Array(view.getMappedRange()).set(contents.get(buffer)!);
+      view.unmap();
+      frozen.push(view);
+      views.set(buffer, view);
+    }
+    return view;
+  };
+}
+
+/** `pass` with every bind group that reads a written buffer remade over its frozen view. */
+function rebindPass(
+  device: GPUDevice,
+  pass: PassCommand,
+  written: { has(buffer: GPUBuffer): boolean },
+  viewOf: (buffer: GPUBuffer) => GPUBuffer,
+): PassCommand {
+  let pipeline: GPUComputePipeline | null = null;
+  const calls = pass.calls.map((call) => {
+    if (call.op === "pipeline") pipeline = call.pipeline;
+    if (call.op !== "bind") return call;
+    const entries = boundBuffers(call.group);
+    if (typeof entries === "string" || !entries.some((e) => written.has(e.buffer))) return call;
+    const group = device.createBindGroup({
+      layout: pipeline!.getBindGroupLayout(call.index),
+      entries: entries.map((e) => ({
+        binding: e.binding,
+        resource: {
+          buffer: written.has(e.buffer) ? viewOf(e.buffer) : e.buffer,
+          offset: e.offset,
+          size: e.size,
+        },
+      })),
+    });
+    return { ...call, group };
+  });
+  return { op: "pass", calls };
+}
+
 /** `recording` as one command list, or `null` when its writes cannot be frozen. */
 export function singleSubmitProgram(
   device: GPUDevice,
@@ -39,53 +97,12 @@ export function singleSubmitProgram(
       contents.get(op.buffer)!.set(op.bytes, op.offset);
       continue;
     }
-    // This submit's view of every written buffer, made when first bound.
-    const views = new Map<GPUBuffer, GPUBuffer>();
-    const viewOf = (buffer: GPUBuffer) => {
-      let view = views.get(buffer);
-      if (!view) {
-        view = device.createBuffer({
-          size: buffer.size,
-          usage: buffer.usage & ~(GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE),
-          mappedAtCreation: true,
-        });
-        new Uint8Array(view.getMappedRange()).set(contents.get(buffer)!);
-        view.unmap();
-        frozen.push(view);
-        views.set(buffer, view);
-      }
-      return view;
-    };
-    for (const list of op.commandBuffers) {
-      for (const c of list) {
-        if (c.op === "copy") {
-          if (contents.has(c.src) || contents.has(c.dst)) return release(frozen);
-          commands.push(c);
-          continue;
-        }
-        let pipeline: GPUComputePipeline | null = null;
-        const calls = c.calls.map((call) => {
-          if (call.op === "pipeline") pipeline = call.pipeline;
-          if (call.op !== "bind") return call;
-          const entries = boundBuffers(call.group);
-          if (typeof entries === "string" || !entries.some((e) => contents.has(e.buffer))) {
-            return call;
-          }
-          const group = device.createBindGroup({
-            layout: pipeline!.getBindGroupLayout(call.index),
-            entries: entries.map((e) => ({
-              binding: e.binding,
-              resource: {
-                buffer: contents.has(e.buffer) ? viewOf(e.buffer) : e.buffer,
-                offset: e.offset,
-                size: e.size,
-              },
-            })),
-          });
-          return { ...call, group };
-        });
-        commands.push({ op: "pass", calls });
-      }
+    const viewOf = submitViews(device, contents, frozen);
+    for (const c of op.commandBuffers.flat()) {
+      if (c.op === "copy") {
+        if (contents.has(c.src) || contents.has(c.dst)) return release(frozen);
+        commands.push(c);
+      } else commands.push(rebindPass(device, c, contents, viewOf));
     }
   }
   return { commands, frozen };

@@ -124,6 +124,27 @@ export function factorPlot(
   };
 }
 
+/** Per variant with a summary of metric column `k`: its mean and mean ± std, scaled. */
+function variantSummaries(
+  table: SweepTable,
+  k: number,
+  scale: number,
+  labelOf: Map<string, string>,
+): { label?: string; recipe: string; mean: number; low: number; high: number }[] {
+  return table.rows.flatMap((r) => {
+    const s = r.cells[k]?.summary;
+    if (!s) return [];
+    const std = Number.isFinite(s.std) ? s.std : 0;
+    return [{
+      label: labelOf.get(r.variant),
+      recipe: r.recipe,
+      mean: s.mean * scale,
+      low: (s.mean - std) * scale,
+      high: (s.mean + std) * scale,
+    }];
+  });
+}
+
 /** Seed spread of one metric per variant: seeds as points, mean as a tick, mean ± std as a bar. */
 export function spreadPlot(
   results: SweepResults,
@@ -136,18 +157,7 @@ export function spreadPlot(
   const points = seedPoints(results, metric).map((p) => ({ ...p, label: labelOf.get(p.variant) }));
   if (!points.length) return undefined;
   const labels = table.rows.map((r) => labelOf.get(r.variant)!);
-  const summaries = table.rows.flatMap((r) => {
-    const s = r.cells[k]?.summary;
-    if (!s) return [];
-    const std = Number.isFinite(s.std) ? s.std : 0;
-    return [{
-      label: labelOf.get(r.variant),
-      recipe: r.recipe,
-      mean: s.mean * scale,
-      low: (s.mean - std) * scale,
-      high: (s.mean + std) * scale,
-    }];
-  });
+  const summaries = variantSummaries(table, k, scale, labelOf);
   const y = {
     field: "label",
     type: "nominal",
