@@ -80,17 +80,14 @@ function defaultReps(s: MatMulShape): number {
 }
 
 /**
- * Times every candidate tiling of `shape` on `backend` (webgpu, with novalab's
- * kernels) and puts the kept one in the table; returns what was measured, or
- * `null` when no novalab tiling runs the shape on this device (it is past
- * the dispatch limits: tfjs's stock kernel runs it).
+ * The call a step makes for `shape`, on random operands (its epilogue's
+ * inputs included): `run(c)` runs it with candidate `c`'s tiling and says
+ * whether it ran; `dispose` frees the operands.
  */
-export async function tuneMatMulShape(
+function shapeCall(
   backend: WebGPUBackend,
   shape: MatMulShape,
-  options: TuneOptions = {},
-): Promise<TunedShape | null> {
-  const reps = options.reps ?? defaultReps(shape);
+): { run: (c: TilingChoice) => boolean; dispose: () => void } {
   const [aShape, bShape] = operandShapes(shape);
   const a = tf.randomNormal(aShape, 0, 1, "float32", 1);
   const b = tf.randomNormal(bShape, 0, 1, "float32", 2);
@@ -102,7 +99,6 @@ export async function tuneMatMulShape(
     gate: e.gate ? tf.randomNormal(outShape, 0, 1, "float32", 5) : null,
   };
   const tiles = new Map(tuningTiles().map((t) => [t.name, t]));
-  /** Runs the call the step makes, with candidate `c`'s tiling; false when it does not run. */
   const run = (c: TilingChoice): boolean => {
     const base = {
       transposeA: shape.transposeA,
@@ -126,6 +122,23 @@ export async function tuneMatMulShape(
     outs?.forEach((t) => t && backend.disposeData(t.dataId));
     return outs !== null && outs[0] !== null;
   };
+  const dispose = () => tf.dispose([a, b, ...Object.values(extras).filter((t) => t !== null)]);
+  return { run, dispose };
+}
+
+/**
+ * Times every candidate tiling of `shape` on `backend` (webgpu, with novalab's
+ * kernels) and puts the kept one in the table; returns what was measured, or
+ * `null` when no novalab tiling runs the shape on this device (it is past
+ * the dispatch limits: tfjs's stock kernel runs it).
+ */
+export async function tuneMatMulShape(
+  backend: WebGPUBackend,
+  shape: MatMulShape,
+  options: TuneOptions = {},
+): Promise<TunedShape | null> {
+  const reps = options.reps ?? defaultReps(shape);
+  const { run, dispose } = shapeCall(backend, shape);
   try {
     const listed = tilingCandidates(shape);
     const { ran: candidates, ms, clock } = await timeCandidates(backend, listed, run, {
@@ -148,6 +161,6 @@ export async function tuneMatMulShape(
       clock,
     };
   } finally {
-    tf.dispose([a, b, ...Object.values(extras).filter((t) => t !== null)]);
+    dispose();
   }
 }
