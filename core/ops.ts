@@ -6,6 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Tensor } from "./tensor.ts";
+import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
+import { wasmRepeat } from "../kernels/wasm_repeat.ts";
 
 /**
  * Most inputs `tf.addN` is given at once. tfjs-backend-webgpu 4.22 binds every
@@ -30,6 +32,19 @@ export function addAll(tensors: Tensor[]): Tensor {
 }
 
 /**
+ * The copies themselves: tfjs's `Tile` on WebGPU (one dispatch); on WASM a
+ * block copy per copy (`kernels/wasm_repeat.ts`: tfjs-wasm's `Tile` indexes
+ * element by element, 25–50× slower); elsewhere a concatenation.
+ */
+function repeatValue(v: Tensor, times: number): Tensor {
+  if (tf.getBackend() === "webgpu") {
+    return tf.tile(tf.expandDims(v, 0), [times, ...v.shape.map(() => 1)]) as Tensor;
+  }
+  if (wasmKernelsActive() && v.dtype === "float32") return wasmRepeat(v, times);
+  return tf.tidy(() => tf.concat(Array(times).fill(tf.expandDims(v, 0)), 0)) as Tensor;
+}
+
+/**
  * `times` copies of `x` stacked along a new leading axis, `[times, ...x.shape]`
  * (a CLS token per image, text features per image crop), with the gradient
  * `Σ` over that axis in one reduction. `tf.tile` gives the same values, but
@@ -42,7 +57,7 @@ export function repeatLeading(x: Tensor, times: number): Tensor {
   }
   const repeat = tf.customGrad((...args: unknown[]) => {
     const v = args[0] as Tensor;
-    const value = tf.tile(tf.expandDims(v, 0), [times, ...v.shape.map(() => 1)]) as Tensor;
+    const value = repeatValue(v, times);
     return { value, gradFunc: (dy: Tensor) => tf.sum(dy, 0) };
   }) as unknown as (v: Tensor) => Tensor;
   return repeat(x);
