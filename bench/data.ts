@@ -7,9 +7,12 @@
  * - `concurrent`: `concurrency` decodes in flight per batch (sharp's worker threads);
  * - `prefetch`: concurrent decoding of batch `k+1` overlapped with the
  *   augmentation of batch `k`, as `core/trainer.ts` prefetches one batch ahead.
+ * - `cached`: `prefetch` with the decoded-image cache (`data.cache`), timed
+ *   after one untimed epoch has filled it — every later epoch and run.
  *
- * The JPEGs are generated first (textured 256×256 colour images, ~quality 90,
- * decoded with `fit: cover` to 224), so the numbers do not depend on a dataset.
+ * The JPEGs are generated first (textured colour images, `sourceSide`² —
+ * 256 by default, 2048 for radiograph-sized files — ~quality 90, decoded with
+ * `fit: cover` to 224), so the numbers do not depend on a dataset.
  * Augmentation: 2 views of random resized crop + flip + colour jitter +
  * greyscale + blur + solarise on the active tfjs backend.
  *
@@ -36,6 +39,8 @@ export interface DataBenchOptions {
   augment?: boolean;
   /** Folder under which the JPEGs are written (and removed), default `.cache`. */
   workDir?: string;
+  /** Side of the generated JPEGs (default 256). */
+  sourceSide?: number;
 }
 
 /** One measured mode. */
@@ -60,10 +65,9 @@ export interface DataBenchResult {
   rows: DataBenchRow[];
 }
 
-/** Writes `n` textured colour JPEGs (256×256) and a manifest; returns the manifest path. */
-async function writeJpegs(dir: string, n: number): Promise<string> {
+/** Writes `n` textured colour JPEGs (`side`²) and a manifest; returns the manifest path. */
+async function writeJpegs(dir: string, n: number, side: number): Promise<string> {
   const sharp = await loadSharp();
-  const side = 256;
   const lines = ["image_path,caption"];
   let s = 12345;
   for (let i = 0; i < n; i++) {
@@ -121,17 +125,24 @@ async function augmentBatch(views: ViewAugment, batch: Batch, step: number): Pro
   out.dispose();
 }
 
-/** Modes: name, concurrency (`undefined` = the option's), prefetch. */
+/** Modes: name, concurrency (`undefined` = the option's), prefetch, decoded-image cache. */
 const MODES = [
-  ["single", 1, false],
-  ["concurrent", undefined, false],
-  ["prefetch", undefined, true],
+  ["single", 1, false, false],
+  ["concurrent", undefined, false, false],
+  ["prefetch", undefined, true, false],
+  ["cached", undefined, true, true],
 ] as const;
 
 /** One mode: an epoch decoding only, then an epoch decoding and augmenting. */
 async function measure(
   path: string,
-  at: { o: Required<DataBenchOptions>; mode: string; concurrency: number; prefetch: boolean },
+  at: {
+    o: Required<DataBenchOptions>;
+    mode: string;
+    concurrency: number;
+    prefetch: boolean;
+    cache: string | false;
+  },
 ): Promise<DataBenchRow> {
   const { o, concurrency, prefetch } = at;
   const source = await createManifestSource({
@@ -146,10 +157,12 @@ async function measure(
     bad_input: "fail",
     val: 0,
     test: 0,
+    cache: at.cache,
   }, { seed: 0 });
   const options = { batchSize: o.batch, seed: 0, shuffle: true, dropLast: true };
   const images = source.batchesPerEpoch("train", options) * o.batch;
   const views = augmenter(o.size);
+  if (at.cache) await epoch(source, { options, work: () => Promise.resolve(), prefetch });
   const decodeS = await epoch(source, { options, work: () => Promise.resolve(), prefetch });
   const augS = o.augment
     ? await epoch(source, { options, work: (b, k) => augmentBatch(views, b, k), prefetch })
@@ -177,15 +190,17 @@ export async function benchData(options: DataBenchOptions = {}): Promise<DataBen
     concurrency: options.concurrency ?? options.batch ?? 32,
     augment: options.augment ?? true,
     workDir: options.workDir ?? ".cache",
+    sourceSide: options.sourceSide ?? 256,
   };
   await Deno.mkdir(o.workDir, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: o.workDir, prefix: "bench_data_" });
   try {
-    const path = await writeJpegs(dir, o.images);
+    const path = await writeJpegs(dir, o.images, o.sourceSide);
     const rows: DataBenchRow[] = [];
-    for (const [mode, concurrency, prefetch] of MODES) {
+    for (const [mode, concurrency, prefetch, cached] of MODES) {
       const c = concurrency ?? o.concurrency;
-      rows.push(await measure(path, { o, mode, concurrency: c, prefetch }));
+      const cache = cached ? `${dir}/decoded` : false;
+      rows.push(await measure(path, { o, mode, concurrency: c, prefetch, cache }));
     }
     return { backend: tf.getBackend(), options: o, rows };
   } finally {
@@ -196,7 +211,7 @@ export async function benchData(options: DataBenchOptions = {}): Promise<DataBen
 /** A printable table of a {@link DataBenchResult}. */
 export function formatDataBench(result: DataBenchResult): string {
   const { options: o } = result;
-  const head = `data: ${o.images} JPEGs 256² → ${o.size}², batch ${o.batch}, ` +
+  const head = `data: ${o.images} JPEGs ${o.sourceSide}² → ${o.size}², batch ${o.batch}, ` +
     `augmentation on ${result.backend} (2 views: crop, flip, jitter, grey, blur, solarise)`;
   const lines = result.rows.map((r) =>
     `  ${r.mode.padEnd(10)} concurrency ${String(r.concurrency).padStart(2)}: ` +

@@ -247,11 +247,22 @@ program.command("matmul").description(
     });
   });
 program.command("data").description(
-  "decoded + augmented 224 px JPEGs per second, with and without prefetch",
+  "decoded + augmented 224 px JPEGs per second: one at a time, concurrent, prefetched, cached",
 )
-  .action(async () => {
+  .option("--images <n>", "JPEGs generated and read per mode", "256")
+  .option("--source-size <px>", "side of the generated JPEGs (2048: radiograph-sized)", "256")
+  .option("--batch <n>", "batch size", "32")
+  .option("--no-augment", "decode only (no augmentation epoch)")
+  .action(async (opts) => {
     await initBackend("wasm");
-    console.log(formatDataBench(await benchData()));
+    console.log(formatDataBench(
+      await benchData({
+        images: Number.parseInt(opts.images, 10),
+        sourceSide: Number.parseInt(opts.sourceSize, 10),
+        batch: Number.parseInt(opts.batch, 10),
+        augment: opts.augment !== false,
+      }),
+    ));
   });
 program.command("train").argument("<recipe>").description("a recipe's training step")
   .option(

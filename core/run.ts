@@ -15,6 +15,7 @@ import type { GraphSpec } from "./graph_spec.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
+import { cacheStatsOf, formatCacheStats } from "../data/decoded_cache.ts";
 import type { RunPaths } from "./rundir.ts";
 import { openRunDirectory } from "./run_directory.ts";
 import type { TrainConfig } from "./train_config.ts";
@@ -245,6 +246,8 @@ async function trainAndEvaluate(
     await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);
     console.error(formatBadInputSummary(badInputs));
   }
+  const cacheStats = cacheStatsOf(source);
+  if (cacheStats && !options.quiet) console.error(formatCacheStats(cacheStats));
   if (trained.finished && !options.skipReport) {
     const model = graph.inference({
       seed: recipe.seed,

@@ -13,7 +13,9 @@
  * @module
  */
 import type { BadInputLog, BadInputPolicy } from "./bad_input.ts";
+import { join } from "node:path";
 import type { FitMode } from "./decode.ts";
+import { DecodedImageCache } from "./decoded_cache.ts";
 import { FileImageSource, type SampleRecord } from "./file_source.ts";
 import { classIndices, fractionSplit, heldOutLayout } from "./splits.ts";
 
@@ -37,6 +39,8 @@ export interface FileSourceParams {
   held_out_classes?: string[];
   /** Split → keep only its first `n` samples. */
   limit?: Record<string, number>;
+  /** Decoded-image cache: `true` (under the run's cache directory), a directory, or off. */
+  cache?: boolean | string;
 }
 
 /** A record with the split its source assigned (if any). */
@@ -109,12 +113,24 @@ function buildSplits(
 }
 
 /**
+ * The decoded-image cache directory of a `cache` setting: `true` → `<cacheDir>/decoded`
+ * (`.cache/novalab/decoded` when the run names none), a string → itself, `false` → none.
+ */
+export function decodedCacheDir(
+  cache: boolean | string | undefined,
+  cacheDir: string | undefined,
+): string | undefined {
+  if (typeof cache === "string") return cache;
+  return cache ? join(cacheDir || ".cache/novalab", "decoded") : undefined;
+}
+
+/**
  * Builds the source (see the module doc for the split rules).
  *
  * @param records Every usable sample, tagged with its split when the source has splits.
  * @param options Name, class and label names, the shared `params`, the recipe `seed` and the `log`.
  */
-export function assembleSource(
+export async function assembleSource(
   records: TaggedRecord[],
   options: {
     name: string;
@@ -125,8 +141,10 @@ export function assembleSource(
     log: BadInputLog;
     /** Whether an empty `train` split is an error (default true; false for evaluation-only sources). */
     requireTrain?: boolean;
+    /** The run's cache directory (`cache: true` stores decoded images under `<cacheDir>/decoded`). */
+    cacheDir?: string;
   },
-): FileImageSource {
+): Promise<FileImageSource> {
   const { params } = options;
   const splits = buildSplits(records, {
     params,
@@ -143,13 +161,16 @@ export function assembleSource(
   const [height, width] = typeof params.size === "number"
     ? [params.size, params.size]
     : params.size;
+  const decode = { height, width, channels: params.channels, fit: params.fit };
+  const cacheDir = decodedCacheDir(params.cache, options.cacheDir);
   return new FileImageSource({
     name: options.name,
     classNames: options.classNames,
     labelNames: options.labelNames ?? [],
     splits,
-    decode: { height, width, channels: params.channels, fit: params.fit },
+    decode,
     concurrency: params.concurrency,
     log: options.log,
+    cache: cacheDir === undefined ? undefined : await DecodedImageCache.open(cacheDir, decode),
   });
 }

@@ -97,7 +97,7 @@ export function chestxray14Targets(
  */
 export async function createChestXray14Source(
   params: ChestXray14Params,
-  ctx: { seed: number },
+  ctx: { seed: number; cacheDir?: string },
 ): Promise<FileImageSource> {
   const name = "chestxray14";
   const log = new BadInputLog(name, { policy: params.bad_input });
@@ -129,6 +129,7 @@ export async function createChestXray14Source(
     labelNames: params.findings,
     params,
     seed: ctx.seed,
+    cacheDir: ctx.cacheDir,
     log,
   });
 }

@@ -170,7 +170,7 @@ function tableRecords(
  */
 export async function createChexpertSource(
   params: ChexpertParams,
-  ctx: { seed: number },
+  ctx: { seed: number; cacheDir?: string },
 ): Promise<FileImageSource> {
   const name = params.name ?? "chexpert";
   const log = new BadInputLog(name, { policy: params.bad_input });
@@ -186,6 +186,7 @@ export async function createChexpertSource(
     labelNames: params.findings,
     params,
     seed: ctx.seed,
+    cacheDir: ctx.cacheDir,
     log,
     requireTrain: false,
   });

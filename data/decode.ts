@@ -68,25 +68,27 @@ function readHeader(path: string): Uint8Array {
   return buf.subarray(0, n);
 }
 
+/** Decoded pixels at the target size, `H·W·C` row-major: 8-bit, or 16-bit for 16-bit sources. */
+export type RawPixels = Uint8Array | Uint16Array;
+
 /**
- * Decodes an image into `out` at `offset` (`H·W·C` floats in `[0, 1]`,
- * row-major, channels last). Given a path, sharp reads the file on its own
- * worker thread: one asynchronous operation per image, so every queued decode
- * proceeds while the main thread is busy with a training step.
+ * Decodes an image to raw pixels at the target size, channels and fit. Given a
+ * path, sharp reads the file on its own worker thread: one asynchronous
+ * operation per image, so every queued decode proceeds while the main thread is
+ * busy with a training step.
  *
  * @param input The encoded bytes, or the file path (a missing file throws `Deno.errors.NotFound`).
- * @param options Target size, channels and fit, plus `out`, `offset` and `path` (for messages).
+ * @param options Target size, channels and fit, plus `path` (for messages).
  */
-export async function decodeInto(
+export async function decodePixels(
   input: Uint8Array | string,
-  options: DecodeOptions & { out: Float32Array; offset: number; path: string },
-): Promise<void> {
-  const { height, width, channels, out, offset } = options;
+  options: DecodeOptions & { path: string },
+): Promise<RawPixels> {
+  const { height, width, channels } = options;
   // No await before the decode is queued when sharp is loaded: the work starts on sharp's
   // threads right away, even if the caller then runs a long synchronous training step.
   const sharp = loadedSharp() ?? await loadSharp();
   const header = typeof input === "string" ? readHeader(input) : input.subarray(0, 32);
-  let data: Uint8Array | Uint16Array;
   try {
     const deep = (peekDepth(header) ??
       ((await sharp(input, { failOn: "warning" }).metadata()).depth === "ushort" ? 16 : 8)) === 16;
@@ -103,12 +105,37 @@ export async function decodeInto(
           `expected ${width}×${height}×${channels}`,
       );
     }
-    data = deep ? new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2) : raw;
+    return deep ? new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2) : raw;
   } catch (e) {
     throw new DecodeError(options.path, firstLine(e));
   }
+}
+
+/**
+ * Writes raw pixels into `out` at `offset` as floats in `[0, 1]` (8-bit ÷ 255,
+ * 16-bit ÷ 65535).
+ *
+ * @param data Pixels from {@link decodePixels}.
+ * @param at The destination array and the offset of the first value.
+ */
+export function pixelsToUnit(data: RawPixels, at: { out: Float32Array; offset: number }): void {
   const scale = data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
+  const { out, offset } = at;
   for (let i = 0; i < data.length; i++) out[offset + i] = data[i]! * scale;
+}
+
+/**
+ * Decodes an image into `out` at `offset` (`H·W·C` floats in `[0, 1]`,
+ * row-major, channels last); see {@link decodePixels}.
+ *
+ * @param input The encoded bytes, or the file path (a missing file throws `Deno.errors.NotFound`).
+ * @param options Target size, channels and fit, plus `out`, `offset` and `path` (for messages).
+ */
+export async function decodeInto(
+  input: Uint8Array | string,
+  options: DecodeOptions & { out: Float32Array; offset: number; path: string },
+): Promise<void> {
+  pixelsToUnit(await decodePixels(input, options), options);
 }
 
 /**

@@ -24,6 +24,11 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import type { BadInputLog, BadInputSummary } from "./bad_input.ts";
 import { DecodeError, decodeInto, type DecodeOptions, mapLimit } from "./decode.ts";
+import {
+  decodeCachedInto,
+  type DecodedCacheStats,
+  type DecodedImageCache,
+} from "./decoded_cache.ts";
 import { sampleChoice } from "./shuffle.ts";
 import { EpochOrders, requireSplit } from "./split_access.ts";
 
@@ -76,6 +81,8 @@ export interface FileSourceOptions {
   log: BadInputLog;
   /** Reads a file's bytes (default: sharp reads the path itself, off the main thread). */
   read?: (path: string) => Promise<Uint8Array>;
+  /** Decoded-image cache (`data.cache`): images decoded once, read back afterwards. */
+  cache?: DecodedImageCache;
 }
 
 /**
@@ -168,6 +175,11 @@ export class FileImageSource implements FileBackedSource {
     return this.#options.log.summary();
   }
 
+  /** Counters of the decoded-image cache, `undefined` without one. */
+  cacheStats(): DecodedCacheStats | undefined {
+    return this.#options.cache?.stats();
+  }
+
   /** Drops the sample lists; the source is unusable afterwards. */
   dispose(): void {
     this.#data = {};
@@ -179,15 +191,12 @@ export class FileImageSource implements FileBackedSource {
     records: SampleRecord[],
     slot: { pos: number; at: (p: number) => number; out: Float32Array; offset: number },
   ): Promise<{ index: number; substituted: boolean }> {
-    const read = this.#options.read;
     for (let t = 0; t < records.length; t++) {
       const index = slot.at(slot.pos + t);
       const record = records[index]!;
       if (this.#bad.has(record)) continue;
-      let input: Uint8Array | string = record.path;
       try {
-        if (read) input = await read(record.path);
-        await decodeInto(input, { ...this.#options.decode, ...slot, path: record.path });
+        await this.#decode(record.path, slot);
         return { index, substituted: t > 0 };
       } catch (e) {
         const missing = !(e instanceof DecodeError);
@@ -198,6 +207,20 @@ export class FileImageSource implements FileBackedSource {
       `${this.name}: every one of the ${records.length} samples of the split is unusable ` +
         `(see the skipped-input summary); check the paths and files`,
     );
+  }
+
+  /** Decodes one image into its slot, through the cache when there is one. */
+  async #decode(path: string, slot: { out: Float32Array; offset: number }): Promise<void> {
+    const { cache, read, decode } = this.#options;
+    const target = { ...decode, ...slot, path };
+    if (cache) {
+      return decodeCachedInto(cache, {
+        source: { path },
+        input: read ? () => read(path) : path,
+        target,
+      });
+    }
+    return decodeInto(read ? await read(path) : path, target);
   }
 
   #reject(record: SampleRecord, reason: "missing_file" | "decode_error", detail: string): void {

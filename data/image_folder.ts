@@ -71,7 +71,7 @@ async function classFolders(root: string, splits: string[]): Promise<string[]> {
  */
 export async function createImageFolderSource(
   params: ImageFolderParams,
-  ctx: { seed: number },
+  ctx: { seed: number; cacheDir?: string },
 ): Promise<FileImageSource> {
   const name = params.name ?? params.root.replace(/\/+$/, "").split("/").at(-1)!;
   const log = new BadInputLog(name, { policy: params.bad_input });
@@ -103,5 +103,12 @@ export async function createImageFolderSource(
       }
     }
   }
-  return assembleSource(records, { name, classNames, params, seed: ctx.seed, log });
+  return assembleSource(records, {
+    name,
+    classNames,
+    params,
+    seed: ctx.seed,
+    log,
+    cacheDir: ctx.cacheDir,
+  });
 }

@@ -101,7 +101,7 @@ function rowRecord(
  */
 export async function createManifestSource(
   params: ManifestParams,
-  ctx: { seed: number },
+  ctx: { seed: number; cacheDir?: string },
 ): Promise<FileImageSource> {
   const name = params.name ?? params.path.split("/").at(-1)!.replace(/\.[^.]*(\.gz)?$/, "");
   const log = new BadInputLog(name, { policy: params.bad_input });
@@ -119,5 +119,12 @@ export async function createManifestSource(
   const root = params.root ?? dirname(params.path);
   const at = { params, file: params.path, root, classes, log };
   const records = rows.map((r) => rowRecord(r, at)).filter((r) => r !== undefined);
-  return assembleSource(records, { name, classNames: classes, params, seed: ctx.seed, log });
+  return assembleSource(records, {
+    name,
+    classNames: classes,
+    params,
+    seed: ctx.seed,
+    log,
+    cacheDir: ctx.cacheDir,
+  });
 }

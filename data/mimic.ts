@@ -190,7 +190,7 @@ async function readMimicTables(params: MimicParams, log: BadInputLog) {
  */
 export async function createMimicSource(
   params: MimicParams,
-  ctx: { seed: number },
+  ctx: { seed: number; cacheDir?: string },
 ): Promise<FileImageSource> {
   const name = params.name ?? "mimic_cxr";
   const log = new BadInputLog(name, { policy: params.bad_input });
@@ -216,6 +216,7 @@ export async function createMimicSource(
     labelNames: params.findings,
     params,
     seed: ctx.seed,
+    cacheDir: ctx.cacheDir,
     log,
   });
 }

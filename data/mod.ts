@@ -64,10 +64,23 @@ export {
   decodeImage,
   decodeInto,
   type DecodeOptions,
+  decodePixels,
   type FitMode,
   mapLimit,
   peekDepth,
+  pixelsToUnit,
+  type RawPixels,
 } from "./decode.ts";
+export {
+  type CacheEntry,
+  type CachedDecodeJob,
+  cacheStatsOf,
+  decodeCachedInto,
+  type DecodedCacheStats,
+  DecodedImageCache,
+  formatCacheStats,
+  type SourceIdentity,
+} from "./decoded_cache.ts";
 export { FASHION_MNIST_DIR, moduleEntries, sourceEntries } from "./entries.ts";
 export {
   batchesPerEpochOf,

@@ -48,6 +48,12 @@ const decodeFields = {
       "`skip` leaves them out and lists them in `data_issues.json`.",
   ),
   name: z.string().min(1).optional().describe("Source name (default: from the kind or the path)."),
+  cache: z.union([z.boolean(), z.string().min(1)]).default(false).describe(
+    "Decoded-image cache: `true` stores each image's pixels at `size` under the run's cache " +
+      "directory (`.cache/novalab/decoded`), a path stores them there; later epochs and runs " +
+      "read them back instead of decoding again. Entries are keyed by file, size, modification " +
+      "time, decode settings and decoder version.",
+  ),
 };
 
 /** Split settings of the random-access sources. */
@@ -229,7 +235,8 @@ export const fileSourceEntries: RegistryEntry<SourceFactory>[] = [
     kind: "webdataset",
     summary: "WebDataset tar shards ({key}.jpg + .txt/.json), streamed with a shuffle buffer",
     schema: webdatasetSchema,
-    create: (p: z.infer<typeof webdatasetSchema>) => createWebDatasetSource(p as WebDatasetParams),
+    create: (p: z.infer<typeof webdatasetSchema>, ctx) =>
+      createWebDatasetSource(p as WebDatasetParams, ctx),
   },
   {
     kind: "mimic_cxr",

@@ -28,6 +28,8 @@ import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.t
 import { BadInputLog, type BadInputPolicy, type BadInputSummary } from "./bad_input.ts";
 import { expandBraces } from "./braces.ts";
 import { decodeInto, type DecodeOptions, type FitMode, mapLimit } from "./decode.ts";
+import { decodedCacheDir } from "./assemble.ts";
+import { decodeCachedInto, type DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
 import { batchesPerEpochOf } from "./file_source.ts";
 import { shardSamples, type StreamSample, type WdsFields } from "./webdataset_stream.ts";
 
@@ -49,6 +51,8 @@ export interface WebDatasetParams extends WdsFields {
   bad_input: BadInputPolicy;
   /** Source name (default `webdataset`). */
   name?: string;
+  /** Decoded-image cache: `true` (under the run's cache directory), a directory, or off. */
+  cache?: boolean | string;
 }
 
 interface Cursor {
@@ -82,8 +86,9 @@ export class WebDatasetSource implements DataSource {
   readonly #log: BadInputLog;
   readonly #cursors = new Map<string, Cursor>();
   #queue: Promise<unknown> = Promise.resolve();
+  #cache?: DecodedImageCache;
 
-  /** Use {@link createWebDatasetSource} (it counts the samples). */
+  /** Use {@link createWebDatasetSource} (it counts the samples and opens the cache). */
   constructor(params: WebDatasetParams) {
     this.#params = params;
     this.name = params.name ?? "webdataset";
@@ -121,6 +126,16 @@ export class WebDatasetSource implements DataSource {
   /** Bad inputs met so far. */
   badInputs(): BadInputSummary {
     return this.#log.summary();
+  }
+
+  /** Uses `cache` for decoded images (the source's decode settings must match the cache's). */
+  useCache(cache: DecodedImageCache): void {
+    this.#cache = cache;
+  }
+
+  /** Counters of the decoded-image cache, `undefined` without one. */
+  cacheStats(): DecodedCacheStats | undefined {
+    return this.#cache?.stats();
   }
 
   /** Closes open shard streams. */
@@ -211,8 +226,11 @@ export class WebDatasetSource implements DataSource {
     const ok = await mapLimit(samples, {
       limit: this.#params.concurrency,
       fn: async (s, j) => {
+        const target = { ...decode, out: pixels, offset: j * per, path: s.where };
         try {
-          await decodeInto(s.image, { ...decode, out: pixels, offset: j * per, path: s.where });
+          if (this.#cache) {
+            await decodeCachedInto(this.#cache, { source: s.origin, input: s.image, target });
+          } else await decodeInto(s.image, target);
           return true;
         } catch (e) {
           this.#log.report({ path: s.where, reason: "decode_error", detail: (e as Error).message });
@@ -245,9 +263,21 @@ export class WebDatasetSource implements DataSource {
  * Builds the `webdataset` source and counts its samples.
  *
  * @param params See {@link WebDatasetParams}.
+ * @param ctx The run's cache directory (for `cache: true`).
  */
-export async function createWebDatasetSource(params: WebDatasetParams): Promise<WebDatasetSource> {
+export async function createWebDatasetSource(
+  params: WebDatasetParams,
+  ctx: { cacheDir?: string } = {},
+): Promise<WebDatasetSource> {
   const source = new WebDatasetSource(params);
   await source.count();
+  const dir = decodedCacheDir(params.cache, ctx.cacheDir);
+  if (dir !== undefined) {
+    const [height, width] = source.imageShape;
+    const channels = params.channels;
+    source.useCache(
+      await DecodedImageCache.open(dir, { height, width, channels, fit: params.fit }),
+    );
+  }
   return source;
 }

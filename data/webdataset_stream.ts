@@ -34,6 +34,8 @@ export interface StreamSample {
   index: number;
   /** `shard.tar:key`, for messages. */
   where: string;
+  /** The shard file and the sample's key in it (the decoded-image cache's identity). */
+  origin: { path: string; member: string };
 }
 
 /** What is wrong with a tar sample. */
@@ -73,7 +75,7 @@ function labelOf(value: unknown, classes: readonly string[]): number | undefined
 export function sampleFields(
   s: TarSample,
   fields: WdsFields,
-): Omit<StreamSample, "index" | "where"> | SampleProblem {
+): Omit<StreamSample, "index" | "where" | "origin"> | SampleProblem {
   const ext = fields.image_ext.find((e) => s.files.has(e));
   if (!ext) {
     const have = [...s.files.keys()].join(", ");
@@ -128,7 +130,8 @@ export async function* shardSamples(
           at.log.report({ path: where, ...f });
           continue;
         }
-        yield { ...f, index: (at.offsets.get(shard) ?? 0) + ordinal++, where };
+        const index = (at.offsets.get(shard) ?? 0) + ordinal++;
+        yield { ...f, index, where, origin: { path: shard, member: s.key } };
       }
     } catch (e) {
       if (e instanceof BadInputError) throw e;
