@@ -4,8 +4,10 @@
  * head `h` at `h·d … h·d + d − 1` in each) and written straight into the
  * merged `[N, T, D]` layout: the generated GEMM (`kernels/wasm_gemm.ts`)
  * walks heads by strides, so the split, the head transposes and their
- * gradients are gone. The probabilities `[N, H, T, T]` are materialised
- * (tfjs's Softmax kernel) and kept for the backward pass, which is one kernel:
+ * gradients are gone. The probabilities `[N, H, T, T]` are materialised by the
+ * same kernel call as the scores (the scaled product, then the key bias and the
+ * row softmax in place, `kernels/wasm_softmax.ts`) and kept for the backward
+ * pass, which is one kernel:
  * `dP = dO·Vᵀ`, `dV = Pᵀ·dO`, `dS = P ⊙ (dP − Σ dP⊙P / Σ P)`, `dQ = dS·K/√d`,
  * `dK = dSᵀ·Q/√d`, written into one `[N, T, 3D]` gradient.
  *
@@ -17,6 +19,7 @@ import { constantKeyBiasAttention, type KeyBiasedAttention } from "./attention_g
 import { GEMM_A_COLUMNS, gemmScratchFloats } from "./wasm_gemm.ts";
 import type { WasmKernels } from "./wasm_runtime.ts";
 import { cutRanges } from "./wasm_threads.ts";
+import { softmaxRowsInPlace } from "./wasm_softmax.ts";
 import {
   registerWasmKernels,
   requireFloat32,
@@ -24,8 +27,8 @@ import {
   type WasmKernelSpec,
 } from "./wasm_register.ts";
 
-/** Kernel name of the scaled scores `QKᵀ/√d` `[N, H, T, T]`. */
-export const WASM_ATTENTION_SCORES = "NovalabWasmAttentionScores";
+/** Kernel name of the probabilities `softmax(QKᵀ/√d + key bias)` `[N, H, T, T]`. */
+export const WASM_ATTENTION_PROBS = "NovalabWasmAttentionProbs";
 /** Kernel name of the context `P·V` in the merged layout `[N, T, D]`. */
 export const WASM_ATTENTION_CONTEXT = "NovalabWasmAttentionContext";
 /** Kernel name of the gradient with respect to the QKV projection. */
@@ -89,23 +92,33 @@ function headGemm(
   });
 }
 
-const scoresKernel: WasmKernelSpec = {
-  name: WASM_ATTENTION_SCORES,
-  run({ qkv }, attrs, k) {
+const probsKernel: WasmKernelSpec = {
+  name: WASM_ATTENTION_PROBS,
+  run({ qkv, keyBias }, attrs, k) {
     requireFloat32(qkv!, "qkv");
     const g = geometry(qkv!, Number(attrs.heads));
     const { n, t, d, heads, dh } = g, l = 3 * d;
+    if (keyBias) {
+      requireFloat32(keyBias, "keyBias");
+      if (keyBias.shape.join() !== `${n},${t}`) {
+        throw new Error(
+          `kernels/wasm_attention.ts: keyBias has shape [${keyBias.shape}]; expected [${n}, ${t}]`,
+        );
+      }
+    }
     const out = k.backend.makeOutput([n, heads, t, t], "float32");
-    const q = k.address(qkv!);
+    const q = k.address(qkv!), x = k.address(out);
     headGemm(
       k,
       g,
       [t, t, dh],
       [q, l, 1, t * l, dh],
       [q + 4 * d, 1, l, t * l, dh],
-      [k.address(out), t, heads * t * t, t * t],
+      [x, t, heads * t * t, t * t],
       1 / Math.sqrt(dh),
     );
+    const bias = keyBias ? k.address(keyBias) : 0;
+    softmaxRowsInPlace(k, { x, bias, rows: n * heads * t, t, group: heads * t });
     return out;
   },
 };
@@ -203,12 +216,8 @@ function differentiable(heads: number): KeyBiasedAttention {
   if (f) return f;
   f = constantKeyBiasAttention(
     (qkv, keyBias) => {
-      let scores = runWasmKernel(WASM_ATTENTION_SCORES, { qkv }, { heads }) as Tensor;
-      if (keyBias) {
-        const [n, t] = keyBias.shape as [number, number];
-        scores = tf.add(scores, keyBias.reshape([n, 1, 1, t]));
-      }
-      const probs = tf.softmax(scores);
+      const inputs: Record<string, Tensor> = keyBias ? { qkv, keyBias } : { qkv };
+      const probs = runWasmKernel(WASM_ATTENTION_PROBS, inputs, { heads }) as Tensor;
       const value = runWasmKernel(WASM_ATTENTION_CONTEXT, { probs, qkv }, { heads }) as Tensor;
       return { value, keep: [qkv, probs] };
     },
@@ -227,7 +236,7 @@ function differentiable(heads: number): KeyBiasedAttention {
  * `wasmKernelsActive()`, `kernels/wasm_runtime.ts`).
  */
 export function wasmAttention(qkv: Tensor, heads: number, keyBias?: Tensor): Tensor {
-  registerWasmKernels([scoresKernel, contextKernel, gradKernel]);
+  registerWasmKernels([probsKernel, contextKernel, gradKernel]);
   geometry(qkv, heads);
   return differentiable(heads)(qkv, keyBias);
 }

@@ -41,20 +41,33 @@ const EXP_POLY = [
 ];
 const LN2_HI = 0.693359375, LN2_LO = -2.12194440e-4;
 const INV_SQRT2PI = 1 / Math.sqrt(2 * Math.PI);
+/** Inputs at or below it give `exp` = 0 (it is float32's smallest normal's logarithm). */
+const EXP_LOW = -87.3365447505531;
+/** 1.5·2²³: adding it rounds a float below 2²² in magnitude to an integer. */
+const ROUNDING_MAGIC = 12582912;
 
-/** Emits `exp` of the v128 in `x` (clamped to float32's normal range) into `out`. */
-function emitExp(f: FunctionBuilder, x: Local, out: Local, n: Local, r: Local): void {
-  f.get(x).f32x4(88).simd("f32x4.min").f32x4(-87.3365447505531).simd("f32x4.max").set(x);
-  f.get(x).f32x4(Math.LOG2E).simd("f32x4.mul").simd("f32x4.nearest").set(n);
+/**
+ * Emits `exp` of the v128 in `x` (clamped to float32's normal range, in place)
+ * into `out`, 0 at or below the range; `n` and `r` are v128 scratch locals.
+ * Relative error ≈ 1 ulp.
+ */
+export function emitExp(f: FunctionBuilder, x: Local, out: Local, n: Local, r: Local): void {
+  // pmin/pmax: one instruction each on x86 (min/max's NaN and ±0 rules cost several); a NaN
+  // input still comes out NaN.
+  f.get(x).f32x4(88).simd("f32x4.pmin").f32x4(EXP_LOW).simd("f32x4.pmax").set(x);
+  // j = x·log2(e) + 1.5·2²³ rounds to the nearest integer n in its low mantissa bits: n = j − 1.5·2²³,
+  // and j's bits << 23 are n's (the magic's own bits shift out), so 2ⁿ = (j << 23) + bits(1.0).
+  f.get(x).f32x4(Math.LOG2E).simd("f32x4.mul").f32x4(ROUNDING_MAGIC).simd("f32x4.add").set(out);
+  f.get(out).f32x4(ROUNDING_MAGIC).simd("f32x4.sub").set(n);
   f.get(x).get(n).f32x4(LN2_HI).simd("f32x4.mul").simd("f32x4.sub");
   f.get(n).f32x4(LN2_LO).simd("f32x4.mul").simd("f32x4.sub").set(r);
   f.f32x4(EXP_POLY[0]!);
   for (const c of EXP_POLY.slice(1)) f.get(r).simd("f32x4.mul").f32x4(c).simd("f32x4.add");
   f.get(r).get(r).simd("f32x4.mul").simd("f32x4.mul").get(r).simd("f32x4.add").f32x4(1)
     .simd("f32x4.add");
-  // · 2ⁿ: n + 127 in the exponent bits.
-  f.get(n).simd("i32x4.trunc_sat_f32x4_s").i32(127).simd("i32x4.splat").simd("i32x4.add")
-    .i32(23).simd("i32x4.shl").simd("f32x4.mul").set(out);
+  f.get(out).i32(23).simd("i32x4.shl").f32x4(1).simd("i32x4.add").simd("f32x4.mul");
+  // Below the range exp is 0, as in Math.exp's float32 rounding (a softmax's −1e9 mask gives 0).
+  f.get(x).f32x4(EXP_LOW).simd("f32x4.ne").simd("v128.and").set(out);
 }
 
 /**

@@ -146,7 +146,15 @@ Deno.test({
   name: "kernels/wasm_attention: forward and gradient match the split/transpose composition",
   ...opts,
   fn() {
-    for (const [n, t, d, heads] of [[1, 1, 3, 1], [2, 5, 12, 3], [3, 7, 6, 2], [2, 50, 64, 4]]) {
+    // [3, 97, 16, 2]: 582 softmax rows of 97, enough to run on the helper threads.
+    for (
+      const [n, t, d, heads] of [[1, 1, 3, 1], [2, 5, 12, 3], [3, 7, 6, 2], [2, 50, 64, 4], [
+        3,
+        97,
+        16,
+        2,
+      ]]
+    ) {
       compare(
         `attention n=${n} t=${t} d=${d} heads=${heads}`,
         (qkv) => wasmAttention(qkv!, heads!),
@@ -163,7 +171,7 @@ Deno.test({
   name: "kernels/wasm_attention: a key-padding bias masks the padded keys like the composition",
   ...opts,
   fn() {
-    for (const [n, t, d, heads] of [[2, 5, 12, 3], [3, 9, 16, 2]]) {
+    for (const [n, t, d, heads] of [[2, 5, 12, 3], [3, 9, 16, 2], [3, 97, 8, 2]]) {
       // Sample s keeps its first t − 2·s keys (at least one); the bias is a constant mask.
       const mask = Array.from(
         { length: n! * t! },
@@ -207,6 +215,22 @@ Deno.test({
         6,
       );
     }
+    // Far tails (exp(−x²/2) below float32's range is 0: gelu = x or 0, gradient 1 or 0), NaN.
+    const far = tf.tensor([-1e4, -100, -14, -13.2, 13.2, 14, 100, 1e4, NaN, 0, -0.5, 0.5]);
+    const [y, dy] = tf.tidy(() => [
+      wasmGelu(far),
+      tf.grad((x: tf.Tensor) => tf.sum(wasmGelu(x)))(far),
+    ]);
+    const [yv, gv] = [y!.dataSync(), dy!.dataSync()];
+    assert.deepEqual(
+      [...yv.slice(4, 8)],
+      [...far.dataSync().slice(4, 8)],
+      "right tail: gelu(x) = x",
+    );
+    assert.ok([...yv.slice(0, 4)].every((v) => Math.abs(v) < 1e-30), `left tail ${yv.slice(0, 4)}`);
+    assert.deepEqual([...gv.slice(0, 8)].map((g) => Math.round(g) + 0), [0, 0, 0, 0, 1, 1, 1, 1]);
+    assert.ok(Number.isNaN(yv[8]!) && Number.isNaN(gv[8]!), "NaN in, NaN out");
+    tf.dispose([far, y!, dy!]);
   },
 });
 

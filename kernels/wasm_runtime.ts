@@ -20,6 +20,7 @@ import { ModuleBuilder } from "./wasm_asm.ts";
 import { addGemm } from "./wasm_gemm.ts";
 import { addRowKernels } from "./wasm_rows.ts";
 import { addGeluKernels } from "./wasm_gelu.ts";
+import { addSoftmaxKernel } from "./wasm_softmax.ts";
 import { addEppsPulleyKernels } from "./wasm_epps_pulley.ts";
 import { addAdamWKernel } from "./wasm_adamw.ts";
 import { addSumSquaresKernel } from "./wasm_grad_norm.ts";
@@ -140,6 +141,7 @@ export function wasmKernelModuleBytes(shared = false): Uint8Array {
     addGemm(m);
     addRowKernels(m);
     addGeluKernels(m);
+    addSoftmaxKernel(m);
     addEppsPulleyKernels(m);
     addAdamWKernel(m);
     addSumSquaresKernel(m);

@@ -81,6 +81,7 @@ export const THREADED_FUNCTIONS = [
   "ep_grad",
   "adamw",
   "softmax_grad",
+  "softmax_rows",
 ];
 
 /**
