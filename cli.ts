@@ -1,5 +1,5 @@
 /**
- * The novalab command line: `run | validate | graph | eval | sweep | report`.
+ * The novalab command line: `run | validate | graph | eval | sweep | report | cache`.
  *
  * ```sh
  * deno task run recipes/nova.yaml [--set train.steps=100] [--backend wasm] [--resume runs/nova-…]
@@ -8,6 +8,7 @@
  * deno task eval runs/nova-…               # evaluates a run's latest checkpoint
  * deno task sweep recipes/sweeps/nova_lambda.yaml [--shard 0/4] [--dry-run]
  * deno task report runs/sweeps/nova_lambda [--out dir]   # table (Markdown, CSV) and plots
+ * deno task cache recipes/nova_mimic.yaml  # decode every image into data.cache before training
  * ```
  *
  * @module
@@ -22,6 +23,9 @@ import { runPaths } from "./core/rundir.ts";
 import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
+import { sources } from "./core/components.ts";
+import { formatCacheStats } from "./data/decoded_cache.ts";
+import { warmDecodedCache } from "./data/warm_cache.ts";
 import { writeRunReport } from "./eval/run_report.ts";
 import { writeSweepReport } from "./report/write.ts";
 import { parseShard } from "./sweep/expand.ts";
@@ -92,6 +96,42 @@ export function buildProgram(): Command {
     .addOption(setOption())
     .action(async (recipePath: string, opts) => {
       console.log(formatRecipeYaml(await loadRunnable(recipePath, opts.set)));
+    });
+
+  program.command("cache").argument("<recipe>", "recipe YAML file")
+    .description(
+      "decode every image of the recipe's data source into its decoded-image cache " +
+        "(data.cache), so training reads from the first epoch on",
+    )
+    .addOption(setOption())
+    .option("--splits <names>", "comma-separated splits (default: every split)")
+    .action(async (recipePath: string, opts) => {
+      const recipe = await loadRunnable(recipePath, opts.set);
+      await initBackend("cpu");
+      const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
+        seed: recipe.seed,
+        cacheDir: defaultCacheDir(),
+      });
+      try {
+        const { splits, stats } = await warmDecodedCache(source, {
+          splits: opts.splits?.split(",").map((s: string) => s.trim()),
+          onProgress: (split, done, total) =>
+            Deno.stderr.writeSync(
+              new TextEncoder().encode(
+                `\r${split}: ${done}/${total} images${done >= total ? "\n" : ""}`,
+              ),
+            ),
+        });
+        for (const s of splits) {
+          console.log(
+            `${s.split}: ${s.images} images in ${s.seconds.toFixed(1)} s ` +
+              `(${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)`,
+          );
+        }
+        console.log(formatCacheStats(stats));
+      } finally {
+        source.dispose();
+      }
     });
 
   program.command("graph").argument("<recipe>", "recipe YAML file")

@@ -72,8 +72,8 @@ export {
   type RawPixels,
 } from "./decode.ts";
 export {
-  type CacheEntry,
   type CachedDecodeJob,
+  type CacheEntry,
   cacheStatsOf,
   decodeCachedInto,
   type DecodedCacheStats,

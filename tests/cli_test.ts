@@ -1,6 +1,10 @@
-/** The command line: validate prints the resolved recipe; graph prints Mermaid; errors are clear. */
+/**
+ * The command line: validate prints the resolved recipe; graph prints Mermaid; cache fills the
+ * decoded-image cache; errors are clear.
+ */
 import assert from "node:assert/strict";
 import { buildProgram } from "../cli.ts";
+import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "../data/fixtures.ts";
 
 async function capture(args: string[]): Promise<string> {
   const lines: string[] = [];
@@ -54,3 +58,56 @@ Deno.test("cli: a bad --set is an error naming the override", async () => {
     /--set train\.stepz=7.*stepz/s,
   );
 });
+
+Deno.test({
+  name: "cli: cache decodes a recipe's images into data.cache once; a rerun reads them all back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab_cli_cache_" });
+    const previous = Deno.env.get("NOVALAB_CACHE");
+    Deno.env.set("NOVALAB_CACHE", `${dir}/cache`);
+    try {
+      await writeMimicFixture(`${dir}/mimic`, mimicStudies(6));
+      const sets = [`data.root=${dir}/mimic`, `data.reports=${dir}/mimic`, "data.size=16"]
+        .flatMap((s) => ["--set", s]);
+      await assert.rejects(
+        () => capture(["cache", "recipes/nova_mimic.yaml", ...sets]),
+        /no decoded-image cache.*data\.cache: true/s,
+      );
+      const cached = [...sets, "--set", "data.cache=true"];
+      const first = await capture(["cache", "recipes/nova_mimic.yaml", ...cached]);
+      assert.match(first, /^train: 4 images in/m);
+      assert.match(first, /cache .*\/cache\/decoded: 0 images read, 6 decoded and stored$/m);
+      const again = await capture([
+        "cache",
+        "recipes/nova_mimic.yaml",
+        ...cached,
+        "--splits",
+        "train",
+      ]);
+      assert.doesNotMatch(again, /^val:/m);
+      assert.match(again, /: 4 images read, 0 decoded and stored$/m);
+      await assert.rejects(
+        () => capture(["cache", "recipes/nova_mimic.yaml", ...cached, "--splits", "dev"]),
+        /no split "dev"; its splits: train, val, test/,
+      );
+    } finally {
+      if (previous === undefined) Deno.env.delete("NOVALAB_CACHE");
+      else Deno.env.set("NOVALAB_CACHE", previous);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** `n` single-image MIMIC studies: the last two are `validate` and `test`, the rest `train`. */
+function mimicStudies(n: number): MimicFixtureStudy[] {
+  return Array.from({ length: n }, (_, i) => ({
+    subject: `1${String(i).padStart(7, "0")}`,
+    study: `5${String(i).padStart(7, "0")}`,
+    split: i < n - 2 ? "train" : i < n - 1 ? "validate" : "test",
+    report: mimicReport({ findings: "clear lungs.", impression: "no acute process." }),
+    images: [{ dicom: `d${i}`, view: "PA", value: 0.2 + 0.05 * i }],
+    labels: { Edema: "0.0" },
+  }));
+}
