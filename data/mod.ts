@@ -146,3 +146,4 @@ export {
   type StreamSample,
   type WdsFields,
 } from "./webdataset_stream.ts";
+export { warmDecodedCache, type WarmOptions, type WarmSplit } from "./warm_cache.ts";
