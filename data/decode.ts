@@ -113,14 +113,24 @@ export async function decodePixels(
 
 /**
  * Writes raw pixels into `out` at `offset` as floats in `[0, 1]` (8-bit ÷ 255,
- * 16-bit ÷ 65535).
+ * 16-bit ÷ 65535); with `replicate: 3`, each value is written three times
+ * (a greyscale image stored with one channel, delivered as R = G = B).
  *
  * @param data Pixels from {@link decodePixels}.
- * @param at The destination array and the offset of the first value.
+ * @param at The destination array, the offset of the first value, and the copies per value.
  */
-export function pixelsToUnit(data: RawPixels, at: { out: Float32Array; offset: number }): void {
+export function pixelsToUnit(
+  data: RawPixels,
+  at: { out: Float32Array; offset: number; replicate?: 1 | 3 },
+): void {
   const scale = data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
   const { out, offset } = at;
+  if (at.replicate === 3) {
+    for (let i = 0, o = offset; i < data.length; i++, o += 3) {
+      out[o] = out[o + 1] = out[o + 2] = data[i]! * scale;
+    }
+    return;
+  }
   for (let i = 0; i < data.length; i++) out[offset + i] = data[i]! * scale;
 }
 

@@ -18,8 +18,14 @@
  * (other runs sharing the cache) never see half an entry. When the cache cannot
  * be written (read-only, disk full) the run warns once and goes on decoding.
  *
+ * Greyscale images decoded to three channels (R = G = B everywhere: every
+ * radiograph) are stored with one channel and replicated when read, a third
+ * of the space.
+ *
  * Entry layout: `novalab-pixels 1\n`, the key as one JSON line, the bit depth
- * (`8` or `16`) and a newline, then `H·W·C` pixels (16-bit little-endian).
+ * (`8` or `16`, then `g` when stored as one channel of a three-channel
+ * decode) and a newline, then `H·W·C` pixels (`H·W` with `g`; 16-bit
+ * little-endian).
  *
  * @module
  */
@@ -54,6 +60,14 @@ export interface CacheEntry {
   file: string;
   /** Whether the entry's file existed when the entry was looked up. */
   present: boolean;
+}
+
+/** Pixels read from an entry: the stored values and how often each is repeated (3: grey as RGB). */
+export interface StoredPixels {
+  /** The stored values. */
+  data: RawPixels;
+  /** Copies of each value in the decoded image: 1, or 3 for a grey image stored with one channel. */
+  replicate: 1 | 3;
 }
 
 /** The identity of a source image: its file, and the member inside it for archives. */
@@ -138,7 +152,7 @@ export class DecodedImageCache {
    * The entry's pixels, or `undefined` when it is absent or does not match
    * (then the caller decodes and {@link write}s it again).
    */
-  async read(entry: CacheEntry): Promise<RawPixels | undefined> {
+  async read(entry: CacheEntry): Promise<StoredPixels | undefined> {
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(entry.file);
@@ -155,8 +169,10 @@ export class DecodedImageCache {
   async write(entry: CacheEntry, pixels: RawPixels): Promise<void> {
     if (this.#writeFailed) return;
     const depth = pixels instanceof Uint16Array ? 16 : 8;
-    const header = encoder.encode(`${MAGIC}${entry.key}\n${depth}\n`);
-    const body = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+    const grey = this.#decode.channels === 3 ? greyChannel(pixels) : undefined;
+    const stored = grey ?? pixels;
+    const header = encoder.encode(`${MAGIC}${entry.key}\n${depth}${grey ? "g" : ""}\n`);
+    const body = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
     const dir = join(entry.file, "..");
     const tmp = `${entry.file}.${crypto.randomUUID()}.tmp`;
     try {
@@ -194,23 +210,38 @@ export class DecodedImageCache {
   }
 
   /** The pixels of an entry's bytes when its header and length match `key`. */
-  #parse(bytes: Uint8Array, key: string): RawPixels | undefined {
+  #parse(bytes: Uint8Array, key: string): StoredPixels | undefined {
     const magic = encoder.encode(MAGIC);
     if (bytes.length < magic.length || magic.some((b, i) => bytes[i] !== b)) return undefined;
     const keyEnd = bytes.indexOf(10, magic.length);
     const depthEnd = keyEnd < 0 ? -1 : bytes.indexOf(10, keyEnd + 1);
     if (depthEnd < 0) return undefined;
     if (decoder.decode(bytes.subarray(magic.length, keyEnd)) !== key) return undefined;
-    const depth = decoder.decode(bytes.subarray(keyEnd + 1, depthEnd));
+    const tag = decoder.decode(bytes.subarray(keyEnd + 1, depthEnd));
+    const replicate = tag.endsWith("g") && this.#decode.channels === 3 ? 3 : 1;
+    const depth = replicate === 3 ? tag.slice(0, -1) : tag;
     const { height, width, channels } = this.#decode;
-    const count = height * width * channels;
+    const count = (height * width * channels) / replicate;
     const body = bytes.subarray(depthEnd + 1);
-    if (depth === "8" && body.length === count) return body;
+    if (depth === "8" && body.length === count) return { data: body, replicate };
     if (depth === "16" && body.length === 2 * count) {
-      return new Uint16Array(body.slice().buffer); // copied: the entry's offset may be odd
+      // Copied: the entry's offset may be odd.
+      return { data: new Uint16Array(body.slice().buffer), replicate };
     }
     return undefined;
   }
+}
+
+/** The first channel of interleaved RGB pixels when R = G = B everywhere, else `undefined`. */
+export function greyChannel(pixels: RawPixels): RawPixels | undefined {
+  for (let i = 0; i < pixels.length; i += 3) {
+    if (pixels[i] !== pixels[i + 1] || pixels[i] !== pixels[i + 2]) return undefined;
+  }
+  const grey = pixels instanceof Uint16Array
+    ? new Uint16Array(pixels.length / 3)
+    : new Uint8Array(pixels.length / 3);
+  for (let i = 0, j = 0; j < grey.length; i += 3, j++) grey[j] = pixels[i]!;
+  return grey;
 }
 
 /** One image to decode into a batch through the cache. */
@@ -236,7 +267,7 @@ export async function decodeCachedInto(
 ): Promise<void> {
   const entry = cache.entryFor(job.source);
   const stored = entry.present ? await cache.read(entry) : undefined;
-  if (stored) return pixelsToUnit(stored, job.target);
+  if (stored) return pixelsToUnit(stored.data, { ...job.target, replicate: stored.replicate });
   const input = typeof job.input === "function" ? await job.input() : job.input;
   const pixels = await decodePixels(input, job.target);
   pixelsToUnit(pixels, job.target);

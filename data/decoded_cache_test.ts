@@ -3,7 +3,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { BatchOptions } from "../core/types.ts";
 import { decodedCacheDir, type FileSourceParams } from "./assemble.ts";
 import { decodeImage, type DecodeOptions } from "./decode.ts";
-import { decodeCachedInto, DecodedImageCache, formatCacheStats } from "./decoded_cache.ts";
+import {
+  decodeCachedInto,
+  DecodedImageCache,
+  formatCacheStats,
+  greyChannel,
+} from "./decoded_cache.ts";
 import { writeImage } from "./fixtures.ts";
 import { createImageFolderSource } from "./image_folder.ts";
 import { writeTarShard } from "./tar_samples.ts";
@@ -41,20 +46,29 @@ const direct = async (path: string, options: DecodeOptions = decode) =>
 
 Deno.test("decoded cache: stores once, reads back the decoder's exact pixels (8- and 16-bit)", async () => {
   await withDir(async (dir) => {
-    const files = [`${dir}/a.jpg`, `${dir}/b.png`];
+    const files = [`${dir}/a.jpg`, `${dir}/b.png`, `${dir}/c.jpg`];
     await writeImage(files[0]!, { size: [20, 15], value: 0.3 });
     await writeImage(files[1]!, { size: 16, value: 0.7, deep: true, channels: 1 });
+    await writeImage(files[2]!, { size: 24, value: 0.4, channels: 1 });
     const cache = await DecodedImageCache.open(`${dir}/cache`, decode);
     for (const f of files) assert.deepEqual(await viaCache(cache, f), await direct(f));
     assert.deepEqual({ ...cache.stats(), dir: "" }, {
       dir: "",
       hits: 0,
-      stored: 2,
+      stored: 3,
       invalid: 0,
       writeFailed: false,
     });
     for (const f of files) assert.deepEqual(await viaCache(cache, f), await direct(f));
-    assert.equal(cache.stats().hits, 2);
+    assert.equal(cache.stats().hits, 3);
+    // Grey images (16-bit PNG, 8-bit JPEG) decoded to RGB are stored with one channel: a third.
+    const pixels = decode.height * decode.width * decode.channels;
+    const sizes = files.map((f) => Deno.statSync(cache.entryFor({ path: f }).file).size);
+    assert.ok(sizes[0]! > pixels && sizes[0]! < pixels + 600, `colour entry ${sizes[0]} bytes`);
+    assert.ok(
+      sizes[1]! > (2 * pixels) / 3 && sizes[1]! < (2 * pixels) / 3 + 600,
+      `grey ${sizes[1]}`,
+    );
     // A second process (another cache object on the same directory) reads the same entries.
     const again = await DecodedImageCache.open(`${dir}/cache`, decode);
     assert.deepEqual(await viaCache(again, files[1]!), await direct(files[1]!));
@@ -130,6 +144,12 @@ Deno.test("decoded cache: a missing source throws NotFound; an unwritable cache 
       /cannot create the decoded-image cache directory .*set cache: false/,
     );
   });
+});
+
+Deno.test("decoded cache: greyChannel keeps one channel only when R = G = B everywhere", () => {
+  assert.deepEqual(greyChannel(Uint8Array.from([5, 5, 5, 9, 9, 9])), Uint8Array.from([5, 9]));
+  assert.deepEqual(greyChannel(Uint16Array.from([700, 700, 700])), Uint16Array.from([700]));
+  assert.equal(greyChannel(Uint8Array.from([5, 5, 5, 9, 9, 8])), undefined);
 });
 
 Deno.test("decoded cache: `cache` setting → directory", () => {

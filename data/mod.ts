@@ -79,7 +79,9 @@ export {
   type DecodedCacheStats,
   DecodedImageCache,
   formatCacheStats,
+  greyChannel,
   type SourceIdentity,
+  type StoredPixels,
 } from "./decoded_cache.ts";
 export { FASHION_MNIST_DIR, moduleEntries, sourceEntries } from "./entries.ts";
 export {
