@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { setWasmKernelsEnabled, type WasmKernels, wasmKernels } from "./wasm_runtime.ts";
+import { installLeadingSums, restoreStockSums } from "./wasm_sum.ts";
 
 /** A novalab WASM kernel: name and function of (inputs, attributes, kernels). */
 export interface WasmKernelSpec {
@@ -68,17 +69,25 @@ export function restoreWasmIdentity(): void {
 
 /**
  * Turns novalab's WASM kernels on or off for this process (A/B runs): off also
- * puts the copying `Identity` back, so the ops run exactly as stock tfjs.
+ * puts the copying `Identity` and the stock `Sum`/`Mean` back, so the ops run
+ * exactly as stock tfjs.
  * `undefined` returns to the environment's choice (`NOVALAB_WASM_KERNELS`).
  */
 export function useWasmKernels(on: boolean | undefined): void {
   setWasmKernelsEnabled(on);
-  if (on === false) restoreWasmIdentity();
+  if (on === false) {
+    restoreWasmIdentity();
+    restoreStockSums();
+  }
 }
 
-/** Registers `specs` for the wasm backend unless already done (and shares `Identity`). */
+/**
+ * Registers `specs` for the wasm backend unless already done (and shares
+ * `Identity`, and sums over leading axes in one pass: `kernels/wasm_sum.ts`).
+ */
 export function registerWasmKernels(specs: WasmKernelSpec[]): void {
   shareWasmIdentity();
+  installLeadingSums();
   for (const spec of specs) {
     if (registered.has(spec.name)) continue;
     if (!tf.getKernel(spec.name, "wasm")) {
