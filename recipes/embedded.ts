@@ -400,6 +400,10 @@ data:
   channels: 3
   fit: cover
   concurrency: 256 # ≥ train.batch: the whole next batch decodes during the step
+  # Decoded-image cache: each radiograph is decoded once (≈ 10 ms a core at full size), later
+  # epochs read 50 KB back (grey, stored with one channel): ≈ 12 GB for the frontal views under
+  # .cache/novalab/decoded. Fill it first with \`deno task cache recipes/nova_mimic.yaml --set …\`.
+  cache: true
   bad_input: skip
 train:
   steps: 30000

@@ -72,7 +72,7 @@ Deno.test({
       const sets = [`data.root=${dir}/mimic`, `data.reports=${dir}/mimic`, "data.size=16"]
         .flatMap((s) => ["--set", s]);
       await assert.rejects(
-        () => capture(["cache", "recipes/nova_mimic.yaml", ...sets]),
+        () => capture(["cache", "recipes/nova_mimic.yaml", ...sets, "--set", "data.cache=false"]),
         /no decoded-image cache.*data\.cache: true/s,
       );
       const cached = [...sets, "--set", "data.cache=true"];
