@@ -74,7 +74,10 @@ function softmaxRows(): FunctionBuilder {
       });
       at(rx, jb);
       L.load().f.get(m);
-      L.op("max").f.set(m);
+      // pmax (one x86 instruction; `max`'s NaN rules cost several): a NaN logit is skipped
+      // here and makes its row NaN through exp(NaN − max).
+      if (L.w === 4) f.simd("f32x4.pmax").set(m);
+      else L.op("max").f.set(m);
     });
     f.get(m4).lane(0).get(m4).lane(1).op("f32.max").get(m4).lane(2).op("f32.max")
       .get(m4).lane(3).op("f32.max").get(m1).op("f32.max").set(mx);
