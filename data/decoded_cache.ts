@@ -108,9 +108,12 @@ export class DecodedImageCache {
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {
+      const permission = e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied;
       throw new Error(
         `data.cache: cannot create the decoded-image cache directory "${dir}": ` +
-          `${(e as Error).message}; choose a writable directory or set cache: false`,
+          `${(e as Error).message}; choose a writable directory or set cache: false` +
+          (permission ? ` (or give Deno --allow-write for it)` : ""),
       );
     }
     return new DecodedImageCache(dir, decode, `vips ${versions.vips ?? "unknown"}`);
