@@ -9,6 +9,8 @@ import {
   formatCacheStats,
   greyChannel,
 } from "./decoded_cache.ts";
+import { BadInputLog } from "./bad_input.ts";
+import { FileImageSource } from "./file_source.ts";
 import { writeImage } from "./fixtures.ts";
 import { createImageFolderSource } from "./image_folder.ts";
 import { writeTarShard } from "./tar_samples.ts";
@@ -234,5 +236,25 @@ Deno.test("decoded cache: webdataset members are cached per shard and key", asyn
     }
     expected.image.dispose();
     plain.dispose();
+  });
+});
+
+Deno.test("decoded cache: a custom reader and the cache do not combine (entries key local files)", async () => {
+  await withDir(async (dir) => {
+    const cache = await DecodedImageCache.open(`${dir}/cache`, decode);
+    assert.throws(
+      () =>
+        new FileImageSource({
+          name: "remote",
+          classNames: [],
+          splits: { train: [] },
+          decode,
+          concurrency: 1,
+          log: new BadInputLog("remote", { policy: "fail" }),
+          read: (path) => Deno.readFile(path),
+          cache,
+        }),
+      /remote: a custom read function and the decoded-image cache do not combine/,
+    );
   });
 });

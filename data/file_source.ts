@@ -81,7 +81,7 @@ export interface FileSourceOptions {
   log: BadInputLog;
   /** Reads a file's bytes (default: sharp reads the path itself, off the main thread). */
   read?: (path: string) => Promise<Uint8Array>;
-  /** Decoded-image cache (`data.cache`): images decoded once, read back afterwards. */
+  /** Decoded-image cache (`data.cache`): images decoded once, read back afterwards (not with `read`). */
   cache?: DecodedImageCache;
 }
 
@@ -132,6 +132,12 @@ export class FileImageSource implements FileBackedSource {
    * @param options See {@link FileSourceOptions}.
    */
   constructor(options: FileSourceOptions) {
+    if (options.read && options.cache) {
+      throw new Error(
+        `${options.name}: a custom read function and the decoded-image cache do not combine ` +
+          "(cache entries are keyed by each local file's size and modification time); drop one",
+      );
+    }
     this.name = options.name;
     this.classNames = options.classNames;
     this.labelNames = options.labelNames ?? [];
@@ -213,13 +219,7 @@ export class FileImageSource implements FileBackedSource {
   async #decode(path: string, slot: { out: Float32Array; offset: number }): Promise<void> {
     const { cache, read, decode } = this.#options;
     const target = { ...decode, ...slot, path };
-    if (cache) {
-      return decodeCachedInto(cache, {
-        source: { path },
-        input: read ? () => read(path) : path,
-        target,
-      });
-    }
+    if (cache) return decodeCachedInto(cache, { source: { path }, input: path, target });
     return decodeInto(read ? await read(path) : path, target);
   }
 
