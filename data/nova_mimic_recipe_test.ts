@@ -2,14 +2,15 @@
  * recipes/nova_mimic.yaml end to end on a generated MIMIC-CXR-shaped tree and
  * a tiny BERT folder standing in for Bio_ClinicalBERT: the recipe validates,
  * builds (mimic_cxr source, ViT-S/16 narrowed to one block, hf_text tower) and
- * trains two steps with finite losses. Needs --allow-ffi (sharp, onnxruntime).
+ * trains two steps with finite losses, then runs its evaluation (zero-shot
+ * multi-label AUROC from the CheXpert labels). Needs --allow-ffi (sharp, onnxruntime).
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "../core/builtins.ts";
 import { initBackend } from "../core/backend.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
-import { buildRecipe } from "../core/run.ts";
+import { buildRecipe, evaluateRecipe } from "../core/run.ts";
 import { Trainer } from "../core/trainer.ts";
 import { writeTinyBertFolder } from "../models/tiny_hf_model.ts";
 import type { FileBackedSource } from "./file_source.ts";
@@ -59,6 +60,8 @@ Deno.test({
       const recipe = await loadRunnable("recipes/nova_mimic.yaml", [
         ...novaMimicFixtureOverrides(dir),
         "train.steps=2",
+        "eval[0].split=val", // the fixture's val studies hold a positive and a negative Edema
+        "eval[0].bootstrap=0",
       ]);
       const { source, graph } = await buildRecipe(recipe, `${dir}/cache`);
       // 24 frontal images; study 3 has no report; 4 validate/test → 19 train.
@@ -80,6 +83,11 @@ Deno.test({
       const out = await graph.inference({ seed: 0 }).run("pred", { image: batch.image });
       assert.deepEqual(out.shape, [1, 2, 64]);
       tf.dispose([out, batch.image]);
+      // The recipe's eval: zero-shot multi-label AUROC from the batches' CheXpert labels.
+      const metrics = (await evaluateRecipe(recipe, graph, source)).zero_shot_binary!;
+      assert.equal(metrics.n, 2);
+      assert.equal(metrics["positives/Edema"], 1);
+      assert.ok(metrics["auroc/Edema"]! >= 0 && metrics["auroc/Edema"]! <= 1);
       graph.dispose();
       source.dispose();
     } finally {

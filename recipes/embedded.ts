@@ -374,8 +374,10 @@ eval:
 #   learnable projection; (1−λ)·MSE + λ·SIGReg, λ = 0.05. Steps, batch, lr and the views'
 #   augmentation are reconstructions (recon.), not confirmed by the paper.
 # Expect: this recipe needs the real data and a GPU; the paper reports zero-shot AUROC on
-#   MIMIC-CXR / CheXpert / ChestX-ray14 with low seed spread — novalab has no multi-label AUROC
-#   evaluator yet (labels reach batches as \`labels\`, see docs/data.md). On the generated
+#   MIMIC-CXR / CheXpert / ChestX-ray14 with low seed spread. \`eval\` scores the official MIMIC-CXR
+#   test split the CheXzero way (zero_shot_binary: "{finding}" against "no {finding}", AUROC with
+#   bootstrap CIs, MCC, F1) on the five CheXpert competition findings (recon.: the paper's exact
+#   prompts and findings are not given); no novalab number on the real data yet. On the generated
 #   MIMIC-shaped fixture (data/nova_mimic_recipe_test.ts) it builds and trains end to end.
 # Needs: MIMIC-CXR-JPG under data.root (files/, mimic-cxr-2.0.0-{metadata,split,chexpert}.csv.gz),
 #   the MIMIC-CXR reports tree (files/pXX/pSUBJECT/sSTUDY.txt) under data.reports, and the
@@ -431,6 +433,14 @@ nodes:
 losses:
   - { kind: prediction, inputs: { pred: pred, target: text }, weight: "1 - \${lambda}" }
   - { kind: sigreg, inputs: { x: [pred, text] }, weight: "\${lambda}", slices: 1024 }
+eval:
+  - kind: zero_shot_binary
+    image: pred
+    text: text
+    split: test
+    positive: ["{}"]
+    negative: ["no {}"]
+    findings: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]
 `,
   "siglip.yaml": `# SigLIP — sigmoid loss for language–image pre-training.
 # Paper: Zhai et al., "Sigmoid Loss for Language Image Pre-Training" (arXiv 2303.15343).
