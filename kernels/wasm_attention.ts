@@ -13,7 +13,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import type { Tensor } from "../core/tensor.ts";
 import { constantKeyBiasAttention, type KeyBiasedAttention } from "./attention_grad.ts";
 import { GEMM_A_COLUMNS, gemmScratchFloats } from "./wasm_gemm.ts";
