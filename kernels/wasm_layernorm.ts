@@ -4,7 +4,8 @@
  * in place of the op composition's ~10 forward and ~25 backward kernels:
  *
  * - forward `[x, γ, β] → [y, μ, 1/σ]` (two-pass mean and variance per row;
- *   the row statistics are kept for the backward pass);
+ *   the row statistics are kept for the backward pass), rows cut over the
+ *   helper threads;
  * - backward `[x, γ, dy, μ, 1/σ] → [dx, dγ, dβ]` with
  *   `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ`, `ĝ = dy·γ`, `x̂ = (x − μ)/σ`.
  *
@@ -21,9 +22,12 @@ import {
   runWasmKernel,
   type WasmKernelSpec,
 } from "./wasm_register.ts";
+import { cutRanges } from "./wasm_threads.ts";
 
 /** Kernel name of the forward pass. */
 export const WASM_LAYER_NORM = "NovalabWasmLayerNorm";
+/** Floats below which the forward pass runs on one thread (waking a helper costs microseconds). */
+const MIN_SPLIT_FLOATS = 1 << 15;
 /** Kernel name of the backward pass. */
 export const WASM_LAYER_NORM_GRAD = "NovalabWasmLayerNormGrad";
 
@@ -43,11 +47,26 @@ const forwardKernel: WasmKernelSpec = {
       k.backend.makeOutput([rows], "float32"),
       k.backend.makeOutput([rows], "float32"),
     ];
-    k.fns.layer_norm!(
-      ...[x!, gamma!, beta!, ...outs].map((t) => k.address(t)),
-      rows,
-      d,
-      eps,
+    const [xa, ga, ba, ya, ma, ra] = [x!, gamma!, beta!, ...outs].map((t) => k.address(t));
+    if (!k.threads || rows * d < MIN_SPLIT_FLOATS) {
+      k.fns.layer_norm!(xa, ga, ba, ya, ma, ra, rows, d, eps);
+      return outs;
+    }
+    // Rows are independent: each thread normalises a range of them (same values as one thread).
+    k.threads.parallel(
+      "layer_norm",
+      (threads) =>
+        cutRanges(rows, threads, 1).map(([start, count]) => [
+          xa! + 4 * start * d,
+          ga!,
+          ba!,
+          ya! + 4 * start * d,
+          ma! + 4 * start,
+          ra! + 4 * start,
+          count,
+          d,
+          eps,
+        ]),
     );
     return outs;
   },

@@ -82,6 +82,7 @@ export const THREADED_FUNCTIONS = [
   "adamw",
   "softmax_grad",
   "softmax_rows",
+  "layer_norm",
 ];
 
 /**

@@ -14,6 +14,7 @@ import { type ProductShape, rowMajorGemmCall, takeBits } from "./testing_cases.t
 import { wasmLinear, wasmMatMul } from "./wasm_matmul.ts";
 import { wasmAttention } from "./wasm_attention.ts";
 import { wasmGelu } from "./wasm_gelu.ts";
+import { wasmLayerNorm } from "./wasm_layernorm.ts";
 import { EPPS_PULLEY } from "./epps_pulley.ts";
 import { eppsPulley } from "../losses/epps_pulley.ts";
 import { profileKernels } from "../bench/kernel_profile.ts";
@@ -186,6 +187,29 @@ Deno.test({
     profiler.detach();
     assert.ok(calls.get(EPPS_PULLEY), "the fused Epps–Pulley kernel ran");
     tf.dispose([x, u, u9]);
+  },
+});
+
+Deno.test({
+  name: "WASM kernels over threads: LayerNorm's rows cut over threads, as on one thread",
+  ignore: !threaded,
+  ...opts,
+  async fn() {
+    const helpers = wasmKernels().threads!;
+    await helpers.whenStarted();
+    // 700 rows of 61: the forward pass is cut into row ranges (61 = 15·4 + 1, a scalar tail).
+    const x = tf.tensor(values(700 * 61, 21).map((v) => 3 * v + 1), [700, 61]);
+    const g = tf.tensor(values(61, 22), [61]), b = tf.tensor(values(61, 23), [61]);
+    const w = tf.tensor(values(700 * 61, 24), [700, 61]);
+    const run = (): Uint32Array[] => {
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(wasmLayerNorm(a, gg, bb, 1e-5), w))
+      )([x, g, b]);
+      const y = wasmLayerNorm(x, g, b, 1e-5);
+      return takeBits([value, ...grads, y]);
+    };
+    assertSameOnOneThread(helpers, run);
+    tf.dispose([x, g, b, w]);
   },
 });
 
