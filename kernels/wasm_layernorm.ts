@@ -7,7 +7,8 @@
  *   the row statistics are kept for the backward pass), rows cut over the
  *   helper threads;
  * - backward `[x, γ, dy, μ, 1/σ] → [dx, dγ, dβ]` with
- *   `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ`, `ĝ = dy·γ`, `x̂ = (x − μ)/σ`.
+ *   `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ`, `ĝ = dy·γ`, `x̂ = (x − μ)/σ`,
+ *   blocks of rows cut over the helper threads (`kernels/wasm_row_parts.ts`).
  *
  * Values equal the composition (`kernels/layernorm.ts`) within float32
  * rounding.
@@ -23,6 +24,7 @@ import {
   type WasmKernelSpec,
 } from "./wasm_register.ts";
 import { cutRanges } from "./wasm_threads.ts";
+import { runBlockParts, threadedRows } from "./wasm_row_parts.ts";
 
 /** Kernel name of the forward pass. */
 export const WASM_LAYER_NORM = "NovalabWasmLayerNorm";
@@ -81,13 +83,23 @@ const backwardKernel: WasmKernelSpec = {
       k.backend.makeOutput([d], "float32"),
       k.backend.makeOutput([d], "float32"),
     ];
-    const blk = k.scratch(2 * d);
-    k.fns.layer_norm_grad!(
-      ...[x!, gamma!, dy!, mean!, rstd!, ...outs].map((t) => k.address(t)),
+    const [xa, ga, ya, ma, ra, dxa, dga, dba] = [x!, gamma!, dy!, mean!, rstd!, ...outs].map((t) =>
+      k.address(t)
+    ) as number[];
+    if (!threadedRows(k, rows, d)) {
+      k.fns.layer_norm_grad!(xa, ga, ya, ma, ra, dxa, dga, dba, rows, d, k.scratch(2 * d));
+      return outs;
+    }
+    runBlockParts(k, {
+      fn: "layer_norm_grad_parts",
       rows,
-      d,
-      blk,
-    );
+      width: 2 * d,
+      args: (start, count, parts) => {
+        const [row, stat] = [4 * start * d, 4 * start];
+        return [xa! + row, ga!, ya! + row, ma! + stat, ra! + stat, dxa! + row, parts, count, d];
+      },
+      sums: [dga!, dba!],
+    });
     return outs;
   },
 };

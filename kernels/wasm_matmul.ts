@@ -22,6 +22,7 @@ import {
   runWasmKernel,
   type WasmKernelSpec,
 } from "./wasm_register.ts";
+import { runBlockParts, threadedRows } from "./wasm_row_parts.ts";
 
 /** Kernel name of the product `op(a)·op(b) (+ bias) (ReLU)`. */
 export const WASM_MATMUL = "NovalabWasmMatMul";
@@ -110,16 +111,23 @@ const biasGradKernel: WasmKernelSpec = {
     const rows = cols === 0 ? 0 : dy!.shape.reduce((p, d) => p * d, 1) / cols;
     const sums = k.backend.makeOutput([cols], "float32");
     const masked = y ? k.backend.makeOutput(dy!.shape, "float32") : undefined;
-    const blk = k.scratch(cols);
-    k.fns.grad_prologue!(
-      k.address(dy!),
-      y ? k.address(y) : 0,
-      masked ? k.address(masked) : 0,
+    const [dya, ya, outa] = [k.address(dy!), y ? k.address(y) : 0, masked ? k.address(masked) : 0];
+    if (!threadedRows(k, rows, cols)) {
+      k.fns.grad_prologue!(dya, ya, outa, rows, cols, k.address(sums), k.scratch(cols));
+      return masked ? [masked, sums] : [sums];
+    }
+    const at = (base: number, start: number) => (base ? base + 4 * start * cols : 0);
+    runBlockParts(k, {
+      fn: "grad_prologue_parts",
       rows,
-      cols,
-      k.address(sums),
-      blk,
-    );
+      width: cols,
+      args: (
+        start,
+        count,
+        parts,
+      ) => [at(dya, start), at(ya, start), at(outa, start), count, cols, parts],
+      sums: [k.address(sums)],
+    });
     return masked ? [masked, sums] : [sums];
   },
 };

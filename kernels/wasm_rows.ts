@@ -13,6 +13,10 @@
  * - `layer_norm(x, γ, β, y, μ, r, rows, d, eps)`: `y = (x − μ)·r·γ + β`,
  *   `r = 1/√(var + eps)`, keeping μ and r per row.
  * - `layer_norm_grad(x, γ, dy, μ, r, dx, dγ, dβ, rows, d, blk)`: `blk`: 2·`d` floats.
+ * - `grad_prologue_parts(dy, y, out, rows, cols, parts)` and
+ *   `layer_norm_grad_parts(x, γ, dy, μ, r, dx, parts, rows, d)`: the threaded forms, each
+ *   block's column sums left in its own slot of `parts` (`cols`, `2·d` floats per block) for
+ *   the caller to add in block order (`kernels/wasm_row_parts.ts`).
  *
  * @module
  */
@@ -43,13 +47,25 @@ function rowBlocks(
   });
 }
 
-function gradPrologue(): FunctionBuilder {
-  const f = new FunctionBuilder(Array(7).fill("i32"));
-  const [dy, y, out, rows, cols, sums, blk] = [...Array(7).keys()].map((i) => f.param(i));
+/**
+ * `grad_prologue`, or with `parts` `grad_prologue_parts(dy, y, out, rows, cols, parts)`: the
+ * same rows, but each block's column sums are left in their own `cols` floats at `parts`
+ * (block after block) instead of being added into `sums` — the threaded form, whose caller
+ * adds the blocks in order (so the totals are those of one thread).
+ */
+function gradPrologue(parts = false): FunctionBuilder {
+  const f = new FunctionBuilder(Array(parts ? 6 : 7).fill("i32"));
+  const p = [...Array(parts ? 6 : 7).keys()].map((i) => f.param(i));
+  const [dy, y, out, rows, cols] = p as [Local, Local, Local, Local, Local];
+  const sums = p[5]!, blk = parts ? f.local("i32") : p[6]!;
   const off = f.local("i32");
   const perWidth = (L: Lanes) => ({ g: f.local(L.type), m: f.local(L.type) });
-  zeroFloats(f, sums, cols);
-  rowBlocks(f, rows, () => zeroFloats(f, blk, cols), (r) => {
+  if (parts) f.get(p[5]!).get(cols).i32(4).op("i32.mul").op("i32.sub").set(blk);
+  else zeroFloats(f, sums, cols);
+  rowBlocks(f, rows, () => {
+    if (parts) f.get(blk).get(cols).i32(4).op("i32.mul").op("i32.add").set(blk);
+    zeroFloats(f, blk, cols);
+  }, (r) => {
     f.get(r).get(cols).op("i32.mul").i32(4).op("i32.mul").set(off);
     forColumns(f, cols, perWidth, (L, jb, { g, m }) => {
       f.get(dy).get(off).op("i32.add").get(jb).op("i32.add");
@@ -67,7 +83,9 @@ function gradPrologue(): FunctionBuilder {
       L.load().f.get(g);
       L.op("add").store();
     });
-  }, () => addFloats(f, sums, blk, cols));
+  }, () => {
+    if (!parts) addFloats(f, sums, blk, cols);
+  });
   return f;
 }
 
@@ -132,16 +150,22 @@ function layerNorm(): FunctionBuilder {
   return f;
 }
 
-function layerNormGrad(): FunctionBuilder {
-  const f = new FunctionBuilder(Array(11).fill("i32"));
-  const [x, gamma, dy, mean, rstd, dx, dGamma, dBeta, rows, d, blk] = [...Array(11).keys()].map((
-    i,
-  ) => f.param(i));
+/**
+ * `layer_norm_grad`, or with `parts` `layer_norm_grad_parts(x, γ, dy, μ, r, dx, parts, rows,
+ * d)`: each block's `dγ` and `dβ` sums are left in their own `2·d` floats at `parts` (block
+ * after block) instead of being added into `dγ`, `dβ` (see {@link gradPrologue}).
+ */
+function layerNormGrad(parts = false): FunctionBuilder {
+  const n = parts ? 9 : 11;
+  const f = new FunctionBuilder(Array(n).fill("i32"));
+  const p = [...Array(n).keys()].map((i) => f.param(i));
+  const [x, gamma, dy, mean, rstd, dx] = p as [Local, Local, Local, Local, Local, Local];
+  const [rows, d] = parts ? [p[7]!, p[8]!] : [p[8]!, p[9]!];
+  const blk = parts ? f.local("i32") : p[10]!;
   const rx = f.local("i32"), rdy = f.local("i32"), rdx = f.local("i32"), bb = f.local("i32");
   const m = f.local("f32"), s = f.local("f32"), ma = f.local("f32"), mc = f.local("f32");
   const dd = f.local("f32");
   f.get(d).op("f32.convert_i32_s").set(dd);
-  f.get(blk).get(d).i32(4).op("i32.mul").op("i32.add").set(bb);
   const perWidth = (L: Lanes) => ({
     a: f.local(L.type), // Σ dy·γ
     b: f.local(L.type), // Σ dy·γ·x̂
@@ -152,9 +176,23 @@ function layerNormGrad(): FunctionBuilder {
   const L4 = new Lanes(f, 4), L1 = new Lanes(f, 1);
   const v = { 4: perWidth(L4), 1: perWidth(L1) } as const;
   const at = (base: Local, jb: Local) => f.get(base).get(jb).op("i32.add");
-  zeroFloats(f, dGamma, d);
-  zeroFloats(f, dBeta, d);
+  const blockBytes = () => f.get(d).i32(8).op("i32.mul");
+  if (parts) {
+    f.get(p[6]!);
+    blockBytes();
+    f.op("i32.sub").set(blk);
+  } else {
+    zeroFloats(f, p[6]!, d);
+    zeroFloats(f, p[7]!, d);
+    f.get(blk).get(d).i32(4).op("i32.mul").op("i32.add").set(bb);
+  }
   rowBlocks(f, rows, () => {
+    if (parts) {
+      f.get(blk);
+      blockBytes();
+      f.op("i32.add").set(blk);
+      f.get(blk).get(d).i32(4).op("i32.mul").op("i32.add").set(bb);
+    }
     zeroFloats(f, blk, d);
     zeroFloats(f, bb, d);
   }, (r) => {
@@ -200,8 +238,9 @@ function layerNormGrad(): FunctionBuilder {
       L.splat(mc).op("mul").op("sub").splat(s).op("mul").store();
     });
   }, () => {
-    addFloats(f, dGamma, blk, d);
-    addFloats(f, dBeta, bb, d);
+    if (parts) return;
+    addFloats(f, p[6]!, blk, d);
+    addFloats(f, p[7]!, bb, d);
   });
   return f;
 }
@@ -247,7 +286,9 @@ function softmaxGrad(): FunctionBuilder {
 /** Adds the row kernels to `m`, exported under the names in the module notes. */
 export function addRowKernels(m: ModuleBuilder): void {
   m.add(gradPrologue(), "grad_prologue");
+  m.add(gradPrologue(true), "grad_prologue_parts");
   m.add(softmaxGrad(), "softmax_grad");
   m.add(layerNorm(), "layer_norm");
   m.add(layerNormGrad(), "layer_norm_grad");
+  m.add(layerNormGrad(true), "layer_norm_grad_parts");
 }

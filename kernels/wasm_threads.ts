@@ -83,6 +83,8 @@ export const THREADED_FUNCTIONS = [
   "softmax_grad",
   "softmax_rows",
   "layer_norm",
+  "layer_norm_grad_parts",
+  "grad_prologue_parts",
 ];
 
 /**
