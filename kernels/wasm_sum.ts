@@ -27,9 +27,9 @@ const ours = new Map<string, tf.KernelConfig>();
 /** Rows and columns when `axes` is a leading prefix of `shape` (not every axis), else undefined. */
 export function leadingReduction(
   shape: readonly number[],
-  axis: number | number[] | undefined,
+  axis: number | number[] | null | undefined,
 ): { rows: number; cols: number; kept: number[] } | undefined {
-  if (axis === undefined) return undefined;
+  if (axis == null) return undefined; // tfjs passes `null` for "every axis"
   const axes = [axis].flat().map((a) => (a < 0 ? a + shape.length : a)).sort((a, b) => a - b);
   const a = axes.length;
   if (a === 0 || a >= shape.length || axes.some((v, i) => v !== i)) return undefined;

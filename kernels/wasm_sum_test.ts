@@ -20,8 +20,8 @@ Deno.test("kernels/wasm_sum: leadingReduction accepts a leading prefix of the ax
   assert.deepEqual(leadingReduction([4, 5, 6], 0), { rows: 4, cols: 30, kept: [5, 6] });
   assert.deepEqual(leadingReduction([4, 5, 6], [1, 0]), { rows: 20, cols: 6, kept: [6] });
   assert.deepEqual(leadingReduction([4, 5, 6], [-3, -2]), { rows: 20, cols: 6, kept: [6] });
-  for (const axis of [undefined, 1, [0, 2], [0, 1, 2], []] as const) {
-    assert.equal(leadingReduction([4, 5, 6], axis as number[] | number | undefined), undefined);
+  for (const axis of [undefined, null, 1, [0, 2], [0, 1, 2], []] as const) {
+    assert.equal(leadingReduction([4, 5, 6], axis as number[] | number | null), undefined);
   }
 });
 
