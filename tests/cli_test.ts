@@ -111,3 +111,21 @@ function mimicStudies(n: number): MimicFixtureStudy[] {
     labels: { Edema: "0.0" },
   }));
 }
+
+Deno.test("cli: an evaluation recipe extending nova_mimic switches data.kind cleanly", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "novalab_cli_transfer_" });
+  try {
+    const file = `${dir}/eval_chexpert.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `extends: [${Deno.cwd()}/recipes/nova_mimic.yaml]\n` +
+        "data: { kind: chexpert, csv: { test: /data/valid.csv }, uncertain: ignore }\n",
+    );
+    const out = await capture(["validate", file]);
+    assert.match(out, /^ {2}kind: chexpert$/m);
+    assert.doesNotMatch(out, /reports:|section:/, "none of mimic_cxr's settings remain");
+    assert.match(out, /^ {2}- kind: zero_shot_binary$/m, "the training recipe's eval stays");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

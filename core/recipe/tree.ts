@@ -93,13 +93,26 @@ export function emptyMap(loc: SourceLocation): MapNode {
   return { type: "map", entries: new Map(), loc };
 }
 
+/** The scalar `kind` of a map, if it has one. */
+function kindOf(node: MapNode): ScalarNode["value"] | undefined {
+  const kind = node.entries.get("kind")?.value;
+  return kind?.type === "scalar" ? kind.value : undefined;
+}
+
 /**
  * Deep-merges `overlay` onto `base`: maps merge key by key (recursively,
- * base keys first), anything else in `overlay` replaces what `base` had.
- * Every value keeps the location of the tree that supplied it.
+ * base keys first), anything else in `overlay` replaces what `base` had. A map
+ * whose `kind` differs from the base map's replaces it whole: its other keys
+ * belong to another kind (an evaluation recipe that extends a training recipe
+ * and switches `data.kind` from `mimic_cxr` to `chexpert` keeps none of MIMIC's
+ * settings). Every value keeps the location of the tree that supplied it.
  */
 export function mergeTrees(base: TreeNode, overlay: TreeNode): TreeNode {
   if (base.type !== "map" || overlay.type !== "map") return overlay;
+  const [baseKind, overlayKind] = [kindOf(base), kindOf(overlay)];
+  if (baseKind !== undefined && overlayKind !== undefined && baseKind !== overlayKind) {
+    return overlay;
+  }
   const entries = new Map(base.entries);
   for (const [key, entry] of overlay.entries) {
     const prior = entries.get(key);

@@ -40,6 +40,29 @@ Deno.test("mergeTrees: maps merge deeply, lists and scalars replace, locations f
   assert.deepEqual(lookupLocation(values, ["a", "missing", 3]), keys.get("a"));
 });
 
+Deno.test("mergeTrees: a map naming another kind replaces the base map whole", () => {
+  const base = parseYaml(
+    "data: { kind: mimic_cxr, root: /m, reports: /r, size: 224 }\n" +
+      "nodes: { image: { kind: vit, preset: s } }\n",
+    "train.yaml",
+  ).tree;
+  const top = parseYaml(
+    "data: { kind: chexpert, csv: { test: /c.csv } }\nnodes: { image: { kind: vit, depth: 2 } }\n",
+    "eval.yaml",
+  ).tree;
+  assert.deepEqual(toPlain(mergeTrees(base, top)), {
+    data: { kind: "chexpert", csv: { test: "/c.csv" } }, // MIMIC's keys are gone
+    nodes: { image: { kind: "vit", preset: "s", depth: 2 } }, // same kind: merged
+  });
+  const noKind = parseYaml("data: { size: 128 }\n", "size.yaml").tree;
+  assert.deepEqual((toPlain(mergeTrees(base, noKind)) as { data: unknown }).data, {
+    kind: "mimic_cxr",
+    root: "/m",
+    reports: "/r",
+    size: 128,
+  });
+});
+
 Deno.test("relocate moves every value and key; toPlain keeps __proto__ as data", () => {
   const tree = parseYaml('m: { k: [1, { j: 2 }] }\n"__proto__": 1\n', "f.yaml").tree;
   const loc = { file: "--set x", line: 0, column: 1 };
