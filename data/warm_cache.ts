@@ -1,7 +1,7 @@
 /**
  * Filling the decoded-image cache ahead of training (`novalab cache <recipe>`):
- * every batch of the chosen splits is read once, in order, through the
- * source's own loading path — so exactly the entries training will look up are
+ * every batch of the chosen splits is read once, in order (the next batch
+ * queued while one is settled), through the source's own loading path — so exactly the entries training will look up are
  * written (same files, size, channels, fit), bad inputs are found and reported
  * before any compute, and the first epoch of training already reads from the
  * cache instead of decoding full-size images.
@@ -70,8 +70,15 @@ export async function warmDecodedCache(
     const total = source.splits[split]!.size;
     const batches = source.batchesPerEpoch(split, order);
     let images = 0;
+    const load = (k: number) => {
+      const next = source.batch(split, k, order);
+      next.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
+      return next;
+    };
+    let pending = load(0);
     for (let k = 0; k < batches; k++) {
-      const batch = await source.batch(split, k, order);
+      const batch = await pending;
+      if (k + 1 < batches) pending = load(k + 1); // decodes the next batch while this one settles
       images += batch.image.shape[0];
       batch.image.dispose();
       options.onProgress?.(split, images, total);
