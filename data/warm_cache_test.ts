@@ -6,6 +6,18 @@ import { warmDecodedCache } from "./warm_cache.ts";
 
 await tf.setBackend("cpu");
 
+/** Removes `dir`; decodes queued before a failure may still be storing entries for a moment. */
+async function removeWhenIdle(dir: string): Promise<void> {
+  for (let tries = 0;; tries++) {
+    try {
+      return await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      if (tries > 50) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 function params(root: string, bad: "fail" | "skip"): ImageFolderParams {
   return {
     root,
@@ -54,15 +66,6 @@ Deno.test("warmDecodedCache: a bad image under bad_input: fail rejects with the 
     });
     await assert.rejects(warmDecodedCache(source, { batch: 2 }), /9_broken\.jpg/);
   } finally {
-    // Decodes already queued when the bad image failed still finish and store their entries.
-    for (let tries = 0;; tries++) {
-      try {
-        await Deno.remove(root, { recursive: true });
-        break;
-      } catch (e) {
-        if (tries > 50) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await removeWhenIdle(root);
   }
 });
