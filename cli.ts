@@ -24,7 +24,7 @@ import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
 import { sources } from "./core/components.ts";
-import { formatCacheStats } from "./data/decoded_cache.ts";
+import { formatCacheStats } from "./data/decoded_cache_use.ts";
 import { warmDecodedCache } from "./data/warm_cache.ts";
 import { writeRunReport } from "./eval/run_report.ts";
 import { writeSweepReport } from "./report/write.ts";

@@ -15,7 +15,7 @@ import type { GraphSpec } from "./graph_spec.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
-import { cacheStatsOf, formatCacheStats } from "../data/decoded_cache.ts";
+import { cacheStatsOf, formatCacheStats } from "../data/decoded_cache_use.ts";
 import type { RunPaths } from "./rundir.ts";
 import { openRunDirectory } from "./run_directory.ts";
 import type { TrainConfig } from "./train_config.ts";

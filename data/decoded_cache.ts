@@ -8,15 +8,19 @@
  * longer bound by JPEG decoding after the first epoch.
  *
  * An entry is named by a SHA-256 of its key: the source file's absolute path,
- * size and modification time (and the member name inside a WebDataset shard),
- * the target height, width, channels and fit, and the libvips version that
- * decoded it. A changed file, another size or another decoder therefore never
- * reads a stale entry. The key is stored in the entry and compared on read, and
- * the payload length checked: an entry that does not match (a truncated write
- * after a crash, a hash collision, a foreign file) is decoded again and
- * rewritten. Entries are written to a temporary file and renamed, so readers
- * (other runs sharing the cache) never see half an entry. When the cache cannot
- * be written (read-only, disk full) the run warns once and goes on decoding.
+ * size, inode, modification and status-change times (a shard's as it was
+ * opened, and the image member's name inside it, for WebDataset), the target
+ * height, width, channels and fit, novalab's decode-pipeline version and
+ * sharp's and libvips's versions. A rewritten file (even one whose size and
+ * mtime were kept: the status-change time is the system's), another size or
+ * another decoder therefore does not read an old entry. The key is stored in
+ * the entry and compared on read, and the payload length checked: an entry
+ * that does not match (a hash collision, a foreign file) is decoded again and
+ * rewritten. Entries are written to a temporary file under `.tmp/`, synced and
+ * renamed, so readers (other runs sharing the cache) never see half an entry,
+ * even after a power loss; temporaries older than an hour (killed processes)
+ * are removed when a cache is opened. When the cache cannot be written
+ * (read-only, disk full) the run warns once and goes on decoding.
  *
  * Greyscale images decoded to three channels (R = G = B everywhere: every
  * radiograph) are stored with one channel and replicated when read, a third
@@ -31,10 +35,20 @@
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
-import { type DecodeOptions, decodePixels, pixelsToUnit, type RawPixels } from "./decode.ts";
+import type { DecodeOptions, RawPixels } from "./decode.ts";
+import {
+  type FileStamp,
+  fileStamp,
+  greyChannel,
+  removeStaleTemporaries,
+} from "./decoded_cache_files.ts";
 import { loadSharp } from "./sharp.ts";
 
 const MAGIC = "novalab-pixels 1\n";
+/** Temporary files of writes in progress, under the cache directory (same file system). */
+const TMP_DIR = ".tmp";
+/** Temporary files older than this are leftovers of killed processes, removed at `open`. */
+const STALE_TMP_MS = 3_600_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -74,9 +88,14 @@ export interface StoredPixels {
 export interface SourceIdentity {
   /** Path of the file holding the image (an image file or a tar shard). */
   path: string;
-  /** Member name inside an archive (WebDataset), absent for image files. */
+  /** Member name inside an archive (WebDataset: `key.ext`), absent for image files. */
   member?: string;
+  /** The file's stamp when its bytes were read (a shard, opened before its members decode). */
+  stat?: FileStamp;
 }
+
+/** novalab's decode pipeline version: bump it when `data/decode.ts` changes what pixels come out. */
+const PIPELINE_VERSION = 1;
 
 /** A decoded-image cache directory for one decode setting (see the module doc). */
 export class DecodedImageCache {
@@ -116,7 +135,12 @@ export class DecodedImageCache {
           (permission ? ` (or give Deno --allow-write for it)` : ""),
       );
     }
-    return new DecodedImageCache(dir, decode, `vips ${versions.vips ?? "unknown"}`);
+    await removeStaleTemporaries(join(dir, TMP_DIR), STALE_TMP_MS);
+    // Every library version counts (a codec upgrade can change pixels); hashed to keep keys short.
+    const libraries = createHash("sha256").update(JSON.stringify(versions)).digest("hex");
+    const decoder = `pipeline ${PIPELINE_VERSION}; sharp ${versions.sharp}; ` +
+      `vips ${versions.vips}; libraries ${libraries.slice(0, 16)}`;
+    return new DecodedImageCache(dir, decode, decoder);
   }
 
   /**
@@ -127,13 +151,12 @@ export class DecodedImageCache {
    * @throws Deno.errors.NotFound when the source file is missing.
    */
   entryFor(source: SourceIdentity): CacheEntry {
-    const stat = Deno.statSync(source.path);
+    const stamp = source.stat ?? fileStamp(Deno.statSync(source.path));
     const { height, width, channels, fit = "cover" } = this.#decode;
     const key = JSON.stringify({
       path: resolve(source.path),
       member: source.member,
-      size: stat.size,
-      mtime: stat.mtime?.getTime() ?? null,
+      ...stamp,
       height,
       width,
       channels,
@@ -168,7 +191,11 @@ export class DecodedImageCache {
     return pixels;
   }
 
-  /** Stores decoded pixels under the entry (atomically; a failure warns once and disables writes). */
+  /**
+   * Stores decoded pixels under the entry: written and synced to a temporary file
+   * under `.tmp/`, then renamed into place. A failure is retried once (the cache
+   * directory may have been removed meanwhile), then warns once and disables writes.
+   */
   async write(entry: CacheEntry, pixels: RawPixels): Promise<void> {
     if (this.#writeFailed) return;
     const depth = pixels instanceof Uint16Array ? 16 : 8;
@@ -176,29 +203,58 @@ export class DecodedImageCache {
     const stored = grey ?? pixels;
     const header = encoder.encode(`${MAGIC}${entry.key}\n${depth}${grey ? "g" : ""}\n`);
     const body = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
-    const dir = join(entry.file, "..");
-    const tmp = `${entry.file}.${crypto.randomUUID()}.tmp`;
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#store(entry.file, [header, body]);
+        this.#stored++;
+        return;
+      } catch (e) {
+        this.#madeDirs.clear();
+        if (attempt === 0) continue;
+        this.#writeFailed = true;
+        console.warn(
+          `data.cache: cannot write to the decoded-image cache "${this.#dir}" ` +
+            `(${(e as Error).message}); going on without storing decoded images`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** Writes `parts` to a synced temporary file and renames it to `file` (removed on failure). */
+  async #store(file: string, parts: Uint8Array[]): Promise<void> {
+    const tmpDir = join(this.#dir, TMP_DIR);
+    for (const dir of [tmpDir, join(file, "..")]) {
+      if (this.#madeDirs.has(dir)) continue;
+      await Deno.mkdir(dir, { recursive: true });
+      this.#madeDirs.add(dir);
+    }
+    const tmp = join(tmpDir, `${crypto.randomUUID()}.px`);
     try {
-      if (!this.#madeDirs.has(dir)) {
-        await Deno.mkdir(dir, { recursive: true });
-        this.#madeDirs.add(dir);
+      using handle = await Deno.open(tmp, { write: true, createNew: true });
+      for (const part of parts) {
+        for (let n = 0; n < part.length;) n += await handle.write(part.subarray(n));
       }
-      {
-        using file = await Deno.open(tmp, { write: true, createNew: true });
-        for (const part of [header, body]) {
-          for (let n = 0; n < part.length;) n += await file.write(part.subarray(n));
-        }
-      }
-      await Deno.rename(tmp, entry.file);
-      this.#stored++;
+      // Synced before the rename: after a power loss an entry is whole or absent, never a
+      // right-length file of zeroed pages.
+      await handle.sync();
     } catch (e) {
       await Deno.remove(tmp).catch(() => {});
-      this.#writeFailed = true;
-      console.warn(
-        `data.cache: cannot write to the decoded-image cache "${this.#dir}" ` +
-          `(${(e as Error).message}); going on without storing decoded images`,
-      );
+      throw e;
     }
+    try {
+      await Deno.rename(tmp, file);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Whether this cache's entries hold images decoded with `decode` (size, channels, fit). */
+  decodes(decode: DecodeOptions): boolean {
+    const a = this.#decode, fit = (d: DecodeOptions) => d.fit ?? "cover";
+    return a.height === decode.height && a.width === decode.width &&
+      a.channels === decode.channels && fit(a) === fit(decode);
   }
 
   /** Counters of this process's use of the cache. */
@@ -233,65 +289,4 @@ export class DecodedImageCache {
     }
     return undefined;
   }
-}
-
-/** The first channel of interleaved RGB pixels when R = G = B everywhere, else `undefined`. */
-export function greyChannel(pixels: RawPixels): RawPixels | undefined {
-  for (let i = 0; i < pixels.length; i += 3) {
-    if (pixels[i] !== pixels[i + 1] || pixels[i] !== pixels[i + 2]) return undefined;
-  }
-  const grey = pixels instanceof Uint16Array
-    ? new Uint16Array(pixels.length / 3)
-    : new Uint8Array(pixels.length / 3);
-  for (let i = 0, j = 0; j < grey.length; i += 3, j++) grey[j] = pixels[i]!;
-  return grey;
-}
-
-/** One image to decode into a batch through the cache. */
-export interface CachedDecodeJob {
-  /** Identity of the image (its file, or its shard and member). */
-  source: SourceIdentity;
-  /** The encoded image: its bytes, its path (sharp reads it), or a reader called on a miss. */
-  input: Uint8Array | string | (() => Promise<Uint8Array>);
-  /** Decode settings, destination (`out`, `offset`) and `path` for messages. */
-  target: DecodeOptions & { out: Float32Array; offset: number; path: string };
-}
-
-/**
- * Decodes one image into `target.out` at `target.offset` through `cache`: a
- * stored entry is read back; otherwise the image is decoded (queued before the
- * first `await` when `input` is bytes or a path) and stored.
- *
- * @throws Deno.errors.NotFound when the source file is missing; `DecodeError` when it does not decode.
- */
-export async function decodeCachedInto(
-  cache: DecodedImageCache,
-  job: CachedDecodeJob,
-): Promise<void> {
-  const entry = cache.entryFor(job.source);
-  const stored = entry.present ? await cache.read(entry) : undefined;
-  if (stored) return pixelsToUnit(stored.data, { ...job.target, replicate: stored.replicate });
-  const input = typeof job.input === "function" ? await job.input() : job.input;
-  const pixels = await decodePixels(input, job.target);
-  pixelsToUnit(pixels, job.target);
-  await cache.write(entry, pixels);
-}
-
-/** Formats a cache's counters as one console line. */
-export function formatCacheStats(stats: DecodedCacheStats): string {
-  const invalid = stats.invalid ? `, ${stats.invalid} stale or damaged entries rewritten` : "";
-  const failed = stats.writeFailed ? " (writing failed; see the warning above)" : "";
-  return `decoded-image cache ${stats.dir}: ${stats.hits} images read, ` +
-    `${stats.stored} decoded and stored${invalid}${failed}`;
-}
-
-/**
- * The decoded-image cache counters of any data source that has a cache
- * (`cacheStats()` of the file-backed kinds), or `undefined`.
- *
- * @param source Any data source.
- */
-export function cacheStatsOf(source: object): DecodedCacheStats | undefined {
-  const s = source as { cacheStats?: () => DecodedCacheStats | undefined };
-  return typeof s.cacheStats === "function" ? s.cacheStats() : undefined;
 }

@@ -3,12 +3,9 @@ import * as tf from "@tensorflow/tfjs";
 import type { BatchOptions } from "../core/types.ts";
 import { decodedCacheDir, type FileSourceParams } from "./assemble.ts";
 import { decodeImage, type DecodeOptions } from "./decode.ts";
-import {
-  decodeCachedInto,
-  DecodedImageCache,
-  formatCacheStats,
-  greyChannel,
-} from "./decoded_cache.ts";
+import { DecodedImageCache } from "./decoded_cache.ts";
+import { greyChannel } from "./decoded_cache_files.ts";
+import { decodeCachedInto, formatCacheStats } from "./decoded_cache_use.ts";
 import { BadInputLog } from "./bad_input.ts";
 import { FileImageSource } from "./file_source.ts";
 import { writeImage } from "./fixtures.ts";
@@ -89,6 +86,17 @@ Deno.test("decoded cache: a changed file or other decode settings never read a s
     const after = await viaCache(cache, file);
     assert.deepEqual(after, await direct(file));
     assert.notDeepEqual(after, before);
+    // Rewritten in place with its size and modification time kept (`cp -p`, `rsync -t`): the
+    // status-change time, which tools cannot set, still tells the versions apart.
+    const stamp = Deno.statSync(file), key = cache.entryFor({ path: file }).key;
+    await new Promise((r) => setTimeout(r, 1050)); // Deno reports ctime in whole seconds
+    await Deno.writeFile(file, await Deno.readFile(file));
+    await Deno.utime(file, stamp.atime!, stamp.mtime!);
+    assert.deepEqual([Deno.statSync(file).size, Deno.statSync(file).mtime], [
+      stamp.size,
+      stamp.mtime,
+    ]);
+    assert.notEqual(cache.entryFor({ path: file }).key, key);
     const grey: DecodeOptions = { ...decode, channels: 1 };
     const other = await DecodedImageCache.open(`${dir}/cache`, grey);
     assert.deepEqual(await viaCache(other, file, grey), await direct(file, grey));

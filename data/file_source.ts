@@ -24,11 +24,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import type { BadInputLog, BadInputSummary } from "./bad_input.ts";
 import { DecodeError, decodeInto, type DecodeOptions, mapLimit } from "./decode.ts";
-import {
-  decodeCachedInto,
-  type DecodedCacheStats,
-  type DecodedImageCache,
-} from "./decoded_cache.ts";
+import type { DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
+import { decodeCachedInto } from "./decoded_cache_use.ts";
 import { sampleChoice } from "./shuffle.ts";
 import { EpochOrders, requireSplit } from "./split_access.ts";
 

@@ -72,17 +72,24 @@ export {
   type RawPixels,
 } from "./decode.ts";
 export {
-  type CachedDecodeJob,
   type CacheEntry,
-  cacheStatsOf,
-  decodeCachedInto,
   type DecodedCacheStats,
   DecodedImageCache,
-  formatCacheStats,
-  greyChannel,
   type SourceIdentity,
   type StoredPixels,
 } from "./decoded_cache.ts";
+export {
+  type FileStamp,
+  fileStamp,
+  greyChannel,
+  removeStaleTemporaries,
+} from "./decoded_cache_files.ts";
+export {
+  type CachedDecodeJob,
+  cacheStatsOf,
+  decodeCachedInto,
+  formatCacheStats,
+} from "./decoded_cache_use.ts";
 export { FASHION_MNIST_DIR, moduleEntries, sourceEntries } from "./entries.ts";
 export {
   batchesPerEpochOf,

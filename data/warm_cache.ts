@@ -1,7 +1,7 @@
 /**
  * Filling the decoded-image cache ahead of training (`novalab cache <recipe>`):
- * every batch of the chosen splits is read once, in order (the next batch
- * queued while one is settled), through the source's own loading path — so exactly the entries training will look up are
+ * every batch of the chosen splits is read once, in order (the next batch's
+ * decodes queued before a batch is awaited), through the source's own loading path — so exactly the entries training will look up are
  * written (same files, size, channels, fit), bad inputs are found and reported
  * before any compute, and the first epoch of training already reads from the
  * cache instead of decoding full-size images.
@@ -9,7 +9,8 @@
  * @module
  */
 import type { DataSource } from "../core/types.ts";
-import { cacheStatsOf, type DecodedCacheStats } from "./decoded_cache.ts";
+import type { DecodedCacheStats } from "./decoded_cache.ts";
+import { cacheStatsOf } from "./decoded_cache_use.ts";
 
 /** What {@link warmDecodedCache} did per split. */
 export interface WarmSplit {
@@ -68,6 +69,10 @@ export async function warmDecodedCache(
   for (const split of splits) {
     const t0 = performance.now();
     const total = source.splits[split]!.size;
+    if (total === 0) { // e.g. a WebDataset split whose shards are all unreadable
+      done.push({ split, images: 0, seconds: 0 });
+      continue;
+    }
     const batches = source.batchesPerEpoch(split, order);
     let images = 0;
     const load = (k: number) => {
@@ -77,8 +82,10 @@ export async function warmDecodedCache(
     };
     let pending = load(0);
     for (let k = 0; k < batches; k++) {
+      // The next batch's decodes are queued before this one is awaited: two batches in flight.
+      const next = k + 1 < batches ? load(k + 1) : undefined;
       const batch = await pending;
-      if (k + 1 < batches) pending = load(k + 1); // decodes the next batch while this one settles
+      if (next) pending = next;
       images += batch.image.shape[0];
       batch.image.dispose();
       options.onProgress?.(split, images, total);

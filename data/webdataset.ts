@@ -29,7 +29,8 @@ import { BadInputLog, type BadInputPolicy, type BadInputSummary } from "./bad_in
 import { expandBraces } from "./braces.ts";
 import { decodeInto, type DecodeOptions, type FitMode, mapLimit } from "./decode.ts";
 import { decodedCacheDir } from "./assemble.ts";
-import { decodeCachedInto, type DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
+import { type DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
+import { decodeCachedInto } from "./decoded_cache_use.ts";
 import { batchesPerEpochOf } from "./file_source.ts";
 import { shardSamples, type StreamSample, type WdsFields } from "./webdataset_stream.ts";
 
@@ -130,6 +131,14 @@ export class WebDatasetSource implements DataSource {
 
   /** Uses `cache` for decoded images (the source's decode settings must match the cache's). */
   useCache(cache: DecodedImageCache): void {
+    const [height, width] = this.imageShape;
+    const mine = { height, width, channels: this.#params.channels, fit: this.#params.fit };
+    if (!cache.decodes(mine)) {
+      throw new Error(
+        `${this.name}: the decoded-image cache was opened for other decode settings than ` +
+          `${JSON.stringify(mine)}; open it with the source's size, channels and fit`,
+      );
+    }
     this.#cache = cache;
   }
 

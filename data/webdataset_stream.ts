@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { SourceIdentity } from "./decoded_cache.ts";
+import { fileStamp } from "./decoded_cache_files.ts";
 import { BadInputError, type BadInputLog, type BadInputReason } from "./bad_input.ts";
 import { readTarSamples, type TarSample } from "./tar_samples.ts";
 
@@ -34,8 +36,8 @@ export interface StreamSample {
   index: number;
   /** `shard.tar:key`, for messages. */
   where: string;
-  /** The shard file and the sample's key in it (the decoded-image cache's identity). */
-  origin: { path: string; member: string };
+  /** The shard file, the image member's name in it and the shard's stat when it was opened. */
+  origin: SourceIdentity;
 }
 
 /** What is wrong with a tar sample. */
@@ -75,7 +77,7 @@ function labelOf(value: unknown, classes: readonly string[]): number | undefined
 export function sampleFields(
   s: TarSample,
   fields: WdsFields,
-): Omit<StreamSample, "index" | "where" | "origin"> | SampleProblem {
+): Omit<StreamSample, "index" | "where" | "origin"> & { ext: string } | SampleProblem {
   const ext = fields.image_ext.find((e) => s.files.has(e));
   if (!ext) {
     const have = [...s.files.keys()].join(", ");
@@ -107,7 +109,7 @@ export function sampleFields(
     }
     label = found;
   }
-  return { image: s.files.get(ext)!, caption, label };
+  return { image: s.files.get(ext)!, caption, label, ext };
 }
 
 /**
@@ -123,6 +125,8 @@ export async function* shardSamples(
   for (const shard of shards) {
     let ordinal = 0;
     try {
+      // The shard's identity as read (the decoded-image cache keys its members by it).
+      const stat = fileStamp(Deno.statSync(shard));
       for await (const s of readTarSamples(shard)) {
         const where = `${shard}:${s.key}`;
         const f = sampleFields(s, at.fields);
@@ -131,7 +135,8 @@ export async function* shardSamples(
           continue;
         }
         const index = (at.offsets.get(shard) ?? 0) + ordinal++;
-        yield { ...f, index, where, origin: { path: shard, member: s.key } };
+        const { ext, ...fields } = f;
+        yield { ...fields, index, where, origin: { path: shard, member: `${s.key}.${ext}`, stat } };
       }
     } catch (e) {
       if (e instanceof BadInputError) throw e;

@@ -66,7 +66,8 @@ export function emitExp(f: FunctionBuilder, x: Local, out: Local, n: Local, r: L
   f.get(r).get(r).simd("f32x4.mul").simd("f32x4.mul").get(r).simd("f32x4.add").f32x4(1)
     .simd("f32x4.add");
   f.get(out).i32(23).simd("i32x4.shl").f32x4(1).simd("i32x4.add").simd("f32x4.mul");
-  // Below the range exp is 0, as in Math.exp's float32 rounding (a softmax's −1e9 mask gives 0).
+  // At and below the range exp is flushed to 0 instead of subnormals (a softmax's −1e9 mask
+  // gives probability 0, as tfjs's softmax does).
   f.get(x).f32x4(EXP_LOW).simd("f32x4.ne").simd("v128.and").set(out);
 }
 

@@ -132,7 +132,8 @@ export function softmaxRowsInPlace(
   k: WasmKernels,
   at: { x: number; bias: number; rows: number; t: number; group: number },
 ): void {
-  const { x, bias, rows, t, group } = at;
+  const { x, bias, rows, t } = at;
+  const group = Math.max(1, at.group); // the bias row index divides by it, bias or not
   if (!k.threads || rows * t < MIN_SPLIT_FLOATS) {
     return k.fns.softmax_rows!(x, bias, rows, t, group, 0);
   }

@@ -40,6 +40,7 @@ export function leadingReduction(
 
 function reduceKernel(name: "Sum" | "Mean", original: tf.KernelConfig): tf.KernelConfig {
   return {
+    ...original, // the stock setupFunc binds the WASM functions the fallback calls
     kernelName: name,
     backendName: "wasm",
     kernelFunc: (args) => {

@@ -72,6 +72,12 @@ Deno.test("kernels/wasm_sum: a broadcast's gradient sums over the batch, through
   tf.dispose([x, b, gb!]);
 });
 
+Deno.test("kernels/wasm_sum: the replacements keep the stock kernels' setup (a later backend init)", () => {
+  for (const name of ["Sum", "Mean"]) {
+    assert.equal(typeof tf.getKernel(name, "wasm")?.setupFunc, "function", name);
+  }
+});
+
 Deno.test("kernels/wasm_sum: turning novalab's kernels off puts the stock reductions back", () => {
   useWasmKernels(false);
   try {

@@ -93,17 +93,19 @@ export function emptyMap(loc: SourceLocation): MapNode {
   return { type: "map", entries: new Map(), loc };
 }
 
-/** The scalar `kind` of a map, if it has one. */
-function kindOf(node: MapNode): ScalarNode["value"] | undefined {
+/** The literal `kind` of a map (a plain name, not `${…}`), if it has one. */
+function kindOf(node: MapNode): string | undefined {
   const kind = node.entries.get("kind")?.value;
-  return kind?.type === "scalar" ? kind.value : undefined;
+  const value = kind?.type === "scalar" ? kind.value : undefined;
+  return typeof value === "string" && /^[A-Za-z_][\w-]*$/.test(value) ? value : undefined;
 }
 
 /**
  * Deep-merges `overlay` onto `base`: maps merge key by key (recursively,
  * base keys first), anything else in `overlay` replaces what `base` had. A map
- * whose `kind` differs from the base map's replaces it whole: its other keys
- * belong to another kind (an evaluation recipe that extends a training recipe
+ * whose literal `kind` differs from the base map's replaces it whole (kinds
+ * written with `${…}` are compared after interpolation, too late: they merge):
+ * its other keys belong to another kind (an evaluation recipe that extends a training recipe
  * and switches `data.kind` from `mimic_cxr` to `chexpert` keeps none of MIMIC's
  * settings). Every value keeps the location of the tree that supplied it.
  */

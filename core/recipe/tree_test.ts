@@ -54,6 +54,11 @@ Deno.test("mergeTrees: a map naming another kind replaces the base map whole", (
     data: { kind: "chexpert", csv: { test: "/c.csv" } }, // MIMIC's keys are gone
     nodes: { image: { kind: "vit", preset: "s", depth: 2 } }, // same kind: merged
   });
+  const interpolated = parseYaml('data: { kind: "${src}", size: 64 }\n', "v.yaml").tree;
+  assert.equal(
+    (toPlain(mergeTrees(base, interpolated)) as { data: { root: string } }).data.root,
+    "/m",
+  );
   const noKind = parseYaml("data: { size: 128 }\n", "size.yaml").tree;
   assert.deepEqual((toPlain(mergeTrees(base, noKind)) as { data: unknown }).data, {
     kind: "mimic_cxr",
