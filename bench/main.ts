@@ -44,6 +44,7 @@ import { useWasmKernels } from "../kernels/wasm_register.ts";
 import { wasmKernels } from "../kernels/wasm_runtime.ts";
 import { WASM_THREADS_ENV } from "../kernels/wasm_threads.ts";
 import { benchData, formatDataBench } from "./data.ts";
+import { benchUpload, formatUploadBench } from "./upload.ts";
 import { parseAnchorModes, runAnchor } from "./anchor.ts";
 import { benchTrain } from "./train.ts";
 import { issueMs, printStep } from "./vit_print.ts";
@@ -261,6 +262,29 @@ program.command("data").description(
         sourceSide: Number.parseInt(opts.sourceSize, 10),
         batch: Number.parseInt(opts.batch, 10),
         augment: opts.augment !== false,
+      }),
+    ));
+  });
+program.command("upload").description(
+  "decoded images to a WebGPU tensor: host ms per batch, floats from the host vs packed integers",
+)
+  .option("--batch <n>", "images per batch", "64")
+  .option("--size <px>", "image side", "224")
+  .option("--depth <bits>", "8 or 16", "8")
+  .option("--grey", "greyscale images stored with one channel, delivered as RGB")
+  .option("--reps <n>", "batches per way", "10")
+  .action(async (opts) => {
+    await initBackend("webgpu");
+    installNovalabKernels();
+    const depth = Number(opts.depth);
+    if (depth !== 8 && depth !== 16) throw new Error(`--depth must be 8 or 16, got ${opts.depth}`);
+    console.log(formatUploadBench(
+      await benchUpload({
+        batch: Number.parseInt(opts.batch, 10),
+        size: Number.parseInt(opts.size, 10),
+        depth,
+        grey: opts.grey === true,
+        reps: Number.parseInt(opts.reps, 10),
       }),
     ));
   });

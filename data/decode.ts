@@ -19,6 +19,7 @@
  * @module
  */
 import { loadedSharp, loadSharp } from "./sharp.ts";
+import { type PixelBatch, unitTable } from "./pixel_batch.ts";
 
 /** How to bring a decoded image to the target size. */
 export type FitMode = "cover" | "contain" | "fill";
@@ -111,39 +112,47 @@ export async function decodePixels(
   }
 }
 
+/** Where decoded pixels go: float32 values in `[0, 1]`, or a batch kept as integers. */
+export type PixelTarget = Float32Array | PixelBatch;
+
 /**
- * Writes raw pixels into `out` at `offset` as floats in `[0, 1]` (8-bit ÷ 255,
- * 16-bit ÷ 65535); with `replicate: 3`, each value is written three times
- * (a greyscale image stored with one channel, delivered as R = G = B).
+ * Writes raw pixels into `out` at `offset`: into a float32 array as values in
+ * `[0, 1]` (8-bit `v / 255`, 16-bit `v / 65535`, rounded to float32), into a
+ * {@link PixelBatch} as they are (converted when the batch becomes a tensor,
+ * to the same values); with `replicate: 3`, each value is written three
+ * times (a greyscale image stored with one channel, delivered as R = G = B).
  *
  * @param data Pixels from {@link decodePixels}.
- * @param at The destination array, the offset of the first value, and the copies per value.
+ * @param at The destination, the offset of the first value, and the copies per value.
  */
 export function pixelsToUnit(
   data: RawPixels,
-  at: { out: Float32Array; offset: number; replicate?: 1 | 3 },
+  at: { out: PixelTarget; offset: number; replicate?: 1 | 3 },
 ): void {
-  const scale = data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
   const { out, offset } = at;
-  if (at.replicate === 3) {
+  const replicate = at.replicate ?? 1;
+  if (!(out instanceof Float32Array)) return out.put(offset, data, replicate);
+  const table = unitTable(data instanceof Uint16Array ? 16 : 8);
+  if (replicate === 3) {
     for (let i = 0, o = offset; i < data.length; i++, o += 3) {
-      out[o] = out[o + 1] = out[o + 2] = data[i]! * scale;
+      out[o] = out[o + 1] = out[o + 2] = table[data[i]!]!;
     }
     return;
   }
-  for (let i = 0; i < data.length; i++) out[offset + i] = data[i]! * scale;
+  for (let i = 0; i < data.length; i++) out[offset + i] = table[data[i]!]!;
 }
 
 /**
- * Decodes an image into `out` at `offset` (`H·W·C` floats in `[0, 1]`,
- * row-major, channels last); see {@link decodePixels}.
+ * Decodes an image into `out` at `offset` (`H·W·C` values, row-major,
+ * channels last: floats in `[0, 1]`, or integers kept by a {@link PixelBatch});
+ * see {@link decodePixels}.
  *
  * @param input The encoded bytes, or the file path (a missing file throws `Deno.errors.NotFound`).
  * @param options Target size, channels and fit, plus `out`, `offset` and `path` (for messages).
  */
 export async function decodeInto(
   input: Uint8Array | string,
-  options: DecodeOptions & { out: Float32Array; offset: number; path: string },
+  options: DecodeOptions & { out: PixelTarget; offset: number; path: string },
 ): Promise<void> {
   pixelsToUnit(await decodePixels(input, options), options);
 }

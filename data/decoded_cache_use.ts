@@ -6,7 +6,7 @@
  */
 import { decodePixels, pixelsToUnit } from "./decode.ts";
 import type { DecodedCacheStats, DecodedImageCache, SourceIdentity } from "./decoded_cache.ts";
-import type { DecodeOptions } from "./decode.ts";
+import type { DecodeOptions, PixelTarget } from "./decode.ts";
 
 /** One image to decode into a batch through the cache. */
 export interface CachedDecodeJob {
@@ -15,7 +15,7 @@ export interface CachedDecodeJob {
   /** The encoded image: its bytes, its path (sharp reads it), or a reader called on a miss. */
   input: Uint8Array | string | (() => Promise<Uint8Array>);
   /** Decode settings, destination (`out`, `offset`) and `path` for messages. */
-  target: DecodeOptions & { out: Float32Array; offset: number; path: string };
+  target: DecodeOptions & { out: PixelTarget; offset: number; path: string };
 }
 
 /**

@@ -20,10 +20,10 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import type { BadInputLog, BadInputSummary } from "./bad_input.ts";
 import { DecodeError, decodeInto, type DecodeOptions, mapLimit } from "./decode.ts";
+import { PixelBatch } from "./pixel_batch.ts";
 import type { DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
 import { decodeCachedInto } from "./decoded_cache_use.ts";
 import { sampleChoice } from "./shuffle.ts";
@@ -165,7 +165,7 @@ export class FileImageSource implements FileBackedSource {
     const order = options.shuffle ? this.#order(split, options.seed, epoch) : undefined;
     const at = (p: number) => (order ? order[p % records.length]! : p % records.length);
     const [h, w, c] = this.imageShape;
-    const pixels = new Float32Array(count * h * w * c);
+    const pixels = new PixelBatch(count, [h, w, c]);
     const slots = await mapLimit(Array.from({ length: count }, (_, j) => start + j), {
       limit: this.#options.concurrency,
       fn: (pos, j) => this.#load(records, { pos, at, out: pixels, offset: j * h * w * c }),
@@ -192,7 +192,7 @@ export class FileImageSource implements FileBackedSource {
   /** Decodes the sample at epoch position `pos`, or its next usable successor. */
   async #load(
     records: SampleRecord[],
-    slot: { pos: number; at: (p: number) => number; out: Float32Array; offset: number },
+    slot: { pos: number; at: (p: number) => number; out: PixelBatch; offset: number },
   ): Promise<{ index: number; substituted: boolean }> {
     for (let t = 0; t < records.length; t++) {
       const index = slot.at(slot.pos + t);
@@ -213,7 +213,7 @@ export class FileImageSource implements FileBackedSource {
   }
 
   /** Decodes one image into its slot, through the cache when there is one. */
-  async #decode(path: string, slot: { out: Float32Array; offset: number }): Promise<void> {
+  async #decode(path: string, slot: { out: PixelBatch; offset: number }): Promise<void> {
     const { cache, read, decode } = this.#options;
     const target = { ...decode, ...slot, path };
     if (cache) return decodeCachedInto(cache, { source: { path }, input: path, target });
@@ -229,7 +229,7 @@ export class FileImageSource implements FileBackedSource {
     records: SampleRecord[],
     at: {
       slots: { index: number; substituted: boolean }[];
-      pixels: Float32Array;
+      pixels: PixelBatch;
       options: BatchOptions;
       epoch: number;
     },
@@ -254,9 +254,7 @@ export class FileImageSource implements FileBackedSource {
       });
       return record.captions[pick]!;
     });
-    const [h, w, c] = this.imageShape;
-    const image = tf.tensor4d(at.pixels, [count, h, w, c], "float32");
-    return { image, caption, label, index, labels };
+    return { image: at.pixels.toTensor(), caption, label, index, labels };
   }
 
   #split(split: string): SampleRecord[] {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { PixelBatch } from "./pixel_batch.ts";
 import type { SourceContext } from "../core/components.ts";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import { DEFAULT_CAPTIONS, DIGIT_WORDS, fillCaption } from "./captions.ts";
@@ -231,7 +231,7 @@ export class IdxImageSource implements DataSource {
     const [h, w, c] = this.imageShape;
     const pixelsPer = h * w * c;
     const count = end - start;
-    const pixels = new Float32Array(count * pixelsPer);
+    const pixels = new PixelBatch(count, [h, w, c]);
     const label = new Int32Array(count);
     const index = new Int32Array(count);
     const caption: string[] = [];
@@ -239,7 +239,7 @@ export class IdxImageSource implements DataSource {
       const pos = order ? order[start + j] : start + j;
       const row = data.rows[pos];
       const src = data.pixels.subarray(row * pixelsPer, (row + 1) * pixelsPer);
-      for (let p = 0; p < pixelsPer; p++) pixels[j * pixelsPer + p] = src[p] / 255;
+      pixels.put(j * pixelsPer, src);
       label[j] = data.labels[row];
       index[j] = pos;
       const t = sampleChoice(this.#captions.length, {
@@ -250,8 +250,7 @@ export class IdxImageSource implements DataSource {
       });
       caption.push(fillCaption(this.#captions[t], this.classNames[label[j]]));
     }
-    const image = tf.tensor4d(pixels, [count, h, w, c], "float32");
-    return { image, caption, label, index };
+    return { image: pixels.toTensor(), caption, label, index };
   }
 
   /** Drops the in-memory data; the source is unusable afterwards. */

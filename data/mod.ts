@@ -69,8 +69,10 @@ export {
   mapLimit,
   peekDepth,
   pixelsToUnit,
+  type PixelTarget,
   type RawPixels,
 } from "./decode.ts";
+export { PixelBatch, unitTable } from "./pixel_batch.ts";
 export {
   type CacheEntry,
   type DecodedCacheStats,

@@ -23,11 +23,11 @@
  * @module
  */
 import { deriveSeed, Rng, shuffle as shuffleInPlace } from "../core/rng.ts";
-import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchOptions, DataSource, SplitInfo } from "../core/types.ts";
 import { BadInputLog, type BadInputPolicy, type BadInputSummary } from "./bad_input.ts";
 import { expandBraces } from "./braces.ts";
 import { decodeInto, type DecodeOptions, type FitMode, mapLimit } from "./decode.ts";
+import { PixelBatch } from "./pixel_batch.ts";
 import { decodedCacheDir } from "./assemble.ts";
 import { type DecodedCacheStats, DecodedImageCache } from "./decoded_cache.ts";
 import { decodeCachedInto } from "./decoded_cache_use.ts";
@@ -231,7 +231,7 @@ export class WebDatasetSource implements DataSource {
     const channels = this.#params.channels;
     const per = height * width * channels;
     const decode: DecodeOptions = { height, width, channels, fit: this.#params.fit };
-    const pixels = new Float32Array(samples.length * per);
+    const pixels = new PixelBatch(samples.length, [height, width, channels]);
     const ok = await mapLimit(samples, {
       limit: this.#params.concurrency,
       fn: async (s, j) => {
@@ -260,7 +260,7 @@ export class WebDatasetSource implements DataSource {
       (src, j) => (!o.shuffle && src !== j ? -1 : samples[src]!.label),
     );
     return {
-      image: tf.tensor4d(pixels, [samples.length, height, width, channels], "float32"),
+      image: pixels.toTensor(),
       caption: source.map((src) => samples[src]!.caption),
       label,
       index: Int32Array.from(source, (src) => samples[src]!.index),

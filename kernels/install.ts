@@ -39,6 +39,7 @@ import { nclipKernelConfigs } from "./nclip.ts";
 import { uniformityKernelConfigs } from "./uniformity.ts";
 import { ntXentKernelConfigs } from "./ntxent.ts";
 import { randomDirectionsKernelConfigs } from "./random_directions.ts";
+import { unitPixelsKernelConfigs } from "./unit_pixels.ts";
 
 /** The environment switch that keeps tfjs's stock WebGPU kernels. */
 export const STOCK_KERNELS_ENV = "NOVALAB_STOCK_KERNELS";
@@ -69,6 +70,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...uniformityKernelConfigs(),
     ...ntXentKernelConfigs(),
     ...randomDirectionsKernelConfigs(),
+    ...unitPixelsKernelConfigs(),
   ];
 }
 

@@ -21,7 +21,8 @@
 #                  dK/dV, ViT-Ti b64
 #   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
-#                  MLP, the 128² tile's interleaved/prefetch/double-buffered forms; ViT-Ti b64
+#                  MLP, the 128² tile's interleaved/prefetch/double-buffered forms; ViT-Ti b64;
+#                  images to the device (floats from the host vs packed integers)
 #   run.sh train   NOVA and CLIP training steps (batch 128, 512) with one step in flight
 #                  and with NOVALAB_TRAIN_PIPELINE=0 (replayed: the default), NOVA run as
 #                  written (--no-replay), and NOVA's GPU profile
@@ -130,6 +131,8 @@ case "${1:-first}" in
     NOVALAB_LAYERNORM_BACKWARD=split bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --precision f16
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --activation gelu
+    bench knobs2 upload --batch 64
+    bench knobs2 upload --batch 256 --depth 16 --grey
     for form in t128i t128ip t128ipk16 t128id; do
       NOVALAB_MATMUL_TILE=$form bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     done
