@@ -75,6 +75,16 @@ export function buildProgram(): Command {
         "then replay them without tfjs's per-op host work)",
     )
     .action(async (recipePath: string | undefined, opts) => {
+      if (opts.resume && (recipePath !== undefined || opts.set.length > 0)) {
+        const extra = recipePath !== undefined
+          ? `the recipe ${recipePath}`
+          : `--set ${opts.set[0]}`;
+        throw new Error(
+          `run --resume ${opts.resume}: a resumed run keeps its own recipe.yaml, so ${extra} ` +
+            "would not apply; drop it, or start a new run (to train longer, start one with " +
+            "the new train.steps)",
+        );
+      }
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
       if (!source) throw new Error("run: name a recipe file, or --resume <run-dir>");
       const recipe = await loadRunnable(source, opts.set);

@@ -22,6 +22,17 @@ export interface RegistryEntry<Factory> {
    */
   input?: string;
   /**
+   * Modules: how many references `input:` takes, `[min, max]` (`max` may be
+   * `Infinity`); checked by `validate`, with {@link input} as the explanation.
+   */
+  arity?: [number, number];
+  /**
+   * Evaluators: the parameters that name a node, and which batch field the
+   * evaluator feeds that node (`image`: `batch.image`, `text`: `batch.caption`).
+   * `validate` checks each exists, is kept at inference and reads only that field.
+   */
+  nodeRefs?: Record<string, "image" | "text">;
+  /**
    * Schema of the entry's own parameters (everything but the structural keys
    * such as `kind`, `input`, `inputs`, `weight`, `phase`). Must be strict.
    */

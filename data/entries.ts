@@ -175,6 +175,7 @@ export const moduleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "views",
     summary: "random resized crops (+ flip, colour jitter, greyscale, blur, solarise; " +
       "crops: global | local): [B, H, W, C] → [V, B, S, S, C] (inference [1, …])",
+    arity: [1, 1],
     input: "one reference: images `[B, H, W, C]`, i.e. `batch.image`.",
     schema: viewsSchema,
     create: createViews,

@@ -258,6 +258,7 @@ export const diagnosticsEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "diagnostics",
   summary:
     "embedding geometry: SIGReg, effective rank, modality gap, alignment/uniformity, collapse alarm",
+  nodeRefs: { image: "image", text: "text", prototypes: "image" },
   schema,
   create: (params: DiagnosticsParams) => new DiagnosticsEvaluator(params),
 };

@@ -150,6 +150,7 @@ export class KnnEvaluator implements Evaluator {
 export const knnEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "knn",
   summary: "cosine k-nearest-neighbour classification on frozen features",
+  nodeRefs: { image: "image" },
   schema,
   create: (params: KnnParams) => new KnnEvaluator(params),
 };

@@ -200,6 +200,7 @@ export class LinearProbeEvaluator implements Evaluator {
 export const linearProbeEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "linear_probe",
   summary: "logistic-regression probe on frozen features, weight decay swept on validation",
+  nodeRefs: { image: "image" },
   schema,
   create: (params: LinearProbeParams) => new LinearProbeEvaluator(params),
 };

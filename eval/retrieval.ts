@@ -168,6 +168,7 @@ export class RetrievalEvaluator implements Evaluator {
 export const retrievalEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "retrieval",
   summary: "image→text and text→image recall@1/5/10 and median rank on the split's captions",
+  nodeRefs: { image: "image", text: "text" },
   schema,
   create: (params: RetrievalParams) => new RetrievalEvaluator(params),
 };

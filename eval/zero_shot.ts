@@ -230,6 +230,7 @@ function summarize(
 export const zeroShotEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "zero_shot",
   summary: "zero-shot classification with prompt ensembles: top-1 / top-5 accuracy",
+  nodeRefs: { image: "image", text: "text" },
   schema,
   create: (params: ZeroShotParams) => new ZeroShotEvaluator(params),
 };

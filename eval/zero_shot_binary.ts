@@ -257,6 +257,7 @@ export const zeroShotBinaryEntry: RegistryEntry<EvaluatorFactory> = {
   kind: "zero_shot_binary",
   summary:
     'multi-label zero-shot with "{finding}" / "no {finding}" prompt pairs: AUROC (95% CI), MCC, F1',
+  nodeRefs: { image: "image", text: "text" },
   schema,
   create: (params: ZeroShotBinaryParams) => new ZeroShotBinaryEvaluator(params),
 };

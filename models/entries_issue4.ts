@@ -139,6 +139,7 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "fusion",
     summary: "ITO fusion transformer (train-only): image tokens [V, B, T, Di] + packed text " +
       "tokens [B, L, Dt + 1] → L2-normalised CLS read-out [V, B, W]",
+    arity: [2, 2],
     input: "two references, in order: image tokens `[V, B, T, Di]` or `[B, T, Di]` (a `vit` " +
       "with `output: tokens`), then packed text tokens `[B, L, Dt + 1]` (a text tower with " +
       "`output: tokens`).",
@@ -148,6 +149,7 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "prototypes",
     summary: "nCLIP prototype head: [..., D] → cosine logits over Kp weight-normalised prototypes",
+    arity: [1, 1],
     input: "one reference: embeddings `[..., D]`.",
     schema: prototypesSchema,
     create: (p: z.infer<typeof prototypesSchema>, ctx) =>
@@ -157,6 +159,7 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "text_transformer",
     summary: "text transformer from scratch (cl100k BPE): strings → [B, D] by eot|cls|mean " +
       "pooling (output: tokens → packed [B, L, D + 1])",
+    arity: [1, 1],
     input: "one reference: strings, such as `batch.caption`.",
     schema: textTransformerSchema,
     create: createTextTransformer,
@@ -164,6 +167,7 @@ export const issue4ModuleEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "take_token",
     summary: "one token of a sequence: [..., T, D] → [..., D] (index 0 = a ViT's CLS)",
+    arity: [1, 1],
     input: "one reference: tokens `[..., T, D]` (e.g. a `vit` with `output: tokens`).",
     schema: takeTokenSchema,
     create: createTakeToken,

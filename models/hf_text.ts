@@ -281,6 +281,7 @@ export const hfTextEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "hf_text",
     summary: "frozen transformers.js text tower (feature-extraction, cls|mean pooling): " +
       "strings → [B, H], cached per text",
+    arity: [1, 1],
     input: "one reference: strings, such as `batch.caption`.",
     schema,
     create: (params: z.infer<typeof schema>, ctx) => createHfTextTower(params, ctx),

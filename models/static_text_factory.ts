@@ -103,6 +103,7 @@ export const textTowerEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "frozen_text",
     summary: "frozen static word-vector text tower (GloVe 6B 100-d): strings → [B, D] mean pool " +
       "(or packed tokens [B, L, D + 1] with output: tokens)",
+    arity: [1, 1],
     input: "one reference: strings, such as `batch.caption`.",
     schema,
     create: (params: z.infer<typeof schema>, ctx) => createStaticTextTower(params, ctx),

@@ -32,7 +32,7 @@ toggles:
 seeds: [0, 1]
 metrics:
   - { label: top-1, key: zero_shot.top1 }
-  - { label: gap, key: diagnostics.gap, better: lower }
+  - { label: top-5, key: zero_shot.top5, better: lower }
 `;
 
 Deno.test("spec: a valid sweep file loads with recipe paths resolved against its folder", () => {
@@ -68,7 +68,7 @@ Deno.test("spec: unknown keys and bad values name file:line:col, key path, expec
   );
   assert.match(
     e.message,
-    /inline\.yaml:16:49: metrics\[1\]\.better: invalid value "lowest".*\n {2}expected one of: higher, lower/,
+    /inline\.yaml:16:50: metrics\[1\]\.better: invalid value "lowest".*\n {2}expected one of: higher, lower/,
   );
 });
 
@@ -168,4 +168,19 @@ Deno.test("validate: every member of a valid sweep resolves, with its own overri
   assert.equal(ito.train.steps, 3);
   assert.equal(ito.graph.losses[1]!.weight, 0);
   assert.equal(recipes.get("ito,dim=16-s1")!.graph.losses[1]!.weight, 2);
+});
+
+Deno.test("validate: a metric key no member's evaluators produce is located, with the names", async () => {
+  const spec = parseSweep(GOOD.replace("key: zero_shot.top5", "key: zeroshot.top5"), FILE);
+  await assert.rejects(
+    () => validateSweep(spec, expandSweep(spec)),
+    (e: Error) => {
+      assert.ok(e instanceof RecipeError);
+      assert.match(
+        e.message,
+        /inline\.yaml:16:26: metrics\[1\]\.key: no member runs an evaluator named "zeroshot" \(did you mean "zero_shot"\?\) \(key "zeroshot\.top5"\)\n {2}expected <evaluator name>\.<metric>, the evaluator one of: zero_shot/,
+      );
+      return true;
+    },
+  );
 });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { RecipeError, type RecipeIssue } from "../core/recipe/errors.ts";
+import { RecipeError, type RecipeIssue, suggestion } from "../core/recipe/errors.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import type { RunnableRecipe } from "../core/run.ts";
 import type { SweepMember, SweepSpec } from "./types.ts";
@@ -72,5 +72,33 @@ export async function validateSweep(
     }));
     throw new RecipeError(issues, { fileOrder });
   }
+  checkMetricKeys(spec, resolved);
   return resolved;
+}
+
+/**
+ * Every metric key must start with the name of an evaluator some member runs
+ * (`<evaluator name>.<metric>`, the name possibly holding dots): a key no
+ * member can produce would only show as "–" in the report after the sweep.
+ */
+function checkMetricKeys(spec: SweepSpec, resolved: Map<string, RunnableRecipe>): void {
+  const names = [...new Set([...resolved.values()].flatMap((r) => r.eval.map((e) => e.name)))];
+  const issues: RecipeIssue[] = [];
+  spec.metrics.forEach((metric, i) => {
+    const prefixes: string[] = [];
+    for (let at = metric.key.indexOf("."); at > 0; at = metric.key.indexOf(".", at + 1)) {
+      prefixes.push(metric.key.slice(0, at));
+    }
+    if (prefixes.some((p) => names.includes(p))) return;
+    const keyPath = `metrics[${i}].key`;
+    issues.push({
+      location: spec.locate(keyPath),
+      keyPath,
+      message: `no member runs an evaluator named ${JSON.stringify(prefixes[0] ?? metric.key)}` +
+        `${suggestion(prefixes[0] ?? metric.key, names)} (key ${JSON.stringify(metric.key)})`,
+      expected: "<evaluator name>.<metric>, the evaluator one of",
+      choices: names,
+    });
+  });
+  if (issues.length > 0) throw new RecipeError(issues, { fileOrder: [spec.file] });
 }

@@ -129,3 +129,14 @@ Deno.test("cli: an evaluation recipe extending nova_mimic switches data.kind cle
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: --resume refuses a recipe or --set it would not apply, before loading anything", async () => {
+  await assert.rejects(
+    () => capture(["run", "--resume", "runs/none", "--set", "train.steps=700"]),
+    /run --resume runs\/none: a resumed run keeps its own recipe\.yaml, so --set train\.steps=700 would not apply/,
+  );
+  await assert.rejects(
+    () => capture(["run", "recipes/clip.yaml", "--resume", "runs/none"]),
+    /so the recipe recipes\/clip\.yaml would not apply/,
+  );
+});

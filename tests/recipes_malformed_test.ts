@@ -44,6 +44,7 @@ const CASES: Case[] = [
   { name: "missing_required" },
   { name: "string_role_list" },
   { name: "list_var_in_text" },
+  { name: "eval_bad_node" },
   { name: "set_malformed", file: "malformed/ok_data.yaml", overrides: ["train.batch"] },
   {
     name: "set_unknown_key",
@@ -53,6 +54,12 @@ const CASES: Case[] = [
   { name: "set_bad_index", file: "malformed/ok_data.yaml", overrides: ["losses[2].weight=0.5"] },
   { name: "set_bad_value", file: "malformed/ok_data.yaml", overrides: ["train.steps=[1,"] },
   { name: "set_bad_ref", file: "malformed/ok_data.yaml", overrides: ["nodes.text.input=txt"] },
+  { name: "set_unknown_var", file: "malformed/ok_data.yaml", overrides: ["vars.lamda=0.1"] },
+  {
+    name: "set_unknown_node",
+    file: "malformed/ok_data.yaml",
+    overrides: ["nodes.imag.depth=1", "nodes.extra={ kind: l2norm, input: image }"],
+  },
 ];
 
 function errorText(c: Case): string {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { SourceLocation } from "../types.ts";
-import type { RecipeIssue } from "./errors.ts";
+import { type RecipeIssue, suggestion } from "./errors.ts";
 import {
   emptyMap,
   formatKeyPath,
@@ -111,10 +111,53 @@ export function parseOverride(
   return { path, value };
 }
 
+/** The keys of the map at `section` of `tree` (`[]` when absent or not a map). */
+function sectionKeys(tree: TreeNode, section: string): string[] {
+  if (tree.type !== "map") return [];
+  const node = tree.entries.get(section)?.value;
+  return node?.type === "map" ? [...node.entries.keys()] : [];
+}
+
+/**
+ * An override that names a var the recipe does not declare (it would change
+ * nothing: a sweep over it runs identical members), or sets a key inside a
+ * node that does not exist (`nodes.<name>=…` alone may add a node).
+ */
+function unknownName(tree: TreeNode, path: PathSegment[], loc: SourceLocation): RecipeIssue | null {
+  const [section, name] = path;
+  if (typeof name !== "string") return null;
+  const declared = section === "vars" ? sectionKeys(tree, "vars") : sectionKeys(tree, "nodes");
+  if (section === "vars" && !declared.includes(name)) {
+    return {
+      location: loc,
+      keyPath: formatKeyPath(path.slice(0, 2)),
+      message: `unknown var ${JSON.stringify(name)}${suggestion(name, declared)}: ` +
+        "setting it would change nothing",
+      expected: declared.length
+        ? "a var the recipe declares under vars:, one of"
+        : "a var declared under vars: (this recipe declares none; add one and use it as ${" +
+          name + "})",
+      choices: declared.length ? declared : undefined,
+    };
+  }
+  if (section === "nodes" && path.length > 2 && !declared.includes(name)) {
+    return {
+      location: loc,
+      keyPath: formatKeyPath(path.slice(0, 2)),
+      message: `unknown node ${JSON.stringify(name)}${suggestion(name, declared)}`,
+      expected: "a node of the recipe, one of",
+      choices: declared,
+    };
+  }
+  return null;
+}
+
 /**
  * Applies `overrides` (`"train.batch=64"`, `"losses[1].weight=0.2"`, ...) in
  * order. Missing map keys are created (the schema then rejects unknown
- * ones, pointing at the override); list indices must exist.
+ * ones, pointing at the override); list indices must exist; a var the
+ * recipe does not declare, or a key inside a node it does not have, is an
+ * error naming the choices.
  */
 export function applyOverrides(
   tree: TreeNode,
@@ -126,6 +169,11 @@ export function applyOverrides(
     const parsed = parseOverride(text, index);
     if ("message" in parsed) {
       issues.push(parsed);
+      return;
+    }
+    const unknown = unknownName(current, parsed.path, parsed.value.loc);
+    if (unknown) {
+      issues.push(unknown);
       return;
     }
     const next = setAt(current, parsed.path, [], parsed.value);

@@ -14,7 +14,7 @@ Deno.test("overrides: scalars, YAML values, list items and new keys", () => {
   const { plain, messages } = apply([
     "train.batch=64",
     "losses[1].weight=0.2",
-    "nodes.pred.layers=[64, 64]",
+    "nodes.pred={ layers: [64, 64] }",
     "name = run a",
   ]);
   assert.deepEqual(messages, []);
@@ -56,4 +56,18 @@ Deno.test("overrides: malformed forms, bad indices and paths through scalars", (
     'losses.x: cannot set key "x": losses is a list of 2',
     'train.batch: the value "[1," is not valid YAML (YAML syntax error: Flow sequence must end with a ])',
   ]);
+});
+
+Deno.test("overrides: a var the recipe lacks, or a key inside a node it lacks, is named", () => {
+  const base = "vars: { lambda: 0.05, dim: 64 }\nnodes:\n  image: { kind: vit }\n";
+  const messages = (sets: string[]) =>
+    applyOverrides(parseYaml(base, "b.yaml").tree, sets).issues.map((i) =>
+      `${i.keyPath}: ${i.message} | ${i.choices?.join(",")}`
+    );
+  assert.deepEqual(messages(["vars.lamda=0.1", "nodes.imag.depth=1"]), [
+    'vars.lamda: unknown var "lamda" (did you mean "lambda"?): setting it would change nothing | lambda,dim',
+    'nodes.imag: unknown node "imag" (did you mean "image"?) | image',
+  ]);
+  // Declared vars, keys of existing nodes and whole new nodes are fine.
+  assert.deepEqual(messages(["vars.dim=8", "nodes.image.depth=1", "nodes.z={ kind: l2norm }"]), []);
 });

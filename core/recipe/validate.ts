@@ -1,7 +1,7 @@
 /**
  * Validation of a merged, interpolated recipe: the structural schema, every
  * component entry against its registry, loss roles, references to nodes and
- * batch fields, and unique entry names. Produces the {@link ResolvedRecipe}.
+ * batch fields, evaluators' node references (`eval_refs.ts`), and unique entry names. Produces the {@link ResolvedRecipe}.
  *
  * @module
  */
@@ -20,6 +20,7 @@ import { parseStructure, type RecipeStructure, structureKeysAt } from "./schema.
 import { formatKeyPath, type PathSegment } from "./tree.ts";
 import { BATCH_FIELDS, type ResolvedRecipe } from "./types.ts";
 import { issuesFromZod } from "./zod_issues.ts";
+import { checkEvalRefs } from "./eval_refs.ts";
 
 type Params = Record<string, unknown>;
 
@@ -40,6 +41,7 @@ function checkComponents(raw: Params, registries: Registries, ctx: CheckContext)
     const path = ["nodes", name];
     const r = checkEntry(entry, { path, section: "nodes", registry: registries.modules, ctx });
     if (r) out.nodes.set(name, r.params);
+    if (r) checkArity(asRecord(entry)?.input, { path, kind: r.kind, registries, ctx });
   }
   list(raw.losses).forEach((entry, i) => {
     const path = ["losses", i];
@@ -73,6 +75,26 @@ function checkComponents(raw: Params, registries: Registries, ctx: CheckContext)
     if (r) out.eval.set(i, r.params);
   });
   return out;
+}
+
+/** A node's number of `input:` references against its module's `arity`. */
+function checkArity(
+  input: unknown,
+  at: { path: PathSegment[]; kind: string; registries: Registries; ctx: CheckContext },
+): void {
+  const entry = at.registries.modules.get(at.kind);
+  if (!entry.arity) return;
+  const [min, max] = entry.arity;
+  const count = Array.isArray(input) ? input.length : input === undefined ? 0 : 1;
+  if (count >= min && count <= max) return;
+  const path = count === 0 ? at.path : [...at.path, "input"];
+  const wanted = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+  at.ctx.issues.push({
+    location: at.ctx.locate(path),
+    keyPath: formatKeyPath(path),
+    message: `${at.kind} takes ${wanted} input reference${max === 1 ? "" : "s"}, got ${count}`,
+    expected: entry.input ?? `${wanted} references`,
+  });
 }
 
 function checkRef(ref: unknown, path: PathSegment[], nodes: string[], ctx: CheckContext): void {
@@ -184,6 +206,7 @@ export function validateRecipe(
   const obj = asRecord(raw) ?? {};
   const checked = checkComponents(obj, options.registries, ctx);
   checkRefs(obj, ctx);
+  checkEvalRefs(obj, options.registries, ctx);
   const s = structure.value;
   if (!s) return { issues: ctx.issues };
   const names = {
