@@ -57,30 +57,68 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     heads: params.heads ?? base.heads,
     mlpRatio: params.mlp_ratio ?? base.mlpRatio,
   };
-  const shape = ctx.inputShapes[0] ?? [];
-  if (shape.length < 3) {
-    throw new Error(
-      `node "${ctx.name}" (vit) expects images [..., H, W, C], got [${shape.join(", ")}]`,
-    );
-  }
-  const [height, width, channels] = shape.slice(-3) as [number, number, number];
-  if (height % config.patch !== 0 || width % config.patch !== 0) {
-    throw new Error(
-      `node "${ctx.name}" (vit): image ${height}×${width} is not divisible by patch ${config.patch}; ` +
-        `choose a patch that divides both sides`,
-    );
-  }
+  const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {
     throw new Error(
       `node "${ctx.name}" (vit): dim ${config.dim} is not divisible by heads ${config.heads}`,
     );
   }
-  return new VisionTransformer(config, { height, width, channels }, {
+  const [first, ...others] = sizes;
+  if (others.length > 0 && params.output === "tokens") {
+    const grid = (s: { height: number; width: number }) => `${s.height}×${s.width}`;
+    if (others.some((o) => grid(o) !== grid(first!))) {
+      throw new Error(
+        `node "${ctx.name}" (vit): output: tokens needs every input at one size (token counts ` +
+          `differ), got ${sizes.map(grid).join(", ")}; use output: cls for multi-crop`,
+      );
+    }
+  }
+  return new VisionTransformer(config, first!, {
     name: ctx.name,
     seed: ctx.seed,
     output: params.output,
+    others,
   });
 };
+
+/**
+ * The image sizes of a `vit` node's inputs, checked: `[..., H, W, C]` with
+ * sides divisible by the patch; several inputs (multi-crop) must each be
+ * views `[V, B, H, W, C]` with the same channels.
+ */
+function vitInputSizes(
+  ctx: BuildContext,
+  patch: number,
+): { height: number; width: number; channels: number }[] {
+  if (ctx.inputShapes.length === 0) {
+    throw new Error(`node "${ctx.name}" (vit) expects images [..., H, W, C]; give it an input`);
+  }
+  const many = ctx.inputShapes.length > 1;
+  return ctx.inputShapes.map((shape, i) => {
+    const which = many ? ` input ${i + 1}` : "";
+    if (shape.length < 3 || (many && shape.length !== 5)) {
+      throw new Error(
+        `node "${ctx.name}" (vit)${which} expects images ${
+          many ? "[V, B, H, W, C] (a views node: multi-crop)" : "[..., H, W, C]"
+        }, got [${shape.join(", ")}]`,
+      );
+    }
+    const [height, width, channels] = shape.slice(-3) as [number, number, number];
+    if (height % patch !== 0 || width % patch !== 0) {
+      throw new Error(
+        `node "${ctx.name}" (vit)${which}: image ${height}×${width} is not divisible by patch ` +
+          `${patch}; choose a patch that divides both sides`,
+      );
+    }
+    const firstChannels = ctx.inputShapes[0]!.at(-1);
+    if (channels !== firstChannels) {
+      throw new Error(
+        `node "${ctx.name}" (vit)${which}: ${channels} channels, but input 1 has ${firstChannels}`,
+      );
+    }
+    return { height, width, channels };
+  });
+}
 
 const mlpSchema = z.strictObject({
   layers: z.array(positiveInt()).min(1).describe(
@@ -99,7 +137,9 @@ const logitScaleSchema = z.strictObject({
   init: num().default(Math.log(1 / 0.07)).describe(
     "Initial θ (default ln(1 / 0.07), CLIP's); the scale is exp θ.",
   ),
-  clamp: z.tuple([num(), num()]).default([0, Math.log(100)]).describe(
+  clamp: z.tuple([num(), num()]).refine(([lo, hi]) => lo <= hi, {
+    message: "expected [min, max] with min ≤ max",
+  }).default([0, Math.log(100)]).describe(
     "`[min, max]` θ is clamped to after every optimiser step (default `[0, ln 100]`).",
   ),
   learnable: z.boolean().default(true).describe("Train θ (false: a fixed value)."),
@@ -111,13 +151,17 @@ export const modelEntries: RegistryEntry<ModuleFactory>[] = [
     kind: "vit",
     summary: "Vision Transformer from scratch: [..., H, W, C] → CLS embedding [..., D] " +
       "(output: tokens → [..., T, D])",
-    input: "one reference: images `[..., H, W, C]` (`batch.image`, or a `views` node).",
+    arity: [1, Infinity],
+    input: "one reference: images `[..., H, W, C]` (`batch.image`, or a `views` node); or " +
+      "several `views` nodes `[Vᵢ, B, Hᵢ, Wᵢ, C]` (multi-crop: global first; output " +
+      "`[ΣVᵢ, B, D]` in training, the first input alone at inference).",
     schema: vitSchema,
     create: createVit,
   },
   {
     kind: "mlp",
     summary: "MLP projector/predictor over the last axis: [..., Din] → [..., layers[-1]]",
+    arity: [1, 1],
     input: "one reference: any `[..., D]` (leading axes, such as views, are kept).",
     schema: mlpSchema,
     create: (params: z.infer<typeof mlpSchema>, ctx) =>
@@ -126,6 +170,7 @@ export const modelEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "logit_scale",
     summary: "learnable log-space temperature θ (scale = exp θ), clamped after each step",
+    arity: [0, 0],
     input: "none (leave `input` out); outputs the scalar θ.",
     schema: logitScaleSchema,
     create: (params: z.infer<typeof logitScaleSchema>, ctx) => new LogitScale(params, ctx),
@@ -133,6 +178,7 @@ export const modelEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "l2norm",
     summary: "L2-normalise the last axis: [..., D] → [..., D]",
+    arity: [1, 1],
     input: "one reference: any `[..., D]`.",
     schema: z.strictObject({}),
     create: () => new L2Normalize(),

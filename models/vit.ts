@@ -9,6 +9,13 @@
  * CLS first, all after the final norm (`output: tokens`, read by ITO's fusion;
  * `take_token` then picks the CLS for the contrastive embedding).
  *
+ * **Multi-crop**: several inputs `[Vᵢ, B, Hᵢ, Wᵢ, C]` (global views first, then
+ * local ones at another size) go through the same weights and come out
+ * concatenated along the view axis, `[ΣVᵢ, B, D]`. The position embeddings are
+ * learned for the first input's grid and resampled bilinearly for the others
+ * (`models/pos_resample.ts`). At inference only the first input is encoded:
+ * every `views` node then gives the whole image, and evaluation reads view 0.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -29,6 +36,7 @@ import { selfAttention } from "../kernels/attention.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
+import { bilinearResampleMatrix } from "./pos_resample.ts";
 
 interface Block {
   norm1: LayerNorm;
@@ -61,23 +69,39 @@ export class VisionTransformer implements Module {
   readonly #pos: Variable;
   readonly #blocks: Block[] = [];
   readonly #norm: LayerNorm;
-  readonly #tokens: number;
   readonly #output: VitOutput;
+  /** Per further input: the `[patches, patches₀]` map of its grid (`null`: the same grid). */
+  readonly #resample: (Tensor | null)[];
 
-  /** Builds the parameters under the name prefix `name`; `output` defaults to `cls`. */
+  /**
+   * Builds the parameters under the name prefix `name`; `output` defaults to
+   * `cls`; `others` are the image sizes of further inputs (multi-crop).
+   */
   constructor(
     readonly config: VitConfig,
     readonly geometry: ImageGeometry,
-    init: { name: string; seed: number; output?: VitOutput },
+    init: {
+      name: string;
+      seed: number;
+      output?: VitOutput;
+      others?: { height: number; width: number }[];
+    },
   ) {
     const { patch, dim, depth, mlpRatio } = config;
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
-    this.#tokens = (geometry.height / patch) * (geometry.width / patch) + 1;
+    const tokens = (geometry.height / patch) * (geometry.width / patch) + 1;
     this.#output = init.output ?? "cls";
+    const grid = [geometry.height / patch, geometry.width / patch] as const;
+    this.#resample = (init.others ?? []).map(({ height, width }) => {
+      const other = [height / patch, width / patch] as const;
+      if (other[0] === grid[0] && other[1] === grid[1]) return null;
+      const map = bilinearResampleMatrix(grid, other);
+      return tf.keep(tf.tensor2d(map, [other[0] * other[1], grid[0] * grid[1]]));
+    });
     this.#patchEmbed = createLinear(store, "patch_embed.proj", { inDim: patchDim, outDim: dim });
     this.#cls = store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
-    this.#pos = store.add("pos_embed", store.truncNormal([1, this.#tokens, dim], 0.02), false);
+    this.#pos = store.add("pos_embed", store.truncNormal([1, tokens, dim], 0.02), false);
     for (let i = 0; i < depth; i++) {
       const p = `blocks.${i}`;
       this.#blocks.push({
@@ -93,15 +117,24 @@ export class VisionTransformer implements Module {
     this.parameters = store.parameters;
   }
 
-  /** `[..., H, W, C]` → `[..., D]` (the final-normed CLS token) or `[..., T, D]` (all tokens). */
-  forward(inputs: NodeValue[], _ctx: ForwardContext): Tensor {
-    const images = inputs[0] as Tensor;
+  /**
+   * `[..., H, W, C]` → `[..., D]` (the final-normed CLS token) or `[..., T, D]`
+   * (all tokens); several inputs (multi-crop, training only) → `[ΣVᵢ, B, D]`.
+   */
+  forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
+    const images = inputs as Tensor[];
+    if (images.length === 1 || !ctx.training) return this.#encode(images[0]!, 0);
+    return tf.concat(images.map((x, i) => this.#encode(x, i)), 0);
+  }
+
+  /** One input through the encoder; `input` picks its position embeddings. */
+  #encode(images: Tensor, input: number): Tensor {
     const lead = images.shape.slice(0, -3);
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
-    let x = this.#embed(flat);
+    let x = this.#embed(flat, input);
     for (const block of this.#blocks) x = this.#block(block, x);
     if (this.#output === "tokens") {
-      return applyLayerNorm(this.#norm, x).reshape([...lead, this.#tokens, this.config.dim]);
+      return applyLayerNorm(this.#norm, x).reshape([...lead, x.shape[1], this.config.dim]);
     }
     const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
     const out = applyLayerNorm(this.#norm, cls);
@@ -109,7 +142,7 @@ export class VisionTransformer implements Module {
   }
 
   /** Patchify `[N, H, W, C]` → tokens `[N, T, D]` with CLS and positions. */
-  #embed(images: Tensor4D): Tensor3D {
+  #embed(images: Tensor4D, input: number): Tensor3D {
     const [n, h, w, c] = images.shape;
     const p = this.config.patch;
     const gh = h / p, gw = w / p;
@@ -117,7 +150,17 @@ export class VisionTransformer implements Module {
       .reshape([n, gh * gw, p * p * c]);
     const embedded = applyLinear(this.#patchEmbed, patches);
     const cls = repeatLeading(this.#cls.reshape([1, this.config.dim]), n); // [n, 1, D]
-    return tf.add(tf.concat([cls, embedded], 1), this.#pos) as Tensor3D;
+    return tf.add(tf.concat([cls, embedded], 1), this.#positions(input)) as Tensor3D;
+  }
+
+  /** Position embeddings `[1, T, D]` of input `input`'s grid (the CLS's kept as learned). */
+  #positions(input: number): Tensor {
+    const map = input === 0 ? null : this.#resample[input - 1];
+    if (!map) return this.#pos;
+    const { dim } = this.config;
+    const grid = tf.slice(this.#pos, [0, 1, 0], [1, -1, -1]).reshape([-1, dim]);
+    const resampled = tf.matMul(map, grid).reshape([1, -1, dim]);
+    return tf.concat([tf.slice(this.#pos, [0, 0, 0], [1, 1, -1]), resampled], 1);
   }
 
   /**
@@ -144,8 +187,9 @@ export class VisionTransformer implements Module {
     return applyLinear(block.proj, context, undefined, skip);
   }
 
-  /** Releases all variables. */
+  /** Releases all variables (and the resampling maps). */
   dispose(): void {
     disposeParameters(this.parameters);
+    for (const map of this.#resample) map?.dispose();
   }
 }
