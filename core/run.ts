@@ -25,6 +25,7 @@ import type { ReplayStats } from "./replayable_step.ts";
 import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
+import { atDataEntry, evaluatingNotice, runNotices } from "./run_notices.ts";
 import type { Precision } from "./recipe/types.ts";
 
 /** Everything the runner needs from a resolved recipe. */
@@ -124,7 +125,7 @@ export async function buildRecipe(
   const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
     seed: recipe.seed,
     cacheDir,
-  });
+  }).catch((e: unknown) => Promise.reject(atDataEntry(e, recipe)));
   try {
     const graph = await compileGraph(recipe.graph, {
       registries: { modules, losses },
@@ -216,8 +217,8 @@ async function trainAndEvaluate(
     options: RunOptions;
   },
 ): Promise<Omit<RunResult, "replay">> {
-  const { trainer, graph, source, backend, options } = state;
-  if (trainer.skipped.terms.length > 0 && !options.quiet) console.error(skippedText(trainer));
+  const { trainer, graph, backend, options } = state;
+  if (!options.quiet) { for (const line of runNotices(recipe, trainer)) console.error(line); }
   const { paths, start } = await openRunDirectory(recipe, { graph, trainer, backend, options });
   const autotune = options.autotune ?? matMulAutotuneWanted();
   if (autotune && backend.name !== "webgpu" && !options.quiet) {
@@ -237,6 +238,27 @@ async function trainAndEvaluate(
       : undefined,
   };
   const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop });
+  // Said before evaluating rather than on SIGINT: evaluators compute synchronously for
+  // seconds at a time, and a listener would hold the interrupt until they yield.
+  if (trained.finished && !options.skipEval && recipe.eval.length > 0 && !options.quiet) {
+    console.error(evaluatingNotice(paths.root));
+  }
+  return await evaluateAndReport(recipe, { ...state, paths, trained });
+}
+
+/** Evaluates a trained run, writes `eval.json`, the data and cache summaries and the report. */
+async function evaluateAndReport(
+  recipe: RunnableRecipe,
+  state: {
+    graph: CompiledGraph;
+    source: DataSource;
+    backend: BackendInfo;
+    options: RunOptions;
+    paths: RunPaths;
+    trained: { steps: number; finished: boolean; imagesPerSecond: number };
+  },
+): Promise<Omit<RunResult, "replay">> {
+  const { graph, source, backend, options, paths, trained } = state;
   const evalResults = options.skipEval || !trained.finished
     ? {}
     : await evaluateRecipe(recipe, graph, source, { replay: options.replay });
@@ -260,16 +282,6 @@ async function trainAndEvaluate(
     }
   }
   return { paths, backend, eval: evalResults, ...trained };
-}
-
-function skippedText(trainer: Trainer): string {
-  const { terms, nodes } = trainer.skipped;
-  const list = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
-  const exclusive = nodes.length > 0
-    ? `; nodes ${list(nodes)} feed only ${terms.length > 1 ? "them" : "it"} and do not run`
-    : "";
-  return `loss ${terms.length > 1 ? "terms" : "term"} ${list(terms)} ` +
-    `${terms.length > 1 ? "have" : "has"} weight 0: skipped${exclusive}`;
 }
 
 /** Trains from `start`, exports the final model when every step ran, and says how to resume. */

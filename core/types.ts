@@ -121,6 +121,13 @@ export interface BatchOptions {
   shuffle: boolean;
   /** Drop the final short batch. */
   dropLast: boolean;
+  /**
+   * Convert decoded pixels to floats on the host even where the device could
+   * (`data/pixel_batch.ts`). Evaluation asks for it: its replayed calls lend
+   * their temporaries to the pool between calls, and a batch converted on the
+   * device would take one. Default false.
+   */
+  hostPixels?: boolean;
 }
 
 /** A data source: labelled images with captions, split into named parts. */

@@ -254,7 +254,13 @@ export class FileImageSource implements FileBackedSource {
       });
       return record.captions[pick]!;
     });
-    return { image: at.pixels.toTensor(), caption, label, index, labels };
+    return {
+      image: at.pixels.toTensor({ host: options.hostPixels }),
+      caption,
+      label,
+      index,
+      labels,
+    };
   }
 
   #split(split: string): SampleRecord[] {

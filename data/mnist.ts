@@ -250,7 +250,7 @@ export class IdxImageSource implements DataSource {
       });
       caption.push(fillCaption(this.#captions[t], this.classNames[label[j]]));
     }
-    return { image: pixels.toTensor(), caption, label, index };
+    return { image: pixels.toTensor({ host: options.hostPixels }), caption, label, index };
   }
 
   /** Drops the in-memory data; the source is unusable afterwards. */

@@ -25,6 +25,10 @@ import type { Tensor4D } from "@tensorflow/tfjs";
 import type { RawPixels } from "./decode.ts";
 import { novalabKernelsActive } from "../kernels/active.ts";
 import { unitPixelsOnDevice } from "../kernels/unit_pixels.ts";
+import { envIs } from "../core/env.ts";
+
+/** `NOVALAB_DEVICE_PIXELS=0` converts on the host on WebGPU too (A/B measurements). */
+export const DEVICE_PIXELS_ENV = "NOVALAB_DEVICE_PIXELS";
 
 const tables = new Map<8 | 16, Float32Array>();
 
@@ -125,11 +129,14 @@ export class PixelBatch {
 
   /**
    * The batch as a float32 `[count, H, W, C]` tensor in `[0, 1]` on the active
-   * backend: converted on the device on WebGPU with novalab's kernels, on the
-   * host elsewhere (the same values either way).
+   * backend: converted on the device on WebGPU with novalab's kernels (unless
+   * `host`, or `NOVALAB_DEVICE_PIXELS=0`), on the host elsewhere (the same
+   * values either way).
    */
-  toTensor(): Tensor4D {
-    if (tf.getBackend() === "webgpu" && novalabKernelsActive() && this.size > 0) {
+  toTensor(options: { host?: boolean } = {}): Tensor4D {
+    const onDevice = tf.getBackend() === "webgpu" && novalabKernelsActive() && this.size > 0 &&
+      !options.host && !envIs(DEVICE_PIXELS_ENV, "0");
+    if (onDevice) {
       const values = this.#values;
       const words = new Int32Array(values.buffer, values.byteOffset, values.byteLength / 4);
       const depth = this.depth;

@@ -260,7 +260,7 @@ export class WebDatasetSource implements DataSource {
       (src, j) => (!o.shuffle && src !== j ? -1 : samples[src]!.label),
     );
     return {
-      image: pixels.toTensor(),
+      image: pixels.toTensor({ host: o.hostPixels }),
       caption: source.map((src) => samples[src]!.caption),
       label,
       index: Int32Array.from(source, (src) => samples[src]!.index),

@@ -186,6 +186,8 @@ export async function embedSplit(
     seed: 0,
     shuffle: false,
     dropLast: false,
+    // Replayed calls lend their temporaries between calls; a device conversion would take one.
+    hostPixels: true,
   };
   const parts: Parts = { image: [], text: [], extra: [], targets: [] };
   const labels: number[] = [], captions: string[] = [];

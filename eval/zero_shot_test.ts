@@ -147,7 +147,13 @@ Deno.test("zero_shot: 3 of the first 4 right → top-1 0.75, top-5 1.0", async (
   const metrics = await evaluator({ templates: ENSEMBLE, limit: 4 }).evaluate(model, src);
   assert.deepEqual(metrics, { top1: 0.75, top5: 1, n: 4 });
   assert.equal(tf.memory().numTensors, before, "batch, embedding and class tensors disposed");
-  assert.deepEqual(src.calls[0], { batchSize: 4, seed: 0, shuffle: false, dropLast: false });
+  assert.deepEqual(src.calls[0], {
+    batchSize: 4,
+    seed: 0,
+    shuffle: false,
+    dropLast: false,
+    hostPixels: true,
+  });
 });
 
 Deno.test("zero_shot: whole split in short batches, with a view axis, and another split", async () => {

@@ -63,7 +63,7 @@ Deno.test({
       assert.equal(captions.length, 1, stats.map(([k]) => k).join("; "));
       for (const [key, s] of [...full, ...captions]) {
         assert.equal(s.mode, "replaying", `${key}: ${s.reason}`);
-        assert.equal(s.replays, 4, key);
+        assert.equal(s.replays, 4, `${key}: ${s.reason}`);
       }
       assert.equal(stats.length, 4, "two nodes × (batch of 8, last batch of 4)");
       graph.dispose();

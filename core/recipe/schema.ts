@@ -104,7 +104,9 @@ const scheduleSchema = z.union([
     kind: scheduleKind.describe(
       "`constant`, or `warmup_cosine` (cosine decay to `min_lr_ratio · lr`); both warm up linearly.",
     ),
-    warmup: nonNegativeInt().default(0).describe("Linear warm-up steps."),
+    warmup: nonNegativeInt().default(0).describe(
+      "Linear warm-up steps (at most `train.steps − 1`: a longer warm-up is cut, with a warning).",
+    ),
     min_lr_ratio: probability().default(0).describe(
       "Final learning rate as a fraction of `lr` for cosine decay.",
     ),
