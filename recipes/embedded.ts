@@ -61,7 +61,7 @@ data:
 #   Language Supervision" (arXiv 2103.00020); logit-scale clamp as in open_clip.
 # Reproduces: CLIP's symmetric InfoNCE between the same tiny ViT as recipes/nova.yaml
 #   and the frozen GloVe-100d caption tower behind a learnable projection.
-# Expect: ≥ 85% zero-shot top-1 on MNIST test (see docs/results.md), ~10 min on 2 CPU cores.
+# Expect: ≥ 85% zero-shot top-1 on MNIST test (95.4 %: docs/results.md), ~1.2 min on 2 CPU cores.
 # Run: deno task run recipes/clip.yaml
 extends: [base/mnist.yaml, base/cpu_train.yaml]
 name: clip
@@ -84,6 +84,9 @@ eval:
     image: image_proj
     text: text_proj
     templates: ["a photo of the number {}.", "a handwritten digit {}.", "the number {}."]
+  # At the end, on 1,000 test images: effective ranks, the modality gap, the collapse alarm.
+  - { kind: diagnostics, image: image_proj, text: text_proj }
+  - { kind: retrieval, image: image_proj, text: text_proj }
 `,
   "clip_bridge.yaml": `# CLIP + Brownian bridge (latent modality structures, regulariser b).
 # Paper: Jiang et al., "Understanding and Constructing Latent Modality Structures in
@@ -318,7 +321,7 @@ eval:
 # Paper: "NOVA" (arXiv 2602.00653); SIGReg from LeJEPA (arXiv 2511.08544).
 # Reproduces: the NOVA objective (1−λ)·MSE(image views, text anchor) + λ·SIGReg
 #   on MNIST with a frozen GloVe-100d caption tower and a learnable projection.
-# Expect: ≥ 85% zero-shot top-1 on MNIST test (see docs/results.md), ~10 min on 2 CPU cores.
+# Expect: ≥ 85% zero-shot top-1 on MNIST test (94.6 %: docs/results.md), ~1.5 min on 2 CPU cores.
 # Run: deno task run recipes/nova.yaml
 extends: [base/mnist.yaml, base/cpu_train.yaml]
 name: nova
@@ -342,6 +345,10 @@ eval:
     image: pred
     text: text
     templates: ["a photo of the number {}.", "a handwritten digit {}.", "the number {}."]
+  # Every 200 steps and at the end, on 1,000 test images: SIGReg's statistic, effective ranks,
+  # the modality gap and the collapse alarm (what SIGReg is there to prevent).
+  - { kind: diagnostics, image: pred, text: text, every: 200 }
+  - { kind: retrieval, image: pred, text: text }
 `,
   "nova_fashion.yaml":
     `# NOVA on Fashion-MNIST — non-contrastive alignment of a ViT to a frozen text tower with SIGReg.
