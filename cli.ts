@@ -27,7 +27,10 @@ import { sources } from "./core/components.ts";
 import { formatCacheStats } from "./data/decoded_cache_use.ts";
 import { warmDecodedCache } from "./data/warm_cache.ts";
 import { writeRunReport } from "./eval/run_report.ts";
-import { writeSweepReport } from "./report/write.ts";
+import { writeRunsReport, writeSweepReport } from "./report/write.ts";
+import { parseMetricOption } from "./report/runs.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseShard } from "./sweep/expand.ts";
 import { formatMemberTable } from "./sweep/format.ts";
 import { prepareSweep } from "./sweep/prepare.ts";
@@ -194,14 +197,34 @@ export function buildProgram(): Command {
 }
 
 function addReportCommand(program: Command): void {
-  program.command("report").argument("<sweep-dir>", "a sweep directory (holds sweep.json)")
+  program.command("report").argument(
+    "<dirs...>",
+    "a sweep directory (holds sweep.json), or run directories / folders of them",
+  )
     .description(
-      "table (mean ± std over seeds, bootstrap CI, best marked) as Markdown and CSV, " +
-        "plus plots; writes <sweep-dir>/report/",
+      "table (mean ± std over seeds, bootstrap CI, best marked) as Markdown and CSV, plus " +
+        "plots; writes <sweep-dir>/report/ (runs: grouped by recipe name, <folder>/report/)",
     )
-    .option("--out <dir>", "output directory (default <sweep-dir>/report)")
-    .action(async (sweepDir: string, opts) => {
-      const report = await writeSweepReport(sweepDir, { out: opts.out });
+    .option("--out <dir>", "output directory (default <sweep-dir>/report, <folder>/report)")
+    .option(
+      "--metric <key>",
+      "runs: a column, <evaluator>.<metric>[:lower] (repeatable; default each evaluator's top1)",
+      collect,
+      [] as string[],
+    )
+    .action(async (dirs: string[], opts) => {
+      const sweep = dirs.length === 1 && existsSync(join(dirs[0]!, "sweep.json"));
+      if (sweep && opts.metric.length > 0) {
+        throw new Error(
+          "report: --metric is for run directories; a sweep's columns are its metrics:",
+        );
+      }
+      const report = sweep
+        ? await writeSweepReport(dirs[0]!, { out: opts.out })
+        : await writeRunsReport(dirs, {
+          out: opts.out,
+          metrics: (opts.metric as string[]).map(parseMetricOption),
+        });
       console.log(report.markdown);
       for (const warning of report.results.warnings) console.error(`warning: ${warning}`);
       console.log(`report: ${report.files.readme}`);

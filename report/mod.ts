@@ -39,4 +39,10 @@ export { isPercentMetric } from "./format.ts";
 export { tableMarkdown } from "./markdown.ts";
 export { membersCsv, tableCsv } from "./csv.ts";
 export { type SweepPlot, sweepPlots } from "./plots.ts";
-export { type SweepReport, type SweepReportOptions, writeSweepReport } from "./write.ts";
+export {
+  type SweepReport,
+  type SweepReportOptions,
+  writeRunsReport,
+  writeSweepReport,
+} from "./write.ts";
+export { collectRuns, findRunDirs, parseMetricOption } from "./runs.ts";

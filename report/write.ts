@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { writeFileAtomic } from "../core/atomic.ts";
 import { renderSvg } from "../eval/plots.ts";
-import { collectSweep, type SweepResults } from "./collect.ts";
+import { collectSweep, type SweepMetric, type SweepResults } from "./collect.ts";
+import { collectRuns } from "./runs.ts";
 import { membersCsv, tableCsv } from "./csv.ts";
 import { tableMarkdown } from "./markdown.ts";
 import { sweepPlots } from "./plots.ts";
@@ -61,11 +62,13 @@ function readme(
   meta: { command: string; date: Date },
 ): string {
   const { manifest, warnings } = report.results;
+  const from = manifest.file === ""
+    ? `${report.results.members.length} run directories (grouped by recipe name)`
+    : `\`${join(report.results.dir, "sweep.json")}\` (sweep file \`${manifest.file}\`)`;
   const lines = [
-    `# Sweep report: ${manifest.name}`,
+    manifest.file === "" ? "# Report of runs" : `# Sweep report: ${manifest.name}`,
     "",
-    `Made by \`${meta.command}\` on ${meta.date.toISOString()} from ` +
-    `\`${join(report.results.dir, "sweep.json")}\` (sweep file \`${manifest.file}\`).`,
+    `Made by \`${meta.command}\` on ${meta.date.toISOString()} from ${from}.`,
     "",
     `${memberCounts(report.results)}; ${report.table.rows.length} variants.`,
   ];
@@ -105,10 +108,53 @@ export async function writeSweepReport(
   sweepDir: string,
   options: SweepReportOptions = {},
 ): Promise<SweepReport> {
-  const results = await collectSweep(sweepDir);
+  const args = [sweepDir, ...(options.out ? ["--out", options.out] : [])].map(shellQuote);
+  return await writeReport(await collectSweep(sweepDir), {
+    ...options,
+    out: options.out ?? join(sweepDir, "report"),
+    command: options.command ?? `deno task report ${args.join(" ")}`,
+  });
+}
+
+/**
+ * Reads run directories made by `deno task run` (or folders of them;
+ * `report/runs.ts`) and writes their report: runs grouped by recipe name,
+ * mean ± std over their seeds.
+ *
+ * @param paths Run directories, or folders holding them.
+ * @param options As for sweeps, plus the `metrics` columns (default: each
+ *   evaluator's `top1`, else its first metric); `out` defaults to
+ *   `<folder>/report` for one folder, else `<parent of the first run>/report`.
+ */
+export async function writeRunsReport(
+  paths: string[],
+  options: SweepReportOptions & { metrics?: SweepMetric[] } = {},
+): Promise<SweepReport> {
+  const results = await collectRuns(paths, { metrics: options.metrics });
+  const first = results.members[0]!.member.recipe_file;
+  const folder = paths.length === 1 &&
+    !results.members.some((m) => m.member.id === basename(paths[0]!));
+  const out = options.out ?? join(folder ? paths[0]! : dirname(dirname(first)), "report");
+  const metricArgs = (options.metrics ?? []).flatMap((m) => [
+    "--metric",
+    m.better === "lower" ? `${m.key}:lower` : m.key,
+  ]);
+  const args = [...paths, ...metricArgs, ...(options.out ? ["--out", options.out] : [])];
+  return await writeReport(results, {
+    ...options,
+    out,
+    command: options.command ?? `deno task report ${args.map(shellQuote).join(" ")}`,
+  });
+}
+
+/** Writes the table, CSVs, plots and README of `results` into `options.out`. */
+async function writeReport(
+  results: SweepResults,
+  options: SweepReportOptions & { out: string; command: string },
+): Promise<SweepReport> {
   const table = buildTable(results, options.bootstrap);
   const markdown = tableMarkdown(table);
-  const out = options.out ?? join(sweepDir, "report");
+  const out = options.out;
   await Deno.mkdir(out, { recursive: true });
 
   const plots = sweepPlots(results, table);
@@ -128,12 +174,10 @@ export async function writeSweepReport(
   await writeFileAtomic(files.table, markdown);
   await writeFileAtomic(files.csv, tableCsv(table));
   await writeFileAtomic(files.members, membersCsv(results.manifest, results.members));
-  const args = [sweepDir, ...(options.out ? ["--out", options.out] : [])].map(shellQuote);
-  const command = options.command ?? `deno task report ${args.join(" ")}`;
   const report = { out, markdown, table, results };
   await writeFileAtomic(
     files.readme,
-    readme(report, plots, { command, date: options.date ?? new Date() }),
+    readme(report, plots, { command: options.command, date: options.date ?? new Date() }),
   );
   return { ...report, files };
 }
