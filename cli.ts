@@ -20,6 +20,7 @@ import { latestCheckpoint, loadCheckpoint } from "./core/checkpoint.ts";
 import { renderMermaid } from "./core/mermaid.ts";
 import { buildRecipe, defaultCacheDir, evaluateRecipe, runRecipe } from "./core/run.ts";
 import { runPaths } from "./core/rundir.ts";
+import { checkEvalSplits } from "./core/eval_splits.ts";
 import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { writeJsonAtomic } from "./core/atomic.ts";
@@ -46,6 +47,16 @@ const setOption = () =>
     .argParser(collect).default([]);
 const backendOption = () =>
   new Option("--backend <name>", "tensor backend").choices([...BACKEND_CHOICES]);
+
+/** A run's `eval.json`, or `{}` when it has none yet. */
+async function readEvalJson(path: string): Promise<Record<string, Record<string, number>>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return {};
+    throw new Error(`${path}: ${(e as Error).message} (move it aside to start a new one)`);
+  }
+}
 
 function printMetrics(results: Record<string, Record<string, number>>): void {
   for (const [name, metrics] of Object.entries(results)) {
@@ -170,6 +181,7 @@ export function buildProgram(): Command {
       const recipe = await loadRunnable(opts.recipe ?? paths.recipe, opts.set);
       await initBackend((opts.backend as BackendChoice | undefined) ?? recipe.backend);
       const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
+      checkEvalSplits(recipe, source);
       const latest = await latestCheckpoint(paths.checkpoints);
       if (!latest) {
         throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
@@ -178,11 +190,13 @@ export function buildProgram(): Command {
         parameters: graph.inferenceState(),
       });
       const results = await evaluateRecipe(recipe, graph, source, { replay });
-      await writeJsonAtomic(paths.eval, results);
+      // Evaluators run before under other names keep their results (eval --recipe adds some).
+      const merged = { ...(await readEvalJson(paths.eval)), ...results };
+      await writeJsonAtomic(paths.eval, merged);
       printMetrics(results);
       const model = graph.inference({ seed: recipe.seed, replay });
       const files = await writeRunReport(paths.root, {
-        eval: results,
+        eval: merged,
         specs: recipe.eval,
         model,
         source,

@@ -26,6 +26,7 @@ import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
 import { atDataEntry, evaluatingNotice, runNotices } from "./run_notices.ts";
+import { checkEvalSplits } from "./eval_splits.ts";
 import type { Precision } from "./recipe/types.ts";
 
 /** Everything the runner needs from a resolved recipe. */
@@ -183,6 +184,7 @@ export async function runRecipe(
   const { source, graph } = await buildRecipe(recipe, cacheDir);
   let trainer: Trainer | undefined;
   try {
+    if (!options.skipEval) checkEvalSplits(recipe, source);
     trainer = new Trainer(graph, source, {
       config: recipe.train,
       seed: recipe.seed,

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { buildProgram } from "../cli.ts";
+import { loadRunnable } from "../core/recipe_runnable.ts";
+import { runRecipe } from "../core/run.ts";
 import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "../data/fixtures.ts";
 
 async function capture(args: string[]): Promise<string> {
@@ -139,4 +141,40 @@ Deno.test("cli: --resume refuses a recipe or --set it would not apply, before lo
     () => capture(["run", "recipes/clip.yaml", "--resume", "runs/none"]),
     /so the recipe recipes\/clip\.yaml would not apply/,
   );
+});
+
+Deno.test({
+  name: "cli: eval adds evaluators to eval.json, keeping the run's; a bad split stops it first",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const runs = await Deno.makeTempDir({ prefix: "novalab-cli-eval-" });
+    try {
+      const recipe = await loadRunnable("recipes/nova.yaml", [
+        "data.limit={ train: 64, test: 32 }",
+        "train.steps=2",
+        "train.batch=16",
+        "train.schedule.warmup=1",
+        "nodes.image.depth=1",
+        "eval=[{ kind: knn, name: first, image: pred, k: 3 }]",
+      ]);
+      const run = await runRecipe(recipe, { runsDir: runs, backend: "wasm", quiet: true });
+      const dir = run.paths.root;
+      await capture([
+        "eval",
+        dir,
+        "--set",
+        "eval=[{ kind: knn, name: second, image: pred, k: 5 }]",
+      ]);
+      const evaluated = JSON.parse(await Deno.readTextFile(`${dir}/eval.json`));
+      assert.deepEqual(Object.keys(evaluated), ["first", "second"]);
+      assert.equal(evaluated.second.k, 5);
+      await assert.rejects(
+        () => capture(["eval", dir, "--set", "eval=[{ kind: knn, image: pred, split: tset }]"]),
+        /eval\[0\]\.split: knn reads split "tset" \(did you mean "test"\?\), which mnist does not have/,
+      );
+    } finally {
+      await Deno.remove(runs, { recursive: true });
+    }
+  },
 });
