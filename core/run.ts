@@ -25,7 +25,7 @@ import type { ReplayStats } from "./replayable_step.ts";
 import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
-import { atDataEntry, evaluatingNotice, runNotices } from "./run_notices.ts";
+import { atDataEntry, evaluatingNotice, markFailed, runNotices } from "./run_notices.ts";
 import { checkEvalSplits } from "./eval_splits.ts";
 import type { Precision } from "./recipe/types.ts";
 
@@ -239,7 +239,8 @@ async function trainAndEvaluate(
       ? { cacheDir: options.cacheDir ?? defaultCacheDir() }
       : undefined,
   };
-  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop });
+  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop })
+    .catch((e: unknown) => markFailed(paths.failure, e));
   // Said before evaluating rather than on SIGINT: evaluators compute synchronously for
   // seconds at a time, and a listener would hold the interrupt until they yield.
   if (trained.finished && !options.skipEval && recipe.eval.length > 0 && !options.quiet) {

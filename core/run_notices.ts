@@ -1,11 +1,13 @@
 /**
  * What a run tells the user on stderr before and after training — loss terms
  * skipped for a weight of 0, a warm-up cut to fit the steps, how to evaluate
- * a run whose evaluation was interrupted — and where in the recipe a data
- * source's error comes from.
+ * a run whose evaluation was interrupted — where in the recipe a data
+ * source's error comes from, and the `failure.json` a run that stopped on an
+ * error leaves in its directory.
  *
  * @module
  */
+import { writeJsonAtomic } from "./atomic.ts";
 import type { RunnableRecipe } from "./run.ts";
 import type { Trainer } from "./trainer.ts";
 
@@ -57,4 +59,21 @@ export function atDataEntry(e: unknown, recipe: RunnableRecipe): Error {
   const wrapped = new Error(`${where}data (${recipe.data.kind}): ${e.message}`, { cause: e });
   wrapped.name = e.name;
   return wrapped;
+}
+
+/**
+ * Writes `failure.json` (`{ error, time }`) for a run that stopped on an
+ * error, unless training already wrote one (a non-finite step), then throws
+ * `e` again: a run directory says whether its run failed.
+ *
+ * @param path The run's `failure.json`.
+ * @param e What stopped it.
+ */
+export async function markFailed(path: string, e: unknown): Promise<never> {
+  const written = await Deno.stat(path).then(() => true, () => false);
+  if (!written) {
+    const error = e instanceof Error ? e.message : String(e);
+    await writeJsonAtomic(path, { error, time: new Date().toISOString() }).catch(() => {});
+  }
+  throw e;
 }

@@ -1,6 +1,6 @@
 /** The run's notices: a warm-up cut to fit the steps is said, with a fix; none when it fits. */
 import assert from "node:assert/strict";
-import { atDataEntry, evaluatingNotice, warmupText } from "./run_notices.ts";
+import { atDataEntry, evaluatingNotice, markFailed, warmupText } from "./run_notices.ts";
 import type { RunnableRecipe } from "./run.ts";
 
 const train = (steps: number, warmup: number, kind: "constant" | "warmup_cosine") =>
@@ -38,4 +38,18 @@ Deno.test("atDataEntry: a source error is prefixed with the recipe's data: line 
   assert.equal(e.message, 'r.yaml:4:1: data (manifest): cannot read table "x.csv"');
   assert.equal(e.name, "RangeError");
   assert.equal(e.cause, cause);
+});
+
+Deno.test("markFailed: writes failure.json with the error, keeps one training wrote, rethrows", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "novalab-failed-" });
+  try {
+    const path = `${dir}/failure.json`;
+    await assert.rejects(markFailed(path, new Error("disk full")), /disk full/);
+    assert.equal(JSON.parse(await Deno.readTextFile(path)).error, "disk full");
+    await Deno.writeTextFile(path, '{"step": 3}');
+    await assert.rejects(markFailed(path, new Error("later")), /later/);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), { step: 3 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
