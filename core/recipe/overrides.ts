@@ -69,7 +69,8 @@ function setAt(
   const child = setAt(prior?.value ?? emptyMap(leaf.loc), rest, here, leaf);
   if ("message" in child) return child;
   const entries = new Map(node.entries);
-  entries.set(seg, { key: prior?.key ?? leaf.loc, value: child });
+  // A list or map set whole is located at the override (the index places such values at their key).
+  entries.set(seg, { key: rest.length === 0 || !prior ? leaf.loc : prior.key, value: child });
   return { ...node, entries };
 }
 

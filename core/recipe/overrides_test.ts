@@ -71,3 +71,12 @@ Deno.test("overrides: a var the recipe lacks, or a key inside a node it lacks, i
   // Declared vars, keys of existing nodes and whole new nodes are fine.
   assert.deepEqual(messages(["vars.dim=8", "nodes.image.depth=1", "nodes.z={ kind: l2norm }"]), []);
 });
+
+Deno.test("overrides: a list or map set whole is located at the override, not the file's key", () => {
+  const base = "nodes:\n  views: { scale: [0.5, 1], crop: { a: 1 } }\n";
+  const sets = ["nodes.views.scale=[1, 0.5]", "nodes.views.crop={ a: 2 }"];
+  const { values } = indexLocations(applyOverrides(parseYaml(base, "b.yaml").tree, sets).tree);
+  assert.equal(values.get("nodes.views.scale")?.file, "--set nodes.views.scale=[1, 0.5]");
+  assert.equal(values.get("nodes.views.crop")?.file, "--set nodes.views.crop={ a: 2 }");
+  assert.equal(values.get("nodes.views")?.file, "b.yaml");
+});
