@@ -90,7 +90,18 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
   }
   const ok = await tf.setBackend(name);
   if (ok) await tf.ready();
+  if (ok && name === "cpu") quietCpuBackend();
   return ok && tf.getBackend() === name;
+}
+
+/**
+ * tfjs's CPU backend prints a banner recommending tfjs-node at its first
+ * tensor when it sees Node's globals (which Deno provides); novalab picks its
+ * backends itself (`wasm` on a CPU), so the banner only confuses.
+ */
+function quietCpuBackend(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
 }
 
 /**
