@@ -94,9 +94,10 @@ export function buildProgram(): Command {
           ? `the recipe ${recipePath}`
           : `--set ${opts.set[0]}`;
         throw new Error(
-          `run --resume ${opts.resume}: a resumed run keeps its own recipe.yaml, so ${extra} ` +
-            "would not apply; drop it, or start a new run (to train longer, start one with " +
-            "the new train.steps)",
+          `run --resume ${opts.resume}: a resumed run trains with the recipe.yaml in its ` +
+            `directory (what its checkpoints were made with), so ${extra} is not taken; to ` +
+            `change a setting that leaves the model as it is (data.dir on another machine), ` +
+            `edit ${opts.resume}/recipe.yaml, else start a new run`,
         );
       }
       const source = recipePath ?? (opts.resume ? `${opts.resume}/recipe.yaml` : undefined);
@@ -189,9 +190,11 @@ export function buildProgram(): Command {
       await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
         parameters: graph.inferenceState(),
       });
+      // Evaluators run before under other names keep their results (eval --recipe adds some);
+      // read first, so an unreadable eval.json stops the command before it evaluates.
+      const earlier = await readEvalJson(paths.eval);
       const results = await evaluateRecipe(recipe, graph, source, { replay });
-      // Evaluators run before under other names keep their results (eval --recipe adds some).
-      const merged = { ...(await readEvalJson(paths.eval)), ...results };
+      const merged = { ...earlier, ...results };
       await writeJsonAtomic(paths.eval, merged);
       printMetrics(results);
       const model = graph.inference({ seed: recipe.seed, replay });
@@ -227,10 +230,18 @@ function addReportCommand(program: Command): void {
       [] as string[],
     )
     .action(async (dirs: string[], opts) => {
-      const sweep = dirs.length === 1 && existsSync(join(dirs[0]!, "sweep.json"));
+      const sweeps = dirs.filter((d) => existsSync(join(d, "sweep.json")));
+      if (sweeps.length > 0 && dirs.length > 1) {
+        throw new Error(
+          `report: ${sweeps[0]} is a sweep directory; report one sweep at a time ` +
+            `(run directories can be given together)`,
+        );
+      }
+      const sweep = sweeps.length === 1;
       if (sweep && opts.metric.length > 0) {
         throw new Error(
-          "report: --metric is for run directories; a sweep's columns are its metrics:",
+          "report: --metric chooses columns for run directories; a sweep's columns are the " +
+            "metrics: list of its sweep file",
         );
       }
       const report = sweep

@@ -18,11 +18,17 @@ const SPLIT_KEYS = ["split", "train", "val"] as const;
  *
  * @param recipe The recipe (its `eval` entries and where they were written).
  * @param source The built data source.
+ * @param only Which evaluators to check (default all).
  */
-export function checkEvalSplits(recipe: RunnableRecipe, source: DataSource): void {
+export function checkEvalSplits(
+  recipe: RunnableRecipe,
+  source: DataSource,
+  only: (spec: RunnableRecipe["eval"][number]) => boolean = () => true,
+): void {
   const splits = Object.keys(source.splits);
   const problems: string[] = [];
   recipe.eval.forEach((spec, i) => {
+    if (!only(spec)) return;
     const params = spec.params as Record<string, unknown>;
     for (const key of SPLIT_KEYS) {
       const name = params[key];

@@ -19,12 +19,20 @@ import type { RunnableRecipe } from "./run.ts";
 /** The built-in component registries (what recipes are validated against). */
 export const BUILTIN_REGISTRIES: Registries = { modules, losses, sources, evaluators };
 
-/** Loads, resolves and validates `path` (with `--set` overrides) for running. */
+/**
+ * Loads, resolves and validates `path` (with `--set` overrides) for running;
+ * `undeclaredVars: "skip"` drops overrides of vars the recipe lacks (sweeps).
+ */
 export async function loadRunnable(
   path: string,
   overrides: string[] = [],
+  options: { undeclaredVars?: "error" | "skip" } = {},
 ): Promise<RunnableRecipe> {
-  const loaded = await loadRecipe(path, { overrides, registries: BUILTIN_REGISTRIES });
+  const loaded = await loadRecipe(path, {
+    overrides,
+    registries: BUILTIN_REGISTRIES,
+    undeclaredVars: options.undeclaredVars,
+  });
   return runnableFromLoaded(loaded);
 }
 

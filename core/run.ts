@@ -184,7 +184,10 @@ export async function runRecipe(
   const { source, graph } = await buildRecipe(recipe, cacheDir);
   let trainer: Trainer | undefined;
   try {
-    if (!options.skipEval) checkEvalSplits(recipe, source);
+    // Without the final evaluation, diagnostics during training still read their split.
+    checkEvalSplits(recipe, source, (spec) =>
+      !options.skipEval ||
+      (spec.kind === "diagnostics" && ((spec.params as { every?: number }).every ?? 0) > 0));
     trainer = new Trainer(graph, source, {
       config: recipe.train,
       seed: recipe.seed,
@@ -222,6 +225,8 @@ async function trainAndEvaluate(
   const { trainer, graph, backend, options } = state;
   if (!options.quiet) { for (const line of runNotices(recipe, trainer)) console.error(line); }
   const { paths, start } = await openRunDirectory(recipe, { graph, trainer, backend, options });
+  // A resumed run goes on: an earlier failure report no longer describes it.
+  if (options.resume) await Deno.remove(paths.failure).catch(() => {});
   const autotune = options.autotune ?? matMulAutotuneWanted();
   if (autotune && backend.name !== "webgpu" && !options.quiet) {
     console.error(
@@ -246,7 +251,8 @@ async function trainAndEvaluate(
   if (trained.finished && !options.skipEval && recipe.eval.length > 0 && !options.quiet) {
     console.error(evaluatingNotice(paths.root));
   }
-  return await evaluateAndReport(recipe, { ...state, paths, trained });
+  return await evaluateAndReport(recipe, { ...state, paths, trained })
+    .catch((e: unknown) => markFailed(paths.failure, e));
 }
 
 /** Evaluates a trained run, writes `eval.json`, the data and cache summaries and the report. */
@@ -265,7 +271,7 @@ async function evaluateAndReport(
   const evalResults = options.skipEval || !trained.finished
     ? {}
     : await evaluateRecipe(recipe, graph, source, { replay: options.replay });
-  if (Object.keys(evalResults).length) await writeJsonAtomic(paths.eval, evalResults);
+  if (trained.finished && !options.skipEval) await writeJsonAtomic(paths.eval, evalResults);
   const badInputs = badInputSummaryOf(source);
   if (badInputs && badInputs.total > 0) {
     await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);

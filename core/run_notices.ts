@@ -48,17 +48,18 @@ export function evaluatingNotice(runDir: string): string {
 }
 
 /**
- * A data source's construction error, prefixed with where the recipe wrote
- * `data:` and its kind (the source's own message names the file, column or
- * value at fault); the original error is its `cause`.
+ * A data source's construction error with its message prefixed by where the
+ * recipe wrote `data:` (the map, which may be in an extended file or changed
+ * by `--set data.…`) and its kind; the source's own message names the file,
+ * column or value at fault. The error keeps its class.
  */
 export function atDataEntry(e: unknown, recipe: RunnableRecipe): Error {
   if (!(e instanceof Error)) return new Error(String(e));
   const at = recipe.graph.locate?.("data");
   const where = at && at.line > 0 ? `${at.file}:${at.line}:${at.column}: ` : "";
-  const wrapped = new Error(`${where}data (${recipe.data.kind}): ${e.message}`, { cause: e });
-  wrapped.name = e.name;
-  return wrapped;
+  // The same error, its message prefixed: callers may test its class (IdxError, RangeError…).
+  e.message = `${where}data (${recipe.data.kind}): ${e.message}`;
+  return e;
 }
 
 /**

@@ -36,8 +36,8 @@ Deno.test("atDataEntry: a source error is prefixed with the recipe's data: line 
   const cause = new RangeError('cannot read table "x.csv"');
   const e = atDataEntry(cause, recipe);
   assert.equal(e.message, 'r.yaml:4:1: data (manifest): cannot read table "x.csv"');
-  assert.equal(e.name, "RangeError");
-  assert.equal(e.cause, cause);
+  assert.ok(e instanceof RangeError);
+  assert.equal(e, cause);
 });
 
 Deno.test("markFailed: writes failure.json with the error, keeps one training wrote, rethrows", async () => {

@@ -118,7 +118,10 @@ async function settleTuning(run: LoopRun, done: number): Promise<void> {
 /** Runs the recipe's diagnostics after `step` (its index) and logs them with the metrics. */
 async function diagnose(run: LoopRun, step: number): Promise<void> {
   const { trainer, graph, paths, options, recipe } = run.state;
-  trainer.lendTemporaries(); // the diagnostics reuse the replayed step's buffers
+  // The next batch first (its images may be converted on the device: that must not take the
+  // lent buffers), then the diagnostics reuse the replayed step's buffers.
+  await trainer.settlePrefetch();
+  trainer.lendTemporaries();
   const model = graph.inference({
     seed: recipe.seed,
     replay: options.replay ?? stepReplayWanted(),

@@ -147,6 +147,11 @@ export class Trainer {
     this.#device?.lend();
   }
 
+  /** Waits until the batches being prefetched are loaded (or failed; their step reports it). */
+  async settlePrefetch(): Promise<void> {
+    await Promise.allSettled(this.#prefetched.values());
+  }
+
   /** Starts loading micro-batch `batchIndex` (random access, so the result is order-independent). */
   #fetch(batchIndex: number): Promise<Batch> {
     const pending = this.#prefetched.get(batchIndex);

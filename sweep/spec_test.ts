@@ -184,3 +184,11 @@ Deno.test("validate: a metric key no member's evaluators produce is located, wit
     },
   );
 });
+
+Deno.test("validate: a var only some recipes declare is set where declared, skipped elsewhere", async () => {
+  const spec = parseSweep(GOOD.replace("vars.dim: [8, 16]", "vars.lambda: [1, 3]"), FILE);
+  const recipes = await validateSweep(spec, expandSweep(spec));
+  // ITO declares λ (its fusion loss weight); CLIP does not, and keeps its recipe as written.
+  assert.equal(recipes.get("ito,lambda=3-s0")!.graph.losses[1]!.weight, 3);
+  assert.equal(recipes.get("clip,lambda=3-s0")!.graph.losses.length, 1);
+});

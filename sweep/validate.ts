@@ -30,6 +30,11 @@ function relocate(issue: RecipeIssue, member: SweepMember, spec: SweepSpec): Rec
   };
 }
 
+/** `vars.lambda` of an override `vars.lambda=0.1`. */
+function varOf(set: string): string {
+  return set.slice(0, set.indexOf("=")).trim();
+}
+
 function membersText(ids: string[]): string {
   if (ids.length === 1) return `member ${ids[0]}`;
   const shown = ids.slice(0, 3).join(", ");
@@ -48,22 +53,55 @@ export async function validateSweep(
   const resolved = new Map<string, RunnableRecipe>();
   const problems = new Map<string, { issue: RecipeIssue; ids: string[] }>();
   const fileOrder = [spec.file];
+  // A var only some recipes declare (a grid over NOVA's λ beside CLIP) is skipped where it is
+  // undeclared; it is an error only when no member that sets it declares it.
+  const undeclared = new Map<string, { issue: RecipeIssue; member: SweepMember; ids: string[] }>();
+  const declaredBySome = new Set<string>();
+  const note = (raw: RecipeIssue, member: SweepMember) => {
+    const issue = relocate(raw, member, spec);
+    const key = JSON.stringify(issue);
+    const entry = problems.get(key) ?? { issue, ids: [] };
+    entry.ids.push(member.id);
+    problems.set(key, entry);
+  };
   for (const member of members) {
     try {
       resolved.set(member.id, await loadRunnable(member.recipe_file, member.sets));
+      for (const set of member.sets) if (set.startsWith("vars.")) declaredBySome.add(varOf(set));
     } catch (e) {
       if (!(e instanceof RecipeError)) {
         throw new Error(`${spec.file}: member ${member.id}: ${(e as Error).message}`);
       }
       fileOrder.push(member.recipe_file);
-      for (const raw of e.issues) {
-        const issue = relocate(raw, member, spec);
-        const key = JSON.stringify(issue);
-        const entry = problems.get(key) ?? { issue, ids: [] };
-        entry.ids.push(member.id);
-        problems.set(key, entry);
+      const unknownVars = e.issues.filter((i) => /^unknown var /.test(i.message));
+      if (unknownVars.length === e.issues.length) {
+        for (const issue of unknownVars) {
+          const entry = undeclared.get(issue.keyPath) ?? { issue, member, ids: [] };
+          entry.ids.push(member.id);
+          undeclared.set(issue.keyPath, entry);
+        }
+        const undeclaredHere = new Set(unknownVars.map((i) => i.keyPath));
+        for (const set of member.sets) {
+          if (set.startsWith("vars.") && !undeclaredHere.has(varOf(set))) {
+            declaredBySome.add(varOf(set));
+          }
+        }
+        try {
+          const lenient = { undeclaredVars: "skip" as const };
+          resolved.set(member.id, await loadRunnable(member.recipe_file, member.sets, lenient));
+        } catch (again) {
+          if (!(again instanceof RecipeError)) throw again;
+          for (const raw of again.issues) note(raw, member);
+        }
+        continue;
       }
+      for (const raw of e.issues) note(raw, member);
     }
+  }
+  for (const [key, { issue, member, ids }] of undeclared) {
+    if (declaredBySome.has(key)) continue;
+    const located = relocate(issue, member, spec);
+    problems.set(JSON.stringify(located), { issue: located, ids });
   }
   if (problems.size > 0) {
     const issues = [...problems.values()].map(({ issue, ids }) => ({

@@ -42,6 +42,8 @@ export interface LoadRecipeOptions {
   registries: Registries;
   /** Reads extended files (default: `Deno.readTextFileSync`). */
   readFile?: ReadFile;
+  /** `skip`: drop `--set vars.x=…` for a var the recipe lacks (sweeps); default `error`. */
+  undeclaredVars?: "error" | "skip";
 }
 
 /** Options of {@link loadRecipeFromText}. */
@@ -67,7 +69,9 @@ export function loadRecipeFromText(text: string, options: LoadRecipeTextOptions)
   const fail = (issues: ConstructorParameters<typeof RecipeError>[0]): never => {
     throw new RecipeError(issues, { fileOrder: sources });
   };
-  const overridden = applyOverrides(merged, options.overrides ?? []);
+  const overridden = applyOverrides(merged, options.overrides ?? [], {
+    undeclaredVars: options.undeclaredVars,
+  });
   if (overridden.issues.length > 0) fail(overridden.issues);
   const interpolated = interpolate(overridden.tree);
   if (interpolated.issues.length > 0) fail(interpolated.issues);

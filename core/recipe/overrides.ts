@@ -124,11 +124,17 @@ function sectionKeys(tree: TreeNode, section: string): string[] {
  * nothing: a sweep over it runs identical members), or sets a key inside a
  * node that does not exist (`nodes.<name>=…` alone may add a node).
  */
-function unknownName(tree: TreeNode, path: PathSegment[], loc: SourceLocation): RecipeIssue | null {
+function unknownName(
+  tree: TreeNode,
+  at: { path: PathSegment[]; loc: SourceLocation; overrides: readonly string[] },
+): RecipeIssue | null {
+  const { path, loc } = at;
   const [section, name] = path;
   if (typeof name !== "string") return null;
   const declared = section === "vars" ? sectionKeys(tree, "vars") : sectionKeys(tree, "nodes");
-  if (section === "vars" && !declared.includes(name)) {
+  // A var another override reads (`--set vars.n=3 --set "train.steps=${n}"`) is not idle.
+  const used = section === "vars" && at.overrides.some((o) => o.includes(`\${${name}}`));
+  if (section === "vars" && !declared.includes(name) && !used) {
     return {
       location: loc,
       keyPath: formatKeyPath(path.slice(0, 2)),
@@ -145,7 +151,8 @@ function unknownName(tree: TreeNode, path: PathSegment[], loc: SourceLocation): 
     return {
       location: loc,
       keyPath: formatKeyPath(path.slice(0, 2)),
-      message: `unknown node ${JSON.stringify(name)}${suggestion(name, declared)}`,
+      message: `unknown node ${JSON.stringify(name)}${suggestion(name, declared)} (to add a ` +
+        `node, set it whole: "nodes.${name}={ kind: …, input: … }")`,
       expected: "a node of the recipe, one of",
       choices: declared,
     };
@@ -157,12 +164,14 @@ function unknownName(tree: TreeNode, path: PathSegment[], loc: SourceLocation): 
  * Applies `overrides` (`"train.batch=64"`, `"losses[1].weight=0.2"`, ...) in
  * order. Missing map keys are created (the schema then rejects unknown
  * ones, pointing at the override); list indices must exist; a var the
- * recipe does not declare, or a key inside a node it does not have, is an
- * error naming the choices.
+ * recipe does not declare (and no override reads), or a key inside a node it
+ * does not have, is an error naming the choices — `undeclaredVars: "skip"`
+ * drops such var overrides instead (a sweep sets a var some of its recipes lack).
  */
 export function applyOverrides(
   tree: TreeNode,
   overrides: readonly string[],
+  options: { undeclaredVars?: "error" | "skip" } = {},
 ): { tree: TreeNode; issues: RecipeIssue[] } {
   const issues: RecipeIssue[] = [];
   let current = tree;
@@ -172,9 +181,9 @@ export function applyOverrides(
       issues.push(parsed);
       return;
     }
-    const unknown = unknownName(current, parsed.path, parsed.value.loc);
+    const unknown = unknownName(current, { path: parsed.path, loc: parsed.value.loc, overrides });
     if (unknown) {
-      issues.push(unknown);
+      if (!(options.undeclaredVars === "skip" && parsed.path[0] === "vars")) issues.push(unknown);
       return;
     }
     const next = setAt(current, parsed.path, [], parsed.value);

@@ -66,8 +66,11 @@ Deno.test("overrides: a var the recipe lacks, or a key inside a node it lacks, i
     );
   assert.deepEqual(messages(["vars.lamda=0.1", "nodes.imag.depth=1"]), [
     'vars.lamda: unknown var "lamda" (did you mean "lambda"?): setting it would change nothing | lambda,dim',
-    'nodes.imag: unknown node "imag" (did you mean "image"?) | image',
+    'nodes.imag: unknown node "imag" (did you mean "image"?) (to add a node, set it whole: ' +
+    '"nodes.imag={ kind: …, input: … }") | image',
   ]);
+  // A var another override reads is set.
+  assert.deepEqual(messages(["vars.n=3", "train.steps=${n}"]), []);
   // Declared vars, keys of existing nodes and whole new nodes are fine.
   assert.deepEqual(messages(["vars.dim=8", "nodes.image.depth=1", "nodes.z={ kind: l2norm }"]), []);
 });
