@@ -114,7 +114,8 @@ export async function benchUpload(options: UploadBenchOptions = {}): Promise<Upl
     }
   }
   const values = o.batch * o.size * o.size * 3;
-  const packedBytes = Math.ceil((values * o.depth) / 32) * 4;
+  // Grey images are stored once per pixel (`PixelBatch.replicate`): a third of the values cross.
+  const packedBytes = Math.ceil(((values / (o.grey ? 3 : 1)) * o.depth) / 32) * 4;
   return {
     options: o,
     floatsMs: median(times.floats),

@@ -55,6 +55,11 @@ export class PixelBatch {
   readonly shape: [number, number, number, number];
   #values: Uint8Array | Uint16Array;
   #empty = true;
+  /**
+   * Every image so far was grey delivered as RGB (`replicate: 3`): one value
+   * per pixel is stored, replicated when converted (on the device too).
+   */
+  #grey = false;
 
   /**
    * An all-zero 8-bit batch.
@@ -78,6 +83,11 @@ export class PixelBatch {
     return this.#values instanceof Uint16Array ? 16 : 8;
   }
 
+  /** Copies per stored value: 3 while every image is grey delivered as RGB, else 1. */
+  get replicate(): 1 | 3 {
+    return this.#grey ? 3 : 1;
+  }
+
   /**
    * Writes one image's values from `offset` (in values, not bytes);
    * `replicate: 3` writes each value three times (a greyscale image
@@ -94,28 +104,38 @@ export class PixelBatch {
           `${this.size}`,
       );
     }
+    if (this.#empty && replicate === 3 && this.shape[3] === 3 && offset % 3 === 0) {
+      this.#grey = true; // the first image decides; a colour image later expands the batch
+      this.#values = new Uint8Array(roundUp(this.size / 3, 4));
+    }
+    if (this.#grey && (replicate !== 3 || offset % 3 !== 0)) this.#expand();
     if (data instanceof Uint16Array && this.#values instanceof Uint8Array) this.#widen();
     this.#empty = false;
     const out = this.#values;
     // An 8-bit image in a 16-bit batch: v · 257 is the same fraction of 65535 as v is of 255.
     const gain = data instanceof Uint8Array && out instanceof Uint16Array ? 257 : 1;
-    if (replicate === 1 && gain === 1) {
-      out.set(data, offset);
+    const stored = this.#grey ? 1 : replicate;
+    const at = this.#grey ? offset / 3 : offset;
+    if (stored === 1 && gain === 1) {
+      out.set(data, at);
       return;
     }
-    for (let i = 0, o = offset; i < data.length; i++, o += replicate) {
+    for (let i = 0, o = at; i < data.length; i++, o += stored) {
       const v = data[i]! * gain;
       out[o] = v;
-      if (replicate === 3) out[o + 1] = out[o + 2] = v;
+      if (stored === 3) out[o + 1] = out[o + 2] = v;
     }
   }
 
   /**
    * Copies the values `[start, end)` to `target` (a substitute for an image
-   * that did not decode), as `TypedArray.copyWithin` does.
+   * that did not decode; whole images), as `TypedArray.copyWithin` does.
    */
   copyWithin(target: number, start: number, end: number): void {
-    this.#values.copyWithin(target, start, end);
+    const r = this.replicate;
+    if (r === 3 && (target % 3 || start % 3 || end % 3)) this.#expand();
+    const k = this.replicate;
+    this.#values.copyWithin(target / k, start / k, end / k);
   }
 
   /** The batch as float32 values in `[0, 1]`, converted on the host. */
@@ -123,6 +143,12 @@ export class PixelBatch {
     const table = unitTable(this.depth);
     const out = new Float32Array(this.size);
     const values = this.#values;
+    if (this.#grey) {
+      for (let i = 0, o = 0; o < out.length; i++, o += 3) {
+        out[o] = out[o + 1] = out[o + 2] = table[values[i]!]!;
+      }
+      return out;
+    }
     for (let i = 0; i < out.length; i++) out[i] = table[values[i]!]!;
     return out;
   }
@@ -140,19 +166,34 @@ export class PixelBatch {
       const values = this.#values;
       const words = new Int32Array(values.buffer, values.byteOffset, values.byteLength / 4);
       const depth = this.depth;
-      return unitPixelsOnDevice(words, { depth, shape: this.shape, table: () => unitTable(depth) });
+      return unitPixelsOnDevice(words, {
+        depth,
+        shape: this.shape,
+        replicate: this.replicate,
+        table: () => unitTable(depth),
+      });
     }
     return tf.tensor4d(this.toFloat32(), this.shape, "float32");
   }
 
+  /** Leaves the grey form: every stored value written three times. */
+  #expand(): void {
+    const grey = this.#values;
+    const full = grey instanceof Uint16Array
+      ? new Uint16Array(roundUp(this.size, 2))
+      : new Uint8Array(roundUp(this.size, 4));
+    for (let i = 0, o = 0; o < this.size; i++, o += 3) {
+      full[o] = full[o + 1] = full[o + 2] = grey[i]!;
+    }
+    this.#values = full;
+    this.#grey = false;
+  }
+
   #widen(): void {
     const narrow = this.#values;
-    const wide = new Uint16Array(roundUp(this.size, 2));
-    if (this.#empty) {
-      this.#values = wide;
-      return;
-    }
-    for (let i = 0; i < this.size; i++) wide[i] = narrow[i]! * 257;
+    const stored = this.#grey ? this.size / 3 : this.size;
+    const wide = new Uint16Array(roundUp(stored, 2));
+    if (!this.#empty) { for (let i = 0; i < stored; i++) wide[i] = narrow[i]! * 257; }
     this.#values = wide;
   }
 }

@@ -78,3 +78,23 @@ Deno.test("PixelBatch.toTensor on the CPU backend: [B, H, W, C] float32, the hos
   assert.deepEqual(await image.data(), batch.toFloat32());
   image.dispose();
 });
+
+Deno.test("PixelBatch: grey images are stored once per pixel until a colour image arrives", () => {
+  const batch = new PixelBatch(3, [1, 2, 3]); // 6 values an image, 2 pixels
+  batch.put(0, Uint8Array.of(10, 20), 3);
+  batch.put(6, Uint8Array.of(30, 40), 3);
+  assert.equal(batch.replicate, 3);
+  batch.copyWithin(12, 0, 6); // a substitute for a third image that did not decode
+  const grey = [10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40, 10, 10, 10, 20, 20, 20];
+  assert.deepEqual(Array.from(batch.toFloat32()), grey.map((v) => Math.fround(v / 255)));
+  batch.put(12, Uint8Array.of(1, 2, 3, 4, 5, 6)); // colour: the batch expands
+  assert.equal(batch.replicate, 1);
+  const mixed = [...grey.slice(0, 12), 1, 2, 3, 4, 5, 6];
+  assert.deepEqual(Array.from(batch.toFloat32()), mixed.map((v) => Math.fround(v / 255)));
+  // 16-bit grey, then 8-bit grey: widened in the compact form.
+  const deep = new PixelBatch(2, [1, 1, 3]);
+  deep.put(0, Uint16Array.of(65535), 3);
+  deep.put(3, Uint8Array.of(255), 3);
+  assert.equal(deep.replicate, 3);
+  assert.deepEqual(Array.from(deep.toFloat32()), [1, 1, 1, 1, 1, 1]);
+});

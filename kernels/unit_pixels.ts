@@ -8,8 +8,9 @@
  * cross to the device and no JavaScript touches each value.
  *
  * Kernel: `NovalabUnitPixels` (inputs `packed` int32 `[words]`, `table`
- * float32 `[2^depth]`; attrs `depth` 8 | 16, `size` values) → float32
- * `[size]`. No gradient: images are data.
+ * float32 `[2^depth]`; attrs `depth` 8 | 16, `size` values, `replicate` 1 | 3:
+ * grey images stored once per pixel and delivered as RGB) → float32 `[size]`.
+ * No gradient: images are data.
  *
  * @module
  */
@@ -28,8 +29,8 @@ export class NovalabUnitPixelsProgram extends FlatProgram {
   variableNames = ["packed", "table"];
   /** Cache key (one shader per depth). */
   shaderKey: string;
-  /** Values to write. */
-  uniforms = "units : i32,";
+  /** Values to write, and copies per stored value (3: grey delivered as RGB). */
+  uniforms = "units : i32, replicate : i32,";
   readonly #depth: 8 | 16;
 
   /** Writes `size` values unpacked at `depth` bits. */
@@ -46,8 +47,9 @@ export class NovalabUnitPixelsProgram extends FlatProgram {
     return `
 fn main(index : i32) {
   if (index < uniforms.units) {
-    let word = bitcast<u32>(packed[index / ${perWord}]);
-    let v = (word >> (u32(index % ${perWord}) * ${this.#depth}u)) & ${mask};
+    let stored = index / uniforms.replicate;
+    let word = bitcast<u32>(packed[stored / ${perWord}]);
+    let v = (word >> (u32(stored % ${perWord}) * ${this.#depth}u)) & ${mask};
     result[index] = table[v];
   }
 }`;
@@ -64,15 +66,22 @@ function run(args: Args): TensorInfo {
   const { packed, table } = args.inputs;
   const depth = Number(args.attrs?.["depth"]);
   const size = Number(args.attrs?.["size"]);
+  const replicate = Number(args.attrs?.["replicate"] ?? 1);
+  if (replicate !== 1 && replicate !== 3) {
+    throw new Error(`kernels/unit_pixels.ts: replicate must be 1 or 3, got ${replicate}`);
+  }
   if (depth !== 8 && depth !== 16) {
     throw new Error(`kernels/unit_pixels.ts: depth must be 8 or 16, got ${depth}`);
   }
   if (!packed || packed.dtype !== "int32" || packed.shape.length !== 1) {
     throw new Error("kernels/unit_pixels.ts: packed must be an int32 vector");
   }
-  if (!Number.isInteger(size) || size < 0 || size > packed.shape[0]! * (32 / depth)) {
+  if (!Number.isInteger(size) || size < 0 || size > packed.shape[0]! * (32 / depth) * replicate) {
     throw new Error(
-      `kernels/unit_pixels.ts: size ${size} does not fit ${packed.shape[0]} words at ${depth} bits`,
+      `kernels/unit_pixels.ts: size ${size} does not fit ${
+        packed.shape[0]
+      } words at ${depth} bits` +
+        (replicate === 3 ? " (each value 3 times)" : ""),
     );
   }
   if (!table || table.dtype !== "float32" || table.shape[0] !== 2 ** depth) {
@@ -83,7 +92,7 @@ function run(args: Args): TensorInfo {
     new NovalabUnitPixelsProgram(size, depth),
     [packed, table],
     "float32",
-    [{ type: "int32", data: [size] }],
+    [{ type: "int32", data: [size] }, { type: "int32", data: [replicate] }],
   );
 }
 
@@ -116,7 +125,13 @@ function deviceTable(depth: 8 | 16, host: () => Float32Array): Tensor {
  */
 export function unitPixelsOnDevice(
   words: Int32Array,
-  options: { depth: 8 | 16; shape: [number, number, number, number]; table: () => Float32Array },
+  options: {
+    depth: 8 | 16;
+    shape: [number, number, number, number];
+    /** Copies per stored value (3: grey values delivered as RGB; default 1). */
+    replicate?: 1 | 3;
+    table: () => Float32Array;
+  },
 ): Tensor4D {
   const size = options.shape.reduce((a, b) => a * b, 1);
   const table = deviceTable(options.depth, options.table);
@@ -125,6 +140,7 @@ export function unitPixelsOnDevice(
     const flat = tf.engine().runKernel(UNIT_PIXELS, { packed, table }, {
       depth: options.depth,
       size,
+      replicate: options.replicate ?? 1,
     }) as Tensor;
     return flat.reshape(options.shape) as Tensor4D;
   });

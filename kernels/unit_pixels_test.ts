@@ -56,6 +56,19 @@ Deno.test({
         }),
       ],
       [
+        "grey, stored once per pixel",
+        batchOf(3, [5, 3, 3], (b, per) => {
+          for (let j = 0; j < 3; j++) b.put(j * per, ramp8(per / 3, 11 + j), 3);
+        }),
+      ],
+      [
+        "grey, then colour (expanded)",
+        batchOf(2, [3, 3, 3], (b, per) => {
+          b.put(0, ramp16(per / 3, 977), 3);
+          b.put(per, ramp8(per, 5));
+        }),
+      ],
+      [
         "grey replicated",
         batchOf(2, [5, 3, 3], (b, per) => {
           b.put(0, ramp8(per / 3, 17), 3);
@@ -84,6 +97,15 @@ Deno.test({
   async fn() {
     await useNovalabWebGpu();
     const packed = tf.tensor1d([1, 2], "int32");
+    assert.throws(
+      () =>
+        tf.engine().runKernel(UNIT_PIXELS, { packed, table: tf.zeros([256]) }, {
+          depth: 8,
+          size: 25,
+          replicate: 3,
+        }),
+      /size 25 does not fit 2 words at 8 bits \(each value 3 times\)/,
+    );
     const table = tf.zeros([256]);
     assert.throws(
       () => tf.engine().runKernel(UNIT_PIXELS, { packed, table }, { depth: 8, size: 9 }),
