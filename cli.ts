@@ -16,18 +16,14 @@
 import { Command, Option } from "commander";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "./core/backend.ts";
 import "./core/builtins.ts";
-import { latestCheckpoint, loadCheckpoint } from "./core/checkpoint.ts";
 import { renderMermaid } from "./core/mermaid.ts";
-import { buildRecipe, defaultCacheDir, evaluateRecipe, runRecipe } from "./core/run.ts";
-import { runPaths } from "./core/rundir.ts";
-import { checkEvalSplits } from "./core/eval_splits.ts";
+import { buildRecipe, defaultCacheDir, runRecipe } from "./core/run.ts";
+import { evaluateRun } from "./core/evaluate_run.ts";
 import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
-import { writeJsonAtomic } from "./core/atomic.ts";
 import { sources } from "./core/components.ts";
 import { formatCacheStats } from "./data/decoded_cache_use.ts";
 import { warmDecodedCache } from "./data/warm_cache.ts";
-import { writeRunReport } from "./eval/run_report.ts";
 import { writeRunsReport, writeSweepReport } from "./report/write.ts";
 import { parseMetricOption } from "./report/runs.ts";
 import { existsSync } from "node:fs";
@@ -47,16 +43,6 @@ const setOption = () =>
     .argParser(collect).default([]);
 const backendOption = () =>
   new Option("--backend <name>", "tensor backend").choices([...BACKEND_CHOICES]);
-
-/** A run's `eval.json`, or `{}` when it has none yet. */
-async function readEvalJson(path: string): Promise<Record<string, Record<string, number>>> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return {};
-    throw new Error(`${path}: ${(e as Error).message} (move it aside to start a new one)`);
-  }
-}
 
 function printMetrics(results: Record<string, Record<string, number>>): void {
   for (const [name, metrics] of Object.entries(results)) {
@@ -177,36 +163,14 @@ export function buildProgram(): Command {
     .option("--recipe <file>", "recipe to evaluate with (default: the run's recipe.yaml)")
     .option("--no-replay", "webgpu: run every evaluation call as written (default: replayed)")
     .action(async (runDir: string, opts) => {
-      const replay = opts.replay !== false && stepReplayWanted();
-      const paths = runPaths(runDir);
-      const recipe = await loadRunnable(opts.recipe ?? paths.recipe, opts.set);
-      await initBackend((opts.backend as BackendChoice | undefined) ?? recipe.backend);
-      const { graph, source } = await buildRecipe(recipe, defaultCacheDir());
-      checkEvalSplits(recipe, source);
-      const latest = await latestCheckpoint(paths.checkpoints);
-      if (!latest) {
-        throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
-      }
-      await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
-        parameters: graph.inferenceState(),
+      const { results, report } = await evaluateRun(runDir, {
+        recipe: opts.recipe,
+        overrides: opts.set,
+        backend: opts.backend as BackendChoice | undefined,
+        replay: opts.replay !== false && stepReplayWanted(),
       });
-      // Evaluators run before under other names keep their results (eval --recipe adds some);
-      // read first, so an unreadable eval.json stops the command before it evaluates.
-      const earlier = await readEvalJson(paths.eval);
-      const results = await evaluateRecipe(recipe, graph, source, { replay });
-      const merged = { ...earlier, ...results };
-      await writeJsonAtomic(paths.eval, merged);
       printMetrics(results);
-      const model = graph.inference({ seed: recipe.seed, replay });
-      const files = await writeRunReport(paths.root, {
-        eval: merged,
-        specs: recipe.eval,
-        model,
-        source,
-      }).finally(() => model.dispose?.());
-      console.log(`report: ${files.html}`);
-      graph.dispose();
-      source.dispose();
+      console.log(`report: ${report}`);
     });
   addSweepCommand(program);
   addReportCommand(program);

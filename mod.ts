@@ -131,6 +131,9 @@ export {
   runRecipe,
   type RunResult,
 } from "./core/run.ts";
+export { EvalSources } from "./core/eval_sources.ts";
+export { checkEvalData } from "./core/eval_checks.ts";
+export { evaluateRun, type EvaluateRunOptions } from "./core/evaluate_run.ts";
 export { compileGraph, type CompileOptions } from "./core/graph.ts";
 export { CompiledGraph, type DisplayShape, type LossValues } from "./core/graph_run.ts";
 export { GraphError, type GraphSpec, type LossSpec, type NodeSpec } from "./core/graph_spec.ts";

@@ -61,6 +61,11 @@ export type Metrics = Record<string, number>;
 export interface Evaluator {
   /** Runs the evaluation and returns named metrics. */
   evaluate(model: InferenceModel, source: DataSource): Promise<Metrics>;
+  /**
+   * Checks, before training, that `source` gives this evaluator what it needs
+   * (class names, findings); throws an error saying what is missing. Optional.
+   */
+  check?(source: DataSource): void;
 }
 
 /** Builds an evaluator from validated parameters. */

@@ -19,3 +19,8 @@ export function envValue(name: string): string | undefined {
 export function envIs(name: string, value: string): boolean {
   return envValue(name) === value;
 }
+
+/** The default cache directory: `$NOVALAB_CACHE`, else `.cache/novalab`. */
+export function defaultCacheDir(): string {
+  return envValue("NOVALAB_CACHE") ?? ".cache/novalab";
+}

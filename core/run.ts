@@ -7,26 +7,23 @@
  */
 import { applyPrecision, type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
 import { exportModel } from "./checkpoint.ts";
-import { evaluators, losses, modules, sources } from "./components.ts";
+import { losses, modules, sources } from "./components.ts";
 import type { Metrics } from "./components.ts";
 import { compileGraph } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import type { GraphSpec } from "./graph_spec.ts";
-import { writeJsonAtomic } from "./atomic.ts";
-import { writeRunReport } from "../eval/run_report.ts";
-import { badInputSummaryOf, formatBadInputSummary } from "../data/bad_input.ts";
-import { cacheStatsOf, formatCacheStats } from "../data/decoded_cache_use.ts";
 import type { RunPaths } from "./rundir.ts";
 import { openRunDirectory } from "./run_directory.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { Trainer } from "./trainer.ts";
-import { stepReplayWanted } from "./device_step.ts";
 import type { ReplayStats } from "./replayable_step.ts";
 import { trainLoop, type TrainLoopState } from "./train_loop.ts";
 import { matMulAutotuneWanted } from "../kernels/matmul_autotune_cache.ts";
 import type { DataSource } from "./types.ts";
 import { atDataEntry, evaluatingNotice, markFailed, runNotices } from "./run_notices.ts";
-import { checkEvalSplits } from "./eval_splits.ts";
+import { checkEvalData } from "./eval_checks.ts";
+import { EvalSources } from "./eval_sources.ts";
+import { evaluateAndReport } from "./run_evaluation.ts";
 import type { Precision } from "./recipe/types.ts";
 
 /** Everything the runner needs from a resolved recipe. */
@@ -45,8 +42,8 @@ export interface RunnableRecipe {
   graph: GraphSpec;
   /** Training settings. */
   train: TrainConfig;
-  /** Evaluators. */
-  eval: { kind: string; name: string; params: unknown }[];
+  /** Evaluators (`data`: an evaluator's own data source, else the recipe's). */
+  eval: { kind: string; name: string; params: unknown; data?: { kind: string; params: unknown } }[];
   /** The resolved recipe as YAML (saved in the run directory). */
   yaml: string;
 }
@@ -113,10 +110,10 @@ export interface RunResult {
   replay: ReplayStats | null;
 }
 
-/** The default cache directory. */
-export function defaultCacheDir(): string {
-  return Deno.env.get("NOVALAB_CACHE") ?? ".cache/novalab";
-}
+import { defaultCacheDir } from "./env.ts";
+
+export { defaultCacheDir };
+export { evaluateRecipe } from "./run_evaluation.ts";
 
 /** Builds data source and graph for `recipe` on the active backend. */
 export async function buildRecipe(
@@ -147,32 +144,6 @@ export async function buildRecipe(
   }
 }
 
-/**
- * Runs every evaluator of the recipe on the inference graph (on WebGPU its
- * forward calls replayed unless `replay` is false: `core/inference_replay.ts`).
- */
-export async function evaluateRecipe(
-  recipe: RunnableRecipe,
-  graph: CompiledGraph,
-  source: DataSource,
-  options: { replay?: boolean } = {},
-): Promise<Record<string, Metrics>> {
-  const results: Record<string, Metrics> = {};
-  const model = graph.inference({
-    seed: recipe.seed,
-    replay: options.replay ?? stepReplayWanted(),
-  });
-  try {
-    for (const spec of recipe.eval) {
-      const evaluator = evaluators.get(spec.kind).create(spec.params);
-      results[spec.name] = await evaluator.evaluate(model, source);
-    }
-  } finally {
-    model.dispose?.();
-  }
-  return results;
-}
-
 /** Trains `recipe` into a (new or resumed) run directory, then evaluates it. */
 export async function runRecipe(
   recipe: RunnableRecipe,
@@ -183,17 +154,27 @@ export async function runRecipe(
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const { source, graph } = await buildRecipe(recipe, cacheDir);
   let trainer: Trainer | undefined;
+  let evalSources: EvalSources | undefined;
   try {
-    // Without the final evaluation, diagnostics during training still read their split.
-    checkEvalSplits(recipe, source, (spec) =>
+    // Without the final evaluation, diagnostics during training still read their data.
+    const only = (spec: RunnableRecipe["eval"][number]) =>
       !options.skipEval ||
-      (spec.kind === "diagnostics" && ((spec.params as { every?: number }).every ?? 0) > 0));
+      (spec.kind === "diagnostics" && ((spec.params as { every?: number }).every ?? 0) > 0);
+    evalSources = await EvalSources.build(recipe, { source, graph, cacheDir, only });
+    checkEvalData(recipe, evalSources, only);
     trainer = new Trainer(graph, source, {
       config: recipe.train,
       seed: recipe.seed,
       ...(options.replay !== undefined && { replay: options.replay }),
     });
-    const trained = await trainAndEvaluate(recipe, { trainer, graph, source, backend, options });
+    const trained = await trainAndEvaluate(recipe, {
+      trainer,
+      graph,
+      source,
+      evalSources,
+      backend,
+      options,
+    });
     const replay = trainer.replayStats;
     if (replay && !options.quiet) {
       console.error(
@@ -208,6 +189,7 @@ export async function runRecipe(
     // Everything the run allocated, also on failure: a sweep runs many members in one process.
     trainer?.optimizer.dispose();
     graph.dispose();
+    evalSources?.dispose();
     source.dispose();
   }
 }
@@ -218,6 +200,7 @@ async function trainAndEvaluate(
     trainer: Trainer;
     graph: CompiledGraph;
     source: DataSource;
+    evalSources: EvalSources;
     backend: BackendInfo;
     options: RunOptions;
   },
@@ -244,7 +227,14 @@ async function trainAndEvaluate(
       ? { cacheDir: options.cacheDir ?? defaultCacheDir() }
       : undefined,
   };
-  const trained = await trainAndExport(recipe, { trainer, graph, paths, start, options: loop })
+  const trained = await trainAndExport(recipe, {
+    trainer,
+    graph,
+    evalSources: state.evalSources,
+    paths,
+    start,
+    options: loop,
+  })
     .catch((e: unknown) => markFailed(paths.failure, e));
   // Said before evaluating rather than on SIGINT: evaluators compute synchronously for
   // seconds at a time, and a listener would hold the interrupt until they yield.
@@ -255,50 +245,13 @@ async function trainAndEvaluate(
     .catch((e: unknown) => markFailed(paths.failure, e));
 }
 
-/** Evaluates a trained run, writes `eval.json`, the data and cache summaries and the report. */
-async function evaluateAndReport(
-  recipe: RunnableRecipe,
-  state: {
-    graph: CompiledGraph;
-    source: DataSource;
-    backend: BackendInfo;
-    options: RunOptions;
-    paths: RunPaths;
-    trained: { steps: number; finished: boolean; imagesPerSecond: number };
-  },
-): Promise<Omit<RunResult, "replay">> {
-  const { graph, source, backend, options, paths, trained } = state;
-  const evalResults = options.skipEval || !trained.finished
-    ? {}
-    : await evaluateRecipe(recipe, graph, source, { replay: options.replay });
-  if (trained.finished && !options.skipEval) await writeJsonAtomic(paths.eval, evalResults);
-  const badInputs = badInputSummaryOf(source);
-  if (badInputs && badInputs.total > 0) {
-    await writeJsonAtomic(`${paths.root}/data_issues.json`, badInputs);
-    console.error(formatBadInputSummary(badInputs));
-  }
-  const cacheStats = cacheStatsOf(source);
-  if (cacheStats && !options.quiet) console.error(formatCacheStats(cacheStats));
-  if (trained.finished && !options.skipReport) {
-    const model = graph.inference({
-      seed: recipe.seed,
-      replay: options.replay ?? stepReplayWanted(),
-    });
-    try {
-      await writeRunReport(paths.root, { eval: evalResults, specs: recipe.eval, model, source });
-    } finally {
-      model.dispose?.();
-    }
-  }
-  return { paths, backend, eval: evalResults, ...trained };
-}
-
 /** Trains from `start`, exports the final model when every step ran, and says how to resume. */
 async function trainAndExport(
   recipe: RunnableRecipe,
   state: {
     trainer: Trainer;
     graph: CompiledGraph;
+    evalSources: EvalSources;
     paths: RunPaths;
     start: number;
     options: TrainLoopState["options"];

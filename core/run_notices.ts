@@ -49,16 +49,21 @@ export function evaluatingNotice(runDir: string): string {
 
 /**
  * A data source's construction error with its message prefixed by where the
- * recipe wrote `data:` (the map, which may be in an extended file or changed
- * by `--set data.…`) and its kind; the source's own message names the file,
- * column or value at fault. The error keeps its class.
+ * recipe wrote `data:` or `entry.key` (e.g. `eval[1].data`; the map, which
+ * may be in an extended file or changed by `--set data.…`) and its kind; the
+ * source's own message names the file, column or value at fault. The error
+ * keeps its class.
  */
-export function atDataEntry(e: unknown, recipe: RunnableRecipe): Error {
+export function atDataEntry(
+  e: unknown,
+  recipe: RunnableRecipe,
+  entry: { key: string; kind: string } = { key: "data", kind: recipe.data.kind },
+): Error {
   if (!(e instanceof Error)) return new Error(String(e));
-  const at = recipe.graph.locate?.("data");
+  const at = recipe.graph.locate?.(entry.key);
   const where = at && at.line > 0 ? `${at.file}:${at.line}:${at.column}: ` : "";
   // The same error, its message prefixed: callers may test its class (IdxError, RangeError…).
-  e.message = `${where}data (${recipe.data.kind}): ${e.message}`;
+  e.message = `${where}${entry.key} (${entry.kind}): ${e.message}`;
   return e;
 }
 

@@ -19,6 +19,7 @@ import type { CompiledGraph } from "./graph_run.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { createProgress } from "./progress.ts";
 import { diagnosticsSchedule, runDiagnostics } from "../eval/diagnostics.ts";
+import type { EvalSources } from "./eval_sources.ts";
 import { appendMetrics, type RunPaths } from "./rundir.ts";
 import type { TrainConfig } from "./train_config.ts";
 import type { Trainer } from "./trainer.ts";
@@ -40,6 +41,8 @@ export interface TrainLoopState {
   trainer: Trainer;
   /** The graph (parameters saved in checkpoints). */
   graph: CompiledGraph;
+  /** Evaluators' data (diagnostics during training read theirs; default the trainer's source). */
+  evalSources?: EvalSources;
   /** The run directory. */
   paths: RunPaths;
   /** First step to run (0, or the step a resumed checkpoint reached). */
@@ -126,7 +129,9 @@ async function diagnose(run: LoopRun, step: number): Promise<void> {
     seed: recipe.seed,
     replay: options.replay ?? stepReplayWanted(),
   });
-  const report = await runDiagnostics(model, trainer.source, run.diagnostics!.params)
+  const { index, params } = run.diagnostics!;
+  const source = run.state.evalSources?.of(index) ?? trainer.source;
+  const report = await runDiagnostics(model, source, params)
     .finally(() => model.dispose?.());
   await appendMetrics(paths, { step, diagnostics: report.metrics });
   if (report.warning) run.progress.log(report.warning);

@@ -1,8 +1,8 @@
 /**
  * Small real datasets on disk for tests, benchmarks and demos: images written
  * with sharp (JPEG / PNG, 8- or 16-bit, grey or colour), a MIMIC-CXR-JPG tree
- * (metadata, split and label CSVs, JPEGs, report `.txt` files) and WebDataset
- * tar shards. Pixel content is a deterministic pattern of the sample's `value`
+ * (metadata, split and label CSVs, JPEGs, report `.txt` files), a CheXpert
+ * validation set, a ChestX-ray14 root and WebDataset tar shards. Pixel content is a deterministic pattern of the sample's `value`
  * so tests can check that the right image arrived.
  *
  * @module
@@ -148,6 +148,98 @@ export async function writeMimicFixture(
   await Deno.writeTextFile(join(root, "mimic-cxr-2.0.0-metadata.csv"), csv(meta));
   await Deno.writeTextFile(join(root, "mimic-cxr-2.0.0-split.csv"), csv(split));
   await Deno.writeTextFile(join(root, "mimic-cxr-2.0.0-chexpert.csv"), csv(labels));
+}
+
+/** The report phrases of {@link mimicFixtureStudies} (a tiny BERT's vocabulary covers them). */
+export const MIMIC_FIXTURE_PHRASES: readonly string[] = [
+  "no acute process.",
+  "small left effusion.",
+  "mild edema.",
+  "clear lungs.",
+];
+
+/**
+ * `n` studies for {@link writeMimicFixture}: the last four `validate` (2) and
+ * `test` (2), the rest `train`; study 3 without a report; each a frontal (PA or
+ * AP) and a lateral image; Edema positive every third study, Pleural Effusion
+ * positive every fourth and uncertain otherwise.
+ */
+export function mimicFixtureStudies(n: number): MimicFixtureStudy[] {
+  const phrases = MIMIC_FIXTURE_PHRASES;
+  return Array.from({ length: n }, (_, i) => ({
+    subject: `1${String(i).padStart(7, "0")}`,
+    study: `5${String(i).padStart(7, "0")}`,
+    split: i < n - 4 ? "train" : i < n - 2 ? "validate" : "test",
+    report: i === 3 ? undefined : mimicReport({
+      findings: phrases[(i + 1) % 4]!,
+      impression: i % 5 === 0 ? undefined : phrases[i % 4]!,
+    }),
+    images: [
+      { dicom: `d${i}-f`, view: i % 2 ? "AP" : "PA", value: 0.2 + 0.02 * i },
+      { dicom: `d${i}-l`, view: "LATERAL", value: 0.5 },
+    ],
+    labels: { Edema: i % 3 ? "0.0" : "1.0", "Pleural Effusion": i % 4 ? "-1.0" : "1.0" },
+  }));
+}
+
+/** One image of a CheXpert or ChestX-ray14 fixture. */
+export interface ChestFixtureImage {
+  /** Positive findings (the rest are negative). */
+  findings: string[];
+  /** Intensity of the image (default 0.5). */
+  value?: number;
+  /** CheXpert: `Frontal` (default) or `Lateral`. */
+  view?: "Frontal" | "Lateral";
+  /** ChestX-ray14: listed in `test_list.txt` (default false). */
+  test?: boolean;
+}
+
+/**
+ * Writes `<dir>/CheXpert-v1.0-small/valid.csv` and its JPEGs in the published
+ * layout (`Path` relative to `dir`, `Frontal/Lateral`, the 14 findings as
+ * `1.0` / `0.0`).
+ */
+export async function writeChexpertFixture(
+  dir: string,
+  images: readonly ChestFixtureImage[],
+): Promise<void> {
+  const rows = [["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", ...CHEXPERT_FINDINGS]];
+  for (const [i, img] of images.entries()) {
+    const view = img.view ?? "Frontal";
+    const path = `CheXpert-v1.0-small/valid/patient${
+      64541 + i
+    }/study1/view1_${view.toLowerCase()}.jpg`;
+    await writeImage(join(dir, path), { size: 40, channels: 1, value: img.value ?? 0.5 });
+    const cells = CHEXPERT_FINDINGS.map((f) => (img.findings.includes(f) ? "1.0" : "0.0"));
+    rows.push([path, "Female", "70", view, view === "Frontal" ? "AP" : "", ...cells]);
+  }
+  await Deno.writeTextFile(join(dir, "CheXpert-v1.0-small", "valid.csv"), csv(rows));
+}
+
+/**
+ * Writes a ChestX-ray14 root: `Data_Entry_2017.csv` (`Finding Labels` joined
+ * with `|`, or `No Finding`), `test_list.txt` and `images/*.png`.
+ */
+export async function writeChestXray14Fixture(
+  root: string,
+  images: readonly ChestFixtureImage[],
+): Promise<void> {
+  const rows = [["Image Index", "Finding Labels", "Follow-up #", "Patient ID", "View Position"]];
+  const test: string[] = [];
+  for (const [i, img] of images.entries()) {
+    const name = `${String(i + 1).padStart(8, "0")}_000.png`;
+    await writeImage(join(root, "images", name), {
+      size: 36,
+      channels: 1,
+      format: "png",
+      value: img.value ?? 0.5,
+    });
+    const labels = img.findings.length ? img.findings.join("|") : "No Finding";
+    rows.push([name, labels, "0", String(i + 1), "PA"]);
+    if (img.test) test.push(name);
+  }
+  await Deno.writeTextFile(join(root, "Data_Entry_2017.csv"), csv(rows));
+  await Deno.writeTextFile(join(root, "test_list.txt"), test.map((n) => `${n}\n`).join(""));
 }
 
 /** A MIMIC-style report with the given FINDINGS and IMPRESSION (either may be omitted). */

@@ -15,32 +15,13 @@ import { Trainer } from "../core/trainer.ts";
 import { writeTinyBertFolder } from "../models/tiny_hf_model.ts";
 import type { FileBackedSource } from "./file_source.ts";
 import {
-  type MimicFixtureStudy,
-  mimicReport,
+  MIMIC_FIXTURE_PHRASES,
+  mimicFixtureStudies,
   novaMimicFixtureOverrides,
   writeMimicFixture,
 } from "./fixtures.ts";
 
 const FFI = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
-const PHRASES = ["no acute process.", "small left effusion.", "mild edema.", "clear lungs."];
-
-function studies(n: number): MimicFixtureStudy[] {
-  return Array.from({ length: n }, (_, i) => ({
-    subject: `1${String(i).padStart(7, "0")}`,
-    study: `5${String(i).padStart(7, "0")}`,
-    split: i < n - 4 ? "train" : i < n - 2 ? "validate" : "test",
-    report: i === 3 ? undefined : mimicReport({
-      findings: PHRASES[(i + 1) % 4]!,
-      impression: i % 5 === 0 ? undefined : PHRASES[i % 4]!,
-    }),
-    images: [
-      { dicom: `d${i}-f`, view: i % 2 ? "AP" : "PA", value: 0.2 + 0.02 * i },
-      { dicom: `d${i}-l`, view: "LATERAL", value: 0.5 },
-    ],
-    labels: { Edema: i % 3 ? "0.0" : "1.0", "Pleural Effusion": i % 4 ? "-1.0" : "1.0" },
-  }));
-}
-
 Deno.test({
   name: "nova_mimic: the recipe trains end to end on a MIMIC-shaped fixture",
   ignore: !FFI,
@@ -49,8 +30,8 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "novalab_nova_mimic_" });
     try {
-      await writeMimicFixture(`${dir}/mimic`, studies(24));
-      const words = [...new Set(PHRASES.join(" ").replace(/\./g, " .").split(/\s+/))];
+      await writeMimicFixture(`${dir}/mimic`, mimicFixtureStudies(24));
+      const words = [...new Set(MIMIC_FIXTURE_PHRASES.join(" ").replace(/\./g, " .").split(/\s+/))];
       await writeTinyBertFolder(`${dir}/models/tiny-bert`, { words, hidden: 16 });
       const text = await Deno.readTextFile("recipes/nova_mimic.yaml");
       for (const word of ["arXiv", "Expect", "Run: deno task run recipes/nova_mimic.yaml"]) {

@@ -227,17 +227,19 @@ export async function runDiagnostics(
 
 /**
  * The recipe's diagnostics evaluator that asks to run during training
- * (`every > 0`), with its validated parameters; `undefined` when none does.
+ * (`every > 0`), with its index in `specs` and its validated parameters;
+ * `undefined` when none does.
  */
 export function diagnosticsSchedule(
   specs: { kind: string; name: string; params: unknown }[],
-): { name: string; every: number; params: DiagnosticsParams } | undefined {
-  const spec = specs.find((s) =>
+): { name: string; index: number; every: number; params: DiagnosticsParams } | undefined {
+  const index = specs.findIndex((s) =>
     s.kind === "diagnostics" && (s.params as DiagnosticsParams).every > 0
   );
-  if (!spec) return undefined;
+  if (index < 0) return undefined;
+  const spec = specs[index]!;
   const params = spec.params as DiagnosticsParams;
-  return { name: spec.name, every: params.every, params };
+  return { name: spec.name, index, every: params.every, params };
 }
 
 /** The `diagnostics` evaluator. */

@@ -112,6 +112,11 @@ Deno.test("diagnostics: image-only, and the training schedule comes from `every`
     { kind: "diagnostics", name: "diagnostics", params },
     { kind: "diagnostics", name: "diag_train", params: every },
   ];
-  assert.deepEqual(diagnosticsSchedule(specs), { name: "diag_train", every: 50, params: every });
+  assert.deepEqual(diagnosticsSchedule(specs), {
+    name: "diag_train",
+    index: 2,
+    every: 50,
+    params: every,
+  });
   assert.equal(diagnosticsSchedule(specs.slice(0, 2)), undefined);
 });

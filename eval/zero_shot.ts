@@ -113,15 +113,20 @@ export async function classEmbeddings(
   return tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols]);
 }
 
-/** Checks the split and class names; returns the number of samples to evaluate. */
-function sampleCount(source: DataSource, params: ZeroShotParams): number {
-  const total = splitSize(source, { ...params, who: "zero_shot" });
+/** Throws unless the source names at least two classes. */
+function checkClassNames(source: DataSource): void {
   if (source.classNames.length < 2) {
     throw new Error(
       `zero_shot: data source "${source.name}" has ${source.classNames.length} class names; ` +
         `zero-shot classification needs at least 2`,
     );
   }
+}
+
+/** Checks the split and class names; returns the number of samples to evaluate. */
+function sampleCount(source: DataSource, params: ZeroShotParams): number {
+  const total = splitSize(source, { ...params, who: "zero_shot" });
+  checkClassNames(source);
   return total;
 }
 
@@ -154,6 +159,11 @@ export class ZeroShotEvaluator implements Evaluator {
    * @param params Validated parameters (see {@linkcode ZeroShotParams}).
    */
   constructor(readonly params: ZeroShotParams) {}
+
+  /** Before training: the source must name at least two classes. */
+  check(source: DataSource): void {
+    checkClassNames(source);
+  }
 
   /**
    * Classifies the first `limit` samples of the split (all by default).

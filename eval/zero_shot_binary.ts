@@ -14,6 +14,7 @@ import { z } from "zod";
 import type { Evaluator, EvaluatorFactory, InferenceModel, Metrics } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
 import { num, positiveInt, probability } from "../core/schema.ts";
+import { suggestion } from "../core/recipe/errors.ts";
 import type { DataSource } from "../core/types.ts";
 import { bootstrapCI } from "./bootstrap.ts";
 import { ascendingOrder, auroc, confusion, f1, mcc, pairProbability } from "./classification.ts";
@@ -167,7 +168,8 @@ function findingNames(source: DataSource, params: ZeroShotBinaryParams): string[
   for (const f of findings) {
     if (!choices.includes(f)) {
       throw new Error(
-        `zero_shot_binary: finding "${f}" is not a ${multi.length ? "label" : "class"} of ` +
+        `zero_shot_binary: finding "${f}"${suggestion(f, choices)} is not a ` +
+          `${multi.length ? "label" : "class"} of ` +
           `data source "${source.name}"; expected one of: ${choices.join(", ")}`,
       );
     }
@@ -213,6 +215,11 @@ function missingTargets(source: DataSource): never {
 export class ZeroShotBinaryEvaluator implements Evaluator {
   /** Creates the evaluator from validated parameters. */
   constructor(readonly params: ZeroShotBinaryParams) {}
+
+  /** Before training: every finding must be a label (or class) of the source. */
+  check(source: DataSource): void {
+    findingNames(source, this.params);
+  }
 
   /**
    * Scores every image of the split against each finding's prompt pair. Targets

@@ -469,6 +469,73 @@ eval:
     negative: ["no {}"]
     findings: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]
 `,
+  "nova_mimic_transfer.yaml":
+    `# NOVA on MIMIC-CXR, scored as the paper scores it: zero-shot on MIMIC-CXR's test split and, without
+#   retraining, on CheXpert and ChestX-ray14 (transfer to other hospitals' radiographs).
+# Paper: "NOVA" (arXiv 2602.00653); protocol as CheXzero (Tiu et al. 2022, Nature Biomedical
+#   Engineering): binary prompt pairs "{finding}" / "no {finding}", AUROC per finding.
+# Reproduces: recipes/nova_mimic.yaml's training unchanged; its evaluation extended by two eval
+#   entries with their own data (\`eval[i].data\`): the CheXpert validation set (234 studies,
+#   radiologist consensus labels, frontal views) and the ChestX-ray14 official test list (25,596
+#   images), each on the five CheXpert competition findings (ChestX-ray14 spells one \`Effusion\`).
+#   Both sources decode at the training size and channels (224 px, grey replicated to RGB,
+#   \`fit: cover\`). The paper's exact transfer splits and prompts are not given (recon.).
+# Expect: needs the real data and a GPU; no novalab number on the real data yet. On generated
+#   MIMIC-, CheXpert- and ChestX-ray14-shaped fixtures it trains and scores all three
+#   (data/nova_mimic_transfer_test.ts).
+# Needs: nova_mimic.yaml's data and model, plus CheXpert-v1.0-small (valid.csv and valid/) under
+#   vars.chexpert and ChestX-ray14 (Data_Entry_2017.csv, test_list.txt, images/) under
+#   vars.chestxray14. Every source is opened before training: a wrong path stops the run at once.
+# Test: data/nova_mimic_transfer_test.ts runs it on generated fixtures (the real data is
+#   credentialed or large).
+# Run: deno task run recipes/nova_mimic_transfer.yaml --set data.root=… --set data.reports=…
+#   --set vars.chexpert=/data/CheXpert-v1.0-small --set vars.chestxray14=/data/ChestX-ray14
+# A run of nova_mimic.yaml already trained: deno task eval runs/<its folder> --recipe
+#   recipes/nova_mimic_transfer.yaml with the same four --set (adds to its eval.json).
+extends: [nova_mimic.yaml]
+name: nova_mimic_transfer
+vars:
+  chexpert: /data/CheXpert-v1.0-small
+  chestxray14: /data/ChestX-ray14
+eval:
+  - kind: zero_shot_binary
+    name: mimic_cxr
+    image: pred
+    text: text
+    split: test
+    positive: ["{}"]
+    negative: ["no {}"]
+    findings: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]
+  - kind: zero_shot_binary
+    name: chexpert
+    data:
+      kind: chexpert
+      csv: { test: "\${chexpert}/valid.csv" }
+      filter: ["Frontal/Lateral in [Frontal]"]
+      size: 224
+      channels: 3
+      fit: cover
+    image: pred
+    text: text
+    split: test
+    positive: ["{}"]
+    negative: ["no {}"]
+    findings: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]
+  - kind: zero_shot_binary
+    name: chestxray14
+    data:
+      kind: chestxray14
+      root: "\${chestxray14}"
+      size: 224
+      channels: 3
+      fit: cover
+    image: pred
+    text: text
+    split: test
+    positive: ["{}"]
+    negative: ["no {}"]
+    findings: [Atelectasis, Cardiomegaly, Consolidation, Edema, Effusion]
+`,
   "siglip.yaml": `# SigLIP — sigmoid loss for language–image pre-training.
 # Paper: Zhai et al., "Sigmoid Loss for Language Image Pre-Training" (arXiv 2303.15343).
 # Reproduces: the pairwise sigmoid loss (s₀ = 10, b₀ = −10, both learnable) with the

@@ -36,7 +36,12 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       ...l.params,
     })),
     train: recipe.train,
-    eval: recipe.eval.map((e) => ({ kind: e.kind, name: e.name, ...e.params })),
+    eval: recipe.eval.map((e) => ({
+      kind: e.kind,
+      name: e.name,
+      ...(e.data && { data: { kind: e.data.kind, ...e.data.params } }),
+      ...e.params,
+    })),
   };
 }
 

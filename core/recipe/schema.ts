@@ -83,7 +83,16 @@ const evalSchema = z.object({
   name: unsettable(z.string().regex(IDENT, "expected a name of letters, digits and _")).describe(
     "Unique name in `eval.json` (default: the kind, or `<kind>_<index>` when taken).",
   ),
-}).catchall(z.unknown()).transform(({ kind, name, ...params }) => ({ kind, name, params }));
+  data: unsettable(dataSchema).describe(
+    "Another data source to evaluate on (transfer: train on one dataset, score another), " +
+      "written like `data:`; absent: the recipe's `data:`. Built and checked before training.",
+  ),
+}).catchall(z.unknown()).transform(({ kind, name, data, ...params }) => ({
+  kind,
+  name,
+  params,
+  ...(data && { data }),
+}));
 
 const optimizerSchema = z.strictObject({
   kind: z.enum(["adamw"]).describe("Only `adamw` (decoupled weight decay) for now."),
@@ -242,5 +251,5 @@ export const STRUCTURAL_KEYS: Readonly<Record<string, readonly string[]>> = {
   nodes: ["kind", "input", "phase"],
   losses: ["kind", "name", "inputs", "weight"],
   data: ["kind"],
-  eval: ["kind", "name"],
+  eval: ["kind", "name", "data"],
 };

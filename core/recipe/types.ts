@@ -65,6 +65,8 @@ export interface ResolvedEval {
   name: string;
   /** The evaluator's parameters, validated by its registry schema. */
   params: Record<string, unknown>;
+  /** Its own data source (`eval[i].data`: transfer evaluation); absent: the recipe's `data:`. */
+  data?: ResolvedData;
 }
 
 /** AdamW settings (`train.optimizer`). */

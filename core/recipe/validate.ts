@@ -29,6 +29,8 @@ interface Checked {
   losses: Map<number, { params: Params; roles: Role[] }>;
   data?: Params;
   eval: Map<number, Params>;
+  /** Params of `eval[i].data` entries, by eval index. */
+  evalData: Map<number, Params>;
 }
 
 function list(value: unknown): unknown[] {
@@ -36,7 +38,12 @@ function list(value: unknown): unknown[] {
 }
 
 function checkComponents(raw: Params, registries: Registries, ctx: CheckContext): Checked {
-  const out: Checked = { nodes: new Map(), losses: new Map(), eval: new Map() };
+  const out: Checked = {
+    nodes: new Map(),
+    losses: new Map(),
+    eval: new Map(),
+    evalData: new Map(),
+  };
   for (const [name, entry] of Object.entries(asRecord(raw.nodes) ?? {})) {
     const path = ["nodes", name];
     const r = checkEntry(entry, { path, section: "nodes", registry: registries.modules, ctx });
@@ -73,6 +80,15 @@ function checkComponents(raw: Params, registries: Registries, ctx: CheckContext)
     const path = ["eval", i];
     const r = checkEntry(entry, { path, section: "eval", registry: registries.evaluators, ctx });
     if (r) out.eval.set(i, r.params);
+    const data = asRecord(entry)?.data;
+    if (data === undefined || data === null) return;
+    const d = checkEntry(data, {
+      path: [...path, "data"],
+      section: "data",
+      registry: registries.sources,
+      ctx,
+    });
+    if (d) out.evalData.set(i, d.params);
   });
   return out;
 }
@@ -177,6 +193,7 @@ function assemble(
     kind: e.kind,
     name: names.eval[i],
     params: checked.eval.get(i)!,
+    ...(e.data && { data: { kind: e.data.kind, params: checked.evalData.get(i)! } }),
   }));
   const data = { kind: s.data.kind, params: checked.data! };
   return { ...s, name: s.name ?? names.recipe, data, nodes, losses, eval: evals };
