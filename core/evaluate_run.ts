@@ -58,7 +58,7 @@ export async function evaluateRun(
   const recipe = await loadRunnable(options.recipe ?? paths.recipe, options.overrides ?? []);
   await initBackend(options.backend ?? recipe.backend);
   const cacheDir = defaultCacheDir();
-  const { graph, source } = await buildRecipe(recipe, cacheDir);
+  const { graph, source } = await buildRecipe(recipe, cacheDir, { loadInit: false });
   let sources: EvalSources | undefined;
   try {
     sources = await EvalSources.build(recipe, { source, graph, cacheDir });

@@ -21,6 +21,7 @@ import {
 import { CompiledGraph, type GraphValues } from "./graph_run.ts";
 export { CompiledGraph } from "./graph_run.ts";
 import { deriveSeed } from "./rng.ts";
+import { applyNodeInits, checkFrozen } from "./node_init.ts";
 import type { Batch, Module, NodeValue, Shape } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -34,6 +35,11 @@ export interface CompileOptions {
   cacheDir: string;
   /** Returns a real batch of `size` samples for the dry run. */
   sampleBatch: (size: number) => Promise<Batch>;
+  /**
+   * Load the nodes' `init` checkpoints (default true; false when a checkpoint
+   * of this very graph is loaded next: `--resume`, `deno task eval`).
+   */
+  loadInit?: boolean;
 }
 
 function fail(spec: GraphSpec, keyPath: string, detail: string): never {
@@ -245,10 +251,18 @@ export async function compileGraph(
     disposeValues(values, small);
   }
   const graph = new CompiledGraph(spec, order, modules, terms);
-  graph.shapes = await graph.measureShapes(
-    await options.sampleBatch(2),
-    await options.sampleBatch(3),
-  );
+  try {
+    graph.shapes = await graph.measureShapes(
+      await options.sampleBatch(2),
+      await options.sampleBatch(3),
+    );
+    // After every dry run: batch statistics they update must not overwrite the loaded ones.
+    if (options.loadInit ?? true) await applyNodeInits(spec, modules);
+    else checkFrozen(spec, modules);
+  } catch (e) {
+    graph.dispose();
+    throw e;
+  }
   return graph;
 }
 

@@ -39,9 +39,16 @@ export class CompiledGraph {
     readonly terms: LossTerm[],
   ) {}
 
-  /** Every trainable parameter of the training graph, in node order. */
+  /** Every parameter the optimiser trains, in node order (frozen nodes' excluded). */
   parameters(): Parameter[] {
-    return this.order.flatMap((n) => this.modules.get(n.name)!.parameters);
+    return this.order.filter((n) => !n.freeze)
+      .flatMap((n) => this.modules.get(n.name)!.parameters);
+  }
+
+  /** Parameters of the nodes marked `freeze: true`, in node order. */
+  frozenParameters(): Parameter[] {
+    return this.order.filter((n) => n.freeze)
+      .flatMap((n) => this.modules.get(n.name)!.parameters);
   }
 
   /** Non-trainable state (BatchNorm running statistics) of the training graph. */
@@ -49,9 +56,12 @@ export class CompiledGraph {
     return this.order.flatMap((n) => this.modules.get(n.name)!.buffers ?? []);
   }
 
-  /** Everything a checkpoint holds for the training graph: parameters, then buffers. */
+  /**
+   * Everything a checkpoint holds for the training graph: trained parameters,
+   * frozen ones, then buffers.
+   */
   state(): Parameter[] {
-    return [...this.parameters(), ...this.buffers()];
+    return [...this.parameters(), ...this.frozenParameters(), ...this.buffers()];
   }
 
   /** Everything the inference graph needs: its parameters and buffers. */

@@ -19,6 +19,13 @@ export interface NodeSpec {
   inputs: string[];
   /** `train` nodes exist only in the training graph (dropped at inference). */
   phase: "train" | "all";
+  /**
+   * Trained parameters to start from: a run directory or `.safetensors` file
+   * and the node whose tensors to read there (default this node's name).
+   */
+  init?: { from: string; node?: string };
+  /** Parameters kept fixed: not trained, still saved in checkpoints. */
+  freeze?: boolean;
   /** Validated parameters for the module factory. */
   params: unknown;
 }
@@ -55,7 +62,12 @@ export class GraphError extends Error {
     detail: string,
     readonly location?: SourceLocation,
   ) {
-    const where = location ? `${location.file}:${location.line}:${location.column}: ` : "";
+    // A value from `--set` is located at the override itself (line 0).
+    const where = !location
+      ? ""
+      : location.line > 0
+      ? `${location.file}:${location.line}:${location.column}: `
+      : `${location.file}: `;
     super(`${where}${keyPath}: ${detail}`);
     this.name = "GraphError";
   }

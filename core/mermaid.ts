@@ -39,7 +39,10 @@ export function renderMermaid(graph: CompiledGraph): string {
     const params = graph.modules.get(node.name)!.parameters
       .reduce((n, p) => n + p.variable.size, 0);
     const label = `${node.name}: ${node.kind}<br/>${shapeText(graph.shapes.get(node.name))}` +
-      (params ? `<br/>${params.toLocaleString("en-US")} params` : "");
+      (params
+        ? `<br/>${params.toLocaleString("en-US")} params${node.freeze ? " (frozen)" : ""}`
+        : "") +
+      (node.init ? `<br/>from ${node.init.from}` : "");
     lines.push(`  ${id(node.name)}[${quote(label)}]`);
     if (node.phase === "train") lines.push(`  class ${id(node.name)} trainOnly`);
     for (const ref of node.inputs) lines.push(`  ${id(ref)} --> ${id(node.name)}`);

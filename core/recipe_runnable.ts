@@ -88,6 +88,8 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
         kind: node.kind,
         inputs: node.input,
         phase: node.phase,
+        ...(node.init && { init: node.init }),
+        ...(node.freeze && { freeze: true }),
         params: node.params,
       })),
       losses: recipe.losses.map((loss) => ({ ...loss })),

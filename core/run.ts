@@ -115,10 +115,15 @@ import { defaultCacheDir } from "./env.ts";
 export { defaultCacheDir };
 export { evaluateRecipe } from "./run_evaluation.ts";
 
-/** Builds data source and graph for `recipe` on the active backend. */
+/**
+ * Builds data source and graph for `recipe` on the active backend; nodes with
+ * `init` load their checkpoints unless `loadInit` is false (a checkpoint of
+ * this graph is loaded next).
+ */
 export async function buildRecipe(
   recipe: RunnableRecipe,
   cacheDir: string,
+  options: { loadInit?: boolean } = {},
 ): Promise<{ source: DataSource; graph: CompiledGraph }> {
   const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
     seed: recipe.seed,
@@ -129,6 +134,7 @@ export async function buildRecipe(
       registries: { modules, losses },
       seed: recipe.seed,
       cacheDir,
+      loadInit: options.loadInit ?? true,
       sampleBatch: (n) =>
         source.batch("train", 0, {
           batchSize: n,
@@ -152,7 +158,8 @@ export async function runRecipe(
   const backend = await initBackend(options.backend ?? recipe.backend);
   applyPrecision(recipe.precision ?? "fp32", backend);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const { source, graph } = await buildRecipe(recipe, cacheDir);
+  // A resumed run reads everything from its own checkpoint, even if an init file is gone.
+  const { source, graph } = await buildRecipe(recipe, cacheDir, { loadInit: !options.resume });
   let trainer: Trainer | undefined;
   let evalSources: EvalSources | undefined;
   try {

@@ -17,6 +17,9 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       kind: node.kind,
       ...(node.input.length > 0 ? { input } : {}),
       phase: node.phase,
+      // Only when set: recipes resolved before these keys existed print as they did.
+      ...(node.init ? { init: node.init.node ? node.init : node.init.from } : {}),
+      ...(node.freeze ? { freeze: true } : {}),
       ...node.params,
     };
   }

@@ -47,10 +47,31 @@ const nodeSchema = z.object({
   phase: z.enum(["train", "all"]).default("all").describe(
     "`train`: the node exists only in the training graph; `all`: also at inference.",
   ),
-}).catchall(z.unknown()).transform(({ kind, input, phase, ...params }): ResolvedNode => ({
+  init: unsettable(z.union([
+    z.string().min(1),
+    z.strictObject({
+      from: z.string().min(1).describe("Run directory or `.safetensors` file."),
+      node: z.string().min(1).optional().describe("Node name in that checkpoint."),
+    }),
+  ])).describe(
+    "Start from trained parameters: a run directory (its exported model, else its latest " +
+      "checkpoint) or a `.safetensors` file, or `{ from, node }` to read another node's " +
+      "(default: this node's name). Every parameter must be there with its shape.",
+  ),
+  freeze: z.boolean().default(false).describe(
+    "Keep the node's parameters fixed: no gradients, no optimiser state, no weight decay " +
+      "(still saved in checkpoints).",
+  ),
+}).catchall(z.unknown()).transform((
+  { kind, input, phase, init, freeze, ...params },
+): ResolvedNode => ({
   kind,
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
   phase,
+  ...(init !== undefined && {
+    init: typeof init === "string" ? { from: init } : { from: init.from, node: init.node },
+  }),
+  freeze,
   params,
 }));
 
@@ -248,7 +269,7 @@ export function structureKeysAt(path: readonly PathSegment[]): string[] | undefi
 
 /** Structural keys of a node, loss, data or eval entry (the rest are params). */
 export const STRUCTURAL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  nodes: ["kind", "input", "phase"],
+  nodes: ["kind", "input", "phase", "init", "freeze"],
   losses: ["kind", "name", "inputs", "weight"],
   data: ["kind"],
   eval: ["kind", "name", "data"],

@@ -20,6 +20,14 @@ export type Precision = "fp32" | "f16";
 /** Fields of a batch that graph inputs can read (`batch.<field>`). */
 export const BATCH_FIELDS: readonly string[] = ["image", "caption", "label"];
 
+/** Where a node's starting parameters come from (`nodes.<name>.init`). */
+export interface NodeInit {
+  /** A run directory or a `.safetensors` file. */
+  from: string;
+  /** The node whose tensors are read (default: the node's own name). */
+  node?: string;
+}
+
 /** A graph node (`nodes.<name>`). */
 export interface ResolvedNode {
   /** Module kind (a key of the module registry). */
@@ -28,6 +36,10 @@ export interface ResolvedNode {
   input: string[];
   /** `train`: exists only in the training graph; `all`: also at inference. */
   phase: "train" | "all";
+  /** Trained parameters to start from (`init:`); absent: the module's own initialisation. */
+  init?: NodeInit;
+  /** Parameters kept fixed during training (`freeze: true`; default false). */
+  freeze: boolean;
   /** The module's own parameters, validated by its registry schema (defaults applied). */
   params: Record<string, unknown>;
 }

@@ -1,0 +1,157 @@
+/**
+ * `nodes.<name>.init`: a node starts from trained parameters — a LeJEPA-trained
+ * ViT aligned to text with NOVA, a locked image tower (with `freeze: true`, as
+ * LiT) — read from a run directory (its exported `model.safetensors`, else its
+ * latest checkpoint) or any `.safetensors` file with novalab's tensor names.
+ * Strict, as PyTorch's `load_state_dict(strict=True)`: every parameter and
+ * buffer of the node must be there with its shape, and the file may hold no
+ * other tensors of that node (a different depth or width would otherwise half
+ * load); each error names the recipe line, the file and the tensors.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { latestCheckpoint } from "./checkpoint.ts";
+import { GraphError, type GraphSpec, type NodeSpec } from "./graph_spec.ts";
+import { suggestion } from "./recipe/errors.ts";
+import { decodeSafetensors, type TensorData } from "./safetensors.ts";
+import type { Module } from "./types.ts";
+
+/** How many names an error lists before "… and N more". */
+const LISTED = 5;
+
+function listed(names: string[]): string {
+  const more = names.length > LISTED ? ` … and ${names.length - LISTED} more` : "";
+  return names.slice(0, LISTED).join(", ") + more;
+}
+
+/**
+ * The checkpoint file `from` names: a `.safetensors` file itself, or in a run
+ * directory `checkpoints/model.safetensors` (the final export), else the file
+ * `checkpoints/latest.json` names.
+ *
+ * @throws When there is no such file or the directory holds no checkpoint.
+ */
+export async function initCheckpointFile(from: string): Promise<string> {
+  const info = await Deno.stat(from).catch((e: Error) => {
+    throw new Error(`${from}: ${e instanceof Deno.errors.NotFound ? "no such file or run" : e}`);
+  });
+  if (info.isFile) return from;
+  const checkpoints = join(from, "checkpoints");
+  const exported = join(checkpoints, "model.safetensors");
+  if (await Deno.stat(exported).then(() => true, () => false)) return exported;
+  const latest = await latestCheckpoint(checkpoints).catch(() => undefined);
+  if (latest) return join(checkpoints, latest.file);
+  throw new Error(
+    `${from}: a directory without checkpoints/model.safetensors or checkpoints/latest.json; ` +
+      "expected a run directory or a .safetensors file",
+  );
+}
+
+/** The tensors of `file`, decoded once per compile. */
+type FileCache = Map<string, Promise<Map<string, TensorData>>>;
+
+async function tensorsOf(file: string, cache: FileCache): Promise<Map<string, TensorData>> {
+  let entry = cache.get(file);
+  if (!entry) {
+    entry = Deno.readFile(file).then((bytes) => decodeSafetensors(bytes).tensors);
+    cache.set(file, entry);
+  }
+  return await entry;
+}
+
+/** Node names a checkpoint holds tensors for (the part before the first dot; not `optim`). */
+function nodesIn(tensors: Map<string, TensorData>): string[] {
+  const names = [...tensors.keys()].map((n) => n.split(".")[0]!).filter((n) => n !== "optim");
+  return [...new Set(names)];
+}
+
+/** Loads one node's parameters and buffers from its `init`; throws a located GraphError. */
+async function initNode(
+  spec: GraphSpec,
+  node: NodeSpec,
+  module: Module,
+  cache: FileCache,
+): Promise<void> {
+  const keyPath = `nodes.${node.name}.init`;
+  const fail = (detail: string): never => {
+    throw new GraphError(keyPath, detail, spec.locate?.(keyPath));
+  };
+  const own = [...module.parameters, ...(module.buffers ?? [])];
+  if (own.length === 0) fail(`${node.kind} has no parameters to start from a checkpoint`);
+  const { from, node: source = node.name } = node.init!;
+  let file = from;
+  let tensors: Map<string, TensorData>;
+  try {
+    file = await initCheckpointFile(from);
+    tensors = await tensorsOf(file, cache);
+  } catch (e) {
+    return fail(`cannot read ${from}: ${(e as Error).message.replace(`${from}: `, "")}`);
+  }
+  const prefix = `${source}.`;
+  const wanted = new Map(own.map((p) => [prefix + p.name.slice(node.name.length + 1), p]));
+  const missing = [...wanted.keys()].filter((n) => !tensors.has(n));
+  if (missing.length > 0) {
+    const nodes = nodesIn(tensors);
+    const hint = nodes.includes(source)
+      ? "a different architecture (depth, width, patch, norm)?"
+      : `it holds nodes ${nodes.join(", ")}${suggestion(source, nodes)}; ` +
+        `pick one with init: { from: …, node: <name> }`;
+    fail(
+      `${file} lacks ${missing.length} tensor(s) of node "${source}": ${listed(missing)}; ${hint}`,
+    );
+  }
+  const extra = [...tensors.keys()].filter((n) => n.startsWith(prefix) && !wanted.has(n));
+  if (extra.length > 0) {
+    fail(
+      `${file} holds ${extra.length} tensor(s) of node "${source}" that ${node.name} does not ` +
+        `have: ${listed(extra)}; a different architecture (depth, width, patch, norm)?`,
+    );
+  }
+  for (const [name, p] of wanted) {
+    const stored = tensors.get(name)!;
+    if (!tf.util.arraysEqual(stored.shape, p.variable.shape)) {
+      fail(
+        `${file}: tensor "${name}" has shape [${stored.shape}], node ${node.name}'s ` +
+          `"${p.name}" [${p.variable.shape}]; a different architecture (depth, width, patch, norm)?`,
+      );
+    }
+  }
+  for (const [name, p] of wanted) {
+    const stored = tensors.get(name)!;
+    tf.tidy(() => p.variable.assign(tf.tensor(stored.data, stored.shape, "float32")));
+  }
+}
+
+/**
+ * Loads every node's `init` into its module (after the dry runs, so nothing
+ * they update survives) and checks that each frozen node has parameters.
+ *
+ * @param spec The graph (nodes' `init` / `freeze`, and where they were written).
+ * @param modules The built modules by node name.
+ * @throws GraphError at `nodes.<name>.init` / `.freeze`.
+ */
+export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Module>): Promise<void> {
+  checkFrozen(spec, modules);
+  const cache: FileCache = new Map();
+  for (const node of spec.nodes) {
+    if (node.init) await initNode(spec, node, modules.get(node.name)!, cache);
+  }
+}
+
+/**
+ * Throws a located GraphError for `freeze: true` on a node without trainable
+ * parameters (a frozen text tower, `views`): it would change nothing.
+ */
+export function checkFrozen(spec: GraphSpec, modules: Map<string, Module>): void {
+  for (const node of spec.nodes) {
+    if (!node.freeze || modules.get(node.name)!.parameters.length > 0) continue;
+    const keyPath = `nodes.${node.name}.freeze`;
+    throw new GraphError(
+      keyPath,
+      `${node.kind} has no trainable parameters: freeze: true changes nothing`,
+      spec.locate?.(keyPath),
+    );
+  }
+}

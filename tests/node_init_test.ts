@@ -1,0 +1,171 @@
+/**
+ * `nodes.<name>.init` and `freeze`: a node starts from another run's trained
+ * parameters (LeJEPA → NOVA), a frozen one keeps them through training and in
+ * its checkpoints, a resumed run no longer needs the init file, and every
+ * mismatch (path, node, architecture, a freeze that changes nothing) is a
+ * located error before training.
+ */
+import assert from "node:assert/strict";
+import { loadRunnableFromText } from "../core/recipe_runnable.ts";
+import { buildRecipe, runRecipe } from "../core/run.ts";
+import { decodeSafetensors } from "../core/safetensors.ts";
+import { initBackend } from "../core/backend.ts";
+import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
+
+const VIT = "{ kind: vit, input: views, dim: 16, depth: 1, heads: 2, patch: 7 }";
+const COMMON = `
+extends: [base/mnist.yaml, base/cpu_train.yaml]
+data: { limit: { train: 64, test: 32 } }
+train: { steps: 3, batch: 16, log_every: 1, checkpoint_every: 0, schedule: constant }
+`;
+
+/** LeJEPA: image-only, node `image` then head `z`. */
+const LEJEPA = `${COMMON}
+name: pre
+nodes:
+  views: { kind: views, input: batch.image, count: 2, scale: [0.5, 1] }
+  image: ${VIT}
+  z: { kind: mlp, input: image, layers: [16, 8], norm: batch }
+losses:
+  - { kind: invariance, inputs: { x: z }, weight: 0.95 }
+  - { kind: sigreg, inputs: { x: [z] }, weight: 0.05, slices: 16 }
+`;
+
+/** NOVA whose `image` node is `{IMAGE}`. */
+const NOVA = `${COMMON}
+name: aligned
+nodes:
+  views: { kind: views, input: batch.image, count: 2, scale: [0.5, 1] }
+  image: {IMAGE}
+  pred: { kind: mlp, input: image, layers: [16, 8], norm: batch }
+  text_raw: { kind: frozen_text, input: batch.caption, tower: glove-100d }
+  text: { kind: mlp, input: text_raw, layers: [16, 8], norm: batch }
+losses:
+  - { kind: prediction, inputs: { pred: pred, target: text }, weight: 0.95 }
+  - { kind: sigreg, inputs: { x: [pred, text] }, weight: 0.05, slices: 16 }
+`;
+
+function load(text: string, overrides: string[] = []) {
+  return loadRunnableFromText(text, {
+    file: "recipes/init.yaml",
+    overrides: [...mnistDirOverride(), ...overrides],
+  });
+}
+
+async function tensors(file: string): Promise<Map<string, Float32Array>> {
+  const { tensors } = decodeSafetensors(await Deno.readFile(file));
+  return new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
+}
+
+function imageOf(all: Map<string, Float32Array>): [string, Float32Array][] {
+  return [...all].filter(([k]) => k.startsWith("image.")).sort(([a], [b]) => a < b ? -1 : 1);
+}
+
+Deno.test({
+  name: "node init: a frozen node keeps another run's parameters; an unfrozen one trains on",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-init-" });
+    await seedTextCache(`${dir}/cache`);
+    const options = {
+      runsDir: dir,
+      cacheDir: `${dir}/cache`,
+      backend: "wasm" as const,
+      quiet: true,
+      skipEval: true,
+      skipReport: true,
+    };
+    const pre = await runRecipe(load(LEJEPA), options);
+    const preImage = imageOf(await tensors(`${pre.paths.checkpoints}/model.safetensors`));
+    assert.ok(preImage.length >= 10, "the ViT's tensors are exported");
+
+    const frozen = load(NOVA.replace("{IMAGE}", `${VIT.slice(0, -2)}, freeze: true }`), [
+      `nodes.image.init=${pre.paths.root}`,
+    ]);
+    assert.match(frozen.yaml, /init: .*novalab-init-.*\n\s+freeze: true/);
+    const built = await buildRecipe(frozen, options.cacheDir);
+    const trainable = built.graph.parameters().map((p) => p.name);
+    assert.ok(!trainable.some((n) => n.startsWith("image.")), "frozen: not trained");
+    assert.ok(trainable.some((n) => n.startsWith("pred.")));
+    assert.equal(built.graph.frozenParameters().length, preImage.length);
+    for (const p of built.graph.frozenParameters()) {
+      assert.deepEqual(p.variable.dataSync(), new Map(preImage).get(p.name), p.name);
+    }
+    built.graph.dispose();
+    built.source.dispose();
+    // Trained 2 of 3 steps, resumed after the init run is gone: the checkpoint has everything.
+    const stopped = await runRecipe(frozen, { ...options, stopAfter: 2 });
+    await Deno.rename(pre.paths.root, `${dir}/moved`);
+    const resumed = await runRecipe(frozen, { ...options, resume: stopped.paths.root });
+    assert.equal(resumed.steps, 3);
+    const after = await tensors(`${resumed.paths.checkpoints}/model.safetensors`);
+    assert.deepEqual(imageOf(after), preImage, "frozen through training, resume and export");
+    const step = await tensors(`${resumed.paths.checkpoints}/step-000003.safetensors`);
+    assert.ok(!step.has("optim.m.image.cls_token"), "no optimiser state for frozen parameters");
+    assert.ok(step.has("optim.m.pred.layers.0.weight"));
+
+    const tuned = load(NOVA.replace("{IMAGE}", VIT), [`nodes.image.init=${dir}/moved`]);
+    const run = await runRecipe(tuned, options);
+    const tunedImage = imageOf(await tensors(`${run.paths.checkpoints}/model.safetensors`));
+    assert.notDeepEqual(tunedImage, preImage, "without freeze the encoder trains on");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "node init: a wrong path, node or architecture, or a freeze that changes nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-init-bad-" });
+    await seedTextCache(`${dir}/cache`);
+    await initBackend("wasm");
+    const pre = await runRecipe(load(LEJEPA, ["train.steps=1"]), {
+      runsDir: dir,
+      cacheDir: `${dir}/cache`,
+      quiet: true,
+      skipEval: true,
+      skipReport: true,
+    });
+    const fails = async (image: string, pattern: RegExp) => {
+      const recipe = load(NOVA.replace("{IMAGE}", image));
+      await assert.rejects(buildRecipe(recipe, `${dir}/cache`), (e: Error) => {
+        assert.match(e.message, pattern);
+        return true;
+      });
+    };
+    const vit = (extra: string) => `${VIT.slice(0, -2)}, ${extra} }`;
+    const root = pre.paths.root;
+    await fails(
+      vit(`init: ${dir}/nowhere`),
+      /init\.yaml:\d+:\d+: nodes\.image\.init: cannot read .*nowhere: no such file or run/,
+    );
+    await fails(
+      vit(`init: { from: ${root}, node: imag }`),
+      /lacks \d+ tensor\(s\) of node "imag": imag\.[a-z_.0-9]+, .* it holds nodes image, z \(did you mean "image"\?\); pick one with init: \{ from: …, node: <name> \}/,
+    );
+    await fails(
+      vit(`init: ${root}`).replace("depth: 1", "depth: 2"),
+      /lacks \d+ tensor\(s\) of node "image": image\.blocks\.1\..*a different architecture/,
+    );
+    await fails(
+      vit(`init: ${root}, mlp_ratio: 4`),
+      /tensor "image\.blocks\.0\.mlp\.fc1\.weight" has shape \[16,32\], node image's "image\.blocks\.0\.mlp\.fc1\.weight" \[16,64\]/,
+    );
+    const preDeep = await runRecipe(
+      load(LEJEPA.replace("depth: 1", "depth: 2"), ["train.steps=1"]),
+      { runsDir: dir, cacheDir: `${dir}/cache`, quiet: true, skipEval: true, skipReport: true },
+    );
+    await fails(
+      vit(`init: ${preDeep.paths.checkpoints}/model.safetensors`),
+      /holds \d+ tensor\(s\) of node "image" that image does not have: image\.blocks\.1\./,
+    );
+    const text = load(NOVA.replace("{IMAGE}", VIT), ["nodes.text_raw.freeze=true"]);
+    await assert.rejects(
+      buildRecipe(text, `${dir}/cache`),
+      /--set nodes\.text_raw\.freeze=true: nodes\.text_raw\.freeze: frozen_text has no trainable parameters: freeze: true changes nothing/,
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
