@@ -63,11 +63,12 @@ export class SeparateMoments implements AdamWMoments {
     for (const [name, g] of grads) {
       const slot = this.#slots.get(name)!;
       const wd = slot.param.decay ? s.weightDecay : 0;
+      const own = { ...s, lr: s.lr * (slot.param.lrScale ?? 1) }; // the node's lr_scale
       if (wasm && [g, slot.m, slot.v, slot.param.variable].every(isFloat32)) {
         // One in-place SIMD pass with the same float32 operations (kernels/wasm_adamw.ts).
-        wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...s, weightDecay: wd });
+        wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...own, weightDecay: wd });
       } else {
-        this.#update(slot, g, s, s.guard ? gateOnce() : undefined);
+        this.#update(slot, g, own, s.guard ? gateOnce() : undefined);
       }
     }
     if (gate) tf.dispose([gate.scale, gate.open]);

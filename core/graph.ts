@@ -21,7 +21,7 @@ import {
 import { CompiledGraph, type GraphValues } from "./graph_run.ts";
 export { CompiledGraph } from "./graph_run.ts";
 import { deriveSeed } from "./rng.ts";
-import { applyNodeInits, checkFrozen } from "./node_init.ts";
+import { applyNodeInits, checkTrainingKeys } from "./node_init.ts";
 import type { Batch, Module, NodeValue, Shape } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -258,7 +258,7 @@ export async function compileGraph(
     );
     // After every dry run: batch statistics they update must not overwrite the loaded ones.
     if (options.loadInit ?? true) await applyNodeInits(spec, modules);
-    else checkFrozen(spec, modules);
+    else checkTrainingKeys(spec, modules);
   } catch (e) {
     graph.dispose();
     throw e;

@@ -39,10 +39,15 @@ export class CompiledGraph {
     readonly terms: LossTerm[],
   ) {}
 
-  /** Every parameter the optimiser trains, in node order (frozen nodes' excluded). */
+  /**
+   * Every parameter the optimiser trains, in node order (frozen nodes'
+   * excluded), with its node's learning-rate multiplier (`lrScale`).
+   */
   parameters(): Parameter[] {
-    return this.order.filter((n) => !n.freeze)
-      .flatMap((n) => this.modules.get(n.name)!.parameters);
+    return this.order.filter((n) => !n.freeze).flatMap((n) => {
+      const own = this.modules.get(n.name)!.parameters;
+      return n.lrScale === undefined ? own : own.map((p) => ({ ...p, lrScale: n.lrScale }));
+    });
   }
 
   /** Parameters of the nodes marked `freeze: true`, in node order. */

@@ -26,6 +26,8 @@ export interface NodeSpec {
   init?: { from: string; node?: string };
   /** Parameters kept fixed: not trained, still saved in checkpoints. */
   freeze?: boolean;
+  /** Learning-rate multiplier of the node's parameters (default 1). */
+  lrScale?: number;
   /** Validated parameters for the module factory. */
   params: unknown;
 }

@@ -40,7 +40,9 @@ export function renderMermaid(graph: CompiledGraph): string {
       .reduce((n, p) => n + p.variable.size, 0);
     const label = `${node.name}: ${node.kind}<br/>${shapeText(graph.shapes.get(node.name))}` +
       (params
-        ? `<br/>${params.toLocaleString("en-US")} params${node.freeze ? " (frozen)" : ""}`
+        ? `<br/>${params.toLocaleString("en-US")} params${
+          node.freeze ? " (frozen)" : node.lrScale !== undefined ? ` (lr ×${node.lrScale})` : ""
+        }`
         : "") +
       (node.init ? `<br/>from ${node.init.from}` : "");
     lines.push(`  ${id(node.name)}[${quote(label)}]`);

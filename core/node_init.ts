@@ -126,14 +126,15 @@ async function initNode(
 
 /**
  * Loads every node's `init` into its module (after the dry runs, so nothing
- * they update survives) and checks that each frozen node has parameters.
+ * they update survives) and checks that each frozen or rescaled node has
+ * parameters.
  *
  * @param spec The graph (nodes' `init` / `freeze`, and where they were written).
  * @param modules The built modules by node name.
  * @throws GraphError at `nodes.<name>.init` / `.freeze`.
  */
 export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Module>): Promise<void> {
-  checkFrozen(spec, modules);
+  checkTrainingKeys(spec, modules);
   const cache: FileCache = new Map();
   for (const node of spec.nodes) {
     if (node.init) await initNode(spec, node, modules.get(node.name)!, cache);
@@ -141,16 +142,19 @@ export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Modul
 }
 
 /**
- * Throws a located GraphError for `freeze: true` on a node without trainable
- * parameters (a frozen text tower, `views`): it would change nothing.
+ * Throws a located GraphError for `freeze: true` or `lr_scale` on a node
+ * without trainable parameters (a frozen text tower, `views`): either would
+ * change nothing, so the recipe probably names the wrong node.
  */
-export function checkFrozen(spec: GraphSpec, modules: Map<string, Module>): void {
+export function checkTrainingKeys(spec: GraphSpec, modules: Map<string, Module>): void {
   for (const node of spec.nodes) {
-    if (!node.freeze || modules.get(node.name)!.parameters.length > 0) continue;
-    const keyPath = `nodes.${node.name}.freeze`;
+    const key = node.freeze ? "freeze" : node.lrScale !== undefined ? "lr_scale" : undefined;
+    if (!key || modules.get(node.name)!.parameters.length > 0) continue;
+    const keyPath = `nodes.${node.name}.${key}`;
+    const written = key === "freeze" ? "freeze: true" : `lr_scale: ${node.lrScale}`;
     throw new GraphError(
       keyPath,
-      `${node.kind} has no trainable parameters: freeze: true changes nothing`,
+      `${node.kind} has no trainable parameters: ${written} changes nothing`,
       spec.locate?.(keyPath),
     );
   }

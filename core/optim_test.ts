@@ -91,6 +91,34 @@ Deno.test("AdamW: no decay on parameters whose decay flag is false", () => {
   masked.variable.dispose();
 });
 
+Deno.test("AdamW: a parameter's lrScale k steps it as lr·k, decay included", () => {
+  const lr = 0.05;
+  const scaled = { ...param("enc.w", [1.0, -2.0, 0.5]), lrScale: 0.1 };
+  const plain = param("head.w", [0.3, 0.2, -0.1]);
+  const opt = new AdamW([scaled, plain], { weightDecay: 0.1 });
+  // The reference: the same parameter alone at lr·k.
+  const alone = param("enc.w", [1.0, -2.0, 0.5]);
+  const ref = new AdamW([alone], { weightDecay: 0.1 });
+  const head = param("head.w", [0.3, 0.2, -0.1]);
+  const headRef = new AdamW([head], { weightDecay: 0.1 });
+  for (let step = 0; step < 3; step++) {
+    const g = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3]][step]!;
+    const both = grads([["enc.w", g], ["head.w", g]]);
+    opt.apply(both, lr / (step + 1));
+    const one = grads([["enc.w", g]]);
+    ref.apply(one, (lr / (step + 1)) * 0.1);
+    const other = grads([["head.w", g]]);
+    headRef.apply(other, lr / (step + 1));
+    for (const m of [both, one, other]) disposeMap(m);
+  }
+  assertClose(scaled.variable.dataSync(), alone.variable.dataSync(), 1e-7);
+  assertClose(plain.variable.dataSync(), head.variable.dataSync(), 0);
+  // Step 1 of the scaled one: p·(1 − lr·k·wd) − lr·k·sign(g).
+  assert.ok(Math.abs(scaled.variable.dataSync()[0]! - 1) < 0.02, "it moved a tenth as far");
+  for (const o of [opt, ref, headRef]) o.dispose();
+  for (const p of [scaled, plain, alone, head]) p.variable.dispose();
+});
+
 Deno.test("AdamW: parameters without a gradient are untouched", () => {
   const a = param("a", [1, 1]), b = param("b", [5, 5]);
   const opt = new AdamW([a, b], { weightDecay: 0.1 });

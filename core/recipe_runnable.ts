@@ -90,6 +90,7 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
         phase: node.phase,
         ...(node.init && { init: node.init }),
         ...(node.freeze && { freeze: true }),
+        ...(node.lrScale !== undefined && { lrScale: node.lrScale }),
         params: node.params,
       })),
       losses: recipe.losses.map((loss) => ({ ...loss })),

@@ -59,6 +59,11 @@ export interface Parameter {
   variable: Variable;
   /** Whether AdamW applies weight decay (false for biases, norms, scales, position embeddings). */
   decay: boolean;
+  /**
+   * Learning-rate multiplier of this parameter (its node's `lr_scale`; default 1): AdamW
+   * steps it with `lr · lrScale`, decoupled weight decay included.
+   */
+  lrScale?: number;
 }
 
 /** A built graph node: parameters plus a forward function. */

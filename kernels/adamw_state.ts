@@ -97,12 +97,22 @@ interface Group {
   state: Variable;
 }
 
-/** Groups in order: ≤ `slots` parameters and ≤ `maxBytes` of state each. */
-export function groupParameters(sizes: number[], maxBytes: number, slots: number): number[][] {
+/**
+ * Groups in order: ≤ `slots` parameters and ≤ `maxBytes` of state each, and
+ * one learning-rate multiplier per group (`scales`, default all 1: a group
+ * shares its step size).
+ */
+export function groupParameters(
+  sizes: number[],
+  maxBytes: number,
+  slots: number,
+  scales: number[] = [],
+): number[][] {
   const groups: number[][] = [];
   let current: number[] = [], elements = 0;
   sizes.forEach((size, i) => {
-    const full = current.length === slots || 8 * (elements + size) > maxBytes;
+    const full = current.length === slots || 8 * (elements + size) > maxBytes ||
+      (scales[i] ?? 1) !== (scales[current[0] ?? i] ?? 1);
     if (current.length > 0 && full) {
       groups.push(current);
       current = [];
@@ -134,7 +144,8 @@ export class PackedAdamWMoments implements AdamWMoments {
     const maxBytes = limits?.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
     const slots = adamWGroupSlots(limits?.maxStorageBuffersPerShaderStage ?? 8);
     const sizes = params.map((p) => p.variable.size);
-    for (const indices of groupParameters(sizes, maxBytes, slots)) {
+    const scales = params.map((p) => p.lrScale ?? 1);
+    for (const indices of groupParameters(sizes, maxBytes, slots, scales)) {
       const members: Member[] = [];
       let elements = 0;
       for (const i of indices) {
@@ -157,18 +168,20 @@ export class PackedAdamWMoments implements AdamWMoments {
 
   /**
    * This step's numbers for the kernels, a row of {@linkcode adamWScalarsWidth}
-   * per group: `lr / (1−β1ᵗ)`, `√(1−β2ᵗ)`, then `1 − lr·wd` per member
-   * (float64, rounded once to float32 here).
+   * per group: `lr·k / (1−β1ᵗ)`, `√(1−β2ᵗ)`, then `1 − lr·k·wd` per member,
+   * `k` the group's learning-rate multiplier (float64, rounded once to float32
+   * here).
    */
   stepScalars(s: AdamWStep): Float32Array {
     const width = adamWScalarsWidth();
     const out = new Float32Array(this.#groups.length * width);
     this.#groups.forEach((group, i) => {
-      out[i * width] = s.lr / s.bc1;
+      const lr = s.lr * (group.members[0]!.param.lrScale ?? 1);
+      out[i * width] = lr / s.bc1;
       out[i * width + 1] = s.bc2Sqrt;
       group.members.forEach(({ param }, j) => {
         const wd = param.decay ? s.weightDecay : 0;
-        out[i * width + 2 + j] = wd === 0 ? 1 : 1 - s.lr * wd;
+        out[i * width + 2 + j] = wd === 0 ? 1 : 1 - lr * wd;
       });
     });
     return out;

@@ -2,10 +2,11 @@
  * The fused WebGPU AdamW (packed moments, `kernels/adamw*.ts`) against the
  * reference AdamW (`core/optim.ts`'s op composition) on tfjs's CPU backend:
  * several steps with a changing learning rate, parameters with and without
- * weight decay, odd sizes, a size-1 parameter, two groups, gradients missing in
- * one step; the dispatch count; switching layouts; and checkpoints written by
- * the fused optimiser (same names and shapes as the reference's, and a resumed
- * run equal to an uninterrupted one). Runs on any WebGPU adapter, including
+ * weight decay, learning-rate multipliers (groups split at each change), odd
+ * sizes, a size-1 parameter, two groups, gradients missing in one step; the
+ * dispatch count; switching layouts; and checkpoints written by the fused
+ * optimiser (same names and shapes as the reference's, and a resumed run equal
+ * to an uninterrupted one). Runs on any WebGPU adapter, including
  * Mesa's llvmpipe fallback in CI.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -53,10 +54,14 @@ const SPECS: [number[], boolean][] = [
 ];
 const HYPER = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
 
+/** Learning-rate multipliers (a node's `lr_scale`) of some parameters: groups split at changes. */
+const LR_SCALES: Record<number, number> = { 4: 0.1, 5: 0.1, 9: 3 };
+
 function makeParams(): Parameter[] {
   return SPECS.map(([shape, decay], i) => ({
     name: `p${i}`,
     decay,
+    ...(LR_SCALES[i] !== undefined && { lrScale: LR_SCALES[i] }),
     variable: tf.tidy(() =>
       tf.variable(tf.tensor(values(shape.reduce((a, d) => a * d, 1), i + 1), shape))
     ), // the initial tensor is released: the variable owns its buffer alone
@@ -127,6 +132,12 @@ async function trained(backend: "cpu" | "webgpu", steps: number, scaling: Scalin
   return snap;
 }
 
+Deno.test("kernels/adamw: a group shares one learning-rate multiplier", () => {
+  const sizes = [1, 1, 1, 1, 1];
+  assert.deepEqual(groupParameters(sizes, 1e9, 6, [1, 1, 0.1, 0.1, 1]), [[0, 1], [2, 3], [4]]);
+  assert.deepEqual(groupParameters(sizes, 1e9, 6), [[0, 1, 2, 3, 4]]);
+});
+
 Deno.test("kernels/adamw: parameters are grouped by slot count and state bytes", () => {
   const sizes = [1, 2, 3, 4, 5, 6, 7, 8];
   assert.deepEqual(groupParameters(sizes, 1e9, 6), [[0, 1, 2, 3, 4, 5], [6, 7]]);
@@ -177,7 +188,10 @@ Deno.test({
     runSteps(opt, params, 2, 3);
     const device = (tf.backend() as WebGPUBackend).device;
     const slots = adamWGroupSlots(device.limits.maxStorageBuffersPerShaderStage);
-    const groups = Math.ceil(SPECS.length / slots);
+    const sizes = params.map((p) => p.variable.size);
+    const scales = params.map((p) => p.lrScale ?? 1);
+    const groups = groupParameters(sizes, Infinity, slots, scales).length;
+    assert.ok(groups > Math.ceil(SPECS.length / slots), "the multipliers split groups");
     assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups });
     counter.reset();
     runSteps(opt, params, 1, 2); // p1, p7, p16 have no gradient: still one dispatch per group

@@ -3,7 +3,8 @@
  * composition (`core/adamw_moments.ts` with novalab's WASM kernels off), on
  * the same backend, bit for bit: sizes with and without a scalar tail and one
  * cut over the helper threads, weight decay on and off, gradient clipping's
- * factor, a step report that lets the step through and one that stops it; a
+ * factor, a node's learning-rate multiplier, a step report that lets the step
+ * through and one that stops it; a
  * clone of a moment taken before the step keeps its values.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -33,6 +34,7 @@ function train(fused: boolean, extra: (step: number) => Partial<AdamWStep>): Uin
       name: `p${i}`,
       variable: tf.variable(tf.tensor(values(n, 40 + i)), true, `adamw_test_${fused}_${i}`),
       decay: i % 2 === 0,
+      ...(i === 1 || i === 2 ? { lrScale: 0.25 } : {}), // a node's lr_scale
     }));
     const moments = new SeparateMoments(params);
     for (let t = 1; t <= 3; t++) {

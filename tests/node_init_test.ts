@@ -1,9 +1,10 @@
 /**
- * `nodes.<name>.init` and `freeze`: a node starts from another run's trained
- * parameters (LeJEPA → NOVA), a frozen one keeps them through training and in
- * its checkpoints, a resumed run no longer needs the init file, and every
- * mismatch (path, node, architecture, a freeze that changes nothing) is a
- * located error before training.
+ * `nodes.<name>.init`, `freeze` and `lr_scale`: a node starts from another
+ * run's trained parameters (LeJEPA → NOVA), a frozen one keeps them through
+ * training and in its checkpoints, a rescaled one steps at `lr · lr_scale`, a
+ * resumed run no longer needs the init file, and every mismatch (path, node,
+ * architecture, a freeze or scale that changes nothing) is a located error
+ * before training.
  */
 import assert from "node:assert/strict";
 import { loadRunnableFromText } from "../core/recipe_runnable.ts";
@@ -109,6 +110,20 @@ Deno.test({
     const run = await runRecipe(tuned, options);
     const tunedImage = imageOf(await tensors(`${run.paths.checkpoints}/model.safetensors`));
     assert.notDeepEqual(tunedImage, preImage, "without freeze the encoder trains on");
+    // lr_scale: the encoder steps at lr·1e-6, its head at lr.
+    const gentle = load(NOVA.replace("{IMAGE}", VIT), [
+      `nodes.image.init=${dir}/moved`,
+      "nodes.image.lr_scale=1e-6",
+    ]);
+    assert.match(gentle.yaml, /lr_scale: 0\.000001|lr_scale: 1e-6/);
+    const slow = await runRecipe(gentle, options);
+    const slowAll = await tensors(`${slow.paths.checkpoints}/model.safetensors`);
+    const moved = (a: [string, Float32Array][]) =>
+      Math.max(
+        ...a.flatMap(([k, v]) => [...v].map((x, i) => Math.abs(x - new Map(preImage).get(k)![i]!))),
+      );
+    assert.ok(moved(imageOf(slowAll)) < 1e-6, `encoder moved ${moved(imageOf(slowAll))}`);
+    assert.ok(moved(tunedImage) > 1e-4, `at full rate it moved ${moved(tunedImage)}`);
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -160,6 +175,14 @@ Deno.test({
     await fails(
       vit(`init: ${preDeep.paths.checkpoints}/model.safetensors`),
       /holds \d+ tensor\(s\) of node "image" that image does not have: image\.blocks\.1\./,
+    );
+    assert.throws(
+      () => load(NOVA.replace("{IMAGE}", vit("freeze: true, lr_scale: 0.1"))),
+      /nodes\.image\.lr_scale: invalid value 0\.1\n  expected no lr_scale on a frozen node/,
+    );
+    await assert.rejects(
+      buildRecipe(load(NOVA.replace("{IMAGE}", VIT), ["nodes.views.lr_scale=0.5"]), `${dir}/cache`),
+      /nodes\.views\.lr_scale: views has no trainable parameters: lr_scale: 0\.5 changes nothing/,
     );
     const text = load(NOVA.replace("{IMAGE}", VIT), ["nodes.text_raw.freeze=true"]);
     await assert.rejects(

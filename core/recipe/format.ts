@@ -20,6 +20,7 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       // Only when set: recipes resolved before these keys existed print as they did.
       ...(node.init ? { init: node.init.node ? node.init : node.init.from } : {}),
       ...(node.freeze ? { freeze: true } : {}),
+      ...(node.lrScale !== undefined ? { lr_scale: node.lrScale } : {}),
       ...node.params,
     };
   }

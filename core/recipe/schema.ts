@@ -62,8 +62,20 @@ const nodeSchema = z.object({
     "Keep the node's parameters fixed: no gradients, no optimiser state, no weight decay " +
       "(still saved in checkpoints).",
   ),
-}).catchall(z.unknown()).transform((
-  { kind, input, phase, init, freeze, ...params },
+  lr_scale: unsettable(positive()).describe(
+    "Learning-rate multiplier of the node's parameters (default 1): AdamW steps them with " +
+      "`lr · lr_scale`, decay included — e.g. 0.1 to fine-tune a pre-trained encoder gently.",
+  ),
+}).catchall(z.unknown()).superRefine((node, ctx) => {
+  if (node.freeze && node.lr_scale !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["lr_scale"],
+      message: "expected no lr_scale on a frozen node (freeze: true trains nothing)",
+    });
+  }
+}).transform((
+  { kind, input, phase, init, freeze, lr_scale, ...params },
 ): ResolvedNode => ({
   kind,
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
@@ -72,6 +84,7 @@ const nodeSchema = z.object({
     init: typeof init === "string" ? { from: init } : { from: init.from, node: init.node },
   }),
   freeze,
+  ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),
   params,
 }));
 
@@ -269,7 +282,7 @@ export function structureKeysAt(path: readonly PathSegment[]): string[] | undefi
 
 /** Structural keys of a node, loss, data or eval entry (the rest are params). */
 export const STRUCTURAL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  nodes: ["kind", "input", "phase", "init", "freeze"],
+  nodes: ["kind", "input", "phase", "init", "freeze", "lr_scale"],
   losses: ["kind", "name", "inputs", "weight"],
   data: ["kind"],
   eval: ["kind", "name", "data"],

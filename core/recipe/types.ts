@@ -40,6 +40,8 @@ export interface ResolvedNode {
   init?: NodeInit;
   /** Parameters kept fixed during training (`freeze: true`; default false). */
   freeze: boolean;
+  /** Learning-rate multiplier of the node's parameters (`lr_scale`); absent: 1. */
+  lrScale?: number;
   /** The module's own parameters, validated by its registry schema (defaults applied). */
   params: Record<string, unknown>;
 }
