@@ -160,8 +160,9 @@ async function checkImages(
     dropLast: false,
     hostPixels: true,
   });
-  const model = graph.inference({ seed: recipe.seed, replay: false });
+  let model: ReturnType<CompiledGraph["inference"]> | undefined;
   try {
+    model = graph.inference({ seed: recipe.seed, replay: false });
     for (const node of [...new Set(nodes)]) {
       try {
         (await model.run(node, { image: batch.image })).dispose();
@@ -180,7 +181,7 @@ async function checkImages(
       }
     }
   } finally {
-    model.dispose?.();
+    model?.dispose?.();
     batch.image.dispose();
   }
 }

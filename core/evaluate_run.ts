@@ -17,6 +17,7 @@ import { loadRunnable } from "./recipe_runnable.ts";
 import { buildRecipe } from "./run.ts";
 import { evaluateRecipe } from "./run_evaluation.ts";
 import { runPaths } from "./rundir.ts";
+import { stepReplayWanted } from "./device_step.ts";
 import { writeRunReport } from "../eval/run_report.ts";
 
 /** Options of {@link evaluateRun}. */
@@ -27,7 +28,7 @@ export interface EvaluateRunOptions {
   overrides?: string[];
   /** Backend (default: the recipe's). */
   backend?: BackendChoice;
-  /** WebGPU: replay the evaluation's forward calls (default true). */
+  /** WebGPU: replay the evaluation's forward calls (default: unless `NOVALAB_STEP_REPLAY=0`). */
   replay?: boolean;
 }
 
@@ -53,7 +54,7 @@ export async function evaluateRun(
   runDir: string,
   options: EvaluateRunOptions = {},
 ): Promise<{ results: Record<string, Metrics>; report: string }> {
-  const replay = options.replay ?? true;
+  const replay = options.replay ?? stepReplayWanted();
   const paths = runPaths(runDir);
   const recipe = await loadRunnable(options.recipe ?? paths.recipe, options.overrides ?? []);
   await initBackend(options.backend ?? recipe.backend);

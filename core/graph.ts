@@ -36,7 +36,7 @@ export interface CompileOptions {
   /** Returns a real batch of `size` samples for the dry run. */
   sampleBatch: (size: number) => Promise<Batch>;
   /**
-   * Load the nodes' `init` checkpoints (default true; false when a checkpoint
+   * Load the nodes' `init_from` checkpoints (default true; false when a checkpoint
    * of this very graph is loaded next: `--resume`, `deno task eval`).
    */
   loadInit?: boolean;

@@ -44,7 +44,7 @@ export function renderMermaid(graph: CompiledGraph): string {
           node.freeze ? " (frozen)" : node.lrScale !== undefined ? ` (lr ×${node.lrScale})` : ""
         }`
         : "") +
-      (node.init ? `<br/>from ${node.init.from}` : "");
+      (node.initFrom ? `<br/>from ${node.initFrom.path}` : "");
     lines.push(`  ${id(node.name)}[${quote(label)}]`);
     if (node.phase === "train") lines.push(`  class ${id(node.name)} trainOnly`);
     for (const ref of node.inputs) lines.push(`  ${id(ref)} --> ${id(node.name)}`);

@@ -1,5 +1,5 @@
 /**
- * `nodes.<name>.init`: a node starts from trained parameters — a LeJEPA-trained
+ * `nodes.<name>.init_from`: a node starts from trained parameters — a LeJEPA-trained
  * ViT aligned to text with NOVA, a locked image tower (with `freeze: true`, as
  * LiT) — read from a run directory (its exported `model.safetensors`, else its
  * latest checkpoint) or any `.safetensors` file with novalab's tensor names.
@@ -27,22 +27,26 @@ function listed(names: string[]): string {
 }
 
 /**
- * The checkpoint file `from` names: a `.safetensors` file itself, or in a run
- * directory `checkpoints/model.safetensors` (the final export), else the file
- * `checkpoints/latest.json` names.
+ * The checkpoint files `from` names, in the order they are tried: a
+ * `.safetensors` file itself, or in a run directory
+ * `checkpoints/model.safetensors` (the final export: nodes kept at inference)
+ * and the file `checkpoints/latest.json` names (every node, `phase: train`
+ * ones too).
  *
- * @throws When there is no such file or the directory holds no checkpoint.
+ * @throws When there is no such file, the directory holds no checkpoint, or
+ *   its `latest.json` is unreadable.
  */
-export async function initCheckpointFile(from: string): Promise<string> {
+export async function initCheckpointFiles(from: string): Promise<string[]> {
   const info = await Deno.stat(from).catch((e: Error) => {
     throw new Error(`${from}: ${e instanceof Deno.errors.NotFound ? "no such file or run" : e}`);
   });
-  if (info.isFile) return from;
+  if (info.isFile) return [from];
   const checkpoints = join(from, "checkpoints");
   const exported = join(checkpoints, "model.safetensors");
-  if (await Deno.stat(exported).then(() => true, () => false)) return exported;
-  const latest = await latestCheckpoint(checkpoints).catch(() => undefined);
-  if (latest) return join(checkpoints, latest.file);
+  const files: string[] = await Deno.stat(exported).then(() => [exported], () => []);
+  const latest = await latestCheckpoint(checkpoints);
+  if (latest) files.push(join(checkpoints, latest.file));
+  if (files.length > 0) return files;
   throw new Error(
     `${from}: a directory without checkpoints/model.safetensors or checkpoints/latest.json; ` +
       "expected a run directory or a .safetensors file",
@@ -67,29 +71,38 @@ function nodesIn(tensors: Map<string, TensorData>): string[] {
   return [...new Set(names)];
 }
 
-/** Loads one node's parameters and buffers from its `init`; throws a located GraphError. */
+/** Loads one node's parameters and buffers from its `init_from`; throws a located GraphError. */
 async function initNode(
   spec: GraphSpec,
   node: NodeSpec,
   module: Module,
   cache: FileCache,
 ): Promise<void> {
-  const keyPath = `nodes.${node.name}.init`;
+  const keyPath = `nodes.${node.name}.init_from`;
   const fail = (detail: string): never => {
     throw new GraphError(keyPath, detail, spec.locate?.(keyPath));
   };
   const own = [...module.parameters, ...(module.buffers ?? [])];
   if (own.length === 0) fail(`${node.kind} has no parameters to start from a checkpoint`);
-  const { from, node: source = node.name } = node.init!;
-  let file = from;
-  let tensors: Map<string, TensorData>;
+  const { path: from, node: source = node.name } = node.initFrom!;
+  const prefix = `${source}.`;
+  const holds = (t: Map<string, TensorData>) => [...t.keys()].some((n) => n.startsWith(prefix));
+  let chosen: [string, Map<string, TensorData>] | undefined;
   try {
-    file = await initCheckpointFile(from);
-    tensors = await tensorsOf(file, cache);
+    // The first file that holds the node (a train-only node is only in step checkpoints);
+    // when none does, the first file, for the error.
+    for (const candidate of await initCheckpointFiles(from)) {
+      const found = await tensorsOf(candidate, cache);
+      chosen ??= [candidate, found];
+      if (holds(found)) {
+        chosen = [candidate, found];
+        break;
+      }
+    }
   } catch (e) {
     return fail(`cannot read ${from}: ${(e as Error).message.replace(`${from}: `, "")}`);
   }
-  const prefix = `${source}.`;
+  const [file, tensors] = chosen!;
   const wanted = new Map(own.map((p) => [prefix + p.name.slice(node.name.length + 1), p]));
   const missing = [...wanted.keys()].filter((n) => !tensors.has(n));
   if (missing.length > 0) {
@@ -97,7 +110,7 @@ async function initNode(
     const hint = nodes.includes(source)
       ? "a different architecture (depth, width, patch, norm)?"
       : `it holds nodes ${nodes.join(", ")}${suggestion(source, nodes)}; ` +
-        `pick one with init: { from: …, node: <name> }`;
+        `pick one with init_from: { path: …, node: <name> }`;
     fail(
       `${file} lacks ${missing.length} tensor(s) of node "${source}": ${listed(missing)}; ${hint}`,
     );
@@ -125,19 +138,19 @@ async function initNode(
 }
 
 /**
- * Loads every node's `init` into its module (after the dry runs, so nothing
+ * Loads every node's `init_from` into its module (after the dry runs, so nothing
  * they update survives) and checks that each frozen or rescaled node has
  * parameters.
  *
- * @param spec The graph (nodes' `init` / `freeze`, and where they were written).
+ * @param spec The graph (nodes' `init_from` / `freeze`, and where they were written).
  * @param modules The built modules by node name.
- * @throws GraphError at `nodes.<name>.init` / `.freeze`.
+ * @throws GraphError at `nodes.<name>.init_from` / `.freeze`.
  */
 export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Module>): Promise<void> {
   checkTrainingKeys(spec, modules);
   const cache: FileCache = new Map();
   for (const node of spec.nodes) {
-    if (node.init) await initNode(spec, node, modules.get(node.name)!, cache);
+    if (node.initFrom) await initNode(spec, node, modules.get(node.name)!, cache);
   }
 }
 
@@ -147,6 +160,17 @@ export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Modul
  * change nothing, so the recipe probably names the wrong node.
  */
 export function checkTrainingKeys(spec: GraphSpec, modules: Map<string, Module>): void {
+  const trained = spec.nodes.filter((n) => !n.freeze && modules.get(n.name)!.parameters.length > 0);
+  const frozen = spec.nodes.filter((n) => n.freeze);
+  if (trained.length === 0 && frozen.length > 0) {
+    const keyPath = `nodes.${frozen[0]!.name}.freeze`;
+    throw new GraphError(
+      keyPath,
+      `every node with parameters is frozen (${frozen.map((n) => n.name).join(", ")}): ` +
+        "nothing would train; unfreeze one, or evaluate the checkpoint with deno task eval",
+      spec.locate?.(keyPath),
+    );
+  }
   for (const node of spec.nodes) {
     const key = node.freeze ? "freeze" : node.lrScale !== undefined ? "lr_scale" : undefined;
     if (!key || modules.get(node.name)!.parameters.length > 0) continue;

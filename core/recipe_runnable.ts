@@ -88,7 +88,7 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
         kind: node.kind,
         inputs: node.input,
         phase: node.phase,
-        ...(node.init && { init: node.init }),
+        ...(node.initFrom && { initFrom: node.initFrom }),
         ...(node.freeze && { freeze: true }),
         ...(node.lrScale !== undefined && { lrScale: node.lrScale }),
         params: node.params,

@@ -35,17 +35,18 @@ export async function evaluateRecipe(
   const results: Record<string, Metrics> = {};
   const sources = options.sources ??
     await EvalSources.build(recipe, { source, cacheDir: options.cacheDir ?? defaultCacheDir() });
-  const model = graph.inference({
-    seed: recipe.seed,
-    replay: options.replay ?? stepReplayWanted(),
-  });
+  let model: ReturnType<CompiledGraph["inference"]> | undefined;
   try {
+    model = graph.inference({
+      seed: recipe.seed,
+      replay: options.replay ?? stepReplayWanted(),
+    });
     for (const [i, spec] of recipe.eval.entries()) {
       const evaluator = evaluators.get(spec.kind).create(spec.params);
       results[spec.name] = await evaluator.evaluate(model, sources.of(i));
     }
   } finally {
-    model.dispose?.();
+    model?.dispose?.();
     if (!options.sources) sources.dispose();
   }
   return results;

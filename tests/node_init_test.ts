@@ -1,5 +1,5 @@
 /**
- * `nodes.<name>.init`, `freeze` and `lr_scale`: a node starts from another
+ * `nodes.<name>.init_from`, `freeze` and `lr_scale`: a node starts from another
  * run's trained parameters (LeJEPA → NOVA), a frozen one keeps them through
  * training and in its checkpoints, a rescaled one steps at `lr · lr_scale`, a
  * resumed run no longer needs the init file, and every mismatch (path, node,
@@ -82,9 +82,9 @@ Deno.test({
     assert.ok(preImage.length >= 10, "the ViT's tensors are exported");
 
     const frozen = load(NOVA.replace("{IMAGE}", `${VIT.slice(0, -2)}, freeze: true }`), [
-      `nodes.image.init=${pre.paths.root}`,
+      `nodes.image.init_from=${pre.paths.root}`,
     ]);
-    assert.match(frozen.yaml, /init: .*novalab-init-.*\n\s+freeze: true/);
+    assert.match(frozen.yaml, /init_from: .*novalab-init-.*\n\s+freeze: true/);
     const built = await buildRecipe(frozen, options.cacheDir);
     const trainable = built.graph.parameters().map((p) => p.name);
     assert.ok(!trainable.some((n) => n.startsWith("image.")), "frozen: not trained");
@@ -106,13 +106,13 @@ Deno.test({
     assert.ok(!step.has("optim.m.image.cls_token"), "no optimiser state for frozen parameters");
     assert.ok(step.has("optim.m.pred.layers.0.weight"));
 
-    const tuned = load(NOVA.replace("{IMAGE}", VIT), [`nodes.image.init=${dir}/moved`]);
+    const tuned = load(NOVA.replace("{IMAGE}", VIT), [`nodes.image.init_from=${dir}/moved`]);
     const run = await runRecipe(tuned, options);
     const tunedImage = imageOf(await tensors(`${run.paths.checkpoints}/model.safetensors`));
     assert.notDeepEqual(tunedImage, preImage, "without freeze the encoder trains on");
     // lr_scale: the encoder steps at lr·1e-6, its head at lr.
     const gentle = load(NOVA.replace("{IMAGE}", VIT), [
-      `nodes.image.init=${dir}/moved`,
+      `nodes.image.init_from=${dir}/moved`,
       "nodes.image.lr_scale=1e-6",
     ]);
     assert.match(gentle.yaml, /lr_scale: 0\.000001|lr_scale: 1e-6/);
@@ -153,19 +153,19 @@ Deno.test({
     const vit = (extra: string) => `${VIT.slice(0, -2)}, ${extra} }`;
     const root = pre.paths.root;
     await fails(
-      vit(`init: ${dir}/nowhere`),
-      /init\.yaml:\d+:\d+: nodes\.image\.init: cannot read .*nowhere: no such file or run/,
+      vit(`init_from: ${dir}/nowhere`),
+      /init\.yaml:\d+:\d+: nodes\.image\.init_from: cannot read .*nowhere: no such file or run/,
     );
     await fails(
-      vit(`init: { from: ${root}, node: imag }`),
-      /lacks \d+ tensor\(s\) of node "imag": imag\.[a-z_.0-9]+, .* it holds nodes image, z \(did you mean "image"\?\); pick one with init: \{ from: …, node: <name> \}/,
+      vit(`init_from: { path: ${root}, node: imag }`),
+      /lacks \d+ tensor\(s\) of node "imag": imag\.[a-z_.0-9]+, .* it holds nodes image, z \(did you mean "image"\?\); pick one with init_from: \{ path: …, node: <name> \}/,
     );
     await fails(
-      vit(`init: ${root}`).replace("depth: 1", "depth: 2"),
+      vit(`init_from: ${root}`).replace("depth: 1", "depth: 2"),
       /lacks \d+ tensor\(s\) of node "image": image\.blocks\.1\..*a different architecture/,
     );
     await fails(
-      vit(`init: ${root}, mlp_ratio: 4`),
+      vit(`init_from: ${root}, mlp_ratio: 4`),
       /tensor "image\.blocks\.0\.mlp\.fc1\.weight" has shape \[16,32\], node image's "image\.blocks\.0\.mlp\.fc1\.weight" \[16,64\]/,
     );
     const preDeep = await runRecipe(
@@ -173,7 +173,7 @@ Deno.test({
       { runsDir: dir, cacheDir: `${dir}/cache`, quiet: true, skipEval: true, skipReport: true },
     );
     await fails(
-      vit(`init: ${preDeep.paths.checkpoints}/model.safetensors`),
+      vit(`init_from: ${preDeep.paths.checkpoints}/model.safetensors`),
       /holds \d+ tensor\(s\) of node "image" that image does not have: image\.blocks\.1\./,
     );
     assert.throws(
@@ -184,6 +184,33 @@ Deno.test({
       buildRecipe(load(NOVA.replace("{IMAGE}", VIT), ["nodes.views.lr_scale=0.5"]), `${dir}/cache`),
       /nodes\.views\.lr_scale: views has no trainable parameters: lr_scale: 0\.5 changes nothing/,
     );
+    await assert.rejects(
+      buildRecipe(
+        load(NOVA.replace("{IMAGE}", vit("freeze: true")), [
+          "nodes.pred.freeze=true",
+          "nodes.text.freeze=true",
+        ]),
+        `${dir}/cache`,
+      ),
+      /nodes\.image\.freeze: every node with parameters is frozen \(image, pred, text\): nothing would train/,
+    );
+    // A train-only node is not in the run's export: it is read from the step checkpoint.
+    const trainOnly = await runRecipe(load(LEJEPA, ["train.steps=1", "nodes.z.phase=train"]), {
+      runsDir: dir,
+      cacheDir: `${dir}/cache`,
+      quiet: true,
+      skipEval: true,
+      skipReport: true,
+    });
+    const headed = load(NOVA.replace("{IMAGE}", VIT), [
+      `nodes.pred.init_from={ path: ${trainOnly.paths.root}, node: z }`,
+    ]);
+    const built = await buildRecipe(headed, `${dir}/cache`);
+    const step = await tensors(`${trainOnly.paths.checkpoints}/step-000001.safetensors`);
+    const weight = built.graph.parameters().find((p) => p.name === "pred.layers.0.weight")!;
+    assert.deepEqual(weight.variable.dataSync(), step.get("z.layers.0.weight"));
+    built.graph.dispose();
+    built.source.dispose();
     const text = load(NOVA.replace("{IMAGE}", VIT), ["nodes.text_raw.freeze=true"]);
     await assert.rejects(
       buildRecipe(text, `${dir}/cache`),

@@ -18,7 +18,9 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       ...(node.input.length > 0 ? { input } : {}),
       phase: node.phase,
       // Only when set: recipes resolved before these keys existed print as they did.
-      ...(node.init ? { init: node.init.node ? node.init : node.init.from } : {}),
+      ...(node.initFrom
+        ? { init_from: node.initFrom.node ? node.initFrom : node.initFrom.path }
+        : {}),
       ...(node.freeze ? { freeze: true } : {}),
       ...(node.lrScale !== undefined ? { lr_scale: node.lrScale } : {}),
       ...node.params,

@@ -47,15 +47,15 @@ const nodeSchema = z.object({
   phase: z.enum(["train", "all"]).default("all").describe(
     "`train`: the node exists only in the training graph; `all`: also at inference.",
   ),
-  init: unsettable(z.union([
+  init_from: unsettable(z.union([
     z.string().min(1),
     z.strictObject({
-      from: z.string().min(1).describe("Run directory or `.safetensors` file."),
+      path: z.string().min(1).describe("Run directory or `.safetensors` file."),
       node: z.string().min(1).optional().describe("Node name in that checkpoint."),
     }),
   ])).describe(
     "Start from trained parameters: a run directory (its exported model, else its latest " +
-      "checkpoint) or a `.safetensors` file, or `{ from, node }` to read another node's " +
+      "checkpoint) or a `.safetensors` file, or `{ path, node }` to read another node's " +
       "(default: this node's name). Every parameter must be there with its shape.",
   ),
   freeze: z.boolean().default(false).describe(
@@ -75,13 +75,15 @@ const nodeSchema = z.object({
     });
   }
 }).transform((
-  { kind, input, phase, init, freeze, lr_scale, ...params },
+  { kind, input, phase, init_from, freeze, lr_scale, ...params },
 ): ResolvedNode => ({
   kind,
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
   phase,
-  ...(init !== undefined && {
-    init: typeof init === "string" ? { from: init } : { from: init.from, node: init.node },
+  ...(init_from !== undefined && {
+    initFrom: typeof init_from === "string"
+      ? { path: init_from }
+      : { path: init_from.path, node: init_from.node },
   }),
   freeze,
   ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),
@@ -282,7 +284,7 @@ export function structureKeysAt(path: readonly PathSegment[]): string[] | undefi
 
 /** Structural keys of a node, loss, data or eval entry (the rest are params). */
 export const STRUCTURAL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  nodes: ["kind", "input", "phase", "init", "freeze", "lr_scale"],
+  nodes: ["kind", "input", "phase", "init_from", "freeze", "lr_scale"],
   losses: ["kind", "name", "inputs", "weight"],
   data: ["kind"],
   eval: ["kind", "name", "data"],

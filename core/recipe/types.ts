@@ -20,10 +20,10 @@ export type Precision = "fp32" | "f16";
 /** Fields of a batch that graph inputs can read (`batch.<field>`). */
 export const BATCH_FIELDS: readonly string[] = ["image", "caption", "label"];
 
-/** Where a node's starting parameters come from (`nodes.<name>.init`). */
+/** Where a node's starting parameters come from (`nodes.<name>.init_from`). */
 export interface NodeInit {
   /** A run directory or a `.safetensors` file. */
-  from: string;
+  path: string;
   /** The node whose tensors are read (default: the node's own name). */
   node?: string;
 }
@@ -36,8 +36,8 @@ export interface ResolvedNode {
   input: string[];
   /** `train`: exists only in the training graph; `all`: also at inference. */
   phase: "train" | "all";
-  /** Trained parameters to start from (`init:`); absent: the module's own initialisation. */
-  init?: NodeInit;
+  /** Trained parameters to start from (`init_from:`); absent: the module's own initialisation. */
+  initFrom?: NodeInit;
   /** Parameters kept fixed during training (`freeze: true`; default false). */
   freeze: boolean;
   /** Learning-rate multiplier of the node's parameters (`lr_scale`); absent: 1. */
