@@ -228,6 +228,7 @@ export type { GraphValues } from "./core/graph_run.ts";
 export type { ImageGeometry } from "./models/vit.ts";
 export type {
   LoadRecipeOptions,
+  NodeInit,
   OptimizerConfig,
   RecipeIssue,
   ResolvedData,
