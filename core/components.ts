@@ -63,9 +63,22 @@ export interface Evaluator {
   evaluate(model: InferenceModel, source: DataSource): Promise<Metrics>;
   /**
    * Checks, before training, that `source` gives this evaluator what it needs
-   * (class names, findings); throws an error saying what is missing. Optional.
+   * (class names, findings); throws an error saying what is missing (a
+   * {@link SourceCheckError} to point at the parameter at fault). Optional.
    */
   check?(source: DataSource): void;
+}
+
+/** An evaluator's {@link Evaluator.check} failure caused by one of its parameters. */
+export class SourceCheckError extends Error {
+  /**
+   * @param message What the source lacks.
+   * @param param The evaluator parameter at fault (e.g. `findings`), located in the recipe.
+   */
+  constructor(message: string, readonly param: string) {
+    super(message);
+    this.name = "SourceCheckError";
+  }
 }
 
 /** Builds an evaluator from validated parameters. */

@@ -6,19 +6,19 @@
  *
  * @module
  */
-import { evaluators } from "./components.ts";
+import { evaluators, SourceCheckError } from "./components.ts";
 import type { DataSource } from "./types.ts";
 import type { RunnableRecipe } from "./run.ts";
 import { EvalSources } from "./eval_sources.ts";
-import { suggestion } from "./recipe/errors.ts";
+import { formatLocation, suggestion } from "./recipe/errors.ts";
 
 /** Evaluator parameters that name a split of the data source. */
 const SPLIT_KEYS = ["split", "train", "val"] as const;
 
-/** `file:line:column: ` of a key path of the recipe, or "" when unknown. */
+/** `file:line:column: ` of a key path of the recipe (`--set …: ` for an override), or "". */
 function where(recipe: RunnableRecipe, key: string): string {
   const at = recipe.graph.locate?.(key);
-  return at && at.line > 0 ? `${at.file}:${at.line}:${at.column}: ` : "";
+  return at?.file ? `${formatLocation(at)}: ` : "";
 }
 
 /** The problems with the splits `eval[index]` names. */
@@ -52,7 +52,8 @@ function evaluatorProblem(
     evaluator.check?.(source);
     return undefined;
   } catch (e) {
-    const key = spec.data ? `eval[${index}].data` : `eval[${index}]`;
+    const at = e instanceof SourceCheckError ? `eval[${index}].${e.param}` : undefined;
+    const key = at && where(recipe, at) ? at : spec.data ? `eval[${index}].data` : `eval[${index}]`;
     return `${where(recipe, key)}${key}: ${e instanceof Error ? e.message : e}`;
   }
 }

@@ -71,8 +71,8 @@ Deno.test("checkEvalData: what an evaluator needs from its source is checked, lo
   assert.throws(() => checkEvalData(recipe(specs), chest), (e: Error) => {
     assert.equal(
       e.message,
-      'r.yaml:7:7: eval[0]: zero_shot_binary: finding "Pleural Effusion" is not a label of ' +
-        'data source "chestxray14"; expected one of: Atelectasis, Effusion\n' +
+      'r.yaml:7:16: eval[0].findings: zero_shot_binary: finding "Pleural Effusion" is not a ' +
+        'label of data source "chestxray14"; expected one of: Atelectasis, Effusion\n' +
         'r.yaml:7:7: eval[1]: zero_shot: data source "chestxray14" has 0 class names; ' +
         "zero-shot classification needs at least 2",
     );

@@ -14,6 +14,7 @@ import type { DataSource } from "./types.ts";
 import type { RunnableRecipe } from "./run.ts";
 import { atDataEntry } from "./run_notices.ts";
 import { objectKeysAt } from "./recipe/zod_issues.ts";
+import { formatLocation } from "./recipe/errors.ts";
 
 type EvalSpec = RunnableRecipe["eval"][number];
 
@@ -22,10 +23,10 @@ function dataKey(data: { kind: string; params: unknown }): string {
   return JSON.stringify([data.kind, data.params]);
 }
 
-/** Where the recipe wrote `key` (`file:line:column: `), or "" when unknown. */
+/** Where the recipe wrote `key` (`file:line:column: `, `--set …: `), or "" when unknown. */
 function whereIs(recipe: RunnableRecipe, key: string): string {
   const at = recipe.graph.locate?.(key);
-  return at && at.line > 0 ? `${at.file}:${at.line}:${at.column}: ` : "";
+  return at?.file ? `${formatLocation(at)}: ` : "";
 }
 
 /** Every evaluator's data source; the training source is shared, not owned. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { SourceLocation } from "./types.ts";
+import { formatLocation } from "./recipe/errors.ts";
 
 /** Batch fields a node or loss may reference as `batch.<field>`. */
 export const BATCH_FIELDS: readonly string[] = ["image", "caption", "label"];
@@ -64,12 +65,8 @@ export class GraphError extends Error {
     detail: string,
     readonly location?: SourceLocation,
   ) {
-    // A value from `--set` is located at the override itself (line 0).
-    const where = !location
-      ? ""
-      : location.line > 0
-      ? `${location.file}:${location.line}:${location.column}: `
-      : `${location.file}: `;
+    // A value from `--set` is located at the override itself (line 0: no line shown).
+    const where = location ? `${formatLocation(location)}: ` : "";
     super(`${where}${keyPath}: ${detail}`);
     this.name = "GraphError";
   }

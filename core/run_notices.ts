@@ -10,6 +10,7 @@
 import { writeJsonAtomic } from "./atomic.ts";
 import type { RunnableRecipe } from "./run.ts";
 import type { Trainer } from "./trainer.ts";
+import { formatLocation } from "./recipe/errors.ts";
 
 /** Loss terms of weight 0 the trainer skips, and the nodes only they read. */
 export function skippedText(trainer: Trainer): string {
@@ -61,7 +62,7 @@ export function atDataEntry(
 ): Error {
   if (!(e instanceof Error)) return new Error(String(e));
   const at = recipe.graph.locate?.(entry.key);
-  const where = at && at.line > 0 ? `${at.file}:${at.line}:${at.column}: ` : "";
+  const where = at?.file ? `${formatLocation(at)}: ` : "";
   // The same error, its message prefixed: callers may test its class (IdxError, RangeError…).
   e.message = `${where}${entry.key} (${entry.kind}): ${e.message}`;
   return e;

@@ -93,7 +93,7 @@ Deno.test({
         (e: Error) => {
           assert.match(
             e.message,
-            /nova_mimic_transfer\.yaml:\d+:\d+: eval\[2\]\.data: zero_shot_binary: finding "Pleural Effusion" is not a label of data source "chestxray14"; expected one of: Atelectasis, Cardiomegaly, Effusion/,
+            /--set eval\[2\]\.findings=\[Pleural Effusion\]: eval\[2\]\.findings: zero_shot_binary: finding "Pleural Effusion" is not a label of data source "chestxray14"; expected one of: Atelectasis, Cardiomegaly, Effusion/,
           );
           return true;
         },

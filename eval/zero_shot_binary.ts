@@ -11,7 +11,13 @@
  * @module
  */
 import { z } from "zod";
-import type { Evaluator, EvaluatorFactory, InferenceModel, Metrics } from "../core/components.ts";
+import {
+  type Evaluator,
+  type EvaluatorFactory,
+  type InferenceModel,
+  type Metrics,
+  SourceCheckError,
+} from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
 import { num, positiveInt, probability } from "../core/schema.ts";
 import { suggestion } from "../core/recipe/errors.ts";
@@ -167,11 +173,10 @@ function findingNames(source: DataSource, params: ZeroShotBinaryParams): string[
   const findings = params.findings ?? choices;
   for (const f of findings) {
     if (!choices.includes(f)) {
-      throw new Error(
-        `zero_shot_binary: finding "${f}"${suggestion(f, choices)} is not a ` +
-          `${multi.length ? "label" : "class"} of ` +
-          `data source "${source.name}"; expected one of: ${choices.join(", ")}`,
-      );
+      const message = `zero_shot_binary: finding "${f}"${suggestion(f, choices)} is not a ` +
+        `${multi.length ? "label" : "class"} of ` +
+        `data source "${source.name}"; expected one of: ${choices.join(", ")}`;
+      throw params.findings ? new SourceCheckError(message, "findings") : new Error(message);
     }
   }
   return findings;

@@ -166,6 +166,7 @@ Deno.test("defaults and normalisation of the resolved recipe", () => {
     kind: "views",
     input: ["batch.image"],
     phase: "all",
+    freeze: false,
     params: { count: 2 },
   });
   assert.deepEqual(recipe.train.schedule, { kind: "warmup_cosine", warmup: 0, min_lr_ratio: 0 });
