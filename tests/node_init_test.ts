@@ -178,7 +178,7 @@ Deno.test({
     );
     assert.throws(
       () => load(NOVA.replace("{IMAGE}", vit("freeze: true, lr_scale: 0.1"))),
-      /nodes\.image\.lr_scale: invalid value 0\.1\n  expected no lr_scale on a frozen node/,
+      /nodes\.image\.lr_scale: invalid value 0\.1\n {2}expected no lr_scale on a frozen node/,
     );
     await assert.rejects(
       buildRecipe(load(NOVA.replace("{IMAGE}", VIT), ["nodes.views.lr_scale=0.5"]), `${dir}/cache`),
