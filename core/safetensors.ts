@@ -1,7 +1,7 @@
 /**
  * The [safetensors](https://github.com/huggingface/safetensors) file format,
- * F32 and I32 tensors: encode and strictly validating decode, with no
- * dependency on tfjs.
+ * F32 and I32 tensors: encode and strictly validating decode (which also reads
+ * F16 and BF16, widened to float32), with no dependency on tfjs.
  *
  * Layout: an unsigned 64-bit little-endian header length `N`; `N` bytes of
  * UTF-8 JSON `{"__metadata__": {..strings..}, "<name>": {"dtype": "F32",
@@ -11,8 +11,9 @@
  *
  * @module
  */
+import { widenHalf } from "./half_float.ts";
 
-/** Element types this module reads and writes. */
+/** Element types this module writes (and reads, with F16 and BF16). */
 export type SafetensorsDtype = "F32" | "I32";
 
 /** One tensor's host data: a row-major buffer and its shape (`[]` for a scalar). */
@@ -34,7 +35,8 @@ export interface DecodedSafetensors {
 const METADATA_KEY = "__metadata__";
 /** The reference implementation refuses headers above 100 MB; so do we. */
 const MAX_HEADER_BYTES = 100_000_000;
-const SUPPORTED: readonly SafetensorsDtype[] = ["F32", "I32"];
+/** Dtypes read (F16 and BF16 widened to float32, exactly), with their bytes per element. */
+const READ: Readonly<Record<string, number>> = { F32: 4, I32: 4, F16: 2, BF16: 2 };
 /** Dtypes of the safetensors specification (for telling "unsupported" from "unknown"). */
 const SPEC_DTYPES = (
   "BOOL U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 F4 F6_E2M3 F6_E3M2 I16 U16 F16 BF16 I32 U32 F32 F64 I64 U64 C64"
@@ -160,7 +162,7 @@ function bad(what: string): Error {
 
 interface Entry {
   name: string;
-  dtype: SafetensorsDtype;
+  dtype: SafetensorsDtype | "F16" | "BF16";
   shape: number[];
   begin: number;
   end: number;
@@ -234,12 +236,12 @@ function readEntry(name: string, value: unknown): Entry {
     throw bad(`${where}: unknown field(s) ${extra.join(", ")}; expected ${ENTRY_KEYS.join(", ")}`);
   }
   const { dtype, shape, data_offsets: offsets } = v;
-  if (!SUPPORTED.includes(dtype as SafetensorsDtype)) {
+  if (typeof dtype !== "string" || !Object.hasOwn(READ, dtype)) {
     const known = SPEC_DTYPES.includes(dtype as string);
     throw bad(
       `${where}: dtype ${JSON.stringify(dtype)} is ${
         known ? "a safetensors dtype this reader does not support" : "unknown"
-      }; supported: ${SUPPORTED.join(", ")}`,
+      }; supported: ${Object.keys(READ).join(", ")}`,
     );
   }
   if (!isShape(shape)) {
@@ -254,7 +256,7 @@ function readEntry(name: string, value: unknown): Entry {
       }; expected [begin, end] with 0 <= begin <= end`,
     );
   }
-  return { name, dtype: dtype as SafetensorsDtype, shape, begin: offsets[0], end: offsets[1] };
+  return { name, dtype: dtype as Entry["dtype"], shape, begin: offsets[0], end: offsets[1] };
 }
 
 /** Checks that the entries tile the data section exactly and match their shapes. */
@@ -268,7 +270,7 @@ function checkLayout(entries: Entry[], dataLength: number): void {
         `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] ${kind}; expected it to begin at ${expected} (offsets must be contiguous)`,
       );
     }
-    const want = shapeSize(e.shape) * 4;
+    const want = shapeSize(e.shape) * READ[e.dtype]!;
     if (e.end - e.begin !== want) {
       throw bad(
         `tensor '${e.name}': ${e.dtype} shape [${e.shape}] needs ${want} bytes but data_offsets [${e.begin}, ${e.end}] span ${
@@ -290,15 +292,17 @@ function checkLayout(entries: Entry[], dataLength: number): void {
 /** Copies one tensor's little-endian bytes into a fresh typed array. */
 function readData(bytes: Uint8Array, start: number, e: Entry): Float32Array | Int32Array {
   const copy = bytes.slice(start + e.begin, start + e.end);
+  if (e.dtype === "F16" || e.dtype === "BF16") return widenHalf(copy, e.dtype);
   return e.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
 }
 
 /**
  * Parses safetensors bytes, validating everything before trusting any of it:
  * the header length lies within the input (and under 100 MB), the header is
- * UTF-8 JSON, each entry has exactly `dtype` (F32 or I32), `shape` and
- * `data_offsets`, the offsets tile the data section contiguously from 0 to its
- * end, and each byte length equals `product(shape) × 4`. Errors name the tensor,
+ * UTF-8 JSON, each entry has exactly `dtype` (F32, I32, or F16 / BF16, widened
+ * to float32), `shape` and `data_offsets`, the offsets tile the data section
+ * contiguously from 0 to its end, and each byte length equals `product(shape)`
+ * times the dtype's size. Errors name the tensor,
  * the value found and what was expected.
  *
  * @param bytes The whole file.

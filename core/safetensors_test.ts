@@ -117,12 +117,12 @@ Deno.test("safetensors: decode names what is wrong in corrupted or truncated fil
     [craft('{"w":{"dtype":"F32",', data8), /header is not valid JSON/],
     [craft("[1, 2]"), /header must start with '\{', got "\[1, 2\]"/],
     [
-      craft('{"w":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}', data8),
-      /tensor 'w': dtype "F16" is a safetensors dtype this reader does not support; supported: F32, I32/,
+      craft('{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}', data8),
+      /tensor 'w': dtype "F64" is a safetensors dtype this reader does not support; supported: F32, I32, F16, BF16/,
     ],
     [
       craft('{"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}', data8),
-      /dtype "Q7" is unknown; supported: F32, I32/,
+      /dtype "Q7" is unknown; supported: F32, I32, F16, BF16/,
     ],
     [
       craft(f32("[3]", "[0,8]"), data8),
@@ -193,11 +193,17 @@ print(json.dumps(out))
 const PY_WRITE = `
 import json, struct, sys
 tensors = [("z.weight", "F32", [2, 2], [0.5, -1.5, 2.0, 1e-3]), ("a.bias", "F32", [1], [-0.0]),
-           ("count", "I32", [], [-7])]
-tensors.sort(key=lambda t: (0 if t[1] == "F32" else 1, t[0]))
+           ("count", "I32", [], [-7]),
+           ("half", "F16", [5], [1.0, -2.5, 65504.0, 2.0 ** -24, 0.1]),
+           ("brain", "BF16", [3], [1.0, -3.140625, 1e-3])]
+ORDER = ["F32", "I32", "F16", "BF16"]
+tensors.sort(key=lambda t: (ORDER.index(t[1]), t[0]))
 header, data = {"__metadata__": {"step": "9", "seed": "1"}}, b""
 for name, dtype, shape, values in tensors:
-    blob = struct.pack("<%d%s" % (len(values), "f" if dtype == "F32" else "i"), *values)
+    if dtype == "BF16":  # the upper half of each float32 (truncation, as torch's .bfloat16() of these)
+        blob = b"".join(struct.pack("<f", v)[2:] for v in values)
+    else:
+        blob = struct.pack("<%d%s" % (len(values), {"F32": "f", "I32": "i", "F16": "e"}[dtype]), *values)
     header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
     data += blob
 h = json.dumps(header, separators=(",", ":")).encode()
@@ -262,7 +268,26 @@ Deno.test({
       await python(PY_WRITE, path);
       const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path));
       assert.deepEqual(metadata, { step: "9", seed: "1" });
-      assert.deepEqual([...tensors.keys()], ["a.bias", "z.weight", "count"], "offset order");
+      assert.deepEqual(
+        [...tensors.keys()],
+        ["a.bias", "z.weight", "count", "half", "brain"],
+        "offset order",
+      );
+      // F16 (Python's struct "e": IEEE half, round to nearest) and BF16, widened exactly.
+      assert.ok(tensors.get("half")!.data instanceof Float32Array);
+      assert.deepEqual(Array.from(tensors.get("half")!.data), [
+        1,
+        -2.5,
+        65504,
+        2 ** -24,
+        0.0999755859375,
+      ]);
+      const truncated = (v: number) => {
+        const u = new Uint32Array(new Float32Array([v]).buffer);
+        u[0] = u[0]! & 0xffff0000;
+        return new Float32Array(u.buffer)[0]!;
+      };
+      assert.deepEqual(Array.from(tensors.get("brain")!.data), [1, -3.140625, truncated(1e-3)]);
       assert.deepEqual(tensors.get("z.weight")!.shape, [2, 2]);
       assert.deepEqual(Array.from(tensors.get("z.weight")!.data), [
         0.5,
