@@ -16,7 +16,8 @@ import { latestCheckpoint } from "./checkpoint.ts";
 import { GraphError, type GraphSpec, type NodeSpec } from "./graph_spec.ts";
 import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";
-import type { Module } from "./types.ts";
+import type { Module, Parameter } from "./types.ts";
+import { fromTimm, skippedTimmTensor } from "./timm_layout.ts";
 
 /** How many names an error lists before "… and N more". */
 const LISTED = 5;
@@ -71,6 +72,22 @@ function nodesIn(tensors: Map<string, TensorData>): string[] {
   return [...new Set(names)];
 }
 
+/** The first file of `from` holding a tensor under `prefix` (else the first file), decoded. */
+async function chooseFile(
+  from: string,
+  prefix: string,
+  cache: FileCache,
+): Promise<[string, Map<string, TensorData>]> {
+  let chosen: [string, Map<string, TensorData>] | undefined;
+  // A train-only node is only in step checkpoints, not in the run's export.
+  for (const candidate of await initCheckpointFiles(from)) {
+    const found = await tensorsOf(candidate, cache);
+    chosen ??= [candidate, found];
+    if ([...found.keys()].some((n) => n.startsWith(prefix))) return [candidate, found];
+  }
+  return chosen!;
+}
+
 /** Loads one node's parameters and buffers from its `init_from`; throws a located GraphError. */
 async function initNode(
   spec: GraphSpec,
@@ -84,56 +101,58 @@ async function initNode(
   };
   const own = [...module.parameters, ...(module.buffers ?? [])];
   if (own.length === 0) fail(`${node.kind} has no parameters to start from a checkpoint`);
-  const { path: from, node: source = node.name } = node.initFrom!;
-  const prefix = `${source}.`;
-  const holds = (t: Map<string, TensorData>) => [...t.keys()].some((n) => n.startsWith(prefix));
-  let chosen: [string, Map<string, TensorData>] | undefined;
-  try {
-    // The first file that holds the node (a train-only node is only in step checkpoints);
-    // when none does, the first file, for the error.
-    for (const candidate of await initCheckpointFiles(from)) {
-      const found = await tensorsOf(candidate, cache);
-      chosen ??= [candidate, found];
-      if (holds(found)) {
-        chosen = [candidate, found];
-        break;
-      }
-    }
-  } catch (e) {
-    return fail(`cannot read ${from}: ${(e as Error).message.replace(`${from}: `, "")}`);
-  }
-  const [file, tensors] = chosen!;
-  const wanted = new Map(own.map((p) => [prefix + p.name.slice(node.name.length + 1), p]));
+  const { path: from, layout = "novalab" } = node.initFrom!;
+  const timm = layout === "timm";
+  // A timm file holds one model's tensors unprefixed; novalab's are `<node>.<name>`.
+  const source = node.initFrom!.node ?? (timm ? "" : node.name);
+  const prefix = source ? `${source}.` : "";
+  const what = source ? `node "${source}"` : "the model";
+  const [file, tensors] = await chooseFile(from, prefix, cache).catch((e: Error) =>
+    fail(`cannot read ${from}: ${e.message.replace(`${from}: `, "")}`)
+  );
+  const rest = (name: string) => name.slice(node.name.length + 1);
+  const wanted = new Map(own.map((p) => [prefix + rest(p.name), p]));
+  const architecture = `a different architecture (depth, width, patch, heads, norm)?`;
   const missing = [...wanted.keys()].filter((n) => !tensors.has(n));
   if (missing.length > 0) {
     const nodes = nodesIn(tensors);
-    const hint = nodes.includes(source)
-      ? "a different architecture (depth, width, patch, norm)?"
+    const hint = !source || nodes.includes(source)
+      ? architecture
       : `it holds nodes ${nodes.join(", ")}${suggestion(source, nodes)}; ` +
         `pick one with init_from: { path: …, node: <name> }`;
-    fail(
-      `${file} lacks ${missing.length} tensor(s) of node "${source}": ${listed(missing)}; ${hint}`,
-    );
+    fail(`${file} lacks ${missing.length} tensor(s) of ${what}: ${listed(missing)}; ${hint}`);
   }
-  const extra = [...tensors.keys()].filter((n) => n.startsWith(prefix) && !wanted.has(n));
+  const skipped = (n: string) =>
+    n.startsWith("optim.") || (timm && skippedTimmTensor(n.slice(prefix.length)));
+  const extra = [...tensors.keys()].filter((n) =>
+    n.startsWith(prefix) && !wanted.has(n) && !skipped(n)
+  );
   if (extra.length > 0) {
     fail(
-      `${file} holds ${extra.length} tensor(s) of node "${source}" that ${node.name} does not ` +
-        `have: ${listed(extra)}; a different architecture (depth, width, patch, norm)?`,
+      `${file} holds ${extra.length} tensor(s) of ${what} that ${node.name} does not have: ` +
+        `${listed(extra)}; ${architecture}`,
     );
   }
+  const values = new Map<Parameter, TensorData>();
   for (const [name, p] of wanted) {
-    const stored = tensors.get(name)!;
+    let stored = tensors.get(name)!;
+    try {
+      if (timm) stored = fromTimm(name.slice(prefix.length), stored);
+    } catch (e) {
+      fail(`${file}: ${(e as Error).message}`);
+    }
     if (!tf.util.arraysEqual(stored.shape, p.variable.shape)) {
       fail(
-        `${file}: tensor "${name}" has shape [${stored.shape}], node ${node.name}'s ` +
-          `"${p.name}" [${p.variable.shape}]; a different architecture (depth, width, patch, norm)?`,
+        `${file}: tensor "${name}" has shape [${stored.shape}]${
+          timm ? " in novalab's layout" : ""
+        }, ` +
+          `node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${architecture}`,
       );
     }
+    values.set(p, stored);
   }
-  for (const [name, p] of wanted) {
-    const stored = tensors.get(name)!;
-    tf.tidy(() => p.variable.assign(tf.tensor(stored.data, stored.shape, "float32")));
+  for (const [p, t] of values) {
+    tf.tidy(() => p.variable.assign(tf.tensor(t.data, t.shape, "float32")));
   }
 }
 

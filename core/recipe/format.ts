@@ -19,7 +19,11 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       phase: node.phase,
       // Only when set: recipes resolved before these keys existed print as they did.
       ...(node.initFrom
-        ? { init_from: node.initFrom.node ? node.initFrom : node.initFrom.path }
+        ? {
+          init_from: node.initFrom.node || node.initFrom.layout
+            ? node.initFrom
+            : node.initFrom.path,
+        }
         : {}),
       ...(node.freeze ? { freeze: true } : {}),
       ...(node.lrScale !== undefined ? { lr_scale: node.lrScale } : {}),

@@ -51,12 +51,18 @@ const nodeSchema = z.object({
     z.string().min(1),
     z.strictObject({
       path: z.string().min(1).describe("Run directory or `.safetensors` file."),
-      node: z.string().min(1).optional().describe("Node name in that checkpoint."),
+      node: z.string().min(1).optional().describe(
+        "Node name (name prefix) in that checkpoint (default: this node's; `timm`: none).",
+      ),
+      layout: z.enum(["novalab", "timm"]).default("novalab").describe(
+        "`timm`: a PyTorch timm checkpoint (Linear weights [out, in], a Conv2d patch " +
+          "embedding; `head.*` skipped), converted on reading.",
+      ),
     }),
   ])).describe(
     "Start from trained parameters: a run directory (its exported model, else its latest " +
-      "checkpoint) or a `.safetensors` file, or `{ path, node }` to read another node's " +
-      "(default: this node's name). Every parameter must be there with its shape.",
+      "checkpoint) or a `.safetensors` file, or `{ path, node, layout }` to read another " +
+      "node's, or a timm ViT. Every parameter must be there with its shape.",
   ),
   freeze: z.boolean().default(false).describe(
     "Keep the node's parameters fixed: no gradients, no optimiser state, no weight decay " +
@@ -81,9 +87,11 @@ const nodeSchema = z.object({
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
   phase,
   ...(init_from !== undefined && {
-    initFrom: typeof init_from === "string"
-      ? { path: init_from }
-      : { path: init_from.path, node: init_from.node },
+    initFrom: typeof init_from === "string" ? { path: init_from } : {
+      path: init_from.path,
+      ...(init_from.node !== undefined && { node: init_from.node }),
+      ...(init_from.layout !== "novalab" && { layout: init_from.layout }),
+    },
   }),
   freeze,
   ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),

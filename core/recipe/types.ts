@@ -24,8 +24,10 @@ export const BATCH_FIELDS: readonly string[] = ["image", "caption", "label"];
 export interface NodeInit {
   /** A run directory or a `.safetensors` file. */
   path: string;
-  /** The node whose tensors are read (default: the node's own name). */
+  /** The node whose tensors are read (default: the node's own name; `timm`: no prefix). */
   node?: string;
+  /** `timm`: PyTorch layouts with timm's names, converted on reading (default novalab's). */
+  layout?: "novalab" | "timm";
 }
 
 /** A graph node (`nodes.<name>`). */

@@ -1,0 +1,136 @@
+/**
+ * `init_from: { path, layout: timm }` against PyTorch itself: a ViT written
+ * in PyTorch exactly as timm's `VisionTransformer` computes (Conv2d patch
+ * embedding, CLS, positions, pre-norm blocks with fused qkv, exact GELU, LayerNorm
+ * eps 1e-6, final norm, CLS token), random weights, saved under timm's names
+ * (with a classifier head, which is skipped). novalab's `vit` node loads the
+ * file and must give PyTorch's CLS features on the same images. Needs a
+ * Python with torch (Debian `python3-torch` as /usr/bin/python3); skipped
+ * with a message otherwise.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "../core/builtins.ts";
+import { initBackend } from "../core/backend.ts";
+import { losses, modules } from "../core/components.ts";
+import { compileGraph } from "../core/graph.ts";
+import type { GraphSpec } from "../core/graph_spec.ts";
+
+const D = 32, DEPTH = 2, HEADS = 2, PATCH = 7, SIZE = 28, BATCH = 3;
+
+const PY = `
+import json, math, struct, sys
+import torch
+torch.manual_seed(0)
+D, DEPTH, H, P, S, B = ${D}, ${DEPTH}, ${HEADS}, ${PATCH}, ${SIZE}, ${BATCH}
+N = (S // P) ** 2
+def r(*shape, s=0.2): return torch.randn(*shape) * s
+w = {"patch_embed.proj.weight": r(D, 3, P, P), "patch_embed.proj.bias": r(D, s=0.1),
+     "cls_token": r(1, 1, D), "pos_embed": r(1, N + 1, D),
+     "norm.weight": 1 + r(D, s=0.1), "norm.bias": r(D, s=0.1),
+     "head.weight": r(10, D), "head.bias": r(10)}
+for i in range(DEPTH):
+    b = "blocks.%d." % i
+    for n in ("norm1", "norm2"):
+        w[b + n + ".weight"], w[b + n + ".bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
+    for n, (o, k) in {"attn.qkv": (3 * D, D), "attn.proj": (D, D), "mlp.fc1": (4 * D, D),
+                      "mlp.fc2": (D, 4 * D)}.items():
+        w[b + n + ".weight"], w[b + n + ".bias"] = r(o, k), r(o, s=0.1)
+F = torch.nn.functional
+def ln(x, n): return F.layer_norm(x, (D,), w[n + ".weight"], w[n + ".bias"], eps=1e-6)
+def lin(x, n): return F.linear(x, w[n + ".weight"], w[n + ".bias"])
+img = torch.rand(B, S, S, 3)  # NHWC, as novalab reads images
+x = F.conv2d(img.permute(0, 3, 1, 2), w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=P)
+x = x.flatten(2).transpose(1, 2)
+x = torch.cat([w["cls_token"].expand(B, -1, -1), x], 1) + w["pos_embed"]
+for i in range(DEPTH):
+    b = "blocks.%d." % i
+    qkv = lin(ln(x, b + "norm1"), b + "attn.qkv").reshape(B, N + 1, 3, H, D // H).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
+    x = x + lin((a @ v).transpose(1, 2).reshape(B, N + 1, D), b + "attn.proj")
+    x = x + lin(F.gelu(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2")
+cls = ln(x, "norm")[:, 0]
+header, data = {}, b""
+for name in sorted(w):
+    blob = w[name].contiguous().numpy().astype("<f4").tobytes()
+    header[name] = {"dtype": "F32", "shape": list(w[name].shape), "data_offsets": [len(data), len(data) + len(blob)]}
+    data += blob
+h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist()}))
+`;
+
+/** A Python that has torch, or why there is none. */
+async function torchPython(): Promise<{ python?: string; why?: string }> {
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const perm = await Deno.permissions.query({ name: "run", command: python });
+    if (perm.state !== "granted") continue;
+    try {
+      const out = await new Deno.Command(python, { args: ["-c", "import torch"] }).output();
+      if (out.code === 0) return { python };
+    } catch { /* not installed */ }
+  }
+  return { why: "no python3 with torch (apt-get install python3-torch) or no --allow-run for it" };
+}
+
+const { python, why } = await torchPython();
+if (why) console.warn(`tests/timm_init_test.ts skipped: ${why}`);
+
+Deno.test({
+  name: "init_from layout timm: novalab's ViT gives PyTorch's CLS features from timm's weights",
+  ignore: python === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-timm-" });
+    try {
+      const file = `${dir}/vit.safetensors`;
+      const out = await new Deno.Command(python!, { args: ["-c", PY, file] }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+      await initBackend("cpu");
+      const params = modules.get("vit").schema.parse({
+        patch: PATCH,
+        dim: D,
+        depth: DEPTH,
+        heads: HEADS,
+        mlp_ratio: 4,
+      });
+      const spec: GraphSpec = {
+        nodes: [{
+          name: "encoder",
+          kind: "vit",
+          inputs: ["batch.image"],
+          phase: "all",
+          params,
+          initFrom: { path: file, layout: "timm" },
+        }],
+        losses: [],
+      };
+      const random = (n: number) => ({
+        image: tf.randomUniform([n, SIZE, SIZE, 3]) as tf.Tensor4D,
+        caption: Array.from({ length: n }, () => ""),
+        label: new Int32Array(n),
+        index: new Int32Array(n),
+      });
+      const graph = await compileGraph(spec, {
+        registries: { modules, losses },
+        seed: 0,
+        cacheDir: dir,
+        sampleBatch: (n) => Promise.resolve(random(n)),
+      });
+      const model = graph.inference({ seed: 0, replay: false });
+      const image = tf.tensor4d(torch.image, [BATCH, SIZE, SIZE, 3]);
+      const cls = await model.run("encoder", { image });
+      assert.deepEqual(cls.shape, [BATCH, D]);
+      const ours = await cls.data();
+      const worst = Math.max(...torch.cls.map((v: number, i: number) => Math.abs(v - ours[i]!)));
+      assert.ok(worst < 1e-4, `largest difference from PyTorch ${worst}`);
+      tf.dispose([image, cls]);
+      graph.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
