@@ -413,6 +413,8 @@ eval:
 # Test: data/nova_mimic_recipe_test.ts runs it on a generated fixture (the real data is
 #   credentialed, so a generic "every recipe trains" test must skip recipes with this line).
 # Run: deno task run recipes/nova_mimic.yaml --set data.root=/data/mimic-cxr-jpg/2.1.0 --set data.reports=/data/mimic-cxr/2.1.0
+# ImageNet-initialised instead of from scratch (not the paper's set-up): add
+#   --set "nodes.image.init_from={ path: <timm vit_small_patch16_224 model.safetensors>, layout: timm }"
 name: nova_mimic
 seed: 0
 backend: auto
