@@ -21,9 +21,8 @@ import { buildRecipe, defaultCacheDir, runRecipe } from "./core/run.ts";
 import { evaluateRun } from "./core/evaluate_run.ts";
 import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
-import { sources } from "./core/components.ts";
 import { formatCacheStats } from "./data/decoded_cache_use.ts";
-import { warmDecodedCache } from "./data/warm_cache.ts";
+import { warmRecipeCaches } from "./core/warm_recipe.ts";
 import { writeRunsReport, writeSweepReport } from "./report/write.ts";
 import { parseMetricOption } from "./report/runs.ts";
 import { existsSync } from "node:fs";
@@ -112,36 +111,32 @@ export function buildProgram(): Command {
   program.command("cache").argument("<recipe>", "recipe YAML file")
     .description(
       "decode every image of the recipe's data source into its decoded-image cache " +
-        "(data.cache), so training reads from the first epoch on",
+        "(data.cache), so training reads from the first epoch on; evaluators' own data " +
+        "(eval[i].data with cache) too, the splits they read",
     )
     .addOption(setOption())
-    .option("--splits <names>", "comma-separated splits (default: every split)")
+    .option("--splits <names>", "comma-separated splits of data: (default: every split)")
     .action(async (recipePath: string, opts) => {
       const recipe = await loadRunnable(recipePath, opts.set);
       await initBackend("cpu");
-      const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
-        seed: recipe.seed,
-        cacheDir: defaultCacheDir(),
-      });
-      try {
-        const { splits, stats } = await warmDecodedCache(source, {
-          splits: opts.splits?.split(",").map((s: string) => s.trim()),
-          onProgress: (split, done, total) =>
-            Deno.stderr.writeSync(
-              new TextEncoder().encode(
-                `\r${split}: ${done}/${total} images${done >= total ? "\n" : ""}`,
-              ),
+      const warmed = await warmRecipeCaches(recipe, {
+        splits: opts.splits?.split(",").map((s: string) => s.trim()),
+        onProgress: (entry, split, done, total) =>
+          Deno.stderr.writeSync(
+            new TextEncoder().encode(
+              `\r${entry} ${split}: ${done}/${total} images${done >= total ? "\n" : ""}`,
             ),
-        });
+          ),
+      });
+      for (const { entry, splits, stats } of warmed) {
+        const prefix = entry === "data" ? "" : `${entry} `;
         for (const s of splits) {
           console.log(
-            `${s.split}: ${s.images} images in ${s.seconds.toFixed(1)} s ` +
+            `${prefix}${s.split}: ${s.images} images in ${s.seconds.toFixed(1)} s ` +
               `(${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)`,
           );
         }
-        console.log(formatCacheStats(stats));
-      } finally {
-        source.dispose();
+        console.log(`${prefix}${formatCacheStats(stats)}`);
       }
     });
 

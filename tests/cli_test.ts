@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import { buildProgram } from "../cli.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { runRecipe } from "../core/run.ts";
-import { type MimicFixtureStudy, mimicReport, writeMimicFixture } from "../data/fixtures.ts";
+import {
+  type MimicFixtureStudy,
+  mimicReport,
+  writeChestXray14Fixture,
+  writeChexpertFixture,
+  writeMimicFixture,
+} from "../data/fixtures.ts";
 
 async function capture(args: string[]): Promise<string> {
   const lines: string[] = [];
@@ -94,6 +100,34 @@ Deno.test({
         () => capture(["cache", "recipes/nova_mimic.yaml", ...cached, "--splits", "dev"]),
         /no split "dev"; its splits: train, val, test/,
       );
+      // An evaluator's own source with a cache is warmed too, for the split it reads.
+      await writeChexpertFixture(`${dir}/chexpert`, [
+        { findings: ["Edema"] },
+        { findings: [] },
+        { findings: [], view: "Lateral" },
+      ]);
+      await writeChestXray14Fixture(`${dir}/cxr14`, [{ findings: [] }, {
+        findings: [],
+        test: true,
+      }]);
+      const transfer = await capture([
+        "cache",
+        "recipes/nova_mimic_transfer.yaml",
+        ...cached,
+        ...[
+          `vars.chexpert=${dir}/chexpert/CheXpert-v1.0-small`,
+          `vars.chestxray14=${dir}/cxr14`,
+          "eval[1].data.cache=true",
+          "eval[1].data.size=16",
+        ].flatMap((s) => ["--set", s]),
+      ]);
+      assert.match(transfer, /^train: 4 images in/m);
+      assert.match(transfer, /^eval\[1\]\.data test: 2 images in/m);
+      assert.match(
+        transfer,
+        /^eval\[1\]\.data decoded-image cache .*: 0 images read, 2 decoded and stored$/m,
+      );
+      assert.doesNotMatch(transfer, /eval\[2\]/, "ChestX-ray14 without cache: nothing to warm");
     } finally {
       if (previous === undefined) Deno.env.delete("NOVALAB_CACHE");
       else Deno.env.set("NOVALAB_CACHE", previous);
