@@ -152,20 +152,38 @@ export function buildProgram(): Command {
       source.dispose();
     });
 
-  program.command("eval").argument("<run-dir>", "a run directory")
-    .description("evaluate a run's latest checkpoint with the inference graph (no training)")
+  program.command("eval").argument("<run-dirs...>", "run directories (e.g. a sweep's members/*)")
+    .description(
+      "evaluate each run's latest checkpoint with the inference graph (no training); " +
+        "one run failing does not stop the others",
+    )
     .addOption(setOption()).addOption(backendOption())
-    .option("--recipe <file>", "recipe to evaluate with (default: the run's recipe.yaml)")
+    .option("--recipe <file>", "recipe to evaluate with (default: each run's recipe.yaml)")
     .option("--no-replay", "webgpu: run every evaluation call as written (default: replayed)")
-    .action(async (runDir: string, opts) => {
-      const { results, report } = await evaluateRun(runDir, {
-        recipe: opts.recipe,
-        overrides: opts.set,
-        backend: opts.backend as BackendChoice | undefined,
-        replay: opts.replay !== false && stepReplayWanted(),
-      });
-      printMetrics(results);
-      console.log(`report: ${report}`);
+    .action(async (runDirs: string[], opts) => {
+      const failed: string[] = [];
+      for (const runDir of runDirs) {
+        if (runDirs.length > 1) console.log(`== ${runDir}`);
+        try {
+          const { results, report } = await evaluateRun(runDir, {
+            recipe: opts.recipe,
+            overrides: opts.set,
+            backend: opts.backend as BackendChoice | undefined,
+            replay: opts.replay !== false && stepReplayWanted(),
+          });
+          printMetrics(results);
+          console.log(`report: ${report}`);
+        } catch (e) {
+          if (runDirs.length === 1) throw e;
+          console.error(`${runDir}: ${(e as Error).message}`);
+          failed.push(runDir);
+        }
+      }
+      if (failed.length > 0) {
+        throw new Error(
+          `eval failed for ${failed.length} of ${runDirs.length} runs: ${failed.join(", ")}`,
+        );
+      }
     });
   addSweepCommand(program);
   addReportCommand(program);

@@ -207,6 +207,24 @@ Deno.test({
         () => capture(["eval", dir, "--set", "eval=[{ kind: knn, image: pred, split: tset }]"]),
         /eval\[0\]\.split: knn reads split "tset" \(did you mean "test"\?\), which mnist does not have/,
       );
+      // Several runs in one command; one that cannot be evaluated does not stop the others.
+      const copy = `${runs}/copy`;
+      await Deno.mkdir(`${copy}/checkpoints`, { recursive: true });
+      for (const f of ["recipe.yaml", "checkpoints/latest.json"]) {
+        await Deno.copyFile(`${dir}/${f}`, `${copy}/${f}`);
+      }
+      const latest = JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/latest.json`)).file;
+      await Deno.copyFile(`${dir}/checkpoints/${latest}`, `${copy}/checkpoints/${latest}`);
+      const third = "eval=[{ kind: knn, name: third, image: pred, k: 7 }]";
+      const both = await capture(["eval", dir, `${runs}/nowhere`, copy, "--set", third]).then(
+        () => assert.fail("a missing run must fail the command"),
+        (e: Error) => e,
+      );
+      assert.match(both.message, /eval failed for 1 of 3 runs: .*nowhere/);
+      for (const d of [dir, copy]) {
+        const json = JSON.parse(await Deno.readTextFile(`${d}/eval.json`));
+        assert.equal(json.third.k, 7, `${d} evaluated`);
+      }
     } finally {
       await Deno.remove(runs, { recursive: true });
     }
