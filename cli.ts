@@ -175,7 +175,8 @@ export function buildProgram(): Command {
           console.log(`report: ${report}`);
         } catch (e) {
           if (runDirs.length === 1) throw e;
-          console.error(`${runDir}: ${(e as Error).message}`);
+          const message = (e as Error).message;
+          console.error(message.startsWith(runDir) ? message : `${runDir}: ${message}`);
           failed.push(runDir);
         }
       }

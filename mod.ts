@@ -214,6 +214,7 @@ export type { Registries } from "./core/recipe/mod.ts";
 export type { ReadFile } from "./core/recipe/mod.ts";
 export type { ClippedGrads } from "./core/clip_grad.ts";
 export type { DecodedSafetensors, TensorData } from "./core/safetensors.ts";
+export { SourceCheckError } from "./core/components.ts";
 export type {
   Evaluator,
   EvaluatorFactory,

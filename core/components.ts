@@ -72,6 +72,8 @@ export interface Evaluator {
 /** An evaluator's {@link Evaluator.check} failure caused by one of its parameters. */
 export class SourceCheckError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What the source lacks.
    * @param param The evaluator parameter at fault (e.g. `findings`), located in the recipe.
    */

@@ -24,7 +24,13 @@ export interface NodeSpec {
    * Trained parameters to start from: a run directory or `.safetensors` file
    * and the node whose tensors to read there (default this node's name).
    */
-  initFrom?: { path: string; node?: string; layout?: "novalab" | "timm" };
+  initFrom?: {
+    path: string;
+    node?: string;
+    layout?: "novalab" | "timm";
+    mean?: number[];
+    std?: number[];
+  };
   /** Parameters kept fixed: not trained, still saved in checkpoints. */
   freeze?: boolean;
   /** Learning-rate multiplier of the node's parameters (default 1). */

@@ -17,7 +17,7 @@ import { GraphError, type GraphSpec, type NodeSpec } from "./graph_spec.ts";
 import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
-import { fromTimm, skippedTimmTensor } from "./timm_layout.ts";
+import { foldPixelNormalisation, fromTimm, skippedTimmTensor } from "./timm_layout.ts";
 
 /** How many names an error lists before "… and N more". */
 const LISTED = 5;
@@ -72,6 +72,42 @@ function nodesIn(tensors: Map<string, TensorData>): string[] {
   return [...new Set(names)];
 }
 
+const ARCHITECTURE = "a different architecture (depth, width, MLP ratio, norm layers)? " +
+  "(heads must match too, though they change no tensor's shape)";
+
+/** Why a tensor's shape may differ, for the error. */
+function shapeHint(name: string): string {
+  if (name === "pos_embed") {
+    return "a different image size or patch size (positions = (H/P)·(W/P) + 1 for the CLS " +
+      "token), or a model without a CLS position";
+  }
+  if (name === "patch_embed.proj.weight") {
+    return "a different patch size or channel count (rows = P·P·C)";
+  }
+  return ARCHITECTURE;
+}
+
+/** What the names of a checkpoint that does not fit suggest. */
+function namesHint(
+  tensors: Map<string, TensorData>,
+  at: { source: string; timm: boolean },
+): string {
+  const timmNames = tensors.has("patch_embed.proj.weight") || tensors.has("cls_token");
+  if (!at.timm && timmNames) {
+    return "its names are a timm model's, unprefixed: read it with " +
+      "init_from: { path: …, layout: timm }";
+  }
+  const nodes = nodesIn(tensors);
+  const prefixed = [...tensors.keys()].some((n) => n.startsWith(`${at.source}.`));
+  if (at.source && !prefixed) {
+    return at.timm
+      ? `no tensor's name starts with "${at.source}."; drop node: when its names are unprefixed`
+      : `it holds nodes ${nodes.join(", ")}${suggestion(at.source, nodes)}; ` +
+        `pick one with init_from: { path: …, node: <name> }`;
+  }
+  return ARCHITECTURE;
+}
+
 /** The first file of `from` holding a tensor under `prefix` (else the first file), decoded. */
 async function chooseFile(
   from: string,
@@ -112,26 +148,27 @@ async function initNode(
   );
   const rest = (name: string) => name.slice(node.name.length + 1);
   const wanted = new Map(own.map((p) => [prefix + rest(p.name), p]));
-  const architecture = `a different architecture (depth, width, patch, heads, norm)?`;
-  const missing = [...wanted.keys()].filter((n) => !tensors.has(n));
-  if (missing.length > 0) {
-    const nodes = nodesIn(tensors);
-    const hint = !source || nodes.includes(source)
-      ? architecture
-      : `it holds nodes ${nodes.join(", ")}${suggestion(source, nodes)}; ` +
-        `pick one with init_from: { path: …, node: <name> }`;
-    fail(`${file} lacks ${missing.length} tensor(s) of ${what}: ${listed(missing)}; ${hint}`);
-  }
   const skipped = (n: string) =>
     n.startsWith("optim.") || (timm && skippedTimmTensor(n.slice(prefix.length)));
+  const missing = [...wanted.keys()].filter((n) => !tensors.has(n));
   const extra = [...tensors.keys()].filter((n) =>
     n.startsWith(prefix) && !wanted.has(n) && !skipped(n)
   );
-  if (extra.length > 0) {
-    fail(
-      `${file} holds ${extra.length} tensor(s) of ${what} that ${node.name} does not have: ` +
-        `${listed(extra)}; ${architecture}`,
-    );
+  if (missing.length > 0 || extra.length > 0) {
+    // Both lists, as PyTorch's load_state_dict reports them: together they say what the file is.
+    const parts = [
+      ...(missing.length
+        ? [`lacks ${missing.length} tensor(s) of ${what}: ${listed(missing)}`]
+        : []),
+      ...(extra.length
+        ? [
+          `holds ${extra.length} tensor(s) of ${what} that ${node.name} does not have: ${
+            listed(extra)
+          }`,
+        ]
+        : []),
+    ];
+    fail(`${file} ${parts.join(", and ")}; ${namesHint(tensors, { source, timm })}`);
   }
   const values = new Map<Parameter, TensorData>();
   for (const [name, p] of wanted) {
@@ -146,14 +183,45 @@ async function initNode(
         `${file}: tensor "${name}" has shape [${stored.shape}]${
           timm ? " in novalab's layout" : ""
         }, ` +
-          `node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${architecture}`,
+          `node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${shapeHint(rest(p.name))}`,
       );
     }
     values.set(p, stored);
   }
+  if (node.initFrom!.mean) foldNormalisation(node, module, values, fail);
   for (const [p, t] of values) {
     tf.tidy(() => p.variable.assign(tf.tensor(t.data, t.shape, "float32")));
   }
+}
+
+/** `init_from.mean` / `std` folded into the loaded patch embedding (`foldPixelNormalisation`). */
+function foldNormalisation(
+  node: NodeSpec,
+  module: Module,
+  values: Map<Parameter, TensorData>,
+  fail: (detail: string) => never,
+): void {
+  const { mean, std } = node.initFrom!;
+  const find = (suffix: string) =>
+    [...values.keys()].find((p) => p.name === `${node.name}.patch_embed.proj.${suffix}`);
+  const weight = find("weight"), bias = find("bias");
+  const patch = (module as { config?: { patch?: number } }).config?.patch;
+  if (!weight || !bias || !patch) {
+    return fail(`mean and std fold into a patch embedding; ${node.kind} has none`);
+  }
+  const channels = values.get(weight)!.shape[0]! / (patch * patch);
+  for (const [key, list] of [["mean", mean!], ["std", std!]] as const) {
+    if (list.length !== 1 && list.length !== channels) {
+      fail(`${key} has ${list.length} values; the images have ${channels} channel(s)`);
+    }
+  }
+  const [w, b] = foldPixelNormalisation(values.get(weight)!, values.get(bias)!, {
+    mean: mean!,
+    std: std!,
+    channels,
+  });
+  values.set(weight, w);
+  values.set(bias, b);
 }
 
 /**

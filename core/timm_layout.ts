@@ -52,6 +52,39 @@ function patchLinear(t: TensorData): TensorData {
 }
 
 /**
+ * Folds the pixel normalisation a checkpoint was trained with into its patch
+ * embedding, so the node takes novalab's `[0, 1]` pixels: with `x' = (x − μ_c)/σ_c`,
+ * `x'·W + b = x·W' + b'` for `W'[k, d] = W[k, d]/σ_c(k)` and
+ * `b'[d] = b[d] − Σ_k W[k, d]·μ_c(k)/σ_c(k)` (row `k` of the `[P·P·C, D]` patch
+ * linear reads channel `c(k) = k mod C`). Exact: patches have no padding.
+ *
+ * @param weight The patch linear `[P·P·C, D]` (novalab's layout).
+ * @param bias Its bias `[D]`.
+ * @param norm Per-channel `mean` and `std` (one value each: every channel alike).
+ * @param channels `C`.
+ */
+export function foldPixelNormalisation(
+  weight: TensorData,
+  bias: TensorData,
+  norm: { mean: number[]; std: number[]; channels: number },
+): [TensorData, TensorData] {
+  const [rows, d] = weight.shape as [number, number];
+  const at = (values: number[], c: number) => values.length === 1 ? values[0]! : values[c]!;
+  const w = new Float32Array(rows * d);
+  const b = Float64Array.from(bias.data);
+  for (let k = 0; k < rows; k++) {
+    const c = k % norm.channels;
+    const scale = 1 / at(norm.std, c), shift = at(norm.mean, c) * scale;
+    for (let o = 0; o < d; o++) {
+      const value = weight.data[k * d + o]!;
+      w[k * d + o] = value * scale;
+      b[o] = b[o]! - value * shift;
+    }
+  }
+  return [{ shape: weight.shape, data: w }, { shape: bias.shape, data: Float32Array.from(b) }];
+}
+
+/**
  * The tensor `name` (timm's name within the encoder, e.g.
  * `blocks.0.attn.qkv.weight`) in novalab's layout.
  *

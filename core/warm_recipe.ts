@@ -41,8 +41,9 @@ function evalSplits(recipe: RunnableRecipe, indices: number[], source: DataSourc
 }
 
 /**
- * Warms the training source (`splits`, default all: an error when it has no
- * cache) and every evaluator source with a cache.
+ * Warms the training source (`splits`, default all; skipped when only evaluator
+ * sources have a cache, an error when nothing has one) and every evaluator
+ * source with a cache.
  *
  * @param recipe The recipe.
  * @param options Training splits and a progress callback (`entry` names the source).
@@ -64,19 +65,31 @@ export async function warmRecipeCaches(
     const progress = (entry: string): WarmOptions["onProgress"] =>
       options.onProgress &&
       ((split, done, total) => options.onProgress!(entry, split, done, total));
+    // Evaluator sources first (opening one reads its label CSVs, not its images): a wrong path
+    // stops the command before hours of decoding. Only those with a cache to fill are opened.
+    const cached = (spec: RunnableRecipe["eval"][number]) =>
+      Boolean((spec.data?.params as { cache?: unknown } | undefined)?.cache);
+    evalSources = await EvalSources.build(recipe, { source, cacheDir, only: cached });
     const out: WarmedSource[] = [];
-    const first = await warmDecodedCache(source, {
-      ...(options.splits && { splits: options.splits }),
-      onProgress: progress("data"),
-    });
-    out.push({ entry: "data", ...first });
-    evalSources = await EvalSources.build(recipe, { source, cacheDir });
+    const evalWithCache = recipe.eval.some((spec, i) =>
+      cached(spec) && cacheStatsOf(evalSources!.of(i))
+    );
+    // Without any cache the training source's warming says what to switch on.
+    if (cacheStatsOf(source) || !evalWithCache) {
+      const first = await warmDecodedCache(source, {
+        ...(options.splits && { splits: options.splits }),
+        onProgress: progress("data"),
+      });
+      out.push({ entry: "data", ...first });
+    }
     const seen = new Set<DataSource>([source]);
     for (const [i, spec] of recipe.eval.entries()) {
+      if (!cached(spec)) continue;
       const own = evalSources.of(i);
-      if (!spec.data || seen.has(own) || !cacheStatsOf(own)) continue;
+      if (seen.has(own) || !cacheStatsOf(own)) continue;
       seen.add(own);
-      const readers = recipe.eval.map((_, j) => j).filter((j) => evalSources!.of(j) === own);
+      const readers = recipe.eval.map((_, j) => j)
+        .filter((j) => cached(recipe.eval[j]!) && evalSources!.of(j) === own);
       const entry = `eval[${i}].data`;
       const warmed = await warmDecodedCache(own, {
         splits: evalSplits(recipe, readers, own),

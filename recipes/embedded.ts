@@ -413,8 +413,9 @@ eval:
 # Test: data/nova_mimic_recipe_test.ts runs it on a generated fixture (the real data is
 #   credentialed, so a generic "every recipe trains" test must skip recipes with this line).
 # Run: deno task run recipes/nova_mimic.yaml --set data.root=/data/mimic-cxr-jpg/2.1.0 --set data.reports=/data/mimic-cxr/2.1.0
-# ImageNet-initialised instead of from scratch (not the paper's set-up): add
-#   --set "nodes.image.init_from={ path: <timm vit_small_patch16_224 model.safetensors>, layout: timm }"
+# ImageNet-initialised instead of from scratch (not the paper's set-up), e.g. timm's
+#   vit_small_patch16_224.augreg_in21k_ft_in1k (trained on (x − 0.5)/0.5; docs/checkpoints.md): add
+#   --set "nodes.image.init_from={ path: <its model.safetensors>, layout: timm, mean: [0.5], std: [0.5] }"
 name: nova_mimic
 seed: 0
 backend: auto

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { loadRunnableFromText } from "../core/recipe_runnable.ts";
 import { buildRecipe, runRecipe } from "../core/run.ts";
-import { decodeSafetensors } from "../core/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
 
@@ -211,6 +211,29 @@ Deno.test({
     assert.deepEqual(weight.variable.dataSync(), step.get("z.layers.0.weight"));
     built.graph.dispose();
     built.source.dispose();
+    // A timm file read as novalab's: the names say which layout to ask for.
+    const timmFile = `${dir}/timm.safetensors`;
+    await Deno.writeFile(
+      timmFile,
+      encodeSafetensors(
+        new Map([
+          ["cls_token", { shape: [1, 1, 16], data: new Float32Array(16) }],
+          ["patch_embed.proj.weight", { shape: [16, 1, 7, 7], data: new Float32Array(784) }],
+        ]),
+      ),
+    );
+    await fails(
+      vit(`init_from: ${timmFile}`),
+      /its names are a timm model's, unprefixed: read it with init_from: \{ path: …, layout: timm \}/,
+    );
+    await fails(
+      vit(`init_from: { path: ${timmFile}, layout: timm }`),
+      /lacks \d+ tensor\(s\) of the model: .*blocks\.0\./,
+    );
+    assert.throws(
+      () => load(NOVA.replace("{IMAGE}", vit(`init_from: { path: ${timmFile}, mean: [0.5] }`))),
+      /nodes\.image\.init_from\.std: .*expected mean and std together/s,
+    );
     const text = load(NOVA.replace("{IMAGE}", VIT), ["nodes.text_raw.freeze=true"]);
     await assert.rejects(
       buildRecipe(text, `${dir}/cache`),

@@ -17,6 +17,7 @@ import { compileGraph } from "../core/graph.ts";
 import type { GraphSpec } from "../core/graph_spec.ts";
 
 const D = 32, DEPTH = 2, HEADS = 2, PATCH = 7, SIZE = 28, BATCH = 3;
+const MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225]; // ImageNet's, as timm's
 
 const PY = `
 import json, math, struct, sys
@@ -39,18 +40,23 @@ for i in range(DEPTH):
 F = torch.nn.functional
 def ln(x, n): return F.layer_norm(x, (D,), w[n + ".weight"], w[n + ".bias"], eps=1e-6)
 def lin(x, n): return F.linear(x, w[n + ".weight"], w[n + ".bias"])
-img = torch.rand(B, S, S, 3)  # NHWC, as novalab reads images
-x = F.conv2d(img.permute(0, 3, 1, 2), w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=P)
-x = x.flatten(2).transpose(1, 2)
-x = torch.cat([w["cls_token"].expand(B, -1, -1), x], 1) + w["pos_embed"]
-for i in range(DEPTH):
-    b = "blocks.%d." % i
-    qkv = lin(ln(x, b + "norm1"), b + "attn.qkv").reshape(B, N + 1, 3, H, D // H).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
-    x = x + lin((a @ v).transpose(1, 2).reshape(B, N + 1, D), b + "attn.proj")
-    x = x + lin(F.gelu(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2")
-cls = ln(x, "norm")[:, 0]
+def vit(nchw):
+    x = F.conv2d(nchw, w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=P)
+    x = x.flatten(2).transpose(1, 2)
+    x = torch.cat([w["cls_token"].expand(B, -1, -1), x], 1) + w["pos_embed"]
+    for i in range(DEPTH):
+        b = "blocks.%d." % i
+        qkv = lin(ln(x, b + "norm1"), b + "attn.qkv").reshape(B, N + 1, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
+        x = x + lin((a @ v).transpose(1, 2).reshape(B, N + 1, D), b + "attn.proj")
+        x = x + lin(F.gelu(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2")
+    return ln(x, "norm")[:, 0]
+img = torch.rand(B, S, S, 3)  # NHWC in [0, 1], as novalab reads images
+cls = vit(img.permute(0, 3, 1, 2))
+# timm's transform: normalise with the weights' mean and std first.
+mean, std = torch.tensor(${JSON.stringify(MEAN)}), torch.tensor(${JSON.stringify(STD)})
+normed = vit(((img - mean) / std).permute(0, 3, 1, 2))
 header, data = {}, b""
 for name in sorted(w):
     blob = w[name].contiguous().numpy().astype("<f4").tobytes()
@@ -58,7 +64,8 @@ for name in sorted(w):
     data += blob
 h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
-print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist()}))
+print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist(),
+                  "normed": normed.flatten().tolist()}))
 `;
 
 /** A Python that has torch, or why there is none. */
@@ -97,38 +104,49 @@ Deno.test({
         heads: HEADS,
         mlp_ratio: 4,
       });
-      const spec: GraphSpec = {
-        nodes: [{
-          name: "encoder",
-          kind: "vit",
-          inputs: ["batch.image"],
-          phase: "all",
-          params,
-          initFrom: { path: file, layout: "timm" },
-        }],
-        losses: [],
-      };
       const random = (n: number) => ({
         image: tf.randomUniform([n, SIZE, SIZE, 3]) as tf.Tensor4D,
         caption: Array.from({ length: n }, () => ""),
         label: new Int32Array(n),
         index: new Int32Array(n),
       });
-      const graph = await compileGraph(spec, {
-        registries: { modules, losses },
-        seed: 0,
-        cacheDir: dir,
-        sampleBatch: (n) => Promise.resolve(random(n)),
-      });
-      const model = graph.inference({ seed: 0, replay: false });
-      const image = tf.tensor4d(torch.image, [BATCH, SIZE, SIZE, 3]);
-      const cls = await model.run("encoder", { image });
-      assert.deepEqual(cls.shape, [BATCH, D]);
-      const ours = await cls.data();
-      const worst = Math.max(...torch.cls.map((v: number, i: number) => Math.abs(v - ours[i]!)));
-      assert.ok(worst < 1e-4, `largest difference from PyTorch ${worst}`);
-      tf.dispose([image, cls]);
-      graph.dispose();
+      /** novalab's CLS features of the images with the file read as `initFrom`. */
+      const features = async (initFrom: NonNullable<GraphSpec["nodes"][0]["initFrom"]>) => {
+        const spec: GraphSpec = {
+          nodes: [{
+            name: "encoder",
+            kind: "vit",
+            inputs: ["batch.image"],
+            phase: "all",
+            params,
+            initFrom,
+          }],
+          losses: [],
+        };
+        const graph = await compileGraph(spec, {
+          registries: { modules, losses },
+          seed: 0,
+          cacheDir: dir,
+          sampleBatch: (n) => Promise.resolve(random(n)),
+        });
+        const model = graph.inference({ seed: 0, replay: false });
+        const image = tf.tensor4d(torch.image, [BATCH, SIZE, SIZE, 3]);
+        const cls = await model.run("encoder", { image });
+        assert.deepEqual(cls.shape, [BATCH, D]);
+        const out = await cls.data();
+        tf.dispose([image, cls]);
+        graph.dispose();
+        return out;
+      };
+      const worst = (a: ArrayLike<number>, b: number[]) =>
+        Math.max(...b.map((v, i) => Math.abs(v - a[i]!)));
+      const plain = await features({ path: file, layout: "timm" });
+      assert.ok(worst(plain, torch.cls) < 1e-4, `largest difference ${worst(plain, torch.cls)}`);
+      // The weights' normalisation folded into the patch embedding: raw [0, 1] pixels in
+      // novalab give what timm gives on normalised ones.
+      const folded = await features({ path: file, layout: "timm", mean: MEAN, std: STD });
+      assert.ok(worst(folded, torch.normed) < 1e-4, `folded: ${worst(folded, torch.normed)}`);
+      assert.ok(worst(plain, torch.normed) > 1e-2, "the normalisation matters");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

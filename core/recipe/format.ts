@@ -20,9 +20,7 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
       // Only when set: recipes resolved before these keys existed print as they did.
       ...(node.initFrom
         ? {
-          init_from: node.initFrom.node || node.initFrom.layout
-            ? node.initFrom
-            : node.initFrom.path,
+          init_from: Object.keys(node.initFrom).length > 1 ? node.initFrom : node.initFrom.path,
         }
         : {}),
       ...(node.freeze ? { freeze: true } : {}),

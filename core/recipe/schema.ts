@@ -58,6 +58,16 @@ const nodeSchema = z.object({
         "`timm`: a PyTorch timm checkpoint (Linear weights [out, in], a Conv2d patch " +
           "embedding; `head.*` skipped), converted on reading.",
       ),
+      mean: z.array(num()).min(1).optional().describe(
+        "Per-channel pixel mean the weights were trained with (timm's `mean`, e.g. ImageNet's " +
+          "[0.485, 0.456, 0.406]); folded into the patch embedding, as novalab feeds [0, 1].",
+      ),
+      std: z.array(positive()).min(1).optional().describe(
+        "Per-channel pixel std the weights were trained with (with `mean`).",
+      ),
+    }).refine((v) => (v.mean === undefined) === (v.std === undefined), {
+      message: "expected mean and std together",
+      path: ["std"],
     }),
   ])).describe(
     "Start from trained parameters: a run directory (its exported model, else its latest " +
@@ -91,6 +101,7 @@ const nodeSchema = z.object({
       path: init_from.path,
       ...(init_from.node !== undefined && { node: init_from.node }),
       ...(init_from.layout !== "novalab" && { layout: init_from.layout }),
+      ...(init_from.mean !== undefined && { mean: init_from.mean, std: init_from.std }),
     },
   }),
   freeze,

@@ -28,6 +28,10 @@ export interface NodeInit {
   node?: string;
   /** `timm`: PyTorch layouts with timm's names, converted on reading (default novalab's). */
   layout?: "novalab" | "timm";
+  /** Per-channel pixel mean the weights expect, folded into the patch embedding (with `std`). */
+  mean?: number[];
+  /** Per-channel pixel std the weights expect (with `mean`). */
+  std?: number[];
 }
 
 /** A graph node (`nodes.<name>`). */
