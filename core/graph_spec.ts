@@ -30,6 +30,7 @@ export interface NodeSpec {
     layout?: "novalab" | "timm";
     mean?: number[];
     std?: number[];
+    resample?: boolean;
   };
   /** Parameters kept fixed: not trained, still saved in checkpoints. */
   freeze?: boolean;

@@ -18,6 +18,7 @@ import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
 import { foldPixelNormalisation, fromTimm, skippedTimmTensor } from "./timm_layout.ts";
+import { resamplePosEmbed } from "./pos_embed_load.ts";
 
 /** How many names an error lists before "… and N more". */
 const LISTED = 5;
@@ -75,11 +76,24 @@ function nodesIn(tensors: Map<string, TensorData>): string[] {
 const ARCHITECTURE = "a different architecture (depth, width, MLP ratio, norm layers)? " +
   "(heads must match too, though they change no tensor's shape)";
 
+/** `pos_embed` resampled to the node's patch grid when its token count differs. */
+function resampledPositions(stored: TensorData, p: Parameter, module: Module): TensorData {
+  if (stored.shape[1] === p.variable.shape[1]) return stored;
+  const vit = module as {
+    config?: { patch?: number };
+    geometry?: { height: number; width: number };
+  };
+  const patch = vit.config?.patch;
+  if (!patch || !vit.geometry) throw new Error("resample: the node has no patch grid");
+  return resamplePosEmbed(stored, [vit.geometry.height / patch, vit.geometry.width / patch]);
+}
+
 /** Why a tensor's shape may differ, for the error. */
 function shapeHint(name: string): string {
   if (name === "pos_embed") {
     return "a different image size or patch size (positions = (H/P)·(W/P) + 1 for the CLS " +
-      "token), or a model without a CLS position";
+      "token; init_from.resample: true resamples a square grid), or a model without a CLS " +
+      "position";
   }
   if (name === "patch_embed.proj.weight") {
     return "a different patch size or channel count (rows = P·P·C)";
@@ -175,6 +189,9 @@ async function initNode(
     let stored = tensors.get(name)!;
     try {
       if (timm) stored = fromTimm(name.slice(prefix.length), stored);
+      if (node.initFrom!.resample && rest(p.name) === "pos_embed") {
+        stored = resampledPositions(stored, p, module);
+      }
     } catch (e) {
       fail(`${file}: ${(e as Error).message}`);
     }

@@ -211,6 +211,26 @@ Deno.test({
     assert.deepEqual(weight.variable.dataSync(), step.get("z.layers.0.weight"));
     built.graph.dispose();
     built.source.dispose();
+    // Another image size: positions for another grid, refused, or resampled on request.
+    const wider = (extra: string) =>
+      load(
+        NOVA.replace("{IMAGE}", vit(extra)).replace(
+          "scale: [0.5, 1] }",
+          "scale: [0.5, 1], size: 42 }",
+        ),
+      );
+    await assert.rejects(
+      buildRecipe(wider(`init_from: ${root}`), `${dir}/cache`),
+      /tensor "image\.pos_embed" has shape \[1,17,16\], node image's "image\.pos_embed" \[1,37,16\]; .*init_from\.resample: true/,
+    );
+    const resampled = await buildRecipe(
+      wider(`init_from: { path: ${root}, resample: true }`),
+      `${dir}/cache`,
+    );
+    const pos = resampled.graph.parameters().find((p) => p.name === "image.pos_embed")!;
+    assert.deepEqual(pos.variable.shape, [1, 37, 16]);
+    resampled.graph.dispose();
+    resampled.source.dispose();
     // A timm file read as novalab's: the names say which layout to ask for.
     const timmFile = `${dir}/timm.safetensors`;
     await Deno.writeFile(

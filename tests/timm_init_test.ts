@@ -4,7 +4,9 @@
  * embedding, CLS, positions, pre-norm blocks with fused qkv, exact GELU, LayerNorm
  * eps 1e-6, final norm, CLS token), random weights, saved under timm's names
  * (with a classifier head, which is skipped). novalab's `vit` node loads the
- * file and must give PyTorch's CLS features on the same images. Needs a
+ * file and must give PyTorch's CLS features on the same images (also with
+ * ImageNet's pixel normalisation folded in, and with positions resampled to
+ * another grid as PyTorch's bilinear `interpolate` does). Needs a
  * Python with torch (Debian `python3-torch` as /usr/bin/python3); skipped
  * with a message otherwise.
  */
@@ -64,8 +66,13 @@ for name in sorted(w):
     data += blob
 h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+# The positions for a 42-px image (6 × 6 patches) as PyTorch resamples them, CLS kept.
+g = S // P
+grid = w["pos_embed"][:, 1:].reshape(1, g, g, D).permute(0, 3, 1, 2)
+grid = F.interpolate(grid, size=(6, 6), mode="bilinear", align_corners=False)
+pos42 = torch.cat([w["pos_embed"][:, :1], grid.permute(0, 2, 3, 1).reshape(1, 36, D)], 1)
 print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist(),
-                  "normed": normed.flatten().tolist()}))
+                  "normed": normed.flatten().tolist(), "pos42": pos42.flatten().tolist()}))
 `;
 
 /** A Python that has torch, or why there is none. */
@@ -104,8 +111,8 @@ Deno.test({
         heads: HEADS,
         mlp_ratio: 4,
       });
-      const random = (n: number) => ({
-        image: tf.randomUniform([n, SIZE, SIZE, 3]) as tf.Tensor4D,
+      const random = (n: number, size = SIZE) => ({
+        image: tf.randomUniform([n, size, size, 3]) as tf.Tensor4D,
         caption: Array.from({ length: n }, () => ""),
         label: new Int32Array(n),
         index: new Int32Array(n),
@@ -147,6 +154,31 @@ Deno.test({
       const folded = await features({ path: file, layout: "timm", mean: MEAN, std: STD });
       assert.ok(worst(folded, torch.normed) < 1e-4, `folded: ${worst(folded, torch.normed)}`);
       assert.ok(worst(plain, torch.normed) > 1e-2, "the normalisation matters");
+      // A 42-px node: position embeddings resampled from the 4 × 4 grid to 6 × 6.
+      const wide = await compileGraph({
+        nodes: [{
+          name: "encoder",
+          kind: "vit",
+          inputs: ["batch.image"],
+          phase: "all",
+          params,
+          initFrom: { path: file, layout: "timm", resample: true },
+        }],
+        losses: [],
+      }, {
+        registries: { modules, losses },
+        seed: 0,
+        cacheDir: dir,
+        sampleBatch: (n) => Promise.resolve(random(n, 42)),
+      });
+      const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
+      assert.deepEqual(pos.variable.shape, [1, 37, D]);
+      const resampled = await pos.variable.data();
+      assert.ok(
+        worst(resampled, torch.pos42) < 1e-5,
+        `positions: ${worst(resampled, torch.pos42)}`,
+      );
+      wide.dispose();
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -65,6 +65,10 @@ const nodeSchema = z.object({
       std: z.array(positive()).min(1).optional().describe(
         "Per-channel pixel std the weights were trained with (with `mean`).",
       ),
+      resample: z.boolean().default(false).describe(
+        "Resample position embeddings for another patch grid (a square one) bilinearly to " +
+          "the node's, the CLS position kept.",
+      ),
     }).refine((v) => (v.mean === undefined) === (v.std === undefined), {
       message: "expected mean and std together",
       path: ["std"],
@@ -102,6 +106,7 @@ const nodeSchema = z.object({
       ...(init_from.node !== undefined && { node: init_from.node }),
       ...(init_from.layout !== "novalab" && { layout: init_from.layout }),
       ...(init_from.mean !== undefined && { mean: init_from.mean, std: init_from.std }),
+      ...(init_from.resample && { resample: true }),
     },
   }),
   freeze,

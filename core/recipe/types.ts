@@ -32,6 +32,8 @@ export interface NodeInit {
   mean?: number[];
   /** Per-channel pixel std the weights expect (with `mean`). */
   std?: number[];
+  /** Resample position embeddings of another (square) patch grid to the node's. */
+  resample?: boolean;
 }
 
 /** A graph node (`nodes.<name>`). */
