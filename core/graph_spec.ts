@@ -5,6 +5,7 @@
  * @module
  */
 import type { SourceLocation } from "./types.ts";
+import type { NodeInit } from "./recipe/types.ts";
 import { formatLocation } from "./recipe/errors.ts";
 
 /** Batch fields a node or loss may reference as `batch.<field>`. */
@@ -24,14 +25,7 @@ export interface NodeSpec {
    * Trained parameters to start from: a run directory or `.safetensors` file
    * and the node whose tensors to read there (default this node's name).
    */
-  initFrom?: {
-    path: string;
-    node?: string;
-    layout?: "novalab" | "timm";
-    mean?: number[];
-    std?: number[];
-    resample?: boolean;
-  };
+  initFrom?: NodeInit;
   /** Parameters kept fixed: not trained, still saved in checkpoints. */
   freeze?: boolean;
   /** Learning-rate multiplier of the node's parameters (default 1). */

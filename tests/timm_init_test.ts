@@ -16,7 +16,7 @@ import "../core/builtins.ts";
 import { initBackend } from "../core/backend.ts";
 import { losses, modules } from "../core/components.ts";
 import { compileGraph } from "../core/graph.ts";
-import type { GraphSpec } from "../core/graph_spec.ts";
+import type { NodeInit } from "../core/recipe/types.ts";
 
 const D = 32, DEPTH = 2, HEADS = 2, PATCH = 7, SIZE = 28, BATCH = 3;
 const MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225]; // ImageNet's, as timm's
@@ -117,9 +117,9 @@ Deno.test({
         label: new Int32Array(n),
         index: new Int32Array(n),
       });
-      /** novalab's CLS features of the images with the file read as `initFrom`. */
-      const features = async (initFrom: NonNullable<GraphSpec["nodes"][0]["initFrom"]>) => {
-        const spec: GraphSpec = {
+      /** A graph of one `vit` node reading the file as `initFrom`, built on `size`-px images. */
+      const encoder = (initFrom: NodeInit, size = SIZE) =>
+        compileGraph({
           nodes: [{
             name: "encoder",
             kind: "vit",
@@ -129,13 +129,15 @@ Deno.test({
             initFrom,
           }],
           losses: [],
-        };
-        const graph = await compileGraph(spec, {
+        }, {
           registries: { modules, losses },
           seed: 0,
           cacheDir: dir,
-          sampleBatch: (n) => Promise.resolve(random(n)),
+          sampleBatch: (n) => Promise.resolve(random(n, size)),
         });
+      /** novalab's CLS features of the images with the file read as `initFrom`. */
+      const features = async (initFrom: NodeInit) => {
+        const graph = await encoder(initFrom);
         const model = graph.inference({ seed: 0, replay: false });
         const image = tf.tensor4d(torch.image, [BATCH, SIZE, SIZE, 3]);
         const cls = await model.run("encoder", { image });
@@ -155,22 +157,7 @@ Deno.test({
       assert.ok(worst(folded, torch.normed) < 1e-4, `folded: ${worst(folded, torch.normed)}`);
       assert.ok(worst(plain, torch.normed) > 1e-2, "the normalisation matters");
       // A 42-px node: position embeddings resampled from the 4 × 4 grid to 6 × 6.
-      const wide = await compileGraph({
-        nodes: [{
-          name: "encoder",
-          kind: "vit",
-          inputs: ["batch.image"],
-          phase: "all",
-          params,
-          initFrom: { path: file, layout: "timm", resample: true },
-        }],
-        losses: [],
-      }, {
-        registries: { modules, losses },
-        seed: 0,
-        cacheDir: dir,
-        sampleBatch: (n) => Promise.resolve(random(n, 42)),
-      });
+      const wide = await encoder({ path: file, layout: "timm", resample: true }, 42);
       const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
       assert.deepEqual(pos.variable.shape, [1, 37, D]);
       const resampled = await pos.variable.data();
