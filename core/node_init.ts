@@ -18,7 +18,7 @@ import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
 import { foldPixelNormalisation, fromTimm, skippedTimmTensor } from "./timm_layout.ts";
-import { resamplePosEmbed } from "./pos_embed_load.ts";
+import { resampledPositions, timmPositions } from "./pos_embed_load.ts";
 
 /** How many names an error lists before "… and N more". */
 const LISTED = 5;
@@ -75,18 +75,6 @@ function nodesIn(tensors: Map<string, TensorData>): string[] {
 
 const ARCHITECTURE = "a different architecture (depth, width, MLP ratio, norm layers)? " +
   "(heads must match too, though they change no tensor's shape)";
-
-/** `pos_embed` resampled to the node's patch grid when its token count differs. */
-function resampledPositions(stored: TensorData, p: Parameter, module: Module): TensorData {
-  if (stored.shape[1] === p.variable.shape[1]) return stored;
-  const vit = module as {
-    config?: { patch?: number };
-    geometry?: { height: number; width: number };
-  };
-  const patch = vit.config?.patch;
-  if (!patch || !vit.geometry) throw new Error("resample: the node has no patch grid");
-  return resamplePosEmbed(stored, [vit.geometry.height / patch, vit.geometry.width / patch]);
-}
 
 /** Why a tensor's shape may differ, for the error. */
 function shapeHint(name: string): string {
@@ -189,7 +177,11 @@ async function initNode(
     let stored = tensors.get(name)!;
     try {
       if (timm) stored = fromTimm(name.slice(prefix.length), stored);
-      if (node.initFrom!.resample && rest(p.name) === "pos_embed") {
+      const resample = node.initFrom!.resample ?? false;
+      const square = Number.isInteger(Math.sqrt((stored.shape[1] ?? 0) - 1));
+      if (rest(p.name) === "pos_embed" && timm && square && stored.shape.length === 3) {
+        stored = timmPositions(stored, module, resample);
+      } else if (rest(p.name) === "pos_embed" && resample) {
         stored = resampledPositions(stored, p, module);
       }
     } catch (e) {

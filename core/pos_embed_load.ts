@@ -4,12 +4,14 @@
  * resampled on loading — the CLS position kept, the square source grid
  * resampled bilinearly to the node's grid (PyTorch's `interpolate(…,
  * mode="bilinear", align_corners=False)`, the map multi-crop uses; timm's own
- * `resample_abs_pos_embed` defaults to bicubic).
+ * `resample_abs_pos_embed` defaults to bicubic). A timm checkpoint's grid
+ * (square) is checked against the node's even when their token counts agree.
  *
  * @module
  */
 import { bilinearResampleMatrix } from "../models/pos_resample.ts";
 import type { TensorData } from "./safetensors.ts";
+import type { Module, Parameter } from "./types.ts";
 
 /**
  * `pos` (`[1, 1 + g·g, D]`: CLS first, then a square `g × g` grid) resampled to
@@ -40,4 +42,41 @@ export function resamplePosEmbed(pos: TensorData, to: readonly [number, number])
     }
   }
   return { shape: [1, 1 + h * w, dim], data: out };
+}
+
+/** The node's patch grid `[rows, columns]`, when it is a ViT. */
+function patchGrid(module: Module): [number, number] | undefined {
+  const vit = module as {
+    config?: { patch?: number };
+    geometry?: { height: number; width: number };
+  };
+  const patch = vit.config?.patch;
+  return patch && vit.geometry
+    ? [vit.geometry.height / patch, vit.geometry.width / patch]
+    : undefined;
+}
+
+/**
+ * A timm `pos_embed` (a square grid after the CLS position) for the node's
+ * grid: resampled with `resample`, else refused when the grids differ — also
+ * when their token counts agree (a 14×14 grid read as 7×28 would load silently).
+ */
+export function timmPositions(stored: TensorData, module: Module, resample: boolean): TensorData {
+  const grid = patchGrid(module);
+  if (!grid) throw new Error("pos_embed: the node has no patch grid");
+  const side = Math.sqrt(stored.shape[1]! - 1);
+  if (grid[0] === side && grid[1] === side) return stored;
+  if (resample) return resamplePosEmbed(stored, grid);
+  throw new Error(
+    `pos_embed holds a ${side}×${side} grid of positions, node's patch grid is ` +
+      `${grid[0]}×${grid[1]}; init_from.resample: true resamples it (or train at its image size)`,
+  );
+}
+
+/** A novalab `pos_embed` resampled to the node's patch grid when its token count differs. */
+export function resampledPositions(stored: TensorData, p: Parameter, module: Module): TensorData {
+  if (stored.shape[1] === p.variable.shape[1]) return stored;
+  const grid = patchGrid(module);
+  if (!grid) throw new Error("resample: the node has no patch grid");
+  return resamplePosEmbed(stored, grid);
 }

@@ -17,6 +17,7 @@ import { initBackend } from "../core/backend.ts";
 import { losses, modules } from "../core/components.ts";
 import { compileGraph } from "../core/graph.ts";
 import type { NodeInit } from "../core/recipe/types.ts";
+import { decodeSafetensors, encodeSafetensors } from "../core/safetensors.ts";
 
 const D = 32, DEPTH = 2, HEADS = 2, PATCH = 7, SIZE = 28, BATCH = 3;
 const MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225]; // ImageNet's, as timm's
@@ -111,14 +112,14 @@ Deno.test({
         heads: HEADS,
         mlp_ratio: 4,
       });
-      const random = (n: number, size = SIZE) => ({
-        image: tf.randomUniform([n, size, size, 3]) as tf.Tensor4D,
+      const random = (n: number, size = SIZE, width = size) => ({
+        image: tf.randomUniform([n, size, width, 3]) as tf.Tensor4D,
         caption: Array.from({ length: n }, () => ""),
         label: new Int32Array(n),
         index: new Int32Array(n),
       });
       /** A graph of one `vit` node reading the file as `initFrom`, built on `size`-px images. */
-      const encoder = (initFrom: NodeInit, size = SIZE) =>
+      const encoder = (initFrom: NodeInit, size = SIZE, width = size) =>
         compileGraph({
           nodes: [{
             name: "encoder",
@@ -133,7 +134,7 @@ Deno.test({
           registries: { modules, losses },
           seed: 0,
           cacheDir: dir,
-          sampleBatch: (n) => Promise.resolve(random(n, size)),
+          sampleBatch: (n) => Promise.resolve(random(n, size, width)),
         });
       /** novalab's CLS features of the images with the file read as `initFrom`. */
       const features = async (initFrom: NodeInit) => {
@@ -156,6 +157,20 @@ Deno.test({
       const folded = await features({ path: file, layout: "timm", mean: MEAN, std: STD });
       assert.ok(worst(folded, torch.normed) < 1e-4, `folded: ${worst(folded, torch.normed)}`);
       assert.ok(worst(plain, torch.normed) > 1e-2, "the normalisation matters");
+      // The same tensors under a prefix (an encoder inside a larger model): node: names it.
+      const { tensors } = decodeSafetensors(await Deno.readFile(file));
+      const prefixed = `${dir}/trunk.safetensors`;
+      await Deno.writeFile(
+        prefixed,
+        encodeSafetensors(new Map([...tensors].map(([k, t]) => [`trunk.${k}`, t]))),
+      );
+      const fromTrunk = await features({ path: prefixed, layout: "timm", node: "trunk" });
+      assert.deepEqual(fromTrunk, plain);
+      // 14 × 56 px: 2 × 8 patches, as many as the file's 4 × 4 — another grid all the same.
+      await assert.rejects(
+        encoder({ path: file, layout: "timm" }, 14, 56),
+        /pos_embed holds a 4×4 grid of positions, node's patch grid is 2×8; init_from\.resample: true/,
+      );
       // A 42-px node: position embeddings resampled from the 4 × 4 grid to 6 × 6.
       const wide = await encoder({ path: file, layout: "timm", resample: true }, 42);
       const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
