@@ -185,6 +185,7 @@ export type {
   BuildContext,
   DataSource,
   ForwardContext,
+  Layering,
   Module,
   NodeValue,
   Parameter,
@@ -192,6 +193,7 @@ export type {
 
 // Components.
 export { VisionTransformer } from "./models/vit.ts";
+export { blockLayering } from "./models/block_layering.ts";
 export { VIT_PRESETS, type VitConfig } from "./models/vit_presets.ts";
 export { Mlp, type MlpOptions } from "./models/mlp.ts";
 export { StaticTextTower } from "./models/static_text.ts";

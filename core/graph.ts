@@ -21,7 +21,8 @@ import {
 import { CompiledGraph, type GraphValues } from "./graph_run.ts";
 export { CompiledGraph } from "./graph_run.ts";
 import { deriveSeed } from "./rng.ts";
-import { applyNodeInits, checkTrainingKeys } from "./node_init.ts";
+import { applyNodeInits } from "./node_init.ts";
+import { checkTrainingKeys } from "./training_keys.ts";
 import type { Batch, Module, NodeValue, Shape } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 

@@ -9,6 +9,7 @@ import type { InferenceModel, LossTerm } from "./components.ts";
 import { ReplayedInference } from "./inference_replay.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
+import { trainedParameters } from "./layer_decay.ts";
 import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
 import type { Scalar, Tensor } from "./tensor.ts";
 
@@ -41,13 +42,12 @@ export class CompiledGraph {
 
   /**
    * Every parameter the optimiser trains, in node order (frozen nodes'
-   * excluded), with its node's learning-rate multiplier (`lrScale`).
+   * excluded), with its learning-rate multiplier (`lrScale`: the node's
+   * `lr_scale`, times its layer's under `layer_decay`; `core/layer_decay.ts`).
    */
   parameters(): Parameter[] {
-    return this.order.filter((n) => !n.freeze).flatMap((n) => {
-      const own = this.modules.get(n.name)!.parameters;
-      return n.lrScale === undefined ? own : own.map((p) => ({ ...p, lrScale: n.lrScale }));
-    });
+    return this.order.filter((n) => !n.freeze)
+      .flatMap((n) => trainedParameters(n, this.modules.get(n.name)!));
   }
 
   /** Parameters of the nodes marked `freeze: true`, in node order. */

@@ -30,6 +30,8 @@ export interface NodeSpec {
   freeze?: boolean;
   /** Learning-rate multiplier of the node's parameters (default 1). */
   lrScale?: number;
+  /** Layer-wise learning-rate decay: a parameter of layer `l` steps at `lr · k^(top − l)`. */
+  layerDecay?: number;
   /** Validated parameters for the module factory. */
   params: unknown;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { CompiledGraph, DisplayShape } from "./graph_run.ts";
-import { referencedNode } from "./graph_spec.ts";
+import { type NodeSpec, referencedNode } from "./graph_spec.ts";
 
 function id(ref: string): string {
   return ref.startsWith("batch.") ? `batch_${ref.slice(6)}` : `n_${ref.replace(/\W/g, "_")}`;
@@ -41,7 +41,7 @@ export function renderMermaid(graph: CompiledGraph): string {
     const label = `${node.name}: ${node.kind}<br/>${shapeText(graph.shapes.get(node.name))}` +
       (params
         ? `<br/>${params.toLocaleString("en-US")} params${
-          node.freeze ? " (frozen)" : node.lrScale !== undefined ? ` (lr ×${node.lrScale})` : ""
+          node.freeze ? " (frozen)" : rateNote(node)
         }`
         : "") +
       (node.initFrom ? `<br/>from ${node.initFrom.path}` : "");
@@ -62,4 +62,13 @@ export function renderMermaid(graph: CompiledGraph): string {
 
 function round(x: number): string {
   return Number(x.toPrecision(6)).toString();
+}
+
+/** ` (lr ×k, layer decay d)` for a node trained at another rate, else "". */
+function rateNote(node: NodeSpec): string {
+  const parts = [
+    ...(node.lrScale !== undefined ? [`lr ×${node.lrScale}`] : []),
+    ...(node.layerDecay !== undefined ? [`layer decay ${node.layerDecay}`] : []),
+  ];
+  return parts.length ? ` (${parts.join(", ")})` : "";
 }

@@ -19,6 +19,7 @@ import { decodeSafetensors, type TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
 import { foldPixelNormalisation, fromTimm, skippedTimmTensor } from "./timm_layout.ts";
 import { resampledPositions, timmPositions } from "./pos_embed_load.ts";
+import { checkTrainingKeys } from "./training_keys.ts";
 
 /** How many names an error lists before "… and N more". */
 const LISTED = 5;
@@ -247,35 +248,5 @@ export async function applyNodeInits(spec: GraphSpec, modules: Map<string, Modul
   const cache: FileCache = new Map();
   for (const node of spec.nodes) {
     if (node.initFrom) await initNode(spec, node, modules.get(node.name)!, cache);
-  }
-}
-
-/**
- * Throws a located GraphError for `freeze: true` or `lr_scale` on a node
- * without trainable parameters (a frozen text tower, `views`): either would
- * change nothing, so the recipe probably names the wrong node.
- */
-export function checkTrainingKeys(spec: GraphSpec, modules: Map<string, Module>): void {
-  const trained = spec.nodes.filter((n) => !n.freeze && modules.get(n.name)!.parameters.length > 0);
-  const frozen = spec.nodes.filter((n) => n.freeze);
-  if (trained.length === 0 && frozen.length > 0) {
-    const keyPath = `nodes.${frozen[0]!.name}.freeze`;
-    throw new GraphError(
-      keyPath,
-      `every node with parameters is frozen (${frozen.map((n) => n.name).join(", ")}): ` +
-        "nothing would train; unfreeze one, or evaluate the checkpoint with deno task eval",
-      spec.locate?.(keyPath),
-    );
-  }
-  for (const node of spec.nodes) {
-    const key = node.freeze ? "freeze" : node.lrScale !== undefined ? "lr_scale" : undefined;
-    if (!key || modules.get(node.name)!.parameters.length > 0) continue;
-    const keyPath = `nodes.${node.name}.${key}`;
-    const written = key === "freeze" ? "freeze: true" : `lr_scale: ${node.lrScale}`;
-    throw new GraphError(
-      keyPath,
-      `${node.kind} has no trainable parameters: ${written} changes nothing`,
-      spec.locate?.(keyPath),
-    );
   }
 }

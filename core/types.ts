@@ -66,10 +66,24 @@ export interface Parameter {
   lrScale?: number;
 }
 
+/**
+ * How a module's parameters stack into layers, read by layer-wise
+ * learning-rate decay (a node's `layer_decay: k` steps a parameter of layer
+ * `l` at `lr · k^(top − l)`).
+ */
+export interface Layering {
+  /** The highest layer: `depth + 1` for a transformer (embeddings 0, block `i` at `i + 1`). */
+  top: number;
+  /** The layer of a parameter, by its full name: 0 (embeddings) … `top` (final norm, heads). */
+  layerOf(parameterName: string): number;
+}
+
 /** A built graph node: parameters plus a forward function. */
 export interface Module {
   /** Trainable parameters (empty for frozen or parameter-free modules). */
   readonly parameters: Parameter[];
+  /** Its parameters' layers, where it has a stack of them (ViT, text transformer). */
+  readonly layering?: Layering;
   /**
    * Non-trainable state saved in checkpoints and used at inference (e.g.
    * BatchNorm running statistics). Never optimised.

@@ -22,7 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import type { ForwardContext, Layering, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
   applyLayerNorm,
   createLayerNorm,
@@ -35,6 +35,7 @@ import { type EncodedBatch, SubwordTokenizer } from "./subword.ts";
 import { hostValue } from "../core/host_value.ts";
 import type { StepHost } from "../core/step_host.ts";
 import { packTextTokens } from "./tokens.ts";
+import { blockLayering } from "./block_layering.ts";
 import {
   applyBlock,
   causalBias,
@@ -75,6 +76,8 @@ export interface TextTransformerOptions {
 export class TextTransformer implements Module {
   /** Trainable parameters. */
   readonly parameters: Parameter[];
+  /** Layers for `layer_decay`: token and position embeddings 0, block `i` `i + 1`, the final norm on top. */
+  readonly layering: Layering;
   /** The tokenizer (exposed for inspection and tests). */
   readonly tokenizer: SubwordTokenizer;
   readonly #tokenEmbed: Variable;
@@ -106,6 +109,7 @@ export class TextTransformer implements Module {
     }
     this.#norm = createLayerNorm(store, "norm", dim);
     this.parameters = store.parameters;
+    this.layering = blockLayering(init.name, depth, ["token_embed", "pos_embed"]);
   }
 
   /** `B` strings → `[B, D]` (pooled) or `[B, L, D + 1]` (tokens). */

@@ -19,7 +19,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import type { ForwardContext, Layering, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
   applyLayerNorm,
   applyLayerNormWithSkip,
@@ -37,6 +37,7 @@ import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
 import { bilinearResampleMatrix } from "./pos_resample.ts";
+import { blockLayering } from "./block_layering.ts";
 
 interface Block {
   norm1: LayerNorm;
@@ -64,6 +65,8 @@ export type VitOutput = "cls" | "tokens";
 export class VisionTransformer implements Module {
   /** Trainable parameters. */
   readonly parameters: Parameter[];
+  /** Layers for `layer_decay`: the patch embedding, CLS and positions 0, block `i` `i + 1`, the final norm on top. */
+  readonly layering: Layering;
   readonly #patchEmbed: Linear;
   readonly #cls: Variable;
   readonly #pos: Variable;
@@ -115,6 +118,7 @@ export class VisionTransformer implements Module {
     }
     this.#norm = createLayerNorm(store, "norm", dim);
     this.parameters = store.parameters;
+    this.layering = blockLayering(init.name, depth, ["patch_embed", "cls_token", "pos_embed"]);
   }
 
   /**

@@ -86,16 +86,26 @@ const nodeSchema = z.object({
     "Learning-rate multiplier of the node's parameters (default 1): AdamW steps them with " +
       "`lr · lr_scale`, decay included — e.g. 0.1 to fine-tune a pre-trained encoder gently.",
   ),
+  layer_decay: unsettable(
+    num().refine((k) => k > 0 && k <= 1, { message: "expected a number in (0, 1]" }),
+  ).describe(
+    "Layer-wise learning-rate decay k (BEiT, MAE fine-tuning) of a transformer node " +
+      "(vit, text_transformer) of depth L: block i is stepped at `lr · k^(L−i)`, the " +
+      "embeddings at `lr · k^(L+1)`, the final norm at `lr`; times lr_scale. 0.65–0.75 " +
+      "when fine-tuning a pre-trained encoder.",
+  ),
 }).catchall(z.unknown()).superRefine((node, ctx) => {
-  if (node.freeze && node.lr_scale !== undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["lr_scale"],
-      message: "expected no lr_scale on a frozen node (freeze: true trains nothing)",
-    });
+  for (const key of ["lr_scale", "layer_decay"] as const) {
+    if (node.freeze && node[key] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `expected no ${key} on a frozen node (freeze: true trains nothing)`,
+      });
+    }
   }
 }).transform((
-  { kind, input, phase, init_from, freeze, lr_scale, ...params },
+  { kind, input, phase, init_from, freeze, lr_scale, layer_decay, ...params },
 ): ResolvedNode => ({
   kind,
   input: input === undefined ? [] : typeof input === "string" ? [input] : input,
@@ -111,6 +121,7 @@ const nodeSchema = z.object({
   }),
   freeze,
   ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),
+  ...(layer_decay !== undefined && layer_decay !== 1 && { layerDecay: layer_decay }),
   params,
 }));
 
@@ -308,7 +319,7 @@ export function structureKeysAt(path: readonly PathSegment[]): string[] | undefi
 
 /** Structural keys of a node, loss, data or eval entry (the rest are params). */
 export const STRUCTURAL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  nodes: ["kind", "input", "phase", "init_from", "freeze", "lr_scale"],
+  nodes: ["kind", "input", "phase", "init_from", "freeze", "lr_scale", "layer_decay"],
   losses: ["kind", "name", "inputs", "weight"],
   data: ["kind"],
   eval: ["kind", "name", "data"],

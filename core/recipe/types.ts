@@ -50,6 +50,8 @@ export interface ResolvedNode {
   freeze: boolean;
   /** Learning-rate multiplier of the node's parameters (`lr_scale`); absent: 1. */
   lrScale?: number;
+  /** Layer-wise learning-rate decay of the node's layers (`layer_decay`); absent: none. */
+  layerDecay?: number;
   /** The module's own parameters, validated by its registry schema (defaults applied). */
   params: Record<string, unknown>;
 }
