@@ -9,7 +9,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./types.ts";
 import type { Tensor, Variable } from "./tensor.ts";
-import type { AdamWMoments, AdamWStep, MomentInit, MomentPair } from "../kernels/adamw_state.ts";
+import {
+  type AdamWMoments,
+  type AdamWStep,
+  type MomentInit,
+  type MomentPair,
+  parameterStep,
+} from "../kernels/adamw_state.ts";
 import { wasmKernelsActive } from "../kernels/wasm_runtime.ts";
 import { wasmAdamW } from "../kernels/wasm_adamw.ts";
 
@@ -63,7 +69,7 @@ export class SeparateMoments implements AdamWMoments {
     for (const [name, g] of grads) {
       const slot = this.#slots.get(name)!;
       const wd = slot.param.decay ? s.weightDecay : 0;
-      const own = { ...s, lr: s.lr * (slot.param.lrScale ?? 1) }; // the node's lr_scale
+      const own = parameterStep(s, slot.param); // lr_scale, layer decay, a later start
       if (wasm && [g, slot.m, slot.v, slot.param.variable].every(isFloat32)) {
         // One in-place SIMD pass with the same float32 operations (kernels/wasm_adamw.ts).
         wasmAdamW(slot.param.variable, g, slot.m, slot.v, { ...own, weightDecay: wd });

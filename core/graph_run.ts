@@ -9,7 +9,7 @@ import type { InferenceModel, LossTerm } from "./components.ts";
 import { ReplayedInference } from "./inference_replay.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
-import { trainedParameters } from "./layer_decay.ts";
+import { trainedParameters } from "./trained_parameters.ts";
 import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
 import type { Scalar, Tensor } from "./tensor.ts";
 
@@ -43,11 +43,25 @@ export class CompiledGraph {
   /**
    * Every parameter the optimiser trains, in node order (frozen nodes'
    * excluded), with its learning-rate multiplier (`lrScale`: the node's
-   * `lr_scale`, times its layer's under `layer_decay`; `core/layer_decay.ts`).
+   * `lr_scale`, times its layer's under `layer_decay`) and first step
+   * (`startStep`: `freeze: { until }`; `core/trained_parameters.ts`).
+   *
+   * @param step Only those trained at this step (0-based): without it, every
+   *   parameter trained at some step, the optimiser's set.
    */
-  parameters(): Parameter[] {
-    return this.order.filter((n) => !n.freeze)
+  parameters(step?: number): Parameter[] {
+    return this.order
+      .filter((n) => !n.freeze && (step === undefined || (n.frozenUntil ?? 0) <= step))
       .flatMap((n) => trainedParameters(n, this.modules.get(n.name)!));
+  }
+
+  /**
+   * The steps at which the trained set changes (nodes' `freeze: { until }`),
+   * ascending: a trainer rebuilds its step there.
+   */
+  unfreezeSteps(): number[] {
+    const steps = this.order.flatMap((n) => n.frozenUntil === undefined ? [] : [n.frozenUntil]);
+    return [...new Set(steps)].sort((a, b) => a - b);
   }
 
   /** Parameters of the nodes marked `freeze: true`, in node order. */

@@ -28,6 +28,8 @@ export interface NodeSpec {
   initFrom?: NodeInit;
   /** Parameters kept fixed: not trained, still saved in checkpoints. */
   freeze?: boolean;
+  /** Parameters kept fixed for the steps before this one (0-based), trained from it on. */
+  frozenUntil?: number;
   /** Learning-rate multiplier of the node's parameters (default 1). */
   lrScale?: number;
   /** Layer-wise learning-rate decay: a parameter of layer `l` steps at `lr · k^(top − l)`. */

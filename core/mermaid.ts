@@ -64,9 +64,10 @@ function round(x: number): string {
   return Number(x.toPrecision(6)).toString();
 }
 
-/** ` (lr ×k, layer decay d)` for a node trained at another rate, else "". */
+/** ` (frozen until step n, lr ×k, layer decay d)` for a node trained otherwise than plainly, else "". */
 function rateNote(node: NodeSpec): string {
   const parts = [
+    ...(node.frozenUntil !== undefined ? [`frozen until step ${node.frozenUntil}`] : []),
     ...(node.lrScale !== undefined ? [`lr ×${node.lrScale}`] : []),
     ...(node.layerDecay !== undefined ? [`layer decay ${node.layerDecay}`] : []),
   ];

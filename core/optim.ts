@@ -239,6 +239,7 @@ export class AdamW {
       beta2,
       eps,
       weightDecay,
+      t,
       bc1: 1 - beta1 ** t,
       bc2Sqrt: Math.sqrt(1 - beta2 ** t),
     };

@@ -119,6 +119,37 @@ Deno.test("AdamW: a parameter's lrScale k steps it as lr·k, decay included", ()
   for (const p of [scaled, plain, alone, head]) p.variable.dispose();
 });
 
+Deno.test("AdamW: a parameter starting at step k is bias-corrected from its own first update", () => {
+  const lr = 0.05;
+  // Trained from step 2 on (freeze: { until: 2 }): steps 0 and 1 give it no gradient.
+  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 2 };
+  const head = param("head.w", [0.3, 0.2, -0.1]);
+  const opt = new AdamW([late, head], { weightDecay: 0.1 });
+  // The reference: the same parameter in an optimiser of its own from step 2 on, as PyTorch's
+  // per-parameter `step` makes it.
+  const alone = param("enc.w", [1.0, -2.0, 0.5]);
+  const ref = new AdamW([alone], { weightDecay: 0.1 });
+  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  for (let step = 0; step < 4; step++) {
+    const g = gs[step]!;
+    const given = grads(step < 2 ? [["head.w", g]] : [["enc.w", g], ["head.w", g]]);
+    opt.apply(given, lr / (step + 1));
+    disposeMap(given);
+    if (step < 2) {
+      assertClose(late.variable.dataSync(), [1.0, -2.0, 0.5], 0);
+      continue;
+    }
+    const one = grads([["enc.w", g]]);
+    ref.apply(one, lr / (step + 1));
+    disposeMap(one);
+    assertClose(late.variable.dataSync(), alone.variable.dataSync(), 1e-7);
+  }
+  // Its first update was a full lr·sign(g) step (bias-corrected at t = 1, not t = 3).
+  assert.equal(opt.step, 4);
+  for (const o of [opt, ref]) o.dispose();
+  for (const p of [late, head, alone]) p.variable.dispose();
+});
+
 Deno.test("AdamW: parameters without a gradient are untouched", () => {
   const a = param("a", [1, 1]), b = param("b", [5, 5]);
   const opt = new AdamW([a, b], { weightDecay: 0.1 });

@@ -90,6 +90,7 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
         phase: node.phase,
         ...(node.initFrom && { initFrom: node.initFrom }),
         ...(node.freeze && { freeze: true }),
+        ...(node.frozenUntil !== undefined && { frozenUntil: node.frozenUntil }),
         ...(node.lrScale !== undefined && { lrScale: node.lrScale }),
         ...(node.layerDecay !== undefined && { layerDecay: node.layerDecay }),
         params: node.params,

@@ -23,6 +23,8 @@ import { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metri
 import { DeviceStep, stepReplayWanted } from "./device_step.ts";
 import { hostCheckedStep, type StepParts } from "./step_parts.ts";
 import type { ReplayStats } from "./replayable_step.ts";
+import { TrainingPhases } from "./training_phases.ts";
+import { BatchPrefetch } from "./batch_prefetch.ts";
 
 /** A recorded step: its report, the handle read back, the values' promise, whether it applied. */
 interface RecordedStep {
@@ -55,12 +57,15 @@ export class Trainer {
   readonly optimizer: AdamW;
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
-  readonly #prefetched = new Map<number, Promise<Batch>>();
+  readonly #batches: BatchPrefetch;
   /** Nodes the active loss terms read: only their ancestors run in a training step. */
   readonly #lossTargets: string[];
   /** Names of the loss terms computed each step (those with a weight other than 0). */
   readonly #active: Set<string>;
-  readonly #parts: StepParts;
+  /** The step's parts for the current phase (its `params`: those trained now). */
+  #parts: StepParts;
+  /** Where the trained set changes (`freeze: { until }`). */
+  readonly #phases: TrainingPhases;
   #device: DeviceStep | undefined;
   #closedReplayStats: ReplayStats | null = null;
   /**
@@ -75,7 +80,11 @@ export class Trainer {
   /** When the last step's report arrived (ms, `performance.now()`). */
   #lastReady = 0;
 
-  /** Creates the optimiser over every trainable parameter of the training graph. */
+  /**
+   * Creates the optimiser over every parameter of the training graph trained at
+   * some step (a node frozen `until` a step has its moments from the start, as
+   * PyTorch keeps every parameter of an optimiser; they stay zero until then).
+   */
   constructor(
     readonly graph: CompiledGraph,
     readonly source: DataSource,
@@ -83,6 +92,12 @@ export class Trainer {
   ) {
     const { optimizer } = options.config;
     this.#params = graph.parameters();
+    this.#phases = new TrainingPhases(graph);
+    this.#batches = new BatchPrefetch(source, {
+      batch: options.config.batch,
+      accumulate: options.config.accumulate,
+      seed: options.seed,
+    });
     this.#byVariable = new Map(this.#params.map((p) => [p.variable.name, p.name]));
     const active = graph.spec.losses.filter((l) => l.weight !== 0);
     if (active.length === 0) {
@@ -111,7 +126,7 @@ export class Trainer {
     this.#parts = {
       graph,
       optimizer: this.optimizer,
-      params: this.#params,
+      params: graph.parameters(0),
       byVariable: this.#byVariable,
       lossTargets: this.#lossTargets,
       active: this.#active,
@@ -135,7 +150,24 @@ export class Trainer {
 
   /** Where replaying the device step stands (`null` before the first device step or without replay). */
   get replayStats(): ReplayStats | null {
-    return this.#device?.replayStats ?? this.#closedReplayStats;
+    return this.#phases.total(this.#device?.replayStats ?? this.#closedReplayStats);
+  }
+
+  /**
+   * Before step `step`: where the trained set changes there (a node's
+   * `freeze: { until }` ends), the step trains the new set — its gradients
+   * reach the node — and the device step, recorded for the old set, is
+   * dropped once the steps in flight have finished with it.
+   */
+  async #enterPhase(step: number): Promise<void> {
+    const params = this.#phases.enter(step);
+    if (!params) return;
+    this.#parts = { ...this.#parts, params };
+    if (!this.#device) return;
+    await Promise.allSettled(this.#inFlight.map((entry) => entry.values));
+    this.#phases.retire(this.#device.replayStats);
+    this.#device.dispose();
+    this.#device = undefined;
   }
 
   /**
@@ -149,23 +181,7 @@ export class Trainer {
 
   /** Waits until the batches being prefetched are loaded (or failed; their step reports it). */
   async settlePrefetch(): Promise<void> {
-    await Promise.allSettled(this.#prefetched.values());
-  }
-
-  /** Starts loading micro-batch `batchIndex` (random access, so the result is order-independent). */
-  #fetch(batchIndex: number): Promise<Batch> {
-    const pending = this.#prefetched.get(batchIndex);
-    if (pending) {
-      this.#prefetched.delete(batchIndex);
-      return pending;
-    }
-    const { config, seed } = this.options;
-    return this.source.batch("train", batchIndex, {
-      batchSize: config.batch,
-      seed,
-      shuffle: true,
-      dropLast: true,
-    });
+    await this.#batches.settle();
   }
 
   /** Runs optimiser step `step` (0-based) and returns its metrics. */
@@ -183,7 +199,8 @@ export class Trainer {
    */
   async begin(step: number): Promise<PendingStep> {
     const started = performance.now();
-    const { batches, dataMs } = await this.#microBatches(step);
+    await this.#enterPhase(step);
+    const { batches, dataMs } = await this.#batches.step(step);
     const previous = this.#previous ?? healthyReport();
     const lr = this.learningRate(step);
     let recorded: RecordedStep;
@@ -211,22 +228,6 @@ export class Trainer {
     values.then(() => (entry.readyAt = performance.now()), () => {});
     this.#inFlight.push(entry);
     return { step, metrics: () => this.#finish(entry) };
-  }
-
-  /** Step `step`'s micro-batches (prefetching the next) and the time spent waiting for them. */
-  async #microBatches(step: number): Promise<{ batches: Batch[]; dataMs: number }> {
-    const { accumulate } = this.options.config;
-    const batches: Batch[] = [];
-    let dataMs = 0;
-    for (let micro = 0; micro < accumulate; micro++) {
-      const batchIndex = step * accumulate + micro;
-      const waitStart = performance.now();
-      batches.push(await this.#fetch(batchIndex));
-      dataMs += performance.now() - waitStart;
-      // Prefetch: the next micro-batch loads (decodes) while this one computes.
-      this.#prefetched.set(batchIndex + 1, this.#fetch(batchIndex + 1));
-    }
-    return { batches, dataMs };
   }
 
   /**
@@ -315,10 +316,6 @@ export class Trainer {
     this.#closedReplayStats = this.#device?.replayStats ?? this.#closedReplayStats;
     this.#device?.dispose();
     this.#device = undefined;
-    const pending = [...this.#prefetched.values()];
-    this.#prefetched.clear();
-    for (const batch of await Promise.allSettled(pending)) {
-      if (batch.status === "fulfilled") batch.value.image.dispose();
-    }
+    await this.#batches.close();
   }
 }

@@ -21,20 +21,26 @@ import type { Module } from "./types.ts";
  * @throws GraphError at `nodes.<name>.freeze` / `.lr_scale` / `.layer_decay`.
  */
 export function checkTrainingKeys(spec: GraphSpec, modules: Map<string, Module>): void {
-  const trained = spec.nodes.filter((n) => !n.freeze && modules.get(n.name)!.parameters.length > 0);
-  const frozen = spec.nodes.filter((n) => n.freeze);
-  if (trained.length === 0 && frozen.length > 0) {
+  const withParameters = spec.nodes.filter((n) => modules.get(n.name)!.parameters.length > 0);
+  const frozen = withParameters.filter((n) => n.freeze || n.frozenUntil !== undefined);
+  if (frozen.length > 0 && frozen.length === withParameters.length) {
     const keyPath = `nodes.${frozen[0]!.name}.freeze`;
+    const until = frozen.flatMap((n) => n.frozenUntil ?? []);
     throw new GraphError(
       keyPath,
       `every node with parameters is frozen (${frozen.map((n) => n.name).join(", ")}): ` +
-        "nothing would train; unfreeze one, or evaluate the checkpoint with deno task eval",
+        (until.length
+          ? `nothing would train before step ${Math.min(...until)}; leave one node trained ` +
+            "from the start (linear probe, then fine-tune: freeze the encoder, train the heads)"
+          : "nothing would train; unfreeze one, or evaluate the checkpoint with deno task eval"),
       spec.locate?.(keyPath),
     );
   }
   for (const node of spec.nodes) {
     const written = node.freeze
       ? ["freeze", "freeze: true"]
+      : node.frozenUntil !== undefined
+      ? ["freeze", `freeze: { until: ${node.frozenUntil} }`]
       : node.lrScale !== undefined
       ? ["lr_scale", `lr_scale: ${node.lrScale}`]
       : node.layerDecay !== undefined

@@ -64,6 +64,12 @@ export interface Parameter {
    * steps it with `lr · lrScale`, decoupled weight decay included.
    */
   lrScale?: number;
+  /**
+   * The step (0-based) from which this parameter trains (its node's
+   * `freeze: { until }`; default 0): AdamW's bias corrections count its
+   * updates from there, as PyTorch's per-parameter `step` does.
+   */
+  startStep?: number;
 }
 
 /**

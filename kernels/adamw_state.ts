@@ -36,6 +36,8 @@ export interface AdamWStep {
   eps: number;
   /** Decoupled weight decay for parameters with `decay: true`. */
   weightDecay: number;
+  /** The update count `t` (1 for the first update) the bias corrections are for. */
+  t: number;
   /** `1 − β1ᵗ`. */
   bc1: number;
   /** `√(1 − β2ᵗ)`. */
@@ -57,6 +59,27 @@ export interface AdamWStep {
    * produces them afresh); made from the numbers above otherwise.
    */
   scalars?: Tensor;
+}
+
+/**
+ * The step's numbers for one parameter: its rate `lr · lrScale` and, for a
+ * parameter that starts training at `startStep` (a node's `freeze: { until }`),
+ * bias corrections for its own count of updates `t − startStep` (at least 1:
+ * a step skipped as non-finite before it takes nothing from the count), as
+ * PyTorch keeps a `step` per parameter. `s` itself where neither applies.
+ */
+export function parameterStep(s: AdamWStep, param: Parameter): AdamWStep {
+  const scale = param.lrScale ?? 1, start = param.startStep ?? 0;
+  if (scale === 1 && start === 0) return s;
+  if (start === 0) return { ...s, lr: s.lr * scale };
+  const t = Math.max(1, s.t - start);
+  return {
+    ...s,
+    lr: s.lr * scale,
+    t,
+    bc1: 1 - s.beta1 ** t,
+    bc2Sqrt: Math.sqrt(1 - s.beta2 ** t),
+  };
 }
 
 /** First and second moments of one parameter, shaped like it. */
@@ -106,7 +129,7 @@ export function groupParameters(
   sizes: number[],
   maxBytes: number,
   slots: number,
-  scales: number[] = [],
+  scales: (number | string)[] = [],
 ): number[][] {
   const groups: number[][] = [];
   let current: number[] = [], elements = 0;
@@ -144,7 +167,8 @@ export class PackedAdamWMoments implements AdamWMoments {
     const maxBytes = limits?.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
     const slots = adamWGroupSlots(limits?.maxStorageBuffersPerShaderStage ?? 8);
     const sizes = params.map((p) => p.variable.size);
-    const scales = params.map((p) => p.lrScale ?? 1);
+    // A group shares its rate and bias corrections: split where either changes.
+    const scales = params.map((p) => `${p.lrScale ?? 1}@${p.startStep ?? 0}`);
     for (const indices of groupParameters(sizes, maxBytes, slots, scales)) {
       const members: Member[] = [];
       let elements = 0;
@@ -176,9 +200,10 @@ export class PackedAdamWMoments implements AdamWMoments {
     const width = adamWScalarsWidth();
     const out = new Float32Array(this.#groups.length * width);
     this.#groups.forEach((group, i) => {
-      const lr = s.lr * (group.members[0]!.param.lrScale ?? 1);
-      out[i * width] = lr / s.bc1;
-      out[i * width + 1] = s.bc2Sqrt;
+      const own = parameterStep(s, group.members[0]!.param);
+      const lr = own.lr;
+      out[i * width] = lr / own.bc1;
+      out[i * width + 1] = own.bc2Sqrt;
       group.members.forEach(({ param }, j) => {
         const wd = param.decay ? s.weightDecay : 0;
         out[i * width + 2 + j] = wd === 0 ? 1 : 1 - lr * wd;

@@ -2,7 +2,8 @@
  * The fused WebGPU AdamW (packed moments, `kernels/adamw*.ts`) against the
  * reference AdamW (`core/optim.ts`'s op composition) on tfjs's CPU backend:
  * several steps with a changing learning rate, parameters with and without
- * weight decay, learning-rate multipliers (groups split at each change), odd
+ * weight decay, learning-rate multipliers (groups split at each change),
+ * parameters that start training at a later step (their own bias corrections), odd
  * sizes, a size-1 parameter, two groups, gradients missing in one step; the
  * dispatch count; switching layouts; and checkpoints written by the fused
  * optimiser (same names and shapes as the reference's, and a resumed run equal
@@ -56,23 +57,30 @@ const HYPER = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
 
 /** Learning-rate multipliers (a node's `lr_scale`) of some parameters: groups split at changes. */
 const LR_SCALES: Record<number, number> = { 4: 0.1, 5: 0.1, 9: 3 };
+/** Parameters trained from step 2 on (a node's `freeze: { until: 2 }`): no gradients before. */
+const START_STEPS: Record<number, number> = { 11: 2, 12: 2 };
 
 function makeParams(): Parameter[] {
   return SPECS.map(([shape, decay], i) => ({
     name: `p${i}`,
     decay,
     ...(LR_SCALES[i] !== undefined && { lrScale: LR_SCALES[i] }),
+    ...(START_STEPS[i] !== undefined && { startStep: START_STEPS[i] }),
     variable: tf.tidy(() =>
       tf.variable(tf.tensor(values(shape.reduce((a, d) => a * d, 1), i + 1), shape))
     ), // the initial tensor is released: the variable owns its buffer alone
   }));
 }
 
-/** Gradients of step `s` (0-based); step 1 has none for p1, p7 and p16 (one in the last group). */
+/**
+ * Gradients of step `s` (0-based); step 1 has none for p1, p7 and p16 (one in the last group),
+ * and p11 and p12 (a group of their own: they start at step 2) have none before step 2.
+ */
 function gradsAt(params: Parameter[], s: number): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
   params.forEach((p, i) => {
     if (s === 1 && (i === 1 || i === 7 || i === 16)) return;
+    if (s < (p.startStep ?? 0)) return;
     const g = values(p.variable.size, 100 * (s + 1) + i).map((x) => x * (1 + i));
     out.set(p.name, tf.tensor(g, p.variable.shape));
   });
@@ -189,13 +197,15 @@ Deno.test({
     const device = (tf.backend() as WebGPUBackend).device;
     const slots = adamWGroupSlots(device.limits.maxStorageBuffersPerShaderStage);
     const sizes = params.map((p) => p.variable.size);
-    const scales = params.map((p) => p.lrScale ?? 1);
+    const scales = params.map((p) => `${p.lrScale ?? 1}@${p.startStep ?? 0}`);
     const groups = groupParameters(sizes, Infinity, slots, scales).length;
     assert.ok(groups > Math.ceil(SPECS.length / slots), "the multipliers split groups");
     assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups });
     counter.reset();
-    runSteps(opt, params, 1, 2); // p1, p7, p16 have no gradient: still one dispatch per group
-    assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups });
+    // p1, p7, p16 have no gradient: still one dispatch per group, but for p11 and p12's, whose
+    // members have none (they start at step 2).
+    runSteps(opt, params, 1, 2);
+    assert.deepEqual(counter.read().byProgram, { NovalabAdamWGroupProgram: groups - 1 });
     assert.equal(tf.memory().numTensors, before, "no tensors leak across fused steps");
     opt.dispose();
     tf.dispose(params.map((p) => p.variable));

@@ -47,6 +47,7 @@ function train(fused: boolean, extra: (step: number) => Partial<AdamWStep>): Uin
         beta2: 0.95,
         eps: 1e-8,
         weightDecay: 0.05,
+        t,
         bc1: 1 - 0.9 ** t,
         bc2Sqrt: Math.sqrt(1 - 0.95 ** t),
         ...extra(t),
@@ -107,10 +108,10 @@ Deno.test({
     const moments = new SeparateMoments([param]);
     const step = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 };
     const g = tf.tensor(values(33, 2));
-    moments.update(new Map([["w", g]]), { ...step, bc1: 0.1, bc2Sqrt: Math.sqrt(0.01) });
+    moments.update(new Map([["w", g]]), { ...step, t: 1, bc1: 0.1, bc2Sqrt: Math.sqrt(0.01) });
     const before = moments.read("w"), snapshot = tf.clone(param.variable);
     const [m0, p0] = [bits(before.m), bits(snapshot)];
-    moments.update(new Map([["w", g]]), { ...step, bc1: 0.19, bc2Sqrt: Math.sqrt(0.0199) });
+    moments.update(new Map([["w", g]]), { ...step, t: 2, bc1: 0.19, bc2Sqrt: Math.sqrt(0.0199) });
     assert.deepEqual(bits(before.m), m0, "the moment read for a checkpoint is unchanged");
     assert.deepEqual(bits(snapshot), p0, "the parameter's clone is unchanged");
     assert.notDeepEqual(bits(param.variable), p0, "the parameter moved");

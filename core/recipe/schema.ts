@@ -78,9 +78,16 @@ const nodeSchema = z.object({
       "checkpoint) or a `.safetensors` file, or `{ path, node, layout }` to read another " +
       "node's, or a timm ViT. Every parameter must be there with its shape.",
   ),
-  freeze: z.boolean().default(false).describe(
+  freeze: z.union([
+    z.boolean(),
+    z.strictObject({
+      until: positiveInt().describe("The first step (0-based) at which the node trains."),
+    }),
+  ]).default(false).describe(
     "Keep the node's parameters fixed: no gradients, no optimiser state, no weight decay " +
-      "(still saved in checkpoints).",
+      "(still saved in checkpoints). `{ until: N }`: fixed for steps 0 … N−1, then trained " +
+      "(linear probe, then fine-tune: LP-FT), its AdamW moments and bias corrections " +
+      "starting at step N.",
   ),
   lr_scale: unsettable(positive()).describe(
     "Learning-rate multiplier of the node's parameters (default 1): AdamW steps them with " +
@@ -96,7 +103,7 @@ const nodeSchema = z.object({
   ),
 }).catchall(z.unknown()).superRefine((node, ctx) => {
   for (const key of ["lr_scale", "layer_decay"] as const) {
-    if (node.freeze && node[key] !== undefined) {
+    if (node.freeze === true && node[key] !== undefined) {
       ctx.addIssue({
         code: "custom",
         path: [key],
@@ -119,7 +126,8 @@ const nodeSchema = z.object({
       ...(init_from.resample && { resample: true }),
     },
   }),
-  freeze,
+  freeze: freeze === true,
+  ...(typeof freeze === "object" && { frozenUntil: freeze.until }),
   ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),
   ...(layer_decay !== undefined && layer_decay !== 1 && { layerDecay: layer_decay }),
   params,
@@ -249,6 +257,16 @@ const recipeSchema = z.strictObject({
   eval: unsettable(z.array(evalSchema)).describe(
     "Evaluators run on the inference graph after training: `kind`, `name` plus parameters.",
   ),
+}).superRefine((recipe, ctx) => {
+  for (const [name, node] of Object.entries(recipe.nodes)) {
+    if (node.frozenUntil === undefined || node.frozenUntil < recipe.train.steps) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: ["nodes", name, "freeze", "until"],
+      message: `expected a step before train.steps (${recipe.train.steps}): the node would ` +
+        "never train; freeze: true keeps it fixed all run",
+    });
+  }
 });
 
 /**

@@ -48,6 +48,8 @@ export interface ResolvedNode {
   initFrom?: NodeInit;
   /** Parameters kept fixed during training (`freeze: true`; default false). */
   freeze: boolean;
+  /** Parameters kept fixed for steps before this one, then trained (`freeze: { until }`). */
+  frozenUntil?: number;
   /** Learning-rate multiplier of the node's parameters (`lr_scale`); absent: 1. */
   lrScale?: number;
   /** Layer-wise learning-rate decay of the node's layers (`layer_decay`); absent: none. */
