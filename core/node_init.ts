@@ -178,12 +178,12 @@ async function initNode(
     let stored = tensors.get(name)!;
     try {
       if (timm) stored = fromTimm(name.slice(prefix.length), stored);
-      const resample = node.initFrom!.resample ?? false;
+      const resample = node.initFrom!.resample;
       const square = Number.isInteger(Math.sqrt((stored.shape[1] ?? 0) - 1));
       if (rest(p.name) === "pos_embed" && timm && square && stored.shape.length === 3) {
         stored = timmPositions(stored, module, resample);
       } else if (rest(p.name) === "pos_embed" && resample) {
-        stored = resampledPositions(stored, p, module);
+        stored = resampledPositions(stored, p, module, resample);
       }
     } catch (e) {
       fail(`${file}: ${(e as Error).message}`);

@@ -1,17 +1,23 @@
 /**
- * `init_from.resample: true`: a checkpoint's ViT position embeddings for
- * another patch grid (224-px ImageNet weights into a 384-px or a 28-px model)
+ * `init_from.resample`: a checkpoint's ViT position embeddings for another
+ * patch grid (224-px ImageNet weights into a 384-px or a 28-px model)
  * resampled on loading — the CLS position kept, the square source grid
- * resampled bilinearly to the node's grid (PyTorch's `interpolate(…,
- * mode="bilinear", align_corners=False)`, the map multi-crop uses; timm's own
- * `resample_abs_pos_embed` defaults to bicubic). A timm checkpoint's grid
- * (square) is checked against the node's even when their token counts agree.
+ * resampled to the node's grid `bilinear`ly (PyTorch's `interpolate(…,
+ * mode="bilinear", align_corners=False)`, the map multi-crop uses) or
+ * `bicubic`ally as timm's `resample_abs_pos_embed` does by default (PyTorch's
+ * bicubic with `antialias=True`, `models/bicubic_resample.ts`). A timm
+ * checkpoint's grid (square) is checked against the node's even when their
+ * token counts agree.
  *
  * @module
  */
 import { bilinearResampleMatrix } from "../models/pos_resample.ts";
+import { bicubicResampleMatrix } from "../models/bicubic_resample.ts";
 import type { TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
+
+/** How position grids are resampled: bilinearly, or bicubically with antialiasing as timm. */
+export type PositionResampling = "bilinear" | "bicubic";
 
 /**
  * `pos` (`[1, 1 + g·g, D]`: CLS first, then a square `g × g` grid) resampled to
@@ -19,7 +25,11 @@ import type { Module, Parameter } from "./types.ts";
  *
  * @throws When `pos` is not `[1, 1 + g², D]`.
  */
-export function resamplePosEmbed(pos: TensorData, to: readonly [number, number]): TensorData {
+export function resamplePosEmbed(
+  pos: TensorData,
+  to: readonly [number, number],
+  method: PositionResampling = "bilinear",
+): TensorData {
   const [one, tokens, dim] = pos.shape as [number, number, number];
   const side = Math.round(Math.sqrt(tokens - 1));
   if (pos.shape.length !== 3 || one !== 1 || side * side !== tokens - 1 || side < 1) {
@@ -29,7 +39,9 @@ export function resamplePosEmbed(pos: TensorData, to: readonly [number, number])
     );
   }
   const [h, w] = to;
-  const map = bilinearResampleMatrix([side, side], to);
+  const map = method === "bicubic"
+    ? bicubicResampleMatrix([side, side], to, true)
+    : bilinearResampleMatrix([side, side], to);
   const out = new Float32Array((1 + h * w) * dim);
   out.set(pos.data.subarray(0, dim), 0); // the CLS position as it was
   const grid = side * side;
@@ -61,22 +73,32 @@ function patchGrid(module: Module): [number, number] | undefined {
  * grid: resampled with `resample`, else refused when the grids differ — also
  * when their token counts agree (a 14×14 grid read as 7×28 would load silently).
  */
-export function timmPositions(stored: TensorData, module: Module, resample: boolean): TensorData {
+export function timmPositions(
+  stored: TensorData,
+  module: Module,
+  resample: PositionResampling | undefined,
+): TensorData {
   const grid = patchGrid(module);
   if (!grid) throw new Error("pos_embed: the node has no patch grid");
   const side = Math.sqrt(stored.shape[1]! - 1);
   if (grid[0] === side && grid[1] === side) return stored;
-  if (resample) return resamplePosEmbed(stored, grid);
+  if (resample) return resamplePosEmbed(stored, grid, resample);
   throw new Error(
     `pos_embed holds a ${side}×${side} grid of positions, node's patch grid is ` +
-      `${grid[0]}×${grid[1]}; init_from.resample: true resamples it (or train at its image size)`,
+      `${grid[0]}×${grid[1]}; init_from.resample: bicubic (timm's way) or bilinear resamples ` +
+      "it (or train at its image size)",
   );
 }
 
 /** A novalab `pos_embed` resampled to the node's patch grid when its token count differs. */
-export function resampledPositions(stored: TensorData, p: Parameter, module: Module): TensorData {
+export function resampledPositions(
+  stored: TensorData,
+  p: Parameter,
+  module: Module,
+  method: PositionResampling,
+): TensorData {
   if (stored.shape[1] === p.variable.shape[1]) return stored;
   const grid = patchGrid(module);
   if (!grid) throw new Error("resample: the node has no patch grid");
-  return resamplePosEmbed(stored, grid);
+  return resamplePosEmbed(stored, grid, method);
 }

@@ -6,7 +6,7 @@
  * (with a classifier head, which is skipped). novalab's `vit` node loads the
  * file and must give PyTorch's CLS features on the same images (also with
  * ImageNet's pixel normalisation folded in, and with positions resampled to
- * another grid as PyTorch's bilinear `interpolate` does). Needs a
+ * another grid as PyTorch's bilinear `interpolate` and timm's antialiased bicubic do). Needs a
  * Python with torch (Debian `python3-torch` as /usr/bin/python3); skipped
  * with a message otherwise.
  */
@@ -72,8 +72,15 @@ g = S // P
 grid = w["pos_embed"][:, 1:].reshape(1, g, g, D).permute(0, 3, 1, 2)
 grid = F.interpolate(grid, size=(6, 6), mode="bilinear", align_corners=False)
 pos42 = torch.cat([w["pos_embed"][:, :1], grid.permute(0, 2, 3, 1).reshape(1, 36, D)], 1)
+# timm's resample_abs_pos_embed (its defaults: bicubic, antialias) to 6 × 6 and to 2 × 2 (14 px).
+def timm_resample(n):
+    grid = w["pos_embed"][:, 1:].reshape(1, g, g, D).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(n, n), mode="bicubic", antialias=True)
+    return torch.cat([w["pos_embed"][:, :1], grid.permute(0, 2, 3, 1).reshape(1, n * n, D)], 1)
 print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist(),
-                  "normed": normed.flatten().tolist(), "pos42": pos42.flatten().tolist()}))
+                  "normed": normed.flatten().tolist(), "pos42": pos42.flatten().tolist(),
+                  "bicubic42": timm_resample(6).flatten().tolist(),
+                  "bicubic14": timm_resample(2).flatten().tolist()}))
 `;
 
 /** A Python that has torch, or why there is none. */
@@ -169,18 +176,32 @@ Deno.test({
       // 14 × 56 px: 2 × 8 patches, as many as the file's 4 × 4 — another grid all the same.
       await assert.rejects(
         encoder({ path: file, layout: "timm" }, 14, 56),
-        /pos_embed holds a 4×4 grid of positions, node's patch grid is 2×8; init_from\.resample: true/,
+        /pos_embed holds a 4×4 grid of positions, node's patch grid is 2×8; init_from\.resample: bicubic \(timm.s way\) or bilinear resamples it/,
       );
       // A 42-px node: position embeddings resampled from the 4 × 4 grid to 6 × 6.
-      const wide = await encoder({ path: file, layout: "timm", resample: true }, 42);
-      const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
-      assert.deepEqual(pos.variable.shape, [1, 37, D]);
-      const resampled = await pos.variable.data();
+      const positions = async (resample: "bilinear" | "bicubic", size: number) => {
+        const graph = await encoder({ path: file, layout: "timm", resample }, size);
+        const pos = graph.parameters().find((p) => p.name === "encoder.pos_embed")!;
+        const grid = size / PATCH;
+        assert.deepEqual(pos.variable.shape, [1, 1 + grid * grid, D]);
+        const out = await pos.variable.data();
+        graph.dispose();
+        return out;
+      };
+      const bilinear = await positions("bilinear", 42);
+      assert.ok(worst(bilinear, torch.pos42) < 1e-5, `positions: ${worst(bilinear, torch.pos42)}`);
+      // Bicubic as timm resamples (antialiased): up to 6 × 6 and down to 2 × 2.
+      const bicubic = await positions("bicubic", 42);
       assert.ok(
-        worst(resampled, torch.pos42) < 1e-5,
-        `positions: ${worst(resampled, torch.pos42)}`,
+        worst(bicubic, torch.bicubic42) < 1e-5,
+        `bicubic: ${worst(bicubic, torch.bicubic42)}`,
       );
-      wide.dispose();
+      assert.ok(worst(bicubic, torch.pos42) > 1e-3, "bicubic is not bilinear");
+      const small = await positions("bicubic", 14);
+      assert.ok(
+        worst(small, torch.bicubic14) < 1e-5,
+        `bicubic, 2 × 2: ${worst(small, torch.bicubic14)}`,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

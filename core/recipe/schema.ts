@@ -65,10 +65,12 @@ const nodeSchema = z.object({
       std: z.array(positive()).min(1).optional().describe(
         "Per-channel pixel std the weights were trained with (with `mean`).",
       ),
-      resample: z.boolean().default(false).describe(
-        "Resample position embeddings for another patch grid (a square one) bilinearly to " +
-          "the node's, the CLS position kept.",
-      ),
+      resample: z.union([z.boolean(), z.enum(["bilinear", "bicubic"])]).default(false)
+        .describe(
+          "Resample position embeddings for another patch grid (a square one) to the node's, " +
+            "the CLS position kept: `bilinear` (or `true`), or `bicubic` as timm's " +
+            "`resample_abs_pos_embed` does by default (PyTorch's antialiased bicubic).",
+        ),
     }).refine((v) => (v.mean === undefined) === (v.std === undefined), {
       message: "expected mean and std together",
       path: ["std"],
@@ -123,7 +125,9 @@ const nodeSchema = z.object({
       ...(init_from.node !== undefined && { node: init_from.node }),
       ...(init_from.layout !== "novalab" && { layout: init_from.layout }),
       ...(init_from.mean !== undefined && { mean: init_from.mean, std: init_from.std }),
-      ...(init_from.resample && { resample: true }),
+      ...(init_from.resample !== false && {
+        resample: init_from.resample === true ? "bilinear" : init_from.resample,
+      }),
     },
   }),
   freeze: freeze === true,

@@ -32,8 +32,12 @@ export interface NodeInit {
   mean?: number[];
   /** Per-channel pixel std the weights expect (with `mean`). */
   std?: number[];
-  /** Resample position embeddings of another (square) patch grid to the node's. */
-  resample?: boolean;
+  /**
+   * Resample position embeddings of another (square) patch grid to the node's:
+   * `bilinear` (`resample: true`), or `bicubic` as timm's `resample_abs_pos_embed`
+   * (antialiased).
+   */
+  resample?: "bilinear" | "bicubic";
 }
 
 /** A graph node (`nodes.<name>`). */
