@@ -17,7 +17,8 @@ import { GraphError, type GraphSpec, type NodeSpec } from "./graph_spec.ts";
 import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";
 import type { Module, Parameter } from "./types.ts";
-import { foldPixelNormalisation, fromTimm, skippedTimmTensor } from "./timm_layout.ts";
+import { fromTimm, skippedTimmTensor } from "./timm_layout.ts";
+import { adaptPatchEmbedding } from "./patch_embed_load.ts";
 import { resampledPositions, timmPositions } from "./pos_embed_load.ts";
 import { checkTrainingKeys } from "./training_keys.ts";
 
@@ -85,7 +86,8 @@ function shapeHint(name: string): string {
       "position";
   }
   if (name === "patch_embed.proj.weight") {
-    return "a different patch size or channel count (rows = P·P·C)";
+    return "a different patch size or channel count (rows = P·P·C; init_from.grey: true reads " +
+      "RGB weights into a one-channel node)";
   }
   return ARCHITECTURE;
 }
@@ -188,50 +190,23 @@ async function initNode(
     } catch (e) {
       fail(`${file}: ${(e as Error).message}`);
     }
-    if (!tf.util.arraysEqual(stored.shape, p.variable.shape)) {
-      fail(
-        `${file}: tensor "${name}" has shape [${stored.shape}]${
-          timm ? " in novalab's layout" : ""
-        }, ` +
-          `node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${shapeHint(rest(p.name))}`,
-      );
-    }
     values.set(p, stored);
   }
-  if (node.initFrom!.mean) foldNormalisation(node, module, values, fail);
+  adaptPatchEmbedding(node, module, values, fail);
+  for (const [p, stored] of values) {
+    if (tf.util.arraysEqual(stored.shape, p.variable.shape)) continue;
+    const name = prefix + rest(p.name);
+    fail(
+      `${file}: tensor "${name}" has shape [${stored.shape}]${timm ? " in novalab's layout" : ""}${
+        node.initFrom!.grey && rest(p.name) === "patch_embed.proj.weight"
+          ? " (channels summed)"
+          : ""
+      }, node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${shapeHint(rest(p.name))}`,
+    );
+  }
   for (const [p, t] of values) {
     tf.tidy(() => p.variable.assign(tf.tensor(t.data, t.shape, "float32")));
   }
-}
-
-/** `init_from.mean` / `std` folded into the loaded patch embedding (`foldPixelNormalisation`). */
-function foldNormalisation(
-  node: NodeSpec,
-  module: Module,
-  values: Map<Parameter, TensorData>,
-  fail: (detail: string) => never,
-): void {
-  const { mean, std } = node.initFrom!;
-  const find = (suffix: string) =>
-    [...values.keys()].find((p) => p.name === `${node.name}.patch_embed.proj.${suffix}`);
-  const weight = find("weight"), bias = find("bias");
-  const patch = (module as { config?: { patch?: number } }).config?.patch;
-  if (!weight || !bias || !patch) {
-    return fail(`mean and std fold into a patch embedding; ${node.kind} has none`);
-  }
-  const channels = values.get(weight)!.shape[0]! / (patch * patch);
-  for (const [key, list] of [["mean", mean!], ["std", std!]] as const) {
-    if (list.length !== 1 && list.length !== channels) {
-      fail(`${key} has ${list.length} values; the images have ${channels} channel(s)`);
-    }
-  }
-  const [w, b] = foldPixelNormalisation(values.get(weight)!, values.get(bias)!, {
-    mean: mean!,
-    std: std!,
-    channels,
-  });
-  values.set(weight, w);
-  values.set(bias, b);
 }
 
 /**

@@ -60,6 +60,9 @@ cls = vit(img.permute(0, 3, 1, 2))
 # timm's transform: normalise with the weights' mean and std first.
 mean, std = torch.tensor(${JSON.stringify(MEAN)}), torch.tensor(${JSON.stringify(STD)})
 normed = vit(((img - mean) / std).permute(0, 3, 1, 2))
+# A grey image as the RGB one with three equal channels, normalised as above.
+grey = torch.rand(B, S, S, 1)
+greyed = vit(((grey.expand(-1, -1, -1, 3) - mean) / std).permute(0, 3, 1, 2))
 header, data = {}, b""
 for name in sorted(w):
     blob = w[name].contiguous().numpy().astype("<f4").tobytes()
@@ -78,7 +81,8 @@ def timm_resample(n):
     grid = F.interpolate(grid, size=(n, n), mode="bicubic", antialias=True)
     return torch.cat([w["pos_embed"][:, :1], grid.permute(0, 2, 3, 1).reshape(1, n * n, D)], 1)
 print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist(),
-                  "normed": normed.flatten().tolist(), "pos42": pos42.flatten().tolist(),
+                  "normed": normed.flatten().tolist(),
+                  "grey": grey.flatten().tolist(), "greyed": greyed.flatten().tolist(), "pos42": pos42.flatten().tolist(),
                   "bicubic42": timm_resample(6).flatten().tolist(),
                   "bicubic14": timm_resample(2).flatten().tolist()}))
 `;
@@ -119,14 +123,14 @@ Deno.test({
         heads: HEADS,
         mlp_ratio: 4,
       });
-      const random = (n: number, size = SIZE, width = size) => ({
-        image: tf.randomUniform([n, size, width, 3]) as tf.Tensor4D,
+      const random = (n: number, size = SIZE, width = size, channels = 3) => ({
+        image: tf.randomUniform([n, size, width, channels]) as tf.Tensor4D,
         caption: Array.from({ length: n }, () => ""),
         label: new Int32Array(n),
         index: new Int32Array(n),
       });
       /** A graph of one `vit` node reading the file as `initFrom`, built on `size`-px images. */
-      const encoder = (initFrom: NodeInit, size = SIZE, width = size) =>
+      const encoder = (initFrom: NodeInit, size = SIZE, width = size, channels = 3) =>
         compileGraph({
           nodes: [{
             name: "encoder",
@@ -141,13 +145,13 @@ Deno.test({
           registries: { modules, losses },
           seed: 0,
           cacheDir: dir,
-          sampleBatch: (n) => Promise.resolve(random(n, size, width)),
+          sampleBatch: (n) => Promise.resolve(random(n, size, width, channels)),
         });
       /** novalab's CLS features of the images with the file read as `initFrom`. */
-      const features = async (initFrom: NodeInit) => {
-        const graph = await encoder(initFrom);
+      const features = async (initFrom: NodeInit, pixels = torch.image, channels = 3) => {
+        const graph = await encoder(initFrom, SIZE, SIZE, channels);
         const model = graph.inference({ seed: 0, replay: false });
-        const image = tf.tensor4d(torch.image, [BATCH, SIZE, SIZE, 3]);
+        const image = tf.tensor4d(pixels, [BATCH, SIZE, SIZE, channels]);
         const cls = await model.run("encoder", { image });
         assert.deepEqual(cls.shape, [BATCH, D]);
         const out = await cls.data();
@@ -164,6 +168,19 @@ Deno.test({
       const folded = await features({ path: file, layout: "timm", mean: MEAN, std: STD });
       assert.ok(worst(folded, torch.normed) < 1e-4, `folded: ${worst(folded, torch.normed)}`);
       assert.ok(worst(plain, torch.normed) > 1e-2, "the normalisation matters");
+      // RGB weights into a one-channel node: grey pixels give what timm gives on the RGB image
+      // with three equal channels, normalised per channel.
+      const grey = { path: file, layout: "timm" as const, mean: MEAN, std: STD, grey: true };
+      const greyed = await features(grey, torch.grey, 1);
+      assert.ok(worst(greyed, torch.greyed) < 1e-4, `grey: ${worst(greyed, torch.greyed)}`);
+      await assert.rejects(
+        encoder({ path: file, layout: "timm" }, SIZE, SIZE, 1),
+        /tensor "patch_embed\.proj\.weight" has shape \[147,32\] in novalab's layout, node encoder's "encoder\.patch_embed\.proj\.weight" \[49,32\]; .*init_from\.grey: true reads RGB weights/,
+      );
+      await assert.rejects(
+        encoder(grey),
+        /grey: true reads the weights into a one-channel node; encoder takes 3 channels/,
+      );
       // The same tensors under a prefix (an encoder inside a larger model): node: names it.
       const { tensors } = decodeSafetensors(await Deno.readFile(file));
       const prefixed = `${dir}/trunk.safetensors`;

@@ -65,6 +65,10 @@ const nodeSchema = z.object({
       std: z.array(positive()).min(1).optional().describe(
         "Per-channel pixel std the weights were trained with (with `mean`).",
       ),
+      grey: z.boolean().default(false).describe(
+        "Read RGB weights into a one-channel node: each grey image is taken as an RGB one with " +
+          "equal channels (the patch embedding summed over channels, after mean/std).",
+      ),
       resample: z.union([z.boolean(), z.enum(["bilinear", "bicubic"])]).default(false)
         .describe(
           "Resample position embeddings for another patch grid (a square one) to the node's, " +
@@ -125,6 +129,7 @@ const nodeSchema = z.object({
       ...(init_from.node !== undefined && { node: init_from.node }),
       ...(init_from.layout !== "novalab" && { layout: init_from.layout }),
       ...(init_from.mean !== undefined && { mean: init_from.mean, std: init_from.std }),
+      ...(init_from.grey && { grey: true }),
       ...(init_from.resample !== false && {
         resample: init_from.resample === true ? "bilinear" : init_from.resample,
       }),

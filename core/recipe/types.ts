@@ -32,6 +32,8 @@ export interface NodeInit {
   mean?: number[];
   /** Per-channel pixel std the weights expect (with `mean`). */
   std?: number[];
+  /** Read RGB weights into a one-channel node (the patch embedding summed over channels). */
+  grey?: boolean;
   /**
    * Resample position embeddings of another (square) patch grid to the node's:
    * `bilinear` (`resample: true`), or `bicubic` as timm's `resample_abs_pos_embed`
