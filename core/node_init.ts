@@ -181,8 +181,7 @@ async function initNode(
     try {
       if (timm) stored = fromTimm(name.slice(prefix.length), stored);
       const resample = node.initFrom!.resample;
-      const square = Number.isInteger(Math.sqrt((stored.shape[1] ?? 0) - 1));
-      if (rest(p.name) === "pos_embed" && timm && square && stored.shape.length === 3) {
+      if (rest(p.name) === "pos_embed" && timm) {
         stored = timmPositions(stored, module, resample);
       } else if (rest(p.name) === "pos_embed" && resample) {
         stored = resampledPositions(stored, p, module, resample);

@@ -20,40 +20,46 @@ import type { Module, Parameter } from "./types.ts";
 export type PositionResampling = "bilinear" | "bicubic";
 
 /**
- * `pos` (`[1, 1 + g·g, D]`: CLS first, then a square `g × g` grid) resampled to
- * `[1, 1 + h·w, D]` for the grid `to = [h, w]`.
+ * `pos` (`[1, k + g·g, D]`: `k` prefix positions — the CLS's, registers' — then
+ * a square `g × g` grid) resampled to `[1, k + h·w, D]` for the grid `to = [h, w]`.
  *
- * @throws When `pos` is not `[1, 1 + g², D]`.
+ * @throws When `pos` is not `[1, k + g², D]`.
  */
 export function resamplePosEmbed(
   pos: TensorData,
   to: readonly [number, number],
   method: PositionResampling = "bilinear",
+  prefix = 1,
 ): TensorData {
   const [one, tokens, dim] = pos.shape as [number, number, number];
-  const side = Math.round(Math.sqrt(tokens - 1));
-  if (pos.shape.length !== 3 || one !== 1 || side * side !== tokens - 1 || side < 1) {
+  const side = Math.round(Math.sqrt(tokens - prefix));
+  if (pos.shape.length !== 3 || one !== 1 || side * side !== tokens - prefix || side < 1) {
     throw new Error(
-      `pos_embed [${pos.shape}] is not [1, 1 + g², D] (a CLS position and a square grid); ` +
-        "only such grids are resampled",
+      `pos_embed [${pos.shape}] is not [1, ${prefix} + g², D] (${prefix} prefix position(s) ` +
+        "and a square grid); only such grids are resampled",
     );
   }
   const [h, w] = to;
   const map = method === "bicubic"
     ? bicubicResampleMatrix([side, side], to, true)
     : bilinearResampleMatrix([side, side], to);
-  const out = new Float32Array((1 + h * w) * dim);
-  out.set(pos.data.subarray(0, dim), 0); // the CLS position as it was
+  const out = new Float32Array((prefix + h * w) * dim);
+  out.set(pos.data.subarray(0, prefix * dim), 0); // the prefix positions as they were
   const grid = side * side;
   for (let r = 0; r < h * w; r++) {
     for (let k = 0; k < grid; k++) {
       const weight = map[r * grid + k]!;
       if (weight === 0) continue;
-      const from = (1 + k) * dim, at = (1 + r) * dim;
+      const from = (prefix + k) * dim, at = (prefix + r) * dim;
       for (let d = 0; d < dim; d++) out[at + d] = out[at + d]! + weight * pos.data[from + d]!;
     }
   }
-  return { shape: [1, 1 + h * w, dim], data: out };
+  return { shape: [1, prefix + h * w, dim], data: out };
+}
+
+/** Entries of the node's `pos_embed` before its grid (1, the CLS's, unless the ViT says). */
+function positionPrefix(module: Module): number {
+  return (module as { positionPrefix?: number }).positionPrefix ?? 1;
 }
 
 /** The node's patch grid `[rows, columns]`, when it is a ViT. */
@@ -69,9 +75,11 @@ function patchGrid(module: Module): [number, number] | undefined {
 }
 
 /**
- * A timm `pos_embed` (a square grid after the CLS position) for the node's
- * grid: resampled with `resample`, else refused when the grids differ — also
- * when their token counts agree (a 14×14 grid read as 7×28 would load silently).
+ * A timm `pos_embed` (a square grid after the node's prefix positions) for the
+ * node's grid: resampled with `resample`, else refused when the grids differ —
+ * also when their token counts agree (a 14×14 grid read as 7×28 would load
+ * silently). One that is no square grid after that prefix is returned as it is
+ * (the shape check then names it).
  */
 export function timmPositions(
   stored: TensorData,
@@ -80,9 +88,11 @@ export function timmPositions(
 ): TensorData {
   const grid = patchGrid(module);
   if (!grid) throw new Error("pos_embed: the node has no patch grid");
-  const side = Math.sqrt(stored.shape[1]! - 1);
+  const prefix = positionPrefix(module);
+  const side = Math.sqrt(stored.shape[1]! - prefix);
+  if (stored.shape.length !== 3 || !Number.isInteger(side)) return stored;
   if (grid[0] === side && grid[1] === side) return stored;
-  if (resample) return resamplePosEmbed(stored, grid, resample);
+  if (resample) return resamplePosEmbed(stored, grid, resample, prefix);
   throw new Error(
     `pos_embed holds a ${side}×${side} grid of positions, node's patch grid is ` +
       `${grid[0]}×${grid[1]}; init_from.resample: bicubic (timm's way) or bilinear resamples ` +
@@ -100,5 +110,5 @@ export function resampledPositions(
   if (stored.shape[1] === p.variable.shape[1]) return stored;
   const grid = patchGrid(module);
   if (!grid) throw new Error("resample: the node has no patch grid");
-  return resamplePosEmbed(stored, grid, method);
+  return resamplePosEmbed(stored, grid, method, positionPrefix(module));
 }

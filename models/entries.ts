@@ -44,7 +44,28 @@ const vitSchema = z.strictObject({
     "MLP hidden width as a multiple of D (default: the preset's).",
   ),
   output: z.enum(["cls", "tokens"]).default("cls").describe(
-    "`cls`: the CLS embedding `[..., D]`; `tokens`: every token `[..., T, D]`, CLS first.",
+    "`cls`: the image embedding `[..., D]` (see `pool`); `tokens`: the CLS and patch tokens " +
+      "`[..., T, D]`, CLS first (registers dropped).",
+  ),
+  pool: z.enum(["cls", "avg"]).default("cls").describe(
+    "The image embedding: the CLS token after the final `norm`, or the patch tokens' mean " +
+      "after `fc_norm` (timm's `global_pool: avg`; `output: tokens` then gives them unnormed).",
+  ),
+  layer_scale: num().pipe(z.number().positive()).optional().describe(
+    "LayerScale (CaiT, DeiT III, DINOv2: 1e-5): each block's branches are scaled by a learned " +
+      "`γ` `[D]` starting at this value (`ls1.gamma`, `ls2.gamma`).",
+  ),
+  registers: z.number().int().min(0).default(0).describe(
+    "Register tokens after the CLS (Darcet et al., 2023; DINOv2 `reg4`: 4): extra learned " +
+      "tokens the blocks may use as scratch space, dropped at the output.",
+  ),
+  prefix_positions: z.boolean().default(true).describe(
+    "Whether the CLS and register tokens get learned positions; false: only the patches " +
+      "(timm's `no_embed_class`: DeiT III, DINOv2 with registers).",
+  ),
+  norm_pre: z.boolean().default(false).describe(
+    "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
+      "towers).",
   ),
 });
 
@@ -56,6 +77,11 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     depth: params.depth ?? base.depth,
     heads: params.heads ?? base.heads,
     mlpRatio: params.mlp_ratio ?? base.mlpRatio,
+    ...(params.layer_scale !== undefined && { layerScale: params.layer_scale }),
+    ...(params.registers > 0 && { registers: params.registers }),
+    ...(!params.prefix_positions && { prefixPositions: false }),
+    ...(params.pool === "avg" && { pool: "avg" as const }),
+    ...(params.norm_pre && { normPre: true }),
   };
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

@@ -2,7 +2,12 @@
  * Vision Transformer (Dosovitskiy et al., arXiv 2010.11929) as trained from
  * scratch by NOVA and CLIP recipes: non-overlapping patch embedding, a CLS
  * token, learned position embeddings, pre-LN blocks with biases, a final norm,
- * and the CLS token as the image embedding.
+ * and the CLS token as the image embedding. timm's options for the ViTs it
+ * ships (so their weights load, and so they can be ablated): LayerScale
+ * (`ls1.gamma`, `ls2.gamma`), register tokens (`reg_token`, dropped at the
+ * output), positions for the patches only (`no_embed_class`), a `norm_pre`
+ * before the blocks, and the patch tokens' mean after `fc_norm` (`pool: avg`)
+ * instead of the CLS after `norm`.
  *
  * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`
  * (`output: cls`, the default) or every token `[..., T, D]` with `T = 1 + patches`,
@@ -46,6 +51,9 @@ interface Block {
   norm2: LayerNorm;
   fc1: Linear;
   fc2: Linear;
+  /** LayerScale's `γ` of the attention and MLP branches (with `layerScale`). */
+  ls1?: Variable;
+  ls2?: Variable;
 }
 
 /** Geometry of the images a ViT is built for. */
@@ -69,8 +77,11 @@ export class VisionTransformer implements Module {
   readonly layering: Layering;
   readonly #patchEmbed: Linear;
   readonly #cls: Variable;
+  readonly #registers: Variable | undefined;
   readonly #pos: Variable;
+  readonly #normPre: LayerNorm | undefined;
   readonly #blocks: Block[] = [];
+  /** `norm` on all tokens (`pool: cls`), or `fc_norm` on their mean (`pool: avg`). */
   readonly #norm: LayerNorm;
   readonly #output: VitOutput;
   /** Per further input: the `[patches, patches₀]` map of its grid (`null`: the same grid). */
@@ -93,7 +104,7 @@ export class VisionTransformer implements Module {
     const { patch, dim, depth, mlpRatio } = config;
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
-    const tokens = (geometry.height / patch) * (geometry.width / patch) + 1;
+    const positions = (geometry.height / patch) * (geometry.width / patch) + this.positionPrefix;
     this.#output = init.output ?? "cls";
     const grid = [geometry.height / patch, geometry.width / patch] as const;
     this.#resample = (init.others ?? []).map(({ height, width }) => {
@@ -104,21 +115,48 @@ export class VisionTransformer implements Module {
     });
     this.#patchEmbed = createLinear(store, "patch_embed.proj", { inDim: patchDim, outDim: dim });
     this.#cls = store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
-    this.#pos = store.add("pos_embed", store.truncNormal([1, tokens, dim], 0.02), false);
+    const registers = config.registers ?? 0;
+    this.#registers = registers > 0
+      ? store.add("reg_token", store.truncNormal([1, registers, dim], 1e-6), false)
+      : undefined;
+    this.#pos = store.add("pos_embed", store.truncNormal([1, positions, dim], 0.02), false);
+    this.#normPre = config.normPre ? createLayerNorm(store, "norm_pre", dim) : undefined;
+    const gamma = (name: string) =>
+      config.layerScale === undefined
+        ? undefined
+        : store.add(name, tf.fill([dim], config.layerScale), false);
     for (let i = 0; i < depth; i++) {
       const p = `blocks.${i}`;
-      this.#blocks.push({
+      const block: Block = {
         norm1: createLayerNorm(store, `${p}.norm1`, dim),
         qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
         proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
         norm2: createLayerNorm(store, `${p}.norm2`, dim),
         fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: dim * mlpRatio }),
         fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: dim * mlpRatio, outDim: dim }),
-      });
+      };
+      const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
+      this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);
     }
-    this.#norm = createLayerNorm(store, "norm", dim);
+    this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim);
     this.parameters = store.parameters;
-    this.layering = blockLayering(init.name, depth, ["patch_embed", "cls_token", "pos_embed"]);
+    this.layering = blockLayering(init.name, depth, [
+      "patch_embed",
+      "cls_token",
+      "reg_token",
+      "pos_embed",
+      "norm_pre",
+    ]);
+  }
+
+  /** Tokens before the patches: the CLS, then the registers. */
+  get prefixTokens(): number {
+    return 1 + (this.config.registers ?? 0);
+  }
+
+  /** Entries of `pos_embed` before the patch grid: the prefix tokens', or none (`no_embed_class`). */
+  get positionPrefix(): number {
+    return this.config.prefixPositions === false ? 0 : this.prefixTokens;
   }
 
   /**
@@ -137,34 +175,57 @@ export class VisionTransformer implements Module {
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
     let x = this.#embed(flat, input);
     for (const block of this.#blocks) x = this.#block(block, x);
+    const { dim } = this.config, prefix = this.prefixTokens;
+    const avg = this.config.pool === "avg";
     if (this.#output === "tokens") {
-      return applyLayerNorm(this.#norm, x).reshape([...lead, x.shape[1], this.config.dim]);
+      // The CLS and the patches (registers dropped), after `norm` (timm's forward_features).
+      const kept = prefix === 1 ? x : tf.concat([
+        tf.slice(x, [0, 0, 0], [-1, 1, -1]),
+        tf.slice(x, [0, prefix, 0], [-1, -1, -1]),
+      ], 1);
+      const tokens = avg ? kept : applyLayerNorm(this.#norm, kept);
+      return tokens.reshape([...lead, kept.shape[1]!, dim]);
     }
-    const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
-    const out = applyLayerNorm(this.#norm, cls);
-    return out.reshape([...lead, this.config.dim]);
+    const pooled = avg
+      ? tf.mean(tf.slice(x, [0, prefix, 0], [-1, -1, -1]), 1)
+      : tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
+    return applyLayerNorm(this.#norm, pooled).reshape([...lead, dim]);
   }
 
-  /** Patchify `[N, H, W, C]` → tokens `[N, T, D]` with CLS and positions. */
+  /** Patchify `[N, H, W, C]` → tokens `[N, T, D]`: CLS, registers, patches, with positions. */
   #embed(images: Tensor4D, input: number): Tensor3D {
     const [n, h, w, c] = images.shape;
     const p = this.config.patch;
     const gh = h / p, gw = w / p;
     const patches = images.reshape([n, gh, p, gw, p, c]).transpose([0, 1, 3, 2, 4, 5])
       .reshape([n, gh * gw, p * p * c]);
-    const embedded = applyLinear(this.#patchEmbed, patches);
-    const cls = repeatLeading(this.#cls.reshape([1, this.config.dim]), n); // [n, 1, D]
-    return tf.add(tf.concat([cls, embedded], 1), this.#positions(input)) as Tensor3D;
+    let embedded = applyLinear(this.#patchEmbed, patches);
+    const { dim } = this.config;
+    const prefix = [repeatLeading(this.#cls.reshape([1, dim]), n)]; // [n, 1, D]
+    if (this.#registers) {
+      const registers = this.#registers.shape[1]!;
+      prefix.push(repeatLeading(this.#registers.reshape([registers, dim]), n));
+    }
+    const positions = this.#positions(input);
+    let x: Tensor;
+    if (this.positionPrefix === 0) {
+      embedded = tf.add(embedded, positions);
+      x = tf.concat([...prefix, embedded], 1);
+    } else {
+      x = tf.add(tf.concat([...prefix, embedded], 1), positions);
+    }
+    return (this.#normPre ? applyLayerNorm(this.#normPre, x) : x) as Tensor3D;
   }
 
-  /** Position embeddings `[1, T, D]` of input `input`'s grid (the CLS's kept as learned). */
+  /** Position embeddings of input `input`'s grid (the prefix tokens' kept as learned). */
   #positions(input: number): Tensor {
     const map = input === 0 ? null : this.#resample[input - 1];
     if (!map) return this.#pos;
-    const { dim } = this.config;
-    const grid = tf.slice(this.#pos, [0, 1, 0], [1, -1, -1]).reshape([-1, dim]);
+    const { dim } = this.config, prefix = this.positionPrefix;
+    const grid = tf.slice(this.#pos, [0, prefix, 0], [1, -1, -1]).reshape([-1, dim]);
     const resampled = tf.matMul(map, grid).reshape([1, -1, dim]);
-    return tf.concat([tf.slice(this.#pos, [0, 0, 0], [1, 1, -1]), resampled], 1);
+    if (prefix === 0) return resampled;
+    return tf.concat([tf.slice(this.#pos, [0, 0, 0], [1, prefix, -1]), resampled], 1);
   }
 
   /**
@@ -173,9 +234,19 @@ export class VisionTransformer implements Module {
    * epilogue on WebGPU).
    */
   #block(block: Block, x: Tensor3D): Tensor3D {
+    const activation = this.config.activation ?? "gelu";
+    if (block.ls1 && block.ls2) {
+      // LayerScale: x + γ ⊙ f(LN(x)); the skip is added after the scale, outside the epilogue.
+      const attended = tf.add(
+        x,
+        tf.mul(this.#attention(block, applyLayerNorm(block.norm1, x)), block.ls1),
+      );
+      const normed = applyLayerNorm(block.norm2, attended);
+      const mlp = applyMlp(block.fc1, block.fc2, normed, activation);
+      return tf.add(attended, tf.mul(mlp, block.ls2)) as Tensor3D;
+    }
     const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
     const attended = this.#attention(block, normed1, skip1);
-    const activation = this.config.activation ?? "gelu";
     const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
     return applyMlp(block.fc1, block.fc2, normed2, activation, skip2) as Tensor3D;
   }
@@ -184,9 +255,9 @@ export class VisionTransformer implements Module {
    * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`: the fused
    * QKV projection, attention on the backend's fastest path
    * (`kernels/attention.ts`: fused WebGPU kernels, WASM kernels or the op
-   * composition), then the output projection plus `skip`.
+   * composition), then the output projection plus `skip` (when given).
    */
-  #attention(block: Block, x: Tensor, skip: Tensor): Tensor {
+  #attention(block: Block, x: Tensor, skip?: Tensor): Tensor {
     const context = selfAttention(applyLinear(block.qkv, x), this.config.heads);
     return applyLinear(block.proj, context, undefined, skip);
   }

@@ -19,6 +19,19 @@ export interface VitConfig {
   mlpRatio: number;
   /** Activation inside the block MLPs (default `gelu`, as in timm). */
   activation?: "gelu" | "relu";
+  /** LayerScale (CaiT, DeiT III, DINOv2): each branch times a learned `γ` `[D]` starting here. */
+  layerScale?: number;
+  /** Register tokens after the CLS (Darcet et al., arXiv 2309.16588; default 0). */
+  registers?: number;
+  /**
+   * Whether the CLS (and register) tokens have learned positions (default true,
+   * timm's; false: positions only for patches, timm's `no_embed_class`).
+   */
+  prefixPositions?: boolean;
+  /** The image embedding: the CLS token after `norm` (default), or the patch mean after `fc_norm`. */
+  pool?: "cls" | "avg";
+  /** A LayerNorm `norm_pre` before the blocks (timm's `pre_norm`, CLIP image towers). */
+  normPre?: boolean;
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */

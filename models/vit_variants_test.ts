@@ -1,0 +1,130 @@
+/**
+ * The ViT's timm options (LayerScale, registers, patch-only positions,
+ * `norm_pre`, average pooling with `fc_norm`) train on every backend: the
+ * gradient of every parameter on WASM (novalab's kernels) and WebGPU (novalab's
+ * kernels, the fallback adapter in CI) equals tfjs's CPU autodiff, which
+ * itself matches central finite differences on LayerScale's γ and a register.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend.ts";
+import { assertClose, useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
+import { VisionTransformer } from "./vit.ts";
+import type { VitConfig } from "./vit_presets.ts";
+
+const CONFIG: VitConfig = {
+  patch: 7,
+  dim: 16,
+  depth: 2,
+  heads: 2,
+  mlpRatio: 2,
+  layerScale: 0.5,
+  registers: 2,
+  prefixPositions: false,
+  normPre: true,
+  pool: "avg",
+};
+const GEOMETRY = { height: 14, width: 14, channels: 1 };
+const ctx = { training: true, step: 0, seed: 0 };
+
+/**
+ * The ViT of `config`, its registers drawn at a trained scale (their init, σ = 1e-6, sits where
+ * `norm_pre` amplifies a million-fold and finite differences cannot follow).
+ */
+function build(config: VitConfig): VisionTransformer {
+  const vit = new VisionTransformer(config, GEOMETRY, { name: "v", seed: 3 });
+  const registers = vit.parameters.find((p) => p.name === "v.reg_token")!.variable;
+  registers.assign(tf.tidy(() => tf.randomNormal(registers.shape, 0, 0.5, "float32", 7)));
+  return vit;
+}
+
+/** Gradients of a fixed projection of the embeddings, by parameter name, on the active backend. */
+async function gradients(config: VitConfig): Promise<Map<string, Float32Array>> {
+  const vit = build(config);
+  const images = tf.tidy(() => tf.randomUniform([3, 14, 14, 1], 0, 1, "float32", 5));
+  const direction = tf.tidy(() => tf.randomNormal([3, 16], 0, 1, "float32", 6));
+  const { grads } = tf.variableGrads(
+    () => tf.sum(tf.mul(vit.forward([images], ctx) as tf.Tensor, direction)) as tf.Scalar,
+    vit.parameters.map((p) => p.variable),
+  );
+  const byName = new Map(vit.parameters.map((p) => [p.variable.name, p.name]));
+  const out = new Map<string, Float32Array>();
+  for (const [k, g] of Object.entries(grads)) {
+    out.set(byName.get(k)!, await g.data() as Float32Array);
+  }
+  tf.dispose([images, direction, ...Object.values(grads)]);
+  vit.dispose();
+  return out;
+}
+
+/** The objective of {@linkcode gradients} with one parameter entry moved by `delta`. */
+function objective(config: VitConfig, name: string, index: number, delta: number): number {
+  const vit = build(config);
+  const p = vit.parameters.find((q) => q.name === name)!;
+  const values = p.variable.dataSync().slice();
+  values[index]! += delta;
+  p.variable.assign(tf.tensor(values, p.variable.shape));
+  const value = tf.tidy(() => {
+    const images = tf.randomUniform([3, 14, 14, 1], 0, 1, "float32", 5);
+    const direction = tf.randomNormal([3, 16], 0, 1, "float32", 6);
+    return tf.sum(tf.mul(vit.forward([images], ctx) as tf.Tensor, direction)).dataSync()[0]!;
+  });
+  vit.dispose();
+  return value;
+}
+
+Deno.test("vit variants: CPU gradients of γ and a register match finite differences", async () => {
+  await tf.setBackend("cpu");
+  const cpu = await gradients(CONFIG);
+  for (
+    const [name, index] of [["v.blocks.1.ls2.gamma", 3], ["v.reg_token", 5], [
+      "v.norm_pre.weight",
+      1,
+    ]] as const
+  ) {
+    const h = 1e-2;
+    const numeric = (objective(CONFIG, name, index, h) - objective(CONFIG, name, index, -h)) /
+      (2 * h);
+    const analytic = cpu.get(name)![index]!;
+    assert.ok(
+      Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
+      `${name}[${index}]: ${analytic} vs ${numeric}`,
+    );
+  }
+  for (
+    const name of ["v.reg_token", "v.blocks.0.ls1.gamma", "v.fc_norm.weight", "v.norm_pre.bias"]
+  ) {
+    assert.ok(cpu.get(name)!.some((g) => g !== 0), `${name} gets a gradient`);
+  }
+  assert.ok(!cpu.has("v.norm.weight"), "pool avg has fc_norm, no norm");
+});
+
+Deno.test({
+  name: "vit variants: WASM gradients equal the CPU's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await tf.setBackend("cpu");
+    const cpu = await gradients(CONFIG);
+    await initBackend("wasm");
+    for (const [name, g] of await gradients(CONFIG)) {
+      assertClose(g, cpu.get(name)!, name, { atol: 1e-4, rtol: 1e-3 });
+    }
+  },
+});
+
+const skip = await webgpuSkipReason();
+Deno.test({
+  name: "vit variants: WebGPU gradients (novalab's kernels) equal the CPU's",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await tf.setBackend("cpu");
+    const cpu = await gradients(CONFIG);
+    await useNovalabWebGpu();
+    for (const [name, g] of await gradients(CONFIG)) {
+      assertClose(g, cpu.get(name)!, name, { atol: 1e-4, rtol: 1e-3 });
+    }
+  },
+});

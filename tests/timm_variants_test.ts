@@ -1,0 +1,88 @@
+/**
+ * timm's ViT variants against PyTorch (`tests/timm_reference.ts`): DINOv2's
+ * LayerScale with four registers and positions for the patches only (its
+ * `reg4` models), and an average-pooled ViT with `fc_norm` and `norm_pre`
+ * (CLIP-style towers) — each written with novalab's `vit` parameters, loaded
+ * with `layout: timm`, gives PyTorch's features on the same images, and its
+ * positions resample with the prefix kept. Skipped with a message without a
+ * Python that has torch.
+ */
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend.ts";
+import {
+  D,
+  encoderFeatures,
+  PATCH,
+  timmEncoder,
+  timmReference,
+  type TimmVariant,
+  torchPython,
+  worst,
+} from "./timm_reference.ts";
+
+const { python, why } = await torchPython();
+if (why) console.warn(`tests/timm_variants_test.ts skipped: ${why}`);
+
+/** Each variant as timm's arguments and as novalab's `vit` parameters. */
+const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
+  [
+    "DINOv2 with registers (LayerScale, 4 registers, no_embed_class)",
+    { init_values: 0.1, reg_tokens: 4, no_embed_class: true },
+    { layer_scale: 0.1, registers: 4, prefix_positions: false },
+  ],
+  [
+    "LayerScale and registers with positions for them",
+    { init_values: 0.1, reg_tokens: 2 },
+    { layer_scale: 0.1, registers: 2 },
+  ],
+  [
+    "average pooling with fc_norm, norm_pre",
+    { global_pool: "avg", pre_norm: true },
+    { pool: "avg", norm_pre: true },
+  ],
+];
+
+for (const [name, variant, params] of VARIANTS) {
+  Deno.test({
+    name: `init_from layout timm: ${name} gives PyTorch's features`,
+    ignore: python === undefined,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "novalab-timm-variant-" });
+      try {
+        const file = `${dir}/vit.safetensors`;
+        const torch = await timmReference(python!, file, variant);
+        await initBackend("cpu");
+        const graph = await timmEncoder({ path: file, layout: "timm" }, {
+          cacheDir: dir,
+          extra: params,
+        });
+        const features = await encoderFeatures(graph, torch.image);
+        graph.dispose();
+        assert.ok(
+          worst(features, torch.cls) < 1e-4,
+          `largest difference ${worst(features, torch.cls)}`,
+        );
+        // Without the variant's parameters the file does not load: it is another model.
+        await assert.rejects(timmEncoder({ path: file, layout: "timm" }, { cacheDir: dir }));
+        // Positions for a 42-px node, the prefix positions (if any) kept.
+        const wide = await timmEncoder(
+          { path: file, layout: "timm", resample: "bicubic" },
+          { cacheDir: dir, extra: params, size: 42 },
+        );
+        const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
+        const prefix = variant.no_embed_class ? 0 : 1 + (variant.reg_tokens ?? 0);
+        assert.deepEqual(pos.variable.shape, [1, prefix + (42 / PATCH) ** 2, D]);
+        const resampled = await pos.variable.data();
+        assert.ok(
+          worst(resampled, torch.bicubic42) < 1e-5,
+          `bicubic: ${worst(resampled, torch.bicubic42)}`,
+        );
+        wide.dispose();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
