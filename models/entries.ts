@@ -63,6 +63,13 @@ const vitSchema = z.strictObject({
     "Whether the CLS and register tokens get learned positions; false: only the patches " +
       "(timm's `no_embed_class`: DeiT III, DINOv2 with registers).",
   ),
+  activation: z.enum(["gelu", "quick_gelu", "relu"]).default("gelu").describe(
+    "The block MLPs' activation: exact GELU (timm's), `quick_gelu` (`x·σ(1.702x)`, OpenAI's " +
+      "CLIP towers), or ReLU.",
+  ),
+  norm_eps: num().pipe(z.number().positive()).default(1e-6).describe(
+    "The LayerNorms' variance epsilon: timm's 1e-6, or PyTorch's 1e-5 (CLIP image towers).",
+  ),
   norm_pre: z.boolean().default(false).describe(
     "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
       "towers).",
@@ -82,6 +89,8 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     ...(!params.prefix_positions && { prefixPositions: false }),
     ...(params.pool === "avg" && { pool: "avg" as const }),
     ...(params.norm_pre && { normPre: true }),
+    ...(params.activation !== "gelu" && { activation: params.activation }),
+    ...(params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
   };
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

@@ -204,12 +204,17 @@ export interface LayerNorm {
   eps: number;
 }
 
-/** Creates a layer norm over a last axis of width `dim`. */
-export function createLayerNorm(store: ParameterStore, name: string, dim: number): LayerNorm {
+/** Creates a layer norm over a last axis of width `dim` (variance epsilon `eps`, timm's 1e-6). */
+export function createLayerNorm(
+  store: ParameterStore,
+  name: string,
+  dim: number,
+  eps = 1e-6,
+): LayerNorm {
   return {
     weight: store.add(`${name}.weight`, tf.ones([dim]), false),
     bias: store.add(`${name}.bias`, tf.zeros([dim]), false),
-    eps: 1e-6,
+    eps,
   };
 }
 
@@ -252,9 +257,15 @@ export function gelu(x: Tensor): Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
 }
 
+/** QuickGELU `x · σ(1.702 x)`, the approximation OpenAI's CLIP was trained with. */
+export function quickGelu(x: Tensor): Tensor {
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+}
+
 /** Activation functions a recipe may name. */
 export const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
   gelu,
+  quick_gelu: quickGelu,
   relu: (x) => tf.relu(x),
   tanh: (x) => tf.tanh(x),
   identity: (x) => x,

@@ -102,6 +102,7 @@ export class VisionTransformer implements Module {
     },
   ) {
     const { patch, dim, depth, mlpRatio } = config;
+    const eps = config.normEps ?? 1e-6;
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
     const positions = (geometry.height / patch) * (geometry.width / patch) + this.positionPrefix;
@@ -120,7 +121,7 @@ export class VisionTransformer implements Module {
       ? store.add("reg_token", store.truncNormal([1, registers, dim], 1e-6), false)
       : undefined;
     this.#pos = store.add("pos_embed", store.truncNormal([1, positions, dim], 0.02), false);
-    this.#normPre = config.normPre ? createLayerNorm(store, "norm_pre", dim) : undefined;
+    this.#normPre = config.normPre ? createLayerNorm(store, "norm_pre", dim, eps) : undefined;
     const gamma = (name: string) =>
       config.layerScale === undefined
         ? undefined
@@ -128,17 +129,17 @@ export class VisionTransformer implements Module {
     for (let i = 0; i < depth; i++) {
       const p = `blocks.${i}`;
       const block: Block = {
-        norm1: createLayerNorm(store, `${p}.norm1`, dim),
+        norm1: createLayerNorm(store, `${p}.norm1`, dim, eps),
         qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
         proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
-        norm2: createLayerNorm(store, `${p}.norm2`, dim),
+        norm2: createLayerNorm(store, `${p}.norm2`, dim, eps),
         fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: dim * mlpRatio }),
         fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: dim * mlpRatio, outDim: dim }),
       };
       const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
       this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);
     }
-    this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim);
+    this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim, eps);
     this.parameters = store.parameters;
     this.layering = blockLayering(init.name, depth, [
       "patch_embed",

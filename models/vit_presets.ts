@@ -17,8 +17,10 @@ export interface VitConfig {
   heads: number;
   /** MLP hidden width as a multiple of D. */
   mlpRatio: number;
-  /** Activation inside the block MLPs (default `gelu`, as in timm). */
-  activation?: "gelu" | "relu";
+  /** Activation inside the block MLPs (default `gelu`, as in timm; `quick_gelu`: OpenAI's CLIP). */
+  activation?: "gelu" | "relu" | "quick_gelu";
+  /** The LayerNorms' variance epsilon (default 1e-6, timm's; 1e-5: PyTorch's, CLIP towers). */
+  normEps?: number;
   /** LayerScale (CaiT, DeiT III, DINOv2): each branch times a learned `γ` `[D]` starting here. */
   layerScale?: number;
   /** Register tokens after the CLS (Darcet et al., arXiv 2309.16588; default 0). */

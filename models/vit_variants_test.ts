@@ -1,6 +1,6 @@
 /**
  * The ViT's timm options (LayerScale, registers, patch-only positions,
- * `norm_pre`, average pooling with `fc_norm`) train on every backend: the
+ * `norm_pre`, average pooling with `fc_norm`, QuickGELU, LayerNorm eps) train on every backend: the
  * gradient of every parameter on WASM (novalab's kernels) and WebGPU (novalab's
  * kernels, the fallback adapter in CI) equals tfjs's CPU autodiff, which
  * itself matches central finite differences on LayerScale's γ and a register.
@@ -23,6 +23,8 @@ const CONFIG: VitConfig = {
   prefixPositions: false,
   normPre: true,
   pool: "avg",
+  activation: "quick_gelu",
+  normEps: 1e-5,
 };
 const GEOMETRY = { height: 14, width: 14, channels: 1 };
 const ctx = { training: true, step: 0, seed: 0 };

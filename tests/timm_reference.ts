@@ -3,7 +3,7 @@
  * (Conv2d patch embedding, CLS and register tokens, positions with or without
  * the prefix tokens, `norm_pre`, pre-norm blocks with fused qkv, exact GELU,
  * LayerScale, LayerNorm eps 1e-6, the CLS after `norm` or the patch mean after
- * `fc_norm`), from random weights saved under timm's names (with a classifier
+ * `fc_norm`, GELU or QuickGELU, LayerNorm eps), from random weights saved under timm's names (with a classifier
  * head, which novalab skips) — the reference `tests/timm_init_test.ts` and
  * `tests/timm_variants_test.ts` load into novalab's `vit` and compare with.
  * Needs a Python with torch (Debian `python3-torch` as /usr/bin/python3).
@@ -32,6 +32,10 @@ export interface TimmVariant {
   global_pool?: "token" | "avg";
   /** `pre_norm`. */
   pre_norm?: boolean;
+  /** `act_layer`: `gelu` (default) or `quick_gelu`. */
+  act_layer?: "gelu" | "quick_gelu";
+  /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
+  norm_eps?: number;
 }
 
 const PY = `
@@ -62,7 +66,9 @@ for i in range(DEPTH):
         for n in ("ls1", "ls2"):
             w[b + n + ".gamma"] = cfg["init_values"] * (1 + r(D, s=0.5))
 F = torch.nn.functional
-def ln(x, n): return F.layer_norm(x, (D,), w[n + ".weight"], w[n + ".bias"], eps=1e-6)
+EPS = cfg.get("norm_eps", 1e-6)
+def ln(x, n): return F.layer_norm(x, (D,), w[n + ".weight"], w[n + ".bias"], eps=EPS)
+def act(x): return x * torch.sigmoid(1.702 * x) if cfg.get("act_layer") == "quick_gelu" else F.gelu(x)
 def lin(x, n): return F.linear(x, w[n + ".weight"], w[n + ".bias"])
 def scaled(x, n): return x * w[n + ".gamma"] if "init_values" in cfg else x
 def vit(nchw):
@@ -81,7 +87,7 @@ def vit(nchw):
         q, k, v = qkv[0], qkv[1], qkv[2]
         a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
         x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
-        x = x + scaled(lin(F.gelu(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
+        x = x + scaled(lin(act(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
     if last == "fc_norm": return ln(x[:, 1 + R:].mean(1), "fc_norm")
     return ln(x, "norm")[:, 0]
 img = torch.rand(B, S, S, 3)  # NHWC in [0, 1], as novalab reads images

@@ -2,7 +2,7 @@
  * timm's ViT variants against PyTorch (`tests/timm_reference.ts`): DINOv2's
  * LayerScale with four registers and positions for the patches only (its
  * `reg4` models), and an average-pooled ViT with `fc_norm` and `norm_pre`
- * (CLIP-style towers) — each written with novalab's `vit` parameters, loaded
+ * and OpenAI's CLIP image tower (`norm_pre`, QuickGELU, LayerNorm eps 1e-5) — each written with novalab's `vit` parameters, loaded
  * with `layout: timm`, gives PyTorch's features on the same images, and its
  * positions resample with the prefix kept. Skipped with a message without a
  * Python that has torch.
@@ -39,6 +39,11 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     "average pooling with fc_norm, norm_pre",
     { global_pool: "avg", pre_norm: true },
     { pool: "avg", norm_pre: true },
+  ],
+  [
+    "OpenAI's CLIP image tower (norm_pre, QuickGELU, LayerNorm eps 1e-5)",
+    { pre_norm: true, act_layer: "quick_gelu", norm_eps: 1e-5 },
+    { norm_pre: true, activation: "quick_gelu", norm_eps: 1e-5 },
   ],
 ];
 
