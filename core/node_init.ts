@@ -82,8 +82,9 @@ const ARCHITECTURE = "a different architecture (depth, width, MLP ratio, norm la
 function shapeHint(name: string): string {
   if (name === "pos_embed") {
     return "a different image size or patch size (positions = (H/P)·(W/P) + 1 for the CLS " +
-      "token; init_from.resample: true resamples a square grid), or a model without a CLS " +
-      "position";
+      "token, + registers; init_from.resample: bicubic or bilinear resamples a square grid), " +
+      "or positions for the patches only (vit prefix_positions: false) or for registers " +
+      "(vit registers: n)";
   }
   if (name === "patch_embed.proj.weight") {
     return "a different patch size or channel count (rows = P·P·C; init_from.grey: true reads " +
@@ -196,10 +197,8 @@ async function initNode(
     if (tf.util.arraysEqual(stored.shape, p.variable.shape)) continue;
     const name = prefix + rest(p.name);
     fail(
-      `${file}: tensor "${name}" has shape [${stored.shape}]${timm ? " in novalab's layout" : ""}${
-        node.initFrom!.grey && rest(p.name) === "patch_embed.proj.weight"
-          ? " (channels summed)"
-          : ""
+      `${file}: tensor "${name}" has shape [${stored.shape}]${
+        timm ? " in novalab's layout" : ""
       }, node ${node.name}'s "${p.name}" [${p.variable.shape}]; ${shapeHint(rest(p.name))}`,
     );
   }
@@ -210,8 +209,8 @@ async function initNode(
 
 /**
  * Loads every node's `init_from` into its module (after the dry runs, so nothing
- * they update survives) and checks that each frozen or rescaled node has
- * parameters.
+ * they update survives), after checking the nodes' training keys
+ * (`core/training_keys.ts`).
  *
  * @param spec The graph (nodes' `init_from` / `freeze`, and where they were written).
  * @param modules The built modules by node name.

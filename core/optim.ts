@@ -31,6 +31,7 @@ import { SeparateMoments } from "./adamw_moments.ts";
 import {
   checkOptimizerState,
   knownNames,
+  OPTIM_FIRST_PREFIX,
   OPTIM_M_PREFIX,
   OPTIM_STEP_KEY,
   OPTIM_V_PREFIX,
@@ -84,7 +85,10 @@ function checkRange(name: string, value: number, lo: number, hi: number, hint: s
  * unique (the trainer qualifies them as `<node>.<param path>`, e.g.
  * `image.blocks.0.attn.qkv.weight`). A parameter missing from the gradient map
  * is left untouched that step (no decay either, like PyTorch's `grad is None`),
- * but the step count is global, not per parameter.
+ * but the step count is global — except for parameters that start training
+ * later (`Parameter.startStep`, a node's `freeze: { until }`): their bias
+ * corrections count their own updates from the first one, as PyTorch's
+ * per-parameter `step` (checkpointed as `optim.first.<param>`).
  */
 export class AdamW {
   /** Decay rate of the first moment. */
@@ -99,6 +103,8 @@ export class AdamW {
   #params = new Map<string, Parameter>();
   #moments: AdamWMoments;
   #t = 0;
+  /** For parameters that start later: the count before each one's first update. */
+  #first = new Map<string, number>();
 
   /**
    * Creates zero first/second-moment buffers for every parameter (packed for
@@ -207,6 +213,11 @@ export class AdamW {
           `gradScale, got ${guard.dtype} [${guard.shape}]${gradScale ? " and a gradScale" : ""}`,
       );
     }
+    for (const name of grads.keys()) {
+      if ((this.#params.get(name)!.startStep ?? 0) > 0 && !this.#first.has(name)) {
+        this.#first.set(name, this.#t);
+      }
+    }
     this.#matchBackend();
     const control = { ...(gradScale ? { gradScale } : {}), ...(guard ? { guard } : {}) };
     const moments = this.#moments;
@@ -240,6 +251,7 @@ export class AdamW {
       eps,
       weightDecay,
       t,
+      first: this.#first,
       bc1: 1 - beta1 ** t,
       bc2Sqrt: Math.sqrt(1 - beta2 ** t),
     };
@@ -270,6 +282,9 @@ export class AdamW {
       out.set(`${OPTIM_M_PREFIX}${name}`, m);
       out.set(`${OPTIM_V_PREFIX}${name}`, v);
     }
+    for (const [name, count] of this.#first) {
+      out.set(`${OPTIM_FIRST_PREFIX}${name}`, tf.scalar(count, "int32"));
+    }
     return out;
   }
 
@@ -282,6 +297,12 @@ export class AdamW {
    */
   async load(state: Map<string, Tensor>): Promise<void> {
     const t = await checkOptimizerState(state, this.#params);
+    const first = new Map<string, number>();
+    for (const [key, count] of state) {
+      if (key.startsWith(OPTIM_FIRST_PREFIX)) {
+        first.set(key.slice(OPTIM_FIRST_PREFIX.length), (await count.data())[0]!);
+      }
+    }
     const loaded = this.#makeMoments(this.fused, (name) => ({
       m: tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"),
       v: tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"),
@@ -289,6 +310,7 @@ export class AdamW {
     this.#moments.dispose();
     this.#moments = loaded;
     this.#t = t;
+    this.#first = first;
   }
 
   /** Releases the moment buffers (not the parameters). */

@@ -1,7 +1,9 @@
 /**
  * The layout of AdamW's checkpoint state (`core/optim.ts` `AdamW.state`) and
  * its validation before a load assigns anything: `optim.step` (an int32
- * scalar), `optim.m.<param>` and `optim.v.<param>` shaped like the parameter.
+ * scalar), `optim.m.<param>` and `optim.v.<param>` shaped like the parameter, and
+ * `optim.first.<param>` (an int32 scalar: the count before the parameter's
+ * first update) for parameters that start training later (`startStep`).
  *
  * @module
  */
@@ -15,6 +17,8 @@ export const OPTIM_STEP_KEY = "optim.step";
 export const OPTIM_M_PREFIX = "optim.m.";
 /** Prefix of second-moment tensors in AdamW's state: `optim.v.<param name>`. */
 export const OPTIM_V_PREFIX = "optim.v.";
+/** Prefix of first-update counts in AdamW's state: `optim.first.<param name>` (int32 scalar). */
+export const OPTIM_FIRST_PREFIX = "optim.first.";
 
 /** The parameter names for an error message, the first ten when there are more. */
 export function knownNames(params: Map<string, Parameter>): string {
@@ -32,11 +36,19 @@ function checkKeys(state: Map<string, Tensor>, params: Map<string, Parameter>): 
       ? key.slice(OPTIM_M_PREFIX.length)
       : key.startsWith(OPTIM_V_PREFIX)
       ? key.slice(OPTIM_V_PREFIX.length)
+      : key.startsWith(OPTIM_FIRST_PREFIX)
+      ? key.slice(OPTIM_FIRST_PREFIX.length)
       : undefined;
     if (name === undefined || !params.has(name)) {
       throw new Error(
         `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}' or ` +
-          `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}' + one of: ${knownNames(params)}`,
+          `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}'/'${OPTIM_FIRST_PREFIX}' + one of: ` +
+          knownNames(params),
+      );
+    }
+    if (key.startsWith(OPTIM_FIRST_PREFIX) && state.get(key)!.rank !== 0) {
+      throw new Error(
+        `AdamW.load: '${key}' must be a scalar, got shape [${state.get(key)!.shape}]`,
       );
     }
   }

@@ -150,6 +150,44 @@ Deno.test("AdamW: a parameter starting at step k is bias-corrected from its own 
   for (const p of [late, head, alone]) p.variable.dispose();
 });
 
+Deno.test("AdamW: a late parameter's own count survives skipped steps and a checkpoint", async () => {
+  const lr = 0.05;
+  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 2 };
+  const head = param("head.w", [0.3, 0.2, -0.1]);
+  const opt = new AdamW([late, head], { weightDecay: 0.1 });
+  const alone = param("enc.w", [1.0, -2.0, 0.5]);
+  const ref = new AdamW([alone], { weightDecay: 0.1 });
+  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  // Step 0 is taken back (a non-finite step the guard skipped): the run's count is 1 behind its
+  // step index when enc.w starts, and enc.w's own count must still go 1, 2, 3.
+  const headOnly = grads([["head.w", gs[0]!]]);
+  opt.apply(headOnly, lr);
+  opt.undoSteps(1);
+  disposeMap(headOnly);
+  let resumed: AdamW | undefined;
+  for (let step = 1; step < 4; step++) {
+    const g = gs[step]!;
+    const given = grads(step < 2 ? [["head.w", g]] : [["enc.w", g], ["head.w", g]]);
+    (resumed ?? opt).apply(given, lr);
+    disposeMap(given);
+    if (step < 2) continue;
+    const one = grads([["enc.w", g]]);
+    ref.apply(one, lr);
+    disposeMap(one);
+    assertClose(late.variable.dataSync(), alone.variable.dataSync(), 1e-7);
+    if (step === 2) {
+      // Through a checkpoint: optim.first.enc.w holds the count before its first update.
+      const state = opt.state();
+      assert.equal(state.get("optim.first.enc.w")?.dataSync()[0], 1);
+      resumed = new AdamW([late, head], { weightDecay: 0.1 });
+      await resumed.load(state);
+      for (const t of state.values()) t.dispose();
+    }
+  }
+  for (const o of [opt, ref, resumed!]) o.dispose();
+  for (const p of [late, head, alone]) p.variable.dispose();
+});
+
 Deno.test("AdamW: parameters without a gradient are untouched", () => {
   const a = param("a", [1, 1]), b = param("b", [5, 5]);
   const opt = new AdamW([a, b], { weightDecay: 0.1 });

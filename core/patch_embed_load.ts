@@ -51,7 +51,22 @@ export function adaptPatchEmbedding(
         `${node.kind} has none`,
     );
   }
-  const channels = values.get(weight)!.shape[0]! / (patch * patch);
+  const own = vit.geometry?.channels ?? 1;
+  const rows = values.get(weight)!.shape[0]!;
+  if (grey && own !== 1) {
+    fail(
+      `grey: true reads the weights into a one-channel node; ${node.name} takes ${own} channels`,
+    );
+  }
+  if (grey && rows === patch * patch) {
+    fail(
+      "grey: true sums the channels of the patch embedding, and it already takes one; drop grey",
+    );
+  }
+  // The file's channels: RGB for grey, else the node's. Rows that do not fit the node's patch
+  // are left as they are: the shape check names them (another patch size or channel count).
+  const channels = grey ? 3 : own;
+  if (rows !== patch * patch * channels) return;
   if (mean) {
     for (const [key, list] of [["mean", mean], ["std", std!]] as const) {
       if (list.length !== 1 && list.length !== channels) {
@@ -67,16 +82,5 @@ export function adaptPatchEmbedding(
     values.set(bias, b);
   }
   if (!grey) return;
-  const own = vit.geometry?.channels;
-  if (own !== 1) {
-    fail(
-      `grey: true reads the weights into a one-channel node; ${node.name} takes ${own} channels`,
-    );
-  }
-  if (channels === 1) {
-    fail(
-      "grey: true sums the channels of the patch embedding, and it already takes one; drop grey",
-    );
-  }
   values.set(weight, sumPatchChannels(values.get(weight)!, channels));
 }

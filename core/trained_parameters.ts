@@ -6,8 +6,8 @@
  * arXiv 2111.06377), which fine-tunes a pre-trained encoder's early layers
  * more gently than its last ones. Layers are the module's own
  * ({@linkcode Layering}: for a transformer the embeddings are layer 0, block
- * `i` is layer `i + 1`, the final norm the top), numbered as timm's
- * `param_groups_layer_decay` numbers them. Their first step: a node
+ * `i` is layer `i + 1`, the final norm the top), numbered as BEiT's and
+ * MAE's `get_layer_id_for_vit` numbers them. Their first step: a node
  * `freeze: { until: N }` trains from step N, and its parameters' AdamW bias
  * corrections count updates from there (`startStep`).
  *

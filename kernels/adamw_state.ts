@@ -38,6 +38,11 @@ export interface AdamWStep {
   weightDecay: number;
   /** The update count `t` (1 for the first update) the bias corrections are for. */
   t: number;
+  /**
+   * For parameters that start later (`startStep`): the count before each one's
+   * first update, by name; their bias corrections use `t` minus it.
+   */
+  first?: ReadonlyMap<string, number>;
   /** `1 − β1ᵗ`. */
   bc1: number;
   /** `√(1 − β2ᵗ)`. */
@@ -63,16 +68,17 @@ export interface AdamWStep {
 
 /**
  * The step's numbers for one parameter: its rate `lr · lrScale` and, for a
- * parameter that starts training at `startStep` (a node's `freeze: { until }`),
- * bias corrections for its own count of updates `t − startStep` (at least 1:
- * a step skipped as non-finite before it takes nothing from the count), as
- * PyTorch keeps a `step` per parameter. `s` itself where neither applies.
+ * parameter that starts training later (`startStep`, a node's
+ * `freeze: { until }`), bias corrections for its own count of updates — `t`
+ * minus the count before its first update (`s.first`; this update is its first
+ * when it has none yet) — as PyTorch keeps a `step` per parameter. `s` itself
+ * where neither applies.
  */
 export function parameterStep(s: AdamWStep, param: Parameter): AdamWStep {
-  const scale = param.lrScale ?? 1, start = param.startStep ?? 0;
-  if (scale === 1 && start === 0) return s;
-  if (start === 0) return { ...s, lr: s.lr * scale };
-  const t = Math.max(1, s.t - start);
+  const scale = param.lrScale ?? 1, late = (param.startStep ?? 0) > 0;
+  if (scale === 1 && !late) return s;
+  if (!late) return { ...s, lr: s.lr * scale };
+  const t = Math.max(1, s.t - (s.first?.get(param.name) ?? s.t - 1));
   return {
     ...s,
     lr: s.lr * scale,

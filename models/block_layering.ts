@@ -1,8 +1,12 @@
 /**
- * The layers of a transformer's parameters, as BEiT and timm number them for
- * layer-wise learning-rate decay (`param_groups_layer_decay`): the embeddings
- * (the stem) are layer 0, `blocks.<i>.*` layer `i + 1`, and everything after
- * the blocks (the final norm, heads) layer `depth + 1`, the top.
+ * The layers of a transformer's parameters, as BEiT's and MAE's fine-tuning
+ * code numbers them for layer-wise learning-rate decay
+ * (`get_layer_id_for_vit`): the embeddings (the stem) are layer 0,
+ * `blocks.<i>.*` layer `i + 1`, and everything after the blocks (the final
+ * norm, `fc_norm`) layer `depth + 1`, the top. timm's
+ * `param_groups_layer_decay` differs in one place: it puts the final `norm`
+ * with the last block (a factor `k` lower). Register tokens and `norm_pre`,
+ * which MAE's code predates, count as embeddings here.
  *
  * @module
  */

@@ -25,7 +25,7 @@ Deno.test("block layering: a ViT's stem is layer 0, block i layer i + 1, the fin
   );
   assert.equal(vit.layering.top, 3);
   const layers = layersOf(vit, "image");
-  // timm's param_groups_layer_decay numbering for the same names (group_matcher stem, blocks).
+  // MAE's get_layer_id_for_vit numbering for the same names: stem 0, blocks.i i + 1, the rest on top.
   for (
     const stem of ["patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed"]
   ) {

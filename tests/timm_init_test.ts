@@ -69,6 +69,18 @@ Deno.test({
         encoder(grey),
         /grey: true reads the weights into a one-channel node; encoder takes 3 channels/,
       );
+      // Another patch size with grey or mean/std: the shapes are named, nothing is folded or
+      // summed into a tensor that merely fits.
+      for (const channels of [1, 3]) {
+        await assert.rejects(
+          timmEncoder({ ...grey, grey: channels === 1, resample: "bicubic" }, {
+            cacheDir: dir,
+            extra: { patch: 14 },
+            channels,
+          }),
+          /tensor "patch_embed\.proj\.weight" has shape \[147,32\] in novalab's layout, node encoder's "encoder\.patch_embed\.proj\.weight" \[(196|588),32\]; a different patch size/,
+        );
+      }
       // The same tensors under a prefix (an encoder inside a larger model): node: names it.
       const { tensors } = decodeSafetensors(await Deno.readFile(file));
       const prefixed = `${dir}/trunk.safetensors`;

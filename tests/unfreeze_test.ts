@@ -3,8 +3,8 @@
  * shipped NOVA recipe the ViT stays exactly as initialised for steps 0 … N−1
  * with zero moments while its heads train, then trains with its own AdamW bias
  * corrections (its first move is a full `lr · sign(g)`, not the `0.64 · lr` a
- * shared count at t = 3 would give); a run stopped before the switch and
- * resumed after it logs the uninterrupted run's losses; on WebGPU the replayed
+ * shared count at t = 3 would give); runs stopped before the switch or after
+ * it and resumed log the uninterrupted run's losses; on WebGPU the replayed
  * step is recorded again after the switch and agrees bit for bit with steps
  * issued as written; a schedule in which nothing trains at first is an error.
  */
@@ -99,12 +99,18 @@ Deno.test({
       assert.ok(Math.abs(moved - 1) < 1e-3, `${name}: first move ${moved}·lr, expected 1·lr`);
     }
 
-    // Stopped before the switch, resumed after it: the same losses.
-    const first = await runRecipe(recipe, { ...options, stopAfter: 1 });
-    const resumed = await runRecipe(recipe, { ...options, resume: first.paths.root });
-    const a = await readMetrics(whole.paths), b = await readMetrics(resumed.paths);
-    assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3]);
-    assert.deepEqual(b.map((m) => m.loss), a.map((m) => m.loss), "per-step losses identical");
+    // Stopped before the switch, or after it (the ViT's own count then comes from the
+    // checkpoint's optim.first.*), and resumed: the same losses.
+    const a = await readMetrics(whole.paths);
+    for (const stopAfter of [1, 3]) {
+      const first = await runRecipe(recipe, { ...options, stopAfter });
+      const resumed = await runRecipe(recipe, { ...options, resume: first.paths.root });
+      const b = await readMetrics(resumed.paths);
+      assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3]);
+      assert.deepEqual(b.map((m) => m.loss), a.map((m) => m.loss), `stopped after ${stopAfter}`);
+    }
+    const [cls] = await at(3, "optim.first.image.cls_token").then((m) => [...m.values()]);
+    assert.deepEqual([...cls!], [2], "the count before the ViT's first update");
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -100,7 +100,9 @@ const nodeSchema = z.object({
       "`lr · lr_scale`, decay included — e.g. 0.1 to fine-tune a pre-trained encoder gently.",
   ),
   layer_decay: unsettable(
-    num().refine((k) => k > 0 && k <= 1, { message: "expected a number in (0, 1]" }),
+    num().pipe(
+      z.number().gt(0, "expected a number in (0, 1]").lte(1, "expected a number in (0, 1]"),
+    ),
   ).describe(
     "Layer-wise learning-rate decay k (BEiT, MAE fine-tuning) of a transformer node " +
       "(vit, text_transformer) of depth L: block i is stepped at `lr · k^(L−i)`, the " +
