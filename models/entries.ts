@@ -70,6 +70,10 @@ const vitSchema = z.strictObject({
   norm_eps: num().pipe(z.number().positive()).default(1e-6).describe(
     "The LayerNorms' variance epsilon: timm's 1e-6, or PyTorch's 1e-5 (CLIP image towers).",
   ),
+  class_token: z.boolean().default(true).describe(
+    "Whether there is a CLS token; false (timm's `class_token=False`, its `_gap` models) needs " +
+      "`pool: avg`, and `output: tokens` then gives the patches only.",
+  ),
   norm_pre: z.boolean().default(false).describe(
     "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
       "towers).",
@@ -89,6 +93,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     ...(!params.prefix_positions && { prefixPositions: false }),
     ...(params.pool === "avg" && { pool: "avg" as const }),
     ...(params.norm_pre && { normPre: true }),
+    ...(!params.class_token && { classToken: false }),
     ...(params.activation !== "gelu" && { activation: params.activation }),
     ...(params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
   };

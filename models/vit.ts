@@ -76,7 +76,7 @@ export class VisionTransformer implements Module {
   /** Layers for `layer_decay`: the patch embedding, CLS and positions 0, block `i` `i + 1`, the final norm on top. */
   readonly layering: Layering;
   readonly #patchEmbed: Linear;
-  readonly #cls: Variable;
+  readonly #cls: Variable | undefined;
   readonly #registers: Variable | undefined;
   readonly #pos: Variable;
   readonly #normPre: LayerNorm | undefined;
@@ -102,6 +102,11 @@ export class VisionTransformer implements Module {
     },
   ) {
     const { patch, dim, depth, mlpRatio } = config;
+    if (config.classToken === false && config.pool !== "avg") {
+      throw new Error(
+        `node "${init.name}" (vit): class_token: false leaves no CLS to pool; use pool: avg`,
+      );
+    }
     const eps = config.normEps ?? 1e-6;
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
@@ -115,7 +120,9 @@ export class VisionTransformer implements Module {
       return tf.keep(tf.tensor2d(map, [other[0] * other[1], grid[0] * grid[1]]));
     });
     this.#patchEmbed = createLinear(store, "patch_embed.proj", { inDim: patchDim, outDim: dim });
-    this.#cls = store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
+    this.#cls = config.classToken === false
+      ? undefined
+      : store.add("cls_token", store.truncNormal([1, 1, dim], 0.02), false);
     const registers = config.registers ?? 0;
     this.#registers = registers > 0
       ? store.add("reg_token", store.truncNormal([1, registers, dim], 1e-6), false)
@@ -150,9 +157,9 @@ export class VisionTransformer implements Module {
     ]);
   }
 
-  /** Tokens before the patches: the CLS, then the registers. */
+  /** Tokens before the patches: the CLS (unless `classToken` is false), then the registers. */
   get prefixTokens(): number {
-    return 1 + (this.config.registers ?? 0);
+    return (this.config.classToken === false ? 0 : 1) + (this.config.registers ?? 0);
   }
 
   /** Entries of `pos_embed` before the patch grid: the prefix tokens', or none (`no_embed_class`). */
@@ -180,8 +187,9 @@ export class VisionTransformer implements Module {
     const avg = this.config.pool === "avg";
     if (this.#output === "tokens") {
       // The CLS and the patches (registers dropped), after `norm` (timm's forward_features).
-      const kept = prefix === 1 ? x : tf.concat([
-        tf.slice(x, [0, 0, 0], [-1, 1, -1]),
+      const cls = this.#cls ? 1 : 0;
+      const kept = prefix === cls ? x : tf.concat([
+        ...(cls ? [tf.slice(x, [0, 0, 0], [-1, 1, -1])] : []),
         tf.slice(x, [0, prefix, 0], [-1, -1, -1]),
       ], 1);
       const tokens = avg ? kept : applyLayerNorm(this.#norm, kept);
@@ -202,7 +210,7 @@ export class VisionTransformer implements Module {
       .reshape([n, gh * gw, p * p * c]);
     let embedded = applyLinear(this.#patchEmbed, patches);
     const { dim } = this.config;
-    const prefix = [repeatLeading(this.#cls.reshape([1, dim]), n)]; // [n, 1, D]
+    const prefix = this.#cls ? [repeatLeading(this.#cls.reshape([1, dim]), n)] : []; // [n, 1, D]
     if (this.#registers) {
       const registers = this.#registers.shape[1]!;
       prefix.push(repeatLeading(this.#registers.reshape([registers, dim]), n));

@@ -34,6 +34,8 @@ export interface VitConfig {
   pool?: "cls" | "avg";
   /** A LayerNorm `norm_pre` before the blocks (timm's `pre_norm`, CLIP image towers). */
   normPre?: boolean;
+  /** Whether there is a CLS token (default true; false needs `pool: avg`, timm's `class_token`). */
+  classToken?: boolean;
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */

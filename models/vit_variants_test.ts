@@ -75,6 +75,24 @@ function objective(config: VitConfig, name: string, index: number, delta: number
   return value;
 }
 
+Deno.test("vit variants: without a class token there is nothing but the patch mean to pool", async () => {
+  await tf.setBackend("cpu");
+  const noCls = { ...CONFIG, pool: "cls" as const, classToken: false };
+  assert.throws(
+    () => new VisionTransformer(noCls, GEOMETRY, { name: "v", seed: 3 }),
+    /node "v" \(vit\): class_token: false leaves no CLS to pool; use pool: avg/,
+  );
+  const before = tf.memory().numTensors;
+  const gap = new VisionTransformer({ ...CONFIG, classToken: false }, GEOMETRY, {
+    name: "v",
+    seed: 3,
+  });
+  assert.ok(!gap.parameters.some((p) => p.name === "v.cls_token"));
+  assert.equal(gap.positionPrefix, 0);
+  gap.dispose();
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+});
+
 Deno.test("vit variants: CPU gradients of γ and a register match finite differences", async () => {
   await tf.setBackend("cpu");
   const cpu = await gradients(CONFIG);

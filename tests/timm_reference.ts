@@ -32,6 +32,8 @@ export interface TimmVariant {
   global_pool?: "token" | "avg";
   /** `pre_norm`. */
   pre_norm?: boolean;
+  /** `class_token` (default true). */
+  class_token?: boolean;
   /** `act_layer`: `gelu` (default) or `quick_gelu`. */
   act_layer?: "gelu" | "quick_gelu";
   /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
@@ -45,15 +47,17 @@ torch.manual_seed(0)
 cfg = json.loads(sys.argv[2])
 D, DEPTH, H, P, S, B = ${D}, ${DEPTH}, ${HEADS}, ${PATCH}, ${SIZE}, ${BATCH}
 R = cfg.get("reg_tokens", 0)
-K = 0 if cfg.get("no_embed_class") else 1 + R  # positions before the grid
+C = 1 if cfg.get("class_token", True) else 0
+K = 0 if cfg.get("no_embed_class") else C + R  # positions before the grid
 N = (S // P) ** 2
 def r(*shape, s=0.2): return torch.randn(*shape) * s
 w = {"patch_embed.proj.weight": r(D, 3, P, P), "patch_embed.proj.bias": r(D, s=0.1),
-     "cls_token": r(1, 1, D), "pos_embed": r(1, N + K, D),
+     "pos_embed": r(1, N + K, D),
      "head.weight": r(10, D), "head.bias": r(10)}
 last = "fc_norm" if cfg.get("global_pool") == "avg" else "norm"
 w[last + ".weight"], w[last + ".bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 if R: w["reg_token"] = r(1, R, D)
+if C: w["cls_token"] = r(1, 1, D)
 if cfg.get("pre_norm"): w["norm_pre.weight"], w["norm_pre.bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 for i in range(DEPTH):
     b = "blocks.%d." % i
@@ -74,7 +78,7 @@ def scaled(x, n): return x * w[n + ".gamma"] if "init_values" in cfg else x
 def vit(nchw):
     x = F.conv2d(nchw, w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=P)
     x = x.flatten(2).transpose(1, 2)
-    prefix = [w["cls_token"].expand(B, -1, -1)] + ([w["reg_token"].expand(B, -1, -1)] if R else [])
+    prefix = ([w["cls_token"].expand(B, -1, -1)] if C else []) + ([w["reg_token"].expand(B, -1, -1)] if R else [])
     if K == 0:
         x = torch.cat(prefix + [x + w["pos_embed"]], 1)
     else:
@@ -88,7 +92,7 @@ def vit(nchw):
         a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
         x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
         x = x + scaled(lin(act(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
-    if last == "fc_norm": return ln(x[:, 1 + R:].mean(1), "fc_norm")
+    if last == "fc_norm": return ln(x[:, C + R:].mean(1), "fc_norm")
     return ln(x, "norm")[:, 0]
 img = torch.rand(B, S, S, 3)  # NHWC in [0, 1], as novalab reads images
 cls = vit(img.permute(0, 3, 1, 2))

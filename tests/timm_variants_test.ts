@@ -41,6 +41,11 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     { pool: "avg", norm_pre: true },
   ],
   [
+    "a ViT without a class token, average-pooled (timm's _gap models)",
+    { class_token: false, global_pool: "avg", reg_tokens: 1 },
+    { class_token: false, pool: "avg", registers: 1 },
+  ],
+  [
     "OpenAI's CLIP image tower (norm_pre, QuickGELU, LayerNorm eps 1e-5)",
     { pre_norm: true, act_layer: "quick_gelu", norm_eps: 1e-5 },
     { norm_pre: true, activation: "quick_gelu", norm_eps: 1e-5 },
@@ -77,7 +82,9 @@ for (const [name, variant, params] of VARIANTS) {
           { cacheDir: dir, extra: params, size: 42 },
         );
         const pos = wide.parameters().find((p) => p.name === "encoder.pos_embed")!;
-        const prefix = variant.no_embed_class ? 0 : 1 + (variant.reg_tokens ?? 0);
+        const prefix = variant.no_embed_class
+          ? 0
+          : (variant.class_token === false ? 0 : 1) + (variant.reg_tokens ?? 0);
         assert.deepEqual(pos.variable.shape, [1, prefix + (42 / PATCH) ** 2, D]);
         const resampled = await pos.variable.data();
         assert.ok(
