@@ -30,6 +30,8 @@ export interface NodeSpec {
   freeze?: boolean;
   /** Parameters kept fixed for the steps before this one (0-based), trained from it on. */
   frozenUntil?: number;
+  /** Updates over which its rate ramps linearly up from then on (`freeze: { warmup }`). */
+  unfreezeWarmup?: number;
   /** Learning-rate multiplier of the node's parameters (default 1). */
   lrScale?: number;
   /** Layer-wise learning-rate decay: a parameter of layer `l` steps at `lr · k^(top − l)`. */

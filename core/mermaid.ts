@@ -68,6 +68,7 @@ function round(x: number): string {
 function rateNote(node: NodeSpec): string {
   const parts = [
     ...(node.frozenUntil !== undefined ? [`frozen until step ${node.frozenUntil}`] : []),
+    ...(node.unfreezeWarmup ? [`then warmed up over ${node.unfreezeWarmup}`] : []),
     ...(node.lrScale !== undefined ? [`lr ×${node.lrScale}`] : []),
     ...(node.layerDecay !== undefined ? [`layer decay ${node.layerDecay}`] : []),
   ];

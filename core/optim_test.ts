@@ -188,6 +188,30 @@ Deno.test("AdamW: a late parameter's own count survives skipped steps and a chec
   for (const p of [late, head, alone]) p.variable.dispose();
 });
 
+Deno.test("AdamW: a late parameter's warm-up ramps its rate over its own first updates", () => {
+  const lr = 0.05;
+  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 1, warmup: 2 };
+  const head = param("head.w", [0.3, 0.2, -0.1]);
+  const opt = new AdamW([late, head], { weightDecay: 0.1 });
+  const alone = param("enc.w", [1.0, -2.0, 0.5]);
+  const ref = new AdamW([alone], { weightDecay: 0.1 });
+  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  for (let step = 0; step < 4; step++) {
+    const g = gs[step]!;
+    const given = grads(step < 1 ? [["head.w", g]] : [["enc.w", g], ["head.w", g]]);
+    opt.apply(given, lr);
+    disposeMap(given);
+    if (step < 1) continue;
+    // Its updates 1, 2, 3: at lr/2, lr, lr.
+    const one = grads([["enc.w", g]]);
+    ref.apply(one, lr * Math.min(1, step / 2));
+    disposeMap(one);
+    assertClose(late.variable.dataSync(), alone.variable.dataSync(), 1e-7);
+  }
+  for (const o of [opt, ref]) o.dispose();
+  for (const p of [late, head, alone]) p.variable.dispose();
+});
+
 Deno.test("AdamW: parameters without a gradient are untouched", () => {
   const a = param("a", [1, 1]), b = param("b", [5, 5]);
   const opt = new AdamW([a, b], { weightDecay: 0.1 });

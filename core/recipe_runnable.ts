@@ -91,6 +91,7 @@ export function runnableFromLoaded(loaded: LoadedRecipe): RunnableRecipe {
         ...(node.initFrom && { initFrom: node.initFrom }),
         ...(node.freeze && { freeze: true }),
         ...(node.frozenUntil !== undefined && { frozenUntil: node.frozenUntil }),
+        ...(node.unfreezeWarmup !== undefined && { unfreezeWarmup: node.unfreezeWarmup }),
         ...(node.lrScale !== undefined && { lrScale: node.lrScale }),
         ...(node.layerDecay !== undefined && { layerDecay: node.layerDecay }),
         params: node.params,

@@ -27,10 +27,10 @@ import type { Module, Parameter } from "./types.ts";
  *   (checked, located, before training: `core/training_keys.ts`).
  */
 export function trainedParameters(node: NodeSpec, module: Module): Parameter[] {
-  const start = node.frozenUntil;
+  const start = node.frozenUntil, warmup = node.unfreezeWarmup;
   const own = start === undefined
     ? module.parameters
-    : module.parameters.map((p) => ({ ...p, startStep: start }));
+    : module.parameters.map((p) => ({ ...p, startStep: start, ...(warmup && { warmup }) }));
   const nodeScale = node.lrScale ?? 1;
   const decay = node.layerDecay;
   if (decay === undefined) {

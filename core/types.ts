@@ -70,6 +70,11 @@ export interface Parameter {
    * updates from there, as PyTorch's per-parameter `step` does.
    */
   startStep?: number;
+  /**
+   * With `startStep`: updates over which its rate ramps linearly from
+   * `lr/warmup` to `lr` (its node's `freeze: { warmup }`; default none).
+   */
+  warmup?: number;
 }
 
 /**

@@ -71,17 +71,19 @@ export interface AdamWStep {
  * parameter that starts training later (`startStep`, a node's
  * `freeze: { until }`), bias corrections for its own count of updates — `t`
  * minus the count before its first update (`s.first`; this update is its first
- * when it has none yet) — as PyTorch keeps a `step` per parameter. `s` itself
- * where neither applies.
+ * when it has none yet) — as PyTorch keeps a `step` per parameter — and,
+ * with `warmup`, its rate ramped over its first updates (`lr · min(1, t/W)`).
+ * `s` itself where none of these applies.
  */
 export function parameterStep(s: AdamWStep, param: Parameter): AdamWStep {
   const scale = param.lrScale ?? 1, late = (param.startStep ?? 0) > 0;
   if (scale === 1 && !late) return s;
   if (!late) return { ...s, lr: s.lr * scale };
   const t = Math.max(1, s.t - (s.first?.get(param.name) ?? s.t - 1));
+  const warm = param.warmup ? Math.min(1, t / param.warmup) : 1;
   return {
     ...s,
-    lr: s.lr * scale,
+    lr: s.lr * scale * warm,
     t,
     bc1: 1 - s.beta1 ** t,
     bc2Sqrt: Math.sqrt(1 - s.beta2 ** t),
@@ -154,6 +156,14 @@ export function groupParameters(
   return groups;
 }
 
+/**
+ * What the members of a fused group share — the rate multiplier, the start
+ * step and its warm-up — as a key: groups split where it changes.
+ */
+export function adamWGroupKey(p: Parameter): string {
+  return `${p.lrScale ?? 1}@${p.startStep ?? 0}/${p.warmup ?? 0}`;
+}
+
 /** Packed moments updated by the fused WebGPU kernels (needs novalab's kernels on webgpu). */
 export class PackedAdamWMoments implements AdamWMoments {
   #groups: Group[] = [];
@@ -173,8 +183,7 @@ export class PackedAdamWMoments implements AdamWMoments {
     const maxBytes = limits?.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
     const slots = adamWGroupSlots(limits?.maxStorageBuffersPerShaderStage ?? 8);
     const sizes = params.map((p) => p.variable.size);
-    // A group shares its rate and bias corrections: split where either changes.
-    const scales = params.map((p) => `${p.lrScale ?? 1}@${p.startStep ?? 0}`);
+    const scales = params.map(adamWGroupKey);
     for (const indices of groupParameters(sizes, maxBytes, slots, scales)) {
       const members: Member[] = [];
       let elements = 0;

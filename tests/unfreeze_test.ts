@@ -3,10 +3,11 @@
  * shipped NOVA recipe the ViT stays exactly as initialised for steps 0 … N−1
  * with zero moments while its heads train, then trains with its own AdamW bias
  * corrections (its first move is a full `lr · sign(g)`, not the `0.64 · lr` a
- * shared count at t = 3 would give); runs stopped before the switch or after
- * it and resumed log the uninterrupted run's losses; on WebGPU the replayed
- * step is recorded again after the switch and agrees bit for bit with steps
- * issued as written; a schedule in which nothing trains at first is an error.
+ * shared count at t = 3 would give; half that with `warmup: 2`); runs stopped
+ * before the switch or after it and resumed log the uninterrupted run's
+ * losses; on WebGPU the replayed step is recorded again after the switch and
+ * agrees bit for bit with steps issued as written; a schedule in which nothing
+ * trains at first is an error.
  */
 import assert from "node:assert/strict";
 import { loadRunnable } from "../core/recipe_runnable.ts";
@@ -111,6 +112,20 @@ Deno.test({
     }
     const [cls] = await at(3, "optim.first.image.cls_token").then((m) => [...m.values()]);
     assert.deepEqual([...cls!], [2], "the count before the ViT's first update");
+
+    // With warmup: 2 its first update runs at lr/2.
+    const warm = await nova([
+      "train.steps=3",
+      "train.checkpoint_every=1",
+      "nodes.image.freeze={ until: 2, warmup: 2 }",
+    ]);
+    assert.match(warm.yaml, /freeze:\n\s+until: 2\n\s+warmup: 2/);
+    const warmRun = await runRecipe(warm, options);
+    const warmAt = (step: number) =>
+      imageTensors(`${warmRun.paths.checkpoints}/step-00000${step}.safetensors`);
+    for (const [name, moved] of moves(await warmAt(2), await warmAt(3))) {
+      assert.ok(Math.abs(moved - 0.5) < 1e-3, `${name}: first move ${moved}·lr, expected 0.5·lr`);
+    }
     await Deno.remove(dir, { recursive: true });
   },
 });

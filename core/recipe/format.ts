@@ -24,7 +24,14 @@ function recipeSyntax(recipe: ResolvedRecipe): Record<string, unknown> {
         }
         : {}),
       ...(node.freeze ? { freeze: true } : {}),
-      ...(node.frozenUntil !== undefined ? { freeze: { until: node.frozenUntil } } : {}),
+      ...(node.frozenUntil !== undefined
+        ? {
+          freeze: {
+            until: node.frozenUntil,
+            ...(node.unfreezeWarmup ? { warmup: node.unfreezeWarmup } : {}),
+          },
+        }
+        : {}),
       ...(node.lrScale !== undefined ? { lr_scale: node.lrScale } : {}),
       ...(node.layerDecay !== undefined ? { layer_decay: node.layerDecay } : {}),
       ...node.params,

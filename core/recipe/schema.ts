@@ -88,6 +88,10 @@ const nodeSchema = z.object({
     z.boolean(),
     z.strictObject({
       until: positiveInt().describe("The first step (0-based) at which the node trains."),
+      warmup: nonNegativeInt().default(0).describe(
+        "Updates over which the node's rate then ramps linearly up to the schedule's " +
+          "(update i of W at `lr · i/W`; 0: none).",
+      ),
     }),
   ]).default(false).describe(
     "Keep the node's parameters fixed: no gradients, no optimiser state, no weight decay " +
@@ -139,6 +143,7 @@ const nodeSchema = z.object({
   }),
   freeze: freeze === true,
   ...(typeof freeze === "object" && { frozenUntil: freeze.until }),
+  ...(typeof freeze === "object" && freeze.warmup > 0 && { unfreezeWarmup: freeze.warmup }),
   ...(lr_scale !== undefined && lr_scale !== 1 && { lrScale: lr_scale }),
   ...(layer_decay !== undefined && layer_decay !== 1 && { layerDecay: layer_decay }),
   params,

@@ -56,6 +56,8 @@ export interface ResolvedNode {
   freeze: boolean;
   /** Parameters kept fixed for steps before this one, then trained (`freeze: { until }`). */
   frozenUntil?: number;
+  /** Updates over which the node's rate ramps up once it trains (`freeze: { warmup }`). */
+  unfreezeWarmup?: number;
   /** Learning-rate multiplier of the node's parameters (`lr_scale`); absent: 1. */
   lrScale?: number;
   /** Layer-wise learning-rate decay of the node's layers (`layer_decay`); absent: none. */
