@@ -81,8 +81,8 @@ const ARCHITECTURE = "a different architecture (depth, width, MLP ratio, norm la
 /** Why a tensor's shape may differ, for the error. */
 function shapeHint(name: string): string {
   if (name === "pos_embed") {
-    return "a different image size or patch size (positions = (H/P)·(W/P) + 1 for the CLS " +
-      "token, + registers; init_from.resample: bicubic or bilinear resamples a square grid), " +
+    return "a different image size or patch size (positions = (H/P)·(W/P), + 1 for the CLS " +
+      "token and 1 per register; init_from.resample: bicubic or bilinear resamples a square grid), " +
       "or positions for the patches only (vit prefix_positions: false) or for registers " +
       "(vit registers: n)";
   }

@@ -88,7 +88,9 @@ function checkRange(name: string, value: number, lo: number, hi: number, hint: s
  * but the step count is global — except for parameters that start training
  * later (`Parameter.startStep`, a node's `freeze: { until }`): their bias
  * corrections count their own updates from the first one, as PyTorch's
- * per-parameter `step` (checkpointed as `optim.first.<param>`).
+ * per-parameter `step` — one count per start step, shared by the parameters
+ * that start there, from the first update of any of them (checkpointed as
+ * `optim.first.<start step>`).
  */
 export class AdamW {
   /** Decay rate of the first moment. */
@@ -103,8 +105,8 @@ export class AdamW {
   #params = new Map<string, Parameter>();
   #moments: AdamWMoments;
   #t = 0;
-  /** For parameters that start later: the count before each one's first update. */
-  #first = new Map<string, number>();
+  /** For parameters that start later: the count before their first update, by start step. */
+  #first = new Map<number, number>();
 
   /**
    * Creates zero first/second-moment buffers for every parameter (packed for
@@ -214,9 +216,8 @@ export class AdamW {
       );
     }
     for (const name of grads.keys()) {
-      if ((this.#params.get(name)!.startStep ?? 0) > 0 && !this.#first.has(name)) {
-        this.#first.set(name, this.#t);
-      }
+      const start = this.#params.get(name)!.startStep ?? 0;
+      if (start > 0 && !this.#first.has(start)) this.#first.set(start, this.#t);
     }
     this.#matchBackend();
     const control = { ...(gradScale ? { gradScale } : {}), ...(guard ? { guard } : {}) };
@@ -267,6 +268,8 @@ export class AdamW {
       throw new RangeError(`AdamW.undoSteps: n must be an integer in [0, ${this.#t}], got ${n}`);
     }
     this.#t -= n;
+    // A late start whose first update was taken back starts again at its next one.
+    for (const [start, count] of this.#first) if (count >= this.#t) this.#first.delete(start);
   }
 
   /**
@@ -282,8 +285,8 @@ export class AdamW {
       out.set(`${OPTIM_M_PREFIX}${name}`, m);
       out.set(`${OPTIM_V_PREFIX}${name}`, v);
     }
-    for (const [name, count] of this.#first) {
-      out.set(`${OPTIM_FIRST_PREFIX}${name}`, tf.scalar(count, "int32"));
+    for (const [start, count] of this.#first) {
+      out.set(`${OPTIM_FIRST_PREFIX}${start}`, tf.scalar(count, "int32"));
     }
     return out;
   }
@@ -296,13 +299,7 @@ export class AdamW {
    * copied, not kept: the caller still owns them.
    */
   async load(state: Map<string, Tensor>): Promise<void> {
-    const t = await checkOptimizerState(state, this.#params);
-    const first = new Map<string, number>();
-    for (const [key, count] of state) {
-      if (key.startsWith(OPTIM_FIRST_PREFIX)) {
-        first.set(key.slice(OPTIM_FIRST_PREFIX.length), (await count.data())[0]!);
-      }
-    }
+    const { step: t, first } = await checkOptimizerState(state, this.#params);
     const loaded = this.#makeMoments(this.fused, (name) => ({
       m: tf.cast(state.get(`${OPTIM_M_PREFIX}${name}`)!, "float32"),
       v: tf.cast(state.get(`${OPTIM_V_PREFIX}${name}`)!, "float32"),

@@ -2,8 +2,8 @@
  * The layout of AdamW's checkpoint state (`core/optim.ts` `AdamW.state`) and
  * its validation before a load assigns anything: `optim.step` (an int32
  * scalar), `optim.m.<param>` and `optim.v.<param>` shaped like the parameter, and
- * `optim.first.<param>` (an int32 scalar: the count before the parameter's
- * first update) for parameters that start training later (`startStep`).
+ * `optim.first.<N>` (an int32 scalar: the count before the first update of
+ * the parameters that start training at step `N`, `startStep`) once they have.
  *
  * @module
  */
@@ -17,7 +17,7 @@ export const OPTIM_STEP_KEY = "optim.step";
 export const OPTIM_M_PREFIX = "optim.m.";
 /** Prefix of second-moment tensors in AdamW's state: `optim.v.<param name>`. */
 export const OPTIM_V_PREFIX = "optim.v.";
-/** Prefix of first-update counts in AdamW's state: `optim.first.<param name>` (int32 scalar). */
+/** Prefix of first-update counts in AdamW's state: `optim.first.<start step>` (int32 scalar). */
 export const OPTIM_FIRST_PREFIX = "optim.first.";
 
 /** The parameter names for an error message, the first ten when there are more. */
@@ -32,23 +32,17 @@ export function knownNames(params: Map<string, Parameter>): string {
 function checkKeys(state: Map<string, Tensor>, params: Map<string, Parameter>): void {
   for (const key of state.keys()) {
     if (!key.startsWith("optim.") || key === OPTIM_STEP_KEY) continue;
+    if (key.startsWith(OPTIM_FIRST_PREFIX)) continue; // checkFirstCounts
     const name = key.startsWith(OPTIM_M_PREFIX)
       ? key.slice(OPTIM_M_PREFIX.length)
       : key.startsWith(OPTIM_V_PREFIX)
       ? key.slice(OPTIM_V_PREFIX.length)
-      : key.startsWith(OPTIM_FIRST_PREFIX)
-      ? key.slice(OPTIM_FIRST_PREFIX.length)
       : undefined;
     if (name === undefined || !params.has(name)) {
       throw new Error(
-        `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}' or ` +
-          `'${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}'/'${OPTIM_FIRST_PREFIX}' + one of: ` +
-          knownNames(params),
-      );
-    }
-    if (key.startsWith(OPTIM_FIRST_PREFIX) && state.get(key)!.rank !== 0) {
-      throw new Error(
-        `AdamW.load: '${key}' must be a scalar, got shape [${state.get(key)!.shape}]`,
+        `AdamW.load: unknown optimiser state '${key}'; expected '${OPTIM_STEP_KEY}', ` +
+          `'${OPTIM_FIRST_PREFIX}<start step>' or '${OPTIM_M_PREFIX}'/'${OPTIM_V_PREFIX}' + ` +
+          `one of: ${knownNames(params)}`,
       );
     }
   }
@@ -66,14 +60,49 @@ function checkKeys(state: Map<string, Tensor>, params: Map<string, Parameter>): 
 }
 
 /**
+ * The `optim.first.<N>` counts: `N` a start step of some parameter, each an
+ * integer scalar in `[0, step]`.
+ */
+async function checkFirstCounts(
+  state: Map<string, Tensor>,
+  params: Map<string, Parameter>,
+  step: number,
+): Promise<Map<number, number>> {
+  const starts = new Set([...params.values()].map((p) => p.startStep ?? 0).filter((s) => s > 0));
+  const out = new Map<number, number>();
+  for (const [key, value] of state) {
+    if (!key.startsWith(OPTIM_FIRST_PREFIX)) continue;
+    const start = Number(key.slice(OPTIM_FIRST_PREFIX.length));
+    if (!starts.has(start)) {
+      throw new Error(
+        `AdamW.load: '${key}' is for parameters that start at step ` +
+          `${key.slice(OPTIM_FIRST_PREFIX.length)}; these start at ${
+            starts.size ? [...starts].join(", ") : "step 0 (none later)"
+          }`,
+      );
+    }
+    const count = value.rank === 0 ? (await value.data())[0]! : NaN;
+    if (!Number.isInteger(count) || count < 0 || count > step) {
+      throw new RangeError(
+        `AdamW.load: '${key}' must be an integer scalar in [0, ${step}] (the count before ` +
+          `their first update), got ${value.rank === 0 ? count : `shape [${value.shape}]`}`,
+      );
+    }
+    out.set(start, count);
+  }
+  return out;
+}
+
+/**
  * Validates an optimiser state map for `params` (by name) completely, before
- * anything is assigned; returns its step. Keys not starting with `optim.` are
- * ignored (a whole checkpoint can be passed).
+ * anything is assigned; returns its step and the first-update counts by start
+ * step. Keys not starting with `optim.` are ignored (a whole checkpoint can be
+ * passed).
  */
 export async function checkOptimizerState(
   state: Map<string, Tensor>,
   params: Map<string, Parameter>,
-): Promise<number> {
+): Promise<{ step: number; first: Map<number, number> }> {
   const step = state.get(OPTIM_STEP_KEY);
   if (!step || step.rank !== 0) {
     throw new Error(
@@ -87,5 +116,5 @@ export async function checkOptimizerState(
     throw new RangeError(`AdamW.load: '${OPTIM_STEP_KEY}' must be an integer >= 0, got ${t}`);
   }
   checkKeys(state, params);
-  return t!;
+  return { step: t!, first: await checkFirstCounts(state, params, t!) };
 }

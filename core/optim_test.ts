@@ -176,9 +176,9 @@ Deno.test("AdamW: a late parameter's own count survives skipped steps and a chec
     disposeMap(one);
     assertClose(late.variable.dataSync(), alone.variable.dataSync(), 1e-7);
     if (step === 2) {
-      // Through a checkpoint: optim.first.enc.w holds the count before its first update.
+      // Through a checkpoint: optim.first.2 holds the count before step 2's starters' first update.
       const state = opt.state();
-      assert.equal(state.get("optim.first.enc.w")?.dataSync()[0], 1);
+      assert.equal(state.get("optim.first.2")?.dataSync()[0], 1);
       resumed = new AdamW([late, head], { weightDecay: 0.1 });
       await resumed.load(state);
       for (const t of state.values()) t.dispose();
@@ -186,6 +186,46 @@ Deno.test("AdamW: a late parameter's own count survives skipped steps and a chec
   }
   for (const o of [opt, ref, resumed!]) o.dispose();
   for (const p of [late, head, alone]) p.variable.dispose();
+});
+
+Deno.test("AdamW: a late start whose first update is taken back counts from its next one", () => {
+  const lr = 0.05;
+  // Two parameters of one late node; only `a` gets a gradient at first (`b`, like an unused
+  // norm, shares the node's count all the same).
+  const a = { ...param("enc.a", [1.0, -2.0]), startStep: 1 };
+  const b = { ...param("enc.b", [0.5, 0.25]), startStep: 1 };
+  const opt = new AdamW([a, b], { weightDecay: 0 });
+  const aRef = param("enc.a", [1.0, -2.0]), bRef = param("enc.b", [0.5, 0.25]);
+  const ref = new AdamW([aRef, bRef], { weightDecay: 0 });
+  const g = (x: number) => [x, -2 * x];
+  // Steps 0 (before the start) and 1 (its first update) are gated off on the device (a step
+  // report whose `ok` is 0: a non-finite step) and their count taken back.
+  const skipped = tf.tensor1d([1, 0]);
+  for (const step of [0, 1]) {
+    const given = grads(step === 0 ? [] : [["enc.a", g(0.3)]]);
+    opt.apply(given, lr, undefined, skipped);
+    disposeMap(given);
+  }
+  skipped.dispose();
+  opt.undoSteps(2);
+  assert.equal(opt.step, 0);
+  // a's next update is its first again, then b joins with the node's count.
+  for (
+    const [step, names] of [[2, ["enc.a"]], [3, ["enc.a", "enc.b"]], [4, [
+      "enc.a",
+      "enc.b",
+    ]]] as const
+  ) {
+    const entries = names.map((n) => [n, g(0.1 * step)] as [string, number[]]);
+    const [mine, theirs] = [grads(entries), grads(entries)];
+    opt.apply(mine, lr);
+    ref.apply(theirs, lr);
+    for (const m of [mine, theirs]) disposeMap(m);
+    assertClose(a.variable.dataSync(), aRef.variable.dataSync(), 1e-7);
+    assertClose(b.variable.dataSync(), bRef.variable.dataSync(), 1e-7);
+  }
+  for (const o of [opt, ref]) o.dispose();
+  for (const p of [a, b, aRef, bRef]) p.variable.dispose();
 });
 
 Deno.test("AdamW: a late parameter's warm-up ramps its rate over its own first updates", () => {

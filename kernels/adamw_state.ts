@@ -39,10 +39,10 @@ export interface AdamWStep {
   /** The update count `t` (1 for the first update) the bias corrections are for. */
   t: number;
   /**
-   * For parameters that start later (`startStep`): the count before each one's
-   * first update, by name; their bias corrections use `t` minus it.
+   * For parameters that start later (`startStep`): the count before their
+   * first update, by start step; their bias corrections use `t` minus it.
    */
-  first?: ReadonlyMap<string, number>;
+  first?: ReadonlyMap<number, number>;
   /** `1 − β1ᵗ`. */
   bc1: number;
   /** `√(1 − β2ᵗ)`. */
@@ -79,7 +79,7 @@ export function parameterStep(s: AdamWStep, param: Parameter): AdamWStep {
   const scale = param.lrScale ?? 1, late = (param.startStep ?? 0) > 0;
   if (scale === 1 && !late) return s;
   if (!late) return { ...s, lr: s.lr * scale };
-  const t = Math.max(1, s.t - (s.first?.get(param.name) ?? s.t - 1));
+  const t = Math.max(1, s.t - (s.first?.get(param.startStep!) ?? s.t - 1));
   const warm = param.warmup ? Math.min(1, t / param.warmup) : 1;
   return {
     ...s,

@@ -45,7 +45,8 @@ const vitSchema = z.strictObject({
   ),
   output: z.enum(["cls", "tokens"]).default("cls").describe(
     "`cls`: the image embedding `[..., D]` (see `pool`); `tokens`: the CLS and patch tokens " +
-      "`[..., T, D]`, CLS first (registers dropped).",
+      "`[..., T, D]`, CLS first (registers dropped; with `class_token: false` the patches " +
+      "alone, so nothing for `take_token` or ITO's fusion to read as a CLS).",
   ),
   pool: z.enum(["cls", "avg"]).default("cls").describe(
     "The image embedding: the CLS token after the final `norm`, or the patch tokens' mean " +

@@ -12,7 +12,9 @@
  * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`
  * (`output: cls`, the default) or every token `[..., T, D]` with `T = 1 + patches`,
  * CLS first, all after the final norm (`output: tokens`, read by ITO's fusion;
- * `take_token` then picks the CLS for the contrastive embedding).
+ * `take_token` then picks the CLS for the contrastive embedding). Registers are
+ * not among them; without a class token the tokens are the patches alone
+ * (`T = patches`: no CLS for `take_token` or the fusion to read).
  *
  * **Multi-crop**: several inputs `[Vᵢ, B, Hᵢ, Wᵢ, C]` (global views first, then
  * local ones at another size) go through the same weights and come out

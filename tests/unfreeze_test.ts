@@ -110,8 +110,8 @@ Deno.test({
       assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3]);
       assert.deepEqual(b.map((m) => m.loss), a.map((m) => m.loss), `stopped after ${stopAfter}`);
     }
-    const [cls] = await at(3, "optim.first.image.cls_token").then((m) => [...m.values()]);
-    assert.deepEqual([...cls!], [2], "the count before the ViT's first update");
+    const [first] = await at(3, "optim.first.2").then((m) => [...m.values()]);
+    assert.deepEqual([...first!], [2], "the count before the ViT's first update");
 
     // With warmup: 2 its first update runs at lr/2.
     const warm = await nova([
