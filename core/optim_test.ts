@@ -119,17 +119,32 @@ Deno.test("AdamW: a parameter's lrScale k steps it as lr·k, decay included", ()
   for (const p of [scaled, plain, alone, head]) p.variable.dispose();
 });
 
+/** Gradients of four steps for the late-start cases. */
+const LATE_GRADS = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+
+/**
+ * A late parameter `enc.w` (with `extra`: its `startStep`, `warmup`) beside a plain `head.w` in
+ * one AdamW, and the same `enc.w` alone in a reference AdamW (PyTorch's per-parameter state).
+ */
+function lateStart(extra: Partial<Parameter>) {
+  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), ...extra };
+  const head = param("head.w", [0.3, 0.2, -0.1]);
+  const alone = param("enc.w", [1.0, -2.0, 0.5]);
+  const opt = new AdamW([late, head], { weightDecay: 0.1 });
+  const ref = new AdamW([alone], { weightDecay: 0.1 });
+  const dispose = () => {
+    for (const o of [opt, ref]) o.dispose();
+    for (const p of [late, head, alone]) p.variable.dispose();
+  };
+  return { late, head, alone, opt, ref, dispose };
+}
+
 Deno.test("AdamW: a parameter starting at step k is bias-corrected from its own first update", () => {
   const lr = 0.05;
-  // Trained from step 2 on (freeze: { until: 2 }): steps 0 and 1 give it no gradient.
-  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 2 };
-  const head = param("head.w", [0.3, 0.2, -0.1]);
-  const opt = new AdamW([late, head], { weightDecay: 0.1 });
-  // The reference: the same parameter in an optimiser of its own from step 2 on, as PyTorch's
-  // per-parameter `step` makes it.
-  const alone = param("enc.w", [1.0, -2.0, 0.5]);
-  const ref = new AdamW([alone], { weightDecay: 0.1 });
-  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  // Trained from step 2 on (freeze: { until: 2 }): steps 0 and 1 give it no gradient. The
+  // reference: the same parameter in an optimiser of its own from step 2 on.
+  const { late, alone, opt, ref, dispose } = lateStart({ startStep: 2 });
+  const gs = LATE_GRADS;
   for (let step = 0; step < 4; step++) {
     const g = gs[step]!;
     const given = grads(step < 2 ? [["head.w", g]] : [["enc.w", g], ["head.w", g]]);
@@ -146,18 +161,13 @@ Deno.test("AdamW: a parameter starting at step k is bias-corrected from its own 
   }
   // Its first update was a full lr·sign(g) step (bias-corrected at t = 1, not t = 3).
   assert.equal(opt.step, 4);
-  for (const o of [opt, ref]) o.dispose();
-  for (const p of [late, head, alone]) p.variable.dispose();
+  dispose();
 });
 
 Deno.test("AdamW: a late parameter's own count survives skipped steps and a checkpoint", async () => {
   const lr = 0.05;
-  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 2 };
-  const head = param("head.w", [0.3, 0.2, -0.1]);
-  const opt = new AdamW([late, head], { weightDecay: 0.1 });
-  const alone = param("enc.w", [1.0, -2.0, 0.5]);
-  const ref = new AdamW([alone], { weightDecay: 0.1 });
-  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  const { late, head, alone, opt, ref, dispose } = lateStart({ startStep: 2 });
+  const gs = LATE_GRADS;
   // Step 0 is taken back (a non-finite step the guard skipped): the run's count is 1 behind its
   // step index when enc.w starts, and enc.w's own count must still go 1, 2, 3.
   const headOnly = grads([["head.w", gs[0]!]]);
@@ -184,8 +194,8 @@ Deno.test("AdamW: a late parameter's own count survives skipped steps and a chec
       for (const t of state.values()) t.dispose();
     }
   }
-  for (const o of [opt, ref, resumed!]) o.dispose();
-  for (const p of [late, head, alone]) p.variable.dispose();
+  resumed!.dispose();
+  dispose();
 });
 
 Deno.test("AdamW: a late start whose first update is taken back counts from its next one", () => {
@@ -230,12 +240,8 @@ Deno.test("AdamW: a late start whose first update is taken back counts from its 
 
 Deno.test("AdamW: a late parameter's warm-up ramps its rate over its own first updates", () => {
   const lr = 0.05;
-  const late = { ...param("enc.w", [1.0, -2.0, 0.5]), startStep: 1, warmup: 2 };
-  const head = param("head.w", [0.3, 0.2, -0.1]);
-  const opt = new AdamW([late, head], { weightDecay: 0.1 });
-  const alone = param("enc.w", [1.0, -2.0, 0.5]);
-  const ref = new AdamW([alone], { weightDecay: 0.1 });
-  const gs = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0.01], [0.2, 0.2, -0.3], [0.3, -0.1, 0.2]];
+  const { late, alone, opt, ref, dispose } = lateStart({ startStep: 1, warmup: 2 });
+  const gs = LATE_GRADS;
   for (let step = 0; step < 4; step++) {
     const g = gs[step]!;
     const given = grads(step < 1 ? [["head.w", g]] : [["enc.w", g], ["head.w", g]]);
@@ -248,8 +254,7 @@ Deno.test("AdamW: a late parameter's warm-up ramps its rate over its own first u
     disposeMap(one);
     assertClose(late.variable.dataSync(), alone.variable.dataSync(), 1e-7);
   }
-  for (const o of [opt, ref]) o.dispose();
-  for (const p of [late, head, alone]) p.variable.dispose();
+  dispose();
 });
 
 Deno.test("AdamW: parameters without a gradient are untouched", () => {
