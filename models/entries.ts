@@ -89,14 +89,17 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     depth: params.depth ?? base.depth,
     heads: params.heads ?? base.heads,
     mlpRatio: params.mlp_ratio ?? base.mlpRatio,
+    // Each option only when it departs from the default (a factory may be handed params
+    // without the schema's defaults filled in: absent means default).
     ...(params.layer_scale !== undefined && { layerScale: params.layer_scale }),
-    ...(params.registers > 0 && { registers: params.registers }),
-    ...(!params.prefix_positions && { prefixPositions: false }),
+    ...((params.registers ?? 0) > 0 && { registers: params.registers }),
+    ...(params.prefix_positions === false && { prefixPositions: false }),
     ...(params.pool === "avg" && { pool: "avg" as const }),
-    ...(params.norm_pre && { normPre: true }),
-    ...(!params.class_token && { classToken: false }),
-    ...(params.activation !== "gelu" && { activation: params.activation }),
-    ...(params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
+    ...(params.norm_pre === true && { normPre: true }),
+    ...(params.class_token === false && { classToken: false }),
+    ...(params.activation !== undefined && params.activation !== "gelu" &&
+      { activation: params.activation }),
+    ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
   };
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

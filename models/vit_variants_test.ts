@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { assertClose, useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 import { VisionTransformer } from "./vit.ts";
+import "../core/builtins.ts";
+import { modules } from "../core/components.ts";
 import type { VitConfig } from "./vit_presets.ts";
 
 const CONFIG: VitConfig = {
@@ -91,6 +93,21 @@ Deno.test("vit variants: without a class token there is nothing but the patch me
   assert.equal(gap.positionPrefix, 0);
   gap.dispose();
   assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+});
+
+Deno.test("vit variants: a factory handed params without the schema's defaults builds timm's default ViT", async () => {
+  await tf.setBackend("cpu");
+  const vit = modules.get("vit").create({ patch: 7, dim: 16, depth: 1, heads: 2, mlp_ratio: 2 }, {
+    name: "v",
+    inputShapes: [[-1, 14, 14, 1]],
+    seed: 3,
+    cacheDir: "",
+  }) as VisionTransformer;
+  assert.equal(vit.positionPrefix, 1, "the CLS, with a position");
+  assert.ok(vit.parameters.some((p) => p.name === "v.cls_token"));
+  assert.ok(vit.parameters.some((p) => p.name === "v.norm.weight"), "pool cls: the final norm");
+  assert.equal(vit.config.activation, undefined);
+  vit.dispose();
 });
 
 Deno.test("vit variants: CPU gradients of γ and a register match finite differences", async () => {
