@@ -141,6 +141,12 @@ export { renderMermaid } from "./core/mermaid.ts";
 export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./core/trainer.ts";
 export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
+export {
+  averageDecay,
+  EMA_PREFIX,
+  WeightAverage,
+  type WeightAverageOptions,
+} from "./core/weight_average.ts";
 export { deriveSeed, onSeedDerived, Rng, type RngState, type SeedListener } from "./core/rng.ts";
 export { assignInPlace } from "./kernels/in_place.ts";
 export {
@@ -230,6 +236,7 @@ export type {
 export type { GraphValues } from "./core/graph_run.ts";
 export type { ImageGeometry } from "./models/vit.ts";
 export type {
+  EmaConfig,
   LoadRecipeOptions,
   NodeInit,
   OptimizerConfig,

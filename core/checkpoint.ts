@@ -12,6 +12,7 @@ import type { AdamW } from "./optim.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import type { Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
+import { EMA_PREFIX, type WeightAverage } from "./weight_average.ts";
 
 /** Version of the checkpoint layout written in the metadata. */
 export const CHECKPOINT_FORMAT_VERSION = "1";
@@ -36,6 +37,8 @@ export async function saveCheckpoint(
     step: number;
     parameters: Parameter[];
     optimizer?: AdamW;
+    /** The weight average (`train.ema`): its `ema.<param>` tensors. */
+    average?: WeightAverage;
     metadata: Record<string, string>;
   },
 ): Promise<string> {
@@ -53,6 +56,14 @@ export async function saveCheckpoint(
     for (const [name, t] of optimState) await add(name, t);
     for (const t of optimState.values()) {
       if (!state.parameters.some((p) => p.variable === t)) t.dispose();
+    }
+  }
+  if (state.average) {
+    const averages = state.average.state();
+    try {
+      for (const [name, t] of averages) await add(name, t);
+    } finally {
+      tf.dispose([...averages.values()]);
     }
   }
   const bytes = encodeSafetensors(tensors, {
@@ -102,15 +113,29 @@ export async function latestCheckpoint(dir: string): Promise<LatestCheckpoint | 
 }
 
 /**
- * Loads a checkpoint into `parameters` (and the optimiser) — every parameter
- * must be present with its exact shape; the error names what differs.
- * Returns the completed step count and the metadata.
+ * Loads a checkpoint into `parameters` (and the optimiser, and the weight
+ * average from its `ema.*` tensors) — every parameter must be present with
+ * its exact shape; the error names what differs. Returns the completed step
+ * count and the metadata.
  */
 export async function loadCheckpoint(
   path: string,
-  target: { parameters: Parameter[]; optimizer?: AdamW },
+  target: { parameters: Parameter[]; optimizer?: AdamW; average?: WeightAverage },
 ): Promise<{ step: number; metadata: Record<string, string> }> {
   const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path));
+  if (target.average) {
+    const averages = new Map<string, Tensor>();
+    for (const [name, t] of tensors) {
+      if (name.startsWith(EMA_PREFIX)) averages.set(name, tf.tensor(t.data, t.shape, "float32"));
+    }
+    try {
+      target.average.load(averages);
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    } finally {
+      tf.dispose([...averages.values()]);
+    }
+  }
   for (const p of target.parameters) {
     const stored = tensors.get(p.name);
     if (!stored) {

@@ -2,7 +2,8 @@
  * One optimiser step computed on the device, for the trainer on WebGPU with
  * novalab's kernels: every micro-batch's forward, losses and gradients, their
  * average, clipping's factor, the step report (`core/step_guard.ts`), the
- * fused update gated by it and the modules' post-step hooks — no read of a
+ * fused update gated by it, the modules' post-step hooks and the weight
+ * average's update — no read of a
  * device value in between, so the step is one stretch of GPU work.
  *
  * That makes it replayable (`core/replayable_step.ts`): with `replay`, the
@@ -112,6 +113,8 @@ export class DeviceStep {
       parts.learningRate(host.input(info).step);
     optimizer.apply(grads, rate, undefined, report);
     graph.afterStep(report);
+    // The average's decay follows the optimiser's count, which a replay advances too.
+    parts.average?.update(() => optimizer.step, report);
     for (const g of grads.values()) g.dispose();
     tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
     return [report];

@@ -15,7 +15,8 @@ import { EvalSources } from "./eval_sources.ts";
 import { defaultCacheDir } from "./env.ts";
 import { loadRunnable } from "./recipe_runnable.ts";
 import { buildRecipe } from "./run.ts";
-import { evaluateRecipe } from "./run_evaluation.ts";
+import { evaluateWeights } from "./run_evaluation.ts";
+import { WeightAverage } from "./weight_average.ts";
 import { runPaths } from "./rundir.ts";
 import { stepReplayWanted } from "./device_step.ts";
 import { writeRunReport } from "../eval/run_report.ts";
@@ -61,6 +62,7 @@ export async function evaluateRun(
   const cacheDir = defaultCacheDir();
   const { graph, source } = await buildRecipe(recipe, cacheDir, { loadInit: false });
   let sources: EvalSources | undefined;
+  let average: WeightAverage | undefined;
   try {
     sources = await EvalSources.build(recipe, { source, graph, cacheDir });
     checkEvalData(recipe, sources);
@@ -68,12 +70,24 @@ export async function evaluateRun(
     if (!latest) {
       throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
     }
+    // With train.ema the averages of the inference graph's trained parameters, swapped in.
+    const ema = recipe.train.ema;
+    if (ema && ema.evaluate !== "raw") {
+      const inference = new Set(graph.inferenceParameters().map((p) => p.variable));
+      average = new WeightAverage(graph.parameters().filter((p) => inference.has(p.variable)), ema);
+    }
     await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
       parameters: graph.inferenceState(),
+      ...(average && { average }),
     });
+    average?.swap();
     // Read first, so an unreadable eval.json stops the command before it evaluates.
     const earlier = await readEvalJson(paths.eval);
-    const results = await evaluateRecipe(recipe, graph, source, { replay, sources });
+    const results = await evaluateWeights(recipe, graph, source, {
+      replay,
+      sources,
+      ...(average && { average }),
+    });
     const merged = { ...earlier, ...results };
     await writeJsonAtomic(paths.eval, merged);
     const model = graph.inference({ seed: recipe.seed, replay });
@@ -85,6 +99,7 @@ export async function evaluateRun(
     }).finally(() => model.dispose?.());
     return { results, report: files.html };
   } finally {
+    average?.dispose();
     graph.dispose();
     sources?.dispose();
     source.dispose();

@@ -195,6 +195,7 @@ export async function runRecipe(
   } finally {
     // Everything the run allocated, also on failure: a sweep runs many members in one process.
     trainer?.optimizer.dispose();
+    trainer?.average?.dispose();
     graph.dispose();
     evalSources?.dispose();
     source.dispose();
@@ -248,7 +249,11 @@ async function trainAndEvaluate(
   if (trained.finished && !options.skipEval && recipe.eval.length > 0 && !options.quiet) {
     console.error(evaluatingNotice(paths.root));
   }
-  return await evaluateAndReport(recipe, { ...state, paths, trained })
+  // Swapped in by trainAndExport when the recipe evaluates the averaged weights.
+  const average = trained.finished && recipe.train.ema?.evaluate !== "raw"
+    ? trainer.average
+    : undefined;
+  return await evaluateAndReport(recipe, { ...state, paths, trained, average })
     .catch((e: unknown) => markFailed(paths.failure, e));
 }
 
@@ -266,6 +271,11 @@ async function trainAndExport(
 ): Promise<{ steps: number; finished: boolean; imagesPerSecond: number }> {
   const { graph, paths } = state;
   const { interrupted, ...trained } = await trainLoop({ ...state, recipe });
+  if (trained.finished && recipe.train.ema?.evaluate !== "raw") {
+    // After the last checkpoint (it keeps the trained weights and their averages): from here
+    // on the graph holds the averaged weights, which model.safetensors and evaluation see.
+    state.trainer.average?.swap();
+  }
   if (trained.finished) {
     await exportModel(paths.checkpoints, {
       step: trained.steps,

@@ -59,6 +59,7 @@ export async function openRunDirectory(
   const { step } = await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
     parameters: graph.state(),
     optimizer: trainer.optimizer,
+    ...(trainer.average && { average: trainer.average }),
   });
   await truncateMetrics(paths, step);
   return { paths, start: step };

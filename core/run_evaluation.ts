@@ -19,6 +19,7 @@ import type { DataSource } from "./types.ts";
 import { EvalSources } from "./eval_sources.ts";
 import { defaultCacheDir } from "./env.ts";
 import type { RunnableRecipe, RunOptions, RunResult } from "./run.ts";
+import type { WeightAverage } from "./weight_average.ts";
 
 /**
  * Runs every evaluator of the recipe on the inference graph (on WebGPU its
@@ -52,6 +53,31 @@ export async function evaluateRecipe(
   return results;
 }
 
+/**
+ * {@link evaluateRecipe} on the weights `train.ema.evaluate` names, with the
+ * averaged ones already swapped into the graph (`average` holding the raw
+ * ones): with `both`, the raw weights are evaluated too, swapped in and back,
+ * their results under `<name>_raw`.
+ */
+export async function evaluateWeights(
+  recipe: RunnableRecipe,
+  graph: CompiledGraph,
+  source: DataSource,
+  options: { replay?: boolean; sources?: EvalSources; average?: WeightAverage },
+): Promise<Record<string, Metrics>> {
+  const { average, ...rest } = options;
+  const results = await evaluateRecipe(recipe, graph, source, rest);
+  if (!average || recipe.train.ema?.evaluate !== "both") return results;
+  average.swap();
+  try {
+    const raw = await evaluateRecipe(recipe, graph, source, rest);
+    for (const [name, metrics] of Object.entries(raw)) results[`${name}_raw`] = metrics;
+  } finally {
+    average.swap();
+  }
+  return results;
+}
+
 /** Evaluates a trained run, writes `eval.json`, the data and cache summaries and the report. */
 export async function evaluateAndReport(
   recipe: RunnableRecipe,
@@ -63,12 +89,17 @@ export async function evaluateAndReport(
     options: RunOptions;
     paths: RunPaths;
     trained: { steps: number; finished: boolean; imagesPerSecond: number };
+    /** With `train.ema`: the weight average, swapped with the parameters when they evaluate it. */
+    average?: WeightAverage;
   },
 ): Promise<Omit<RunResult, "replay">> {
-  const { graph, source, evalSources, backend, options, paths, trained } = state;
-  const evalResults = options.skipEval || !trained.finished
-    ? {}
-    : await evaluateRecipe(recipe, graph, source, { replay: options.replay, sources: evalSources });
+  const { graph, source, evalSources, backend, options, paths, trained, average } = state;
+  const evalResults = options.skipEval || !trained.finished ? {} : await evaluateWeights(
+    recipe,
+    graph,
+    source,
+    { replay: options.replay, sources: evalSources, ...(average && { average }) },
+  );
   if (trained.finished && !options.skipEval) await writeJsonAtomic(paths.eval, evalResults);
   const badInputs = badInputSummaryOf(source);
   if (badInputs && badInputs.total > 0) {

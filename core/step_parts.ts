@@ -18,6 +18,7 @@ import type { Batch, ForwardContext, NodeValue, Parameter } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { decodeStepReport, stepGuard } from "./step_guard.ts";
 import { refuseRecording } from "./host_value.ts";
+import type { WeightAverage } from "./weight_average.ts";
 
 /** What a step needs from the trainer. */
 export interface StepParts {
@@ -34,6 +35,8 @@ export interface StepParts {
   seed: number;
   /** The learning rate of a step. */
   learningRate: (step: number) => number;
+  /** The weight average (`train.ema`), moved after every applied update. */
+  average?: WeightAverage;
 }
 
 /**
@@ -131,6 +134,7 @@ export async function hostCheckedStep(
   if (applied) {
     parts.optimizer.apply(grads, lr, clipped.scale ?? undefined);
     parts.graph.afterStep();
+    parts.average?.update(() => parts.optimizer.step);
   }
   for (const g of grads.values()) g.dispose();
   tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);

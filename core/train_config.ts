@@ -4,4 +4,4 @@
  *
  * @module
  */
-export type { OptimizerConfig, ScheduleConfig, TrainConfig } from "./recipe/types.ts";
+export type { EmaConfig, OptimizerConfig, ScheduleConfig, TrainConfig } from "./recipe/types.ts";

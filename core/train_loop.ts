@@ -131,8 +131,14 @@ async function diagnose(run: LoopRun, step: number): Promise<void> {
   });
   const { index, params } = run.diagnostics!;
   const source = run.state.evalSources?.of(index) ?? trainer.source;
+  // The weights the final evaluation sees: the average's, unless it evaluates the raw ones.
+  const average = recipe.train.ema?.evaluate === "raw" ? undefined : trainer.average;
+  average?.swap();
   const report = await runDiagnostics(model, source, params)
-    .finally(() => model.dispose?.());
+    .finally(() => {
+      model.dispose?.();
+      average?.swap();
+    });
   await appendMetrics(paths, { step, diagnostics: report.metrics });
   if (report.warning) run.progress.log(report.warning);
 }
@@ -182,6 +188,7 @@ export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult>
         step: done,
         parameters: graph.state(),
         optimizer: trainer.optimizer,
+        ...(trainer.average && { average: trainer.average }),
         metadata,
       }),
     stopRequested: () => interrupted || options.signal?.aborted === true,

@@ -25,6 +25,7 @@ import { hostCheckedStep, type StepParts } from "./step_parts.ts";
 import type { ReplayStats } from "./replayable_step.ts";
 import { TrainingPhases } from "./training_phases.ts";
 import { BatchPrefetch } from "./batch_prefetch.ts";
+import { WeightAverage } from "./weight_average.ts";
 
 /** A recorded step: its report, the handle read back, the values' promise, whether it applied. */
 interface RecordedStep {
@@ -55,6 +56,8 @@ export { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metri
 export class Trainer {
   /** The optimiser (its state goes into checkpoints). */
   readonly optimizer: AdamW;
+  /** The weight average of the trained parameters (`train.ema`; checkpointed too). */
+  readonly average: WeightAverage | undefined;
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
   readonly #batches: BatchPrefetch;
@@ -123,9 +126,12 @@ export class Trainer {
       eps: optimizer.eps,
       weightDecay: optimizer.weight_decay,
     });
+    const { ema } = options.config;
+    this.average = ema ? new WeightAverage(this.#params, ema) : undefined;
     this.#parts = {
       graph,
       optimizer: this.optimizer,
+      ...(this.average && { average: this.average }),
       params: graph.parameters(0),
       byVariable: this.#byVariable,
       lossTargets: this.#lossTargets,

@@ -25,6 +25,7 @@ import { linearGradConfig, linearKernelConfigs } from "./linear.ts";
 import { geluKernelConfigs } from "./linear_gelu.ts";
 import { globalNormKernelConfigs } from "./grad_norm.ts";
 import { batchNormKernelConfigs } from "./batchnorm.ts";
+import { weightAverageKernelConfigs } from "./weight_average.ts";
 import { eppsPulleyKernelConfigs } from "./epps_pulley.ts";
 import { castKernelConfig } from "./cast.ts";
 import { columnSumKernelConfigs } from "./column_sum.ts";
@@ -71,6 +72,7 @@ function addedKernelConfigs(): tf.KernelConfig[] {
     ...ntXentKernelConfigs(),
     ...randomDirectionsKernelConfigs(),
     ...unitPixelsKernelConfigs(),
+    ...weightAverageKernelConfigs(),
   ];
 }
 

@@ -116,11 +116,15 @@ export async function validateSweep(
 
 /**
  * Every metric key must start with the name of an evaluator some member runs
- * (`<evaluator name>.<metric>`, the name possibly holding dots): a key no
+ * (`<evaluator name>.<metric>`, the name possibly holding dots; `<name>_raw`
+ * too where `train.ema.evaluate` is `both`): a key no
  * member can produce would only show as "–" in the report after the sweep.
  */
 function checkMetricKeys(spec: SweepSpec, resolved: Map<string, RunnableRecipe>): void {
-  const names = [...new Set([...resolved.values()].flatMap((r) => r.eval.map((e) => e.name)))];
+  // With train.ema.evaluate: both, evaluator x also saves the raw weights' results as x_raw.
+  const resultNames = (r: RunnableRecipe) =>
+    r.eval.flatMap((e) => r.train.ema?.evaluate === "both" ? [e.name, `${e.name}_raw`] : [e.name]);
+  const names = [...new Set([...resolved.values()].flatMap(resultNames))];
   const issues: RecipeIssue[] = [];
   spec.metrics.forEach((metric, i) => {
     const prefixes: string[] = [];

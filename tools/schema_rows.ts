@@ -110,6 +110,8 @@ export function typeText(node: Json, alt?: Json): string {
     const altOptions = (alt?.anyOf ?? alt?.oneOf) as Json[] | undefined;
     return [...new Set(options.map((o, i) => typeText(o, altOptions?.[i])))].join(" or ");
   }
+  // An input view of `num()`: a number, or arithmetic in a string.
+  if (Array.isArray(node.type) && node.type.includes("number")) return "number";
   switch (node.type) {
     case "integer":
     case "number":

@@ -29,6 +29,7 @@ export type { PathSegment } from "./tree.ts";
 export { BATCH_FIELDS } from "./types.ts";
 export type {
   BackendChoice,
+  EmaConfig,
   NodeInit,
   OptimizerConfig,
   ResolvedData,

@@ -11,6 +11,7 @@ import { nonNegative, num, positiveInt, probability } from "../schema.ts";
 import type { PathSegment } from "./tree.ts";
 import { objectKeysAt, type SchemaIssue } from "./zod_issues.ts";
 import type {
+  EmaConfig,
   ResolvedData,
   ResolvedEval,
   ResolvedLoss,
@@ -203,7 +204,6 @@ const scheduleKind = z.enum(["constant", "warmup_cosine"]);
 
 /** A schedule map, or its kind alone (`schedule: warmup_cosine`). */
 const scheduleSchema = z.union([
-  scheduleKind.transform((kind): ScheduleConfig => ({ kind, warmup: 0, min_lr_ratio: 0 })),
   z.strictObject({
     kind: scheduleKind.describe(
       "`constant`, or `warmup_cosine` (cosine decay to `min_lr_ratio · lr`); both warm up linearly.",
@@ -215,6 +215,33 @@ const scheduleSchema = z.union([
       "Final learning rate as a fraction of `lr` for cosine decay.",
     ),
   }),
+  // After the map: a map's errors then name its keys (`train.schedule.kind`).
+  scheduleKind.transform((kind): ScheduleConfig => ({ kind, warmup: 0, min_lr_ratio: 0 })),
+]);
+
+/** A decay in `[0, 1)` (expressions allowed: `"1 - 1e-4"`). */
+const emaDecay = () =>
+  num().pipe(
+    z.number().min(0, "expected >= 0").lt(1, "expected < 1"),
+  ) as unknown as z.ZodType<number>;
+
+const emaEvaluate = z.enum(["averaged", "raw", "both"]);
+
+/** The map, or `ema: 0.999` (the map first: errors inside a map name its keys). */
+const emaSchema = z.union([
+  z.strictObject({
+    decay: emaDecay().describe(
+      "Share of the old average kept at each update (typical 0.999–0.9999).",
+    ),
+    warmup: z.boolean().default(false).describe(
+      "Ramp the decay as `min(decay, n / (n + 9))` over the first updates `n`.",
+    ),
+    evaluate: emaEvaluate.default("averaged").describe(
+      "Which weights the evaluators, diagnostics and `model.safetensors` see: `averaged`, `raw`, " +
+        "or `both` (the raw weights' results as `<name>_raw` in `eval.json`).",
+    ),
+  }),
+  emaDecay().transform((decay): EmaConfig => ({ decay, warmup: false, evaluate: "averaged" })),
 ]);
 
 const trainSchema = z.strictObject({
@@ -228,6 +255,10 @@ const trainSchema = z.strictObject({
   clip_grad_norm: unsettable(positive()).describe(
     "Clip gradients to this global norm (absent or `null`: no clipping).",
   ),
+  ema: unsettable(emaSchema).describe(
+    "Exponential moving average of the trained weights, checkpointed as `ema.<param>`: " +
+      "a decay alone (`ema: 0.999`) or a map (absent or `null`: none).",
+  ),
   log_every: positiveInt().default(10).describe("Log metrics every this many steps."),
   checkpoint_every: nonNegativeInt().default(0).describe(
     "Checkpoint every this many steps (0: only at the end).",
@@ -235,7 +266,12 @@ const trainSchema = z.strictObject({
 });
 
 const nodeName = z.string().regex(IDENT, "expected a name of letters, digits and _")
-  .refine((n) => n !== "batch", "expected a name other than `batch` (reserved for batch.<field>)");
+  .refine((n) => n !== "batch", "expected a name other than `batch` (reserved for batch.<field>)")
+  .refine(
+    (n) => n !== "optim" && n !== "ema",
+    "expected a name other than `optim` and `ema` (checkpoints name optimiser state and weight " +
+      "averages optim.* and ema.*)",
+  );
 
 const recipeSchema = z.strictObject({
   name: unsettable(

@@ -127,6 +127,16 @@ export interface ScheduleConfig {
   min_lr_ratio: number;
 }
 
+/** The weight average of a run (`train.ema`, `core/weight_average.ts`). */
+export interface EmaConfig {
+  /** Share of the old average kept at each update, in [0, 1). */
+  decay: number;
+  /** Ramp the decay as `min(decay, n / (n + 9))` (default false). */
+  warmup: boolean;
+  /** Which weights evaluation sees (default `averaged`; `both` adds `<name>_raw` results). */
+  evaluate: "averaged" | "raw" | "both";
+}
+
 /** Training loop settings (`train:`). */
 export interface TrainConfig {
   /** Optimiser steps. */
@@ -141,6 +151,8 @@ export interface TrainConfig {
   schedule: ScheduleConfig;
   /** Clip gradients to this global norm (absent: no clipping). */
   clip_grad_norm?: number;
+  /** Weight average (absent: none). */
+  ema?: EmaConfig;
   /** Log metrics every this many steps (default 10). */
   log_every: number;
   /** Checkpoint every this many steps (default 0: only at the end). */

@@ -171,6 +171,26 @@ function assignNames(
   return names;
 }
 
+/**
+ * With `train.ema.evaluate: both` the raw weights' results of evaluator `x`
+ * are saved as `x_raw`: no evaluator may already be called that.
+ */
+function checkRawResultNames(s: RecipeStructure, evalNames: string[], ctx: CheckContext): void {
+  if (s.train.ema?.evaluate !== "both") return;
+  evalNames.forEach((name, i) => {
+    const taken = evalNames.indexOf(`${name}_raw`);
+    if (taken < 0) return;
+    const path = ["eval", taken, "name"];
+    ctx.issues.push({
+      location: ctx.locate(path),
+      keyPath: formatKeyPath(path),
+      message: `eval name ${JSON.stringify(`${name}_raw`)} is where train.ema.evaluate: both ` +
+        `saves the raw weights' results of eval[${i}] (${JSON.stringify(name)})`,
+      expected: `another name for eval[${taken}]`,
+    });
+  });
+}
+
 function assemble(
   s: RecipeStructure,
   checked: Checked,
@@ -231,6 +251,7 @@ export function validateRecipe(
     eval: assignNames(s.eval ?? [], "eval", ctx),
     recipe: options.defaultName,
   };
+  checkRawResultNames(s, names.eval, ctx);
   if (ctx.issues.length > 0) return { issues: ctx.issues };
   return { recipe: assemble(s, checked, names), issues: [] };
 }
