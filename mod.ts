@@ -34,6 +34,8 @@
  *   console.log(`step ${step}: loss ${(await trainer.step(step)).loss.toFixed(3)}`);
  * }
  * await trainer.close();
+ * trainer.optimizer.dispose();
+ * trainer.average?.dispose(); // with train.ema
  * graph.dispose();
  * source.dispose();
  * ```

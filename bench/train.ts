@@ -141,6 +141,8 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     console.log(formatProfile(kernelProfiler.read(), o.steps, ms, 25));
   }
   await trainer.close();
+  trainer.optimizer.dispose();
+  trainer.average?.dispose();
   graph.dispose();
   source.dispose();
 }

@@ -16,7 +16,8 @@ import { defaultCacheDir } from "./env.ts";
 import { loadRunnable } from "./recipe_runnable.ts";
 import { buildRecipe } from "./run.ts";
 import { evaluateWeights } from "./run_evaluation.ts";
-import { WeightAverage } from "./weight_average.ts";
+import { EMA_PREFIX, WeightAverage } from "./weight_average.ts";
+import { decodeSafetensors } from "./safetensors.ts";
 import { runPaths } from "./rundir.ts";
 import { stepReplayWanted } from "./device_step.ts";
 import { writeRunReport } from "../eval/run_report.ts";
@@ -31,6 +32,13 @@ export interface EvaluateRunOptions {
   backend?: BackendChoice;
   /** WebGPU: replay the evaluation's forward calls (default: unless `NOVALAB_STEP_REPLAY=0`). */
   replay?: boolean;
+}
+
+/** The names of the tensors a checkpoint averages (its `ema.<name>` tensors). */
+async function averagedNames(file: string): Promise<Set<string>> {
+  const { tensors } = decodeSafetensors(await Deno.readFile(file));
+  const names = [...tensors.keys()].filter((k) => k.startsWith(EMA_PREFIX));
+  return new Set(names.map((k) => k.slice(EMA_PREFIX.length)));
 }
 
 /** A run's `eval.json`, or `{}` when it has none yet. */
@@ -70,13 +78,22 @@ export async function evaluateRun(
     if (!latest) {
       throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
     }
-    // With train.ema the averages of the inference graph's trained parameters, swapped in.
+    const file = `${paths.checkpoints}/${latest.file}`;
+    // With train.ema, every inference tensor the checkpoint averages, swapped in (whatever this
+    // recipe trains or freezes: the run averaged what it trained).
     const ema = recipe.train.ema;
     if (ema && ema.evaluate !== "raw") {
-      const inference = new Set(graph.inferenceParameters().map((p) => p.variable));
-      average = new WeightAverage(graph.parameters().filter((p) => inference.has(p.variable)), ema);
+      const averaged = await averagedNames(file);
+      const members = graph.inferenceState().filter((p) => averaged.has(p.name));
+      if (members.length === 0) {
+        throw new Error(
+          `${file}: no ema.* tensors: the run was trained without train.ema; evaluate its ` +
+            `trained weights with --set train.ema.evaluate=raw (or train.ema=null)`,
+        );
+      }
+      average = new WeightAverage(members, ema);
     }
-    await loadCheckpoint(`${paths.checkpoints}/${latest.file}`, {
+    await loadCheckpoint(file, {
       parameters: graph.inferenceState(),
       ...(average && { average }),
     });

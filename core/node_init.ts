@@ -69,9 +69,11 @@ async function tensorsOf(file: string, cache: FileCache): Promise<Map<string, Te
   return await entry;
 }
 
-/** Node names a checkpoint holds tensors for (the part before the first dot; not `optim`). */
+/** Node names a checkpoint holds tensors for (the part before the first dot; not `optim`, `ema`). */
 function nodesIn(tensors: Map<string, TensorData>): string[] {
-  const names = [...tensors.keys()].map((n) => n.split(".")[0]!).filter((n) => n !== "optim");
+  const names = [...tensors.keys()].map((n) => n.split(".")[0]!).filter((n) =>
+    n !== "optim" && n !== "ema"
+  );
   return [...new Set(names)];
 }
 

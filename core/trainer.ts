@@ -56,7 +56,7 @@ export { NonFiniteError, type PendingStep, type StepMetrics } from "./step_metri
 export class Trainer {
   /** The optimiser (its state goes into checkpoints). */
   readonly optimizer: AdamW;
-  /** The weight average of the trained parameters (`train.ema`; checkpointed too). */
+  /** The weight average of the trained parameters and the buffers (`train.ema`; checkpointed). */
   readonly average: WeightAverage | undefined;
   readonly #params: Parameter[];
   readonly #byVariable: Map<string, string>;
@@ -127,7 +127,9 @@ export class Trainer {
       weightDecay: optimizer.weight_decay,
     });
     const { ema } = options.config;
-    this.average = ema ? new WeightAverage(this.#params, ema) : undefined;
+    // Buffers too (batch norm's running statistics), as timm's ModelEmaV3: averaged weights
+    // evaluated with the trained weights' statistics would not match them.
+    this.average = ema ? new WeightAverage([...this.#params, ...graph.buffers()], ema) : undefined;
     this.#parts = {
       graph,
       optimizer: this.optimizer,
@@ -311,7 +313,11 @@ export class Trainer {
     this.#previous = healthyReport();
   }
 
-  /** Releases batches still being prefetched, reads still in flight and the guard's report. */
+  /**
+   * Releases batches still being prefetched, reads still in flight and the
+   * guard's report. The optimiser and the weight average stay (a checkpoint or
+   * an evaluation reads them after training): dispose them when done.
+   */
   async close(): Promise<void> {
     for (const entry of this.#inFlight.splice(0)) {
       await entry.values.catch(() => {});

@@ -5,9 +5,13 @@
  * parameter's shadow moves towards it, `e ← e + (p − e)·(1 − d)` (timm's
  * `lerp_`), with `d` the decay, or with `warmup` `min(d, n / (n + 9))` at the
  * average's update `n` (1 for the first: TensorFlow's
- * `ExponentialMovingAverage(num_updates)`, so early averages do not hold on to
- * the initialisation). `n` is the optimiser's count of applied updates, so a
- * step the step guard skipped moves neither the parameters nor their averages.
+ * `ExponentialMovingAverage` decay `min(d, (1 + k) / (10 + k))` with
+ * `num_updates = k = n − 1`, so early averages do not hold on to the
+ * initialisation). `n` is the optimiser's count of applied updates (the run's,
+ * also for a node that starts training later), so a step the step guard
+ * skipped moves neither the parameters nor their averages. Buffers may be
+ * averaged too (the trainer averages batch norm's running statistics, as
+ * timm does by default).
  *
  * On WebGPU with novalab's kernels one dispatch updates up to 16 parameters in
  * place (`kernels/weight_average.ts`; 11 dispatches for a ViT-Ti), inside the
@@ -141,6 +145,7 @@ export class WeightAverage {
    * trained ones (both exactly as they were).
    */
   swap(): void {
+    // Member by member: a failure part-way (the device lost) leaves a mix; callers stop then.
     for (const { param, average } of this.#members) {
       tf.tidy(() => {
         const trained = tf.mul(param.variable, tf.scalar(1));

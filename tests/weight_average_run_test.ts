@@ -56,7 +56,8 @@ Deno.test({
     const recipe = await nova(["train.steps=4", "train.checkpoint_every=1"]);
     const built = await buildRecipe(recipe, `${dir}/cache`);
     const initial = new Map(
-      built.graph.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array]),
+      [...built.graph.parameters(), ...built.graph.buffers()]
+        .map((p) => [p.name, p.variable.dataSync() as Float32Array]),
     );
     built.graph.dispose();
     built.source.dispose();
@@ -75,6 +76,7 @@ Deno.test({
     }
     const averages = await tensors(checkpoint(4), "ema.");
     assert.deepEqual([...averages.keys()].sort(), [...initial.keys()].sort());
+    assert.ok([...averages.keys()].some((k) => k.endsWith("running_var")), "buffers too");
     for (const [k, v] of averages) assertClose(v, expected.get(k)!, k, { atol: 1e-6, rtol: 1e-5 });
     const moved = [...averages].some(([k, v]) => v.some((x, i) => x !== initial.get(k)![i]));
     assert.ok(moved, "the averages moved");

@@ -237,8 +237,9 @@ const emaSchema = z.union([
       "Ramp the decay as `min(decay, n / (n + 9))` over the first updates `n`.",
     ),
     evaluate: emaEvaluate.default("averaged").describe(
-      "Which weights the evaluators, diagnostics and `model.safetensors` see: `averaged`, `raw`, " +
-        "or `both` (the raw weights' results as `<name>_raw` in `eval.json`).",
+      "Which weights the evaluators and `model.safetensors` see: `averaged`, `raw`, or `both` " +
+        "(the raw weights' results as `<name>_raw` in `eval.json`); diagnostics during training " +
+        "see the averaged ones unless `raw`.",
     ),
   }),
   emaDecay().transform((decay): EmaConfig => ({ decay, warmup: false, evaluate: "averaged" })),
