@@ -48,9 +48,11 @@ const vitSchema = z.strictObject({
       "`[..., T, D]`, CLS first (registers dropped; with `class_token: false` the patches " +
       "alone, so nothing for `take_token` or ITO's fusion to read as a CLS).",
   ),
-  pool: z.enum(["cls", "avg"]).default("cls").describe(
-    "The image embedding: the CLS token after the final `norm`, or the patch tokens' mean " +
-      "after `fc_norm` (timm's `global_pool: avg`; `output: tokens` then gives them unnormed).",
+  pool: z.enum(["cls", "avg", "map"]).default("cls").describe(
+    "The image embedding: the CLS token after the final `norm`, the patch tokens' mean " +
+      "after `fc_norm` (timm's `global_pool: avg`; `output: tokens` then gives them unnormed), " +
+      "or `map`: every token after `norm` attention-pooled by a learned latent query, then a " +
+      "pre-LN MLP (SigLIP's head, timm's `global_pool: map`, parameters `attn_pool.*`).",
   ),
   layer_scale: num().pipe(z.number().positive()).optional().describe(
     "LayerScale (CaiT, DeiT III, DINOv2: 1e-5): each block's branches are scaled by a learned " +
@@ -64,16 +66,17 @@ const vitSchema = z.strictObject({
     "Whether the CLS and register tokens get learned positions; false: only the patches " +
       "(timm's `no_embed_class`: DeiT III, DINOv2 with registers).",
   ),
-  activation: z.enum(["gelu", "quick_gelu", "relu"]).default("gelu").describe(
-    "The block MLPs' activation: exact GELU (timm's), `quick_gelu` (`x·σ(1.702x)`, OpenAI's " +
-      "CLIP towers), or ReLU.",
+  activation: z.enum(["gelu", "quick_gelu", "gelu_tanh", "relu"]).default("gelu").describe(
+    "The block MLPs' (and `pool: map`'s) activation: exact GELU (timm's), `quick_gelu` " +
+      "(`x·σ(1.702x)`, OpenAI's CLIP towers), `gelu_tanh` (GELU's tanh approximation: SigLIP), " +
+      "or ReLU.",
   ),
   norm_eps: num().pipe(z.number().positive()).default(1e-6).describe(
     "The LayerNorms' variance epsilon: timm's 1e-6, or PyTorch's 1e-5 (CLIP image towers).",
   ),
   class_token: z.boolean().default(true).describe(
-    "Whether there is a CLS token; false (timm's `class_token=False`, its `_gap` models) needs " +
-      "`pool: avg`, and `output: tokens` then gives the patches only.",
+    "Whether there is a CLS token; false (timm's `class_token=False`: its `_gap` models, " +
+      "SigLIP) needs `pool: avg` or `map`, and `output: tokens` then gives the patches only.",
   ),
   norm_pre: z.boolean().default(false).describe(
     "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
@@ -94,7 +97,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     ...(params.layer_scale !== undefined && { layerScale: params.layer_scale }),
     ...((params.registers ?? 0) > 0 && { registers: params.registers }),
     ...(params.prefix_positions === false && { prefixPositions: false }),
-    ...(params.pool === "avg" && { pool: "avg" as const }),
+    ...(params.pool !== undefined && params.pool !== "cls" && { pool: params.pool }),
     ...(params.norm_pre === true && { normPre: true }),
     ...(params.class_token === false && { classToken: false }),
     ...(params.activation !== undefined && params.activation !== "gelu" &&

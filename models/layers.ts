@@ -262,10 +262,25 @@ export function quickGelu(x: Tensor): Tensor {
   return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
 }
 
+const TANH_GELU_SCALE = Math.sqrt(2 / Math.PI);
+
+/**
+ * GELU's tanh approximation `0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`
+ * (PyTorch's `gelu(approximate="tanh")`, timm's `gelu_tanh`): what BERT,
+ * GPT-2 and SigLIP (JAX's default `nn.gelu`) were trained with.
+ */
+export function geluTanh(x: Tensor): Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), TANH_GELU_SCALE);
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  });
+}
+
 /** Activation functions a recipe may name. */
 export const ACTIVATIONS: Record<string, (x: Tensor) => Tensor> = {
   gelu,
   quick_gelu: quickGelu,
+  gelu_tanh: geluTanh,
   relu: (x) => tf.relu(x),
   tanh: (x) => tf.tanh(x),
   identity: (x) => x,

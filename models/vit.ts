@@ -6,8 +6,9 @@
  * ships (so their weights load, and so they can be ablated): LayerScale
  * (`ls1.gamma`, `ls2.gamma`), register tokens (`reg_token`, dropped at the
  * output), positions for the patches only (`no_embed_class`), a `norm_pre`
- * before the blocks, and the patch tokens' mean after `fc_norm` (`pool: avg`)
- * instead of the CLS after `norm`.
+ * before the blocks, the patch tokens' mean after `fc_norm` (`pool: avg`)
+ * instead of the CLS after `norm`, or SigLIP's attention pooling of every
+ * token after `norm` (`pool: map`, `models/attention_pool.ts`).
  *
  * Input `[..., H, W, C]` (leading axes such as views are kept), output `[..., D]`
  * (`output: cls`, the default) or every token `[..., T, D]` with `T = 1 + patches`,
@@ -45,6 +46,7 @@ import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
 import { bilinearResampleMatrix } from "./pos_resample.ts";
 import { blockLayering } from "./block_layering.ts";
+import { AttentionPool } from "./attention_pool.ts";
 
 interface Block {
   norm1: LayerNorm;
@@ -83,8 +85,10 @@ export class VisionTransformer implements Module {
   readonly #pos: Variable;
   readonly #normPre: LayerNorm | undefined;
   readonly #blocks: Block[] = [];
-  /** `norm` on all tokens (`pool: cls`), or `fc_norm` on their mean (`pool: avg`). */
+  /** `norm` on all tokens (`pool: cls`, `map`), or `fc_norm` on their mean (`pool: avg`). */
   readonly #norm: LayerNorm;
+  /** SigLIP's attention pooling head (`pool: map`). */
+  readonly #pool: AttentionPool | undefined;
   readonly #output: VitOutput;
   /** Per further input: the `[patches, patches₀]` map of its grid (`null`: the same grid). */
   readonly #resample: (Tensor | null)[];
@@ -104,9 +108,10 @@ export class VisionTransformer implements Module {
     },
   ) {
     const { patch, dim, depth, mlpRatio } = config;
-    if (config.classToken === false && config.pool !== "avg") {
+    if (config.classToken === false && (config.pool ?? "cls") === "cls") {
       throw new Error(
-        `node "${init.name}" (vit): class_token: false leaves no CLS to pool; use pool: avg`,
+        `node "${init.name}" (vit): class_token: false leaves no CLS to pool; use pool: avg ` +
+          "or pool: map",
       );
     }
     const eps = config.normEps ?? 1e-6;
@@ -149,6 +154,15 @@ export class VisionTransformer implements Module {
       this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);
     }
     this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim, eps);
+    this.#pool = config.pool === "map"
+      ? new AttentionPool(store, "attn_pool", {
+        dim,
+        heads: config.heads,
+        mlpRatio,
+        activation: config.activation ?? "gelu",
+        eps,
+      })
+      : undefined;
     this.parameters = store.parameters;
     this.layering = blockLayering(init.name, depth, [
       "patch_embed",
@@ -196,6 +210,10 @@ export class VisionTransformer implements Module {
       ], 1);
       const tokens = avg ? kept : applyLayerNorm(this.#norm, kept);
       return tokens.reshape([...lead, kept.shape[1]!, dim]);
+    }
+    // timm's forward_head: the latent query attends over every token after `norm`.
+    if (this.#pool) {
+      return this.#pool.apply(applyLayerNorm(this.#norm, x) as Tensor3D).reshape([...lead, dim]);
     }
     const pooled = avg
       ? tf.mean(tf.slice(x, [0, prefix, 0], [-1, -1, -1]), 1)

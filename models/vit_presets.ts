@@ -18,7 +18,7 @@ export interface VitConfig {
   /** MLP hidden width as a multiple of D. */
   mlpRatio: number;
   /** Activation inside the block MLPs (default `gelu`, as in timm; `quick_gelu`: OpenAI's CLIP). */
-  activation?: "gelu" | "relu" | "quick_gelu";
+  activation?: "gelu" | "relu" | "quick_gelu" | "gelu_tanh";
   /** The LayerNorms' variance epsilon (default 1e-6, timm's; 1e-5: PyTorch's, CLIP towers). */
   normEps?: number;
   /** LayerScale (CaiT, DeiT III, DINOv2): each branch times a learned `γ` `[D]` starting here. */
@@ -30,11 +30,15 @@ export interface VitConfig {
    * timm's; false: positions only for patches, timm's `no_embed_class`).
    */
   prefixPositions?: boolean;
-  /** The image embedding: the CLS token after `norm` (default), or the patch mean after `fc_norm`. */
-  pool?: "cls" | "avg";
+  /**
+   * The image embedding: the CLS token after `norm` (default), the patch mean
+   * after `fc_norm`, or attention pooling of every token after `norm` with a
+   * learned latent query (`map`, SigLIP's head: `models/attention_pool.ts`).
+   */
+  pool?: "cls" | "avg" | "map";
   /** A LayerNorm `norm_pre` before the blocks (timm's `pre_norm`, CLIP image towers). */
   normPre?: boolean;
-  /** Whether there is a CLS token (default true; false needs `pool: avg`, timm's `class_token`). */
+  /** Whether there is a CLS token (default true; false needs `pool: avg` or `map`, timm's `class_token`). */
   classToken?: boolean;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The ViT's timm options (LayerScale, registers, patch-only positions,
- * `norm_pre`, average pooling with `fc_norm`, QuickGELU, LayerNorm eps) train on every backend: the
+ * `norm_pre`, average pooling with `fc_norm`, QuickGELU, LayerNorm eps; SigLIP's MAP
+ * attention pooling and tanh-GELU) train on every backend: the
  * gradient of every parameter on WASM (novalab's kernels) and WebGPU (novalab's
  * kernels, the fallback adapter in CI) equals tfjs's CPU autodiff, which
  * itself matches central finite differences on LayerScale's γ and a register.
@@ -82,7 +83,7 @@ Deno.test("vit variants: without a class token there is nothing but the patch me
   const noCls = { ...CONFIG, pool: "cls" as const, classToken: false };
   assert.throws(
     () => new VisionTransformer(noCls, GEOMETRY, { name: "v", seed: 3 }),
-    /node "v" \(vit\): class_token: false leaves no CLS to pool; use pool: avg/,
+    /node "v" \(vit\): class_token: false leaves no CLS to pool; use pool: avg or pool: map/,
   );
   const before = tf.memory().numTensors;
   const gap = new VisionTransformer({ ...CONFIG, classToken: false }, GEOMETRY, {
@@ -162,6 +163,62 @@ Deno.test({
     await useNovalabWebGpu();
     for (const [name, g] of await gradients(CONFIG)) {
       assertClose(g, cpu.get(name)!, name, { atol: 1e-4, rtol: 1e-3 });
+    }
+  },
+});
+
+/** SigLIP's tower: no CLS, a register, MAP attention pooling, tanh-GELU in blocks and head. */
+const MAP_CONFIG: VitConfig = {
+  patch: 7,
+  dim: 16,
+  depth: 2,
+  heads: 2,
+  mlpRatio: 2,
+  classToken: false,
+  registers: 1,
+  pool: "map",
+  activation: "gelu_tanh",
+};
+
+Deno.test("vit variants: pool map's gradients match finite differences on the CPU", async () => {
+  await tf.setBackend("cpu");
+  const cpu = await gradients(MAP_CONFIG);
+  const checked = [
+    ["v.attn_pool.latent", 2],
+    ["v.attn_pool.q.weight", 5],
+    ["v.attn_pool.kv.weight", 40],
+    ["v.attn_pool.mlp.fc1.bias", 3],
+    ["v.blocks.0.mlp.fc1.bias", 1],
+  ] as const;
+  for (const [name, index] of checked) {
+    const h = 1e-2;
+    const numeric = (objective(MAP_CONFIG, name, index, h) -
+      objective(MAP_CONFIG, name, index, -h)) / (2 * h);
+    const analytic = cpu.get(name)![index]!;
+    assert.ok(
+      Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
+      `${name}[${index}]: ${analytic} vs ${numeric}`,
+    );
+  }
+  assert.ok(cpu.get("v.attn_pool.norm.weight")!.some((g) => g !== 0));
+  assert.ok(cpu.has("v.norm.weight"), "pool map attends over the tokens after norm");
+  assert.ok(!cpu.has("v.fc_norm.weight"));
+});
+
+Deno.test({
+  name: "vit variants: pool map's gradients on WASM and WebGPU equal the CPU's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await tf.setBackend("cpu");
+    const cpu = await gradients(MAP_CONFIG);
+    const backends = [() => initBackend("wasm").then(() => {})];
+    if (skip === null) backends.push(() => useNovalabWebGpu().then(() => {}));
+    for (const activate of backends) {
+      await activate();
+      for (const [name, g] of await gradients(MAP_CONFIG)) {
+        assertClose(g, cpu.get(name)!, `${tf.getBackend()} ${name}`, { atol: 1e-4, rtol: 1e-3 });
+      }
     }
   },
 });

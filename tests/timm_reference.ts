@@ -3,7 +3,8 @@
  * (Conv2d patch embedding, CLS and register tokens, positions with or without
  * the prefix tokens, `norm_pre`, pre-norm blocks with fused qkv, exact GELU,
  * LayerScale, LayerNorm eps 1e-6, the CLS after `norm` or the patch mean after
- * `fc_norm`, GELU or QuickGELU, LayerNorm eps), from random weights saved under timm's names (with a classifier
+ * `fc_norm` or SigLIP's attention pooling (`AttentionPoolLatent`), GELU,
+ * QuickGELU or tanh-GELU, LayerNorm eps), from random weights saved under timm's names (with a classifier
  * head, which novalab skips) — the reference `tests/timm_init_test.ts` and
  * `tests/timm_variants_test.ts` load into novalab's `vit` and compare with.
  * Needs a Python with torch (Debian `python3-torch` as /usr/bin/python3).
@@ -29,13 +30,13 @@ export interface TimmVariant {
   /** `no_embed_class`. */
   no_embed_class?: boolean;
   /** `global_pool`. */
-  global_pool?: "token" | "avg";
+  global_pool?: "token" | "avg" | "map";
   /** `pre_norm`. */
   pre_norm?: boolean;
   /** `class_token` (default true). */
   class_token?: boolean;
-  /** `act_layer`: `gelu` (default) or `quick_gelu`. */
-  act_layer?: "gelu" | "quick_gelu";
+  /** `act_layer`: `gelu` (default), `quick_gelu` or `gelu_tanh`. */
+  act_layer?: "gelu" | "quick_gelu" | "gelu_tanh";
   /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
   norm_eps?: number;
 }
@@ -59,6 +60,12 @@ w[last + ".weight"], w[last + ".bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 if R: w["reg_token"] = r(1, R, D)
 if C: w["cls_token"] = r(1, 1, D)
 if cfg.get("pre_norm"): w["norm_pre.weight"], w["norm_pre.bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
+if cfg.get("global_pool") == "map":  # timm's AttentionPoolLatent (SigLIP's MAP head)
+    w["attn_pool.latent"] = r(1, 1, D, s=0.5)
+    for n, (o, k) in {"q": (D, D), "kv": (2 * D, D), "proj": (D, D), "mlp.fc1": (4 * D, D),
+                      "mlp.fc2": (D, 4 * D)}.items():
+        w["attn_pool." + n + ".weight"], w["attn_pool." + n + ".bias"] = r(o, k), r(o, s=0.1)
+    w["attn_pool.norm.weight"], w["attn_pool.norm.bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 for i in range(DEPTH):
     b = "blocks.%d." % i
     for n in ("norm1", "norm2"):
@@ -72,7 +79,10 @@ for i in range(DEPTH):
 F = torch.nn.functional
 EPS = cfg.get("norm_eps", 1e-6)
 def ln(x, n): return F.layer_norm(x, (D,), w[n + ".weight"], w[n + ".bias"], eps=EPS)
-def act(x): return x * torch.sigmoid(1.702 * x) if cfg.get("act_layer") == "quick_gelu" else F.gelu(x)
+ACT = cfg.get("act_layer", "gelu")
+def act(x):
+    if ACT == "quick_gelu": return x * torch.sigmoid(1.702 * x)
+    return F.gelu(x, approximate="tanh") if ACT == "gelu_tanh" else F.gelu(x)
 def lin(x, n): return F.linear(x, w[n + ".weight"], w[n + ".bias"])
 def scaled(x, n): return x * w[n + ".gamma"] if "init_values" in cfg else x
 def vit(nchw):
@@ -93,6 +103,14 @@ def vit(nchw):
         x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
         x = x + scaled(lin(act(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
     if last == "fc_norm": return ln(x[:, C + R:].mean(1), "fc_norm")
+    if cfg.get("global_pool") == "map":  # every token after norm, as timm's forward_head
+        x = ln(x, "norm")
+        q = lin(w["attn_pool.latent"].expand(B, -1, -1), "attn_pool.q").reshape(B, 1, H, D // H).transpose(1, 2)
+        kv = lin(x, "attn_pool.kv").reshape(B, T, 2, H, D // H).permute(2, 0, 3, 1, 4)
+        a = ((q @ kv[0].transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
+        y = lin((a @ kv[1]).transpose(1, 2).reshape(B, 1, D), "attn_pool.proj")
+        y = y + lin(act(lin(ln(y, "attn_pool.norm"), "attn_pool.mlp.fc1")), "attn_pool.mlp.fc2")
+        return y[:, 0]
     return ln(x, "norm")[:, 0]
 img = torch.rand(B, S, S, 3)  # NHWC in [0, 1], as novalab reads images
 cls = vit(img.permute(0, 3, 1, 2))

@@ -2,7 +2,8 @@
  * timm's ViT variants against PyTorch (`tests/timm_reference.ts`): DINOv2's
  * LayerScale with four registers and positions for the patches only (its
  * `reg4` models), and an average-pooled ViT with `fc_norm` and `norm_pre`
- * and OpenAI's CLIP image tower (`norm_pre`, QuickGELU, LayerNorm eps 1e-5) — each written with novalab's `vit` parameters, loaded
+ * SigLIP's image tower (no CLS, MAP attention pooling, tanh-GELU), attention
+ * pooling over a CLS and registers, and OpenAI's CLIP image tower (`norm_pre`, QuickGELU, LayerNorm eps 1e-5) — each written with novalab's `vit` parameters, loaded
  * with `layout: timm`, gives PyTorch's features on the same images, and its
  * positions resample with the prefix kept. Skipped with a message without a
  * Python that has torch.
@@ -44,6 +45,16 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     "a ViT without a class token, average-pooled (timm's _gap models)",
     { class_token: false, global_pool: "avg", reg_tokens: 1 },
     { class_token: false, pool: "avg", registers: 1 },
+  ],
+  [
+    "SigLIP's image tower (no class token, MAP attention pooling, tanh-GELU)",
+    { class_token: false, global_pool: "map", act_layer: "gelu_tanh" },
+    { class_token: false, pool: "map", activation: "gelu_tanh" },
+  ],
+  [
+    "attention pooling over a CLS and registers, exact GELU",
+    { global_pool: "map", reg_tokens: 2 },
+    { pool: "map", registers: 2 },
   ],
   [
     "OpenAI's CLIP image tower (norm_pre, QuickGELU, LayerNorm eps 1e-5)",
