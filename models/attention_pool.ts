@@ -10,7 +10,9 @@
  *
  * Parameter names are timm's (`attn_pool.latent`, `attn_pool.q`,
  * `attn_pool.kv`, `attn_pool.proj`, `attn_pool.norm`, `attn_pool.mlp.fc1`,
- * `attn_pool.mlp.fc2`), so SigLIP towers load with `layout: timm`. One query
+ * `attn_pool.mlp.fc2`), so SigLIP towers load with `layout: timm`. The `vit`
+ * node hands it the patch tokens after the final norm (current timm's
+ * `pool_include_prefix=False`: a CLS and registers are not attended over). One query
  * against T keys is a matrix–vector product per head: the op composition,
  * differentiated by tfjs, on every backend.
  *
@@ -56,13 +58,14 @@ export class AttentionPool {
   /** Creates the head's parameters under `<name>.` in `store` (timm's: `attn_pool`). */
   constructor(store: ParameterStore, name: string, readonly config: AttentionPoolConfig) {
     const { dim, mlpRatio, eps } = config;
-    // timm draws the latent from a truncated normal of std D^-½.
+    // timm draws the latent from a truncated normal of std D^-½. Not weight-decayed here, like
+    // the CLS and register tokens (timm's no_weight_decay list omits it, so timm decays it).
     this.#latent = store.add(`${name}.latent`, store.truncNormal([1, 1, dim], dim ** -0.5), false);
     this.#q = createLinear(store, `${name}.q`, { inDim: dim, outDim: dim });
     this.#kv = createLinear(store, `${name}.kv`, { inDim: dim, outDim: 2 * dim });
     this.#proj = createLinear(store, `${name}.proj`, { inDim: dim, outDim: dim });
     this.#norm = createLayerNorm(store, `${name}.norm`, dim, eps);
-    const hidden = Math.round(dim * mlpRatio);
+    const hidden = Math.floor(dim * mlpRatio); // timm's int(embed_dim * mlp_ratio)
     this.#fc1 = createLinear(store, `${name}.mlp.fc1`, { inDim: dim, outDim: hidden });
     this.#fc2 = createLinear(store, `${name}.mlp.fc2`, { inDim: hidden, outDim: dim });
   }

@@ -3,7 +3,7 @@
  * code numbers them for layer-wise learning-rate decay
  * (`get_layer_id_for_vit`): the embeddings (the stem) are layer 0,
  * `blocks.<i>.*` layer `i + 1`, and everything after the blocks (the final
- * norm, `fc_norm`) layer `depth + 1`, the top. timm's
+ * norm, `fc_norm`, the `attn_pool` head) layer `depth + 1`, the top. timm's
  * `param_groups_layer_decay` differs in one place: it puts the final `norm`
  * with the last block (a factor `k` lower). Register tokens and `norm_pre`,
  * which MAE's code predates, count as embeddings here.

@@ -51,8 +51,8 @@ const vitSchema = z.strictObject({
   pool: z.enum(["cls", "avg", "map"]).default("cls").describe(
     "The image embedding: the CLS token after the final `norm`, the patch tokens' mean " +
       "after `fc_norm` (timm's `global_pool: avg`; `output: tokens` then gives them unnormed), " +
-      "or `map`: every token after `norm` attention-pooled by a learned latent query, then a " +
-      "pre-LN MLP (SigLIP's head, timm's `global_pool: map`, parameters `attn_pool.*`).",
+      "or `map`: the patch tokens after `norm` attention-pooled by a learned latent query, then " +
+      "a pre-LN MLP (SigLIP's head, timm's `global_pool: map`, parameters `attn_pool.*`).",
   ),
   layer_scale: num().pipe(z.number().positive()).optional().describe(
     "LayerScale (CaiT, DeiT III, DINOv2: 1e-5): each block's branches are scaled by a learned " +

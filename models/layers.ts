@@ -271,7 +271,8 @@ const TANH_GELU_SCALE = Math.sqrt(2 / Math.PI);
  */
 export function geluTanh(x: Tensor): Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), TANH_GELU_SCALE);
+    const cube = tf.mul(tf.mul(x, x), x);
+    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), TANH_GELU_SCALE);
     return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
   });
 }

@@ -77,7 +77,7 @@ export type VitOutput = "cls" | "tokens";
 export class VisionTransformer implements Module {
   /** Trainable parameters. */
   readonly parameters: Parameter[];
-  /** Layers for `layer_decay`: the patch embedding, CLS and positions 0, block `i` `i + 1`, the final norm on top. */
+  /** Layers for `layer_decay`: the patch embedding, CLS and positions 0, block `i` `i + 1`, the final norm (and `attn_pool`) on top. */
   readonly layering: Layering;
   readonly #patchEmbed: Linear;
   readonly #cls: Variable | undefined;
@@ -211,9 +211,11 @@ export class VisionTransformer implements Module {
       const tokens = avg ? kept : applyLayerNorm(this.#norm, kept);
       return tokens.reshape([...lead, kept.shape[1]!, dim]);
     }
-    // timm's forward_head: the latent query attends over every token after `norm`.
+    // timm's forward_head (≥ 1.0.16, pool_include_prefix=False): the latent query attends over
+    // the patch tokens after `norm`, the CLS and registers dropped.
     if (this.#pool) {
-      return this.#pool.apply(applyLayerNorm(this.#norm, x) as Tensor3D).reshape([...lead, dim]);
+      const patches = tf.slice(applyLayerNorm(this.#norm, x), [0, prefix, 0], [-1, -1, -1]);
+      return this.#pool.apply(patches as Tensor3D).reshape([...lead, dim]);
     }
     const pooled = avg
       ? tf.mean(tf.slice(x, [0, prefix, 0], [-1, -1, -1]), 1)

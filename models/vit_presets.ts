@@ -32,7 +32,7 @@ export interface VitConfig {
   prefixPositions?: boolean;
   /**
    * The image embedding: the CLS token after `norm` (default), the patch mean
-   * after `fc_norm`, or attention pooling of every token after `norm` with a
+   * after `fc_norm`, or attention pooling of the patch tokens after `norm` with a
    * learned latent query (`map`, SigLIP's head: `models/attention_pool.ts`).
    */
   pool?: "cls" | "avg" | "map";

@@ -103,8 +103,9 @@ def vit(nchw):
         x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
         x = x + scaled(lin(act(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
     if last == "fc_norm": return ln(x[:, C + R:].mean(1), "fc_norm")
-    if cfg.get("global_pool") == "map":  # every token after norm, as timm's forward_head
-        x = ln(x, "norm")
+    if cfg.get("global_pool") == "map":  # timm >= 1.0.16's forward_head: patches after norm
+        x = ln(x, "norm")[:, C + R:]
+        T = x.shape[1]
         q = lin(w["attn_pool.latent"].expand(B, -1, -1), "attn_pool.q").reshape(B, 1, H, D // H).transpose(1, 2)
         kv = lin(x, "attn_pool.kv").reshape(B, T, 2, H, D // H).permute(2, 0, 3, 1, 4)
         a = ((q @ kv[0].transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)

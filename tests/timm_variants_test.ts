@@ -1,9 +1,11 @@
 /**
  * timm's ViT variants against PyTorch (`tests/timm_reference.ts`): DINOv2's
  * LayerScale with four registers and positions for the patches only (its
- * `reg4` models), and an average-pooled ViT with `fc_norm` and `norm_pre`
+ * `reg4` models), an average-pooled ViT with `fc_norm` and `norm_pre`,
  * SigLIP's image tower (no CLS, MAP attention pooling, tanh-GELU), attention
- * pooling over a CLS and registers, and OpenAI's CLIP image tower (`norm_pre`, QuickGELU, LayerNorm eps 1e-5) — each written with novalab's `vit` parameters, loaded
+ * pooling of the patches beside a CLS and registers (timm ≥ 1.0.16 leaves
+ * them out of the pool), and OpenAI's CLIP image tower (`norm_pre`,
+ * QuickGELU, LayerNorm eps 1e-5) — each written with novalab's `vit` parameters, loaded
  * with `layout: timm`, gives PyTorch's features on the same images, and its
  * positions resample with the prefix kept. Skipped with a message without a
  * Python that has torch.
@@ -52,7 +54,7 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     { class_token: false, pool: "map", activation: "gelu_tanh" },
   ],
   [
-    "attention pooling over a CLS and registers, exact GELU",
+    "attention pooling of the patches beside a CLS and registers, exact GELU",
     { global_pool: "map", reg_tokens: 2 },
     { pool: "map", registers: 2 },
   ],
