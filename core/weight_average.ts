@@ -43,11 +43,19 @@ export interface WeightAverageOptions {
   decay: number;
   /** Ramp the decay as `min(d, n / (n + 9))` over the first updates (default false). */
   warmup?: boolean;
+  /**
+   * Adam's bias correction instead (default false): decay `1 − (1 − d)/(1 − dⁿ)`
+   * at update `n`, which makes the average `Σₖ (1 − d)·d^(n−k)·pₖ / (1 − dⁿ)` over
+   * the weights after updates 1…n — the initial weights weigh nothing.
+   */
+  debias?: boolean;
 }
 
 /** The decay of the average's update `n` (1 for the first). */
 export function averageDecay(n: number, options: WeightAverageOptions): number {
-  return options.warmup ? Math.min(options.decay, n / (n + 9)) : options.decay;
+  const { decay } = options;
+  if (options.debias) return decay === 0 ? 0 : 1 - (1 - decay) / (1 - decay ** n);
+  return options.warmup ? Math.min(decay, n / (n + 9)) : decay;
 }
 
 interface Member {

@@ -65,15 +65,27 @@ Deno.test("weight average: the decay, and its warm-up n / (n + 9)", () => {
   assert.equal(averageDecay(1, { decay: 0.999, warmup: true }), 0.1);
   assert.equal(averageDecay(11, { decay: 0.999, warmup: true }), 0.55);
   assert.equal(averageDecay(1e6, { decay: 0.999, warmup: true }), 0.999);
+  assert.equal(averageDecay(1, { decay: 0.999, debias: true }), 0, "the first update takes p");
+  assertClose([averageDecay(1e5, { decay: 0.999, debias: true })], [0.999], "debias → d", {
+    atol: 1e-12,
+    rtol: 0,
+  });
+  // Debiased, the average is Σ (1 − d)·d^(n−k)·p_k / (1 − dⁿ): check on scalars p_k = k².
+  const d = 0.8, p = [1, 4, 9, 16, 25];
+  let e = 123; // the initial value, which must not count
+  p.forEach((pk, k) => (e += (pk - e) * (1 - averageDecay(k + 1, { decay: d, debias: true }))));
+  const weights = p.map((_, k) => (1 - d) * d ** (p.length - 1 - k));
+  const mean = weights.reduce((s, w, k) => s + w * p[k]!, 0) / (1 - d ** p.length);
+  assertClose([e], [mean], "debiased closed form", { atol: 1e-12, rtol: 1e-12 });
   assert.throws(() => new WeightAverage([], { decay: 1 }), /decay must be in \[0, 1\)/);
   assert.throws(() => new WeightAverage([], { decay: -0.1 }), /decay must be in \[0, 1\)/);
 });
 
 Deno.test("weight average: follows a float64 average; a skipped step leaves it; swap is exact", async () => {
   await tf.setBackend("cpu");
-  for (const warmup of [false, true]) {
+  for (const [warmup, debias] of [[false, false], [true, false], [false, true]]) {
     const params = makeParams();
-    const options = { decay: 0.9, warmup };
+    const options = { decay: 0.9, warmup, debias };
     const average = new WeightAverage(params, options);
     let expected = read(params);
     const guard = (ok: number) => tf.tensor1d([1, ok, 0]);

@@ -134,6 +134,10 @@ Deno.test("weight average: recipe errors name the key, the value and what was ex
   );
   const shorthand = await nova(["train.steps=4", "train.ema=0.99"]);
   assert.deepEqual(shorthand.train.ema, { decay: 0.99, warmup: false, evaluate: "averaged" });
+  await assert.rejects(
+    () => nova(["train.steps=4", "train.ema={ decay: 0.9, warmup: true, debias: true }"]),
+    /train\.ema\.debias[\s\S]*expected warmup or debias, not both/,
+  );
 });
 
 const skip = await webgpuSkipReason();

@@ -236,11 +236,20 @@ const emaSchema = z.union([
     warmup: z.boolean().default(false).describe(
       "Ramp the decay as `min(decay, n / (n + 9))` over the first updates `n`.",
     ),
+    debias: z.boolean().optional().describe(
+      "Correct the average's pull towards the initial weights as Adam corrects its moments: " +
+        "update `n` uses decay `1 − (1 − decay) / (1 − decayⁿ)`, so the average is the " +
+        "decay-weighted mean of the weights after each update, the initial ones excluded " +
+        "(absent: false).",
+    ),
     evaluate: emaEvaluate.default("averaged").describe(
       "Which weights the evaluators and `model.safetensors` see: `averaged`, `raw`, or `both` " +
         "(the raw weights' results as `<name>_raw` in `eval.json`); diagnostics during training " +
         "see the averaged ones unless `raw`.",
     ),
+  }).refine((ema) => !(ema.warmup && ema.debias), {
+    message: "expected warmup or debias, not both (each replaces the early decays)",
+    path: ["debias"],
   }),
   emaDecay().transform((decay): EmaConfig => ({ decay, warmup: false, evaluate: "averaged" })),
 ]);

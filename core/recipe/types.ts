@@ -133,6 +133,8 @@ export interface EmaConfig {
   decay: number;
   /** Ramp the decay as `min(decay, n / (n + 9))` (default false). */
   warmup: boolean;
+  /** Adam-style bias correction: decay `1 − (1 − d)/(1 − dⁿ)` at update `n` (absent: false). */
+  debias?: boolean;
   /** Which weights evaluation sees (default `averaged`; `both` adds `<name>_raw` results). */
   evaluate: "averaged" | "raw" | "both";
 }
