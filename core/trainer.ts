@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { lossReferences, type LossSpec } from "./graph_spec.ts";
+import { activeLosses } from "./active_losses.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { AdamW } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
@@ -102,24 +102,10 @@ export class Trainer {
       seed: options.seed,
     });
     this.#byVariable = new Map(this.#params.map((p) => [p.variable.name, p.name]));
-    const active = graph.spec.losses.filter((l) => l.weight !== 0);
-    if (active.length === 0) {
-      const names = graph.spec.losses.map((l) => `"${l.name}"`).join(", ");
-      throw new Error(
-        `every loss term has weight 0 (${names}): nothing to train; ` +
-          `expected at least one losses[i].weight other than 0`,
-      );
-    }
-    const targets = (specs: LossSpec[]) =>
-      specs.flatMap((l) => lossReferences(l)).filter((r) => !r.startsWith("batch."));
-    this.#active = new Set(active.map((l) => l.name));
-    this.#lossTargets = targets(active);
-    const running = graph.ancestors(this.#lossTargets);
-    const all = graph.ancestors(targets(graph.spec.losses));
-    this.skipped = {
-      terms: graph.spec.losses.filter((l) => l.weight === 0).map((l) => l.name),
-      nodes: graph.order.map((n) => n.name).filter((n) => all.has(n) && !running.has(n)),
-    };
+    const losses = activeLosses(graph);
+    this.#active = losses.active;
+    this.#lossTargets = losses.targets;
+    this.skipped = losses.skipped;
     this.optimizer = new AdamW(this.#params, {
       beta1: optimizer.betas[0],
       beta2: optimizer.betas[1],
