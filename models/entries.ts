@@ -40,8 +40,9 @@ const vitSchema = z.strictObject({
   ),
   depth: positiveInt().optional().describe("Number of transformer blocks (default: the preset's)."),
   heads: positiveInt().optional().describe("Attention heads (default: the preset's)."),
-  mlp_ratio: positiveInt().optional().describe(
-    "MLP hidden width as a multiple of D (default: the preset's).",
+  mlp_ratio: num().pipe(z.number().positive("expected > 0")).optional().describe(
+    "MLP hidden width as a multiple of D, rounded down as timm's `int(D · mlp_ratio)` " +
+      "(default: the preset's; SigLIP So400m: 3.7362 → 4304 at D 1152).",
   ),
   output: z.enum(["cls", "tokens"]).default("cls").describe(
     "`cls`: the image embedding `[..., D]` (see `pool`); `tokens`: the CLS and patch tokens " +

@@ -115,6 +115,12 @@ export class VisionTransformer implements Module {
       );
     }
     const eps = config.normEps ?? 1e-6;
+    const hidden = Math.floor(dim * mlpRatio); // timm's int(embed_dim * mlp_ratio)
+    if (hidden < 1) {
+      throw new Error(
+        `node "${init.name}" (vit): mlp_ratio ${mlpRatio} × dim ${dim} leaves no MLP width`,
+      );
+    }
     const store = new ParameterStore(init.name, init.seed);
     const patchDim = patch * patch * geometry.channels;
     const positions = (geometry.height / patch) * (geometry.width / patch) + this.positionPrefix;
@@ -147,8 +153,8 @@ export class VisionTransformer implements Module {
         qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
         proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
         norm2: createLayerNorm(store, `${p}.norm2`, dim, eps),
-        fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: dim * mlpRatio }),
-        fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: dim * mlpRatio, outDim: dim }),
+        fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: hidden }),
+        fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: hidden, outDim: dim }),
       };
       const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
       this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);

@@ -15,7 +15,7 @@ export interface VitConfig {
   depth: number;
   /** Attention heads (D must be divisible by heads). */
   heads: number;
-  /** MLP hidden width as a multiple of D. */
+  /** MLP hidden width as a multiple of D (`⌊D · mlpRatio⌋`, timm's `int()`). */
   mlpRatio: number;
   /** Activation inside the block MLPs (default `gelu`, as in timm; `quick_gelu`: OpenAI's CLIP). */
   activation?: "gelu" | "relu" | "quick_gelu" | "gelu_tanh";

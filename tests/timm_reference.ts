@@ -37,6 +37,8 @@ export interface TimmVariant {
   class_token?: boolean;
   /** `act_layer`: `gelu` (default), `quick_gelu` or `gelu_tanh`. */
   act_layer?: "gelu" | "quick_gelu" | "gelu_tanh";
+  /** `mlp_ratio` (default 4; the MLP width is `int(D · mlp_ratio)`). */
+  mlp_ratio?: number;
   /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
   norm_eps?: number;
 }
@@ -51,6 +53,7 @@ R = cfg.get("reg_tokens", 0)
 C = 1 if cfg.get("class_token", True) else 0
 K = 0 if cfg.get("no_embed_class") else C + R  # positions before the grid
 N = (S // P) ** 2
+M = int(D * cfg.get("mlp_ratio", 4))  # timm's Mlp hidden width, blocks and attn_pool alike
 def r(*shape, s=0.2): return torch.randn(*shape) * s
 w = {"patch_embed.proj.weight": r(D, 3, P, P), "patch_embed.proj.bias": r(D, s=0.1),
      "pos_embed": r(1, N + K, D),
@@ -62,16 +65,16 @@ if C: w["cls_token"] = r(1, 1, D)
 if cfg.get("pre_norm"): w["norm_pre.weight"], w["norm_pre.bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 if cfg.get("global_pool") == "map":  # timm's AttentionPoolLatent (SigLIP's MAP head)
     w["attn_pool.latent"] = r(1, 1, D, s=0.5)
-    for n, (o, k) in {"q": (D, D), "kv": (2 * D, D), "proj": (D, D), "mlp.fc1": (4 * D, D),
-                      "mlp.fc2": (D, 4 * D)}.items():
+    for n, (o, k) in {"q": (D, D), "kv": (2 * D, D), "proj": (D, D), "mlp.fc1": (M, D),
+                      "mlp.fc2": (D, M)}.items():
         w["attn_pool." + n + ".weight"], w["attn_pool." + n + ".bias"] = r(o, k), r(o, s=0.1)
     w["attn_pool.norm.weight"], w["attn_pool.norm.bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
 for i in range(DEPTH):
     b = "blocks.%d." % i
     for n in ("norm1", "norm2"):
         w[b + n + ".weight"], w[b + n + ".bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
-    for n, (o, k) in {"attn.qkv": (3 * D, D), "attn.proj": (D, D), "mlp.fc1": (4 * D, D),
-                      "mlp.fc2": (D, 4 * D)}.items():
+    for n, (o, k) in {"attn.qkv": (3 * D, D), "attn.proj": (D, D), "mlp.fc1": (M, D),
+                      "mlp.fc2": (D, M)}.items():
         w[b + n + ".weight"], w[b + n + ".bias"] = r(o, k), r(o, s=0.1)
     if "init_values" in cfg:
         for n in ("ls1", "ls2"):

@@ -54,6 +54,11 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     { class_token: false, pool: "map", activation: "gelu_tanh" },
   ],
   [
+    "SigLIP So400m's MLP width (mlp_ratio 3.7362, rounded down) in the blocks and the head",
+    { class_token: false, global_pool: "map", act_layer: "gelu_tanh", mlp_ratio: 3.7362 },
+    { class_token: false, pool: "map", activation: "gelu_tanh", mlp_ratio: 3.7362 },
+  ],
+  [
     "attention pooling of the patches beside a CLS and registers, exact GELU",
     { global_pool: "map", reg_tokens: 2 },
     { pool: "map", registers: 2 },
