@@ -132,7 +132,7 @@ Deno.test("applyLinear: an unknown activation is an error naming the valid ones"
   const layer = { weight: tf.ones([2, 2]), bias: tf.zeros([2]) } as unknown as Linear;
   assert.throws(
     () => applyLinear(layer, tf.ones([1, 2]), "swish"),
-    /activation 'swish' is unknown; valid: gelu, quick_gelu, relu, tanh, identity/,
+    /activation 'swish' is unknown; valid: gelu, quick_gelu, gelu_tanh, relu, tanh, identity/,
   );
   tf.dispose([layer.weight, layer.bias!]);
 });

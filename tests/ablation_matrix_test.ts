@@ -125,6 +125,7 @@ async function trainCase(c: Case): Promise<void> {
   }
   batch.image.dispose();
   trainer.optimizer.dispose();
+  trainer.average?.dispose();
   graph.dispose();
   source.dispose();
   assert.equal(tf.memory().numTensors, before, `${c.name}: tensors leaked by build/train/dispose`);
