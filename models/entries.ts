@@ -72,6 +72,11 @@ const vitSchema = z.strictObject({
       "(`x·σ(1.702x)`, OpenAI's CLIP towers), `gelu_tanh` (GELU's tanh approximation: SigLIP), " +
       "or ReLU.",
   ),
+  mlp: z.enum(["mlp", "swiglu"]).default("mlp").describe(
+    "The blocks' MLP: `fc1`, the activation, `fc2` (timm's `Mlp`), or `swiglu` (timm's " +
+      "`SwiGLUPacked`, DINOv2-g's): `fc1` to `⌊D · mlp_ratio⌋`, its halves `a | b`, " +
+      "`silu(a) · b`, then `fc2` from half that width (`activation` is then unused).",
+  ),
   norm_eps: num().pipe(z.number().positive()).default(1e-6).describe(
     "The LayerNorms' variance epsilon: timm's 1e-6, or PyTorch's 1e-5 (CLIP image towers).",
   ),
@@ -104,6 +109,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
     ...(params.activation !== undefined && params.activation !== "gelu" &&
       { activation: params.activation }),
     ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
+    ...(params.mlp === "swiglu" && { mlp: "swiglu" as const }),
   };
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

@@ -48,6 +48,15 @@ import { bilinearResampleMatrix } from "./pos_resample.ts";
 import { blockLayering } from "./block_layering.ts";
 import { AttentionPool } from "./attention_pool.ts";
 
+/**
+ * timm's `SwiGLUPacked` (a `GluMlp` with SiLU, the gate first): `fc1`'s output
+ * split into halves `a | b`, `silu(a) · b`, then `fc2` (plus `skip` when given).
+ */
+function swiGluMlp(fc1: Linear, fc2: Linear, x: Tensor, skip?: Tensor): Tensor {
+  const [a, b] = tf.split(applyLinear(fc1, x), 2, -1) as [Tensor, Tensor];
+  return applyLinear(fc2, tf.mul(tf.mul(a, tf.sigmoid(a)), b), undefined, skip);
+}
+
 interface Block {
   norm1: LayerNorm;
   qkv: Linear;
@@ -116,9 +125,11 @@ export class VisionTransformer implements Module {
     }
     const eps = config.normEps ?? 1e-6;
     const hidden = Math.floor(dim * mlpRatio); // timm's int(embed_dim * mlp_ratio)
-    if (hidden < 1) {
+    const swiglu = config.mlp === "swiglu";
+    if (hidden < 1 || (swiglu && hidden % 2 !== 0)) {
       throw new Error(
-        `node "${init.name}" (vit): mlp_ratio ${mlpRatio} × dim ${dim} leaves no MLP width`,
+        `node "${init.name}" (vit): mlp_ratio ${mlpRatio} × dim ${dim} gives an MLP width of ` +
+          `${hidden}; expected ${swiglu ? "an even width (mlp: swiglu halves it)" : "at least 1"}`,
       );
     }
     const store = new ParameterStore(init.name, init.seed);
@@ -154,7 +165,10 @@ export class VisionTransformer implements Module {
         proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
         norm2: createLayerNorm(store, `${p}.norm2`, dim, eps),
         fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: hidden }),
-        fc2: createLinear(store, `${p}.mlp.fc2`, { inDim: hidden, outDim: dim }),
+        fc2: createLinear(store, `${p}.mlp.fc2`, {
+          inDim: swiglu ? hidden / 2 : hidden,
+          outDim: dim,
+        }),
       };
       const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
       this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);
@@ -272,6 +286,10 @@ export class VisionTransformer implements Module {
    */
   #block(block: Block, x: Tensor3D): Tensor3D {
     const activation = this.config.activation ?? "gelu";
+    const mlp = (x: Tensor, skip?: Tensor): Tensor =>
+      this.config.mlp === "swiglu"
+        ? swiGluMlp(block.fc1, block.fc2, x, skip)
+        : applyMlp(block.fc1, block.fc2, x, activation, skip);
     if (block.ls1 && block.ls2) {
       // LayerScale: x + γ ⊙ f(LN(x)); the skip is added after the scale, outside the epilogue.
       const attended = tf.add(
@@ -279,13 +297,12 @@ export class VisionTransformer implements Module {
         tf.mul(this.#attention(block, applyLayerNorm(block.norm1, x)), block.ls1),
       );
       const normed = applyLayerNorm(block.norm2, attended);
-      const mlp = applyMlp(block.fc1, block.fc2, normed, activation);
-      return tf.add(attended, tf.mul(mlp, block.ls2)) as Tensor3D;
+      return tf.add(attended, tf.mul(mlp(normed), block.ls2)) as Tensor3D;
     }
     const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
     const attended = this.#attention(block, normed1, skip1);
     const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
-    return applyMlp(block.fc1, block.fc2, normed2, activation, skip2) as Tensor3D;
+    return mlp(normed2, skip2) as Tensor3D;
   }
 
   /**

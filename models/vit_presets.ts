@@ -19,6 +19,11 @@ export interface VitConfig {
   mlpRatio: number;
   /** Activation inside the block MLPs (default `gelu`, as in timm; `quick_gelu`: OpenAI's CLIP). */
   activation?: "gelu" | "relu" | "quick_gelu" | "gelu_tanh";
+  /**
+   * The blocks' MLP: `fc1`, activation, `fc2` (default), or timm's
+   * `SwiGLUPacked` (`silu(a)·b` of `fc1`'s halves, then `fc2`: DINOv2-g).
+   */
+  mlp?: "mlp" | "swiglu";
   /** The LayerNorms' variance epsilon (default 1e-6, timm's; 1e-5: PyTorch's, CLIP towers). */
   normEps?: number;
   /** LayerScale (CaiT, DeiT III, DINOv2): each branch times a learned `γ` `[D]` starting here. */

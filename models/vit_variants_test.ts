@@ -1,7 +1,7 @@
 /**
  * The ViT's timm options (LayerScale, registers, patch-only positions,
  * `norm_pre`, average pooling with `fc_norm`, QuickGELU, LayerNorm eps; SigLIP's MAP
- * attention pooling and tanh-GELU) train on every backend: the
+ * attention pooling and tanh-GELU; DINOv2-g's SwiGLU MLPs) train on every backend: the
  * gradient of every parameter on WASM (novalab's kernels) and WebGPU (novalab's
  * kernels, the fallback adapter in CI) equals tfjs's CPU autodiff, which
  * itself matches central finite differences on LayerScale's γ and a register.
@@ -180,45 +180,86 @@ const MAP_CONFIG: VitConfig = {
   activation: "gelu_tanh",
 };
 
-Deno.test("vit variants: pool map's gradients match finite differences on the CPU", async () => {
-  await tf.setBackend("cpu");
-  const cpu = await gradients(MAP_CONFIG);
-  const checked = [
+/** DINOv2-g's blocks: SwiGLU MLPs (timm's SwiGLUPacked) with LayerScale and a register. */
+const SWIGLU_CONFIG: VitConfig = {
+  patch: 7,
+  dim: 16,
+  depth: 2,
+  heads: 2,
+  mlpRatio: 2.75,
+  registers: 1,
+  layerScale: 0.5,
+  mlp: "swiglu",
+};
+
+/** Each configuration, the entries checked by finite differences, and the tensors that must exist. */
+const NEW_CASES: [
+  string,
+  VitConfig,
+  [string, number][],
+  (cpu: Map<string, Float32Array>) => void,
+][] = [
+  ["pool map", MAP_CONFIG, [
     ["v.attn_pool.latent", 2],
     ["v.attn_pool.q.weight", 5],
     ["v.attn_pool.kv.weight", 40],
     ["v.attn_pool.mlp.fc1.bias", 3],
     ["v.blocks.0.mlp.fc1.bias", 1],
-  ] as const;
-  for (const [name, index] of checked) {
-    const h = 1e-2;
-    const numeric = (objective(MAP_CONFIG, name, index, h) -
-      objective(MAP_CONFIG, name, index, -h)) / (2 * h);
-    const analytic = cpu.get(name)![index]!;
-    assert.ok(
-      Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
-      `${name}[${index}]: ${analytic} vs ${numeric}`,
+  ], (cpu) => {
+    assert.ok(cpu.get("v.attn_pool.norm.weight")!.some((g) => g !== 0));
+    assert.ok(cpu.has("v.norm.weight"), "pool map attends over the tokens after norm");
+    assert.ok(!cpu.has("v.fc_norm.weight"));
+  }],
+  ["mlp swiglu", SWIGLU_CONFIG, [
+    ["v.blocks.0.mlp.fc1.weight", 7], // a gate column (first half)
+    ["v.blocks.0.mlp.fc1.weight", 3 * 44 + 30], // a value column (second half)
+    ["v.blocks.1.mlp.fc2.weight", 11],
+  ], (cpu) => {
+    assert.equal(cpu.get("v.blocks.0.mlp.fc1.bias")!.length, 44, "⌊16 · 2.75⌋");
+    assert.equal(cpu.get("v.blocks.0.mlp.fc2.weight")!.length, 22 * 16, "fc2 reads half of it");
+    assert.throws(
+      () =>
+        new VisionTransformer({ ...SWIGLU_CONFIG, mlpRatio: 2.7 }, GEOMETRY, {
+          name: "v",
+          seed: 3,
+        }),
+      /mlp_ratio 2\.7 × dim 16 gives an MLP width of 43; expected an even width \(mlp: swiglu halves it\)/,
     );
-  }
-  assert.ok(cpu.get("v.attn_pool.norm.weight")!.some((g) => g !== 0));
-  assert.ok(cpu.has("v.norm.weight"), "pool map attends over the tokens after norm");
-  assert.ok(!cpu.has("v.fc_norm.weight"));
-});
+  }],
+];
 
-Deno.test({
-  name: "vit variants: pool map's gradients on WASM and WebGPU equal the CPU's",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+for (const [what, config, checked, extra] of NEW_CASES) {
+  Deno.test(`vit variants: ${what}'s gradients match finite differences on the CPU`, async () => {
     await tf.setBackend("cpu");
-    const cpu = await gradients(MAP_CONFIG);
-    const backends = [() => initBackend("wasm").then(() => {})];
-    if (skip === null) backends.push(() => useNovalabWebGpu().then(() => {}));
-    for (const activate of backends) {
-      await activate();
-      for (const [name, g] of await gradients(MAP_CONFIG)) {
-        assertClose(g, cpu.get(name)!, `${tf.getBackend()} ${name}`, { atol: 1e-4, rtol: 1e-3 });
-      }
+    const cpu = await gradients(config);
+    for (const [name, index] of checked) {
+      const h = 1e-2;
+      const numeric = (objective(config, name, index, h) - objective(config, name, index, -h)) /
+        (2 * h);
+      const analytic = cpu.get(name)![index]!;
+      assert.ok(
+        Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
+        `${name}[${index}]: ${analytic} vs ${numeric}`,
+      );
     }
-  },
-});
+    extra(cpu);
+  });
+
+  Deno.test({
+    name: `vit variants: ${what}'s gradients on WASM and WebGPU equal the CPU's`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await tf.setBackend("cpu");
+      const cpu = await gradients(config);
+      const backends = [() => initBackend("wasm").then(() => {})];
+      if (skip === null) backends.push(() => useNovalabWebGpu().then(() => {}));
+      for (const activate of backends) {
+        await activate();
+        for (const [name, g] of await gradients(config)) {
+          assertClose(g, cpu.get(name)!, `${tf.getBackend()} ${name}`, { atol: 1e-4, rtol: 1e-3 });
+        }
+      }
+    },
+  });
+}

@@ -39,6 +39,8 @@ export interface TimmVariant {
   act_layer?: "gelu" | "quick_gelu" | "gelu_tanh";
   /** `mlp_ratio` (default 4; the MLP width is `int(D · mlp_ratio)`). */
   mlp_ratio?: number;
+  /** `mlp_layer`: timm's `Mlp` (default) or `SwiGLUPacked` (DINOv2-g). */
+  mlp_layer?: "mlp" | "swiglu_packed";
   /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
   norm_eps?: number;
 }
@@ -73,8 +75,9 @@ for i in range(DEPTH):
     b = "blocks.%d." % i
     for n in ("norm1", "norm2"):
         w[b + n + ".weight"], w[b + n + ".bias"] = 1 + r(D, s=0.1), r(D, s=0.1)
+    M2 = M // 2 if cfg.get("mlp_layer") == "swiglu_packed" else M  # GluMlp: fc2 reads half
     for n, (o, k) in {"attn.qkv": (3 * D, D), "attn.proj": (D, D), "mlp.fc1": (M, D),
-                      "mlp.fc2": (D, M)}.items():
+                      "mlp.fc2": (D, M2)}.items():
         w[b + n + ".weight"], w[b + n + ".bias"] = r(o, k), r(o, s=0.1)
     if "init_values" in cfg:
         for n in ("ls1", "ls2"):
@@ -104,7 +107,13 @@ def vit(nchw):
         q, k, v = qkv[0], qkv[1], qkv[2]
         a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
         x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
-        x = x + scaled(lin(act(lin(ln(x, b + "norm2"), b + "mlp.fc1")), b + "mlp.fc2"), b + "ls2")
+        h = lin(ln(x, b + "norm2"), b + "mlp.fc1")
+        if cfg.get("mlp_layer") == "swiglu_packed":  # timm's GluMlp(act=SiLU, gate_last=False)
+            g, u = h.chunk(2, dim=-1)
+            h = F.silu(g) * u
+        else:
+            h = act(h)
+        x = x + scaled(lin(h, b + "mlp.fc2"), b + "ls2")
     if last == "fc_norm": return ln(x[:, C + R:].mean(1), "fc_norm")
     if cfg.get("global_pool") == "map":  # timm >= 1.0.16's forward_head: patches after norm
         x = ln(x, "norm")[:, C + R:]

@@ -59,6 +59,11 @@ const VARIANTS: [string, TimmVariant, Record<string, unknown>][] = [
     { class_token: false, pool: "map", activation: "gelu_tanh", mlp_ratio: 3.7362 },
   ],
   [
+    "DINOv2-g's SwiGLU MLPs (SwiGLUPacked, LayerScale, mlp_ratio 5.33334)",
+    { mlp_layer: "swiglu_packed", init_values: 0.1, mlp_ratio: 5.33334 },
+    { mlp: "swiglu", layer_scale: 0.1, mlp_ratio: 5.33334 },
+  ],
+  [
     "attention pooling of the patches beside a CLS and registers, exact GELU",
     { global_pool: "map", reg_tokens: 2 },
     { pool: "map", registers: 2 },
