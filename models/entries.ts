@@ -72,10 +72,11 @@ const vitSchema = z.strictObject({
       "(`x·σ(1.702x)`, OpenAI's CLIP towers), `gelu_tanh` (GELU's tanh approximation: SigLIP), " +
       "or ReLU.",
   ),
-  mlp: z.enum(["mlp", "swiglu"]).default("mlp").describe(
+  mlp: z.enum(["mlp", "swiglu"]).optional().describe(
     "The blocks' MLP: `fc1`, the activation, `fc2` (timm's `Mlp`), or `swiglu` (timm's " +
       "`SwiGLUPacked`, DINOv2-g's): `fc1` to `⌊D · mlp_ratio⌋`, its halves `a | b`, " +
-      "`silu(a) · b`, then `fc2` from half that width (`activation` is then unused).",
+      "`silu(a) · b`, then `fc2` from half that width (`activation` is then unused; absent: " +
+      "`mlp`).",
   ),
   norm_eps: num().pipe(z.number().positive()).default(1e-6).describe(
     "The LayerNorms' variance epsilon: timm's 1e-6, or PyTorch's 1e-5 (CLIP image towers).",
