@@ -21,8 +21,8 @@
  *   with tfjs's stock WebGPU kernels and with novalab's, in fp32 and — where
  *   the adapter offers `shader-f16` — with f16 operands.
  * - `train <recipe>`: ms/step and images/s of a recipe's real training step
- *   (at the recipe's `precision:`; `--profile` on WebGPU: GPU time per kernel),
- *   `bench/train.ts`.
+ *   (at the recipe's `precision:`; `--profile` on WebGPU: GPU time per kernel;
+ *   with `train.ema`, the weight average's update time too), `bench/train.ts`.
  *
  * `--precision f16` (cpu-vit, gpu-vit) runs the step with f16 matmul operands.
  *

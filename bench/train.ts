@@ -21,6 +21,8 @@ import { type GpuProfiler, profileGpuDispatches } from "../core/gpu_profile.ts";
 import { formatGpuProfile } from "./gpu_profile_format.ts";
 import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { startStepTuning } from "../kernels/step_tuning.ts";
+import type { WeightAverage } from "../core/weight_average.ts";
+import { submitPendingWork } from "../core/webgpu_device.ts";
 
 /** Options of {@linkcode benchTrain}. */
 export interface TrainBenchOptions {
@@ -141,8 +143,30 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     console.log(formatProfile(kernelProfiler.read(), o.steps, ms, 25));
   }
   await trainer.close();
+  if (trainer.average) await timeAverageUpdate(trainer.average, trainer.optimizer.step);
   trainer.optimizer.dispose();
   trainer.average?.dispose();
   graph.dispose();
   source.dispose();
+}
+
+/**
+ * With `train.ema`: the weight average's update on its own (part of every
+ * timed step above), 50 times after 5 untimed, finished on the device.
+ */
+async function timeAverageUpdate(average: WeightAverage, step: number): Promise<void> {
+  // WASM and the CPU compute as they go; WebGPU: until the queue has run the dispatches.
+  const done = async () => {
+    if (tf.getBackend() !== "webgpu") return;
+    submitPendingWork();
+    await (tf.backend() as WebGPUBackend).device.queue.onSubmittedWorkDone();
+  };
+  let n = step;
+  for (let i = 0; i < 5; i++) average.update(() => ++n);
+  await done();
+  const start = performance.now();
+  for (let i = 0; i < 50; i++) average.update(() => ++n);
+  await done();
+  const ms = (performance.now() - start) / 50;
+  console.log(`  weight average: ${ms.toFixed(2)} ms per update (${average.names.length} tensors)`);
 }
