@@ -78,6 +78,24 @@ function objective(config: VitConfig, name: string, index: number, delta: number
   return value;
 }
 
+/** `cpu`'s gradient entries `[name, index]` against central differences of the objective (h 1e-2). */
+function assertFiniteDifferences(
+  config: VitConfig,
+  cpu: Map<string, Float32Array>,
+  checked: (readonly [string, number])[],
+): void {
+  for (const [name, index] of checked) {
+    const h = 1e-2;
+    const numeric = (objective(config, name, index, h) - objective(config, name, index, -h)) /
+      (2 * h);
+    const analytic = cpu.get(name)![index]!;
+    assert.ok(
+      Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
+      `${name}[${index}]: ${analytic} vs ${numeric}`,
+    );
+  }
+}
+
 Deno.test("vit variants: without a class token there is nothing but the patch mean to pool", async () => {
   await tf.setBackend("cpu");
   const noCls = { ...CONFIG, pool: "cls" as const, classToken: false };
@@ -114,21 +132,11 @@ Deno.test("vit variants: a factory handed params without the schema's defaults b
 Deno.test("vit variants: CPU gradients of γ and a register match finite differences", async () => {
   await tf.setBackend("cpu");
   const cpu = await gradients(CONFIG);
-  for (
-    const [name, index] of [["v.blocks.1.ls2.gamma", 3], ["v.reg_token", 5], [
-      "v.norm_pre.weight",
-      1,
-    ]] as const
-  ) {
-    const h = 1e-2;
-    const numeric = (objective(CONFIG, name, index, h) - objective(CONFIG, name, index, -h)) /
-      (2 * h);
-    const analytic = cpu.get(name)![index]!;
-    assert.ok(
-      Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
-      `${name}[${index}]: ${analytic} vs ${numeric}`,
-    );
-  }
+  assertFiniteDifferences(CONFIG, cpu, [
+    ["v.blocks.1.ls2.gamma", 3],
+    ["v.reg_token", 5],
+    ["v.norm_pre.weight", 1],
+  ]);
   for (
     const name of ["v.reg_token", "v.blocks.0.ls1.gamma", "v.fc_norm.weight", "v.norm_pre.bias"]
   ) {
@@ -232,16 +240,7 @@ for (const [what, config, checked, extra] of NEW_CASES) {
   Deno.test(`vit variants: ${what}'s gradients match finite differences on the CPU`, async () => {
     await tf.setBackend("cpu");
     const cpu = await gradients(config);
-    for (const [name, index] of checked) {
-      const h = 1e-2;
-      const numeric = (objective(config, name, index, h) - objective(config, name, index, -h)) /
-        (2 * h);
-      const analytic = cpu.get(name)![index]!;
-      assert.ok(
-        Math.abs(numeric - analytic) < 2e-3 + 2e-2 * Math.abs(analytic),
-        `${name}[${index}]: ${analytic} vs ${numeric}`,
-      );
-    }
+    assertFiniteDifferences(config, cpu, checked);
     extra(cpu);
   });
 
