@@ -17,6 +17,7 @@ import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
 import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
+import { writtenAndReplayed } from "./webgpu_runs.ts";
 
 const LR = 0.01;
 const TINY = [
@@ -139,23 +140,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "novalab-unfreeze-gpu-" });
-    await seedTextCache(`${dir}/cache`);
     const recipe = await nova([
       "train.steps=10",
       "train.checkpoint_every=0",
       "nodes.image.freeze={ until: 5 }",
     ]);
-    const options: RunOptions = {
-      runsDir: dir,
-      cacheDir: `${dir}/cache`,
-      backend: "webgpu",
-      quiet: true,
-      skipEval: true,
-      skipReport: true,
-    };
-    const written = await runRecipe(recipe, { ...options, replay: false });
-    const replayed = await runRecipe(recipe, { ...options, replay: true });
+    const { dir, written, replayed } = await writtenAndReplayed(recipe, "novalab-unfreeze-gpu-");
     // Each phase: a warm-up step, two recordings, then replays (steps 3–4 and 8–9).
     assert.equal(replayed.replay?.mode, "replaying", replayed.replay?.reason ?? "");
     assert.equal(replayed.replay?.recordings, 4, JSON.stringify(replayed.replay));

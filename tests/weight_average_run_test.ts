@@ -15,6 +15,7 @@ import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { assertClose, webgpuSkipReason } from "../kernels/testing.ts";
 import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
+import { writtenAndReplayed } from "./webgpu_runs.ts";
 
 const DECAY = 0.6;
 const TINY = [
@@ -149,19 +150,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "novalab-ema-gpu-" });
-    await seedTextCache(`${dir}/cache`);
     const recipe = await nova(["train.steps=6", "train.checkpoint_every=0"]);
-    const options: RunOptions = {
-      runsDir: dir,
-      cacheDir: `${dir}/cache`,
-      backend: "webgpu",
-      quiet: true,
-      skipEval: true,
-      skipReport: true,
-    };
-    const written = await runRecipe(recipe, { ...options, replay: false });
-    const replayed = await runRecipe(recipe, { ...options, replay: true });
+    const { dir, written, replayed } = await writtenAndReplayed(recipe, "novalab-ema-gpu-");
     assert.equal(replayed.replay?.mode, "replaying", replayed.replay?.reason ?? "");
     assert.ok((replayed.replay?.replays ?? 0) >= 2, JSON.stringify(replayed.replay));
     const averages = (run: typeof written) =>
