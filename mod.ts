@@ -149,6 +149,12 @@ export {
   WeightAverage,
   type WeightAverageOptions,
 } from "./core/weight_average.ts";
+export {
+  MomentumTeacher,
+  TEACHER_KIND,
+  teacherDecay,
+  type TeacherOptions,
+} from "./core/momentum_teacher.ts";
 export { deriveSeed, onSeedDerived, Rng, type RngState, type SeedListener } from "./core/rng.ts";
 export { assignInPlace } from "./kernels/in_place.ts";
 export {
@@ -197,6 +203,7 @@ export type {
   Module,
   NodeValue,
   Parameter,
+  UpdateProgress,
 } from "./core/types.ts";
 
 // Components.

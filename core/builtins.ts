@@ -10,6 +10,7 @@ import { evaluatorEntries } from "../eval/mod.ts";
 import { lossEntries } from "../losses/entries.ts";
 import { issue4ModuleEntries, modelEntries } from "../models/entries.ts";
 import { textTowerEntries } from "../models/static_text_factory.ts";
+import { teacherEntry } from "./momentum_teacher.ts";
 
 let registered = false;
 
@@ -23,6 +24,7 @@ export function registerBuiltins(): void {
       ...issue4ModuleEntries,
       ...textTowerEntries,
       ...dataModules,
+      teacherEntry,
     ]
   ) {
     modules.register(entry);

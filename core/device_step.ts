@@ -112,7 +112,7 @@ export class DeviceStep {
     const rate = (_t: number, host: { input<T>(x: T): T }) =>
       parts.learningRate(host.input(info).step);
     optimizer.apply(grads, rate, undefined, report);
-    graph.afterStep(report);
+    graph.afterStep(report, { updates: () => optimizer.step, total: config.steps });
     // The average's decay follows the optimiser's count, which a replay advances too.
     parts.average?.update(() => optimizer.step, report);
     for (const g of grads.values()) g.dispose();

@@ -22,6 +22,14 @@ import { CompiledGraph, type GraphValues } from "./graph_run.ts";
 export { CompiledGraph } from "./graph_run.ts";
 import { deriveSeed } from "./rng.ts";
 import { applyNodeInits } from "./node_init.ts";
+import {
+  buildTeacher,
+  checkTeacherInputs,
+  checkTeacherSpecs,
+  describeKind,
+  startTeachers,
+  teacherSource,
+} from "./graph_teachers.ts";
 import { checkTrainingKeys } from "./training_keys.ts";
 import type { Batch, Module, NodeValue, Shape } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
@@ -80,7 +88,8 @@ export function topologicalOrder(spec: GraphSpec): NodeSpec[] {
       fail(spec, `nodes.${node.name}.input`, `cycle in the graph: ${cycle}`);
     }
     state.set(node.name, "visiting");
-    for (const ref of node.inputs) {
+    // A teacher is built after the node it copies.
+    for (const ref of [...node.inputs, teacherSource(node) ?? "batch."]) {
       const dep = referencedNode(ref);
       if (dep) visit(byName.get(dep)!, [...path, node.name]);
     }
@@ -139,22 +148,20 @@ async function buildNodes(
     const entry = options.registries.modules.get(node.kind);
     const seed = deriveSeed(options.seed, "init", node.name);
     try {
-      const module = await entry.create(node.params, {
-        name: node.name,
-        inputShapes,
-        seed,
-        cacheDir: options.cacheDir,
-      });
+      const ctx = { name: node.name, inputShapes, seed, cacheDir: options.cacheDir };
+      const module = teacherSource(node) === undefined
+        ? await entry.create(node.params, ctx)
+        : await buildTeacher(node, spec, options.registries.modules, ctx);
       modules.set(node.name, module);
-      const ctx = { training: true, step: 0, seed: deriveSeed(options.seed, "dry", node.name) };
-      values.set(node.name, tf.tidy(() => module.forward(inputs, ctx) as Tensor));
+      const dry = { training: true, step: 0, seed: deriveSeed(options.seed, "dry", node.name) };
+      values.set(node.name, tf.tidy(() => module.forward(inputs, dry) as Tensor));
     } catch (e) {
       for (const m of modules.values()) m.dispose();
       if (e instanceof GraphError) throw e;
       fail(
         spec,
         `nodes.${node.name}`,
-        `${node.kind} failed on inputs of shape ${formatShapes(inputShapes)}: ${
+        `${describeKind(node, spec)} failed on inputs of shape ${formatShapes(inputShapes)}: ${
           (e as Error).message
         }`,
       );
@@ -239,6 +246,7 @@ export async function compileGraph(
   options: CompileOptions,
 ): Promise<CompiledGraph> {
   checkReferences(spec);
+  checkTeacherSpecs(spec);
   const order = topologicalOrder(spec);
   checkPhases(spec, order);
   const terms = buildLosses(spec, options);
@@ -247,7 +255,13 @@ export async function compileGraph(
   let modules: Map<string, Module>;
   try {
     modules = await buildNodes(spec, order, options, values);
-    dryRunLosses(spec, terms, values);
+    try {
+      checkTeacherInputs(spec, order, modules);
+      dryRunLosses(spec, terms, values);
+    } catch (e) {
+      for (const m of modules.values()) m.dispose();
+      throw e;
+    }
   } finally {
     disposeValues(values, small);
   }
@@ -260,6 +274,7 @@ export async function compileGraph(
     // After every dry run: batch statistics they update must not overwrite the loaded ones.
     if (options.loadInit ?? true) await applyNodeInits(spec, modules);
     else checkTrainingKeys(spec, modules);
+    startTeachers(spec, order, modules);
   } catch (e) {
     graph.dispose();
     throw e;

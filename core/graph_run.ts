@@ -10,7 +10,14 @@ import { ReplayedInference } from "./inference_replay.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
 import { trainedParameters } from "./trained_parameters.ts";
-import type { Batch, ForwardContext, Module, NodeValue, Parameter } from "./types.ts";
+import type {
+  Batch,
+  ForwardContext,
+  Module,
+  NodeValue,
+  Parameter,
+  UpdateProgress,
+} from "./types.ts";
 import type { Scalar, Tensor } from "./tensor.ts";
 
 /** Values by reference (`batch.image`, node names). */
@@ -162,10 +169,12 @@ export class CompiledGraph {
 
   /**
    * Applies post-step hooks (clamps, running statistics) of every module; with
-   * `guard`, a step report, hooks keep their state where the step was skipped.
+   * `guard`, a step report, hooks keep their state where the step was skipped;
+   * `progress` counts the applied updates (momentum teachers' schedules).
    */
-  afterStep(guard?: Tensor): void {
-    for (const m of this.modules.values()) m.afterStep?.(guard);
+  afterStep(guard?: Tensor, progress?: UpdateProgress): void {
+    // In node order: a momentum teacher follows its source after the source's own hook.
+    for (const node of this.order) this.modules.get(node.name)!.afterStep?.(guard, progress);
   }
 
   /**

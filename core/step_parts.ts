@@ -133,7 +133,10 @@ export async function hostCheckedStep(
   const applied = decodeStepReport(read).ok;
   if (applied) {
     parts.optimizer.apply(grads, lr, clipped.scale ?? undefined);
-    parts.graph.afterStep();
+    parts.graph.afterStep(undefined, {
+      updates: () => parts.optimizer.step,
+      total: config.steps,
+    });
     parts.average?.update(() => parts.optimizer.step);
   }
   for (const g of grads.values()) g.dispose();

@@ -89,6 +89,17 @@ export interface Layering {
   layerOf(parameterName: string): number;
 }
 
+/** Where training stands when a module's `afterStep` runs. */
+export interface UpdateProgress {
+  /**
+   * The count of applied optimiser updates, this one included (1 after the
+   * first). A function: a replayed step reads it afresh (host values).
+   */
+  updates(): number;
+  /** The run's optimiser steps (`train.steps`). */
+  total: number;
+}
+
 /** A built graph node: parameters plus a forward function. */
 export interface Module {
   /** Trainable parameters (empty for frozen or parameter-free modules). */
@@ -110,9 +121,10 @@ export interface Module {
    * running statistics). `guard`, when given, is the step's report
    * (`core/step_guard.ts`, read on the device): where its element 1 is 0 the step
    * was skipped and state the hook updates must stay as it was (a clamp of
-   * unchanged values may run regardless).
+   * unchanged values may run regardless). `progress` counts the applied
+   * updates (a momentum teacher's decay schedule reads it).
    */
-  afterStep?(guard?: Tensor): void;
+  afterStep?(guard?: Tensor, progress?: UpdateProgress): void;
   /** Releases variables and caches. */
   dispose(): void;
 }

@@ -14,7 +14,7 @@
  * timm does by default).
  *
  * On WebGPU with novalab's kernels one dispatch updates up to 16 parameters in
- * place (`kernels/weight_average.ts`; 11 dispatches for a ViT-Ti), inside the
+ * place (`core/average_update.ts`; 11 dispatches for a ViT-Ti), inside the
  * recorded step, gated by its report; elsewhere three ops per parameter. The
  * averages are checkpointed as `ema.<parameter>`; {@linkcode WeightAverage.swap}
  * exchanges them with the parameters in place (the variables keep their
@@ -24,15 +24,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import type { Parameter } from "./types.ts";
 import type { Tensor, Variable } from "./tensor.ts";
 import { hostValue } from "./host_value.ts";
-import { novalabKernelsActive } from "../kernels/install.ts";
-import { WEIGHT_AVERAGE_GROUP } from "../kernels/weight_average.ts";
-import { averageGroupSlots } from "../kernels/weight_average_program.ts";
-import { groupParameters } from "../kernels/adamw_state.ts";
-import { assignInPlace, ownBuffer } from "../kernels/in_place.ts";
+import { assignInPlace } from "../kernels/in_place.ts";
+import { type AveragePair, moveAverages } from "./average_update.ts";
 
 /** Checkpoint key prefix of the averages (`ema.<parameter name>`). */
 export const EMA_PREFIX = "ema.";
@@ -67,6 +63,7 @@ interface Member {
 export class WeightAverage {
   readonly #members: Member[];
   readonly #byName = new Map<string, Member>();
+  readonly #pairs: AveragePair[];
 
   /**
    * Starts each parameter's average at its current value.
@@ -89,6 +86,7 @@ export class WeightAverage {
       this.#byName.set(param.name, member);
       return member;
     });
+    this.#pairs = this.#members.map((m) => ({ average: m.average, source: m.param.variable }));
   }
 
   /** Names of the averaged parameters, in order. */
@@ -109,42 +107,10 @@ export class WeightAverage {
     if (this.#members.length === 0) return;
     const factor = hostValue(() => Float32Array.of(1 - averageDecay(updates(), this.options)));
     try {
-      if (novalabKernelsActive()) this.#fused(factor, guard);
-      else this.#composed(factor, guard);
+      moveAverages(this.#pairs, factor, guard);
     } finally {
       factor.dispose();
     }
-  }
-
-  /** WebGPU: one in-place dispatch per group of parameters. */
-  #fused(factor: Tensor, guard?: Tensor): void {
-    const limits = (tf.backend() as Partial<WebGPUBackend>).device?.limits;
-    const slots = averageGroupSlots(limits?.maxStorageBuffersPerShaderStage ?? 8);
-    const sizes = this.#members.map((m) => m.param.variable.size);
-    for (const group of groupParameters(sizes, Infinity, slots)) {
-      const inputs: Record<string, Tensor> = { factor, ...(guard && { guard }) };
-      group.forEach((i, j) => {
-        const { param, average } = this.#members[i]!;
-        ownBuffer(average);
-        inputs[`e${j}`] = average;
-        inputs[`p${j}`] = param.variable;
-      });
-      tf.tidy(() => {
-        tf.engine().runKernel(WEIGHT_AVERAGE_GROUP, inputs, {}); // in place; its output is unused
-      });
-    }
-  }
-
-  /** WASM, the CPU, stock WebGPU kernels: `e + (p − e)·f` per parameter. */
-  #composed(factor: Tensor, guard?: Tensor): void {
-    tf.tidy(() => {
-      const f = tf.reshape(factor, []);
-      const open = guard ? tf.notEqual(tf.reshape(tf.slice(guard, [1], [1]), []), 0) : undefined;
-      for (const { param, average } of this.#members) {
-        const next = tf.add(average, tf.mul(tf.sub(param.variable, average), f));
-        average.assign(open ? tf.where(open, next, average) : next);
-      }
-    });
   }
 
   /**
@@ -209,6 +175,7 @@ export class WeightAverage {
   dispose(): void {
     for (const m of this.#members) m.average.dispose();
     this.#members.length = 0;
+    this.#pairs.length = 0;
     this.#byName.clear();
   }
 }

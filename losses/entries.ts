@@ -14,9 +14,11 @@ import { addAll } from "../core/ops.ts";
 import { z } from "zod";
 import type { LossFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
-import { num, positiveInt } from "../core/schema.ts";
+import { num, positiveInt, probability } from "../core/schema.ts";
 import type { NodeValue } from "../core/types.ts";
 import { clipLoss } from "./clip.ts";
+import { softTargetLoss } from "./clip_distill.ts";
+import { viewAt } from "./common.ts";
 import { QUADRATURES } from "./epps_pulley.ts";
 import { predictionLoss } from "./prediction.ts";
 import { sigreg } from "./sigreg.ts";
@@ -53,7 +55,32 @@ const clipSchema = z.strictObject({
     "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
   ),
   bias: num().optional().describe("Logit bias b added to every logit (absent: none)."),
+  distill: probability().optional().describe(
+    "Momentum distillation weight α (ALBEF: 0.4; absent: 0): targets `(1 − α)·one-hot + " +
+      "α·softmax` of the teachers' similarities, from the `image_teacher` and `text_teacher` " +
+      "inputs (ema nodes).",
+  ),
 });
+
+/** The teachers' embeddings `clip` distils from, or none (`distill: 0`); errors name the roles. */
+function clipTeachers(
+  inputs: Inputs,
+  distill: number,
+  normalize: boolean,
+): { image: Tensor; text: Tensor2D } | undefined {
+  const bound = ["image_teacher", "text_teacher"].filter((r) => inputs[r] !== undefined);
+  if (distill === 0) {
+    if (bound.length === 0) return undefined;
+    throw new Error(
+      `loss clip: ${bound.join(" and ")} bound but distill is 0; set distill (e.g. 0.4) ` +
+        "or unbind them",
+    );
+  }
+  let image = tensorInput("clip", inputs, "image_teacher");
+  let text = tensorInput("clip", inputs, "text_teacher");
+  if (normalize) [image, text] = [l2Normalize(image), l2Normalize(text)];
+  return { image, text: text as Tensor2D };
+}
 
 /** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
 function logitScale(inputs: Inputs, fixed: number): number | Scalar {
@@ -69,7 +96,7 @@ function logitScale(inputs: Inputs, fixed: number): number | Scalar {
 }
 
 const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
-  roles: ["image", "text", "logit_scale?"],
+  roles: ["image", "text", "logit_scale?", "image_teacher?", "text_teacher?"],
   fn: (inputs) =>
     tf.tidy(() => {
       let image = tensorInput("clip", inputs, "image");
@@ -85,15 +112,26 @@ const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
       }
       if (params.normalize) [image, text] = [l2Normalize(image), l2Normalize(text)];
       const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
-      if (image.rank === 2) return clipLoss(image as Tensor2D, text as Tensor2D, options);
-      // Slices, not tf.unstack: the gradient of a one-output unstack throws in tfjs 4.22.
+      const alpha = params.distill ?? 0;
+      const teachers = clipTeachers(inputs, alpha, params.normalize);
+      // One view [B, D] of a [B, D] or [V, B, D] value.
+      const view = (x: Tensor, v: number) => (x.rank === 2 ? x : viewAt(x, v)) as Tensor2D;
+      const term = (v: number): Scalar => {
+        const loss = clipLoss(view(image, v), text as Tensor2D, options);
+        if (!teachers) return loss;
+        if (teachers.image.rank === 3 && teachers.image.shape[0] !== image.shape.at(-3)) {
+          throw new Error(
+            `loss clip: image_teacher [${teachers.image.shape}] has other views than image ` +
+              `[${image.shape}]; bind a teacher of the same views, or one [B, D]`,
+          );
+        }
+        const teacher = { image: view(teachers.image, v), text: teachers.text };
+        const soft = softTargetLoss(view(image, v), text as Tensor2D, teacher, options.scale);
+        return tf.add(tf.mul(loss, 1 - alpha), tf.mul(soft, alpha)) as Scalar;
+      };
+      if (image.rank === 2) return term(0);
       const views = image.shape[0]!;
-      const perView = Array.from({ length: views }, (_, v) =>
-        clipLoss(
-          tf.squeeze(tf.slice(image, [v, 0, 0], [1, -1, -1]), [0]) as Tensor2D,
-          text as Tensor2D,
-          options,
-        ));
+      const perView = Array.from({ length: views }, (_, v) => term(v));
       return tf.div(addAll(perView), views) as Scalar;
     }),
 });
@@ -163,7 +201,8 @@ const createPrediction: LossFactory = () => ({
 export const lossEntries: RegistryEntry<LossFactory>[] = [
   {
     kind: "clip",
-    summary: "CLIP symmetric InfoNCE (arXiv 2103.00020): image [B, D] or [V, B, D] vs text [B, D]",
+    summary: "CLIP symmetric InfoNCE (arXiv 2103.00020): image [B, D] or [V, B, D] vs text " +
+      "[B, D]; with distill, ALBEF's momentum distillation (arXiv 2107.07651)",
     schema: clipSchema,
     create: createClip,
   },

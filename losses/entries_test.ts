@@ -80,7 +80,13 @@ Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
       `${kind} ${JSON.stringify(bad)}`,
     );
   }
-  assert.deepEqual(build("clip").roles, ["image", "text", "logit_scale?"]);
+  assert.deepEqual(build("clip").roles, [
+    "image",
+    "text",
+    "logit_scale?",
+    "image_teacher?",
+    "text_teacher?",
+  ]);
   assert.deepEqual(build("sigreg").roles, ["x[]"]);
   assert.deepEqual(build("prediction").roles, ["pred", "target"]);
 });

@@ -156,3 +156,33 @@ export function checkRoles(
     });
   }
 }
+
+/**
+ * A node's number of `input:` references against its module's `arity`
+ * (`label`: how the message names the module, default its kind).
+ */
+export function checkArity(
+  input: unknown,
+  at: {
+    path: PathSegment[];
+    kind: string;
+    registries: Registries;
+    ctx: CheckContext;
+    label?: string;
+  },
+): void {
+  const entry = at.registries.modules.get(at.kind);
+  if (!entry.arity) return;
+  const [min, max] = entry.arity;
+  const count = Array.isArray(input) ? input.length : input === undefined ? 0 : 1;
+  if (count >= min && count <= max) return;
+  const path = count === 0 ? at.path : [...at.path, "input"];
+  const wanted = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+  at.ctx.issues.push({
+    location: at.ctx.locate(path),
+    keyPath: formatKeyPath(path),
+    message: `${at.label ?? at.kind} takes ${wanted} input reference${max === 1 ? "" : "s"}, ` +
+      `got ${count}`,
+    expected: entry.input ?? `${wanted} references`,
+  });
+}

@@ -8,6 +8,7 @@
 import type { SourceLocation } from "../types.ts";
 import {
   asRecord,
+  checkArity,
   type CheckContext,
   checkEntry,
   checkRoles,
@@ -21,6 +22,7 @@ import { formatKeyPath, type PathSegment } from "./tree.ts";
 import { BATCH_FIELDS, type ResolvedRecipe } from "./types.ts";
 import { issuesFromZod } from "./zod_issues.ts";
 import { checkEvalRefs } from "./eval_refs.ts";
+import { checkTeacherRefs } from "./teacher_refs.ts";
 
 type Params = Record<string, unknown>;
 
@@ -91,26 +93,6 @@ function checkComponents(raw: Params, registries: Registries, ctx: CheckContext)
     if (d) out.evalData.set(i, d.params);
   });
   return out;
-}
-
-/** A node's number of `input:` references against its module's `arity`. */
-function checkArity(
-  input: unknown,
-  at: { path: PathSegment[]; kind: string; registries: Registries; ctx: CheckContext },
-): void {
-  const entry = at.registries.modules.get(at.kind);
-  if (!entry.arity) return;
-  const [min, max] = entry.arity;
-  const count = Array.isArray(input) ? input.length : input === undefined ? 0 : 1;
-  if (count >= min && count <= max) return;
-  const path = count === 0 ? at.path : [...at.path, "input"];
-  const wanted = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
-  at.ctx.issues.push({
-    location: at.ctx.locate(path),
-    keyPath: formatKeyPath(path),
-    message: `${at.kind} takes ${wanted} input reference${max === 1 ? "" : "s"}, got ${count}`,
-    expected: entry.input ?? `${wanted} references`,
-  });
 }
 
 function checkRef(ref: unknown, path: PathSegment[], nodes: string[], ctx: CheckContext): void {
@@ -244,6 +226,7 @@ export function validateRecipe(
   const checked = checkComponents(obj, options.registries, ctx);
   checkRefs(obj, ctx);
   checkEvalRefs(obj, options.registries, ctx);
+  checkTeacherRefs(obj, options.registries, ctx);
   const s = structure.value;
   if (!s) return { issues: ctx.issues };
   const names = {
