@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { compileGraph } from "./graph.ts";
 import type { GraphSpec, NodeSpec } from "./graph_spec.ts";
 import { renderMermaid } from "./mermaid.ts";
+import { teacherEntry } from "./momentum_teacher.ts";
 import { MemorySource, testRegistries as registries } from "./testing.ts";
 
 const source = new MemorySource({ size: 16, shape: [8, 8, 1], classes: 4 });
@@ -126,5 +127,44 @@ Deno.test("graph: inference graph drops train-only nodes; reading one at inferen
   await assert.rejects(
     () => compileGraph(bad, options()),
     /nodes\.after\.phase: node "after" is kept at inference but reads train-only node "head"/,
+  );
+});
+
+Deno.test("graph: a teacher is its source's kind built again, after it, equal to it, not trained", async () => {
+  await tf.setBackend("cpu");
+  const reg = registries();
+  reg.modules.register(teacherEntry);
+  const before = tf.memory().numTensors;
+  // Listed before their sources: the build order follows `of`.
+  const s = spec(8);
+  s.nodes.unshift(
+    node("pred_teacher", "ema", ["image_teacher"], { of: "pred", decay: 0.9 }),
+    node("image_teacher", "ema", ["batch.image"], { of: "image", decay: 0.9, final: 1 }),
+  );
+  const graph = await compileGraph(s, { ...options(), registries: reg });
+  const names = graph.order.map((n) => n.name);
+  assert.ok(names.indexOf("pred") < names.indexOf("pred_teacher"));
+  assert.ok(names.indexOf("image") < names.indexOf("image_teacher"));
+  assert.deepEqual(graph.shapes.get("pred_teacher"), ["B", 8]);
+  assert.ok(graph.parameters().every((p) => !p.name.startsWith("pred_teacher.")));
+  const state = new Map(graph.state().map((p) => [p.name, p.variable.dataSync()]));
+  assert.deepEqual(state.get("pred_teacher.layers.0.weight"), state.get("pred.layers.0.weight"));
+  assert.match(renderMermaid(graph), /n_pred -\. ema \.-> n_pred_teacher/);
+  assert.match(renderMermaid(graph), /pred_teacher: ema<br\/>\[B, 8\]<br\/>momentum 0\.9, not/);
+  assert.match(renderMermaid(graph), /image_teacher: ema<br\/>\[B, 16\]<br\/>momentum 0\.9 → 1/);
+  graph.dispose();
+  assert.equal(tf.memory().numTensors, before, "compilation leaks no tensors");
+  // Its input may not carry gradients: "image" trains.
+  const reads = spec(8);
+  reads.nodes.push(node("t", "ema", ["image"], { of: "pred", decay: 0.9 }));
+  await assert.rejects(
+    () => compileGraph(reads, { ...options(), registries: reg }),
+    /nodes\.t\.input: the teacher reads "image", which depends on the trained parameters of "image"/,
+  );
+  assert.equal(tf.memory().numTensors, before, "a refused graph leaks no tensors");
+  const missing = spec(8, [node("t", "ema", ["batch.image"], { of: "nope", decay: 0.9 })]);
+  await assert.rejects(
+    () => compileGraph(missing, { ...options(), registries: reg }),
+    /nodes\.t\.of: "nope" is not another node/,
   );
 });

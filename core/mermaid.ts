@@ -1,11 +1,14 @@
 /**
  * Renders a compiled graph as a Mermaid flowchart with tensor shapes
- * (`deno task graph <recipe>`). Train-only nodes are drawn dashed.
+ * (`deno task graph <recipe>`). Train-only nodes are drawn dashed; a
+ * momentum teacher has a dotted `ema` edge from the node it follows.
  *
  * @module
  */
 import type { CompiledGraph, DisplayShape } from "./graph_run.ts";
 import { type NodeSpec, referencedNode } from "./graph_spec.ts";
+import { teacherSource } from "./graph_teachers.ts";
+import type { TeacherOptions } from "./momentum_teacher.ts";
 
 function id(ref: string): string {
   return ref.startsWith("batch.") ? `batch_${ref.slice(6)}` : `n_${ref.replace(/\W/g, "_")}`;
@@ -38,7 +41,9 @@ export function renderMermaid(graph: CompiledGraph): string {
   for (const node of graph.order) {
     const params = graph.modules.get(node.name)!.parameters
       .reduce((n, p) => n + p.variable.size, 0);
+    const teacher = teacherSource(node);
     const label = `${node.name}: ${node.kind}<br/>${shapeText(graph.shapes.get(node.name))}` +
+      (teacher === undefined ? "" : `<br/>${momentumNote(node.params as TeacherOptions)}`) +
       (params
         ? `<br/>${params.toLocaleString("en-US")} params${
           node.freeze ? " (frozen)" : rateNote(node)
@@ -48,6 +53,7 @@ export function renderMermaid(graph: CompiledGraph): string {
     lines.push(`  ${id(node.name)}[${quote(label)}]`);
     if (node.phase === "train") lines.push(`  class ${id(node.name)} trainOnly`);
     for (const ref of node.inputs) lines.push(`  ${id(ref)} --> ${id(node.name)}`);
+    if (teacher !== undefined) lines.push(`  ${id(teacher)} -. ema .-> ${id(node.name)}`);
   }
   graph.spec.losses.forEach((loss, i) => {
     const lossId = `loss_${i}`;
@@ -73,4 +79,10 @@ function rateNote(node: NodeSpec): string {
     ...(node.layerDecay !== undefined ? [`layer decay ${node.layerDecay}`] : []),
   ];
   return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
+/** `momentum 0.996 → 1` (or a constant one) of a teacher. */
+function momentumNote(options: TeacherOptions): string {
+  const end = options.final === undefined ? "" : ` → ${round(options.final)}`;
+  return `momentum ${round(options.decay)}${end}, not trained`;
 }
