@@ -10,6 +10,8 @@ import { ReplayedInference } from "./inference_replay.ts";
 import { type GraphSpec, type NodeSpec, referencedNode } from "./graph_spec.ts";
 import { deriveSeed } from "./rng.ts";
 import { trainedParameters } from "./trained_parameters.ts";
+import { teacherSource } from "./graph_teachers.ts";
+import { withFields } from "./forward_context.ts";
 import type {
   Batch,
   ForwardContext,
@@ -77,9 +79,15 @@ export class CompiledGraph {
       .flatMap((n) => this.modules.get(n.name)!.parameters);
   }
 
-  /** Non-trainable state (BatchNorm running statistics) of the training graph. */
-  buffers(): Parameter[] {
-    return this.order.flatMap((n) => this.modules.get(n.name)!.buffers ?? []);
+  /**
+   * Non-trainable state (BatchNorm running statistics, momentum teachers'
+   * weights) of the training graph; with `teachers: false`, the teachers'
+   * left out (`train.ema` does not average what is an average already).
+   */
+  buffers(options: { teachers?: boolean } = {}): Parameter[] {
+    return this.order
+      .filter((n) => options.teachers ?? true ? true : teacherSource(n) === undefined)
+      .flatMap((n) => this.modules.get(n.name)!.buffers ?? []);
   }
 
   /**
@@ -140,7 +148,7 @@ export class CompiledGraph {
         if (v === undefined) throw new Error(`node "${node.name}" needs "${r}", not provided`);
         return v;
       });
-      const nodeCtx = withSeed(ctx, deriveSeed(ctx.seed, node.name));
+      const nodeCtx = withFields(ctx, { seed: deriveSeed(ctx.seed, node.name) });
       values.set(node.name, this.modules.get(node.name)!.forward(inputs, nodeCtx));
     }
   }
@@ -158,7 +166,10 @@ export class CompiledGraph {
       for (const [role, ref] of Object.entries(loss.inputs)) {
         inputs[role] = Array.isArray(ref) ? ref.map((r) => values.get(r)!) : values.get(ref)!;
       }
-      const value = this.terms[i]!.fn(inputs, withSeed(ctx, deriveSeed(ctx.seed, "loss", i)));
+      const value = this.terms[i]!.fn(
+        inputs,
+        withFields(ctx, { seed: deriveSeed(ctx.seed, "loss", i) }),
+      );
       terms.set(loss.name, value);
       // A weight of 1 and the first term cost no op (on WebGPU, no dispatch either way).
       const weighted = loss.weight === 1 ? value : tf.mul(value, loss.weight) as Scalar;
@@ -224,18 +235,4 @@ export class CompiledGraph {
   dispose(): void {
     for (const m of this.modules.values()) m.dispose();
   }
-}
-
-/**
- * `ctx` with another seed. Its other fields are read through `ctx` when read
- * (not copied now), so reading `step` stays visible to a recorded step
- * (`core/device_step.ts`'s `stepContext`).
- */
-function withSeed(ctx: ForwardContext, seed: number): ForwardContext {
-  const fields: PropertyDescriptorMap = {};
-  for (const key in ctx) {
-    fields[key] = { get: () => ctx[key as keyof ForwardContext], enumerable: true };
-  }
-  fields["seed"] = { value: seed, enumerable: true };
-  return Object.defineProperties({}, fields) as ForwardContext;
 }

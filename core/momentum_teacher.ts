@@ -12,10 +12,12 @@
  * The teacher starts as an exact copy of its source after the source's
  * `init_from`; its weights are non-trainable state (checkpointed as
  * `<teacher>.<parameter>`, kept at inference where the node is, so an
- * evaluator may read the teacher, as DINO evaluates its teacher); its batch
- * norms keep running statistics of the batches it sees (as PyTorch's momentum
- * encoders in training mode). Its inputs may not carry gradients (checked by
- * the compiler): a teacher is a target.
+ * evaluator may read the teacher, as DINO evaluates its teacher). In training
+ * it normalises with batch statistics as its source does; its batch norms'
+ * running statistics, which inference uses, follow the source's with the same
+ * momentum (as timm's `ModelEmaV3` averages buffers), whether or not a loss
+ * runs the teacher. Its inputs may not carry gradients (checked by the
+ * compiler): a teacher is a target.
  *
  * On WebGPU with novalab's kernels the update is the in-place fused kernel of
  * `core/average_update.ts`, inside the recorded step, gated by its report.
@@ -29,6 +31,7 @@ import type { RegistryEntry } from "./registry.ts";
 import { num } from "./schema.ts";
 import { hostValue } from "./host_value.ts";
 import { type AveragePair, moveAverages } from "./average_update.ts";
+import { withFields } from "./forward_context.ts";
 import type { ForwardContext, Module, NodeValue, Parameter, UpdateProgress } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -73,8 +76,11 @@ const teacherSchema = z.strictObject({
   final: momentum("1]").pipe(z.number().max(1, "expected a number in [0, 1]")).optional()
     .describe(
       "Momentum at the end of the run: m rises from `decay` to `final` on a half cosine " +
-        "over train.steps (BYOL, DINO: 1).",
+        "over train.steps (BYOL, DINO: 1), counted from the run's first update.",
     ),
+}).refine((t) => t.final === undefined || t.final >= t.decay, {
+  message: "expected final ≥ decay: the momentum rises over the run",
+  path: ["final"],
 });
 
 /**
@@ -112,9 +118,9 @@ export class MomentumTeacher implements Module {
   }
 
   /**
-   * Pairs every weight of the copy with the source's (`<teacher>.x` with
-   * `<of>.x`: same names, same shapes) and copies the source's weights and
-   * buffers in. Call once the source holds its starting weights.
+   * Pairs every weight and buffer of the copy with the source's (`<teacher>.x`
+   * with `<of>.x`: same names, same shapes) and copies them in. Call once the
+   * source holds its starting weights.
    *
    * @throws When the two do not correspond (the teacher's inputs give its
    *   module other shapes).
@@ -145,24 +151,27 @@ export class MomentumTeacher implements Module {
     for (const { p, key } of own) {
       tf.tidy(() => p.variable.assign(tf.mul(sourceState.get(key)!.variable, tf.scalar(1))));
     }
-    const trained = new Set(source.parameters);
-    this.#pairs = own.filter(({ key }) => trained.has(sourceState.get(key)!)).map(({ p, key }) => ({
+    this.#pairs = own.map(({ p, key }) => ({
       average: p.variable,
       source: sourceState.get(key)!.variable,
     }));
   }
 
-  /** The copy's forward pass on the teacher's own inputs. */
+  /**
+   * The copy's forward pass on the teacher's own inputs, its batch norms
+   * keeping no statistics (their running ones follow the source's).
+   */
   forward(inputs: NodeValue[], ctx: ForwardContext): NodeValue {
-    return this.copy.forward(inputs, ctx);
+    return this.copy.forward(inputs, withFields(ctx, { statistics: false }));
   }
 
   /**
-   * The copy's own hook (its batch norms' running statistics), then every
-   * weight moves towards the source's with the momentum of this update.
+   * Every weight and buffer moves towards the source's with the momentum of
+   * this update. The copy's own hook does not run: the batch statistics it
+   * would fold in are the source's to keep (and a clamp's bounds hold for an
+   * average of clamped values).
    */
   afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    this.copy.afterStep?.(guard, progress);
     if (this.#pairs.length === 0) return;
     if (this.options.final !== undefined && !progress) {
       throw new Error("MomentumTeacher.afterStep: a momentum schedule needs the update count");

@@ -114,8 +114,10 @@ export class Trainer {
     });
     const { ema } = options.config;
     // Buffers too (batch norm's running statistics), as timm's ModelEmaV3: averaged weights
-    // evaluated with the trained weights' statistics would not match them.
-    this.average = ema ? new WeightAverage([...this.#params, ...graph.buffers()], ema) : undefined;
+    // evaluated with the trained weights' statistics would not match them. Not momentum
+    // teachers: they are averages already.
+    const buffers = graph.buffers({ teachers: false });
+    this.average = ema ? new WeightAverage([...this.#params, ...buffers], ema) : undefined;
     this.#parts = {
       graph,
       optimizer: this.optimizer,

@@ -49,6 +49,11 @@ export interface ForwardContext {
   step: number;
   /** Seed derived from the recipe seed, the step and the node name. */
   seed: number;
+  /**
+   * False where batch norms must not keep this batch's statistics for their
+   * running ones (a momentum teacher's forward; default true).
+   */
+  statistics?: boolean;
 }
 
 /** A trainable tensor owned by a module. */

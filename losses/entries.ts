@@ -76,6 +76,13 @@ function clipTeachers(
         "or unbind them",
     );
   }
+  const missing = ["image_teacher", "text_teacher"].filter((r) => !bound.includes(r));
+  if (missing.length > 0) {
+    throw new Error(
+      `loss clip: distill ${distill} needs the teachers' embeddings; bind ` +
+        `${missing.join(" and ")} (ema nodes of the image and text sides), or set distill: 0`,
+    );
+  }
   let image = tensorInput("clip", inputs, "image_teacher");
   let text = tensorInput("clip", inputs, "text_teacher");
   if (normalize) [image, text] = [l2Normalize(image), l2Normalize(text)];

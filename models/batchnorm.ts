@@ -60,8 +60,11 @@ export class BatchNorm {
   /**
    * Normalises `[..., D]` with batch statistics (training) or running ones
    * (inference), then applies `activation` (a name in `ACTIVATIONS`; none by default).
+   * In training the batch's statistics are kept for `afterStep` unless
+   * `remember` is false (a momentum teacher's: its running statistics follow its
+   * source's).
    */
-  apply(x: Tensor, training: boolean, activation?: string): Tensor {
+  apply(x: Tensor, training: boolean, activation?: string, remember = true): Tensor {
     const eps = this.options.eps ?? 1e-5;
     const dim = this.options.dim;
     const act = activation === undefined ? undefined : ACTIVATIONS[activation];
@@ -75,7 +78,8 @@ export class BatchNorm {
     const fusable = activation ?? "identity";
     if (training && fusedBatchNormActive(flat, fusable)) {
       const fused = batchNormActivation(flat, this.weight, this.bias, eps, fusable);
-      this.#remember(fused.mean, fused.variance, flat.shape[0]!);
+      if (remember) this.#remember(fused.mean, fused.variance, flat.shape[0]!);
+      else tf.dispose([fused.mean, fused.variance]);
       return fused.y.reshape(x.shape);
     }
     let mean: Tensor = this.#mean, variance: Tensor = this.#var;
@@ -83,7 +87,9 @@ export class BatchNorm {
       const moments = tf.moments(flat, 0);
       mean = moments.mean;
       variance = moments.variance;
-      this.#remember(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)), flat.shape[0]!);
+      if (remember) {
+        this.#remember(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)), flat.shape[0]!);
+      }
     }
     const normed = tf.mul(tf.sub(flat, mean), tf.rsqrt(tf.add(variance, eps)));
     const y = tf.add(tf.mul(normed, this.weight), this.bias).reshape(x.shape);

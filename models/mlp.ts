@@ -83,7 +83,8 @@ export class Mlp implements Module {
         x = applyLinear(layer, x);
       } else if (norm === "batch") {
         // The norm applies the activation too: one fused kernel each way on WebGPU.
-        x = this.#batchNorms[i]!.apply(applyLinear(layer, x), ctx.training, activation);
+        const norm = this.#batchNorms[i]!;
+        x = norm.apply(applyLinear(layer, x), ctx.training, activation, ctx.statistics !== false);
       } else if (norm === "layer") {
         x = this.#activation(applyLayerNorm(this.#norms[i]!, applyLinear(layer, x)));
       } else {

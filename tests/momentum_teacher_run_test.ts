@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, type RunOptions, runRecipe } from "../core/run.ts";
+import { evaluateRun } from "../core/evaluate_run.ts";
 import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { teacherDecay } from "../core/momentum_teacher.ts";
@@ -59,7 +60,8 @@ Deno.test({
     const trained = built.graph.parameters().map((p) => p.name);
     assert.ok(trained.every((n) => !n.includes("teacher")), "the optimiser trains no teacher");
     const initial = new Map(
-      built.graph.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array]),
+      [...built.graph.parameters(), ...built.graph.buffers({ teachers: false })]
+        .map((p) => [p.name, p.variable.dataSync() as Float32Array]),
     );
     built.graph.dispose();
     built.source.dispose();
@@ -68,7 +70,8 @@ Deno.test({
     const checkpoint = (step: number) =>
       `${whole.paths.checkpoints}/step-${String(step).padStart(6, "0")}.safetensors`;
 
-    // t₀ = s₀, then tₙ = tₙ₋₁ + (sₙ − tₙ₋₁)(1 − mₙ) over the checkpointed sources, in float64.
+    // t₀ = s₀, then tₙ = tₙ₋₁ + (sₙ − tₙ₋₁)(1 − mₙ) over the checkpointed sources, in float64
+    // (batch norm's running statistics too).
     const last = await tensors(checkpoint(STEPS));
     const checked = new Set<string>();
     for (const [teacher, options] of Object.entries(TEACHERS)) {
@@ -92,7 +95,7 @@ Deno.test({
         checked.add(`${teacher}.${k}`);
       }
     }
-    assert.ok([...last.keys()].some((k) => /^image_proj_teacher\..*running_var/.test(k)));
+    assert.ok([...checked].some((k) => /^image_proj_teacher\..*running_var/.test(k)));
     assert.ok(![...last.keys()].some((k) => k.startsWith("optim.") && k.includes("teacher")));
     const moved = [...checked].some((k) => {
       const source = last.get(k.replace(/_teacher\./, "."))!;
@@ -141,6 +144,14 @@ Deno.test("momentum teachers: recipe errors name the key, the value and what was
     /a teacher of "text_proj" \(mlp\) takes 1 input reference, got 2/,
   );
   await rejects(["losses[0].distill=1.5"], /losses\[0\]\.distill[\s\S]*<= 1/);
+  await rejects(
+    ["nodes.image_teacher.final=0.5"],
+    /nodes\.image_teacher\.final[\s\S]*expected final ≥ decay/,
+  );
+  await rejects(
+    ["nodes.image.input=image_proj_teacher"],
+    /nodes\.image_teacher\.of: "image" reads this teacher \(image → image_proj_teacher → image_teacher\)/,
+  );
 });
 
 Deno.test({
@@ -164,6 +175,38 @@ Deno.test({
       () => buildRecipe(distilled, `${dir}/cache`),
       /image_teacher and text_teacher bound but distill is 0/,
     );
+    const unbound = await clipMomentum([
+      "train.steps=2",
+      "losses[0].inputs={ image: image_proj, text: text_proj, image_teacher: image_proj_teacher }",
+    ]);
+    await assert.rejects(
+      () => buildRecipe(unbound, `${dir}/cache`),
+      /distill 0\.4 needs the teachers' embeddings; bind text_teacher/,
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "momentum teachers: train.ema averages the students, not the teachers; eval reads both",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-teacher-ema-" });
+    await seedTextCache(`${dir}/cache`);
+    await initBackend("wasm");
+    const recipe = await clipMomentum([
+      "train.steps=2",
+      "train.ema={ decay: 0.5, evaluate: both }",
+    ]);
+    const options: RunOptions = { runsDir: dir, cacheDir: `${dir}/cache`, quiet: true };
+    const run = await runRecipe(recipe, { ...options, skipReport: true });
+    const saved = await tensors(`${run.paths.checkpoints}/step-000002.safetensors`);
+    assert.ok(saved.has("ema.image.norm.weight"));
+    assert.ok(saved.has("image_teacher.norm.weight"));
+    assert.ok(![...saved.keys()].some((k) => k.startsWith("ema.") && k.includes("_teacher.")));
+    const again = await evaluateRun(run.paths.root, { backend: "wasm" });
+    assert.deepEqual(again.results, run.eval);
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -61,6 +61,17 @@ export function checkTeacherRefs(
       issue(at, why, "a node with trained parameters, one of", sources);
       continue;
     }
+    const loop = readerPath(of, name, nodes);
+    if (loop) {
+      issue(
+        at,
+        `${JSON.stringify(of)} reads this teacher (${loop.join(" → ")}), but a teacher is ` +
+          "built from its source, so the source cannot depend on it",
+        "a node that does not read the teacher, one of",
+        sources.filter((n) => !readerPath(n, name, nodes)),
+      );
+      continue;
+    }
     if (source.freeze === true) {
       issue(
         at,
@@ -77,4 +88,26 @@ export function checkTeacherRefs(
       label: `a teacher of ${JSON.stringify(of)} (${source.kind})`,
     });
   }
+}
+
+/** The path by which node `from` reads node `target` through `input:` references, if it does. */
+function readerPath(
+  from: string,
+  target: string,
+  nodes: Record<string, unknown>,
+): string[] | undefined {
+  const seen = new Set<string>();
+  const visit = (name: string): string[] | undefined => {
+    if (name === target) return [name];
+    if (seen.has(name)) return undefined;
+    seen.add(name);
+    const input = asRecord(nodes[name])?.input;
+    for (const ref of Array.isArray(input) ? input : [input]) {
+      if (typeof ref !== "string" || !(ref in nodes)) continue;
+      const path = visit(ref);
+      if (path) return [name, ...path];
+    }
+    return undefined;
+  };
+  return visit(from);
 }
