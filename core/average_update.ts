@@ -25,8 +25,8 @@ import { ownBuffer } from "../kernels/in_place.ts";
 export interface AveragePair {
   /** The average, written in place. */
   average: Variable;
-  /** What it moves towards (read only). */
-  source: Variable;
+  /** What it moves towards (read only; a variable, or a batch statistic). */
+  source: Tensor;
 }
 
 /**

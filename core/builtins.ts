@@ -11,6 +11,7 @@ import { lossEntries } from "../losses/entries.ts";
 import { issue4ModuleEntries, modelEntries } from "../models/entries.ts";
 import { textTowerEntries } from "../models/static_text_factory.ts";
 import { teacherEntry } from "./momentum_teacher.ts";
+import { distillationModuleEntries } from "../models/entries_distill.ts";
 
 let registered = false;
 
@@ -24,6 +25,7 @@ export function registerBuiltins(): void {
       ...issue4ModuleEntries,
       ...textTowerEntries,
       ...dataModules,
+      ...distillationModuleEntries,
       teacherEntry,
     ]
   ) {

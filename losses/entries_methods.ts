@@ -1,6 +1,6 @@
 /**
  * Registry entries of the method losses: `siglip`, `invariance` (LeJEPA),
- * `nclip` and `ito_fusion`. Included in `lossEntries` (`losses/entries.ts`).
+ * `nclip`, `ito_fusion` and `self_distillation`. Included in `lossEntries` (`losses/entries.ts`).
  *
  * @module
  */
@@ -22,6 +22,7 @@ import { itoFusionLoss } from "./ito_fusion.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
 import { sigLipLoss } from "./siglip.ts";
+import { selfDistillation } from "./self_distillation.ts";
 
 const positive = () => num().pipe(z.number().positive("expected > 0"));
 
@@ -147,7 +148,34 @@ const createItoFusion: LossFactory = (params: z.infer<typeof itoFusionSchema>) =
     }),
 });
 
-/** Entries of the method losses (SigLIP, LeJEPA invariance, nCLIP, ITO fusion). */
+const selfDistillationSchema = z.strictObject({
+  student_temperature: positive().default(0.1).describe(
+    "Temperature τ_s of the student's softmax (DINO: 0.1).",
+  ),
+  teacher_temperature: positive().default(0.04).describe(
+    "Temperature τ_t of the teacher's targets, below τ_s to sharpen them (DINO: 0.04).",
+  ),
+});
+
+const createSelfDistillation: LossFactory = (
+  params: z.infer<typeof selfDistillationSchema>,
+) => ({
+  roles: ["student", "teacher"],
+  fn: (inputs) =>
+    selfDistillation(
+      tensorInput("self_distillation", inputs, "student"),
+      tensorInput("self_distillation", inputs, "teacher"),
+      {
+        studentTemperature: params.student_temperature,
+        teacherTemperature: params.teacher_temperature,
+      },
+    ),
+});
+
+/**
+ * Entries of the method losses (SigLIP, LeJEPA invariance, nCLIP, ITO fusion,
+ * DINO self-distillation).
+ */
 export const methodLossEntries: RegistryEntry<LossFactory>[] = [
   {
     kind: "siglip",
@@ -176,5 +204,12 @@ export const methodLossEntries: RegistryEntry<LossFactory>[] = [
       "fused [2, B, D], CLIP logit scale as temperature",
     schema: itoFusionSchema,
     create: createItoFusion,
+  },
+  {
+    kind: "self_distillation",
+    summary: "DINO self-distillation (arXiv 2104.14294; SILC's local-to-global term): teacher " +
+      "targets [Vt, B, K] for student scores [Vs, B, K] on every other view",
+    schema: selfDistillationSchema,
+    create: createSelfDistillation,
   },
 ];

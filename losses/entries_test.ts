@@ -38,6 +38,7 @@ Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
     "invariance",
     "nclip",
     "ito_fusion",
+    "self_distillation",
     "contrastive4",
     "feature_separation",
     "brownian_bridge",

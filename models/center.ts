@@ -1,0 +1,83 @@
+/**
+ * DINO's centring ({@link https://arxiv.org/abs/2104.14294 | arXiv 2104.14294},
+ * §3.1): a node that subtracts a running centre from its input, `x − c`, the
+ * centre an exponential moving average of the training batches' mean output,
+ * `c ← m·c + (1 − m)·mean(x)` after every applied optimiser step (DINO:
+ * m = 0.9, over every teacher view and sample). Applied to a momentum
+ * teacher's prototype scores, before the sharpening softmax of
+ * `self_distillation`, it keeps one prototype from dominating (collapse to a
+ * single dimension) while sharpening keeps the targets from going uniform.
+ *
+ * The centre `<name>.center` `[K]` starts at 0 and is non-trainable state
+ * (checkpointed, resumed). On WebGPU with novalab's kernels the update is the
+ * fused in-place average of `core/average_update.ts`, inside the recorded
+ * step, gated by its report.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
+import { moveAverages } from "../core/average_update.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
+
+/** Options of a {@link Center} node. */
+export interface CenterOptions {
+  /** Width `K` of the last axis. */
+  dim: number;
+  /** Momentum `m` of the centre in [0, 1) (DINO: 0.9). */
+  momentum: number;
+}
+
+/** `[..., K]` → `[..., K] − c`, with `c` the running mean of training batches. */
+export class Center implements Module {
+  /** None: the centre is not trained. */
+  readonly parameters: Parameter[] = [];
+  /** The centre `<name>.center` `[K]`. */
+  readonly buffers: Parameter[];
+  readonly #center: Variable;
+  readonly #factor: Tensor;
+  /** The last training batch's mean, folded in by `afterStep`. */
+  #pending: Tensor | undefined;
+
+  /** Creates a zero centre under `name`. */
+  constructor(readonly options: CenterOptions, name: string) {
+    const { dim, momentum } = options;
+    if (!(Number.isFinite(momentum) && momentum >= 0 && momentum < 1)) {
+      throw new RangeError(`node "${name}" (center): momentum must be in [0, 1), got ${momentum}`);
+    }
+    this.#center = tf.tidy(() => tf.variable(tf.zeros([dim]), false));
+    this.#factor = tf.tensor1d([1 - momentum]);
+    this.buffers = [{ name: `${name}.center`, variable: this.#center, decay: false }];
+  }
+
+  /** Subtracts the centre; in training, keeps the batch's mean for `afterStep`. */
+  forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
+    const x = inputs[0] as Tensor;
+    const { dim } = this.options;
+    if (!(x instanceof tf.Tensor) || x.shape.at(-1) !== dim) {
+      const got = x instanceof tf.Tensor ? `[${x.shape.join(", ")}]` : "strings";
+      throw new Error(`center expects scores [..., ${dim}], got ${got}`);
+    }
+    if (ctx.training && ctx.statistics !== false) {
+      if (this.#pending) this.#pending.dispose();
+      this.#pending = tf.keep(tf.tidy(() => tf.mean(tf.reshape(x, [-1, dim]), 0)));
+    }
+    return tf.sub(x, this.#center);
+  }
+
+  /** Folds the last training batch's mean into the centre (not on a skipped step). */
+  afterStep(guard?: Tensor): void {
+    if (!this.#pending) return;
+    moveAverages([{ average: this.#center, source: this.#pending }], this.#factor, guard);
+    this.#pending.dispose();
+    this.#pending = undefined;
+  }
+
+  /** Releases the centre and any pending mean. */
+  dispose(): void {
+    this.#pending?.dispose();
+    this.#pending = undefined;
+    this.#center.dispose();
+    this.#factor.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Registry entries of the self-distillation nodes: `center` (DINO's centring
+ * of a teacher's scores) and `take_views` (a range of a multi-view value's
+ * views, e.g. the global crops). Registered by `core/builtins.ts`.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { ModuleFactory } from "../core/components.ts";
+import type { RegistryEntry } from "../core/registry.ts";
+import { num, positiveInt } from "../core/schema.ts";
+import { Center } from "./center.ts";
+import { TakeViews } from "./take_views.ts";
+
+const centerSchema = z.strictObject({
+  momentum: num().pipe(
+    z.number().min(0, "expected a number in [0, 1)").lt(1, "expected a number in [0, 1)"),
+  ).default(0.9).describe(
+    "Momentum m of the centre: after every applied update `c ← m·c + (1 − m)·mean(x)` over the " +
+      "batch's rows (DINO: 0.9).",
+  ),
+});
+
+const createCenter: ModuleFactory = (p: z.infer<typeof centerSchema>, ctx) => {
+  const dim = ctx.inputShapes[0]?.at(-1);
+  if (dim === undefined || dim < 1) {
+    throw new Error(
+      `node "${ctx.name}" (center) expects scores [..., K], got [${ctx.inputShapes[0] ?? ""}]`,
+    );
+  }
+  return new Center({ dim, momentum: p.momentum }, ctx.name);
+};
+
+const takeViewsSchema = z.strictObject({
+  start: z.number().int().min(0).default(0).describe("The first view taken (0-based)."),
+  count: positiveInt().describe(
+    "How many views (cut to the views there are: one at inference, where views give one).",
+  ),
+});
+
+/** The entries of `center` and `take_views`. */
+export const distillationModuleEntries: RegistryEntry<ModuleFactory>[] = [
+  {
+    kind: "center",
+    summary: "DINO's centring: [..., K] minus the running mean of training batches (a buffer)",
+    arity: [1, 1],
+    input: "one reference: scores `[..., K]` (a momentum teacher's prototypes).",
+    schema: centerSchema,
+    create: createCenter,
+  },
+  {
+    kind: "take_views",
+    summary: "views start … start + count − 1 of [V, B, ...] (e.g. the global crops)",
+    arity: [1, 1],
+    input: "one reference: views `[V, B, ...]` (a `views` node's, or a `vit`'s over them).",
+    schema: takeViewsSchema,
+    create: (p: z.infer<typeof takeViewsSchema>, ctx) => new TakeViews(p, ctx.name),
+  },
+];
