@@ -271,6 +271,7 @@ export async function compileGraph(
       await options.sampleBatch(2),
       await options.sampleBatch(3),
     );
+    for (const m of modules.values()) m.dropBatchStatistics?.();
     // After every dry run: batch statistics they update must not overwrite the loaded ones.
     if (options.loadInit ?? true) await applyNodeInits(spec, modules);
     else checkTrainingKeys(spec, modules);

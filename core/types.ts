@@ -130,6 +130,12 @@ export interface Module {
    * updates (a momentum teacher's decay schedule reads it).
    */
   afterStep?(guard?: Tensor, progress?: UpdateProgress): void;
+  /**
+   * Forgets statistics of the last training forward that `afterStep` would
+   * fold in (batch norm's, a centre's): the compiler's dry runs leave some, and
+   * a node no active loss runs would otherwise fold them in at its first step.
+   */
+  dropBatchStatistics?(): void;
   /** Releases variables and caches. */
   dispose(): void;
 }

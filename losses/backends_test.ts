@@ -36,6 +36,7 @@ const ROLES: Record<string, string[]> = {
   invariance: ["x"],
   nclip: ["image", "text"],
   ito_fusion: ["fused", "logit_scale"],
+  self_distillation: ["student", "teacher"],
   contrastive4: ["image", "text", "logit_scale"],
   feature_separation: ["image", "text", "image_ind", "text_ind", "logit_scale"],
   brownian_bridge: ["image", "text"],
@@ -53,6 +54,8 @@ const SHAPES: Record<string, number[]> = {
   text_ind: [B, D],
   logit_scale: [],
   logit_bias: [],
+  student: [3, B, D],
+  teacher: [2, B, D],
 };
 
 /** Value and flattened gradients of every entry on the current backend. */

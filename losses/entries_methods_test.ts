@@ -26,7 +26,12 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
     "invariance",
     "nclip",
     "ito_fusion",
+    "self_distillation",
   ]);
+  assert.deepEqual(parse("self_distillation"), {
+    student_temperature: 0.1,
+    teacher_temperature: 0.04,
+  });
   assert.deepEqual(parse("siglip"), { normalize: true, scale: 10, bias: -10 });
   assert.deepEqual(parse("invariance"), {});
   assert.deepEqual(parse("invariance", { global: "1 + 1" }), { global: 2 });
@@ -50,6 +55,8 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
       ["nclip", { stop_gradient: "yes" }],
       ["nclip", { prototypes: 10 }],
       ["ito_fusion", { lambda: 2 }],
+      ["self_distillation", { teacher_temperature: 0 }],
+      ["self_distillation", { temperature: 0.1 }],
     ] as const
   ) {
     assert.equal(

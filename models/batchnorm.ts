@@ -134,6 +134,12 @@ export class BatchNorm {
     this.#pending = undefined;
   }
 
+  /** Forgets the last training batch's statistics (the compiler's dry runs leave some). */
+  dropBatchStatistics(): void {
+    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
+    this.#pending = undefined;
+  }
+
   /** Releases buffers and pending statistics (parameters belong to the store's owner). */
   dispose(): void {
     if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);

@@ -9,7 +9,8 @@
  * single dimension) while sharpening keeps the targets from going uniform.
  *
  * The centre `<name>.center` `[K]` starts at 0 and is non-trainable state
- * (checkpointed, resumed). On WebGPU with novalab's kernels the update is the
+ * (checkpointed, resumed). With `train.accumulate` the last micro-batch's mean
+ * is folded in (as batch norm's statistics). On WebGPU with novalab's kernels the update is the
  * fused in-place average of `core/average_update.ts`, inside the recorded
  * step, gated by its report.
  *
@@ -40,7 +41,7 @@ export class Center implements Module {
   #pending: Tensor | undefined;
 
   /** Creates a zero centre under `name`. */
-  constructor(readonly options: CenterOptions, name: string) {
+  constructor(readonly options: CenterOptions, readonly name: string) {
     const { dim, momentum } = options;
     if (!(Number.isFinite(momentum) && momentum >= 0 && momentum < 1)) {
       throw new RangeError(`node "${name}" (center): momentum must be in [0, 1), got ${momentum}`);
@@ -56,7 +57,7 @@ export class Center implements Module {
     const { dim } = this.options;
     if (!(x instanceof tf.Tensor) || x.shape.at(-1) !== dim) {
       const got = x instanceof tf.Tensor ? `[${x.shape.join(", ")}]` : "strings";
-      throw new Error(`center expects scores [..., ${dim}], got ${got}`);
+      throw new Error(`node "${this.name}" (center) expects scores [..., ${dim}], got ${got}`);
     }
     if (ctx.training && ctx.statistics !== false) {
       if (this.#pending) this.#pending.dispose();
@@ -70,6 +71,12 @@ export class Center implements Module {
     if (!this.#pending) return;
     moveAverages([{ average: this.#center, source: this.#pending }], this.#factor, guard);
     this.#pending.dispose();
+    this.#pending = undefined;
+  }
+
+  /** Forgets the last batch's mean (the compiler's dry runs leave one). */
+  dropBatchStatistics(): void {
+    this.#pending?.dispose();
     this.#pending = undefined;
   }
 

@@ -32,7 +32,8 @@ const createCenter: ModuleFactory = (p: z.infer<typeof centerSchema>, ctx) => {
 };
 
 const takeViewsSchema = z.strictObject({
-  start: z.number().int().min(0).default(0).describe("The first view taken (0-based)."),
+  start: num().pipe(z.number().int("expected an integer").min(0, "expected >= 0")).default(0)
+    .describe("The first view taken (0-based)."),
   count: positiveInt().describe(
     "How many views (cut to the views there are: one at inference, where views give one).",
   ),

@@ -99,6 +99,11 @@ export class Mlp implements Module {
     for (const b of this.#batchNorms) b.afterStep(guard);
   }
 
+  /** Forgets the batch norms' last training batch statistics. */
+  dropBatchStatistics(): void {
+    for (const b of this.#batchNorms) b.dropBatchStatistics();
+  }
+
   /** Releases all variables. */
   dispose(): void {
     for (const b of this.#batchNorms) b.dispose();

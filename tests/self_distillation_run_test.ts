@@ -68,6 +68,13 @@ Deno.test({
     for (const k of ["centred.center", "teacher_dino.prototypes", "image.norm.weight"]) {
       assert.deepEqual(after.get(k), last.get(k), `${k} resumed`);
     }
+    // λ = 0: the term and the nodes only it reads are skipped, the centre with them (the
+    // compiler's dry runs leave it nothing to fold in).
+    const off = await silc(["train.steps=2", "vars.lambda=0"]);
+    const skipped = await runRecipe(off, { ...options, skipEval: true, skipReport: true });
+    const centre = (await tensors(`${skipped.paths.checkpoints}/step-000002.safetensors`))
+      .get("centred.center")!;
+    assert.ok(centre.every((x) => x === 0), "an unused centre stays at 0");
     await Deno.remove(dir, { recursive: true });
   },
 });
