@@ -8,37 +8,22 @@
  * the step issued as written does; and the recipe and graph errors.
  */
 import assert from "node:assert/strict";
-import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, type RunOptions, runRecipe } from "../core/run.ts";
 import { evaluateRun } from "../core/evaluate_run.ts";
-import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { teacherDecay } from "../core/momentum_teacher.ts";
 import { assertClose, webgpuSkipReason } from "../kernels/testing.ts";
-import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
-import { writtenAndReplayed } from "./webgpu_runs.ts";
+import { seedTextCache } from "./offline_data.ts";
+import { checkpointTensors, replayedCheckpoints, tinyRecipe } from "./tiny_runs.ts";
 
 const STEPS = 4;
-const TINY = [
-  "data.limit={ train: 256, test: 64 }",
-  "train.batch=16",
-  "train.log_every=1",
-  "train.schedule.kind=constant",
-  "train.optimizer.lr=0.01",
-  "nodes.image.depth=1",
-  "vars.dim=16",
-  "vars.momentum=0.6",
-  "nodes.image_teacher.final=0.9",
-];
+const TINY = ["vars.dim=16", "vars.momentum=0.6", "nodes.image_teacher.final=0.9"];
 
 function clipMomentum(overrides: string[]) {
-  return loadRunnable("recipes/clip_momentum.yaml", [...TINY, ...mnistDirOverride(), ...overrides]);
+  return tinyRecipe("recipes/clip_momentum.yaml", [...TINY, ...overrides]);
 }
 
-async function tensors(file: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = decodeSafetensors(await Deno.readFile(file));
-  return new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
-}
+const tensors = checkpointTensors;
 
 /** Teacher → source and the momentum schedule of the tiny run. */
 const TEACHERS = {
@@ -221,17 +206,10 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const recipe = await clipMomentum(["train.steps=6", "train.checkpoint_every=0"]);
-    const { dir, written, replayed } = await writtenAndReplayed(recipe, "novalab-teacher-gpu-");
-    assert.equal(replayed.replay?.mode, "replaying", replayed.replay?.reason ?? "");
-    assert.ok((replayed.replay?.replays ?? 0) >= 2, JSON.stringify(replayed.replay));
-    const teachers = async (run: typeof written) =>
-      new Map(
-        [...await tensors(`${run.paths.checkpoints}/step-000006.safetensors`)]
-          .filter(([k]) => k.includes("_teacher.")),
-      );
-    const a = await teachers(written), b = await teachers(replayed);
-    assert.ok(a.size > 10);
-    assert.deepEqual(b, a, "replayed = as written");
-    await Deno.remove(dir, { recursive: true });
+    const { written, replayed } = await replayedCheckpoints(recipe, 6);
+    const teachers = (all: Map<string, Float32Array>) =>
+      new Map([...all].filter(([k]) => k.includes("_teacher.")));
+    assert.ok(teachers(written).size > 10);
+    assert.deepEqual(teachers(replayed), teachers(written), "replayed = as written");
   },
 });

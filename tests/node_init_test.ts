@@ -9,9 +9,10 @@
 import assert from "node:assert/strict";
 import { loadRunnableFromText } from "../core/recipe_runnable.ts";
 import { buildRecipe, runRecipe } from "../core/run.ts";
-import { decodeSafetensors, encodeSafetensors } from "../core/safetensors.ts";
+import { encodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
+import { checkpointTensors } from "./tiny_runs.ts";
 
 const VIT = "{ kind: vit, input: views, dim: 16, depth: 1, heads: 2, patch: 7 }";
 const COMMON = `
@@ -53,10 +54,7 @@ function load(text: string, overrides: string[] = []) {
   });
 }
 
-async function tensors(file: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = decodeSafetensors(await Deno.readFile(file));
-  return new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
-}
+const tensors = (file: string) => checkpointTensors(file);
 
 function imageOf(all: Map<string, Float32Array>): [string, Float32Array][] {
   return [...all].filter(([k]) => k.startsWith("image.")).sort(([a], [b]) => a < b ? -1 : 1);

@@ -7,34 +7,19 @@
  * included) computes what the step issued as written does.
  */
 import assert from "node:assert/strict";
-import { loadRunnable } from "../core/recipe_runnable.ts";
 import { type RunOptions, runRecipe } from "../core/run.ts";
-import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { webgpuSkipReason } from "../kernels/testing.ts";
-import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
-import { writtenAndReplayed } from "./webgpu_runs.ts";
+import { seedTextCache } from "./offline_data.ts";
+import { checkpointTensors, replayedCheckpoints, tinyRecipe } from "./tiny_runs.ts";
 
-const TINY = [
-  "data.limit={ train: 256, test: 64 }",
-  "train.batch=16",
-  "train.log_every=1",
-  "train.schedule.kind=constant",
-  "train.optimizer.lr=0.01",
-  "nodes.image.depth=1",
-  "vars.dim=16",
-  "vars.prototypes=32",
-  "vars.momentum=0.6",
-];
+const TINY = ["vars.dim=16", "vars.prototypes=32", "vars.momentum=0.6"];
 
 function silc(overrides: string[]) {
-  return loadRunnable("recipes/clip_silc.yaml", [...TINY, ...mnistDirOverride(), ...overrides]);
+  return tinyRecipe("recipes/clip_silc.yaml", [...TINY, ...overrides]);
 }
 
-async function tensors(file: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = decodeSafetensors(await Deno.readFile(file));
-  return new Map([...tensors].map(([k, t]) => [k, t.data as Float32Array]));
-}
+const tensors = checkpointTensors;
 
 Deno.test({
   name: "self-distillation: the centre moves and resumes exactly; teachers stay out of the export",
@@ -89,16 +74,10 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const recipe = await silc(["train.steps=6", "train.checkpoint_every=0"]);
-    const { dir, written, replayed } = await writtenAndReplayed(recipe, "novalab-silc-gpu-");
-    assert.equal(replayed.replay?.mode, "replaying", replayed.replay?.reason ?? "");
-    assert.ok((replayed.replay?.replays ?? 0) >= 2, JSON.stringify(replayed.replay));
-    const state = (run: typeof written) =>
-      tensors(`${run.paths.checkpoints}/step-000006.safetensors`);
-    const a = await state(written), b = await state(replayed);
+    const { written: a, replayed: b } = await replayedCheckpoints(recipe, 6);
     assert.ok(a.get("centred.center")!.some((x) => x !== 0));
     for (const k of ["centred.center", "teacher_dino.prototypes", "dino.prototypes"]) {
       assert.deepEqual(b.get(k), a.get(k), `${k}: replayed = as written`);
     }
-    await Deno.remove(dir, { recursive: true });
   },
 });

@@ -8,23 +8,15 @@
  * step issued as written does; and the recipe errors.
  */
 import assert from "node:assert/strict";
-import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, type RunOptions, runRecipe } from "../core/run.ts";
 import { evaluateRun } from "../core/evaluate_run.ts";
-import { decodeSafetensors } from "../core/safetensors.ts";
 import { initBackend } from "../core/backend.ts";
 import { assertClose, webgpuSkipReason } from "../kernels/testing.ts";
-import { mnistDirOverride, seedTextCache } from "./offline_data.ts";
-import { writtenAndReplayed } from "./webgpu_runs.ts";
+import { seedTextCache } from "./offline_data.ts";
+import { checkpointTensors, replayedCheckpoints, tinyRecipe } from "./tiny_runs.ts";
 
 const DECAY = 0.6;
 const TINY = [
-  "data.limit={ train: 256, test: 64 }",
-  "train.batch=16",
-  "train.log_every=1",
-  "train.schedule.kind=constant",
-  "train.optimizer.lr=0.01",
-  "nodes.image.depth=1",
   "nodes.pred.layers=[32, 16]",
   "vars.dim=16",
   "losses[1].slices=32",
@@ -33,18 +25,10 @@ const TINY = [
 ];
 
 function nova(overrides: string[]) {
-  return loadRunnable("recipes/nova.yaml", [...TINY, ...mnistDirOverride(), ...overrides]);
+  return tinyRecipe("recipes/nova.yaml", [...TINY, ...overrides]);
 }
 
-async function tensors(file: string, prefix: string): Promise<Map<string, Float32Array>> {
-  const { tensors } = decodeSafetensors(await Deno.readFile(file));
-  return new Map(
-    [...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [
-      k.slice(prefix.length),
-      t.data as Float32Array,
-    ]),
-  );
-}
+const tensors = checkpointTensors;
 
 Deno.test({
   name: "weight average: checkpoints, resume, export and both evaluations of a NOVA run",
@@ -151,14 +135,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const recipe = await nova(["train.steps=6", "train.checkpoint_every=0"]);
-    const { dir, written, replayed } = await writtenAndReplayed(recipe, "novalab-ema-gpu-");
-    assert.equal(replayed.replay?.mode, "replaying", replayed.replay?.reason ?? "");
-    assert.ok((replayed.replay?.replays ?? 0) >= 2, JSON.stringify(replayed.replay));
-    const averages = (run: typeof written) =>
-      tensors(`${run.paths.checkpoints}/step-000006.safetensors`, "ema.");
-    const a = await averages(written), b = await averages(replayed);
-    assert.ok(a.size > 10);
-    assert.deepEqual(b, a, "replayed = as written");
-    await Deno.remove(dir, { recursive: true });
+    const { written, replayed } = await replayedCheckpoints(recipe, 6, "ema.");
+    assert.ok(written.size > 10);
+    assert.deepEqual(replayed, written, "replayed = as written");
   },
 });
