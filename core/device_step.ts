@@ -88,7 +88,10 @@ export class DeviceStep {
     const { config, optimizer, graph } = parts;
     const sums = new Map<string, Tensor>();
     const lossSums = batches.map((batch, m) => {
-      const ctx = stepContext(step, parts.seed, m);
+      const ctx = stepContext(step, parts.seed, m, {
+        updates: () => optimizer.step,
+        total: config.steps,
+      });
       return accumulateGradients(
         parts,
         values(batch, inputs[1 + 2 * m]!, inputs[2 + 2 * m]!),

@@ -14,7 +14,7 @@ import type { CompiledGraph } from "./graph_run.ts";
 import type { AdamW } from "./optim.ts";
 import { deriveSeed } from "./rng.ts";
 import type { TrainConfig } from "./train_config.ts";
-import type { Batch, ForwardContext, NodeValue, Parameter } from "./types.ts";
+import type { Batch, ForwardContext, NodeValue, Parameter, UpdateProgress } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { decodeStepReport, stepGuard } from "./step_guard.ts";
 import { refuseRecording } from "./host_value.ts";
@@ -44,10 +44,16 @@ export interface StepParts {
  * step is recorded keeps the step from being replayed (a replay could not
  * follow what the node did with it).
  */
-export function stepContext(step: number, seed: number, micro: number): ForwardContext {
+export function stepContext(
+  step: number,
+  seed: number,
+  micro: number,
+  progress?: UpdateProgress,
+): ForwardContext {
   return {
     training: true,
     seed: deriveSeed(seed, "step", step, micro),
+    ...(progress && { progress }),
     get step() {
       refuseRecording("a node read ctx.step (its work may change from step to step)");
       return step;
@@ -116,7 +122,9 @@ export async function hostCheckedStep(
   const lossSums = batches.map((batch, micro) => {
     const values = batchValues(batch);
     try {
-      return accumulateGradients(parts, values, stepContext(step, parts.seed, micro), sums);
+      const progress = { updates: () => parts.optimizer.step, total: parts.config.steps };
+      const ctx = stepContext(step, parts.seed, micro, progress);
+      return accumulateGradients(parts, values, ctx, sums);
     } finally {
       disposeValues(new Map([["batch.label", values.get("batch.label")!]]));
     }

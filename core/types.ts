@@ -54,6 +54,14 @@ export interface ForwardContext {
    * running ones (a momentum teacher's forward; default true).
    */
   statistics?: boolean;
+  /**
+   * In a training step, the optimiser's count of applied updates (before this
+   * step's) and the run's steps: read it inside a host value
+   * (`core/host_value.ts`), so a replayed step reads it afresh — unlike `step`,
+   * whose reading keeps a step from being replayed. Absent in dry runs and
+   * evaluation.
+   */
+  progress?: UpdateProgress;
 }
 
 /** A trainable tensor owned by a module. */

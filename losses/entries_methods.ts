@@ -23,6 +23,7 @@ import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
 import { sigLipLoss } from "./siglip.ts";
 import { selfDistillation } from "./self_distillation.ts";
+import { hostValue } from "../core/host_value.ts";
 
 const positive = () => num().pipe(z.number().positive("expected > 0"));
 
@@ -153,23 +154,48 @@ const selfDistillationSchema = z.strictObject({
     "Temperature τ_s of the student's softmax (DINO: 0.1).",
   ),
   teacher_temperature: positive().default(0.04).describe(
-    "Temperature τ_t of the teacher's targets, below τ_s to sharpen them (DINO: 0.04).",
+    "Temperature τ_t of the teacher's targets, below τ_s to sharpen them (DINO: 0.04; with " +
+      "teacher_warmup, the value it reaches).",
+  ),
+  teacher_warmup: z.strictObject({
+    from: positive().describe("τ_t at the first step (DINO: 0.04)."),
+    steps: positiveInt().describe(
+      "Updates over which τ_t rises linearly from `from` to teacher_temperature (DINO: 30 " +
+        "epochs' worth), then stays.",
+    ),
+  }).optional().describe(
+    "DINO's teacher-temperature warm-up (e.g. 0.04 → 0.07): low at first, while the young " +
+      "teacher's targets are unreliable, so they stay sharp without collapsing (absent: none).",
   ),
 });
+
+/** τ_t after `updates` applied updates: `from` → `to` over `steps`, then `to`. */
+export function warmedTemperature(
+  updates: number,
+  to: number,
+  warmup?: { from: number; steps: number },
+): number {
+  if (!warmup) return to;
+  return warmup.from + (to - warmup.from) * Math.min(updates / warmup.steps, 1);
+}
 
 const createSelfDistillation: LossFactory = (
   params: z.infer<typeof selfDistillationSchema>,
 ) => ({
   roles: ["student", "teacher"],
-  fn: (inputs) =>
-    selfDistillation(
+  fn: (inputs, ctx) => {
+    const { teacher_temperature: to, teacher_warmup: warmup } = params;
+    // A host value: a replayed step computes the temperature of its own update count.
+    const progress = ctx.progress;
+    const teacherTemperature = warmup
+      ? hostValue(() => Float32Array.of(warmedTemperature(progress?.updates() ?? 0, to, warmup)))
+      : to;
+    return selfDistillation(
       tensorInput("self_distillation", inputs, "student"),
       tensorInput("self_distillation", inputs, "teacher"),
-      {
-        studentTemperature: params.student_temperature,
-        teacherTemperature: params.teacher_temperature,
-      },
-    ),
+      { studentTemperature: params.student_temperature, teacherTemperature },
+    );
+  },
 });
 
 /**

@@ -3,7 +3,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { LossTerm } from "../core/components.ts";
 import type { ForwardContext } from "../core/types.ts";
 import { l2Normalize } from "./common.ts";
-import { methodLossEntries } from "./entries_methods.ts";
+import { methodLossEntries, warmedTemperature } from "./entries_methods.ts";
+import { selfDistillation } from "./self_distillation.ts";
 import { itoFusionLoss } from "./ito_fusion.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
@@ -202,4 +203,35 @@ Deno.test("method entries leave no tensors behind, forward and backward", () => 
   tf.dispose(grads);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([image, text, theta, bias]);
+});
+
+Deno.test("self_distillation entry: DINO's teacher-temperature warm-up follows the update count", () => {
+  assert.equal(warmedTemperature(0, 0.07), 0.07);
+  assert.equal(warmedTemperature(0, 0.07, { from: 0.04, steps: 30 }), 0.04);
+  assert.ok(Math.abs(warmedTemperature(15, 0.07, { from: 0.04, steps: 30 }) - 0.055) < 1e-12);
+  assert.equal(warmedTemperature(90, 0.07, { from: 0.04, steps: 30 }), 0.07);
+  const student = tf.randomNormal([3, 4, 6], 0, 1, "float32", 1);
+  const teacher = tf.randomNormal([2, 4, 6], 0, 1, "float32", 2);
+  const term = build("self_distillation", {
+    teacher_temperature: 0.07,
+    teacher_warmup: { from: 0.04, steps: 30 },
+  });
+  for (const updates of [0, 15, 45]) {
+    const progress = { updates: () => updates, total: 100 };
+    const got = term.fn({ student, teacher }, { ...ctx, progress }) as tf.Scalar;
+    const want = selfDistillation(student, teacher, {
+      studentTemperature: 0.1,
+      teacherTemperature: warmedTemperature(updates, 0.07, { from: 0.04, steps: 30 }),
+    });
+    assert.ok(Math.abs(got.dataSync()[0]! - want.dataSync()[0]!) < 1e-5, `${updates}`);
+    tf.dispose([got, want]);
+  }
+  // Outside a training step (dry runs): the starting temperature.
+  const dry = term.fn({ student, teacher }, ctx) as tf.Scalar;
+  const first = selfDistillation(student, teacher, {
+    studentTemperature: 0.1,
+    teacherTemperature: 0.04,
+  });
+  assert.ok(Math.abs(dry.dataSync()[0]! - first.dataSync()[0]!) < 1e-5);
+  tf.dispose([dry, first, student, teacher]);
 });

@@ -26,8 +26,11 @@ import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 export interface SelfDistillationOptions {
   /** Student temperature τ_s (DINO: 0.1). */
   studentTemperature: number;
-  /** Teacher temperature τ_t (DINO: 0.04, warmed up to 0.07 in long runs). */
-  teacherTemperature: number;
+  /**
+   * Teacher temperature τ_t (DINO: 0.04, warmed up to 0.07 in long runs); a
+   * one-element tensor for one that changes over the run.
+   */
+  teacherTemperature: number | Tensor;
 }
 
 /** `[B, K]` as one view `[1, B, K]`; `[V, B, K]` as is. */
@@ -70,7 +73,10 @@ export function selfDistillation(
           "student more views (local crops) or the teacher a second global one",
       );
     }
-    const q = tf.softmax(tf.div(stopGradient(t), options.teacherTemperature));
+    const tau = typeof options.teacherTemperature === "number"
+      ? options.teacherTemperature
+      : tf.reshape(options.teacherTemperature, []);
+    const q = tf.softmax(tf.div(stopGradient(t), tau));
     const logp = tf.logSoftmax(tf.div(s, options.studentTemperature));
     // cross[t, v] = −Σ_b Σ_k q[t, b, k] · logp[v, b, k], one matmul over the flattened (b, k).
     const cross = tf.neg(matmul(

@@ -3,8 +3,9 @@
  * momentum teachers, `center`, `self_distillation`) through short runs: the
  * centre moves and is checkpointed, the train-only teachers stay out of
  * `model.safetensors`, a stopped and resumed run ends as the uninterrupted
- * one, and on WebGPU the replayed step (the centre's in-place update
- * included) computes what the step issued as written does.
+ * one, and on WebGPU the replayed step (the centre's in-place update and
+ * the teacher temperature's warm-up included) computes what the step issued
+ * as written does.
  */
 import assert from "node:assert/strict";
 import { type RunOptions, runRecipe } from "../core/run.ts";
@@ -73,7 +74,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const recipe = await silc(["train.steps=6", "train.checkpoint_every=0"]);
+    // The teacher temperature's warm-up is a host value: each replay computes its own.
+    const recipe = await silc([
+      "train.steps=6",
+      "train.checkpoint_every=0",
+      "losses[1].teacher_warmup={ from: 0.02, steps: 5 }",
+    ]);
     const { written: a, replayed: b } = await replayedCheckpoints(recipe, 6);
     assert.ok(a.get("centred.center")!.some((x) => x !== 0));
     for (const k of ["centred.center", "teacher_dino.prototypes", "dino.prototypes"]) {
