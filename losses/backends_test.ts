@@ -3,7 +3,8 @@
  * structure terms) gives the same values and gradients on the WebGPU
  * fallback adapter (Mesa llvmpipe on CPU-only machines; novalab's fused
  * kernels there), on WASM and on the CPU backend, read with `await data()`
- * only. Skipped, with a message, where no WebGPU adapter exists.
+ * only — CLIP and SigLIP also with multi-positive `groups`. Skipped, with a
+ * message, where no WebGPU adapter exists.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
@@ -61,9 +62,15 @@ const SHAPES: Record<string, number[]> = {
 /** Value and flattened gradients of every entry on the current backend. */
 async function run(): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
-  for (const e of entries) {
+  // CLIP and SigLIP again with UniCL's multi-positive targets (an unknown id among them).
+  const grouped = entries.filter((e) => e.kind === "clip" || e.kind === "siglip")
+    .map((e) => ({ ...e, kind: `${e.kind}+groups` }));
+  for (const e of [...entries, ...grouped]) {
     const term = e.create(e.schema.parse({}));
-    const roles = ROLES[e.kind]!;
+    const roles = ROLES[e.kind.replace("+groups", "")]!;
+    const groups: Record<string, tf.Tensor> = e.kind.endsWith("+groups")
+      ? { groups: tf.tensor1d([0, 1, 0, -1, 1, 2], "int32") }
+      : {};
     const xs = roles.map((r, i) => {
       const shape = SHAPES[r]!;
       const n = shape.reduce((a, b) => a * b, 1);
@@ -74,12 +81,12 @@ async function run(): Promise<Record<string, number[]>> {
         : tf.tensor(values(n, 7 + i), shape);
     });
     const f = (...ts: tf.Tensor[]) =>
-      term.fn(Object.fromEntries(roles.map((r, i) => [r, ts[i]!])), ctx);
+      term.fn({ ...Object.fromEntries(roles.map((r, i) => [r, ts[i]!])), ...groups }, ctx);
     const { value, grads } = tf.valueAndGrads(f)(xs);
     const numbers = [...await value.data()];
     for (const g of grads) numbers.push(...await g.data());
     out[e.kind] = numbers;
-    tf.dispose([value, ...grads, ...xs]);
+    tf.dispose([value, ...grads, ...xs, ...Object.values(groups)]);
   }
   const logits = tf.tensor(values(4 * 16, 3), [4, 16]);
   out["prototypeUsage"] = [

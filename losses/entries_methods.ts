@@ -22,6 +22,7 @@ import { itoFusionLoss } from "./ito_fusion.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
 import { sigLipLoss } from "./siglip.ts";
+import { groupsInput } from "./multi_positive.ts";
 import { selfDistillation } from "./self_distillation.ts";
 import { hostValue } from "../core/host_value.ts";
 
@@ -38,7 +39,7 @@ const siglipSchema = z.strictObject({
 });
 
 const createSiglip: LossFactory = (params: z.infer<typeof siglipSchema>) => ({
-  roles: ["image", "text", "logit_scale?", "logit_bias?"],
+  roles: ["image", "text", "logit_scale?", "logit_bias?", "groups?"],
   fn: (inputs) =>
     tf.tidy(() => {
       const image = tensorInput("siglip", inputs, "image");
@@ -47,17 +48,16 @@ const createSiglip: LossFactory = (params: z.infer<typeof siglipSchema>) => ({
         scale: logitScale("siglip", inputs, params.scale),
         bias: logitBias("siglip", inputs, params.bias),
       };
+      let positives: Tensor2D | undefined | null = null;
       // Shapes are checked on the raw inputs, before normalisation.
-      return meanOverViews(
-        "siglip",
-        { image, text },
-        (i, t) =>
-          sigLipLoss(
-            maybeNormalize(i, params.normalize) as Tensor2D,
-            maybeNormalize(t, params.normalize) as Tensor2D,
-            options,
-          ),
-      );
+      return meanOverViews("siglip", { image, text }, (i, t) => {
+        if (positives === null) positives = groupsInput("siglip", inputs, t.shape[0]);
+        return sigLipLoss(
+          maybeNormalize(i, params.normalize) as Tensor2D,
+          maybeNormalize(t, params.normalize) as Tensor2D,
+          positives ? { ...options, positives } : options,
+        );
+      });
     }),
 });
 

@@ -66,7 +66,13 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
       `${kind} ${JSON.stringify(bad)}`,
     );
   }
-  assert.deepEqual(build("siglip").roles, ["image", "text", "logit_scale?", "logit_bias?"]);
+  assert.deepEqual(build("siglip").roles, [
+    "image",
+    "text",
+    "logit_scale?",
+    "logit_bias?",
+    "groups?",
+  ]);
   assert.deepEqual(build("invariance").roles, ["x"]);
   assert.deepEqual(build("nclip").roles, ["image", "text"]);
   assert.deepEqual(build("ito_fusion").roles, ["fused", "logit_scale?"]);

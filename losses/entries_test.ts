@@ -87,6 +87,7 @@ Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
     "logit_scale?",
     "image_teacher?",
     "text_teacher?",
+    "groups?",
   ]);
   assert.deepEqual(build("sigreg").roles, ["x[]"]);
   assert.deepEqual(build("prediction").roles, ["pred", "target"]);

@@ -13,6 +13,7 @@
  * @module
  */
 export { clipLoss, type ClipLossOptions } from "./clip.ts";
+export { multiPositiveClipLoss, positivePairs, textGroupIds } from "./multi_positive.ts";
 export {
   DEFAULT_MAX_CHUNK_FLOATS,
   eppsPulley,

@@ -30,6 +30,11 @@ export interface SigLipLossOptions {
   scale: number | Scalar;
   /** Logit bias b (SigLIP: learnable, b₀ = −10); a scalar tensor keeps its gradient. */
   bias: number | Scalar;
+  /**
+   * Positive pairs M `[B, B]` (0/1, `losses/multi_positive.ts`): labels
+   * zᵢⱼ = 2Mᵢⱼ − 1 instead of the identity's (absent: only the diagonal).
+   */
+  positives?: Tensor2D;
 }
 
 /**
@@ -53,12 +58,12 @@ export function sigLipLoss(image: Tensor2D, text: Tensor2D, options: SigLipLossO
   return tf.tidy(() => {
     const b = image.shape[0];
     const similarity = matmul(image, text, { transposeB: true });
-    if (fusedSigLipActive(similarity)) {
+    if (!options.positives && fusedSigLipActive(similarity)) {
       const scalar = (v: number | Scalar) => typeof v === "number" ? tf.scalar(v) : v;
       return fusedSigLip(similarity, scalar(options.scale), scalar(options.bias));
     }
     const logits: Tensor = tf.add(tf.mul(similarity, options.scale), options.bias);
-    const labels = tf.sub(tf.mul(tf.eye(b), 2), 1);
+    const labels = tf.sub(tf.mul(options.positives ?? tf.eye(b), 2), 1);
     return tf.div(tf.sum(tf.softplus(tf.neg(tf.mul(labels, logits)))), b) as Scalar;
   });
 }

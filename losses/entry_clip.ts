@@ -1,0 +1,111 @@
+/**
+ * The `clip` loss entry: CLIP's symmetric InfoNCE (`losses/clip.ts`) per
+ * image view, with ALBEF's momentum distillation (`distill`, teachers'
+ * soft targets: `losses/clip_distill.ts`) and UniCL's multi-positive targets
+ * (`groups`: `losses/multi_positive.ts`) as options. Included in
+ * `lossEntries` (`losses/entries.ts`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { LossFactory } from "../core/components.ts";
+import { num, probability } from "../core/schema.ts";
+import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
+import { l2Normalize } from "../kernels/l2_normalize.ts";
+import { clipLoss } from "./clip.ts";
+import { softTargetLoss } from "./clip_distill.ts";
+import { fmtShape, viewAt } from "./common.ts";
+import { type LossInputs, maybeNormalize, meanOverViews, tensorInput } from "./entry_inputs.ts";
+import { groupsInput, multiPositiveClipLoss } from "./multi_positive.ts";
+
+/** Parameters of the `clip` loss. */
+export const clipSchema = z.strictObject({
+  normalize: z.boolean().default(true).describe("L2-normalise image and text before the logits."),
+  scale: num().default(1 / 0.07).describe(
+    "Fixed logit scale s, used when no `logit_scale` input is bound (that one gives exp θ).",
+  ),
+  bias: num().optional().describe("Logit bias b added to every logit (absent: none)."),
+  distill: probability().optional().describe(
+    "Momentum distillation weight α (ALBEF: 0.4; absent: 0): targets `(1 − α)·one-hot + " +
+      "α·softmax` of the teachers' similarities, from the `image_teacher` and `text_teacher` " +
+      "inputs (ema nodes).",
+  ),
+});
+
+/** The teachers' embeddings `clip` distils from, or none (`distill: 0`); errors name the roles. */
+function clipTeachers(
+  inputs: LossInputs,
+  distill: number,
+  normalize: boolean,
+): { image: Tensor; text: Tensor2D } | undefined {
+  const bound = ["image_teacher", "text_teacher"].filter((r) => inputs[r] !== undefined);
+  if (distill === 0) {
+    if (bound.length === 0) return undefined;
+    throw new Error(
+      `loss clip: ${bound.join(" and ")} bound but distill is 0; set distill (e.g. 0.4) ` +
+        "or unbind them",
+    );
+  }
+  const missing = ["image_teacher", "text_teacher"].filter((r) => !bound.includes(r));
+  if (missing.length > 0) {
+    throw new Error(
+      `loss clip: distill ${distill} needs the teachers' embeddings; bind ` +
+        `${missing.join(" and ")} (ema nodes of the image and text sides), or set distill: 0`,
+    );
+  }
+  const image = tensorInput("clip", inputs, "image_teacher");
+  const text = tensorInput("clip", inputs, "text_teacher");
+  return normalize
+    ? { image: l2Normalize(image), text: l2Normalize(text) as Tensor2D }
+    : { image, text: text as Tensor2D };
+}
+
+/** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
+function logitScale(inputs: LossInputs, fixed: number): number | Scalar {
+  if (inputs["logit_scale"] === undefined) return fixed;
+  const theta = tensorInput("clip", inputs, "logit_scale");
+  if (theta.size !== 1) {
+    throw new Error(
+      `loss clip: input "logit_scale" must be a scalar θ (scale = exp θ), got shape ` +
+        `${fmtShape(theta.shape)}; bind it to a logit_scale node`,
+    );
+  }
+  return tf.exp(tf.reshape(theta, [])) as Scalar;
+}
+
+/** Creates a `clip` term from its parsed parameters. */
+export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
+  roles: ["image", "text", "logit_scale?", "image_teacher?", "text_teacher?", "groups?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const rawImage = tensorInput("clip", inputs, "image");
+      const rawText = tensorInput("clip", inputs, "text");
+      const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
+      const alpha = params.distill ?? 0;
+      const teachers = clipTeachers(inputs, alpha, params.normalize);
+      if (teachers?.image.rank === 3 && teachers.image.shape[0] !== rawImage.shape.at(-3)) {
+        throw new Error(
+          `loss clip: image_teacher ${fmtShape(teachers.image.shape)} has other views than ` +
+            `image ${fmtShape(rawImage.shape)}; bind a teacher of the same views, or one [B, D]`,
+        );
+      }
+      const image = maybeNormalize(rawImage, params.normalize);
+      const text = maybeNormalize(rawText, params.normalize);
+      let view = 0, positives: Tensor2D | undefined | null = null;
+      return meanOverViews("clip", { image, text }, (one, text) => {
+        const v = view++;
+        if (positives === null) positives = groupsInput("clip", inputs, text.shape[0]);
+        const hard = positives
+          ? multiPositiveClipLoss(one, text, positives, options)
+          : clipLoss(one, text, options);
+        if (!teachers) return hard;
+        const teacher = {
+          image: teachers.image.rank === 2 ? teachers.image as Tensor2D : viewAt(teachers.image, v),
+          text: teachers.text,
+        };
+        const soft = softTargetLoss(one, text, teacher, options.scale);
+        return tf.add(tf.mul(hard, 1 - alpha), tf.mul(soft, alpha)) as Scalar;
+      });
+    }),
+});

@@ -1,0 +1,137 @@
+/**
+ * Multi-positive targets for the contrastive losses: every image–text pair of
+ * a batch whose samples share a group is a positive, not only the diagonal.
+ * On data whose captions repeat (class-template captions, web alt-texts such
+ * as "image"), one-hot InfoNCE pushes apart pairs that match exactly; UniCL
+ * ({@link https://arxiv.org/abs/2204.03610 | Yang et al., arXiv 2204.03610},
+ * Eq. 2–3) counts them as positives instead — supervised contrastive
+ * learning (SupCon) across the two modalities.
+ *
+ * Groups are integer ids per sample (`batch.label`; an id < 0 — unknown — is
+ * a group of its own) or the batch's captions (equal strings, one group).
+ * With M ∈ {0, 1}^{B×B}, Mᵢⱼ = [i and j share a group] (Mᵢᵢ = 1), pᵢ = Σⱼ Mᵢⱼ
+ * and logits ℓ = s·I Tᵀ + b:
+ *
+ *   L_i2t = −(1/B) Σᵢ (1/pᵢ) Σ_{j: Mᵢⱼ=1} log softmax_j(ℓᵢ·)ⱼ
+ *   L_t2i = −(1/B) Σⱼ (1/pⱼ) Σ_{i: Mᵢⱼ=1} log softmax_i(ℓ·ⱼ)ᵢ
+ *   loss  = ½ (L_i2t + L_t2i)
+ *         = ½ [mean_i lse_j ℓᵢⱼ + mean_j lse_i ℓᵢⱼ] − (1/B) Σᵢⱼ Wᵢⱼ ℓᵢⱼ,  W = M / p
+ *
+ * (M is symmetric and pᵢ = pⱼ wherever Mᵢⱼ = 1, so both directions share W.)
+ * With every group a singleton, M = 𝟙 and the loss is CLIP's. SigLIP's
+ * pairwise labels become zᵢⱼ = 2Mᵢⱼ − 1.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { hostValue } from "../core/host_value.ts";
+import type { Scalar, Tensor, Tensor1D, Tensor2D } from "../core/tensor.ts";
+import { logSumExp } from "../kernels/logsumexp.ts";
+import { matmul } from "../models/matmul.ts";
+import type { ClipLossOptions } from "./clip.ts";
+import { describeValue, type LossInputs } from "./entry_inputs.ts";
+import { fmtShape } from "./common.ts";
+
+/**
+ * Group ids of a batch's texts: each text's id is the index of its first
+ * occurrence, so equal strings share an id.
+ *
+ * @param texts The batch's captions.
+ * @returns `[B]` ids, each ≥ 0.
+ */
+export function textGroupIds(texts: readonly string[]): Int32Array {
+  const first = new Map<string, number>();
+  return Int32Array.from(texts, (text, i) => {
+    if (!first.has(text)) first.set(text, i);
+    return first.get(text)!;
+  });
+}
+
+/**
+ * The positive-pair mask M `[B, B]` (float 0/1) of integer group ids `[B]`:
+ * 1 where two samples share an id ≥ 0, and on the diagonal.
+ *
+ * @param groups Group ids `[B]` (int32 or integral float32); < 0 means unknown.
+ * @returns M, symmetric, with ones on its diagonal.
+ */
+export function positivePairs(groups: Tensor1D): Tensor2D {
+  return tf.tidy(() => {
+    const b = groups.shape[0];
+    const ids = tf.cast(groups, "int32");
+    // Unknown ids become −1 − i: distinct from each other and from every known id.
+    const own = tf.sub(tf.scalar(-1, "int32"), tf.range(0, b, 1, "int32"));
+    const unique = tf.where(tf.greaterEqual(ids, 0), ids, own);
+    return tf.cast(tf.equal(tf.expandDims(unique, 1), tf.expandDims(unique, 0)), "float32");
+  });
+}
+
+/**
+ * The multi-positive mask of the optional `groups` input of a contrastive
+ * term: `batch.label`-like ids `[B]`, or the batch's captions (a list of `B`
+ * strings, compared as a host value so a replayed step compares its own).
+ *
+ * @param kind Loss kind, for messages.
+ * @param inputs The term's inputs.
+ * @param batch The batch size B of the term's text input.
+ * @returns M `[B, B]`, or `undefined` when `groups` is unbound.
+ */
+export function groupsInput(kind: string, inputs: LossInputs, batch: number): Tensor2D | undefined {
+  const value = inputs["groups"];
+  if (value === undefined) return undefined;
+  const expected = `ids [${batch}] (batch.label) or ${batch} strings (batch.caption)`;
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
+    if (value.length !== batch) {
+      throw new Error(
+        `loss ${kind}: input "groups" has ${value.length} texts; expected ${expected}`,
+      );
+    }
+    const texts = value as string[];
+    return tf.tidy(() =>
+      positivePairs(hostValue((host) => textGroupIds(host.input(texts)), [batch]) as Tensor1D)
+    );
+  }
+  if (!(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch) {
+    throw new Error(
+      `loss ${kind}: input "groups" must be ${expected}, got ${describeValue(value)}`,
+    );
+  }
+  return positivePairs(value as Tensor1D);
+}
+
+/**
+ * CLIP's symmetric cross-entropy with every same-group pair a positive
+ * (UniCL; the formula in this module's header).
+ *
+ * @param image Image embeddings `[B, D]`, already L2-normalised.
+ * @param text Text embeddings `[B, D]`, already L2-normalised; row i pairs with image row i.
+ * @param positives M `[B, B]` from {@linkcode positivePairs} (a constant).
+ * @param options Logit scale and optional bias.
+ * @returns The scalar loss; CLIP's when M = 𝟙.
+ */
+export function multiPositiveClipLoss(
+  image: Tensor2D,
+  text: Tensor2D,
+  positives: Tensor2D,
+  options: ClipLossOptions,
+): Scalar {
+  const b = image.shape[0];
+  if (
+    image.rank !== 2 || text.rank !== 2 || text.shape[0] !== b ||
+    image.shape[1] !== text.shape[1] || positives.shape.join() !== `${b},${b}`
+  ) {
+    throw new Error(
+      `multiPositiveClipLoss expects image and text [B, D] and positives [B, B], got image ` +
+        `${fmtShape(image.shape)}, text ${fmtShape(text.shape)}, positives ` +
+        `${fmtShape(positives.shape)}`,
+    );
+  }
+  return tf.tidy(() => {
+    let logits: Tensor = tf.mul(matmul(image, text, { transposeB: true }), options.scale);
+    if (options.bias !== undefined) logits = tf.add(logits, options.bias);
+    const weights = tf.div(positives, tf.sum(positives, 1, true));
+    const rows = tf.mean(logSumExp(logits as Tensor2D, 1));
+    const cols = tf.mean(logSumExp(logits as Tensor2D, 0));
+    const targets = tf.div(tf.sum(tf.mul(weights, logits)), b);
+    return tf.sub(tf.mul(tf.add(rows, cols), 0.5), targets) as Scalar;
+  });
+}
