@@ -27,9 +27,9 @@ export const clipSchema = z.strictObject({
   ),
   bias: num().optional().describe("Logit bias b added to every logit (absent: none)."),
   distill: probability().optional().describe(
-    "Momentum distillation weight α (ALBEF: 0.4; absent: 0): targets `(1 − α)·one-hot + " +
+    "Momentum distillation weight α (ALBEF: 0.4; absent: 0): targets `(1 − α)·hard + " +
       "α·softmax` of the teachers' similarities, from the `image_teacher` and `text_teacher` " +
-      "inputs (ema nodes).",
+      "inputs (ema nodes); hard = one-hot, or the `groups` positives.",
   ),
 });
 
@@ -84,17 +84,18 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
       const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
       const alpha = params.distill ?? 0;
       const teachers = clipTeachers(inputs, alpha, params.normalize);
-      if (teachers?.image.rank === 3 && teachers.image.shape[0] !== rawImage.shape.at(-3)) {
-        throw new Error(
-          `loss clip: image_teacher ${fmtShape(teachers.image.shape)} has other views than ` +
-            `image ${fmtShape(rawImage.shape)}; bind a teacher of the same views, or one [B, D]`,
-        );
-      }
       const image = maybeNormalize(rawImage, params.normalize);
       const text = maybeNormalize(rawText, params.normalize);
+      const views = rawImage.rank === 3 ? rawImage.shape[0] : 1;
       let view = 0, positives: Tensor2D | undefined | null = null;
       return meanOverViews("clip", { image, text }, (one, text) => {
         const v = view++;
+        if (v === 0 && teachers?.image.rank === 3 && teachers.image.shape[0] !== views) {
+          throw new Error(
+            `loss clip: image_teacher [${teachers.image.shape}] has other views than image ` +
+              `[${rawImage.shape}]; bind a teacher of the same views, or one [B, D]`,
+          );
+        }
         if (positives === null) positives = groupsInput("clip", inputs, text.shape[0]);
         const hard = positives
           ? multiPositiveClipLoss(one, text, positives, options)

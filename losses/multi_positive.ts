@@ -49,15 +49,31 @@ export function textGroupIds(texts: readonly string[]): Int32Array {
 
 /**
  * The positive-pair mask M `[B, B]` (float 0/1) of integer group ids `[B]`:
- * 1 where two samples share an id ≥ 0, and on the diagonal.
+ * 1 where two samples share an id ≥ 0, and on the diagonal. A constant of
+ * the loss: no gradient flows back to the ids, whatever computed them.
  *
- * @param groups Group ids `[B]` (int32 or integral float32); < 0 means unknown.
+ * @param groups Group ids `[B]`, int32; < 0 means unknown.
  * @returns M, symmetric, with ones on its diagonal.
  */
 export function positivePairs(groups: Tensor1D): Tensor2D {
+  if (groups.dtype !== "int32" || groups.rank !== 1) {
+    throw new Error(
+      `positivePairs expects int32 group ids [B], got ${groups.dtype} ${fmtShape(groups.shape)}`,
+    );
+  }
+  return constantPairs(groups) as Tensor2D;
+}
+
+// Equal has no gradient: the mask is made inside a custom gradient that returns zeros.
+const constantPairs = tf.customGrad((ids, _save) => ({
+  value: samePairs(ids as Tensor1D),
+  gradFunc: () => tf.zeros((ids as Tensor).shape),
+}));
+
+/** M of int32 ids (see {@linkcode positivePairs}). */
+function samePairs(ids: Tensor1D): Tensor2D {
   return tf.tidy(() => {
-    const b = groups.shape[0];
-    const ids = tf.cast(groups, "int32");
+    const b = ids.shape[0];
     // Unknown ids become −1 − i: distinct from each other and from every known id.
     const own = tf.sub(tf.scalar(-1, "int32"), tf.range(0, b, 1, "int32"));
     const unique = tf.where(tf.greaterEqual(ids, 0), ids, own);
@@ -78,7 +94,7 @@ export function positivePairs(groups: Tensor1D): Tensor2D {
 export function groupsInput(kind: string, inputs: LossInputs, batch: number): Tensor2D | undefined {
   const value = inputs["groups"];
   if (value === undefined) return undefined;
-  const expected = `ids [${batch}] (batch.label) or ${batch} strings (batch.caption)`;
+  const expected = `int32 ids [${batch}] (batch.label) or ${batch} strings (batch.caption)`;
   if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
     if (value.length !== batch) {
       throw new Error(
@@ -90,9 +106,13 @@ export function groupsInput(kind: string, inputs: LossInputs, batch: number): Te
       positivePairs(hostValue((host) => textGroupIds(host.input(texts)), [batch]) as Tensor1D)
     );
   }
-  if (!(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch) {
+  if (
+    !(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch ||
+    value.dtype !== "int32"
+  ) {
     throw new Error(
-      `loss ${kind}: input "groups" must be ${expected}, got ${describeValue(value)}`,
+      `loss ${kind}: input "groups" must be ${expected}, got ${describeValue(value)}` +
+        (value instanceof tf.Tensor ? ` ${value.dtype}` : ""),
     );
   }
   return positivePairs(value as Tensor1D);

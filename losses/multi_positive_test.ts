@@ -151,13 +151,16 @@ Deno.test("groupsInput: labels, captions, unbound, and what it refuses", () => {
   assert.equal(groupsInput("clip", {}, 3), undefined);
   assert.throws(
     () => groupsInput("siglip", { groups: ["x", "y"] }, 3),
-    /loss siglip: input "groups" has 2 texts; expected ids \[3\] \(batch\.label\) or 3 strings/,
+    /loss siglip: input "groups" has 2 texts; expected int32 ids \[3\] \(batch\.label\) or 3 strings/,
   );
   const wide = tf.zeros([3, 2]);
   assert.throws(
     () => groupsInput("clip", { groups: wide }, 3),
-    /input "groups" must be ids \[3\].*got shape \[3, 2\]/,
+    /input "groups" must be int32 ids \[3\].*got shape \[3, 2\] float32/,
   );
+  const floats = tf.tensor1d([0.3, 0.7, 1]);
+  assert.throws(() => groupsInput("clip", { groups: floats }, 3), /got shape \[3\] float32/);
+  floats.dispose();
   tf.dispose([labels, fromLabels, fromTexts, wide]);
 });
 
@@ -183,4 +186,22 @@ Deno.test("clip and siglip entries take groups for every view", () => {
   assert.ok(clip.create(clip.schema.parse({})).roles.includes("groups?"));
   assert.ok(siglip.create(siglip.schema.parse({})).roles.includes("groups?"));
   tf.dispose([image, text]);
+});
+
+Deno.test("positivePairs is a constant: ids computed from trained values pass no gradient", () => {
+  const scores = tf.variable(tf.tensor2d([[1, 0], [0, 1], [2, 1]]));
+  const image = unitGaussian([3, 4], 5) as Tensor2D, text = unitGaussian([3, 4], 6) as Tensor2D;
+  // argMax of a variable: Equal has no gradient, so the tape must not reach it.
+  const { value, grads } = tf.variableGrads(() =>
+    tf.add(
+      multiPositiveClipLoss(image, text, positivePairs(tf.argMax(scores, 1) as Tensor1D), {
+        scale: 2,
+      }),
+      tf.mul(tf.sum(scores), 0),
+    ) as Scalar
+  );
+  assert.ok(Number.isFinite(read(value)));
+  assert.deepEqual([...grads[scores.name]!.dataSync()], [0, 0, 0, 0, 0, 0]);
+  assert.throws(() => positivePairs(tf.tensor1d([1, 2]) as Tensor1D), /int32 group ids \[B\]/);
+  tf.dispose([scores, image, text, value, ...Object.values(grads)]);
 });
