@@ -205,3 +205,33 @@ Deno.test("positivePairs is a constant: ids computed from trained values pass no
   assert.throws(() => positivePairs(tf.tensor1d([1, 2]) as Tensor1D), /int32 group ids \[B\]/);
   tf.dispose([scores, image, text, value, ...Object.values(grads)]);
 });
+
+Deno.test("exact duplicate captions embedded alike: caption groups leave CLIP's loss and gradients as they were", () => {
+  // A deterministic text tower maps equal captions to equal rows; softmax then splits the
+  // positive's mass among them either way, so UniCL by caption is CLIP's loss on such batches.
+  const captions = ["a", "b", "a", "c", "b", "a"];
+  const ids = [...textGroupIds(captions)];
+  const rows = unitGaussian([3, 4], 31);
+  const text = tf.gather(rows, [0, 1, 0, 2, 1, 0]) as Tensor2D;
+  const image = unitGaussian([6, 4], 32) as Tensor2D;
+  const m = mask(ids);
+  const both = (f: (i: Tensor2D, t: Tensor2D) => Scalar) => {
+    const { value, grads } = tf.valueAndGrads((i, t) => f(i as Tensor2D, t as Tensor2D))([
+      image,
+      text,
+    ]);
+    // The tower's parameters see the sum of the gradients of equal captions.
+    const perCaption = tf.unsortedSegmentSum(grads[1]!, tf.tensor1d(ids, "int32"), 6);
+    return { value: read(value), image: grads[0]!.dataSync(), text: perCaption.dataSync() };
+  };
+  const plain = both((i, t) => clipLoss(i, t, { scale: 4 }));
+  const grouped = both((i, t) => multiPositiveClipLoss(i, t, m, { scale: 4 }));
+  close(grouped.value, plain.value, 1e-5);
+  grouped.image.forEach((g, k) => close(g, plain.image[k]!, 1e-5));
+  grouped.text.forEach((g, k) => close(g, plain.text[k]!, 1e-5));
+  // SigLIP's pairwise labels do tell them apart: a duplicate is a −1 there.
+  const sig = read(sigLipLoss(image, text, { scale: 4, bias: -2 }));
+  const sigGrouped = read(sigLipLoss(image, text, { scale: 4, bias: -2, positives: m }));
+  assert.ok(Math.abs(sig - sigGrouped) > 0.1, `${sig} vs ${sigGrouped}`);
+  tf.dispose([rows, text, image, m]);
+});

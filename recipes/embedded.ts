@@ -253,10 +253,11 @@ losses:
 # Paper: Yang et al., "Unified Contrastive Learning in Image-Text-Label Space" (arXiv
 #   2204.03610), Eq. 2–3: each direction's cross-entropy averages the log-softmax of every
 #   pair that shares the anchor's label, instead of the diagonal alone (SupCon across the two
-#   modalities). On MNIST a batch of 256 holds ~25 images of each digit and ~5 copies of each
-#   caption: one-hot CLIP pushes those exact matches apart.
+#   modalities). On MNIST a batch of 256 holds ~25 images of each digit under 5 caption
+#   templates: one-hot CLIP pushes the other templates' images of the same digit apart.
 # Reproduces: recipes/clip.yaml (same towers, heads, data and steps) with \`groups: batch.label\`;
-#   \`groups: batch.caption\` counts equal captions instead (for data without labels).
+#   \`groups: batch.caption\` counts equal captions instead (for data without labels; with this
+#   frozen text tower it is CLIP's loss exactly: docs/methods/unicl.md).
 # Expect: ≥ 85% zero-shot top-1 on MNIST test (docs/results.md "Multi-positive targets"),
 #   ~1.2 min on 2 CPU cores.
 # Run: deno task run recipes/clip_unicl.yaml
