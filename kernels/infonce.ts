@@ -5,12 +5,14 @@
  *
  *   loss = ½ [mean_i lse_j zᵢⱼ + mean_j lse_i zᵢⱼ] − mean_i zᵢᵢ,  z = s·S + b
  *
- * with gradients for `S`, `s` and `b`. The op composition (`losses/clip.ts`)
+ * with gradients for `S`, `s` and `b`. With target weights `W` `[B, B]` (a
+ * constant: UniCL's multi-positive targets, ALBEF's soft ones; see
+ * `losses/clip.ts`) the diagonal's mean becomes `Σᵢⱼ Wᵢⱼ zᵢⱼ / B`. The op composition (`losses/clip.ts`)
  * took about 30 small dispatches for the scaling, both log-sum-exps, the
  * diagonal, the means and their gradients; here the diagonal is read from `S`.
  *
- * Kernels: `NovalabInfoNce` (inputs `sim`, `scale` `[1]`, `bias` `[1]`) →
- * `[loss [1], lse [2B]]`; `NovalabInfoNceGrad` (also `lse`, `dy`) →
+ * Kernels: `NovalabInfoNce` (inputs `sim`, `scale` `[1]`, `bias` `[1]`,
+ * optional `targets` `[B, B]`) → `[loss [1], lse [2B]]`; `NovalabInfoNceGrad` (also `lse`, `dy`) →
  * `[dS [B, B], ds [1], db [1]]`.
  *
  * @module
@@ -58,17 +60,25 @@ function operands(args: Args, groups: (batch: number) => number) {
       throw new Error(`${WHERE}: ${name} must be one float32 element`);
     }
   }
+  const targets = args.inputs["targets"];
+  if (targets && (targets.dtype !== "float32" || targets.shape.join() !== `${batch},${batch}`)) {
+    throw new Error(
+      `${WHERE}: targets must be float32 [${batch}, ${batch}] like sim, got ` +
+        `${targets.dtype} [${targets.shape.join(", ")}]`,
+    );
+  }
   const int = (v: number) => ({ type: "int32", data: [v] });
   return {
     backend: args.backend as WebGPUBackend,
     batch,
     inputs: [flat(sim), flat(scale!), flat(bias!)],
+    targets: targets ? [flat(targets)] : [],
     uniforms: [int(batch), int(groups(batch))],
   };
 }
 
 function runForward(args: Args): TensorInfo[] {
-  const { backend, batch, inputs, uniforms } = operands(args, () => 1);
+  const { backend, batch, inputs, targets, uniforms } = operands(args, () => 1);
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   const lse = backend.runWebGPUProgram(
     new NovalabInfoNceLseProgram(batch, limit),
@@ -77,8 +87,8 @@ function runForward(args: Args): TensorInfo[] {
     uniforms,
   );
   const loss = backend.runWebGPUProgram(
-    new NovalabInfoNceFinishProgram(),
-    [...inputs, lse],
+    new NovalabInfoNceFinishProgram(targets.length > 0),
+    [...inputs, lse, ...targets],
     "float32",
     uniforms,
   );
@@ -86,7 +96,7 @@ function runForward(args: Args): TensorInfo[] {
 }
 
 function runBackward(args: Args): TensorInfo[] {
-  const { backend, batch, inputs, uniforms } = operands(args, infoNceGradGroups);
+  const { backend, batch, inputs, targets, uniforms } = operands(args, infoNceGradGroups);
   const { lse, dy } = args.inputs;
   if (!lse || sizeOf(lse) !== 2 * batch || !dy || sizeOf(dy) !== 1) {
     throw new Error(`${WHERE}: the gradient needs lse [2B] from the forward pass and one dy`);
@@ -94,8 +104,8 @@ function runBackward(args: Args): TensorInfo[] {
   const limit = backend.device.limits.maxComputeWorkgroupsPerDimension;
   const [dSim, partials] = runWithExtraOutputs(
     backend,
-    new NovalabInfoNceGradProgram(batch, limit),
-    [...inputs, flat(lse), flat(dy)],
+    new NovalabInfoNceGradProgram(batch, limit, targets.length > 0),
+    [...inputs, flat(lse), flat(dy), ...targets],
     [[2 * infoNceGradGroups(batch)]],
     uniforms,
   );
@@ -120,22 +130,34 @@ export function infoNceKernelConfigs(): KernelConfig[] {
 
 /**
  * The symmetric InfoNCE of the similarity matrix `sim` `[B, B]` (row i's
- * match in column i) under logit scale `scale` and bias `bias` (one-element
+ * match in column i, or the target weights `targets` `[B, B]`, a constant)
+ * under logit scale `scale` and bias `bias` (one-element
  * tensors; their gradients are returned too). Needs novalab's WebGPU kernels.
  */
-export function infoNceFromSimilarity(sim: Tensor, scale: Tensor, bias: Tensor): Scalar {
+export function infoNceFromSimilarity(
+  sim: Tensor,
+  scale: Tensor,
+  bias: Tensor,
+  targets?: Tensor,
+): Scalar {
+  const extra: Record<string, Tensor> = targets ? { targets } : {};
   return runCustomGradOp<Tensor>({
     inputs: { sim, scale, bias },
     forwardFunc: (_backend, save) => {
-      const [loss, lse] = tf.engine().runKernel(INFONCE, { sim, scale, bias }) as Tensor[];
-      save([sim, scale, bias, lse!]);
+      const [loss, lse] = tf.engine().runKernel(INFONCE, {
+        sim,
+        scale,
+        bias,
+        ...extra,
+      }) as Tensor[];
+      save([sim, scale, bias, lse!, ...(targets ? [targets] : [])]);
       lse!.dispose();
       const scalar = loss!.reshape([]);
       loss!.dispose();
       return scalar;
     },
     backwardsFunc: (dy, saved) => {
-      const [s, sc, b, lse] = saved;
+      const [s, sc, b, lse, w] = saved;
       // Every gradient at once, eagerly (a lazy closure's tensors die with its own tidy).
       const [dSim, dScale, dBias] = tf.engine().runKernel(INFONCE_GRAD, {
         sim: s!,
@@ -143,6 +165,7 @@ export function infoNceFromSimilarity(sim: Tensor, scale: Tensor, bias: Tensor):
         bias: b!,
         lse: lse!,
         dy,
+        ...(w ? { targets: w } : {}),
       }) as Tensor[];
       return {
         sim: () => dSim!,

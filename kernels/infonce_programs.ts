@@ -6,10 +6,13 @@
  *   keeping a running `(max m, Σ e^{z−m})` per thread → `lse` `[2B]` (rows,
  *   then columns);
  * - `NovalabInfoNceFinishProgram`: one workgroup → the loss
- *   `½·Σ lse / B − (s·Σᵢ Sᵢᵢ / B + b)`;
+ *   `½·Σ lse / B − (s·Σᵢ Sᵢᵢ / B + b)`, or with target weights `W` `[B, B]`
+ *   (`weighted`: UniCL's multi-positive targets, ALBEF's soft ones)
+ *   `½·Σ lse / B − Σᵢⱼ Wᵢⱼ zᵢⱼ / B`;
  * - `NovalabInfoNceGradProgram`: one thread per entry, `dz = dy·((e^{z−lse_row}
- *   + e^{z−lse_col}) / 2B − [i = j] / B)`, writes `dS = s·dz` and per-workgroup
- *   sums of `dz·S` and `dz` (the scale's and bias's gradients) into `partials`;
+ *   + e^{z−lse_col}) / 2B − Wᵢⱼ / B)` (`W` the identity unless `weighted`),
+ *   writes `dS = s·dz` and per-workgroup sums of `dz·S` and `dz` (the scale's
+ *   and bias's gradients) into `partials`;
  * - `NovalabInfoNceGradFinishProgram`: sums the partials → `ds`, `db`.
  *
  * @module
@@ -64,35 +67,49 @@ fn main() {
   }
 }
 
-/** `½·Σ lse / B − (s·Σᵢ Sᵢᵢ / B + b)` by one workgroup → `[1]`. */
+/** `½·Σ lse / B − (s·Σᵢ Sᵢᵢ / B + b)` (or `− Σ W∘z / B`) by one workgroup → `[1]`. */
 export class NovalabInfoNceFinishProgram extends RowProgram {
-  /** Similarities, scale, bias, the log-sum-exps. */
+  /** Similarities, scale, bias, the log-sum-exps (and the target weights). */
   variableNames = ["sim", "scale", "bias", "lse"];
   /** Cache key. */
   shaderKey = "novalabInfoNceFinish";
   /** Batch size. */
   uniforms = UNIFORMS;
+  readonly #weighted: boolean;
 
-  /** One workgroup. */
-  constructor() {
+  /** One workgroup; `weighted` reads target weights `W` `[B, B]` instead of the diagonal. */
+  constructor(weighted = false) {
     super([1], 1, T, 1);
+    this.#weighted = weighted;
+    if (weighted) {
+      this.variableNames = [...this.variableNames, "targets"];
+      this.shaderKey += "Weighted";
+    }
   }
 
   /** WGSL user code. */
   getUserCode(): string {
+    // The targets' part: the diagonal's logits, or every logit weighted by W.
+    const targets = this.#weighted
+      ? `for (var k = i32(localIndex); k < B * B; k += ${T}) {
+    picked += targets[k] * (scale[0] * sim[k] + bias[0]);
+  }`
+      : `for (var k = i32(localIndex); k < B; k += ${T}) {
+    picked += scale[0] * sim[k * B + k] + bias[0];
+  }`;
     return `${workgroupSumSnippet(T)}
 fn main() {
   let B = uniforms.batch;
   var lseSum = 0.0;
-  var diag = 0.0;
+  var picked = 0.0;
   for (var k = i32(localIndex); k < B; k += ${T}) {
     lseSum += lse[k] + lse[B + k];
-    diag += sim[k * B + k];
   }
-  let total = nlReduce(vec2<f32>(lseSum, diag));
+  ${targets}
+  let total = nlReduce(vec2<f32>(lseSum, picked));
   if (localIndex == 0u) {
     let n = f32(B);
-    result[0] = 0.5 * total.x / n - (scale[0] * total.y / n + bias[0]);
+    result[0] = 0.5 * total.x / n - total.y / n;
   }
 }`;
   }
@@ -106,19 +123,32 @@ export class NovalabInfoNceGradProgram extends RowProgram {
   shaderKey = "novalabInfoNceGrad";
   /** Batch size and workgroups. */
   uniforms = UNIFORMS;
+  readonly #weighted: boolean;
 
-  /** Builds the program for a `[batch, batch]` matrix; `limit` bounds each grid dimension. */
-  constructor(batch: number, limit: number) {
+  /**
+   * Builds the program for a `[batch, batch]` matrix; `limit` bounds each grid
+   * dimension; `weighted` reads target weights `W` `[B, B]` instead of the identity.
+   */
+  constructor(batch: number, limit: number, weighted = false) {
     super([batch * batch], infoNceGradGroups(batch), T, limit);
+    this.#weighted = weighted;
+    if (weighted) {
+      // `partials` stays last: runWithExtraOutputs appends it after the inputs.
+      this.variableNames = ["sim", "scale", "bias", "lse", "dy", "targets", "partials"];
+      this.shaderKey += "Weighted";
+    }
   }
 
   /** WGSL user code. */
   getUserCode(): string {
+    const target = this.#weighted
+      ? "g -= targets[index] / f32(n);"
+      : "if (i == j) { g -= 1.0 / f32(n); }";
     return entryGradSource(
       "sim",
       `let z = scale[0] * x + bias[0];
     g = (exp(z - lse[i]) + exp(z - lse[n + j])) / (2.0 * f32(n));
-    if (i == j) { g -= 1.0 / f32(n); }`,
+    ${target}`,
     );
   }
 }

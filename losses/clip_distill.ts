@@ -14,7 +14,9 @@
  *
  * which is ALBEF's `(1 − α)·one-hot + α·q` targets in one cross-entropy (the
  * bias cancels in `soft`: Σ q = 1). With q one-hot on the diagonal `soft` is
- * CLIP's loss. ALBEF also keeps a queue of 65,536 teacher features as extra
+ * CLIP's loss. Both parts are `clipLoss` with target weights (`soft`'s are
+ * W = (q + q')/2), so the `clip` entry runs the whole loss as one `clipLoss`
+ * with `(1 − α)·hard + α·W`. ALBEF also keeps a queue of 65,536 teacher features as extra
  * negatives; novalab distils within the batch (the queue's benefit is the
  * larger negative set, which the batch gives at the batch sizes novalab
  * trains).
@@ -23,12 +25,38 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matmul } from "../models/matmul.ts";
-import { logSumExp } from "../kernels/logsumexp.ts";
+import { clipLoss } from "./clip.ts";
 import { stopGradient } from "./common.ts";
 import type { Scalar, Tensor2D } from "../core/tensor.ts";
 
 /**
- * The soft-target part of momentum distillation (`soft` above).
+ * ALBEF's soft targets as `clipLoss` target weights: W = (q + q')/2 of the
+ * teacher's similarities at the student's scale (held constant), q the row
+ * softmax, q' the column softmax. Constant: no gradient reaches the teacher
+ * or the scale through them.
+ *
+ * @param teacher The teacher's embeddings `[B, D]`, L2-normalised.
+ * @param scale The logit scale s (only its value is used).
+ * @returns W `[B, B]`, summing to B.
+ */
+export function distillTargets(
+  teacher: { image: Tensor2D; text: Tensor2D },
+  scale: number | Scalar,
+): Tensor2D {
+  return tf.tidy(() => {
+    const fixed = typeof scale === "number" ? scale : stopGradient(scale);
+    const m = stopGradient(
+      tf.mul(matmul(teacher.image, teacher.text, { transposeB: true }), fixed),
+    );
+    const rows = tf.softmax(m);
+    const cols = tf.transpose(tf.softmax(tf.transpose(m)));
+    return tf.mul(tf.add(rows, cols), 0.5) as Tensor2D;
+  });
+}
+
+/**
+ * The soft-target part of momentum distillation (`soft` above): `clipLoss`
+ * with {@linkcode distillTargets} (fused on WebGPU, `kernels/infonce.ts`).
  *
  * @param image Student image embeddings `[B, D]`, L2-normalised.
  * @param text Student text embeddings `[B, D]`, L2-normalised; row i pairs with image row i.
@@ -49,22 +77,5 @@ export function softTargetLoss(
         `text_teacher [${teacher.text.shape}]`,
     );
   }
-  return tf.tidy(() => {
-    const fixed = typeof scale === "number" ? scale : stopGradient(scale);
-    const m = stopGradient(
-      tf.mul(matmul(teacher.image, teacher.text, { transposeB: true }), fixed),
-    );
-    const rowTargets = tf.softmax(m);
-    const colTargets = tf.transpose(tf.softmax(tf.transpose(m)));
-    const logits = tf.mul(matmul(image, text, { transposeB: true }), scale);
-    const rows = tf.sub(
-      tf.mean(logSumExp(logits, 1)),
-      tf.div(tf.sum(tf.mul(rowTargets, logits)), image.shape[0]),
-    );
-    const cols = tf.sub(
-      tf.mean(logSumExp(logits, 0)),
-      tf.div(tf.sum(tf.mul(colTargets, logits)), image.shape[0]),
-    );
-    return tf.mul(tf.add(rows, cols), 0.5) as Scalar;
-  });
+  return tf.tidy(() => clipLoss(image, text, { scale, targets: distillTargets(teacher, scale) }));
 }

@@ -14,10 +14,10 @@ import { num, probability } from "../core/schema.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { l2Normalize } from "../kernels/l2_normalize.ts";
 import { clipLoss } from "./clip.ts";
-import { softTargetLoss } from "./clip_distill.ts";
+import { distillTargets } from "./clip_distill.ts";
 import { fmtShape, viewAt } from "./common.ts";
 import { type LossInputs, maybeNormalize, meanOverViews, tensorInput } from "./entry_inputs.ts";
-import { groupsInput, multiPositiveClipLoss } from "./multi_positive.ts";
+import { groupsInput, positiveTargets } from "./multi_positive.ts";
 
 /** Parameters of the `clip` loss. */
 export const clipSchema = z.strictObject({
@@ -87,7 +87,7 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
       const image = maybeNormalize(rawImage, params.normalize);
       const text = maybeNormalize(rawText, params.normalize);
       const views = rawImage.rank === 3 ? rawImage.shape[0] : 1;
-      let view = 0, positives: Tensor2D | undefined | null = null;
+      let view = 0, hard: Tensor2D | undefined | null = null;
       return meanOverViews("clip", { image, text }, (one, text) => {
         const v = view++;
         if (v === 0 && teachers?.image.rank === 3 && teachers.image.shape[0] !== views) {
@@ -96,17 +96,22 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
               `[${rawImage.shape}]; bind a teacher of the same views, or one [B, D]`,
           );
         }
-        if (positives === null) positives = groupsInput("clip", inputs, text.shape[0]);
-        const hard = positives
-          ? multiPositiveClipLoss(one, text, positives, options)
-          : clipLoss(one, text, options);
-        if (!teachers) return hard;
+        // The hard targets: UniCL's with groups bound, else the diagonal (no weights).
+        if (hard === null) {
+          const positives = groupsInput("clip", inputs, text.shape[0]);
+          hard = positives && positiveTargets(positives);
+        }
+        if (!teachers) return clipLoss(one, text, { ...options, targets: hard });
         const teacher = {
           image: teachers.image.rank === 2 ? teachers.image as Tensor2D : viewAt(teachers.image, v),
           text: teachers.text,
         };
-        const soft = softTargetLoss(one, text, teacher, options.scale);
-        return tf.add(tf.mul(hard, 1 - alpha), tf.mul(soft, alpha)) as Scalar;
+        // ALBEF: (1 − α)·hard + α·soft targets, one cross-entropy.
+        const targets = tf.add(
+          tf.mul(hard ?? tf.eye(text.shape[0]), 1 - alpha),
+          tf.mul(distillTargets(teacher, options.scale), alpha),
+        ) as Tensor2D;
+        return clipLoss(one, text, { ...options, targets });
       });
     }),
 });

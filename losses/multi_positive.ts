@@ -26,9 +26,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { hostValue } from "../core/host_value.ts";
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from "../core/tensor.ts";
-import { logSumExp } from "../kernels/logsumexp.ts";
-import { matmul } from "../models/matmul.ts";
-import type { ClipLossOptions } from "./clip.ts";
+import { clipLoss, type ClipLossOptions } from "./clip.ts";
 import { describeValue, type LossInputs } from "./entry_inputs.ts";
 import { fmtShape } from "./common.ts";
 
@@ -119,8 +117,20 @@ export function groupsInput(kind: string, inputs: LossInputs, batch: number): Te
 }
 
 /**
+ * UniCL's target weights W = M / p `[B, B]` of a positive mask M: each row
+ * (and, M being a same-group relation, each column) sums to 1.
+ *
+ * @param positives M `[B, B]` from {@linkcode positivePairs}.
+ * @returns W, for {@linkcode ClipLossOptions}'s `targets`.
+ */
+export function positiveTargets(positives: Tensor2D): Tensor2D {
+  return tf.tidy(() => tf.div(positives, tf.sum(positives, 1, true)) as Tensor2D);
+}
+
+/**
  * CLIP's symmetric cross-entropy with every same-group pair a positive
- * (UniCL; the formula in this module's header).
+ * (UniCL; the formula in this module's header): `clipLoss` with
+ * {@linkcode positiveTargets} (fused on WebGPU, `kernels/infonce.ts`).
  *
  * @param image Image embeddings `[B, D]`, already L2-normalised.
  * @param text Text embeddings `[B, D]`, already L2-normalised; row i pairs with image row i.
@@ -135,23 +145,11 @@ export function multiPositiveClipLoss(
   options: ClipLossOptions,
 ): Scalar {
   const b = image.shape[0];
-  if (
-    image.rank !== 2 || text.rank !== 2 || text.shape[0] !== b ||
-    image.shape[1] !== text.shape[1] || positives.shape.join() !== `${b},${b}`
-  ) {
+  if (positives.shape.join() !== `${b},${b}`) {
     throw new Error(
-      `multiPositiveClipLoss expects image and text [B, D] and positives [B, B], got image ` +
-        `${fmtShape(image.shape)}, text ${fmtShape(text.shape)}, positives ` +
-        `${fmtShape(positives.shape)}`,
+      `multiPositiveClipLoss expects positives [B, B] for image ${fmtShape(image.shape)}, got ` +
+        `positives ${fmtShape(positives.shape)}`,
     );
   }
-  return tf.tidy(() => {
-    let logits: Tensor = tf.mul(matmul(image, text, { transposeB: true }), options.scale);
-    if (options.bias !== undefined) logits = tf.add(logits, options.bias);
-    const weights = tf.div(positives, tf.sum(positives, 1, true));
-    const rows = tf.mean(logSumExp(logits as Tensor2D, 1));
-    const cols = tf.mean(logSumExp(logits as Tensor2D, 0));
-    const targets = tf.div(tf.sum(tf.mul(weights, logits)), b);
-    return tf.sub(tf.mul(tf.add(rows, cols), 0.5), targets) as Scalar;
-  });
+  return tf.tidy(() => clipLoss(image, text, { ...options, targets: positiveTargets(positives) }));
 }

@@ -71,7 +71,7 @@ Deno.test({
     await assert.rejects(
       () => runRecipe(recipe, { runsDir: dir, cacheDir: `${dir}/cache`, quiet: true }),
       // The compiler's dry run (batch 2) catches it before any training step.
-      /clip_unicl\.yaml:15:5: losses\[0\]: clip failed on .*groups \[1, 2, 16\]: loss clip: input "groups" must be int32 ids \[2\] \(batch\.label\) or 2 strings \(batch\.caption\), got shape \[1, 2, 16\] float32/,
+      /clip_unicl\.yaml:\d+:5: losses\[0\]: clip failed on .*groups \[1, 2, 16\]: loss clip: input "groups" must be int32 ids \[2\] \(batch\.label\) or 2 strings \(batch\.caption\), got shape \[1, 2, 16\] float32/,
     );
     await Deno.remove(dir, { recursive: true });
   },
