@@ -1,7 +1,8 @@
 /**
  * SigLIP's pairwise sigmoid loss over the similarity matrix `g = I·Tᵀ`
  * (`losses/siglip.ts`), fused on WebGPU. With logits `ℓ = s·g + b` and labels
- * `z = +1` on the diagonal, `−1` elsewhere:
+ * `z = +1` on the diagonal, `−1` elsewhere (or, given a positive mask M
+ * `[B, C]` — UniCL's same-group pairs — `z = 2M − 1`):
  *
  * - forward, one workgroup per row: `rᵢ = (1/B) Σⱼ softplus(−zᵢⱼ ℓᵢⱼ)`; the
  *   loss is `Σᵢ rᵢ`;
@@ -17,9 +18,10 @@
  * would round most of `u` away — the negatives' terms at SigLIP's
  * initialisation (ℓ ≈ −10) are 4.5·10⁻⁵ each.
  *
- * Kernels: `NovalabSigLipRows` (inputs `g`, `scale`, `bias`; output `[rows]`)
- * and `NovalabSigLipGrad` (inputs `g`, `scale`, `bias`, `dy`; outputs `dg`
- * and the per-row `[rows]` sums for s and b).
+ * Kernels: `NovalabSigLipRows` (inputs `g`, `scale`, `bias`, optional
+ * `positives`; output `[rows]`) and `NovalabSigLipGrad` (inputs `g`, `scale`,
+ * `bias`, `dy`, optional `positives`; outputs `dg` and the per-row `[rows]`
+ * sums for s and b).
  *
  * @module
  */
@@ -57,7 +59,8 @@ fn nlSigmoid(x: f32) -> f32 {
 
 /**
  * One workgroup per row of `g` `[rows, cols]`; `backward` selects the gradient
- * program (output `[rows, cols]`, else `[rows]`).
+ * program (output `[rows, cols]`, else `[rows]`); `labelled` reads the labels
+ * from a positive mask `[rows, cols]` instead of the diagonal.
  */
 export class NovalabSigLipProgram extends RowProgram {
   /** Inputs (backward: `sRows`, `bRows` are written). */
@@ -68,18 +71,28 @@ export class NovalabSigLipProgram extends RowProgram {
   uniforms = "rows : i32, dim : i32, invRows : f32,";
 
   /** Builds the program for `rows × cols`; `limit` is the device's workgroups-per-dimension. */
-  constructor(rows: number, cols: number, limit: number, readonly backward: boolean) {
+  constructor(
+    rows: number,
+    cols: number,
+    limit: number,
+    readonly backward: boolean,
+    readonly labelled = false,
+  ) {
     super(backward ? [rows, cols] : [rows], rows, rowWorkgroupSize(cols), limit);
+    const mask = labelled ? ["positives"] : [];
+    // The written `sRows`, `bRows` come last: runWithExtraOutputs appends them after the inputs.
     this.variableNames = backward
-      ? ["g", "scale", "bias", "dy", "sRows", "bRows"]
-      : ["g", "scale", "bias"];
-    this.shaderKey = `novalabSigLip_${this.workgroupSize[0]}_${backward ? "grad" : "forward"}`;
+      ? ["g", "scale", "bias", "dy", ...mask, "sRows", "bRows"]
+      : ["g", "scale", "bias", ...mask];
+    this.shaderKey = `novalabSigLip_${this.workgroupSize[0]}_${backward ? "grad" : "forward"}` +
+      (labelled ? "_labelled" : "");
   }
 
   /** WGSL user code. */
   getUserCode(): string {
     const size = this.workgroupSize[0];
-    const logit = `let l = s * g[base + j] + b; let z = select(-1.0, 1.0, j == row);`;
+    const positive = this.labelled ? "positives[base + j] > 0.5" : "j == row";
+    const logit = `let l = s * g[base + j] + b; let z = select(-1.0, 1.0, ${positive});`;
     const body = this.backward
       ? `let k = dy[0] * uniforms.invRows;
   var sums = vec2<f32>(0.0);
@@ -143,18 +156,33 @@ function uniforms(rows: number, cols: number) {
   ];
 }
 
+/** The optional positive mask, checked against `g`'s shape. */
+function positivesOf(args: Args, rows: number, cols: number): TensorInfo[] {
+  const m = args.inputs["positives"];
+  if (!m) return [];
+  if (m.dtype !== "float32" || m.shape.join() !== `${rows},${cols}`) {
+    throw new Error(
+      `${WHERE}: positives must be float32 [${rows}, ${cols}] like g, got ` +
+        `${m.dtype} [${m.shape.join(", ")}]`,
+    );
+  }
+  return [m];
+}
+
 function runRows(args: Args): TensorInfo {
   const backend = args.backend as WebGPUBackend;
   const { rows, cols } = geometry(args, ["scale", "bias"]);
   const { g, scale, bias } = args.inputs;
+  const mask = positivesOf(args, rows, cols);
   return backend.runWebGPUProgram(
     new NovalabSigLipProgram(
       rows,
       cols,
       backend.device.limits.maxComputeWorkgroupsPerDimension,
       false,
+      mask.length > 0,
     ),
-    [g!, scale!, bias!],
+    [g!, scale!, bias!, ...mask],
     "float32",
     uniforms(rows, cols),
   );
@@ -164,6 +192,7 @@ function runGrad(args: Args): TensorInfo[] {
   const backend = args.backend as WebGPUBackend;
   const { rows, cols } = geometry(args, ["scale", "bias", "dy"]);
   const { g, scale, bias, dy } = args.inputs;
+  const mask = positivesOf(args, rows, cols);
   return runWithExtraOutputs(
     backend,
     new NovalabSigLipProgram(
@@ -171,8 +200,9 @@ function runGrad(args: Args): TensorInfo[] {
       cols,
       backend.device.limits.maxComputeWorkgroupsPerDimension,
       true,
+      mask.length > 0,
     ),
-    [g!, scale!, bias!, dy!],
+    [g!, scale!, bias!, dy!, ...mask],
     [[rows], [rows]],
     uniforms(rows, cols),
   );
@@ -202,24 +232,36 @@ export function fusedSigLipActive(similarity: Tensor): boolean {
 
 /**
  * `(1/B) Σᵢⱼ softplus(−zᵢⱼ (s·gᵢⱼ + b))` of the similarity matrix `g` `[B, C]`
- * (positives where `i = j`), differentiable in `g`, `s` and `b`; one row
- * kernel each way (check {@linkcode fusedSigLipActive} first).
+ * (positives where `i = j`, or where the constant mask `positives` `[B, C]`
+ * is 1), differentiable in `g`, `s` and `b`; one row kernel each way (check
+ * {@linkcode fusedSigLipActive} first).
  */
-export function fusedSigLip(similarity: Tensor, scale: Scalar, bias: Scalar): Scalar {
+export function fusedSigLip(
+  similarity: Tensor,
+  scale: Scalar,
+  bias: Scalar,
+  positives?: Tensor,
+): Scalar {
+  const mask: Record<string, Tensor> = positives ? { positives } : {};
   return runCustomGradOp<Scalar>({
     inputs: { g: similarity, scale, bias },
     forwardFunc: (_backend, save) => {
-      const rows = tf.engine().runKernel(SIGLIP_ROWS, { g: similarity, scale, bias }) as Tensor1D;
-      save([similarity, scale, bias]);
+      const rows = tf.engine().runKernel(SIGLIP_ROWS, {
+        g: similarity,
+        scale,
+        bias,
+        ...mask,
+      }) as Tensor1D;
+      save([similarity, scale, bias, ...(positives ? [positives] : [])]);
       const loss = tf.sum(rows) as Scalar;
       rows.dispose();
       return loss;
     },
     backwardsFunc: (dy, saved) => {
-      const [g, s, b] = saved as [Tensor, Scalar, Scalar];
+      const [g, s, b, m] = saved as [Tensor, Scalar, Scalar, Tensor | undefined];
       const [dg, sRows, bRows] = tf.engine().runKernel(
         SIGLIP_GRAD,
-        { g, scale: s, bias: b, dy },
+        { g, scale: s, bias: b, dy, ...(m ? { positives: m } : {}) },
       ) as unknown as [Tensor, Tensor1D, Tensor1D];
       return {
         g: () => dg,

@@ -58,9 +58,10 @@ export function sigLipLoss(image: Tensor2D, text: Tensor2D, options: SigLipLossO
   return tf.tidy(() => {
     const b = image.shape[0];
     const similarity = matmul(image, text, { transposeB: true });
-    if (!options.positives && fusedSigLipActive(similarity)) {
+    if (fusedSigLipActive(similarity)) {
       const scalar = (v: number | Scalar) => typeof v === "number" ? tf.scalar(v) : v;
-      return fusedSigLip(similarity, scalar(options.scale), scalar(options.bias));
+      const [scale, bias] = [scalar(options.scale), scalar(options.bias)];
+      return fusedSigLip(similarity, scale, bias, options.positives);
     }
     const logits: Tensor = tf.add(tf.mul(similarity, options.scale), options.bias);
     const labels = tf.sub(tf.mul(options.positives ?? tf.eye(b), 2), 1);
