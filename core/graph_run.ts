@@ -133,13 +133,36 @@ export class CompiledGraph {
   }
 
   /**
+   * The nodes among those `targets` need whose outputs no parameter in
+   * `trained` reaches — batch-field chains (`views`), frozen towers, momentum
+   * teachers — in order. Their forward passes can run off the gradient tape.
+   */
+  gradientFree(trained: ReadonlySet<object>, targets: Iterable<string>): string[] {
+    const needed = this.ancestors(targets);
+    const free = new Set<string>();
+    for (const node of this.order) {
+      if (!needed.has(node.name)) continue;
+      const module = this.modules.get(node.name)!;
+      if (module.parameters.some((p) => trained.has(p.variable))) continue;
+      const inputsFree = node.inputs.every((r) => {
+        const dep = referencedNode(r);
+        return dep === undefined || free.has(dep);
+      });
+      if (inputsFree) free.add(node.name);
+    }
+    return this.order.filter((n) => free.has(n.name)).map((n) => n.name);
+  }
+
+  /**
    * Runs the nodes (all of them, or those `targets` need) on `values`, adding
-   * each output to `values`. Call inside `tf.tidy`.
+   * each output to `values`; nodes `values` already holds are not run again.
+   * Call inside `tf.tidy`.
    */
   forward(values: GraphValues, ctx: ForwardContext, targets?: Iterable<string>): void {
     const needed = targets ? this.ancestors(targets) : undefined;
     for (const node of this.order) {
       if (needed && !needed.has(node.name)) continue;
+      if (values.has(node.name)) continue;
       if (!ctx.training && node.phase === "train") {
         throw new Error(`node "${node.name}" is train-only and absent from the inference graph`);
       }

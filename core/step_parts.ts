@@ -74,6 +74,13 @@ export function accumulateGradients(
   sums: Map<string, Tensor>,
 ): Tensor {
   const own = new Set(values.values());
+  // Nodes no trained parameter reaches run first, off the gradient tape: their
+  // intermediate tensors die as each node finishes instead of living until the
+  // backward pass (a frozen tower's activations, a teacher's, the views').
+  tf.tidy(() => {
+    parts.graph.forward(values, ctx, gradientFreeNodes(parts));
+    return [...values.values()].filter((v): v is Tensor => v instanceof tf.Tensor);
+  });
   let kept: Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     parts.graph.forward(values, ctx, parts.lossTargets);
@@ -96,6 +103,22 @@ export function accumulateGradients(
     }
   }
   return kept!;
+}
+
+const freeNodes = new WeakMap<Parameter[], string[]>();
+
+/**
+ * The nodes the active losses need whose outputs no trained parameter reaches
+ * (`CompiledGraph.gradientFree`), cached per parameter list (a training phase).
+ */
+export function gradientFreeNodes(parts: StepParts): string[] {
+  let free = freeNodes.get(parts.params);
+  if (!free) {
+    const trained = new Set<object>(parts.params.map((p) => p.variable));
+    free = parts.graph.gradientFree(trained, parts.lossTargets);
+    freeNodes.set(parts.params, free);
+  }
+  return free;
 }
 
 /** The summed gradients divided by the number of micro-batches (`sums` disposed when divided). */
