@@ -4,6 +4,7 @@ import { assertGradients } from "../tests/gradcheck.ts";
 import { clipLoss } from "./clip.ts";
 import { softTargetLoss } from "./clip_distill.ts";
 import { lossEntries } from "./entries.ts";
+import { distillWeight } from "./entry_clip.ts";
 import { assertNoLeak, close, read, unitGaussian } from "./testing.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
@@ -171,4 +172,31 @@ Deno.test("clip distill: (1 − α)·CLIP + α·soft per view, and its errors", 
     /other views than image/,
   );
   tf.dispose([...Object.values(x), views, teacherViews, v1, t1]);
+});
+
+Deno.test("clip distill_warmup: α ramps from 0 with the update count (ALBEF's first epoch)", () => {
+  assert.equal(distillWeight(0, 0.4, 10), 0);
+  close(distillWeight(5, 0.4, 10), 0.2, 1e-12);
+  assert.equal(distillWeight(30, 0.4, 10), 0.4);
+  assert.equal(distillWeight(0, 0.4), 0.4);
+  const x = sample(4, 5, 41);
+  const inputs = { image: x.image, text: x.text, image_teacher: x.imageT, text_teacher: x.textT };
+  const at = (updates: number) => ({
+    training: true,
+    step: updates,
+    seed: 0,
+    progress: { updates: () => updates, total: 100 },
+  });
+  const ramped = build({ distill: 0.4, distill_warmup: 10 });
+  const loss = (term: ReturnType<typeof build>, updates: number) =>
+    read(term.fn(inputs, at(updates)));
+  // At the first update the targets are CLIP's; halfway, α/2; past the ramp, α.
+  close(loss(ramped, 0), read(clipLoss(x.image, x.text, { scale: 1 / 0.07 })), 1e-5);
+  close(loss(ramped, 5), loss(build({ distill: 0.2 }), 5), 1e-5);
+  close(loss(ramped, 12), loss(build({ distill: 0.4 }), 12), 1e-5);
+  assert.throws(
+    () => build({ distill_warmup: 10 }).fn({ image: x.image, text: x.text }, at(0)),
+    /distill_warmup 10 ramps the distillation weight, but distill is 0/,
+  );
+  tf.dispose(Object.values(x));
 });

@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { LossFactory } from "../core/components.ts";
-import { num, probability } from "../core/schema.ts";
+import { num, positiveInt, probability } from "../core/schema.ts";
+import { hostValue } from "../core/host_value.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { l2Normalize } from "../kernels/l2_normalize.ts";
 import { clipLoss } from "./clip.ts";
@@ -31,7 +32,24 @@ export const clipSchema = z.strictObject({
       "α·softmax` of the teachers' similarities, from the `image_teacher` and `text_teacher` " +
       "inputs (ema nodes); hard = one-hot, or the `groups` positives.",
   ),
+  distill_warmup: positiveInt().optional().describe(
+    "Updates over which α ramps linearly up from 0 (ALBEF: one epoch, `α·min(1, i / " +
+      "len(loader))`), so the young teachers' targets weigh little (absent: α from the start).",
+  ),
 });
+
+/**
+ * The distillation weight after `updates` applied updates: `alpha`, ramped
+ * linearly from 0 over `warmup` updates when given (ALBEF's first epoch).
+ *
+ * @param updates Updates applied before this step.
+ * @param alpha The full weight α.
+ * @param warmup Updates of the ramp, if any.
+ * @returns α at this step.
+ */
+export function distillWeight(updates: number, alpha: number, warmup?: number): number {
+  return warmup ? alpha * Math.min(updates / warmup, 1) : alpha;
+}
 
 /** The teachers' embeddings `clip` distils from, or none (`distill: 0`); errors name the roles. */
 function clipTeachers(
@@ -77,13 +95,27 @@ function logitScale(inputs: LossInputs, fixed: number): number | Scalar {
 /** Creates a `clip` term from its parsed parameters. */
 export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
   roles: ["image", "text", "logit_scale?", "image_teacher?", "text_teacher?", "groups?"],
-  fn: (inputs) =>
+  fn: (inputs, ctx) =>
     tf.tidy(() => {
       const rawImage = tensorInput("clip", inputs, "image");
       const rawText = tensorInput("clip", inputs, "text");
       const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
       const alpha = params.distill ?? 0;
       const teachers = clipTeachers(inputs, alpha, params.normalize);
+      if (params.distill_warmup !== undefined && alpha === 0) {
+        throw new Error(
+          `loss clip: distill_warmup ${params.distill_warmup} ramps the distillation weight, but ` +
+            "distill is 0; set distill (e.g. 0.4) or drop distill_warmup",
+        );
+      }
+      // A host value: a replayed step computes the weight of its own update count.
+      const progress = ctx.progress, warmup = params.distill_warmup;
+      const weight = warmup
+        ? hostValue(
+          () => Float32Array.of(distillWeight(progress?.updates() ?? 0, alpha, warmup)),
+          [],
+        )
+        : alpha;
       const image = maybeNormalize(rawImage, params.normalize);
       const text = maybeNormalize(rawText, params.normalize);
       const views = rawImage.rank === 3 ? rawImage.shape[0] : 1;
@@ -108,8 +140,8 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
         };
         // ALBEF: (1 − α)·hard + α·soft targets, one cross-entropy.
         const targets = tf.add(
-          tf.mul(hard ?? tf.eye(text.shape[0]), 1 - alpha),
-          tf.mul(distillTargets(teacher, options.scale), alpha),
+          tf.mul(hard ?? tf.eye(text.shape[0]), tf.sub(1, weight)),
+          tf.mul(distillTargets(teacher, options.scale), weight),
         ) as Tensor2D;
         return clipLoss(one, text, { ...options, targets });
       });

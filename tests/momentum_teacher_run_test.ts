@@ -205,7 +205,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const recipe = await clipMomentum(["train.steps=6", "train.checkpoint_every=0"]);
+    // α ramps over 4 updates: a host value each replay computes from its own update count.
+    const recipe = await clipMomentum([
+      "train.steps=6",
+      "train.checkpoint_every=0",
+      "losses[0].distill_warmup=4",
+    ]);
     const { written, replayed } = await replayedCheckpoints(recipe, 6);
     const teachers = (all: Map<string, Float32Array>) =>
       new Map([...all].filter(([k]) => k.includes("_teacher.")));
