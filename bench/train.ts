@@ -4,7 +4,8 @@
  * `precision:`), with dispatches and submits per step on WebGPU and, with
  * `profile`, the GPU time of every kernel (`core/gpu_profile.ts`) or, on
  * WASM and CPU, each kernel's wall time (`bench/kernel_profile.ts`), and the
- * tensor memory a step keeps for its backward pass (`bench/forward_memory.ts`). Steps are
+ * tensor memory of a step, its peak and what it keeps for the backward pass
+ * (`bench/step_memory.ts`). Steps are
  * timed as `deno task run` trains: step k + 1 is recorded before step k's
  * metrics are read (`NOVALAB_TRAIN_PIPELINE=0`: each step read first).
  *
@@ -24,7 +25,7 @@ import { formatProfile, profileKernels } from "./kernel_profile.ts";
 import { startStepTuning } from "../kernels/step_tuning.ts";
 import type { WeightAverage } from "../core/weight_average.ts";
 import { submitPendingWork } from "../core/webgpu_device.ts";
-import { watchForwardMemory } from "./forward_memory.ts";
+import { watchStepMemory } from "./step_memory.ts";
 
 /** Options of {@linkcode benchTrain}. */
 export interface TrainBenchOptions {
@@ -56,7 +57,7 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     replay: o.replay === true,
   });
   const tuning = o.autotune ? startStepTuning(defaultCacheDir()) : undefined;
-  const memory = watchForwardMemory(graph);
+  const memory = watchStepMemory(graph);
   await trainer.step(0);
   for (const line of (await tuning?.finish())?.lines ?? []) console.log(line);
   // With replay: record twice, replay once, so the timed steps are replays (steps 1–3 warm up).
@@ -104,9 +105,11 @@ export async function benchTrain(recipePath: string, o: TrainBenchOptions): Prom
     })`,
   );
   memory.detach();
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
   console.log(
-    `  memory: ${(memory.read() / 2 ** 20).toFixed(1)} MiB of tensors alive when the losses ` +
-      `start (the forward pass and what the gradient tape keeps for backward; largest step)`,
+    `  memory: ${mib(memory.peak())} MiB of tensors at the step's peak, ${
+      mib(memory.atLosses())
+    } MiB when the losses start (what the tape keeps for backward); largest step`,
   );
   const replay = trainer.replayStats;
   if (replay) {

@@ -74,25 +74,33 @@ export function accumulateGradients(
   sums: Map<string, Tensor>,
 ): Tensor {
   const own = new Set(values.values());
-  // Nodes no trained parameter reaches run first, off the gradient tape: their
-  // intermediate tensors die as each node finishes instead of living until the
-  // backward pass (a frozen tower's activations, a teacher's, the views').
-  tf.tidy(() => {
-    parts.graph.forward(values, ctx, gradientFreeNodes(parts));
-    return [...values.values()].filter((v): v is Tensor => v instanceof tf.Tensor);
-  });
   let kept: Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    parts.graph.forward(values, ctx, parts.lossTargets);
-    const { total, terms } = parts.graph.losses(values, ctx, parts.active);
-    // A fresh tensor, not a clone: clones made under the gradient tape lose
-    // their data on tfjs-backend-webgpu 4.22 once the tape is released.
-    kept = tf.keep(tf.stack([total, ...terms.values()]));
-    return total;
-  }, parts.params.map((p) => p.variable));
-  value.dispose();
-  const outputs = new Map([...values].filter(([, v]) => !own.has(v)));
-  disposeValues(outputs);
+  let grads: tf.NamedTensorMap;
+  try {
+    // Nodes no trained parameter reaches run first, off the gradient tape, each in its own
+    // scope: a node's intermediate tensors die when it finishes instead of living until the
+    // backward pass (a frozen tower's activations, a teacher's, the views').
+    for (const name of gradientFreeNodes(parts)) {
+      tf.tidy(() => {
+        parts.graph.forward(values, ctx, [name]);
+        const out = values.get(name);
+        return out instanceof tf.Tensor ? out : undefined;
+      });
+    }
+    const taped = tf.variableGrads(() => {
+      parts.graph.forward(values, ctx, parts.lossTargets);
+      const { total, terms } = parts.graph.losses(values, ctx, parts.active);
+      // A fresh tensor, not a clone: clones made under the gradient tape lose
+      // their data on tfjs-backend-webgpu 4.22 once the tape is released.
+      kept = tf.keep(tf.stack([total, ...terms.values()]));
+      return total;
+    }, parts.params.map((p) => p.variable));
+    taped.value.dispose();
+    grads = taped.grads;
+  } finally {
+    // The node outputs (those made off the tape outlive it), on success or failure.
+    disposeValues(new Map([...values].filter(([, v]) => !own.has(v))));
+  }
   for (const [varName, g] of Object.entries(grads)) {
     const name = parts.byVariable.get(varName)!;
     const prev = sums.get(name);
@@ -105,18 +113,22 @@ export function accumulateGradients(
   return kept!;
 }
 
-const freeNodes = new WeakMap<Parameter[], string[]>();
+const freeNodes = new WeakMap<Parameter[], Map<string, string[]>>();
 
 /**
  * The nodes the active losses need whose outputs no trained parameter reaches
- * (`CompiledGraph.gradientFree`), cached per parameter list (a training phase).
+ * (`CompiledGraph.gradientFree`), cached per parameter list (a training phase)
+ * and loss targets.
  */
 export function gradientFreeNodes(parts: StepParts): string[] {
-  let free = freeNodes.get(parts.params);
+  const byTargets = freeNodes.get(parts.params) ?? new Map<string, string[]>();
+  freeNodes.set(parts.params, byTargets);
+  const key = parts.lossTargets.join("\u0000");
+  let free = byTargets.get(key);
   if (!free) {
     const trained = new Set<object>(parts.params.map((p) => p.variable));
     free = parts.graph.gradientFree(trained, parts.lossTargets);
-    freeNodes.set(parts.params, free);
+    byTargets.set(key, free);
   }
   return free;
 }

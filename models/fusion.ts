@@ -97,8 +97,9 @@ export class FusionTransformer implements Module {
     let x = tf.concat([applyLinear(this.#imageProj, tokens), text], 1); // [N, T + L, W]
     const keys = tf.concat([tf.ones([n, t]), repeat(mask).reshape([n, l])], 1);
     const keyBias = keyPaddingBias(keys);
+    // A scope per block: what the gradient tape does not keep is freed as each block ends.
     for (const block of this.#blocks) {
-      x = applyBlock(block, x, { heads: this.options.heads, keyBias });
+      x = tf.tidy(() => applyBlock(block, x, { heads: this.options.heads, keyBias }));
     }
     const cls = tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);
     const out = l2Normalize(applyLayerNorm(this.#norm, cls));

@@ -130,8 +130,10 @@ export class TextTransformer implements Module {
     let x = tf.add(embedRows(this.#tokenEmbed, rows).reshape([b, l, dim]), this.#posEmbed);
     const keyBias = keyPaddingBias(mask);
     const bias = this.options.causal ? causalBias(l) : undefined;
+    // A scope per block: what the gradient tape does not keep is freed as each block ends.
     for (const block of this.#blocks) {
-      x = applyBlock(block, x, { heads: this.options.heads, keyBias, ...(bias && { bias }) });
+      const options = { heads: this.options.heads, keyBias, ...(bias && { bias }) };
+      x = tf.tidy(() => applyBlock(block, x, options));
     }
     x = applyLayerNorm(this.#norm, x);
     if (this.options.output === "tokens") return packTextTokens(x, mask);

@@ -218,7 +218,9 @@ export class VisionTransformer implements Module {
     const lead = images.shape.slice(0, -3);
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
     let x = this.#embed(flat, input);
-    for (const block of this.#blocks) x = this.#block(block, x);
+    // A scope per block: what the gradient tape does not keep (all of it off the tape: a frozen
+    // tower, a teacher) is freed as each block ends, not when the whole forward pass does.
+    for (const block of this.#blocks) x = tf.tidy(() => this.#block(block, x));
     const { dim } = this.config, prefix = this.prefixTokens;
     const avg = this.config.pool === "avg";
     if (this.#output === "tokens") {
