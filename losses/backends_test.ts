@@ -3,7 +3,7 @@
  * structure terms) gives the same values and gradients on the WebGPU
  * fallback adapter (Mesa llvmpipe on CPU-only machines; novalab's fused
  * kernels there), on WASM and on the CPU backend, read with `await data()`
- * only — CLIP and SigLIP also with multi-positive `groups`. Skipped, with a
+ * only — CLIP, SigLIP and contrastive4 also with multi-positive `groups`. Skipped, with a
  * message, where no WebGPU adapter exists.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -62,8 +62,8 @@ const SHAPES: Record<string, number[]> = {
 /** Value and flattened gradients of every entry on the current backend. */
 async function run(): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = {};
-  // CLIP and SigLIP again with UniCL's multi-positive targets (an unknown id among them).
-  const grouped = entries.filter((e) => e.kind === "clip" || e.kind === "siglip")
+  // CLIP, SigLIP and contrastive4 again with UniCL's multi-positive targets (an unknown id).
+  const grouped = entries.filter((e) => ["clip", "siglip", "contrastive4"].includes(e.kind))
     .map((e) => ({ ...e, kind: `${e.kind}+groups` }));
   for (const e of [...entries, ...grouped]) {
     const term = e.create(e.schema.parse({}));

@@ -28,6 +28,12 @@ import { fmtShape, viewAt } from "./common.ts";
 export interface Contrastive4Options {
   /** Logit scale s (exp θ of CLIP's learnable temperature); a scalar tensor keeps its gradient. */
   scale: number | Scalar;
+  /**
+   * Target weights `[B, B]` in place of the diagonal for all four terms (a
+   * constant: UniCL's multi-positive targets, `losses/multi_positive.ts` — with
+   * groups, V2V and T2T are supervised contrastive terms, SupCon's).
+   */
+  targets?: Tensor2D;
 }
 
 /**
@@ -69,7 +75,7 @@ export function contrastive4Loss(
 ): Scalar {
   return tf.tidy(() => {
     const [v, va, t, ta] = pairedViews(image, text, "contrastive4Loss");
-    const opts = { scale: options.scale };
+    const opts = { scale: options.scale, ...(options.targets && { targets: options.targets }) };
     const cross = tf.mul(clipLoss(v!, t!, opts), 2);
     const intra = tf.add(clipLoss(v!, va!, opts), clipLoss(t!, ta!, opts));
     return tf.mul(tf.add(cross, intra), 0.25) as Scalar;

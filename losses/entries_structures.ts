@@ -16,6 +16,7 @@ import { nonNegative, num, probability } from "../core/schema.ts";
 import type { Scalar } from "../core/tensor.ts";
 import { brownianBridgeLoss } from "./brownian_bridge.ts";
 import { contrastive4Loss } from "./contrastive4.ts";
+import { groupsInput, positiveTargets } from "./multi_positive.ts";
 import { logitScale, maybeNormalize, tensorInput } from "./entry_inputs.ts";
 import { featureSeparationLoss } from "./feature_separation.ts";
 import { geometricConsistencyLoss } from "./geometric_consistency.ts";
@@ -36,12 +37,17 @@ function pair(kind: string, inputs: Parameters<LossFactory>[0], normalize: boole
 }
 
 const createContrastive4: LossFactory = (params: z.infer<typeof contrastive4Schema>) => ({
-  roles: ["image", "text", "logit_scale?"],
+  roles: ["image", "text", "logit_scale?", "groups?"],
   fn: (inputs) =>
     tf.tidy(() => {
       const { image, text } = pair("contrastive4", inputs, params.normalize);
+      // UniCL's positives for all four terms (a shape error is contrastive4Loss's to report).
+      const positives = image.rank === 3
+        ? groupsInput("contrastive4", inputs, image.shape[1]!)
+        : undefined;
       return contrastive4Loss(image, text, {
         scale: logitScale("contrastive4", inputs, params.scale),
+        ...(positives && { targets: positiveTargets(positives) }),
       });
     }),
 });

@@ -56,7 +56,7 @@ Deno.test("structure entries: kinds, roles, defaults and strict schemas", () => 
       `${kind} ${JSON.stringify(bad)}`,
     );
   }
-  assert.deepEqual(build("contrastive4").roles, ["image", "text", "logit_scale?"]);
+  assert.deepEqual(build("contrastive4").roles, ["image", "text", "logit_scale?", "groups?"]);
   assert.deepEqual(build("feature_separation").roles, [
     "image",
     "text",

@@ -235,3 +235,19 @@ Deno.test("exact duplicate captions embedded alike: caption groups leave CLIP's 
   assert.ok(Math.abs(sig - sigGrouped) > 0.1, `${sig} vs ${sigGrouped}`);
   tf.dispose([rows, text, image, m]);
 });
+
+Deno.test("contrastive4 takes groups: UniCL's targets in all four terms (V2V, T2T: SupCon)", () => {
+  const term = entry("contrastive4").create(entry("contrastive4").schema.parse({ scale: 3 }));
+  const image = unitGaussian([2, 5, 4], 61), text = unitGaussian([5, 4], 62);
+  const n = (t: Tensor) => tf.div(t, tf.norm(t, 2, -1, true));
+  const ids = [0, 1, 0, -1, 1];
+  const m = mask(ids);
+  const [v, va] = [0, 1].map((k) =>
+    n(tf.squeeze(tf.slice(image, [k, 0, 0], [1, -1, -1]), [0])) as Tensor2D
+  );
+  const t = n(text) as Tensor2D;
+  const u = (a: Tensor2D, b: Tensor2D) => read(multiPositiveClipLoss(a, b, m, { scale: 3 }));
+  const want = (2 * u(v!, t) + u(v!, va!) + u(t, t)) / 4;
+  close(read(term.fn({ image, text, groups: tf.tensor1d(ids, "int32") }, ctx)), want, 1e-5);
+  tf.dispose([image, text, m, v!, va!, t]);
+});
