@@ -1,7 +1,8 @@
 /**
  * The `clip` loss entry: CLIP's symmetric InfoNCE (`losses/clip.ts`) per
  * image view, with ALBEF's momentum distillation (`distill`, teachers'
- * soft targets: `losses/clip_distill.ts`) and UniCL's multi-positive targets
+ * soft targets: `losses/clip_distill.ts`; against queues of earlier batches'
+ * teacher features: `losses/clip_queue.ts`) and UniCL's multi-positive targets
  * (`groups`: `losses/multi_positive.ts`) as options. Included in
  * `lossEntries` (`losses/entries.ts`).
  *
@@ -16,6 +17,7 @@ import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { l2Normalize } from "../kernels/l2_normalize.ts";
 import { clipLoss } from "./clip.ts";
 import { distillTargets } from "./clip_distill.ts";
+import { queueClipLoss } from "./clip_queue.ts";
 import { fmtShape, viewAt } from "./common.ts";
 import { type LossInputs, maybeNormalize, meanOverViews, tensorInput } from "./entry_inputs.ts";
 import { groupsInput, positiveTargets } from "./multi_positive.ts";
@@ -56,9 +58,16 @@ function clipTeachers(
   inputs: LossInputs,
   distill: number,
   normalize: boolean,
+  queued: boolean,
 ): { image: Tensor; text: Tensor2D } | undefined {
   const bound = ["image_teacher", "text_teacher"].filter((r) => inputs[r] !== undefined);
-  if (distill === 0) {
+  if (queued && bound.length < 2) {
+    throw new Error(
+      "loss clip: image_queue and text_queue are keys beside the teachers' features of this " +
+        "batch (ALBEF, MoCo); bind image_teacher and text_teacher (ema nodes) too",
+    );
+  }
+  if (distill === 0 && !queued) {
     if (bound.length === 0) return undefined;
     throw new Error(
       `loss clip: ${bound.join(" and ")} bound but distill is 0; set distill (e.g. 0.4) ` +
@@ -79,6 +88,36 @@ function clipTeachers(
     : { image, text: text as Tensor2D };
 }
 
+/** The queues of earlier batches' teacher features `[K, D]`, both or neither. */
+function clipQueues(
+  inputs: LossInputs,
+  normalize: boolean,
+): { image: Tensor2D; text: Tensor2D } | undefined {
+  const roles = ["image_queue", "text_queue"];
+  const bound = roles.filter((r) => inputs[r] !== undefined);
+  if (bound.length === 0) return undefined;
+  if (bound.length === 1) {
+    throw new Error(
+      `loss clip: ${bound[0]} is bound without ${roles.find((r) => r !== bound[0])}; ALBEF ` +
+        "queues both sides' features (two queue nodes), or neither",
+    );
+  }
+  if (inputs["groups"] !== undefined) {
+    throw new Error(
+      "loss clip: groups with image_queue/text_queue: the queues keep no group ids, so their " +
+        "rows could not be told apart as positives; unbind one of them",
+    );
+  }
+  const [image, text] = roles.map((r) => {
+    const q = tensorInput("clip", inputs, r);
+    if (q.rank !== 2) {
+      throw new Error(`loss clip: ${r} must be [K, D] (a queue node), got ${fmtShape(q.shape)}`);
+    }
+    return maybeNormalize(q, normalize) as Tensor2D;
+  });
+  return { image: image!, text: text! };
+}
+
 /** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
 function logitScale(inputs: LossInputs, fixed: number): number | Scalar {
   if (inputs["logit_scale"] === undefined) return fixed;
@@ -94,14 +133,24 @@ function logitScale(inputs: LossInputs, fixed: number): number | Scalar {
 
 /** Creates a `clip` term from its parsed parameters. */
 export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => ({
-  roles: ["image", "text", "logit_scale?", "image_teacher?", "text_teacher?", "groups?"],
+  roles: [
+    "image",
+    "text",
+    "logit_scale?",
+    "image_teacher?",
+    "text_teacher?",
+    "groups?",
+    "image_queue?",
+    "text_queue?",
+  ],
   fn: (inputs, ctx) =>
     tf.tidy(() => {
       const rawImage = tensorInput("clip", inputs, "image");
       const rawText = tensorInput("clip", inputs, "text");
       const options = { scale: logitScale(inputs, params.scale), bias: params.bias };
       const alpha = params.distill ?? 0;
-      const teachers = clipTeachers(inputs, alpha, params.normalize);
+      const queues = clipQueues(inputs, params.normalize);
+      const teachers = clipTeachers(inputs, alpha, params.normalize, queues !== undefined);
       if (params.distill_warmup !== undefined && alpha === 0) {
         throw new Error(
           `loss clip: distill_warmup ${params.distill_warmup} ramps the distillation weight, but ` +
@@ -138,6 +187,10 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
           image: teachers.image.rank === 2 ? teachers.image as Tensor2D : viewAt(teachers.image, v),
           text: teachers.text,
         };
+        if (queues) {
+          const keys = { ...teacher, imageQueue: queues.image, textQueue: queues.text };
+          return queueClipLoss(one, text, keys, { ...options, alpha: weight as number | Scalar });
+        }
         // ALBEF: (1 − α)·hard + α·soft targets, one cross-entropy.
         const targets = tf.add(
           tf.mul(hard ?? tf.eye(text.shape[0]), tf.sub(1, weight)),

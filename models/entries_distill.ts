@@ -1,7 +1,8 @@
 /**
  * Registry entries of the self-distillation nodes: `center` (DINO's centring
- * of a teacher's scores) and `take_views` (a range of a multi-view value's
- * views, e.g. the global crops). Registered by `core/builtins.ts`.
+ * of a teacher's scores), `take_views` (a range of a multi-view value's
+ * views, e.g. the global crops) and `queue` (MoCo's and ALBEF's queue of
+ * earlier batches' features). Registered by `core/builtins.ts`.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import type { RegistryEntry } from "../core/registry.ts";
 import { num, positiveInt } from "../core/schema.ts";
 import { Center } from "./center.ts";
 import { TakeViews } from "./take_views.ts";
+import { FeatureQueue } from "./feature_queue.ts";
 
 const centerSchema = z.strictObject({
   momentum: num().pipe(
@@ -39,7 +41,24 @@ const takeViewsSchema = z.strictObject({
   ),
 });
 
-/** The entries of `center` and `take_views`. */
+const queueSchema = z.strictObject({
+  size: positiveInt().describe(
+    "Rows K kept: the last K rows the input gave, oldest overwritten first (ALBEF and MoCo: " +
+      "65,536); a multiple of the rows a step gives.",
+  ),
+});
+
+const createQueue: ModuleFactory = (p: z.infer<typeof queueSchema>, ctx) => {
+  const dim = ctx.inputShapes[0]?.at(-1);
+  if (dim === undefined || dim < 1) {
+    throw new Error(
+      `node "${ctx.name}" (queue) expects features [..., D], got [${ctx.inputShapes[0] ?? ""}]`,
+    );
+  }
+  return new FeatureQueue({ size: p.size, dim, seed: ctx.seed }, ctx.name);
+};
+
+/** The entries of `center`, `take_views` and `queue`. */
 export const distillationModuleEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "center",
@@ -56,5 +75,14 @@ export const distillationModuleEntries: RegistryEntry<ModuleFactory>[] = [
     input: "one reference: views `[V, B, ...]` (a `views` node's, or a `vit`'s over them).",
     schema: takeViewsSchema,
     create: (p: z.infer<typeof takeViewsSchema>, ctx) => new TakeViews(p, ctx.name),
+  },
+  {
+    kind: "queue",
+    summary: "MoCo's and ALBEF's queue: [K, D] of earlier steps' rows (a buffer), written after " +
+      "every applied update",
+    arity: [1, 1],
+    input: "one reference: features `[..., D]` (a momentum teacher's).",
+    schema: queueSchema,
+    create: createQueue,
   },
 ];

@@ -1,0 +1,98 @@
+/**
+ * CLIP's contrastive term against queues of momentum features — ALBEF's
+ * image–text contrastive loss as its code computes it
+ * ({@link https://arxiv.org/abs/2107.07651 | arXiv 2107.07651}, §3.2–3.3):
+ * the student's features are the queries, the momentum teachers' features of
+ * this batch and the queues of earlier batches' (`queue` nodes) are the keys,
+ * as MoCo's (arXiv 1911.05722). With L2-normalised rows, keys
+ * `Kₜ = [T'; Qₜ]` and `Kᵢ = [I'; Qᵢ]` (`[B + K, D]`) and scale s:
+ *
+ *   ℓ_i2t = s·I Kₜᵀ,  ℓ_t2i = s·T Kᵢᵀ   (`[B, B + K]`; row i's positive is column i)
+ *   W_i2t = (1 − α)·[j = i] + α·softmax_j(s·I' Kₜᵀ)   (W_t2i likewise, with T', Kᵢ)
+ *   loss  = ½ [mean_i (lse_j ℓ_i2t − Σ_j W_i2t ℓ_i2t) + mean_i (lse_j ℓ_t2i − Σ_j W_t2i ℓ_t2i)]
+ *
+ * α = 0 is MoCo-style CLIP (one-hot targets, momentum keys); the targets are
+ * constants (the scale held fixed in them), and no gradient reaches the keys.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
+import { logSumExp } from "../kernels/logsumexp.ts";
+import { matmul } from "../models/matmul.ts";
+import { fmtShape, stopGradient } from "./common.ts";
+
+/** The keys of {@linkcode queueClipLoss}: the teachers' batch features and the queues. */
+export interface QueueKeys {
+  /** Teacher image features of this batch `[B, D]`, L2-normalised. */
+  image: Tensor2D;
+  /** Teacher text features of this batch `[B, D]`, L2-normalised. */
+  text: Tensor2D;
+  /** Earlier batches' teacher image features `[K, D]`, L2-normalised. */
+  imageQueue: Tensor2D;
+  /** Earlier batches' teacher text features `[K, D]`, L2-normalised. */
+  textQueue: Tensor2D;
+}
+
+/** Options of {@linkcode queueClipLoss}. */
+export interface QueueClipOptions {
+  /** Logit scale s; a scalar tensor keeps its gradient through the student logits. */
+  scale: number | Scalar;
+  /** Optional logit bias b (cancels: every row of targets sums to 1). */
+  bias?: number | Scalar;
+  /** Distillation weight α in [0, 1] (a number or a scalar host value). */
+  alpha: number | Scalar;
+}
+
+/** One direction: `query` against `[batchKeys; queue]`, targets from `teacher` when α > 0. */
+function direction(
+  query: Tensor2D,
+  teacher: Tensor2D,
+  keys: Tensor2D,
+  options: QueueClipOptions,
+): Scalar {
+  const b = query.shape[0];
+  let logits: Tensor = tf.mul(matmul(query, keys, { transposeB: true }), options.scale);
+  if (options.bias !== undefined) logits = tf.add(logits, options.bias);
+  const fixed = typeof options.scale === "number" ? options.scale : stopGradient(options.scale);
+  const soft = tf.softmax(stopGradient(tf.mul(matmul(teacher, keys, { transposeB: true }), fixed)));
+  const hard = tf.pad(tf.eye(b), [[0, 0], [0, keys.shape[0] - b]]);
+  const targets = tf.add(tf.mul(hard, tf.sub(1, options.alpha)), tf.mul(soft, options.alpha));
+  const lse = tf.mean(logSumExp(logits as Tensor2D, 1));
+  return tf.sub(lse, tf.div(tf.sum(tf.mul(targets, logits)), b)) as Scalar;
+}
+
+/**
+ * ALBEF's queued contrastive loss (the formula above).
+ *
+ * @param image Student image features `[B, D]`, L2-normalised.
+ * @param text Student text features `[B, D]`, L2-normalised; row i pairs with image row i.
+ * @param keys The teachers' batch features and the queues.
+ * @param options Scale, optional bias, distillation weight.
+ * @returns The scalar loss.
+ */
+export function queueClipLoss(
+  image: Tensor2D,
+  text: Tensor2D,
+  keys: QueueKeys,
+  options: QueueClipOptions,
+): Scalar {
+  const [b, d] = image.shape;
+  const ok = [image, text, keys.image, keys.text].every((t) => t.shape.join() === `${b},${d}`) &&
+    keys.imageQueue.shape[1] === d && keys.textQueue.shape[1] === d;
+  if (!ok) {
+    throw new Error(
+      `queueClipLoss expects image, text and the teachers' features [B, D] and queues [K, D], ` +
+        `got image ${fmtShape(image.shape)}, text ${fmtShape(text.shape)}, image_teacher ` +
+        `${fmtShape(keys.image.shape)}, text_teacher ${fmtShape(keys.text.shape)}, image_queue ` +
+        `${fmtShape(keys.imageQueue.shape)}, text_queue ${fmtShape(keys.textQueue.shape)}`,
+    );
+  }
+  return tf.tidy(() => {
+    const textKeys = stopGradient(tf.concat([keys.text, keys.textQueue])) as Tensor2D;
+    const imageKeys = stopGradient(tf.concat([keys.image, keys.imageQueue])) as Tensor2D;
+    const i2t = direction(image, keys.image, textKeys, options);
+    const t2i = direction(text, keys.text, imageKeys, options);
+    return tf.mul(tf.add(i2t, t2i), 0.5) as Scalar;
+  });
+}

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { assertGradients } from "../tests/gradcheck.ts";
+import { queueClipLoss } from "./clip_queue.ts";
+import { lossEntries } from "./entries.ts";
+import { assertNoLeak, close, read, unitGaussian } from "./testing.ts";
+import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
+
+await tf.setBackend("cpu");
+
+const rowsOf = (t: Tensor): number[][] => t.arraySync() as number[][];
+const dot = (a: number[], b: number[]) => a.reduce((acc, v, k) => acc + v * b[k]!, 0);
+const softmax = (xs: number[]) => {
+  const m = Math.max(...xs), e = xs.map((x) => Math.exp(x - m)), z = e.reduce((a, b) => a + b);
+  return e.map((x) => x / z);
+};
+
+/** ALBEF's ITC in float64, as its code computes it (model_pretrain.py). */
+function albef(x: Record<string, number[][]>, s: number, alpha: number): number {
+  const direction = (q: number[][], qTeacher: number[][], keys: number[][]) => {
+    let sum = 0;
+    q.forEach((row, i) => {
+      const logp = (() => {
+        const l = keys.map((k) => s * dot(row, k));
+        const m = Math.max(...l), z = Math.log(l.reduce((a, v) => a + Math.exp(v - m), 0)) + m;
+        return l.map((v) => v - z);
+      })();
+      const soft = softmax(keys.map((k) => s * dot(qTeacher[i]!, k)));
+      const target = soft.map((p, j) => alpha * p + (1 - alpha) * (j === i ? 1 : 0));
+      sum -= target.reduce((a, t, j) => a + t * logp[j]!, 0);
+    });
+    return sum / q.length;
+  };
+  const i2t = direction(x.image!, x.imageT!, [...x.textT!, ...x.textQ!]);
+  const t2i = direction(x.text!, x.textT!, [...x.imageT!, ...x.imageQ!]);
+  return (i2t + t2i) / 2;
+}
+
+function sample(b: number, k: number, d: number, seed: number) {
+  const [image, text, imageT, textT] = [0, 1, 2, 3].map((i) =>
+    unitGaussian([b, d], seed + i) as Tensor2D
+  );
+  const [imageQ, textQ] = [4, 5].map((i) => unitGaussian([k, d], seed + i) as Tensor2D);
+  return {
+    image: image!,
+    text: text!,
+    imageT: imageT!,
+    textT: textT!,
+    imageQ: imageQ!,
+    textQ: textQ!,
+  };
+}
+
+const keysOf = (x: ReturnType<typeof sample>) => ({
+  image: x.imageT,
+  text: x.textT,
+  imageQueue: x.imageQ,
+  textQueue: x.textQ,
+});
+
+Deno.test("queueClipLoss equals ALBEF's queued ITC in float64 (α 0, 0.4, 1; odd sizes)", () => {
+  for (const [b, k, d, s, alpha] of [[4, 6, 3, 5, 0.4], [1, 3, 2, 2, 0], [5, 7, 4, 14, 1]]) {
+    const x = sample(b!, k!, d!, 10 * b!);
+    const got = read(queueClipLoss(x.image, x.text, keysOf(x), { scale: s!, alpha: alpha! }));
+    const plain = Object.fromEntries(Object.entries(x).map(([n, t]) => [n, rowsOf(t)]));
+    close(got, albef(plain, s!, alpha!), 1e-5);
+    // A bias moves every logit of a row alike: the targets sum to 1, so it cancels.
+    close(
+      read(queueClipLoss(x.image, x.text, keysOf(x), { scale: s!, alpha: alpha!, bias: -4 })),
+      got,
+      1e-5,
+    );
+    tf.dispose(Object.values(x));
+  }
+});
+
+Deno.test("queueClipLoss gradients: finite differences for the queries and scale, none for the keys", async () => {
+  const x = sample(3, 4, 3, 7);
+  const keys = keysOf(x);
+  const scale = tf.scalar(3);
+  const f = (alpha: number) => (i: Tensor, t: Tensor, s: Tensor) =>
+    queueClipLoss(i as Tensor2D, t as Tensor2D, keys, { scale: s as Scalar, alpha });
+  await assertGradients((i, t) => f(0.4)(i, t, scale), [x.image, x.text]);
+  // The targets hold s fixed (ALBEF computes them without gradient), so the scale's gradient
+  // is checked where they do not depend on it.
+  await assertGradients(f(0), [x.image, x.text, scale]);
+  assertNoLeak(f(0.4), [x.image, x.text, scale]);
+  const grads = tf.grads((a, b, c, d) =>
+    queueClipLoss(x.image, x.text, {
+      image: a as Tensor2D,
+      text: b as Tensor2D,
+      imageQueue: c as Tensor2D,
+      textQueue: d as Tensor2D,
+    }, { scale: 3, alpha: 0.4 })
+  )([x.imageT, x.textT, x.imageQ, x.textQ]);
+  for (const g of grads) assert.ok(g.dataSync().every((v) => v === 0), "no gradient to the keys");
+  assert.throws(
+    () =>
+      queueClipLoss(x.image, x.text, {
+        ...keys,
+        textQueue: x.imageT.slice(0, 1).reshape([3, 1]) as Tensor2D,
+      }, { scale: 1, alpha: 0 }),
+    /text_queue \[3, 1\]/,
+  );
+  tf.dispose([...Object.values(x), scale, ...grads]);
+});
+
+const clip = lossEntries.find((e) => e.kind === "clip")!;
+const build = (params: Record<string, unknown>) => clip.create(clip.schema.parse(params));
+const ctx = { training: true, step: 0, seed: 0 };
+
+Deno.test("clip with image_queue and text_queue: the queued loss per view, and its errors", () => {
+  const x = sample(4, 8, 5, 21);
+  const views = tf.stack([x.image, unitGaussian([4, 5], 99)]) as tf.Tensor3D;
+  const term = build({ distill: 0.4, scale: 10 });
+  const inputs = {
+    image: views,
+    text: x.text,
+    image_teacher: x.imageT,
+    text_teacher: x.textT,
+    image_queue: x.imageQ,
+    text_queue: x.textQ,
+  };
+  const v1 = tf.tidy(() => tf.squeeze(tf.slice(views, [1, 0, 0], [1, -1, -1]), [0]) as Tensor2D);
+  const per = (image: Tensor2D) =>
+    read(queueClipLoss(image, x.text, keysOf(x), { scale: 10, alpha: 0.4 }));
+  close(read(term.fn(inputs, ctx)), (per(x.image) + per(v1)) / 2, 1e-5);
+  // Without distillation the teachers are the keys: MoCo-style CLIP.
+  const moco = read(build({ scale: 10 }).fn({ ...inputs, image: x.image }, ctx));
+  close(moco, read(queueClipLoss(x.image, x.text, keysOf(x), { scale: 10, alpha: 0 })), 1e-5);
+  assert.throws(
+    () => term.fn({ ...inputs, text_queue: undefined as never }, ctx),
+    /image_queue is bound without text_queue/,
+  );
+  assert.throws(
+    () => term.fn({ ...inputs, image_teacher: undefined as never }, ctx),
+    /image_queue and text_queue are keys beside the teachers' features.*bind image_teacher and text_teacher/,
+  );
+  assert.throws(
+    () => term.fn({ ...inputs, groups: ["a", "b", "c", "d"] }, ctx),
+    /groups with image_queue\/text_queue: the queues keep no group ids/,
+  );
+  assert.ok(build({}).roles.includes("image_queue?") && build({}).roles.includes("text_queue?"));
+  tf.dispose([...Object.values(x), views, v1]);
+});
