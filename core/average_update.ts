@@ -1,7 +1,7 @@
 /**
  * The in-place update every moving average of weights shares: each average
  * `e` moves towards its source `p` by a factor `f = 1 − decay` read on the
- * device, `e ← e + (p − e)·f` (PyTorch's `lerp_`), and not at all where a
+ * device, `e ← e + (p − e)·f` (PyTorch's `lerp_`, with its `p − (p − e)·(1 − f)` from f = 0.5 on, exact at 1), and not at all where a
  * step report says the step was skipped. Used by the run's weight average
  * (`train.ema`, `core/weight_average.ts`) and by momentum teachers (`kind:
  * ema` nodes, `core/momentum_teacher.ts`).
@@ -63,13 +63,22 @@ function fused(pairs: readonly AveragePair[], factor: Tensor, guard?: Tensor): v
   }
 }
 
-/** WASM, the CPU, stock WebGPU kernels: `e + (p − e)·f` per average. */
+/**
+ * WASM, the CPU, stock WebGPU kernels: PyTorch's `lerp` per average, `e + (p − e)·f`
+ * below 0.5 and `p − (p − e)·(1 − f)` from 0.5 on (exact at f = 1).
+ */
 function composed(pairs: readonly AveragePair[], factor: Tensor, guard?: Tensor): void {
   tf.tidy(() => {
     const f = tf.reshape(factor, []);
+    const low = tf.less(f, 0.5);
     const open = guard ? tf.notEqual(tf.reshape(tf.slice(guard, [1], [1]), []), 0) : undefined;
     for (const { average, source } of pairs) {
-      const next = tf.add(average, tf.mul(tf.sub(source, average), f));
+      const d = tf.sub(source, average);
+      const next = tf.where(
+        low,
+        tf.add(average, tf.mul(d, f)),
+        tf.sub(source, tf.mul(d, tf.sub(1, f))),
+      );
       average.assign(open ? tf.where(open, next, average) : next);
     }
   });

@@ -115,8 +115,8 @@ export class Trainer {
     const { ema } = options.config;
     // Buffers too (batch norm's running statistics), as timm's ModelEmaV3: averaged weights
     // evaluated with the trained weights' statistics would not match them. Not momentum
-    // teachers: they are averages already.
-    const buffers = graph.buffers({ teachers: false });
+    // teachers: they are averages already; nor queues of past features (`averaged: false`).
+    const buffers = graph.buffers({ teachers: false }).filter((p) => p.averaged !== false);
     this.average = ema ? new WeightAverage([...this.#params, ...buffers], ema) : undefined;
     this.#parts = {
       graph,

@@ -88,6 +88,11 @@ export interface Parameter {
    * `lr/warmup` to `lr` (its node's `freeze: { warmup }`; default none).
    */
   warmup?: number;
+  /**
+   * `false` for a buffer that is no model state to average (a queue of past
+   * features): `train.ema` leaves it out. Default: averaged.
+   */
+  averaged?: boolean;
 }
 
 /**

@@ -34,6 +34,12 @@ const WORKGROUP = 64;
 const slots = (n: number) => Array.from({ length: n }, (_, j) => j);
 
 /**
+ * PyTorch's `lerp` of `e` towards `p` by `f`: `e + (p − e)·f` below 0.5,
+ * `p − (p − e)·(1 − f)` from 0.5 on (exact at f = 1: a queue's write).
+ */
+const LERP = "select(p - (p - e) * (1.0 - f), e + (p - e) * f, f < 0.5)";
+
+/**
  * One group's update: inputs `factor` (one element, `1 − decay`), averages
  * `e0…` (written in place), parameters `p0…`, and `guard` when gated;
  * output: one unused element.
@@ -76,7 +82,7 @@ export class NovalabWeightAverageProgram implements WebGPUProgram {
       `if (index >= uniforms.end${j}) { slot = ${j + 1}; start = uniforms.end${j}; }`
     ).join("\n  ");
     const update = slots(n).map((j) =>
-      `case ${j}: { let e = e${j}[i]; e${j}[i] = e + (p${j}[i] - e) * f; }`
+      `case ${j}: { let e = e${j}[i]; let p = p${j}[i]; e${j}[i] = ${LERP}; }`
     ).join("\n    ");
     return `
 ${readWriteLine(slots(n).map((j) => `e${j}`))}

@@ -54,10 +54,15 @@ function direction(
   const b = query.shape[0];
   let logits: Tensor = tf.mul(matmul(query, keys, { transposeB: true }), options.scale);
   if (options.bias !== undefined) logits = tf.add(logits, options.bias);
-  const fixed = typeof options.scale === "number" ? options.scale : stopGradient(options.scale);
-  const soft = tf.softmax(stopGradient(tf.mul(matmul(teacher, keys, { transposeB: true }), fixed)));
   const hard = tf.pad(tf.eye(b), [[0, 0], [0, keys.shape[0] - b]]);
-  const targets = tf.add(tf.mul(hard, tf.sub(1, options.alpha)), tf.mul(soft, options.alpha));
+  let targets: Tensor = hard;
+  if (options.alpha !== 0) {
+    // The teacher's own similarities to the keys, at the scale held fixed (MoCo: none at α = 0).
+    const fixed = typeof options.scale === "number" ? options.scale : stopGradient(options.scale);
+    const sims = tf.mul(matmul(teacher, keys, { transposeB: true }), fixed);
+    const soft = tf.softmax(stopGradient(sims));
+    targets = tf.add(tf.mul(hard, tf.sub(1, options.alpha)), tf.mul(soft, options.alpha));
+  }
   const lse = tf.mean(logSumExp(logits as Tensor2D, 1));
   return tf.sub(lse, tf.div(tf.sum(tf.mul(targets, logits)), b)) as Scalar;
 }

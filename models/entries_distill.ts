@@ -44,7 +44,7 @@ const takeViewsSchema = z.strictObject({
 const queueSchema = z.strictObject({
   size: positiveInt().describe(
     "Rows K kept: the last K rows the input gave, oldest overwritten first (ALBEF and MoCo: " +
-      "65,536); a multiple of the rows a step gives.",
+      "65,536). Rows wrap around the end; a multiple of the rows a step gives keeps every step's rows together.",
   ),
 });
 

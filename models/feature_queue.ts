@@ -8,7 +8,8 @@
  * step (a constant: extra negatives for `clip`'s `image_queue`/`text_queue`);
  * after every applied update the step's rows — the input flattened to
  * `[N, D]`, N = its leading axes' product — are written at the ring position
- * `((u − 1)·N) mod K` onwards, wrapping around, `u` the applied updates
+ * `((u − 1)·N) mod K` onwards, wrapping around (under `train.accumulate`
+ * the last micro-batch's rows, as `center` folds in its mean), `u` the applied updates
  * counted with this one (MoCo's `queue_ptr`, derived from the count so a
  * resumed run continues exactly). MoCo asserts K a multiple of N; here the
  * rows wrap, and with N > K the last K rows stay.
@@ -89,7 +90,13 @@ export class FeatureQueue implements Module {
     }
     this.#queue = tf.tidy(() => tf.variable(tf.tensor2d(rows, [size, dim]), false));
     this.#one = tf.tensor1d([1]);
-    this.buffers = [{ name: `${name}.queue`, variable: this.#queue, decay: false }];
+    // Not model state: `train.ema` does not average it.
+    this.buffers = [{
+      name: `${name}.queue`,
+      variable: this.#queue,
+      decay: false,
+      averaged: false,
+    }];
   }
 
   /** The queue before this step; in training, keeps the step's rows for `afterStep`. */

@@ -67,6 +67,16 @@ Deno.test({
     const exported = await checkpointTensors(`${whole.paths.checkpoints}/model.safetensors`);
     assert.ok(![...exported.keys()].some((k) => k.includes("queue")), "the queues are train-only");
 
+    // train.ema averages the model, not the queues.
+    const averaged = await runRecipe(await queued(["train.steps=1", "train.ema={ decay: 0.5 }"]), {
+      ...options,
+      skipEval: true,
+      skipReport: true,
+    });
+    const withEma = await at(1, averaged);
+    assert.ok(withEma.has("ema.image_proj.layers.0.weight"), "the weights are averaged");
+    assert.ok(![...withEma.keys()].some((k) => k.startsWith("ema.") && k.includes("queue")));
+
     const first = await runRecipe(recipe, { ...options, stopAfter: 2, skipEval: true });
     const resumed = await runRecipe(recipe, {
       ...options,
