@@ -88,6 +88,8 @@ Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
     "image_teacher?",
     "text_teacher?",
     "groups?",
+    "image_queue?",
+    "text_queue?",
   ]);
   assert.deepEqual(build("sigreg").roles, ["x[]"]);
   assert.deepEqual(build("prediction").roles, ["pred", "target"]);
