@@ -23,6 +23,7 @@ import { VisionTransformer } from "../models/vit.ts";
 import { startStepTuning } from "../kernels/step_tuning.ts";
 import type { Scalar, Tensor } from "../core/tensor.ts";
 import { ReplayableStep, type ReplayStats } from "../core/replayable_step.ts";
+import { leanVariableGrads } from "../core/lean_gradients.ts";
 
 /** Shape of the benchmarked model and batch (the anchor's flags). */
 export interface VitStepOptions {
@@ -171,7 +172,7 @@ export async function benchVitStep(
   /** The step's work: forward, backward, update; returns the loss (the gradients are disposed). */
   const compute = ([x, y]: tf.Tensor[]): tf.Tensor[] => {
     onPhase("forward");
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = leanVariableGrads(() => {
       const z = l2Normalize(applyLinear(proj, vit.forward([x!], ctx) as Tensor));
       const loss = tf.mean(tf.square(tf.sub(z, y!))) as Scalar;
       onPhase("backward");

@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { clipScale } from "./clip_grad.ts";
 import { addAll } from "./ops.ts";
+import { leanVariableGrads } from "./lean_gradients.ts";
 import { batchValues, disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import type { AdamW } from "./optim.ts";
@@ -87,7 +88,8 @@ export function accumulateGradients(
         return out instanceof tf.Tensor ? out : undefined;
       });
     }
-    const taped = tf.variableGrads(() => {
+    // The backward pass frees each node's gradients and saved tensors as it goes.
+    const taped = leanVariableGrads(() => {
       parts.graph.forward(values, ctx, parts.lossTargets);
       const { total, terms } = parts.graph.losses(values, ctx, parts.active);
       // A fresh tensor, not a clone: clones made under the gradient tape lose
