@@ -30,6 +30,7 @@ import { bindGroupCacheWanted, installBindGroupCache } from "./bind_group_cache.
 import { guardDeviceLimits } from "./device_limits.ts";
 import { surfaceDeviceErrors } from "./device_errors.ts";
 import { watchBackend } from "./backend_watch.ts";
+import { eagerReleaseWanted, installEagerRelease } from "./eager_release.ts";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 
 /** The WebGPU feature the half-precision kernels need. */
@@ -166,6 +167,7 @@ async function createBackend(): Promise<WebGPUBackend> {
     installBindGroupCache(backend as unknown as Parameters<typeof installBindGroupCache>[0]);
   }
   if (uniformArenaWanted()) installUniformArena(backend);
+  if (eagerReleaseWanted()) installEagerRelease(backend);
   // What every bind group binds, from the first: a step recorded later may reuse cached groups.
   watchBackend(backend);
   return backend;
