@@ -108,9 +108,9 @@ function quietCpuBackend(): void {
  * Dispatches tfjs-backend-webgpu records before it submits its command encoder
  * (its `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`, 15 by default). 64 cuts a ViT-Ti
  * step's submits from 68 to 16 (docs/benchmarks.md: on the llvmpipe fallback
- * the host issuing time falls ~20% and stops falling beyond 64, while the
- * buffer pool grows, since buffers freed inside a batch are reused only after
- * its submit). The GPU-side optimum still waits for a GPU machine.
+ * the host issuing time falls ~20% and stops falling beyond 64; with
+ * `core/eager_release.ts` the buffer pool no longer grows with the batch).
+ * The GPU-side optimum still waits for a GPU machine.
  */
 export const WEBGPU_SUBMIT_BATCH = 64;
 

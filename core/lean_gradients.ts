@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Tensor } from "./tensor.ts";
+import type { Scalar, Tensor, Variable } from "./tensor.ts";
 
 /** One recorded operation of tfjs's gradient tape (tfjs-core's `TapeNode`). */
 export interface TapeNode {
@@ -123,10 +123,12 @@ function backpropagate(
   nodes: TapeNode[],
   y: Tensor,
   xs: Tensor[],
+  dy?: Tensor,
 ): (Tensor | undefined)[] {
   const wanted = new Set(xs.map((x) => x.id));
   const table = new GradientTable();
-  table.set(y.id, tf.ones(y.shape));
+  // The caller's dy stays the caller's: the walk frees a clone.
+  table.set(y.id, dy ? tf.clone(dy) : tf.ones(y.shape));
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (!node.gradient) {
@@ -178,26 +180,79 @@ function backpropagate(
   return xs.map((x) => table.get(x.id));
 }
 
+/** The tensor-id counter of tfjs's engine: tensors made from now on have ids at least this. */
+function nextTensorId(engine: EngineTape): number {
+  return (engine.constructor as unknown as { nextTensorId: number }).nextTensorId;
+}
+
+/**
+ * The value of `f` and the gradient of `Σ dy ⊙ f` (`dy`: ones when absent)
+ * with respect to each of `xs` (undefined where `f` does not depend on it) —
+ * tfjs's `engine.gradients`, with the backward pass's memory freed as it
+ * goes. May run inside another lean backward pass (a checkpointed block
+ * recomputes its forward pass there, `models/checkpoint.ts`): the engine's
+ * tape is left as it was found. The caller disposes the value and the
+ * gradients; on failure nothing this made stays alive.
+ */
+export function leanGradients(
+  f: () => Tensor,
+  xs: Tensor[],
+  dy?: Tensor,
+): { value: Tensor; grads: (Tensor | undefined)[] } {
+  const engine = tf.engine() as unknown as EngineTape & {
+    gradients(f: () => Tensor, xs: Tensor[], dy?: Tensor, allowNoGradients?: boolean): {
+      value: Tensor;
+      grads: (Tensor | undefined)[];
+    };
+  };
+  if (engine.state.gradientDepth > 0) return engine.gradients(f, xs, dy, true);
+  const outerTape = engine.state.activeTape;
+  const firstId = nextTensorId(engine);
+  let value: Tensor | undefined, tape: TapeNode[] | null = null;
+  try {
+    value = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => engine.tidy("forward", f),
+    );
+    tape = engine.state.activeTape;
+    const y = value;
+    if (!(y instanceof tf.Tensor)) {
+      throw new Error("The result y returned by f() must be a tensor.");
+    }
+    if (dy && !sameShape(dy.shape, y.shape)) {
+      throw new Error(`The gradient dy has shape [${dy.shape}], f's value [${y.shape}]`);
+    }
+    const nodes = nodesBetween(tape!, xs, y);
+    const grads = engine.tidy("backward", () => {
+      const found = backpropagate(engine, nodes, y, xs, dy);
+      return found.map((g) => g ?? null) as unknown as tf.Tensor[];
+    }) as (Tensor | null)[];
+    return { value: y, grads: grads.map((g) => g ?? undefined) };
+  } catch (error) {
+    if (value && value.id >= firstId && !(value instanceof tf.Variable)) value.dispose();
+    throw error;
+  } finally {
+    // Every saved tensor the walk did not reach (nodes off the path to y included).
+    for (const node of tape ?? engine.state.activeTape ?? []) {
+      for (const kept of node.saved ?? []) kept.dispose();
+    }
+    engine.state.activeTape = outerTape;
+  }
+}
+
 /**
  * The value of `f` (a scalar) and its gradient with respect to each trainable
  * variable of `variables` that it depends on, by variable name — the contract
  * of `tf.variableGrads(f, variables)`, with the backward pass's memory freed
- * as it goes. The caller disposes the value and the gradients. Unlike
- * tfjs, variables that are not trainable get no entry (tfjs names them with
- * `null`).
+ * as it goes ({@linkcode leanGradients}). The caller disposes the value and
+ * the gradients. Unlike tfjs, variables that are not trainable get no entry
+ * (tfjs names them with `null`).
  */
 export function leanVariableGrads(
-  f: () => tf.Scalar,
-  variables: tf.Variable[],
-): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-  const engine = tf.engine() as unknown as EngineTape;
-  if (engine.state.gradientDepth > 0) {
-    const nested = tf.variableGrads(f, variables);
-    return {
-      value: nested.value,
-      grads: Object.fromEntries(Object.entries(nested.grads).filter(([, g]) => g)),
-    };
-  }
+  f: () => Scalar,
+  variables: Variable[],
+): { value: Scalar; grads: Record<string, Tensor> } {
   const trained = variables.filter((v) => v.trainable);
   if (trained.length === 0) {
     throw new Error(
@@ -205,50 +260,28 @@ export function leanVariableGrads(
         `the ${variables.length} variables is trainable.`,
     );
   }
-  // Tensors made from here on are the pass's: on failure those are freed, not what f was given.
-  const firstId = (engine.constructor as unknown as { nextTensorId: number }).nextTensorId;
-  let value: tf.Scalar | undefined;
-  const returned = new Set<Tensor>();
-  try {
-    value = engine.scopedRun(
-      () => engine.startTape(),
-      () => engine.endTape(),
-      () => engine.tidy("forward", f),
+  const firstId = nextTensorId(tf.engine() as unknown as EngineTape);
+  const { value, grads } = leanGradients(f, trained);
+  const found = grads.filter((g): g is Tensor => g !== undefined);
+  const refuse = (message: string): never => {
+    if (value.id >= firstId && !(value instanceof tf.Variable)) value.dispose();
+    tf.dispose(found);
+    throw new Error(message);
+  };
+  if (value.rank !== 0) {
+    refuse(
+      `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${value.rank} tensor`,
     );
-    const y = value;
-    if (!(y instanceof tf.Tensor)) {
-      throw new Error("The result y returned by f() must be a tensor.");
-    }
-    if (y.rank !== 0) {
-      throw new Error(
-        `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${y.rank} tensor`,
-      );
-    }
-    const nodes = nodesBetween(engine.state.activeTape!, trained, y);
-    const grads = engine.tidy("backward", () => {
-      const named: tf.NamedTensorMap = {};
-      backpropagate(engine, nodes, y, trained).forEach((g, i) => {
-        if (g) named[trained[i]!.name] = g;
-      });
-      return named;
-    });
-    for (const g of Object.values(grads)) returned.add(g);
-    if (returned.size === 0) {
-      throw new Error(
-        "Cannot find a connection between any variable and the result of the loss function " +
-          "y=f(x). Please make sure the operations that use variables are inside the function f.",
-      );
-    }
-    return { value: y, grads };
-  } catch (error) {
-    if (value && value.id >= firstId && !(value instanceof tf.Variable)) value.dispose();
-    for (const g of returned) g.dispose();
-    throw error;
-  } finally {
-    // Every saved tensor the walk did not reach (nodes off the path to y included).
-    for (const node of engine.state.activeTape ?? []) {
-      for (const kept of node.saved ?? []) if (!returned.has(kept)) kept.dispose();
-    }
-    engine.state.activeTape = null;
   }
+  if (found.length === 0) {
+    refuse(
+      "Cannot find a connection between any variable and the result of the loss function " +
+        "y=f(x). Please make sure the operations that use variables are inside the function f.",
+    );
+  }
+  const named: Record<string, Tensor> = {};
+  grads.forEach((g, i) => {
+    if (g) named[trained[i]!.name] = g;
+  });
+  return { value: value as Scalar, grads: named };
 }

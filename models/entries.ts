@@ -89,6 +89,12 @@ const vitSchema = z.strictObject({
     "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
       "towers).",
   ),
+  checkpoint: z.boolean().default(false).describe(
+    "Activation checkpointing (open_clip's `--grad-checkpointing`): each block keeps only its " +
+      "input for the backward pass and runs again there — a step holds one tensor per block " +
+      "instead of everything the blocks save, for ≈ a third more compute; exact (same values " +
+      "and gradients).",
+  ),
 });
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
@@ -111,6 +117,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       { activation: params.activation }),
     ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
     ...(params.mlp === "swiglu" && { mlp: "swiglu" as const }),
+    ...(params.checkpoint === true && { checkpoint: true }),
   };
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

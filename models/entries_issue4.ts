@@ -90,6 +90,10 @@ const textTransformerSchema = z.strictObject({
   output: z.enum(["pooled", "tokens"]).default("pooled").describe(
     "`pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]` (last channel = mask).",
   ),
+  checkpoint: z.boolean().default(false).describe(
+    "Activation checkpointing (open_clip's `--grad-checkpointing`): each block keeps only its " +
+      "input (and the attention masks) for the backward pass and runs again there; exact.",
+  ),
 });
 
 const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerSchema>, ctx) => {
@@ -112,6 +116,7 @@ const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerS
     causal: p.causal,
     pooling: p.pooling,
     output: p.output,
+    ...(p.checkpoint === true && { checkpoint: true }),
   }, ctx);
 };
 

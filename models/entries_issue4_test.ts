@@ -41,6 +41,7 @@ Deno.test("issue-4 entries: kinds, strict schemas with the documented defaults",
     causal: true,
     pooling: "eot",
     output: "pooled",
+    checkpoint: false,
   });
   assert.deepEqual(entry("take_token").schema.parse({}), { index: 0 });
   assert.deepEqual(entry("take_token").schema.parse({ index: "-1" }), { index: -1 });

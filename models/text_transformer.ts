@@ -36,6 +36,7 @@ import { hostValue } from "../core/host_value.ts";
 import type { StepHost } from "../core/step_host.ts";
 import { packTextTokens } from "./tokens.ts";
 import { blockLayering } from "./block_layering.ts";
+import { checkpointed } from "./checkpoint.ts";
 import {
   applyBlock,
   causalBias,
@@ -70,6 +71,11 @@ export interface TextTransformerOptions {
   pooling: TextPooling;
   /** `pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]`. */
   output: "pooled" | "tokens";
+  /**
+   * Activation checkpointing: each block keeps only its input for the backward
+   * pass and runs again there (`models/checkpoint.ts`; default false).
+   */
+  checkpoint?: boolean;
 }
 
 /** Captions `B` strings → `[B, D]` (or packed tokens `[B, L, D + 1]`). */
@@ -83,6 +89,8 @@ export class TextTransformer implements Module {
   readonly #tokenEmbed: Variable;
   readonly #posEmbed: Variable;
   readonly #blocks: TransformerBlock[] = [];
+  /** Every variable each block reads (for checkpointing). */
+  readonly #blockVariables: Variable[][] = [];
   readonly #norm: LayerNorm;
   #encoded: { texts: string[]; batch: EncodedBatch } | null = null;
 
@@ -105,7 +113,9 @@ export class TextTransformer implements Module {
     this.#tokenEmbed = store.add("token_embed", store.truncNormal([vocab, dim], 0.02), true);
     this.#posEmbed = store.add("pos_embed", store.truncNormal([1, maxLength, dim], 0.01), false);
     for (let index = 0; index < depth; index++) {
+      const first = store.parameters.length;
       this.#blocks.push(createBlock(store, { index, dim, mlpRatio }));
+      this.#blockVariables.push(store.parameters.slice(first).map((q) => q.variable));
     }
     this.#norm = createLayerNorm(store, "norm", dim);
     this.parameters = store.parameters;
@@ -131,10 +141,23 @@ export class TextTransformer implements Module {
     const keyBias = keyPaddingBias(mask);
     const bias = this.options.causal ? causalBias(l) : undefined;
     // A scope per block: what the gradient tape does not keep is freed as each block ends.
-    for (const block of this.#blocks) {
-      const options = { heads: this.options.heads, keyBias, ...(bias && { bias }) };
-      x = tf.tidy(() => applyBlock(block, x, options));
-    }
+    // With `checkpoint`, a block keeps only its input (and the masks) and runs again in backward.
+    const { heads } = this.options;
+    this.#blocks.forEach((block, i) => {
+      const run = (h: Tensor, kb: Tensor, cb?: Tensor) =>
+        applyBlock(block, h, { heads, keyBias: kb, ...(cb && { bias: cb }) });
+      const masks = bias ? [keyBias, bias] : [keyBias];
+      x = tf.tidy(() =>
+        this.options.checkpoint
+          ? checkpointed(
+            (h, ...m) => run(h, m[0]!, m[1]),
+            x,
+            this.#blockVariables[i]!,
+            masks,
+          )
+          : run(x, keyBias, bias)
+      );
+    });
     x = applyLayerNorm(this.#norm, x);
     if (this.options.output === "tokens") return packTextTokens(x, mask);
     if (pooling === "cls") return tf.squeeze(tf.slice(x, [0, 0, 0], [-1, 1, -1]), [1]);

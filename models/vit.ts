@@ -46,6 +46,7 @@ import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
 import { bilinearResampleMatrix } from "./pos_resample.ts";
 import { blockLayering } from "./block_layering.ts";
+import { checkpointed } from "./checkpoint.ts";
 import { AttentionPool } from "./attention_pool.ts";
 
 /**
@@ -67,6 +68,8 @@ interface Block {
   /** LayerScale's `γ` of the attention and MLP branches (with `layerScale`). */
   ls1?: Variable;
   ls2?: Variable;
+  /** Every variable the block reads (for checkpointing). */
+  variables: Variable[];
 }
 
 /** Geometry of the images a ViT is built for. */
@@ -159,7 +162,8 @@ export class VisionTransformer implements Module {
         : store.add(name, tf.fill([dim], config.layerScale), false);
     for (let i = 0; i < depth; i++) {
       const p = `blocks.${i}`;
-      const block: Block = {
+      const first = store.parameters.length;
+      const block: Omit<Block, "variables"> = {
         norm1: createLayerNorm(store, `${p}.norm1`, dim, eps),
         qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
         proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
@@ -171,7 +175,8 @@ export class VisionTransformer implements Module {
         }),
       };
       const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
-      this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2 } : block);
+      const variables = store.parameters.slice(first).map((q) => q.variable);
+      this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2, variables } : { ...block, variables });
     }
     this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim, eps);
     this.#pool = config.pool === "map"
@@ -220,7 +225,14 @@ export class VisionTransformer implements Module {
     let x = this.#embed(flat, input);
     // A scope per block: what the gradient tape does not keep (all of it off the tape: a frozen
     // tower, a teacher) is freed as each block ends, not when the whole forward pass does.
-    for (const block of this.#blocks) x = tf.tidy(() => this.#block(block, x));
+    // With `checkpoint`, a block keeps only its input for the backward pass and runs again there.
+    for (const block of this.#blocks) {
+      x = tf.tidy(() =>
+        this.config.checkpoint
+          ? checkpointed((h) => this.#block(block, h as Tensor3D), x, block.variables) as Tensor3D
+          : this.#block(block, x)
+      );
+    }
     const { dim } = this.config, prefix = this.prefixTokens;
     const avg = this.config.pool === "avg";
     if (this.#output === "tokens") {

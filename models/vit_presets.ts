@@ -45,6 +45,11 @@ export interface VitConfig {
   normPre?: boolean;
   /** Whether there is a CLS token (default true; false needs `pool: avg` or `map`, timm's `class_token`). */
   classToken?: boolean;
+  /**
+   * Activation checkpointing: each block keeps only its input for the backward
+   * pass and runs again there (`models/checkpoint.ts`; default false).
+   */
+  checkpoint?: boolean;
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { AdamW } from "../core/optim.ts";
 import { ReplayableStep } from "../core/replayable_step.ts";
+import { leanVariableGrads } from "../core/lean_gradients.ts";
 import { applyLinear, createLinear, ParameterStore } from "../models/layers.ts";
 import { VisionTransformer } from "../models/vit.ts";
 import type { Scalar, Tensor } from "../core/tensor.ts";
@@ -21,10 +22,13 @@ const opts = { ignore: skip !== null, sanitizeOps: false, sanitizeResources: fal
 
 const STEPS = 7;
 
-/** Trains STEPS steps; returns the losses and the final parameter values. */
-async function train(replay: boolean) {
+/**
+ * Trains STEPS steps; returns the losses and the final parameter values. `checkpoint`: the ViT's
+ * blocks recompute in the backward pass, whose memory is freed as it goes (`leanVariableGrads`).
+ */
+async function train(replay: boolean, checkpoint = false) {
   const vit = new VisionTransformer(
-    { patch: 4, dim: 32, depth: 2, heads: 2, mlpRatio: 2, activation: "gelu" },
+    { patch: 4, dim: 32, depth: 2, heads: 2, mlpRatio: 2, activation: "gelu", checkpoint },
     { height: 8, width: 8, channels: 3 },
     { name: "vit", seed: 0 },
   );
@@ -35,8 +39,9 @@ async function train(replay: boolean) {
   const byVar = new Map(params.map((p) => [p.variable.name, p.name]));
   const ctx = { training: true, step: 0, seed: 0 };
   const lr = (t: number) => 1e-2 * Math.min(1, t / 3) * 0.9 ** t; // warm-up, then decay
+  const gradients = checkpoint ? leanVariableGrads : tf.variableGrads;
   const compute = ([x, y]: tf.Tensor[]) => {
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = gradients(() => {
       const z = applyLinear(head, vit.forward([x!], ctx) as Tensor);
       return tf.mean(tf.square(tf.sub(z, y!))) as Scalar;
     }, params.map((p) => p.variable));
@@ -79,6 +84,21 @@ Deno.test(
     assert.deepEqual(replayed.losses, eager.losses);
     assert.ok(eager.losses[STEPS - 1]! < eager.losses[0]!, `it learns: ${eager.losses}`);
     eager.finals.forEach((want, i) => {
+      assert.deepEqual(Array.from(replayed.finals[i]!), Array.from(want), `parameter ${i}`);
+    });
+  },
+);
+
+Deno.test(
+  "a replayed step of checkpointed blocks under the lean backward pass trains exactly as the plain one",
+  opts,
+  async () => {
+    await useNovalabWebGpu();
+    const plain = await train(false);
+    const replayed = await train(true, true);
+    assert.equal(replayed.stats.mode, "replaying", `reason: ${replayed.stats.reason}`);
+    assert.deepEqual(replayed.losses, plain.losses);
+    plain.finals.forEach((want, i) => {
       assert.deepEqual(Array.from(replayed.finals[i]!), Array.from(want), `parameter ${i}`);
     });
   },

@@ -1,0 +1,71 @@
+/**
+ * Activation checkpointing (gradient checkpointing): a block whose forward
+ * pass keeps nothing for the backward pass but its input, and runs again,
+ * under its own gradient tape, when the backward pass reaches it — PyTorch's
+ * `torch.utils.checkpoint`, open_clip's `--grad-checkpointing`. A step then
+ * holds one tensor per block instead of every activation the blocks save
+ * (for a ViT, a dozen per block, the MLP's `[tokens, 4·D]` among them), for
+ * one more forward pass of the blocks (≈ a third more compute).
+ *
+ * The recomputation is exact: the blocks have no randomness and run the same
+ * kernels on the same inputs, so values and gradients equal the plain
+ * block's bit for bit (`models/checkpoint_test.ts`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { leanGradients } from "../core/lean_gradients.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
+
+interface EngineDepths {
+  state: { gradientDepth: number; kernelDepth: number };
+}
+
+/** Whether tfjs is recording a gradient tape here (outside any kernel). */
+export function tapeRecording(): boolean {
+  const { state } = tf.engine() as unknown as EngineDepths;
+  return state.gradientDepth > 0 && state.kernelDepth === 0;
+}
+
+/**
+ * `block(x, ...context)`, keeping only `x` and `context` for the backward
+ * pass, which recomputes the block and takes its gradients with respect to
+ * `x` and to each trainable variable of `variables` (every variable the block
+ * reads must be listed: one left out gets no gradient). `context` holds
+ * tensors the block reads that need no gradient (attention masks): kept
+ * alive for the recomputation, given none. Off the tape (evaluation, frozen
+ * towers) it is `block(x, ...context)`.
+ */
+export function checkpointed(
+  block: (x: Tensor, ...context: Tensor[]) => Tensor,
+  x: Tensor,
+  variables: Variable[],
+  context: Tensor[] = [],
+): Tensor {
+  if (!tapeRecording()) return block(x, ...context);
+  const trained = variables.filter((v) => v.trainable);
+  const run = tf.customGrad((...args) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const inputs = args.slice(0, 1 + context.length) as Tensor[];
+    save(inputs);
+    return {
+      value: block(inputs[0]!, ...inputs.slice(1)),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+        const [kept, ...rest] = saved as [Tensor, ...Tensor[]];
+        const { value, grads } = leanGradients(
+          () => block(kept, ...rest),
+          [kept, ...trained],
+          dy as Tensor,
+        );
+        value.dispose();
+        const [dx, ...dVariables] = grads;
+        return [
+          dx ?? tf.zerosLike(kept),
+          ...rest.map((c) => tf.zerosLike(c)),
+          ...dVariables.map((g, i) => g ?? tf.zerosLike(trained[i]!)),
+        ];
+      },
+    };
+  });
+  return run(x, ...context, ...trained) as Tensor;
+}

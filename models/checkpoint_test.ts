@@ -1,0 +1,167 @@
+/**
+ * Activation checkpointing recomputes each ViT block in the backward pass:
+ * values and gradients equal the plain ViT's bit for bit on WASM (novalab's
+ * kernels) and on WebGPU (the fallback adapter in CI), under novalab's lean
+ * backward pass and under tfjs's own `variableGrads`, and a step's peak
+ * memory falls.
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend.ts";
+import { leanVariableGrads } from "../core/lean_gradients.ts";
+import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
+import { checkpointed, tapeRecording } from "./checkpoint.ts";
+import { VisionTransformer } from "./vit.ts";
+import { TextTransformer } from "./text_transformer.ts";
+import type { VitConfig } from "./vit_presets.ts";
+import type { Tensor } from "../core/tensor.ts";
+
+const CONFIG: VitConfig = {
+  patch: 4,
+  dim: 16,
+  depth: 3,
+  heads: 2,
+  mlpRatio: 2,
+  layerScale: 0.5,
+  activation: "gelu",
+};
+const GEOMETRY = { height: 8, width: 8, channels: 1 };
+const ctx = { training: true, step: 0, seed: 0 };
+
+type Grads = typeof leanVariableGrads;
+
+/** Loss and gradients (by parameter name) of a fixed projection of the embeddings. */
+async function run(checkpoint: boolean, grads: Grads, batch = 3) {
+  const vit = new VisionTransformer({ ...CONFIG, checkpoint }, GEOMETRY, { name: "v", seed: 3 });
+  const images = tf.tidy(() => tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", 5));
+  const direction = tf.tidy(() => tf.randomNormal([batch, 16], 0, 1, "float32", 6));
+  const out = grads(
+    () => tf.sum(tf.mul(vit.forward([images], ctx) as Tensor, direction)) as tf.Scalar,
+    vit.parameters.map((p) => p.variable),
+  );
+  const byName = new Map(vit.parameters.map((p) => [p.variable.name, p.name]));
+  const named = new Map<string, Float32Array>();
+  for (const [k, g] of Object.entries(out.grads)) {
+    named.set(byName.get(k)!, await g!.data() as Float32Array);
+  }
+  const loss = (await out.value.data())[0]!;
+  tf.dispose([images, direction, out.value, ...Object.values(out.grads).filter((g) => g)]);
+  vit.dispose();
+  return { loss, named };
+}
+
+async function assertSame(grads: Grads) {
+  const plain = await run(false, grads);
+  const before = tf.memory().numTensors;
+  const kept = await run(true, grads);
+  assert.equal(tf.memory().numTensors, before, "nothing left alive");
+  assert.equal(kept.loss, plain.loss);
+  assert.equal(kept.named.size, plain.named.size);
+  for (const [name, g] of plain.named) assert.deepEqual(kept.named.get(name), g, name);
+}
+
+Deno.test("checkpointed ViT blocks give the plain ViT's loss and gradients bit for bit (WASM)", async () => {
+  await initBackend("wasm");
+  await assertSame(leanVariableGrads);
+  await assertSame(tf.variableGrads as Grads);
+});
+
+const skip = await webgpuSkipReason();
+Deno.test({
+  name: "checkpointed ViT blocks give the plain ViT's loss and gradients bit for bit (WebGPU)",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await useNovalabWebGpu();
+    await assertSame(leanVariableGrads);
+  },
+});
+
+/** The most bytes alive after any kernel while `f` runs. */
+function peakBytes(f: () => void): number {
+  const engine = tf.engine() as unknown as { runKernelFunc: (...a: unknown[]) => unknown };
+  const runKernel = engine.runKernelFunc;
+  let peak = 0;
+  engine.runKernelFunc = function (this: unknown, ...args: unknown[]) {
+    const out = runKernel.apply(this, args);
+    peak = Math.max(peak, tf.memory().numBytes);
+    return out;
+  };
+  try {
+    f();
+  } finally {
+    engine.runKernelFunc = runKernel;
+  }
+  return peak;
+}
+
+Deno.test("a checkpointed ViT's step peaks lower", async () => {
+  await initBackend("wasm");
+  const peak = (checkpoint: boolean) => {
+    const config = { ...CONFIG, depth: 8, dim: 32, checkpoint };
+    const vit = new VisionTransformer(config, { height: 16, width: 16, channels: 1 }, {
+      name: "v",
+      seed: 3,
+    });
+    const images = tf.randomUniform([64, 16, 16, 1], 0, 1, "float32", 5);
+    const base = tf.memory().numBytes;
+    const bytes = peakBytes(() => {
+      const out = leanVariableGrads(
+        () => tf.mean(tf.square(vit.forward([images], ctx) as Tensor)) as tf.Scalar,
+        vit.parameters.map((p) => p.variable),
+      );
+      tf.dispose([out.value, ...Object.values(out.grads)]);
+    }) - base;
+    tf.dispose(images);
+    vit.dispose();
+    return bytes;
+  };
+  const plain = peak(false), kept = peak(true);
+  assert.ok(kept < 0.6 * plain, `checkpointed ${kept} B, plain ${plain} B`);
+});
+
+Deno.test("off the tape a checkpointed block is the block", () => {
+  const w = tf.variable(tf.ones([2]));
+  const x = tf.tensor1d([1, 2]);
+  assert.equal(tapeRecording(), false);
+  const before = tf.memory().numTensors;
+  const y = checkpointed((h) => tf.mul(h, w), x, [w]);
+  assert.equal(tf.memory().numTensors, before + 1);
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2]);
+  tf.dispose([w, x, y]);
+});
+
+Deno.test("checkpointed text-transformer blocks (masks kept as context) give the same gradients", async () => {
+  await initBackend("wasm");
+  const texts = ["a photo of a seven", "digit one", "a blurry photo of the number three", "nine"];
+  const grads = async (checkpoint: boolean, causal: boolean) => {
+    const tower = new TextTransformer({
+      vocab: 512,
+      buckets: 64,
+      maxLength: 8,
+      dim: 16,
+      depth: 2,
+      heads: 2,
+      mlpRatio: 2,
+      causal,
+      pooling: causal ? "eot" : "mean",
+      output: "pooled",
+      checkpoint,
+    }, { name: "t", seed: 4 });
+    const direction = tf.randomNormal([4, 16], 0, 1, "float32", 6);
+    const out = leanVariableGrads(
+      () => tf.sum(tf.mul(tower.forward([texts], ctx) as Tensor, direction)) as tf.Scalar,
+      tower.parameters.map((p) => p.variable),
+    );
+    const values = await Promise.all(Object.values(out.grads).map((g) => g.data()));
+    tf.dispose([direction, out.value, ...Object.values(out.grads)]);
+    tower.dispose();
+    return values;
+  };
+  for (const causal of [true, false]) {
+    const plain = await grads(false, causal), kept = await grads(true, causal);
+    assert.equal(kept.length, plain.length);
+    plain.forEach((g, i) => assert.deepEqual(kept[i], g, `causal ${causal}, parameter ${i}`));
+  }
+});
