@@ -73,7 +73,7 @@ async function vitBench(
     `novalab-${info.name}${kernels}${adapter}${
       info.precision === "f16" ? " f16 matmuls" : ""
     } vit dim=${o.dim} ${o.activation ?? "relu"} depth=${o.depth} batch=${o.batch} ` +
-    `img=${o.img} patch=${o.patch}`;
+    `img=${o.img} patch=${o.patch}${o.checkpoint ? " checkpointed" : ""}`;
   let r: VitStepResult;
   if (opts.compareKernels && info.name === "webgpu") {
     restoreStockKernels();

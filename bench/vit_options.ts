@@ -59,6 +59,10 @@ export function vitOptions(defaults: VitStepOptions & { anchorModes: string }) {
       .option(
         "--replay",
         "webgpu: record the step once and replay its dispatches (no tfjs work per step)",
+      )
+      .option(
+        "--checkpoint",
+        "activation checkpointing: blocks recompute in the backward pass (the anchor does not)",
       );
 }
 
@@ -78,5 +82,6 @@ export function parseVit(opts: Record<string, string>): VitStepOptions {
     syncEveryStep: opts["syncEveryStep"] as unknown === true,
     ...(opts["autotune"] as unknown === true && { autotune: { cacheDir: defaultCacheDir() } }),
     ...(opts["replay"] as unknown === true && { replay: true }),
+    ...(opts["checkpoint"] as unknown === true && { checkpoint: true }),
   };
 }

@@ -45,6 +45,8 @@ export interface VitStepOptions {
   steps: number;
   /** MLP activation: `relu` (the anchor's, default) or `gelu` (novalab's ViT default). */
   activation?: "relu" | "gelu";
+  /** Activation checkpointing of the blocks (`models/checkpoint.ts`; the anchor has none). */
+  checkpoint?: boolean;
   /**
    * Read the loss after every timed step (waits for the device each step).
    * Default false, like the anchor: the host issues step k + 1 while the
@@ -153,6 +155,7 @@ export async function benchVitStep(
       heads: o.heads,
       mlpRatio: 4,
       activation: o.activation ?? "relu",
+      ...(o.checkpoint && { checkpoint: true }),
     },
     { height: o.img, width: o.img, channels: 3 },
     { name: "vit", seed: 0 },

@@ -191,13 +191,17 @@ function nextTensorId(engine: EngineTape): number {
  * tfjs's `engine.gradients`, with the backward pass's memory freed as it
  * goes. May run inside another lean backward pass (a checkpointed block
  * recomputes its forward pass there, `models/checkpoint.ts`): the engine's
- * tape is left as it was found. The caller disposes the value and the
- * gradients; on failure nothing this made stays alive.
+ * tape is left as it was found. `onForward` sees the value and the tape
+ * after the forward pass, before any gradient work, and may throw to refuse
+ * them (not called under an enclosing tape, where tfjs does the work). The
+ * caller disposes the value and the gradients; on failure nothing this made
+ * stays alive.
  */
 export function leanGradients(
   f: () => Tensor,
   xs: Tensor[],
   dy?: Tensor,
+  onForward?: (value: Tensor, tape: readonly TapeNode[]) => void,
 ): { value: Tensor; grads: (Tensor | undefined)[] } {
   const engine = tf.engine() as unknown as EngineTape & {
     gradients(f: () => Tensor, xs: Tensor[], dy?: Tensor, allowNoGradients?: boolean): {
@@ -209,6 +213,7 @@ export function leanGradients(
   const outerTape = engine.state.activeTape;
   const firstId = nextTensorId(engine);
   let value: Tensor | undefined, tape: TapeNode[] | null = null;
+  const returned = new Set<Tensor>();
   try {
     value = engine.scopedRun(
       () => engine.startTape(),
@@ -220,22 +225,27 @@ export function leanGradients(
     if (!(y instanceof tf.Tensor)) {
       throw new Error("The result y returned by f() must be a tensor.");
     }
-    if (dy && !sameShape(dy.shape, y.shape)) {
-      throw new Error(`The gradient dy has shape [${dy.shape}], f's value [${y.shape}]`);
+    if (dy && (dy.dtype !== "float32" || !sameShape(dy.shape, y.shape))) {
+      throw new Error(
+        `The gradient dy is ${dy.dtype} [${dy.shape}]; expected float32 [${y.shape}] (f's value)`,
+      );
     }
+    onForward?.(y, tape!);
     const nodes = nodesBetween(tape!, xs, y);
     const grads = engine.tidy("backward", () => {
       const found = backpropagate(engine, nodes, y, xs, dy);
       return found.map((g) => g ?? null) as unknown as tf.Tensor[];
     }) as (Tensor | null)[];
+    for (const g of grads) if (g) returned.add(g);
     return { value: y, grads: grads.map((g) => g ?? undefined) };
   } catch (error) {
     if (value && value.id >= firstId && !(value instanceof tf.Variable)) value.dispose();
     throw error;
   } finally {
     // Every saved tensor the walk did not reach (nodes off the path to y included).
+    // A gradient function may hand a saved tensor on as a gradient: that one is the caller's.
     for (const node of tape ?? engine.state.activeTape ?? []) {
-      for (const kept of node.saved ?? []) kept.dispose();
+      for (const kept of node.saved ?? []) if (!returned.has(kept)) kept.dispose();
     }
     engine.state.activeTape = outerTape;
   }
@@ -261,18 +271,19 @@ export function leanVariableGrads(
     );
   }
   const firstId = nextTensorId(tf.engine() as unknown as EngineTape);
-  const { value, grads } = leanGradients(f, trained);
+  const { value, grads } = leanGradients(f, trained, undefined, (y) => {
+    if (y.rank !== 0) {
+      throw new Error(
+        `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${y.rank} tensor`,
+      );
+    }
+  });
   const found = grads.filter((g): g is Tensor => g !== undefined);
   const refuse = (message: string): never => {
     if (value.id >= firstId && !(value instanceof tf.Variable)) value.dispose();
     tf.dispose(found);
     throw new Error(message);
   };
-  if (value.rank !== 0) {
-    refuse(
-      `The f passed in variableGrads(f) must return a scalar, but it returned a rank-${value.rank} tensor`,
-    );
-  }
   if (found.length === 0) {
     refuse(
       "Cannot find a connection between any variable and the result of the loss function " +

@@ -204,3 +204,18 @@ Deno.test("a refused loss leaves the tensors f was given alone", () => {
   assert.ok(!outer.isDisposed && !vector.isDisposed);
   tf.dispose([v, outer, vector]);
 });
+
+Deno.test("a gradient function handing on a saved tensor gives the caller a live gradient", async () => {
+  const v = tf.variable(tf.tensor1d([3, -1]));
+  // ½·a² with the gradient `a` itself: the saved clone of the input.
+  const halfSquare = tf.customGrad((a, save) => {
+    (save as tf.GradSaveFunc)([a as Tensor]);
+    return {
+      value: tf.mul(tf.square(a as Tensor), 0.5),
+      gradFunc: (_dy: Tensor | Tensor[], saved: Tensor[]) => saved[0]!,
+    };
+  });
+  const out = leanVariableGrads(() => tf.sum(halfSquare(v)) as tf.Scalar, [v]);
+  assert.deepEqual(Array.from(await out.grads[v.name]!.data()), [3, -1]);
+  tf.dispose([v, out.value, ...Object.values(out.grads)]);
+});

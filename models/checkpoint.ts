@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { leanGradients } from "../core/lean_gradients.ts";
+import { leanGradients, type TapeNode } from "../core/lean_gradients.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
 
 interface EngineDepths {
@@ -27,14 +27,29 @@ export function tapeRecording(): boolean {
   return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
+/** Throws when the recomputed block read a trainable variable it was not given. */
+function refuseUnlisted(tape: readonly TapeNode[], listed: Set<Variable>): void {
+  for (const node of tape) {
+    for (const input of Object.values(node.inputs)) {
+      if (input instanceof tf.Variable && input.trainable && !listed.has(input)) {
+        throw new Error(
+          `models/checkpoint.ts: a checkpointed block read the variable "${input.name}", which ` +
+            "it was not given: list every variable the block reads (it would get no gradient)",
+        );
+      }
+    }
+  }
+}
+
 /**
  * `block(x, ...context)`, keeping only `x` and `context` for the backward
  * pass, which recomputes the block and takes its gradients with respect to
  * `x` and to each trainable variable of `variables` (every variable the block
  * reads must be listed: one left out gets no gradient). `context` holds
  * tensors the block reads that need no gradient (attention masks): kept
- * alive for the recomputation, given none. Off the tape (evaluation, frozen
- * towers) it is `block(x, ...context)`.
+ * alive for the recomputation, given none. The block must be a pure function
+ * of these: it runs twice per step, so no host values or random draws of its
+ * own. Off the tape (evaluation, frozen towers) it is `block(x, ...context)`.
  */
 export function checkpointed(
   block: (x: Tensor, ...context: Tensor[]) => Tensor,
@@ -43,7 +58,8 @@ export function checkpointed(
   context: Tensor[] = [],
 ): Tensor {
   if (!tapeRecording()) return block(x, ...context);
-  const trained = variables.filter((v) => v.trainable);
+  const listed = new Set(variables);
+  const trained = [...listed].filter((v) => v.trainable);
   const run = tf.customGrad((...args) => {
     const save = args.pop() as tf.GradSaveFunc;
     const inputs = args.slice(0, 1 + context.length) as Tensor[];
@@ -56,6 +72,7 @@ export function checkpointed(
           () => block(kept, ...rest),
           [kept, ...trained],
           dy as Tensor,
+          (_, tape) => refuseUnlisted(tape, listed),
         );
         value.dispose();
         const [dx, ...dVariables] = grads;

@@ -165,3 +165,18 @@ Deno.test("checkpointed text-transformer blocks (masks kept as context) give the
     plain.forEach((g, i) => assert.deepEqual(kept[i], g, `causal ${causal}, parameter ${i}`));
   }
 });
+
+Deno.test("a checkpointed block that reads a variable it was not given is refused; one listed twice counts once", async () => {
+  await initBackend("wasm");
+  const w = tf.variable(tf.tensor1d([1, 2])), u = tf.variable(tf.tensor1d([3, 4]));
+  const x = tf.tensor1d([5, 6]);
+  const loss = (vars: tf.Variable[]) => () =>
+    tf.sum(checkpointed((h) => tf.mul(tf.mul(h, w), u), x, vars)) as tf.Scalar;
+  const before = tf.memory().numTensors;
+  assert.throws(() => leanVariableGrads(loss([w]), [w, u]), /read the variable .* not given/);
+  assert.equal(tf.memory().numTensors, before, "nothing left alive");
+  const twice = leanVariableGrads(loss([w, w, u]), [w, u]);
+  assert.deepEqual(Array.from(await twice.grads[w.name]!.data()), [15, 24]);
+  assert.deepEqual(Array.from(await twice.grads[u.name]!.data()), [5, 12]);
+  tf.dispose([w, u, x, twice.value, ...Object.values(twice.grads)]);
+});

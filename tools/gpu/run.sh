@@ -13,13 +13,14 @@
 #                  b64 GPU profile, ViT-S/16 b64, ViT-Ti and ViT-S b256 with the
 #                  anchor, ViT-Ti b64 over 100 steps (memory flatness)
 #   run.sh ti      ViT-Ti/16 batch 64 (stock vs novalab kernels, anchor fp32 +
-#                  amp) and batch 256; matmul 4096² every transpose variant, every
+#                  amp) and batch 256 (also checkpointed: --checkpoint); matmul 4096² every transpose variant, every
 #                  form of the 128² tile, and the ViT-Ti/S weight gradients
 #                  (split-K on/off)
 #   run.sh s       ViT-S/16 batch 64 and 256 with the anchor
-#   run.sh knobs   submit batch 15/64/128, the attention's compact form and split
+#   run.sh knobs   submit batch 15/64/128/one per step, the attention's compact form and split
 #                  dK/dV, ViT-Ti b64
-#   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, two-kernel
+#   run.sh knobs2  split-K off, uniform arena off, bind-group cache off, eager
+#                  buffer release off (NOVALAB_EAGER_RELEASE=0), two-kernel
 #                  LayerNorm backward, f16 matmul operands (--precision f16), GELU
 #                  MLP, the 128² tile's interleaved/prefetch/double-buffered forms; ViT-Ti b64;
 #                  images to the device (floats from the host vs packed integers)
@@ -110,6 +111,7 @@ case "${1:-first}" in
     bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor
     bench ti gpu-vit $vit_ti --batch 64 --steps 20 --no-anchor --replay
     bench ti gpu-vit $vit_ti --batch 256 --steps 10 --anchor-modes fp32,amp
+    bench ti gpu-vit $vit_ti --batch 256 --steps 10 --no-anchor --checkpoint
     bench matmul matmul --size 4096 --reps 10 --tile-forms
     ;;
   s)
@@ -117,7 +119,7 @@ case "${1:-first}" in
     bench s gpu-vit $vit_s --batch 256 --steps 10 --anchor-modes fp32,amp
     ;;
   knobs)
-    for batch in 15 64 128; do
+    for batch in 15 64 128 100000; do
       NOVALAB_WEBGPU_SUBMIT_BATCH=$batch bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     done
     NOVALAB_ATTENTION_COMPACT=1 bench knobs gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
@@ -128,6 +130,7 @@ case "${1:-first}" in
     NOVALAB_MATMUL_SPLIT_K=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_UNIFORM_ARENA=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_BIND_GROUP_CACHE=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
+    NOVALAB_EAGER_RELEASE=0 bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     NOVALAB_LAYERNORM_BACKWARD=split bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --no-anchor --precision f16
     bench knobs2 gpu-vit $vit_ti --batch 64 --steps 10 --activation gelu
