@@ -53,3 +53,24 @@ export function watchStepMemory(graph: CompiledGraph): StepMemoryWatch {
     },
   };
 }
+
+/**
+ * The most bytes of tensors alive after any kernel while `f` runs (the same
+ * wrapping of tfjs-core 4.22's `engine.runKernelFunc` as {@linkcode watchStepMemory}).
+ */
+export function peakBytes(f: () => void): number {
+  const engine = tf.engine() as unknown as { runKernelFunc: (...a: unknown[]) => unknown };
+  const run = engine.runKernelFunc;
+  let peak = 0;
+  engine.runKernelFunc = function (this: unknown, ...args: unknown[]) {
+    const out = run.apply(this, args);
+    peak = Math.max(peak, tf.memory().numBytes);
+    return out;
+  };
+  try {
+    f();
+  } finally {
+    engine.runKernelFunc = run;
+  }
+  return peak;
+}

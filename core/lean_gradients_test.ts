@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { leanVariableGrads, nodesBetween, type TapeNode } from "./lean_gradients.ts";
 import type { Tensor } from "./tensor.ts";
+import { peakBytes } from "../bench/step_memory.ts";
 
 const seeded = (shape: number[], seed: number) =>
   tf.variable(tf.randomNormal(shape, 0, 0.5, "float32", seed));
@@ -87,24 +88,6 @@ Deno.test("lean gradients leave only the value and the gradients alive", () => {
   assert.equal(engine.state.gradientDepth, 0);
   tf.dispose([x, lean.value, ...Object.values(lean.grads), ...Object.values(m)]);
 });
-
-/** The most bytes alive after any kernel while `f` runs. */
-function peakBytes(f: () => void): number {
-  const engine = tf.engine() as unknown as { runKernelFunc: (...a: unknown[]) => unknown };
-  const run = engine.runKernelFunc;
-  let peak = 0;
-  engine.runKernelFunc = function (this: unknown, ...args: unknown[]) {
-    const out = run.apply(this, args);
-    peak = Math.max(peak, tf.memory().numBytes);
-    return out;
-  };
-  try {
-    f();
-  } finally {
-    engine.runKernelFunc = run;
-  }
-  return peak;
-}
 
 Deno.test("the lean backward pass peaks well below tfjs's on a deep chain", () => {
   const m = model();

@@ -15,6 +15,7 @@ import { VisionTransformer } from "./vit.ts";
 import { TextTransformer } from "./text_transformer.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor } from "../core/tensor.ts";
+import { peakBytes } from "../bench/step_memory.ts";
 
 const CONFIG: VitConfig = {
   patch: 4,
@@ -77,24 +78,6 @@ Deno.test({
     await assertSame(leanVariableGrads);
   },
 });
-
-/** The most bytes alive after any kernel while `f` runs. */
-function peakBytes(f: () => void): number {
-  const engine = tf.engine() as unknown as { runKernelFunc: (...a: unknown[]) => unknown };
-  const runKernel = engine.runKernelFunc;
-  let peak = 0;
-  engine.runKernelFunc = function (this: unknown, ...args: unknown[]) {
-    const out = runKernel.apply(this, args);
-    peak = Math.max(peak, tf.memory().numBytes);
-    return out;
-  };
-  try {
-    f();
-  } finally {
-    engine.runKernelFunc = runKernel;
-  }
-  return peak;
-}
 
 Deno.test("a checkpointed ViT's step peaks lower", async () => {
   await initBackend("wasm");
