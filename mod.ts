@@ -143,7 +143,7 @@ export { renderMermaid } from "./core/mermaid.ts";
 export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./core/trainer.ts";
 export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
-export { leanGradients, leanVariableGrads } from "./core/lean_gradients.ts";
+export { leanGradients, leanVariableGrads, type TapeNode } from "./core/lean_gradients.ts";
 export { checkpointed } from "./models/checkpoint.ts";
 export {
   averageDecay,
