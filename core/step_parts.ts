@@ -53,6 +53,7 @@ export function stepContext(
 ): ForwardContext {
   return {
     training: true,
+    micro,
     seed: deriveSeed(seed, "step", step, micro),
     ...(progress && { progress }),
     get step() {

@@ -50,6 +50,13 @@ export interface ForwardContext {
   /** Seed derived from the recipe seed, the step and the node name. */
   seed: number;
   /**
+   * In a training step, the micro-batch (0-based) of the optimiser step this
+   * call belongs to (`train.accumulate`): nodes that keep batch data for
+   * their `afterStep` (queues, the centre) start afresh at 0 and add the
+   * others. Absent in dry runs and evaluation (a call then stands alone).
+   */
+  micro?: number;
+  /**
    * False where batch norms must not keep this batch's statistics for their
    * running ones (a momentum teacher's forward; default true).
    */

@@ -9,8 +9,9 @@
  * single dimension) while sharpening keeps the targets from going uniform.
  *
  * The centre `<name>.center` `[K]` starts at 0 and is non-trainable state
- * (checkpointed, resumed). With `train.accumulate` the last micro-batch's mean
- * is folded in (as batch norm's statistics). On WebGPU with novalab's kernels the update is the
+ * (checkpointed, resumed). With `train.accumulate` the mean over every
+ * micro-batch's rows is folded in, once per update (as one batch of them
+ * would be). On WebGPU with novalab's kernels the update is the
  * fused in-place average of `core/average_update.ts`, inside the recorded
  * step, gated by its report.
  *
@@ -20,6 +21,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Module, NodeValue, Parameter } from "../core/types.ts";
 import { moveAverages } from "../core/average_update.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
+import { MicroBatchPending } from "./micro_batch_pending.ts";
 
 /** Options of a {@link Center} node. */
 export interface CenterOptions {
@@ -37,8 +39,8 @@ export class Center implements Module {
   readonly buffers: Parameter[];
   readonly #center: Variable;
   readonly #factor: Tensor;
-  /** The last training batch's mean, folded in by `afterStep`. */
-  #pending: Tensor | undefined;
+  /** The training step's batch means (one per micro-batch), folded in by `afterStep`. */
+  readonly #pending = new MicroBatchPending();
 
   /** Creates a zero centre under `name`. */
   constructor(readonly options: CenterOptions, readonly name: string) {
@@ -60,30 +62,37 @@ export class Center implements Module {
       throw new Error(`node "${this.name}" (center) expects scores [..., ${dim}], got ${got}`);
     }
     if (ctx.training && ctx.statistics !== false) {
-      if (this.#pending) this.#pending.dispose();
-      this.#pending = tf.keep(tf.tidy(() => tf.mean(tf.reshape(x, [-1, dim]), 0)));
+      const mean = tf.tidy(() => tf.mean(tf.reshape(x, [-1, dim]), 0));
+      this.#pending.add(mean, ctx, x.size / dim);
     }
     return tf.sub(x, this.#center);
   }
 
-  /** Folds the last training batch's mean into the centre (not on a skipped step). */
+  /** Folds the training step's mean into the centre (not on a skipped step). */
   afterStep(guard?: Tensor): void {
-    if (!this.#pending) return;
-    moveAverages([{ average: this.#center, source: this.#pending }], this.#factor, guard);
-    this.#pending.dispose();
-    this.#pending = undefined;
+    const taken = this.#pending.take();
+    if (!taken) return;
+    const { parts, weights } = taken;
+    // The mean over every micro-batch's rows: the parts' means weighted by their rows.
+    const total = weights.reduce((a, w) => a + w, 0);
+    const mean = parts.length === 1
+      ? parts[0]!
+      : tf.tidy(() => tf.addN(parts.map((m, i) => tf.mul(m, weights[i]! / total))));
+    try {
+      moveAverages([{ average: this.#center, source: mean }], this.#factor, guard);
+    } finally {
+      tf.dispose([...parts, mean]);
+    }
   }
 
   /** Forgets the last batch's mean (the compiler's dry runs leave one). */
   dropBatchStatistics(): void {
-    this.#pending?.dispose();
-    this.#pending = undefined;
+    this.#pending.clear();
   }
 
   /** Releases the centre and any pending mean. */
   dispose(): void {
-    this.#pending?.dispose();
-    this.#pending = undefined;
+    this.#pending.clear();
     this.#center.dispose();
     this.#factor.dispose();
   }

@@ -44,3 +44,18 @@ Deno.test("center: subtracts the running mean of training batches; a skipped ste
   assert.throws(() => new Center({ dim: 3, momentum: 1 }, "c"), /momentum must be in \[0, 1\)/);
   center.dispose();
 });
+
+Deno.test("center: under train.accumulate the mean over every micro-batch's rows, once per update", () => {
+  const center = new Center({ dim: 2, momentum: 0.5 }, "c");
+  const at = (micro: number) => ({ ...train, micro });
+  center.forward([tf.tensor2d([[100, 100]])], at(0)); // a step that never ended: dropped
+  center.forward([tf.tensor2d([[1, 2], [3, 4]])], at(0));
+  center.forward([tf.tensor2d([[8, 0]])], at(1)); // rows of unequal micro-batches weigh alike
+  center.afterStep();
+  near(data(center.buffers[0]!.variable), [2, 1]); // 0.5·0 + 0.5·mean([1, 2], [3, 4], [8, 0])
+  // One micro-batch: its mean, as without accumulation.
+  center.forward([tf.tensor2d([[4, 5]])], at(0));
+  center.afterStep();
+  near(data(center.buffers[0]!.variable), [3, 3]);
+  center.dispose();
+});

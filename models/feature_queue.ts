@@ -9,7 +9,8 @@
  * after every applied update the step's rows — the input flattened to
  * `[N, D]`, N = its leading axes' product — are written at the ring position
  * `((u − 1)·N) mod K` onwards, wrapping around (under `train.accumulate`
- * the last micro-batch's rows, as `center` folds in its mean), `u` the applied updates
+ * every micro-batch's rows, in order: N = A·B, as one batch of A·B would
+ * write), `u` the applied updates
  * counted with this one (MoCo's `queue_ptr`, derived from the count so a
  * resumed run continues exactly). MoCo asserts K a multiple of N; here the
  * rows wrap, and with N > K the last K rows stay.
@@ -28,6 +29,7 @@ import { moveAverages } from "../core/average_update.ts";
 import { hostValue } from "../core/host_value.ts";
 import { Rng } from "../core/rng.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
+import { MicroBatchPending } from "./micro_batch_pending.ts";
 import type {
   ForwardContext,
   Module,
@@ -67,6 +69,36 @@ export function queueSlots(size: number, rows: number, updates: number): Int32Ar
   });
 }
 
+/**
+ * Writes a step's rows into a ring queue at the slots of {@linkcode queueSlots}
+ * for the update `progress` counts, in place (the fused average update at
+ * factor 1: exact), and not where the step report `guard` says the step was
+ * skipped. Disposes `rows`.
+ *
+ * @param queue The queue `[K, ...]`, updated in place.
+ * @param rows The step's rows `[N, ...]` (same trailing shape and dtype).
+ * @param one A float32 `[1]` tensor holding 1 (the update factor). Not disposed.
+ * @param guard The step report, if any. Not disposed.
+ * @param progress The update count (absent: the first update).
+ */
+export function writeQueueRows(
+  queue: Variable,
+  rows: Tensor,
+  one: Tensor,
+  guard?: Tensor,
+  progress?: UpdateProgress,
+): void {
+  const size = queue.shape[0]!, count = rows.shape[0]!;
+  // A host value: a replayed step computes the slots of its own update count.
+  const slots = hostValue(() => queueSlots(size, count, progress?.updates() ?? 1), [size]);
+  const next = tf.tidy(() => tf.gather(tf.concat([queue, rows]), slots));
+  try {
+    moveAverages([{ average: queue, source: next }], one, guard);
+  } finally {
+    tf.dispose([slots, next, rows]);
+  }
+}
+
 /** `[..., D]` → the queue `[K, D]` of earlier steps' rows. */
 export class FeatureQueue implements Module {
   /** None: the queue is not trained. */
@@ -75,8 +107,8 @@ export class FeatureQueue implements Module {
   readonly buffers: Parameter[];
   readonly #queue: Variable;
   readonly #one: Tensor;
-  /** The last training step's rows, written by `afterStep`. */
-  #pending: Tensor | undefined;
+  /** The training step's rows (every micro-batch's), written by `afterStep`. */
+  readonly #pending = new MicroBatchPending();
 
   /** Creates a queue of random unit rows under `name`. */
   constructor(readonly options: FeatureQueueOptions, readonly name: string) {
@@ -109,32 +141,20 @@ export class FeatureQueue implements Module {
     }
     const rows = x.size / dim;
     if (ctx.training && ctx.statistics !== false) {
-      this.#pending?.dispose();
-      this.#pending = tf.keep(tf.tidy(() => tf.reshape(x, [rows, dim])));
+      this.#pending.add(tf.tidy(() => tf.reshape(x, [rows, dim])), ctx, rows);
     }
     return tf.clone(this.#queue);
   }
 
-  /** Writes the last training step's rows into their slots (not on a skipped step). */
+  /** Writes the training step's rows into their slots (not on a skipped step). */
   afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    const pending = this.#pending;
-    if (!pending) return;
-    this.#pending = undefined;
-    const { size } = this.options, rows = pending.shape[0]!;
-    // A host value: a replayed step computes the slots of its own update count.
-    const slots = hostValue(() => queueSlots(size, rows, progress?.updates() ?? 1), [size]);
-    const next = tf.tidy(() => tf.gather(tf.concat([this.#queue, pending]), slots));
-    try {
-      moveAverages([{ average: this.#queue, source: next }], this.#one, guard);
-    } finally {
-      tf.dispose([slots, next, pending]);
-    }
+    const rows = this.#pending.takeRows();
+    if (rows) writeQueueRows(this.#queue, rows, this.#one, guard, progress);
   }
 
   /** Forgets the last step's rows (the compiler's dry runs leave some). */
   dropBatchStatistics(): void {
-    this.#pending?.dispose();
-    this.#pending = undefined;
+    this.#pending.clear();
   }
 
   /** Releases the queue and any pending rows. */

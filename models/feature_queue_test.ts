@@ -63,3 +63,20 @@ Deno.test("queue: random unit rows from the seed, the step's rows after each app
   queue.dispose();
   again.dispose();
 });
+
+Deno.test("queue: under train.accumulate every micro-batch's rows, in order; a failed step's dropped", () => {
+  const queue = new FeatureQueue({ size: 6, dim: 1, seed: 1 }, "q");
+  const at = (micro: number) => ({ ...train, micro });
+  const start = rowsOf(queue.buffers[0]!.variable);
+  queue.forward([tf.tensor2d([[9]])], at(0)); // a step that never reached afterStep
+  queue.forward([tf.tensor2d([[1], [2]])], at(0));
+  queue.forward([tf.tensor2d([[3], [4]])], at(1));
+  queue.afterStep(undefined, progress(1));
+  assert.deepEqual(rowsOf(queue.buffers[0]!.variable), [[1], [2], [3], [4], start[4], start[5]]);
+  // Update 2 of 4 rows a step: slots 4, 5, then 0, 1.
+  queue.forward([tf.tensor2d([[5], [6]])], at(0));
+  queue.forward([tf.tensor2d([[7], [8]])], at(1));
+  queue.afterStep(undefined, progress(2));
+  assert.deepEqual(rowsOf(queue.buffers[0]!.variable), [[7], [8], [3], [4], [5], [6]]);
+  queue.dispose();
+});

@@ -257,7 +257,11 @@ const emaSchema = z.union([
 const trainSchema = z.strictObject({
   steps: positiveInt().describe("Optimiser steps."),
   batch: positiveInt().describe("Samples per micro-batch."),
-  accumulate: positiveInt().default(1).describe("Micro-batches per optimiser step."),
+  accumulate: positiveInt().default(1).describe(
+    "Micro-batches per optimiser step: losses and gradients are averaged over them; `queue` " +
+      "and `group_queue` nodes take every micro-batch's rows and a `center` their mean, once per " +
+      "update; batch norms keep the last micro-batch's statistics.",
+  ),
   optimizer: optimizerSchema.describe("Optimiser settings."),
   schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }).describe(
     "Learning-rate schedule: a map, or its kind alone (`schedule: warmup_cosine`).",
