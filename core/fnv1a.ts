@@ -8,9 +8,14 @@
 
 const encoder = new TextEncoder();
 
-/** FNV-1a 32-bit hash of `text`'s UTF-8 bytes, as 8 hex digits. */
-export function fnv1a(text: string): string {
+/** FNV-1a 32-bit hash of `text`'s UTF-8 bytes, as an unsigned integer. */
+export function fnv1a32(text: string): number {
   let h = 0x811c9dc5;
   for (const byte of encoder.encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
+  return h;
+}
+
+/** FNV-1a 32-bit hash of `text`'s UTF-8 bytes, as 8 hex digits. */
+export function fnv1a(text: string): string {
+  return fnv1a32(text).toString(16).padStart(8, "0");
 }

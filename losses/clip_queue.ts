@@ -11,6 +11,9 @@
  *   W_i2t = (1 − α)·[j = i] + α·softmax_j(s·I' Kₜᵀ)   (W_t2i likewise, with T', Kᵢ)
  *   loss  = ½ [mean_i (lse_j ℓ_i2t − Σ_j W_i2t ℓ_i2t) + mean_i (lse_j ℓ_t2i − Σ_j W_t2i ℓ_t2i)]
  *
+ * With group ids (a `group_queue` node bound to `groups`) the one-hot `[j = i]`
+ * becomes ALBEF's retrieval targets: 1/pᵢ on every key whose sample shares
+ * row i's group, batch and queue alike (`queuedPositiveTargets`).
  * α = 0 is MoCo-style CLIP (one-hot targets, momentum keys); the targets are
  * constants (the scale held fixed in them), and no gradient reaches the keys.
  *
@@ -42,6 +45,13 @@ export interface QueueClipOptions {
   bias?: number | Scalar;
   /** Distillation weight α in [0, 1] (a number or a scalar host value). */
   alpha: number | Scalar;
+  /**
+   * Hard targets `[B, B + K]` over `[batch; queue]` for both directions (ALBEF's
+   * retrieval `sim_targets` from group ids: `losses/multi_positive.ts`
+   * `queuedPositiveTargets`; both queues hold the same samples' rows, so one
+   * matrix serves both). Absent: row i's positive is key i alone.
+   */
+  targets?: Tensor2D;
 }
 
 /** One direction: `query` against `[batchKeys; queue]`, targets from `teacher` when α > 0. */
@@ -54,7 +64,7 @@ function direction(
   const b = query.shape[0];
   let logits: Tensor = tf.mul(matmul(query, keys, { transposeB: true }), options.scale);
   if (options.bias !== undefined) logits = tf.add(logits, options.bias);
-  const hard = tf.pad(tf.eye(b), [[0, 0], [0, keys.shape[0] - b]]);
+  const hard = options.targets ?? tf.pad(tf.eye(b), [[0, 0], [0, keys.shape[0] - b]]);
   let targets: Tensor = hard;
   if (options.alpha !== 0) {
     // The teacher's own similarities to the keys, at the scale held fixed (MoCo: none at α = 0).
@@ -65,6 +75,12 @@ function direction(
   }
   const lse = tf.mean(logSumExp(logits as Tensor2D, 1));
   return tf.sub(lse, tf.div(tf.sum(tf.mul(targets, logits)), b)) as Scalar;
+}
+
+/** Whether hard targets are `[B, B + K]` with both queues of K rows. */
+function targetsFit(targets: Tensor2D, b: number, keys: QueueKeys): boolean {
+  const k = keys.imageQueue.shape[0];
+  return keys.textQueue.shape[0] === k && targets.shape.join() === `${b},${b + k}`;
 }
 
 /**
@@ -84,13 +100,15 @@ export function queueClipLoss(
 ): Scalar {
   const [b, d] = image.shape;
   const ok = [image, text, keys.image, keys.text].every((t) => t.shape.join() === `${b},${d}`) &&
-    keys.imageQueue.shape[1] === d && keys.textQueue.shape[1] === d;
+    keys.imageQueue.shape[1] === d && keys.textQueue.shape[1] === d &&
+    (options.targets === undefined || targetsFit(options.targets, b, keys));
   if (!ok) {
     throw new Error(
       `queueClipLoss expects image, text and the teachers' features [B, D] and queues [K, D], ` +
         `got image ${fmtShape(image.shape)}, text ${fmtShape(text.shape)}, image_teacher ` +
         `${fmtShape(keys.image.shape)}, text_teacher ${fmtShape(keys.text.shape)}, image_queue ` +
-        `${fmtShape(keys.imageQueue.shape)}, text_queue ${fmtShape(keys.textQueue.shape)}`,
+        `${fmtShape(keys.imageQueue.shape)}, text_queue ${fmtShape(keys.textQueue.shape)}` +
+        (options.targets ? `, targets ${fmtShape(options.targets.shape)} ([B, B + K])` : ""),
     );
   }
   return tf.tidy(() => {

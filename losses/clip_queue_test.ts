@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assertGradients } from "../tests/gradcheck.ts";
 import { queueClipLoss } from "./clip_queue.ts";
 import { lossEntries } from "./entries.ts";
+import { queuedPositiveTargets } from "./multi_positive.ts";
 import { assertNoLeak, close, read, unitGaussian } from "./testing.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 
@@ -15,8 +16,19 @@ const softmax = (xs: number[]) => {
   return e.map((x) => x / z);
 };
 
-/** ALBEF's ITC in float64, as its code computes it (model_pretrain.py). */
-function albef(x: Record<string, number[][]>, s: number, alpha: number): number {
+/**
+ * ALBEF's ITC in float64, as its code computes it (model_pretrain.py); with
+ * `ids` (`[B + K]`: the batch's, then the queue's) its retrieval form
+ * (model_retrieval.py: `pos_idx = eq(idx, cat([idx, idx_queue]))`, targets
+ * `pos_idx / pos_idx.sum(1)`), an id < 0 matching nothing but its own row.
+ */
+function albef(x: Record<string, number[][]>, s: number, alpha: number, ids?: number[]): number {
+  const hard = (i: number, j: number, n: number) => {
+    if (!ids) return j === i ? 1 : 0;
+    const pos = (k: number): number => k === i || (ids[i]! >= 0 && ids[k] === ids[i]) ? 1 : 0;
+    const p = Array.from({ length: n }, (_, k) => pos(k)).reduce((a, v) => a + v, 0);
+    return pos(j) / p;
+  };
   const direction = (q: number[][], qTeacher: number[][], keys: number[][]) => {
     let sum = 0;
     q.forEach((row, i) => {
@@ -26,7 +38,7 @@ function albef(x: Record<string, number[][]>, s: number, alpha: number): number 
         return l.map((v) => v - z);
       })();
       const soft = softmax(keys.map((k) => s * dot(qTeacher[i]!, k)));
-      const target = soft.map((p, j) => alpha * p + (1 - alpha) * (j === i ? 1 : 0));
+      const target = soft.map((p, j) => alpha * p + (1 - alpha) * hard(i, j, keys.length));
       sum -= target.reduce((a, t, j) => a + t * logp[j]!, 0);
     });
     return sum / q.length;
@@ -74,6 +86,45 @@ Deno.test("queueClipLoss equals ALBEF's queued ITC in float64 (α 0, 0.4, 1; odd
   }
 });
 
+Deno.test("queueClipLoss with group ids equals ALBEF's retrieval ITC (idx_queue) in float64", () => {
+  // Batch ids with a repeat and an unknown (−1); queue ids with the batch's groups, another
+  // group and the queue's unfilled start (−1, which must not meet the batch's −1).
+  const cases: [number, number, number[], number][] = [
+    [5, 7, [3, 1, 3, -1, 0, 1, 3, -1, 9, 0, -1, 3], 0.4],
+    [3, 4, [2, 2, 2, 2, -1, 5, 2], 0],
+    [4, 2, [-1, -1, 7, 8, -1, 8], 1],
+  ];
+  for (const [b, k, ids, alpha] of cases) {
+    const x = sample(b, k, 3, 5 * b + k);
+    const targets = queuedPositiveTargets(tf.tensor1d(ids, "int32"), b);
+    const rows = rowsOf(targets);
+    rows.forEach((row) => close(row.reduce((a, v) => a + v), 1, 1e-6));
+    const got = read(queueClipLoss(x.image, x.text, keysOf(x), { scale: 6, alpha, targets }));
+    const plain = Object.fromEntries(Object.entries(x).map(([n, t]) => [n, rowsOf(t)]));
+    close(got, albef(plain, 6, alpha, ids), 1e-5);
+    tf.dispose([...Object.values(x), targets]);
+  }
+  // Every id unknown or distinct: the one-hot targets of the plain queued loss.
+  const x = sample(3, 2, 3, 1);
+  const distinct = queuedPositiveTargets(tf.tensor1d([0, -1, 2, 5, -1], "int32"), 3);
+  close(
+    read(queueClipLoss(x.image, x.text, keysOf(x), { scale: 4, alpha: 0.4, targets: distinct })),
+    read(queueClipLoss(x.image, x.text, keysOf(x), { scale: 4, alpha: 0.4 })),
+    1e-6,
+  );
+  assert.throws(
+    () =>
+      queueClipLoss(x.image, x.text, keysOf(x), {
+        scale: 1,
+        alpha: 0,
+        targets: tf.zeros([3, 4]) as Tensor2D,
+      }),
+    /targets \[3, 4\] \(\[B, B \+ K\]\)/,
+  );
+  assert.throws(() => queuedPositiveTargets(tf.tensor1d([1, 2]), 1), /int32 ids \[B \+ K\]/);
+  tf.dispose([...Object.values(x), distinct]);
+});
+
 Deno.test("queueClipLoss gradients: finite differences for the queries and scale, none for the keys", async () => {
   const x = sample(3, 4, 3, 7);
   const keys = keysOf(x);
@@ -85,6 +136,14 @@ Deno.test("queueClipLoss gradients: finite differences for the queries and scale
   // is checked where they do not depend on it.
   await assertGradients(f(0), [x.image, x.text, scale]);
   assertNoLeak(f(0.4), [x.image, x.text, scale]);
+  // With group targets (a constant of the loss) too.
+  const targets = queuedPositiveTargets(tf.tensor1d([1, 0, 1, 1, -1, 0, 2], "int32"), 3);
+  await assertGradients(
+    (i, t, s) =>
+      queueClipLoss(i as Tensor2D, t as Tensor2D, keys, { scale: s as Scalar, alpha: 0, targets }),
+    [x.image, x.text, scale],
+  );
+  targets.dispose();
   const grads = tf.grads((a, b, c, d) =>
     queueClipLoss(x.image, x.text, {
       image: a as Tensor2D,
@@ -136,10 +195,32 @@ Deno.test("clip with image_queue and text_queue: the queued loss per view, and i
     () => term.fn({ ...inputs, image_teacher: undefined as never }, ctx),
     /image_queue and text_queue are keys beside the teachers' features.*bind image_teacher and text_teacher/,
   );
+  // A group_queue node's ids: the batch's 4, then the queue's 8.
+  const ids = tf.tensor1d([2, 0, 2, -1, 0, 2, -1, -1, 5, 2, 0, -1], "int32");
+  const targets = queuedPositiveTargets(ids, 4);
+  close(
+    read(term.fn({ ...inputs, image: x.image, groups: ids }, ctx)),
+    read(queueClipLoss(x.image, x.text, keysOf(x), { scale: 10, alpha: 0.4, targets })),
+    1e-5,
+  );
   assert.throws(
     () => term.fn({ ...inputs, groups: ["a", "b", "c", "d"] }, ctx),
-    /groups with image_queue\/text_queue: the queues keep no group ids/,
+    /with image_queue\/text_queue, input "groups" must be int32 ids \[4 \+ 8\].*bind it to a group_queue node \(size 8/,
   );
+  assert.throws(
+    () => term.fn({ ...inputs, groups: ids, image_teacher: tf.stack([x.imageT, x.imageT]) }, ctx),
+    /groups with queues needs one teacher row per sample: image_teacher \[2,4,5\] has 2 views/,
+  );
+  assert.throws(
+    () => term.fn({ ...inputs, groups: ids, text_queue: x.textQ.slice(0, 6) }, ctx),
+    /targets \[4, 12\]/,
+  );
+  // Without queues the ids of a group_queue node are refused, with the reason.
+  assert.throws(
+    () => build({ scale: 10 }).fn({ image: x.image, text: x.text, groups: ids }, ctx),
+    /group_queue node's ids go with image_queue and text_queue bound/,
+  );
+  tf.dispose([ids, targets]);
   assert.ok(build({}).roles.includes("image_queue?") && build({}).roles.includes("text_queue?"));
   tf.dispose([...Object.values(x), views, v1]);
 });

@@ -3,7 +3,8 @@
  * image view, with ALBEF's momentum distillation (`distill`, teachers'
  * soft targets: `losses/clip_distill.ts`; against queues of earlier batches'
  * teacher features: `losses/clip_queue.ts`) and UniCL's multi-positive targets
- * (`groups`: `losses/multi_positive.ts`) as options. Included in
+ * (`groups`: `losses/multi_positive.ts`; with the queues, a `group_queue`
+ * node's ids: ALBEF's retrieval targets) as options. Included in
  * `lossEntries` (`losses/entries.ts`).
  *
  * @module
@@ -20,7 +21,7 @@ import { distillTargets } from "./clip_distill.ts";
 import { queueClipLoss } from "./clip_queue.ts";
 import { fmtShape, viewAt } from "./common.ts";
 import { type LossInputs, maybeNormalize, meanOverViews, tensorInput } from "./entry_inputs.ts";
-import { groupsInput, positiveTargets } from "./multi_positive.ts";
+import { groupsInput, positiveTargets, queuedGroupsInput } from "./multi_positive.ts";
 
 /** Parameters of the `clip` loss. */
 export const clipSchema = z.strictObject({
@@ -102,12 +103,6 @@ function clipQueues(
         "queues both sides' features (two queue nodes), or neither",
     );
   }
-  if (inputs["groups"] !== undefined) {
-    throw new Error(
-      "loss clip: groups with image_queue/text_queue: the queues keep no group ids, so their " +
-        "rows could not be told apart as positives; unbind one of them",
-    );
-  }
   const [image, text] = roles.map((r) => {
     const q = tensorInput("clip", inputs, r);
     if (q.rank !== 2) {
@@ -116,6 +111,30 @@ function clipQueues(
     return maybeNormalize(q, normalize) as Tensor2D;
   });
   return { image: image!, text: text! };
+}
+
+/** UniCL's in-batch targets of the `groups` input, if bound. */
+function groupsTargets(inputs: LossInputs, batch: number): Tensor2D | undefined {
+  const positives = groupsInput("clip", inputs, batch);
+  return positives && positiveTargets(positives);
+}
+
+/** ALBEF's targets over `[batch; queue]` of a `group_queue` node's ids, if bound. */
+function queuedGroups(
+  inputs: LossInputs,
+  teacherImage: Tensor,
+  batch: number,
+  queued: number,
+): Tensor2D | undefined {
+  if (inputs["groups"] !== undefined && teacherImage.rank === 3 && teacherImage.shape[0] > 1) {
+    throw new Error(
+      `loss clip: groups with queues needs one teacher row per sample: image_teacher ` +
+        `[${teacherImage.shape}] has ${teacherImage.shape[0]} views, so its queue takes ` +
+        `${teacherImage.shape[0]} rows per sample and the group ids (one per sample) would not ` +
+        "stay beside them; bind a teacher of one view (e.g. a take_views node)",
+    );
+  }
+  return queuedGroupsInput("clip", inputs, batch, queued);
 }
 
 /** The logit scale: exp θ of the `logit_scale` input, else the fixed `scale` parameter. */
@@ -177,10 +196,12 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
               `[${rawImage.shape}]; bind a teacher of the same views, or one [B, D]`,
           );
         }
-        // The hard targets: UniCL's with groups bound, else the diagonal (no weights).
+        // The hard targets: UniCL's with groups bound (over the batch and, with queues,
+        // their rows: a group_queue node's ids), else the diagonal (no weights).
         if (hard === null) {
-          const positives = groupsInput("clip", inputs, text.shape[0]);
-          hard = positives && positiveTargets(positives);
+          hard = queues
+            ? queuedGroups(inputs, teachers!.image, text.shape[0], queues.image.shape[0])
+            : groupsTargets(inputs, text.shape[0]);
         }
         if (!teachers) return clipLoss(one, text, { ...options, targets: hard });
         const teacher = {
@@ -189,7 +210,8 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
         };
         if (queues) {
           const keys = { ...teacher, imageQueue: queues.image, textQueue: queues.text };
-          return queueClipLoss(one, text, keys, { ...options, alpha: weight as number | Scalar });
+          const alpha = weight as number | Scalar;
+          return queueClipLoss(one, text, keys, { ...options, alpha, targets: hard });
         }
         // ALBEF: (1 − α)·hard + α·soft targets, one cross-entropy.
         const targets = tf.add(

@@ -108,12 +108,88 @@ export function groupsInput(kind: string, inputs: LossInputs, batch: number): Te
     !(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch ||
     value.dtype !== "int32"
   ) {
+    const queued = value instanceof tf.Tensor && value.rank === 1 && value.shape[0] > batch;
     throw new Error(
       `loss ${kind}: input "groups" must be ${expected}, got ${describeValue(value)}` +
-        (value instanceof tf.Tensor ? ` ${value.dtype}` : ""),
+        (value instanceof tf.Tensor ? ` ${value.dtype}` : "") +
+        (queued ? " (a group_queue node's ids go with image_queue and text_queue bound)" : ""),
     );
   }
   return positivePairs(value as Tensor1D);
+}
+
+/**
+ * The hard targets of the optional `groups` input of a contrastive term with
+ * queues: a `group_queue` node's `[B + K]` ids (the batch's, then the
+ * queue's), as {@linkcode queuedPositiveTargets}.
+ *
+ * @param kind Loss kind, for messages.
+ * @param inputs The term's inputs.
+ * @param batch B.
+ * @param queued K, the rows of the feature queues.
+ * @returns W `[B, B + K]`, or `undefined` when `groups` is unbound.
+ */
+export function queuedGroupsInput(
+  kind: string,
+  inputs: LossInputs,
+  batch: number,
+  queued: number,
+): Tensor2D | undefined {
+  const value = inputs["groups"];
+  if (value === undefined) return undefined;
+  if (
+    !(value instanceof tf.Tensor) || value.rank !== 1 || value.dtype !== "int32" ||
+    value.shape[0] !== batch + queued
+  ) {
+    throw new Error(
+      `loss ${kind}: with image_queue/text_queue, input "groups" must be int32 ids [${batch} + ` +
+        `${queued}] — this batch's, then those of the queues' rows — got ` +
+        `${describeValue(value)}${value instanceof tf.Tensor ? ` ${value.dtype}` : ""}; bind it ` +
+        `to a group_queue node (size ${queued}, input batch.label or batch.caption)`,
+    );
+  }
+  return queuedPositiveTargets(value as Tensor1D, batch);
+}
+
+/**
+ * The hard targets of a queued contrastive term with groups (ALBEF's
+ * retrieval `sim_targets`): row i over the keys `[this batch; queue]`, 1/pᵢ
+ * where the key's id equals sample i's (ids ≥ 0; the diagonal always), 0
+ * elsewhere — the queue's unknown ids (< 0, its start) are never positives.
+ * A constant: no gradient reaches the ids.
+ *
+ * @param ids int32 `[B + K]`: the batch's ids, then the queue's (a
+ *   `group_queue` node's output).
+ * @param batch B.
+ * @returns W `[B, B + K]`, each row summing to 1.
+ */
+export function queuedPositiveTargets(ids: Tensor1D, batch: number): Tensor2D {
+  if (ids.dtype !== "int32" || ids.rank !== 1 || ids.shape[0] < batch) {
+    throw new Error(
+      `queuedPositiveTargets expects int32 ids [B + K] with B = ${batch}, got ${ids.dtype} ` +
+        fmtShape(ids.shape),
+    );
+  }
+  // As `positivePairs`: made inside a custom gradient, so no gradient is asked of Equal.
+  const constantMask = tf.customGrad((x, _save) => ({
+    value: queuedPairs(x as Tensor1D, batch),
+    gradFunc: () => tf.zeros((x as Tensor).shape),
+  }));
+  return tf.tidy(() => {
+    const mask = constantMask(ids) as Tensor2D;
+    return tf.div(mask, tf.sum(mask, 1, true)) as Tensor2D;
+  });
+}
+
+/** The 0/1 mask of {@linkcode queuedPositiveTargets}, `[B, B + K]`. */
+function queuedPairs(ids: Tensor1D, batch: number): Tensor2D {
+  return tf.tidy(() => {
+    const keys = ids.shape[0];
+    const own = tf.expandDims(tf.slice(ids, 0, batch), 1);
+    const same = tf.logicalAnd(tf.equal(own, tf.expandDims(ids, 0)), tf.greaterEqual(own, 0));
+    const diagonal = tf.pad(tf.eye(batch), [[0, 0], [0, keys - batch]]);
+    return tf.maximum(tf.cast(same, "float32"), diagonal) as Tensor2D;
+  });
 }
 
 /**

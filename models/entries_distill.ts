@@ -1,8 +1,9 @@
 /**
  * Registry entries of the self-distillation nodes: `center` (DINO's centring
  * of a teacher's scores), `take_views` (a range of a multi-view value's
- * views, e.g. the global crops) and `queue` (MoCo's and ALBEF's queue of
- * earlier batches' features). Registered by `core/builtins.ts`.
+ * views, e.g. the global crops), `queue` (MoCo's and ALBEF's queue of
+ * earlier batches' features) and `group_queue` (ALBEF's queue of their group
+ * ids). Registered by `core/builtins.ts`.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { num, positiveInt } from "../core/schema.ts";
 import { Center } from "./center.ts";
 import { TakeViews } from "./take_views.ts";
 import { FeatureQueue } from "./feature_queue.ts";
+import { GroupQueue } from "./group_queue.ts";
 
 const centerSchema = z.strictObject({
   momentum: num().pipe(
@@ -58,7 +60,14 @@ const createQueue: ModuleFactory = (p: z.infer<typeof queueSchema>, ctx) => {
   return new FeatureQueue({ size: p.size, dim, seed: ctx.seed }, ctx.name);
 };
 
-/** The entries of `center`, `take_views` and `queue`. */
+const groupQueueSchema = z.strictObject({
+  size: positiveInt().describe(
+    "Ids K kept: give it the size of the feature queues it stands beside (their rows and its " +
+      "ids share slots).",
+  ),
+});
+
+/** The entries of `center`, `take_views`, `queue` and `group_queue`. */
 export const distillationModuleEntries: RegistryEntry<ModuleFactory>[] = [
   {
     kind: "center",
@@ -84,5 +93,15 @@ export const distillationModuleEntries: RegistryEntry<ModuleFactory>[] = [
     input: "one reference: features `[..., D]` (a momentum teacher's).",
     schema: queueSchema,
     create: createQueue,
+  },
+  {
+    kind: "group_queue",
+    summary: "ALBEF's id queue: [B + K] int32 group ids, this batch's then earlier steps' (a " +
+      "buffer), so `clip`'s `groups` combine with its queues",
+    arity: [1, 1],
+    input: "one reference: the batch's groups, `batch.label` (int32 `[B]`) or `batch.caption` " +
+      "(equal captions, one group).",
+    schema: groupQueueSchema,
+    create: (p: z.infer<typeof groupQueueSchema>, ctx) => new GroupQueue(p.size, ctx.name),
   },
 ];

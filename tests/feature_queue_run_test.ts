@@ -4,8 +4,10 @@
  * short runs: each applied update writes the batch's rows after the last
  * ones, wrapping around; slots not reached yet keep their seeded start; a
  * stopped and resumed run ends as the uninterrupted one; the export leaves
- * the queues out; on WebGPU the replayed step writes what the step issued as
- * written does.
+ * the queues out; under `train.accumulate` every micro-batch's rows are
+ * written; a `group_queue` (recipes/clip_momentum_queue_groups.yaml) writes
+ * the labels where the queues write the rows; on WebGPU the replayed step
+ * writes what the step issued as written does.
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
@@ -18,9 +20,13 @@ import { checkpointTensors, replayedCheckpoints, tinyRecipe } from "./tiny_runs.
 const TINY = ["vars.dim=16", "vars.momentum=0.6", "vars.queue=40"];
 const QUEUES = ["image_queue.queue", "text_queue.queue"];
 
-function queued(overrides: string[]) {
-  return tinyRecipe("recipes/clip_momentum_queue.yaml", [...TINY, ...overrides]);
+function queued(overrides: string[], recipe = "recipes/clip_momentum_queue.yaml") {
+  return tinyRecipe(recipe, [...TINY, ...overrides]);
 }
+
+/** The tiny recipe with a group queue of the labels beside the feature queues. */
+const grouped = (overrides: string[]) =>
+  queued(overrides, "recipes/clip_momentum_queue_groups.yaml");
 
 /** Rows `from` … `to − 1` of a `[K, 16]` queue. */
 const rows = (q: Float32Array, from: number, to: number) => q.slice(from * 16, to * 16);
@@ -91,6 +97,51 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "queues under train.accumulate: every micro-batch's rows; group ids in the same slots",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-queue-groups-" });
+    await seedTextCache(`${dir}/cache`);
+    await initBackend("wasm");
+    // Two micro-batches of 16: 32 rows a step into 40 slots.
+    const recipe = await grouped([
+      "train.steps=2",
+      "train.checkpoint_every=1",
+      "train.accumulate=2",
+    ]);
+    const built = await buildRecipe(recipe, `${dir}/cache`);
+    const start = built.graph.buffers().find((p) => p.name === "image_queue.queue")!.variable
+      .dataSync() as Float32Array;
+    built.graph.dispose();
+    built.source.dispose();
+    const run = await runRecipe(recipe, {
+      runsDir: dir,
+      cacheDir: `${dir}/cache`,
+      quiet: true,
+      skipEval: true,
+      skipReport: true,
+    });
+    const at = (step: number) =>
+      checkpointTensors(`${run.paths.checkpoints}/step-00000${step}.safetensors`);
+    const [one, two] = [await at(1), await at(2)];
+    const ids1 = [...one.get("group_queue.queue")!], ids2 = [...two.get("group_queue.queue")!];
+    const label = (id: number) => Number.isInteger(id) && id >= 0 && id <= 9;
+    // Update 1 writes slots 0–31 (both micro-batches), update 2 slots 32–39 and 0–23.
+    assert.ok(ids1.slice(0, 32).every(label), `step 1 labels in 0–31: ${ids1}`);
+    assert.deepEqual(ids1.slice(32), Array(8).fill(-1), "slots 32–39 not written yet");
+    const image1 = one.get("image_queue.queue")!, image2 = two.get("image_queue.queue")!;
+    assert.deepEqual(rows(image1, 32, 40), rows(start, 32, 40));
+    assert.notDeepEqual(rows(image1, 16, 32), rows(start, 16, 32), "the second micro-batch's");
+    assert.ok(ids2.every(label), "step 2 filled the rest");
+    assert.deepEqual(ids2.slice(24, 32), ids1.slice(24, 32), "slots 24–31 keep update 1's");
+    assert.deepEqual(rows(image2, 24, 32), rows(image1, 24, 32));
+    assert.notDeepEqual(rows(image2, 32, 40), rows(start, 32, 40));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
 const skip = await webgpuSkipReason();
 if (skip) console.warn(`tests/feature_queue_run_test.ts WebGPU case skipped: ${skip}`);
 
@@ -100,12 +151,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    // Six steps over 40 slots: the slots a host value computes wrap during the replays.
-    const recipe = await queued(["train.steps=6", "train.checkpoint_every=0"]);
+    // Six steps over 40 slots: the slots a host value computes wrap during the replays. The
+    // group queue's recipe: the feature queues, and the label ids beside them.
+    const recipe = await grouped(["train.steps=6", "train.checkpoint_every=0"]);
     const { written, replayed } = await replayedCheckpoints(recipe, 6);
-    for (
-      const name of [...QUEUES, "image_proj.layers.0.weight", "text_proj_teacher.layers.0.weight"]
-    ) {
+    const names = [...QUEUES, "group_queue.queue", "image_proj.layers.0.weight"];
+    for (const name of [...names, "text_proj_teacher.layers.0.weight"]) {
       assert.ok(written.has(name), name);
       assert.deepEqual(replayed.get(name), written.get(name), `${name}: replayed = written`);
     }

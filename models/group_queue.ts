@@ -1,0 +1,132 @@
+/**
+ * A queue of earlier batches' group ids beside feature queues — ALBEF's
+ * `idx_queue` (its retrieval fine-tuning, `models/model_retrieval.py`:
+ * `pos_idx = eq(idx, cat([idx, idx_queue]))`, `sim_targets = pos_idx /
+ * pos_idx.sum(1)`), so `clip`'s `groups` can combine with `image_queue` and
+ * `text_queue`: a queued feature whose sample shares the query's group is a
+ * positive, not a negative. On data whose captions repeat (class-template
+ * captions: MNIST's ten, ImageNet's thousand) a queue of K features holds
+ * about K / classes rows of the query's own class; without their ids every one
+ * of them is pushed away.
+ *
+ * The node reads the batch's groups — `batch.label` (int32 `[B]`, < 0 unknown)
+ * or `batch.caption` (equal captions, one group: each caption's id is its
+ * FNV-1a hash cut to 24 bits, so equal captions meet across batches; two
+ * different captions share an id with probability 2⁻²⁴) — and outputs `[B + K]`
+ * int32 ids: this batch's, then the queue's as it stood before the step. Bind
+ * it to `clip`'s `groups` input. After every applied update the batch's ids
+ * are written where the feature queues write their rows (same ring, same
+ * slots: give it the same size and feed it the same batches), under
+ * `train.accumulate` every micro-batch's, as the feature queues do.
+ *
+ * The ids are kept as float32 `<name>.queue` `[K]` (exact below 2²⁴: labels
+ * are class indices) so the write is the same in-place, replayable update as
+ * the feature queues'; the queue starts at −1 (unknown: never a positive) and
+ * is checkpointed with the run.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { fnv1a32 } from "../core/fnv1a.ts";
+import { hostValue } from "../core/host_value.ts";
+import type { Tensor, Variable } from "../core/tensor.ts";
+import type {
+  ForwardContext,
+  Module,
+  NodeValue,
+  Parameter,
+  UpdateProgress,
+} from "../core/types.ts";
+import { writeQueueRows } from "./feature_queue.ts";
+import { MicroBatchPending } from "./micro_batch_pending.ts";
+
+/** Ids of caption groups are below this bound (24 bits: exact in float32). */
+export const CAPTION_ID_BITS = 24;
+
+/**
+ * Stable group ids of captions: equal strings get equal ids in every batch
+ * (the FNV-1a hash of the UTF-8 bytes, cut to {@linkcode CAPTION_ID_BITS} bits).
+ *
+ * @param texts The batch's captions.
+ * @returns `[B]` ids in `[0, 2²⁴)`.
+ */
+export function captionGroupIds(texts: readonly string[]): Int32Array {
+  const mask = 2 ** CAPTION_ID_BITS - 1;
+  return Int32Array.from(texts, (text) => fnv1a32(text) & mask);
+}
+
+/** `batch.label` or `batch.caption` → `[B + K]` int32 group ids: the batch's, then the queue's. */
+export class GroupQueue implements Module {
+  /** None: the queue is not trained. */
+  readonly parameters: Parameter[] = [];
+  /** The queue of ids `<name>.queue` `[K]` (float32). */
+  readonly buffers: Parameter[];
+  readonly #queue: Variable;
+  readonly #one: Tensor;
+  /** The training step's ids (float32; every micro-batch's), written by `afterStep`. */
+  readonly #pending = new MicroBatchPending();
+
+  /** Creates a queue of `size` unknown ids under `name`. */
+  constructor(readonly size: number, readonly name: string) {
+    this.#queue = tf.tidy(() => tf.variable(tf.fill([size], -1), false));
+    this.#one = tf.tensor1d([1]);
+    this.buffers = [{
+      name: `${name}.queue`,
+      variable: this.#queue,
+      decay: false,
+      averaged: false,
+    }];
+  }
+
+  /** The batch's ids and the queue's before this step; in training, keeps the batch's. */
+  forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
+    const ids = this.#batchIds(inputs[0]);
+    if (ctx.training && ctx.statistics !== false) {
+      this.#pending.add(tf.cast(ids, "float32"), ctx, ids.shape[0]!);
+    }
+    return tf.tidy(() => {
+      const all = tf.concat([ids, tf.cast(this.#queue, "int32")]);
+      ids.dispose();
+      return all;
+    });
+  }
+
+  /** int32 `[B]` ids of the node's input (labels as given, captions hashed). */
+  #batchIds(value: NodeValue | undefined): Tensor {
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
+      const texts = value as string[];
+      // A host value: a replayed step hashes its own batch's captions.
+      return hostValue((host) => captionGroupIds(host.input(texts)), [texts.length]);
+    }
+    if (value instanceof tf.Tensor && value.rank === 1 && value.dtype === "int32") {
+      return tf.clone(value);
+    }
+    const got = value instanceof tf.Tensor
+      ? `${value.dtype} [${value.shape.join(", ")}]`
+      : Array.isArray(value)
+      ? "a list that is not all strings"
+      : String(value);
+    throw new Error(
+      `node "${this.name}" (group_queue) expects group ids: batch.label (int32 [B]) or ` +
+        `batch.caption (B strings), got ${got}`,
+    );
+  }
+
+  /** Writes the training step's ids into their slots (not on a skipped step). */
+  afterStep(guard?: Tensor, progress?: UpdateProgress): void {
+    const ids = this.#pending.takeRows();
+    if (ids) writeQueueRows(this.#queue, ids, this.#one, guard, progress);
+  }
+
+  /** Forgets the last step's ids (the compiler's dry runs leave some). */
+  dropBatchStatistics(): void {
+    this.#pending.clear();
+  }
+
+  /** Releases the queue and any pending ids. */
+  dispose(): void {
+    this.dropBatchStatistics();
+    this.#queue.dispose();
+    this.#one.dispose();
+  }
+}
