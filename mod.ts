@@ -144,7 +144,7 @@ export { NonFiniteError, type PendingStep, type StepMetrics, Trainer } from "./c
 export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
 export { leanGradients, leanVariableGrads, type TapeNode } from "./core/lean_gradients.ts";
-export { checkpointed } from "./models/checkpoint.ts";
+export { type BlockCheckpointing, checkpointed, checkpointsBlock } from "./models/checkpoint.ts";
 export {
   averageDecay,
   EMA_PREFIX,

@@ -21,6 +21,24 @@ interface EngineDepths {
   state: { gradientDepth: number; kernelDepth: number };
 }
 
+/**
+ * Which blocks of a stack a `checkpoint` setting checkpoints: `true` every
+ * block, a number N the first N (Megatron's `--recompute-method block`: the
+ * memory/compute dial between none and all), `false` or absent none.
+ */
+export type BlockCheckpointing = boolean | number;
+
+/**
+ * Whether block `index` (0-based) is checkpointed under `setting`.
+ *
+ * @param setting The stack's {@linkcode BlockCheckpointing}.
+ * @param index The block's position in its stack.
+ * @returns True when the block keeps only its input for the backward pass.
+ */
+export function checkpointsBlock(setting: BlockCheckpointing | undefined, index: number): boolean {
+  return setting === true || (typeof setting === "number" && index < setting);
+}
+
 /** Whether tfjs is recording a gradient tape here (outside any kernel). */
 export function tapeRecording(): boolean {
   const { state } = tf.engine() as unknown as EngineDepths;

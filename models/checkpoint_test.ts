@@ -10,7 +10,13 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { leanVariableGrads } from "../core/lean_gradients.ts";
 import { useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
-import { checkpointed, tapeRecording } from "./checkpoint.ts";
+import {
+  type BlockCheckpointing,
+  checkpointed,
+  checkpointsBlock,
+  tapeRecording,
+} from "./checkpoint.ts";
+import { blockCheckpointing, checkpointParam } from "./checkpoint_schema.ts";
 import { VisionTransformer } from "./vit.ts";
 import { TextTransformer } from "./text_transformer.ts";
 import type { VitConfig } from "./vit_presets.ts";
@@ -32,7 +38,7 @@ const ctx = { training: true, step: 0, seed: 0 };
 type Grads = typeof leanVariableGrads;
 
 /** Loss and gradients (by parameter name) of a fixed projection of the embeddings. */
-async function run(checkpoint: boolean, grads: Grads, batch = 3) {
+async function run(checkpoint: BlockCheckpointing, grads: Grads, batch = 3) {
   const vit = new VisionTransformer({ ...CONFIG, checkpoint }, GEOMETRY, { name: "v", seed: 3 });
   const images = tf.tidy(() => tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", 5));
   const direction = tf.tidy(() => tf.randomNormal([batch, 16], 0, 1, "float32", 6));
@@ -53,12 +59,17 @@ async function run(checkpoint: boolean, grads: Grads, batch = 3) {
 
 async function assertSame(grads: Grads) {
   const plain = await run(false, grads);
-  const before = tf.memory().numTensors;
-  const kept = await run(true, grads);
-  assert.equal(tf.memory().numTensors, before, "nothing left alive");
-  assert.equal(kept.loss, plain.loss);
-  assert.equal(kept.named.size, plain.named.size);
-  for (const [name, g] of plain.named) assert.deepEqual(kept.named.get(name), g, name);
+  // Every block, and the first 2 of 3.
+  for (const checkpoint of [true, 2]) {
+    const before = tf.memory().numTensors;
+    const kept = await run(checkpoint, grads);
+    assert.equal(tf.memory().numTensors, before, "nothing left alive");
+    assert.equal(kept.loss, plain.loss);
+    assert.equal(kept.named.size, plain.named.size);
+    for (const [name, g] of plain.named) {
+      assert.deepEqual(kept.named.get(name), g, `checkpoint ${checkpoint}: ${name}`);
+    }
+  }
 }
 
 Deno.test("checkpointed ViT blocks give the plain ViT's loss and gradients bit for bit (WASM)", async () => {
@@ -81,7 +92,7 @@ Deno.test({
 
 Deno.test("a checkpointed ViT's step peaks lower", async () => {
   await initBackend("wasm");
-  const peak = (checkpoint: boolean) => {
+  const peak = (checkpoint: BlockCheckpointing) => {
     const config = { ...CONFIG, depth: 8, dim: 32, checkpoint };
     const vit = new VisionTransformer(config, { height: 16, width: 16, channels: 1 }, {
       name: "v",
@@ -100,8 +111,28 @@ Deno.test("a checkpointed ViT's step peaks lower", async () => {
     vit.dispose();
     return bytes;
   };
-  const plain = peak(false), kept = peak(true);
+  const plain = peak(false), kept = peak(true), half = peak(4);
   assert.ok(kept < 0.6 * plain, `checkpointed ${kept} B, plain ${plain} B`);
+  // The first 4 of 8 blocks: in between.
+  assert.ok(kept < half && half < plain, `4 of 8 blocks ${half} B`);
+});
+
+Deno.test("checkpoint: true, the first N blocks, or none; N beyond the depth is refused", () => {
+  assert.deepEqual([0, 1, 2].map((i) => checkpointsBlock(2, i)), [true, true, false]);
+  assert.deepEqual([0, 5].map((i) => checkpointsBlock(true, i)), [true, true]);
+  assert.ok(!checkpointsBlock(false, 0) && !checkpointsBlock(undefined, 0));
+  assert.equal(blockCheckpointing(false, 12, "v"), undefined);
+  assert.equal(blockCheckpointing(12, 12, "v"), true, "all of them");
+  assert.equal(blockCheckpointing(6, 12, "v"), 6);
+  assert.throws(
+    () => blockCheckpointing(13, 12, "v"),
+    /node "v": checkpoint 13 exceeds its 12 blocks; give 1–12 \(the first N blocks\) or true/,
+  );
+  const schema = checkpointParam("its input");
+  assert.equal(schema.parse(undefined), false);
+  assert.equal(schema.parse(3), 3);
+  assert.throws(() => schema.parse(0));
+  assert.throws(() => schema.parse(1.5));
 });
 
 Deno.test("off the tape a checkpointed block is the block", () => {
@@ -118,7 +149,7 @@ Deno.test("off the tape a checkpointed block is the block", () => {
 Deno.test("checkpointed text-transformer blocks (masks kept as context) give the same gradients", async () => {
   await initBackend("wasm");
   const texts = ["a photo of a seven", "digit one", "a blurry photo of the number three", "nine"];
-  const grads = async (checkpoint: boolean, causal: boolean) => {
+  const grads = async (checkpoint: BlockCheckpointing, causal: boolean) => {
     const tower = new TextTransformer({
       vocab: 512,
       buckets: 64,
@@ -143,9 +174,14 @@ Deno.test("checkpointed text-transformer blocks (masks kept as context) give the
     return values;
   };
   for (const causal of [true, false]) {
-    const plain = await grads(false, causal), kept = await grads(true, causal);
-    assert.equal(kept.length, plain.length);
-    plain.forEach((g, i) => assert.deepEqual(kept[i], g, `causal ${causal}, parameter ${i}`));
+    const plain = await grads(false, causal);
+    for (const checkpoint of [true, 1]) {
+      const kept = await grads(checkpoint, causal);
+      assert.equal(kept.length, plain.length);
+      plain.forEach((g, i) =>
+        assert.deepEqual(kept[i], g, `checkpoint ${checkpoint}, causal ${causal}, parameter ${i}`)
+      );
+    }
   }
 });
 

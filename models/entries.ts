@@ -14,6 +14,7 @@ import { Mlp } from "./mlp.ts";
 import { L2Normalize, LogitScale } from "./simple.ts";
 import { VisionTransformer } from "./vit.ts";
 import { VIT_PRESETS } from "./vit_presets.ts";
+import { blockCheckpointing, checkpointParam } from "./checkpoint_schema.ts";
 export { issue4ModuleEntries } from "./entries_issue4.ts";
 
 function lastDim(ctx: BuildContext, expected: string): number {
@@ -89,12 +90,7 @@ const vitSchema = z.strictObject({
     "A LayerNorm (`norm_pre`) on the tokens before the blocks (timm's `pre_norm`: CLIP image " +
       "towers).",
   ),
-  checkpoint: z.boolean().default(false).describe(
-    "Activation checkpointing (open_clip's `--grad-checkpointing`): each block keeps only its " +
-      "input for the backward pass and runs again there — a step holds one tensor per block " +
-      "instead of everything the blocks save, for ≈ a third more compute; exact (same values " +
-      "and gradients).",
-  ),
+  checkpoint: checkpointParam("its input"),
 });
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
@@ -117,8 +113,8 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       { activation: params.activation }),
     ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
     ...(params.mlp === "swiglu" && { mlp: "swiglu" as const }),
-    ...(params.checkpoint === true && { checkpoint: true }),
   };
+  const checkpoint = blockCheckpointing(params.checkpoint, config.depth, ctx.name);
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {
     throw new Error(
@@ -135,7 +131,7 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       );
     }
   }
-  return new VisionTransformer(config, first!, {
+  return new VisionTransformer({ ...config, ...(checkpoint && { checkpoint }) }, first!, {
     name: ctx.name,
     seed: ctx.seed,
     output: params.output,

@@ -16,6 +16,7 @@ import { fusionInputDims, FusionTransformer } from "./fusion.ts";
 import { hfTextEntries } from "./hf_text.ts";
 import { PrototypeHead } from "./prototype_head.ts";
 import { TextTransformer } from "./text_transformer.ts";
+import { blockCheckpointing, checkpointParam } from "./checkpoint_schema.ts";
 import { TakeToken } from "./tokens.ts";
 
 function show(shape: Shape | undefined): string {
@@ -90,10 +91,7 @@ const textTransformerSchema = z.strictObject({
   output: z.enum(["pooled", "tokens"]).default("pooled").describe(
     "`pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]` (last channel = mask).",
   ),
-  checkpoint: z.boolean().default(false).describe(
-    "Activation checkpointing (open_clip's `--grad-checkpointing`): each block keeps only its " +
-      "input (and the attention masks) for the backward pass and runs again there; exact.",
-  ),
+  checkpoint: checkpointParam("its input (and the attention masks)"),
 });
 
 const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerSchema>, ctx) => {
@@ -105,6 +103,7 @@ const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerS
     );
   }
   divisible(ctx, { width: p.dim, heads: p.heads });
+  const checkpoint = blockCheckpointing(p.checkpoint, p.depth, ctx.name);
   return new TextTransformer({
     vocab: p.vocab,
     buckets: p.buckets ?? Math.max(1, Math.floor(p.vocab / 4)),
@@ -116,7 +115,7 @@ const createTextTransformer: ModuleFactory = (p: z.infer<typeof textTransformerS
     causal: p.causal,
     pooling: p.pooling,
     output: p.output,
-    ...(p.checkpoint === true && { checkpoint: true }),
+    ...(checkpoint !== undefined && { checkpoint }),
   }, ctx);
 };
 

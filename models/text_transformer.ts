@@ -36,7 +36,7 @@ import { hostValue } from "../core/host_value.ts";
 import type { StepHost } from "../core/step_host.ts";
 import { packTextTokens } from "./tokens.ts";
 import { blockLayering } from "./block_layering.ts";
-import { checkpointed } from "./checkpoint.ts";
+import { type BlockCheckpointing, checkpointed, checkpointsBlock } from "./checkpoint.ts";
 import {
   applyBlock,
   causalBias,
@@ -72,10 +72,11 @@ export interface TextTransformerOptions {
   /** `pooled` → `[B, D]`; `tokens` → packed `[B, L, D + 1]`. */
   output: "pooled" | "tokens";
   /**
-   * Activation checkpointing: each block keeps only its input for the backward
-   * pass and runs again there (`models/checkpoint.ts`; default false).
+   * Activation checkpointing: a checkpointed block keeps only its input for
+   * the backward pass and runs again there (`models/checkpoint.ts`): `true`
+   * every block, N the first N (default false).
    */
-  checkpoint?: boolean;
+  checkpoint?: BlockCheckpointing;
 }
 
 /** Captions `B` strings → `[B, D]` (or packed tokens `[B, L, D + 1]`). */
@@ -141,14 +142,15 @@ export class TextTransformer implements Module {
     const keyBias = keyPaddingBias(mask);
     const bias = this.options.causal ? causalBias(l) : undefined;
     // A scope per block: what the gradient tape does not keep is freed as each block ends.
-    // With `checkpoint`, a block keeps only its input (and the masks) and runs again in backward.
+    // A checkpointed block (`checkpoint`: all, or the first N) keeps only its input (and the
+    // masks) and runs again in the backward pass.
     const { heads } = this.options;
     this.#blocks.forEach((block, i) => {
       const run = (h: Tensor, kb: Tensor, cb?: Tensor) =>
         applyBlock(block, h, { heads, keyBias: kb, ...(cb && { bias: cb }) });
       const masks = bias ? [keyBias, bias] : [keyBias];
       x = tf.tidy(() =>
-        this.options.checkpoint
+        checkpointsBlock(this.options.checkpoint, i)
           ? checkpointed(
             (h, ...m) => run(h, m[0]!, m[1]),
             x,

@@ -46,7 +46,7 @@ import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
 import { bilinearResampleMatrix } from "./pos_resample.ts";
 import { blockLayering } from "./block_layering.ts";
-import { checkpointed } from "./checkpoint.ts";
+import { checkpointed, checkpointsBlock } from "./checkpoint.ts";
 import { AttentionPool } from "./attention_pool.ts";
 
 /**
@@ -225,14 +225,15 @@ export class VisionTransformer implements Module {
     let x = this.#embed(flat, input);
     // A scope per block: what the gradient tape does not keep (all of it off the tape: a frozen
     // tower, a teacher) is freed as each block ends, not when the whole forward pass does.
-    // With `checkpoint`, a block keeps only its input for the backward pass and runs again there.
-    for (const block of this.#blocks) {
+    // A checkpointed block (`checkpoint`: all, or the first N) keeps only its input for the
+    // backward pass and runs again there.
+    this.#blocks.forEach((block, i) => {
       x = tf.tidy(() =>
-        this.config.checkpoint
+        checkpointsBlock(this.config.checkpoint, i)
           ? checkpointed((h) => this.#block(block, h as Tensor3D), x, block.variables) as Tensor3D
           : this.#block(block, x)
       );
-    }
+    });
     const { dim } = this.config, prefix = this.prefixTokens;
     const avg = this.config.pool === "avg";
     if (this.#output === "tokens") {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { BlockCheckpointing } from "./checkpoint.ts";
 
 /** Architecture of a ViT. */
 export interface VitConfig {
@@ -46,10 +47,11 @@ export interface VitConfig {
   /** Whether there is a CLS token (default true; false needs `pool: avg` or `map`, timm's `class_token`). */
   classToken?: boolean;
   /**
-   * Activation checkpointing: each block keeps only its input for the backward
-   * pass and runs again there (`models/checkpoint.ts`; default false).
+   * Activation checkpointing: a checkpointed block keeps only its input for
+   * the backward pass and runs again there (`models/checkpoint.ts`): `true`
+   * every block, N the first N (default false).
    */
-  checkpoint?: boolean;
+  checkpoint?: BlockCheckpointing;
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */
