@@ -131,7 +131,8 @@ function queuedGroups(
       `loss clip: groups with queues needs one teacher row per sample: image_teacher ` +
         `[${teacherImage.shape}] has ${teacherImage.shape[0]} views, so its queue takes ` +
         `${teacherImage.shape[0]} rows per sample and the group ids (one per sample) would not ` +
-        "stay beside them; bind a teacher of one view (e.g. a take_views node)",
+        "stay beside them; take one view (e.g. a take_views node) and feed both image_teacher " +
+        "and the image_queue node from it",
     );
   }
   return queuedGroupsInput("clip", inputs, batch, queued);

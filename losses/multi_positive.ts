@@ -108,7 +108,9 @@ export function groupsInput(kind: string, inputs: LossInputs, batch: number): Te
     !(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch ||
     value.dtype !== "int32"
   ) {
-    const queued = value instanceof tf.Tensor && value.rank === 1 && value.shape[0] > batch;
+    // Only clip has queues to pair a group_queue node's ids with.
+    const queued = kind === "clip" && value instanceof tf.Tensor && value.rank === 1 &&
+      value.shape[0] > batch;
     throw new Error(
       `loss ${kind}: input "groups" must be ${expected}, got ${describeValue(value)}` +
         (value instanceof tf.Tensor ? ` ${value.dtype}` : "") +

@@ -63,7 +63,7 @@ const createQueue: ModuleFactory = (p: z.infer<typeof queueSchema>, ctx) => {
 const groupQueueSchema = z.strictObject({
   size: positiveInt().describe(
     "Ids K kept: give it the size of the feature queues it stands beside (their rows and its " +
-      "ids share slots).",
+      "ids share slots). Ids are kept as float32: labels must be below 2²⁴ (class indices are).",
   ),
 });
 

@@ -12,7 +12,9 @@
  * The node reads the batch's groups — `batch.label` (int32 `[B]`, < 0 unknown)
  * or `batch.caption` (equal captions, one group: each caption's id is its
  * FNV-1a hash cut to 24 bits, so equal captions meet across batches; two
- * different captions share an id with probability 2⁻²⁴) — and outputs `[B + K]`
+ * different captions share an id with probability 2⁻²⁴ per pair, so with
+ * all-distinct captions a batch of 256 against 4,096 queued ones meets one
+ * false positive in ~6 % of steps) — and outputs `[B + K]`
  * int32 ids: this batch's, then the queue's as it stood before the step. Bind
  * it to `clip`'s `groups` input. After every applied update the batch's ids
  * are written where the feature queues write their rows (same ring, same
