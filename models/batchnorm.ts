@@ -5,8 +5,11 @@
  * `running ← (1 − momentum)·running + momentum·batch`, ε = 1e-5.
  *
  * The running statistics are buffers (saved in checkpoints, never optimised).
- * They are folded in by `afterStep()`, once per optimiser step, from the last
- * training forward pass — dry runs and evaluation never touch them.
+ * They are folded in by `afterStep()`, once per optimiser step, from the
+ * step's training forward pass — under `train.accumulate` the statistics of
+ * every micro-batch's rows pooled, as one batch of them would give (PyTorch
+ * instead folds each micro-batch in, one momentum step each) — dry runs and
+ * evaluation never touch them.
  *
  * `apply(x, training, activation)` also applies the activation that follows
  * the norm in an MLP head; in training on WebGPU with novalab's kernels both
@@ -26,6 +29,15 @@ import {
 } from "../kernels/batchnorm.ts";
 import { ownBuffer } from "../kernels/in_place.ts";
 import { novalabKernelsActive } from "../kernels/install.ts";
+import { MicroBatchPending } from "./micro_batch_pending.ts";
+
+/** Whether and how a training `apply` keeps its batch statistics for `afterStep`. */
+export interface KeepStatistics {
+  /** False for a momentum teacher's forward (default true). */
+  remember?: boolean;
+  /** The micro-batch of the optimiser step (`ForwardContext.micro`): 0 or absent starts afresh. */
+  micro?: number;
+}
 
 /** A batch-norm layer over a last axis of width `dim`. */
 export class BatchNorm {
@@ -37,8 +49,10 @@ export class BatchNorm {
   readonly buffers: Parameter[];
   readonly #mean: Variable;
   readonly #var: Variable;
-  /** The last training batch's mean, biased variance and row count. */
-  #pending: { mean: Tensor; variance: Tensor; rows: number } | undefined;
+  /** The step's batch means, one per micro-batch, weighted by their rows. */
+  readonly #means = new MicroBatchPending();
+  /** The step's biased batch variances, beside `#means`. */
+  readonly #variances = new MicroBatchPending();
 
   /** Creates γ = 1, β = 0, running mean 0 and variance 1 under `name`. */
   constructor(
@@ -60,11 +74,13 @@ export class BatchNorm {
   /**
    * Normalises `[..., D]` with batch statistics (training) or running ones
    * (inference), then applies `activation` (a name in `ACTIVATIONS`; none by default).
-   * In training the batch's statistics are kept for `afterStep` unless
-   * `remember` is false (a momentum teacher's: its running statistics follow its
-   * source's).
+   * In training the batch's statistics are kept for `afterStep` (with those of
+   * the step's earlier micro-batches when `keep.micro` > 0) unless
+   * `keep.remember` is false (a momentum teacher's: its running statistics
+   * follow its source's).
    */
-  apply(x: Tensor, training: boolean, activation?: string, remember = true): Tensor {
+  apply(x: Tensor, training: boolean, activation?: string, keep: KeepStatistics = {}): Tensor {
+    const remember = keep.remember ?? true;
     const eps = this.options.eps ?? 1e-5;
     const dim = this.options.dim;
     const act = activation === undefined ? undefined : ACTIVATIONS[activation];
@@ -78,7 +94,7 @@ export class BatchNorm {
     const fusable = activation ?? "identity";
     if (training && fusedBatchNormActive(flat, fusable)) {
       const fused = batchNormActivation(flat, this.weight, this.bias, eps, fusable);
-      if (remember) this.#remember(fused.mean, fused.variance, flat.shape[0]!);
+      if (remember) this.#remember(fused.mean, fused.variance, flat.shape[0]!, keep.micro);
       else tf.dispose([fused.mean, fused.variance]);
       return fused.y.reshape(x.shape);
     }
@@ -88,7 +104,7 @@ export class BatchNorm {
       mean = moments.mean;
       variance = moments.variance;
       if (remember) {
-        this.#remember(tf.keep(tf.clone(mean)), tf.keep(tf.clone(variance)), flat.shape[0]!);
+        this.#remember(tf.clone(mean), tf.clone(variance), flat.shape[0]!, keep.micro);
       }
     }
     const normed = tf.mul(tf.sub(flat, mean), tf.rsqrt(tf.add(variance, eps)));
@@ -96,20 +112,41 @@ export class BatchNorm {
     return act ? act(y) : y;
   }
 
-  #remember(mean: Tensor, variance: Tensor, rows: number): void {
-    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
-    this.#pending = { mean, variance, rows };
+  #remember(mean: Tensor, variance: Tensor, rows: number, micro?: number): void {
+    this.#means.add(mean, { micro }, rows);
+    this.#variances.add(variance, { micro }, rows);
+  }
+
+  /** The step's mean, biased variance and rows: its micro-batches' pooled. */
+  #taken(): { mean: Tensor; variance: Tensor; rows: number } | undefined {
+    const means = this.#means.take(), variances = this.#variances.take();
+    if (!means || !variances) return undefined;
+    const weights = means.weights, rows = weights.reduce((a, w) => a + w, 0);
+    if (means.parts.length === 1) {
+      return { mean: means.parts[0]!, variance: variances.parts[0]!, rows };
+    }
+    // Σ nᵢ μᵢ / N, and Σ nᵢ (σᵢ² + (μᵢ − μ)²) / N: the rows' mean and biased variance.
+    const [mean, variance] = tf.tidy(() => {
+      const mu = tf.addN(means.parts.map((m, i) => tf.mul(m, weights[i]! / rows)));
+      const spread = variances.parts.map((v, i) =>
+        tf.mul(tf.add(v, tf.square(tf.sub(means.parts[i]!, mu))), weights[i]! / rows)
+      );
+      return [mu, tf.addN(spread)];
+    });
+    tf.dispose([...means.parts, ...variances.parts]);
+    return { mean: mean!, variance: variance!, rows };
   }
 
   /**
-   * Folds the last training batch's statistics into the running ones (unbiased
+   * Folds the step's batch statistics into the running ones (unbiased
    * variance). With `guard`, a step report (`core/step_guard.ts`) whose `ok` is
    * 0, the running statistics stay as they were (the step was skipped).
    */
   afterStep(guard?: Tensor): void {
-    if (!this.#pending) return;
+    const taken = this.#taken();
+    if (!taken) return;
     const m = this.options.momentum ?? 0.1;
-    const { mean, variance, rows } = this.#pending;
+    const { mean, variance, rows } = taken;
     const unbiased = rows > 1 ? rows / (rows - 1) : 1;
     tf.tidy(() => {
       if (novalabKernelsActive() && mean.dtype === "float32") {
@@ -131,18 +168,17 @@ export class BatchNorm {
       this.#var.assign(nextVariance);
     });
     tf.dispose([mean, variance]);
-    this.#pending = undefined;
   }
 
   /** Forgets the last training batch's statistics (the compiler's dry runs leave some). */
   dropBatchStatistics(): void {
-    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
-    this.#pending = undefined;
+    this.#means.clear();
+    this.#variances.clear();
   }
 
   /** Releases buffers and pending statistics (parameters belong to the store's owner). */
   dispose(): void {
-    if (this.#pending) tf.dispose([this.#pending.mean, this.#pending.variance]);
+    this.dropBatchStatistics();
     this.#mean.dispose();
     this.#var.dispose();
   }

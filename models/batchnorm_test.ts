@@ -28,6 +28,28 @@ Deno.test("batchnorm: normalises over all leading axes; running stats follow PyT
   bn.dispose();
 });
 
+Deno.test("batchnorm: under train.accumulate the micro-batches' rows pooled, one update a step", async () => {
+  await tf.setBackend("cpu");
+  const bn = new BatchNorm(new ParameterStore("head", 0), "bn", { dim: 1, momentum: 0.5 });
+  const apply = (rows: number[], micro?: number) =>
+    bn.apply(tf.tensor2d(rows, [rows.length, 1]), true, undefined, { micro }).dispose();
+  apply([100, -100]); // a step that never reached afterStep: dropped at the next micro-batch 0
+  // Micro-batches [1, 3] and [5, 7, 9]: the rows 1…9 have mean 5, unbiased variance 10.
+  apply([1, 3], 0);
+  apply([5, 7, 9], 1);
+  bn.afterStep();
+  const [mean, variance] = bn.buffers.map((b) => b.variable.dataSync()[0]!);
+  assert.ok(Math.abs(mean! - 0.5 * 5) < 1e-5, `mean ${mean}`);
+  assert.ok(Math.abs(variance! - (0.5 + 0.5 * 10)) < 1e-5, `variance ${variance}`);
+  // A teacher's forward (remember: false) adds nothing.
+  apply([1, 3], 0);
+  bn.apply(tf.tensor2d([[50]]), true, undefined, { remember: false, micro: 1 }).dispose();
+  bn.afterStep();
+  const [mean2] = bn.buffers.map((b) => b.variable.dataSync()[0]!);
+  assert.ok(Math.abs(mean2! - (0.5 * 2.5 + 0.5 * 2)) < 1e-5, `mean ${mean2}`);
+  bn.dispose();
+});
+
 Deno.test("batchnorm: an MLP with norm: batch exposes buffers and does not leak across steps", async () => {
   await tf.setBackend("cpu");
   const mlp = new Mlp({ inDim: 4, layers: [8, 3], activation: "gelu", norm: "batch", bias: true }, {

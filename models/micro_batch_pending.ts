@@ -33,7 +33,7 @@ export class MicroBatchPending {
    * @param ctx The forward's context (its `micro`).
    * @param weight What the part stands for (its rows; default 1).
    */
-  add(part: Tensor, ctx: ForwardContext, weight = 1): void {
+  add(part: Tensor, ctx: Pick<ForwardContext, "micro">, weight = 1): void {
     if (!ctx.micro) this.clear();
     this.#parts.push(tf.keep(part));
     this.#weights.push(weight);

@@ -84,7 +84,8 @@ export class Mlp implements Module {
       } else if (norm === "batch") {
         // The norm applies the activation too: one fused kernel each way on WebGPU.
         const norm = this.#batchNorms[i]!;
-        x = norm.apply(applyLinear(layer, x), ctx.training, activation, ctx.statistics !== false);
+        const keep = { remember: ctx.statistics !== false, micro: ctx.micro };
+        x = norm.apply(applyLinear(layer, x), ctx.training, activation, keep);
       } else if (norm === "layer") {
         x = this.#activation(applyLayerNorm(this.#norms[i]!, applyLinear(layer, x)));
       } else {

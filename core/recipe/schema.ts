@@ -260,7 +260,7 @@ const trainSchema = z.strictObject({
   accumulate: positiveInt().default(1).describe(
     "Micro-batches per optimiser step: losses and gradients are averaged over them; `queue` " +
       "and `group_queue` nodes take every micro-batch's rows and a `center` their mean, once per " +
-      "update; batch norms keep the last micro-batch's statistics.",
+      "update; batch norms fold the statistics of all their rows into the running ones.",
   ),
   optimizer: optimizerSchema.describe("Optimiser settings."),
   schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }).describe(
