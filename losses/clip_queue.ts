@@ -14,8 +14,11 @@
  * With group ids (a `group_queue` node bound to `groups`) the one-hot `[j = i]`
  * becomes ALBEF's retrieval targets: 1/pᵢ on every key whose sample shares
  * row i's group, batch and queue alike (`queuedPositiveTargets`).
+ * With `batchKeys: "student"` the batch part of the keys is the students' own
+ * `T` and `I` (with gradient: CLIP's in-batch contrast plus the queued
+ * negatives), the soft targets still the teachers' against `[T'; Qₜ]`.
  * α = 0 is MoCo-style CLIP (one-hot targets, momentum keys); the targets are
- * constants (the scale held fixed in them), and no gradient reaches the keys.
+ * constants (the scale held fixed in them), and no gradient reaches the teachers or queues.
  *
  * @module
  */
@@ -52,13 +55,24 @@ export interface QueueClipOptions {
    * matrix serves both). Absent: row i's positive is key i alone.
    */
   targets?: Tensor2D;
+  /**
+   * The in-batch keys beside the queues: `"teacher"` (default; ALBEF's code,
+   * MoCo) or `"student"` — the students' own features of this batch, with
+   * gradient (CLIP's in-batch contrast plus the queued negatives). The
+   * distillation targets come from the teachers' keys either way.
+   */
+  batchKeys?: "teacher" | "student";
 }
 
-/** One direction: `query` against `[batchKeys; queue]`, targets from `teacher` when α > 0. */
+/**
+ * One direction: `query` against `keys` (`[batch; queue]`), soft targets from
+ * `teacher` against `teacherKeys` when α > 0.
+ */
 function direction(
   query: Tensor2D,
   teacher: Tensor2D,
   keys: Tensor2D,
+  teacherKeys: Tensor2D,
   options: QueueClipOptions,
 ): Scalar {
   const b = query.shape[0];
@@ -69,7 +83,7 @@ function direction(
   if (options.alpha !== 0) {
     // The teacher's own similarities to the keys, at the scale held fixed (MoCo: none at α = 0).
     const fixed = typeof options.scale === "number" ? options.scale : stopGradient(options.scale);
-    const sims = tf.mul(matmul(teacher, keys, { transposeB: true }), fixed);
+    const sims = tf.mul(matmul(teacher, teacherKeys, { transposeB: true }), fixed);
     const soft = tf.softmax(stopGradient(sims));
     targets = tf.add(tf.mul(hard, tf.sub(1, options.alpha)), tf.mul(soft, options.alpha));
   }
@@ -114,8 +128,24 @@ export function queueClipLoss(
   return tf.tidy(() => {
     const textKeys = stopGradient(tf.concat([keys.text, keys.textQueue])) as Tensor2D;
     const imageKeys = stopGradient(tf.concat([keys.image, keys.imageQueue])) as Tensor2D;
-    const i2t = direction(image, keys.image, textKeys, options);
-    const t2i = direction(text, keys.text, imageKeys, options);
+    // Student batch keys carry gradient; the queues never do.
+    const student = options.batchKeys === "student";
+    const keyed = (batch: Tensor2D, queue: Tensor2D, teacher: Tensor2D) =>
+      student ? tf.concat([batch, stopGradient(queue)]) as Tensor2D : teacher;
+    const i2t = direction(
+      image,
+      keys.image,
+      keyed(text, keys.textQueue, textKeys),
+      textKeys,
+      options,
+    );
+    const t2i = direction(
+      text,
+      keys.text,
+      keyed(image, keys.imageQueue, imageKeys),
+      imageKeys,
+      options,
+    );
     return tf.mul(tf.add(i2t, t2i), 0.5) as Scalar;
   });
 }

@@ -22,18 +22,24 @@ const softmax = (xs: number[]) => {
  * (model_retrieval.py: `pos_idx = eq(idx, cat([idx, idx_queue]))`, targets
  * `pos_idx / pos_idx.sum(1)`), an id < 0 matching nothing but its own row.
  */
-function albef(x: Record<string, number[][]>, s: number, alpha: number, ids?: number[]): number {
+function albef(
+  x: Record<string, number[][]>,
+  s: number,
+  alpha: number,
+  ids?: number[],
+  student = false,
+): number {
   const hard = (i: number, j: number, n: number) => {
     if (!ids) return j === i ? 1 : 0;
     const pos = (k: number): number => k === i || (ids[i]! >= 0 && ids[k] === ids[i]) ? 1 : 0;
     const p = Array.from({ length: n }, (_, k) => pos(k)).reduce((a, v) => a + v, 0);
     return pos(j) / p;
   };
-  const direction = (q: number[][], qTeacher: number[][], keys: number[][]) => {
+  const direction = (q: number[][], qTeacher: number[][], keys: number[][], logitKeys = keys) => {
     let sum = 0;
     q.forEach((row, i) => {
       const logp = (() => {
-        const l = keys.map((k) => s * dot(row, k));
+        const l = logitKeys.map((k) => s * dot(row, k));
         const m = Math.max(...l), z = Math.log(l.reduce((a, v) => a + Math.exp(v - m), 0)) + m;
         return l.map((v) => v - z);
       })();
@@ -43,8 +49,15 @@ function albef(x: Record<string, number[][]>, s: number, alpha: number, ids?: nu
     });
     return sum / q.length;
   };
-  const i2t = direction(x.image!, x.imageT!, [...x.textT!, ...x.textQ!]);
-  const t2i = direction(x.text!, x.textT!, [...x.imageT!, ...x.imageQ!]);
+  // Student batch keys: the logits against [T; Qₜ] (and [I; Qᵢ]), the targets as before.
+  const i2t = direction(x.image!, x.imageT!, [...x.textT!, ...x.textQ!], [
+    ...(student ? x.text! : x.textT!),
+    ...x.textQ!,
+  ]);
+  const t2i = direction(x.text!, x.textT!, [...x.imageT!, ...x.imageQ!], [
+    ...(student ? x.image! : x.imageT!),
+    ...x.imageQ!,
+  ]);
   return (i2t + t2i) / 2;
 }
 
@@ -123,6 +136,37 @@ Deno.test("queueClipLoss with group ids equals ALBEF's retrieval ITC (idx_queue)
   );
   assert.throws(() => queuedPositiveTargets(tf.tensor1d([1, 2]), 1), /int32 ids \[B \+ K\]/);
   tf.dispose([...Object.values(x), distinct]);
+});
+
+Deno.test("queueClipLoss with the students' batch keys: float64 reference and gradients", async () => {
+  for (const [b, k, alpha] of [[4, 6, 0.4], [3, 2, 0], [5, 3, 1]]) {
+    const x = sample(b!, k!, 3, 3 * b! + k!);
+    const options = { scale: 5, alpha: alpha!, batchKeys: "student" as const };
+    const got = read(queueClipLoss(x.image, x.text, keysOf(x), options));
+    const plain = Object.fromEntries(Object.entries(x).map(([n, t]) => [n, rowsOf(t)]));
+    close(got, albef(plain, 5, alpha!, undefined, true), 1e-5);
+    tf.dispose(Object.values(x));
+  }
+  // The gradient reaches each student side as query and as key; still none to the teachers.
+  const x = sample(3, 4, 3, 8);
+  const keys = keysOf(x);
+  const f = (i: Tensor, t: Tensor) =>
+    queueClipLoss(i as Tensor2D, t as Tensor2D, keys, {
+      scale: 3,
+      alpha: 0.4,
+      batchKeys: "student",
+    });
+  await assertGradients(f, [x.image, x.text]);
+  const [gT] = tf.grads((t: Tensor) =>
+    queueClipLoss(x.image, x.text, { ...keys, text: t as Tensor2D }, {
+      scale: 3,
+      alpha: 0.4,
+      batchKeys: "student",
+    })
+  )([x.textT]);
+  // The teacher's text features set only the (constant) soft targets.
+  assert.ok(gT!.dataSync().every((v) => v === 0), "no gradient to the teachers");
+  tf.dispose([...Object.values(x), gT!]);
 });
 
 Deno.test("queueClipLoss gradients: finite differences for the queries and scale, none for the keys", async () => {
@@ -214,6 +258,25 @@ Deno.test("clip with image_queue and text_queue: the queued loss per view, and i
   assert.throws(
     () => term.fn({ ...inputs, groups: ids, text_queue: x.textQ.slice(0, 6) }, ctx),
     /targets \[4, 12\]/,
+  );
+  // queue_keys: student — the queued loss with the students' batch keys; refused without queues.
+  close(
+    read(
+      build({ distill: 0.4, scale: 10, queue_keys: "student" }).fn(
+        { ...inputs, image: x.image },
+        ctx,
+      ),
+    ),
+    read(queueClipLoss(x.image, x.text, keysOf(x), {
+      scale: 10,
+      alpha: 0.4,
+      batchKeys: "student",
+    })),
+    1e-5,
+  );
+  assert.throws(
+    () => build({ scale: 10, queue_keys: "student" }).fn({ image: x.image, text: x.text }, ctx),
+    /queue_keys: student picks the keys beside image_queue\/text_queue, which are not bound/,
   );
   // Without queues the ids of a group_queue node are refused, with the reason.
   assert.throws(

@@ -35,6 +35,12 @@ export const clipSchema = z.strictObject({
       "α·softmax` of the teachers' similarities, from the `image_teacher` and `text_teacher` " +
       "inputs (ema nodes); hard = one-hot, or the `groups` positives.",
   ),
+  queue_keys: z.enum(["teacher", "student"]).optional().describe(
+    "With image_queue/text_queue: the in-batch keys beside the queues — the teachers' features " +
+      "of this batch (absent or `teacher`: ALBEF's code, MoCo) or the students' own, with " +
+      "gradient (`student`: CLIP's in-batch contrast plus the queued negatives); the " +
+      "distillation targets use the teachers' either way.",
+  ),
   distill_warmup: positiveInt().optional().describe(
     "Updates over which α ramps linearly up from 0 (ALBEF: one epoch, `α·min(1, i / " +
       "len(loader))`), so the young teachers' targets weigh little (absent: α from the start).",
@@ -171,6 +177,12 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
       const alpha = params.distill ?? 0;
       const queues = clipQueues(inputs, params.normalize);
       const teachers = clipTeachers(inputs, alpha, params.normalize, queues !== undefined);
+      if (params.queue_keys === "student" && !queues) {
+        throw new Error(
+          "loss clip: queue_keys: student picks the keys beside image_queue/text_queue, which " +
+            "are not bound; bind them, or drop queue_keys",
+        );
+      }
       if (params.distill_warmup !== undefined && alpha === 0) {
         throw new Error(
           `loss clip: distill_warmup ${params.distill_warmup} ramps the distillation weight, but ` +
@@ -212,7 +224,8 @@ export const createClip: LossFactory = (params: z.infer<typeof clipSchema>) => (
         if (queues) {
           const keys = { ...teacher, imageQueue: queues.image, textQueue: queues.text };
           const alpha = weight as number | Scalar;
-          return queueClipLoss(one, text, keys, { ...options, alpha, targets: hard });
+          const batchKeys = params.queue_keys;
+          return queueClipLoss(one, text, keys, { ...options, alpha, targets: hard, batchKeys });
         }
         // ALBEF: (1 − α)·hard + α·soft targets, one cross-entropy.
         const targets = tf.add(
