@@ -7,29 +7,22 @@
  * oldest overwritten first. Its output is the queue as it stood before this
  * step (a constant: extra negatives for `clip`'s `image_queue`/`text_queue`);
  * after every applied update the step's rows — the input flattened to
- * `[N, D]`, N = its leading axes' product — are written at the ring position
- * `((u − 1)·N) mod K` onwards, wrapping around (under `train.accumulate`
+ * `[N, D]`, N = its leading axes' product — are written after the last
+ * step's, wrapping around (`models/queue_ring.ts`; under `train.accumulate`
  * every micro-batch's rows, in order: N = A·B, as one batch of A·B would
- * write), `u` the applied updates
- * counted with this one (MoCo's `queue_ptr`, derived from the count so a
- * resumed run continues exactly). MoCo asserts K a multiple of N; here the
- * rows wrap, and with N > K the last K rows stay.
+ * write). MoCo asserts K a multiple of N; here the rows wrap, and with N > K
+ * the last K rows stay.
  *
  * The queue starts as random unit rows drawn from the node's seed (MoCo and
- * ALBEF start from `normalize(randn)`), and is checkpointed with the run. On
- * WebGPU the write is the in-place update of `core/average_update.ts` with
- * factor 1 onto the queue with the step's rows gathered into their slots —
- * inside the recorded step, gated by the step report, the slots a host value
- * each replay computes from its own update count.
+ * ALBEF start from `normalize(randn)`), and is checkpointed with the run; on
+ * WebGPU its write is recorded and replayed with the step.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { moveAverages } from "../core/average_update.ts";
-import { hostValue } from "../core/host_value.ts";
 import { Rng } from "../core/rng.ts";
-import type { Tensor, Variable } from "../core/tensor.ts";
-import { MicroBatchPending } from "./micro_batch_pending.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { QueueRing } from "./queue_ring.ts";
 import type {
   ForwardContext,
   Module,
@@ -48,67 +41,13 @@ export interface FeatureQueueOptions {
   seed: number;
 }
 
-/**
- * For a queue of `size` rows taking `rows` per step at update `updates`
- * (counted with this one): the source row of every slot in
- * `concat([queue, step rows])` — the slot itself, or `size + j` for the
- * step's row j, written at `(pointer + j) mod K` (the last such j when the
- * rows wrap past a slot more than once).
- *
- * @param size K.
- * @param rows N.
- * @param updates Applied updates, this one included (≥ 1).
- * @returns `[K]` gather indices.
- */
-export function queueSlots(size: number, rows: number, updates: number): Int32Array {
-  const pointer = ((Math.max(updates, 1) - 1) * rows) % size;
-  return Int32Array.from({ length: size }, (_, slot) => {
-    const first = (((slot - pointer) % size) + size) % size;
-    if (first >= rows) return slot;
-    return size + first + size * Math.floor((rows - 1 - first) / size);
-  });
-}
-
-/**
- * Writes a step's rows into a ring queue at the slots of {@linkcode queueSlots}
- * for the update `progress` counts, in place (the fused average update at
- * factor 1: exact), and not where the step report `guard` says the step was
- * skipped. Disposes `rows`.
- *
- * @param queue The queue `[K, ...]`, updated in place.
- * @param rows The step's rows `[N, ...]` (same trailing shape and dtype).
- * @param one A float32 `[1]` tensor holding 1 (the update factor). Not disposed.
- * @param guard The step report, if any. Not disposed.
- * @param progress The update count (absent: the first update).
- */
-export function writeQueueRows(
-  queue: Variable,
-  rows: Tensor,
-  one: Tensor,
-  guard?: Tensor,
-  progress?: UpdateProgress,
-): void {
-  const size = queue.shape[0]!, count = rows.shape[0]!;
-  // A host value: a replayed step computes the slots of its own update count.
-  const slots = hostValue(() => queueSlots(size, count, progress?.updates() ?? 1), [size]);
-  const next = tf.tidy(() => tf.gather(tf.concat([queue, rows]), slots));
-  try {
-    moveAverages([{ average: queue, source: next }], one, guard);
-  } finally {
-    tf.dispose([slots, next, rows]);
-  }
-}
-
 /** `[..., D]` → the queue `[K, D]` of earlier steps' rows. */
 export class FeatureQueue implements Module {
   /** None: the queue is not trained. */
   readonly parameters: Parameter[] = [];
   /** The queue `<name>.queue` `[K, D]`. */
   readonly buffers: Parameter[];
-  readonly #queue: Variable;
-  readonly #one: Tensor;
-  /** The training step's rows (every micro-batch's), written by `afterStep`. */
-  readonly #pending = new MicroBatchPending();
+  readonly #ring: QueueRing;
 
   /** Creates a queue of random unit rows under `name`. */
   constructor(readonly options: FeatureQueueOptions, readonly name: string) {
@@ -120,12 +59,11 @@ export class FeatureQueue implements Module {
       const norm = Math.hypot(...row) || 1;
       for (let k = 0; k < dim; k++) row[k]! /= norm;
     }
-    this.#queue = tf.tidy(() => tf.variable(tf.tensor2d(rows, [size, dim]), false));
-    this.#one = tf.tensor1d([1]);
+    this.#ring = new QueueRing(tf.tensor2d(rows, [size, dim]));
     // Not model state: `train.ema` does not average it.
     this.buffers = [{
       name: `${name}.queue`,
-      variable: this.#queue,
+      variable: this.#ring.variable,
       decay: false,
       averaged: false,
     }];
@@ -139,28 +77,22 @@ export class FeatureQueue implements Module {
       const got = x instanceof tf.Tensor ? `[${x.shape.join(", ")}]` : "strings";
       throw new Error(`node "${this.name}" (queue) expects features [..., ${dim}], got ${got}`);
     }
-    const rows = x.size / dim;
-    if (ctx.training && ctx.statistics !== false) {
-      this.#pending.add(tf.tidy(() => tf.reshape(x, [rows, dim])), ctx, rows);
-    }
-    return tf.clone(this.#queue);
+    this.#ring.keep(ctx, () => tf.reshape(x, [x.size / dim, dim]));
+    return tf.clone(this.#ring.variable);
   }
 
   /** Writes the training step's rows into their slots (not on a skipped step). */
   afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    const rows = this.#pending.takeRows();
-    if (rows) writeQueueRows(this.#queue, rows, this.#one, guard, progress);
+    this.#ring.write(guard, progress);
   }
 
   /** Forgets the last step's rows (the compiler's dry runs leave some). */
   dropBatchStatistics(): void {
-    this.#pending.clear();
+    this.#ring.drop();
   }
 
   /** Releases the queue and any pending rows. */
   dispose(): void {
-    this.dropBatchStatistics();
-    this.#queue.dispose();
-    this.#one.dispose();
+    this.#ring.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { FeatureQueue, queueSlots } from "./feature_queue.ts";
+import { FeatureQueue } from "./feature_queue.ts";
+import { queueSlots } from "./queue_ring.ts";
 
 await tf.setBackend("cpu");
 

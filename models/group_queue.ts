@@ -31,7 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fnv1a32 } from "../core/fnv1a.ts";
 import { hostValue } from "../core/host_value.ts";
-import type { Tensor, Variable } from "../core/tensor.ts";
+import type { Tensor } from "../core/tensor.ts";
 import type {
   ForwardContext,
   Module,
@@ -39,8 +39,7 @@ import type {
   Parameter,
   UpdateProgress,
 } from "../core/types.ts";
-import { writeQueueRows } from "./feature_queue.ts";
-import { MicroBatchPending } from "./micro_batch_pending.ts";
+import { QueueRing } from "./queue_ring.ts";
 
 /** Ids of caption groups are below this bound (24 bits: exact in float32). */
 export const CAPTION_ID_BITS = 24;
@@ -63,18 +62,14 @@ export class GroupQueue implements Module {
   readonly parameters: Parameter[] = [];
   /** The queue of ids `<name>.queue` `[K]` (float32). */
   readonly buffers: Parameter[];
-  readonly #queue: Variable;
-  readonly #one: Tensor;
-  /** The training step's ids (float32; every micro-batch's), written by `afterStep`. */
-  readonly #pending = new MicroBatchPending();
+  readonly #ring: QueueRing;
 
   /** Creates a queue of `size` unknown ids under `name`. */
   constructor(readonly size: number, readonly name: string) {
-    this.#queue = tf.tidy(() => tf.variable(tf.fill([size], -1), false));
-    this.#one = tf.tensor1d([1]);
+    this.#ring = new QueueRing(tf.fill([size], -1));
     this.buffers = [{
       name: `${name}.queue`,
-      variable: this.#queue,
+      variable: this.#ring.variable,
       decay: false,
       averaged: false,
     }];
@@ -83,11 +78,9 @@ export class GroupQueue implements Module {
   /** The batch's ids and the queue's before this step; in training, keeps the batch's. */
   forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
     const ids = this.#batchIds(inputs[0]);
-    if (ctx.training && ctx.statistics !== false) {
-      this.#pending.add(tf.cast(ids, "float32"), ctx, ids.shape[0]!);
-    }
+    this.#ring.keep(ctx, () => tf.cast(ids, "float32"));
     return tf.tidy(() => {
-      const all = tf.concat([ids, tf.cast(this.#queue, "int32")]);
+      const all = tf.concat([ids, tf.cast(this.#ring.variable, "int32")]);
       ids.dispose();
       return all;
     });
@@ -116,19 +109,16 @@ export class GroupQueue implements Module {
 
   /** Writes the training step's ids into their slots (not on a skipped step). */
   afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    const ids = this.#pending.takeRows();
-    if (ids) writeQueueRows(this.#queue, ids, this.#one, guard, progress);
+    this.#ring.write(guard, progress);
   }
 
   /** Forgets the last step's ids (the compiler's dry runs leave some). */
   dropBatchStatistics(): void {
-    this.#pending.clear();
+    this.#ring.drop();
   }
 
   /** Releases the queue and any pending ids. */
   dispose(): void {
-    this.dropBatchStatistics();
-    this.#queue.dispose();
-    this.#one.dispose();
+    this.#ring.dispose();
   }
 }
