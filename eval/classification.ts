@@ -9,13 +9,18 @@
  */
 import type { Matrix } from "./linalg.ts";
 
-/** Whether each sample's label is among its `k` highest scores (ties: lower class index first). */
+/**
+ * Whether each sample's label is among its `k` highest scores (ties: lower
+ * class index first). A NaN score (a diverged model's) ranks below every
+ * number: a NaN own score is never a hit, a NaN rival never ahead.
+ */
 export function topKHits(scores: Matrix, labels: ArrayLike<number>, k: number): Uint8Array {
   const hits = new Uint8Array(scores.rows);
   for (let i = 0; i < scores.rows; i++) {
     const label = labels[i]!;
     if (label < 0 || label >= scores.cols) continue;
     const own = scores.data[i * scores.cols + label]!;
+    if (Number.isNaN(own)) continue;
     let ahead = 0;
     for (let c = 0; c < scores.cols; c++) {
       const s = scores.data[i * scores.cols + c]!;
@@ -26,13 +31,14 @@ export function topKHits(scores: Matrix, labels: ArrayLike<number>, k: number): 
   return hits;
 }
 
-/** Index of the largest score of each row (first one on ties). */
+/** Index of the largest score of each row (first one on ties; NaN below every number). */
 export function argmaxRows(scores: Matrix): Int32Array {
   const out = new Int32Array(scores.rows);
   for (let i = 0; i < scores.rows; i++) {
     let best = 0;
     for (let c = 1; c < scores.cols; c++) {
-      if (scores.data[i * scores.cols + c]! > scores.data[i * scores.cols + best]!) best = c;
+      const s = scores.data[i * scores.cols + c]!, top = scores.data[i * scores.cols + best]!;
+      if (s > top || (Number.isNaN(top) && !Number.isNaN(s))) best = c;
     }
     out[i] = best;
   }
@@ -108,6 +114,14 @@ export function auroc(
 ): number {
   const order = options.order ?? ascendingOrder(scores);
   const w = options.weights;
+  for (let i = 0; i < scores.length; i++) {
+    if (Number.isNaN(scores[i])) {
+      throw new Error(
+        `auroc: sample ${i}'s score is NaN (the model's outputs are not finite); AUROC ranks ` +
+          "numbers only",
+      );
+    }
+  }
   let negBelow = 0, pos = 0, neg = 0, u = 0;
   for (let start = 0; start < order.length;) {
     let end = start;

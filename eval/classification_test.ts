@@ -43,6 +43,19 @@ Deno.test("topKHits and argmax on a hand-made score matrix", () => {
   assert.deepEqual([...argmaxRows(scores)], [0, 2, 0, 0]);
 });
 
+Deno.test("NaN scores (a diverged model) never count as hits, nor win an argmax; AUROC refuses them", () => {
+  const scores = matrixFromRows([
+    [NaN, NaN, NaN], // all NaN: no hit at any k (it counted as a hit)
+    [0.2, NaN, 0.1], // label 0, a NaN rival: not ahead
+    [NaN, 0.3, 0.4], // label 2: the top number
+  ]);
+  assert.deepEqual([...topKHits(scores, [0, 0, 2], 1)], [0, 1, 1]);
+  assert.deepEqual([...topKHits(scores, [1, 0, 2], 3)], [0, 1, 1]);
+  assert.deepEqual([...argmaxRows(scores)], [0, 0, 2]);
+  // It looped forever on a NaN.
+  assert.throws(() => auroc([0.2, NaN, 0.7], [0, 1, 1]), /auroc: sample 1's score is NaN/);
+});
+
 Deno.test("perClassAccuracy: per-label fractions, NaN for absent classes, weights as repeats", () => {
   const predictions = [0, 0, 1, 2, 1, 1];
   const labels = [0, 1, 1, 1, 2, -1];

@@ -94,6 +94,12 @@ export interface BinaryMetricOptions {
   bootstrap: number;
   /** Bootstrap seed. */
   seed: number;
+  /**
+   * What AUROC ranks, `[N, F]` like the probabilities and in the same order
+   * (the logits `scale·(pos − neg)`: the probabilities round to exactly 1
+   * for large ones, tying what the logits tell apart); default the probabilities.
+   */
+  ranking?: Matrix;
 }
 
 /** Mean of the finite values (NaN when none). */
@@ -123,9 +129,20 @@ export function binaryPromptMetrics(
   options: BinaryMetricOptions,
 ): Metrics {
   const { names, threshold } = options;
-  const cols = names.map((_, f) => ({ p: column(probabilities, f), t: column(targets, f) }));
-  const orders = cols.map(({ p }) => ascendingOrder(p));
-  const aucs = cols.map(({ p, t }, f) => auroc(p, t, { order: orders[f] }));
+  const ranking = options.ranking ?? probabilities;
+  const cols = names.map((name, f) => {
+    const r = column(ranking, f);
+    const bad = r.findIndex((v) => Number.isNaN(v));
+    if (bad >= 0) {
+      throw new Error(
+        `zero_shot_binary: finding "${name}": sample ${bad}'s score is NaN — the image or ` +
+          "prompt embeddings are not finite (a diverged model?); no AUROC can rank it",
+      );
+    }
+    return { p: column(probabilities, f), r, t: column(targets, f) };
+  });
+  const orders = cols.map(({ r }) => ascendingOrder(r));
+  const aucs = cols.map(({ r, t }, f) => auroc(r, t, { order: orders[f] }));
   const metrics: Metrics = { n: probabilities.rows };
   const mccs: number[] = [], f1s: number[] = [];
   names.forEach((name, f) => {
@@ -142,8 +159,11 @@ export function binaryPromptMetrics(
   Object.assign(metrics, { auroc: finiteMean(aucs), mcc: finiteMean(mccs), f1: finiteMean(f1s) });
   if (options.bootstrap > 0) {
     const intervals = bootstrapCI(probabilities.rows, (w) => {
-      const values = cols.map(({ p, t }, f) => auroc(p, t, { order: orders[f], weights: w }));
-      return [...values, finiteMean(values)];
+      const values = cols.map(({ r, t }, f) => auroc(r, t, { order: orders[f], weights: w }));
+      // The macro mean over the findings of the point estimate, or none: a resample that
+      // lost a finding's only positives would average fewer findings (and is dropped).
+      const lost = values.some((v, f) => Number.isFinite(aucs[f]!) && !Number.isFinite(v));
+      return [...values, lost ? NaN : finiteMean(values)];
     }, { resamples: options.bootstrap, seed: options.seed });
     names.forEach((name, f) => {
       if (!Number.isFinite(aucs[f]!)) return;
@@ -251,11 +271,14 @@ export class ZeroShotBinaryEvaluator implements Evaluator {
     const unit = normalizeRows(image!);
     const [sp, sn] = [matMulTransposed(unit, pos), matMulTransposed(unit, neg)];
     const probs = sp.data.map((v, i) => pairProbability(v, sn.data[i]!, { scale: params.scale }));
+    // AUROC ranks the logit difference: σ of a large one rounds to exactly 1 (false ties).
+    const logits = sp.data.map((v, i) => params.scale * (v - sn.data[i]!));
     const multi = labelNames(source);
     const truth = multi.length
       ? pickTargets(targets ?? missingTargets(source), names.map((f) => multi.indexOf(f)))
       : oneVsRest(labels, names.map((f) => source.classNames.indexOf(f)));
     return binaryPromptMetrics({ ...sp, data: probs }, truth, {
+      ranking: { ...sp, data: logits },
       names,
       threshold: params.threshold,
       bootstrap: params.bootstrap,

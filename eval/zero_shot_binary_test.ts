@@ -71,6 +71,51 @@ Deno.test("binaryPromptMetrics: bootstrap CIs bracket the estimate and are seede
   assert.deepEqual(again, m);
 });
 
+Deno.test("binaryPromptMetrics: the macro CI averages the same findings as its estimate", () => {
+  // Finding a: AUROC 1 at any resample; finding b: one positive, ranked last (AUROC 0). A
+  // resample that misses b's positive averaged a alone (upper bound 1); those are dropped.
+  const rows = 40;
+  const probs: number[][] = [], targets: number[][] = [];
+  for (let i = 0; i < rows; i++) {
+    const a = i < 20 ? 1 : 0, b = i === 0 ? 1 : 0;
+    probs.push([a ? 0.9 : 0.1, b ? 0.0 : 0.5 + i / 100]);
+    targets.push([a, b]);
+  }
+  const m = binaryPromptMetrics(matrixFromRows(probs), matrixFromRows(targets), {
+    names: ["a", "b"],
+    threshold: 0.5,
+    bootstrap: 500,
+    seed: 3,
+  });
+  close(m.auroc, 0.5, 1e-12, "macro");
+  close(m.auroc_ci_low, 0.5, 1e-12, "macro CI low");
+  close(m.auroc_ci_high, 0.5, 1e-12, "macro CI high (was 1)");
+});
+
+Deno.test("binaryPromptMetrics ranks by the logits: probabilities rounding to 1 do not tie", () => {
+  // σ(100·Δ) for Δ = 0.30 … 0.45 rounds the last two to exactly 1 in float64.
+  const deltas = [0.30, 0.35, 0.40, 0.45], targets = matrixFromRows([[0], [1], [0], [1]]);
+  const probs = matrixFromRows(deltas.map((d) => [1 / (1 + Math.exp(-100 * d))]));
+  assert.equal(probs.data[2], probs.data[3], "the probabilities tie");
+  const opts = { names: ["x"], threshold: 0.5, bootstrap: 0, seed: 0 };
+  close(binaryPromptMetrics(probs, targets, opts)["auroc/x"], 0.625, 1e-12, "by probability");
+  const ranking = matrixFromRows(deltas.map((d) => [100 * d]));
+  close(
+    binaryPromptMetrics(probs, targets, { ...opts, ranking })["auroc/x"],
+    0.75,
+    1e-12,
+    "logits",
+  );
+  assert.throws(
+    () =>
+      binaryPromptMetrics(probs, targets, {
+        ...opts,
+        ranking: matrixFromRows([[0], [NaN], [1], [2]]),
+      }),
+    /zero_shot_binary: finding "x": sample 1's score is NaN/,
+  );
+});
+
 Deno.test("oneVsRest turns class labels into binary targets; unknown label → −1 row", () => {
   assert.deepEqual([...oneVsRest(Int32Array.from([2, 0, -1]), [0, 2]).data], [0, 1, 1, 0, -1, -1]);
 });
