@@ -177,7 +177,8 @@ export {
   initBackend,
 } from "./core/backend.ts";
 export { matMulPrecision, type Precision, PRECISIONS } from "./kernels/precision.ts";
-export { loadCheckpoint, saveCheckpoint } from "./core/checkpoint.ts";
+export { saveCheckpoint } from "./core/checkpoint.ts";
+export { loadCheckpoint, type ResumeExpectations } from "./core/checkpoint_load.ts";
 export { decodeSafetensors, encodeSafetensors } from "./core/safetensors.ts";
 
 // Registries: add a component with `<registry>.register({ kind, summary, schema, create })`.

@@ -7,7 +7,7 @@
  * @module
  */
 import { type BackendChoice, initBackend } from "./backend.ts";
-import { latestCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { latestCheckpoint, loadCheckpoint } from "./checkpoint_load.ts";
 import type { Metrics } from "./components.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { checkEvalData } from "./eval_checks.ts";

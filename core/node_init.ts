@@ -12,7 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { latestCheckpoint } from "./checkpoint.ts";
+import { latestCheckpoint } from "./checkpoint_load.ts";
 import { GraphError, type GraphSpec, type NodeSpec } from "./graph_spec.ts";
 import { suggestion } from "./recipe/errors.ts";
 import { decodeSafetensors, type TensorData } from "./safetensors.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { BackendInfo } from "./backend.ts";
-import { latestCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { latestCheckpoint, loadCheckpoint } from "./checkpoint_load.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import {
   createRunDir,
@@ -60,7 +60,7 @@ export async function openRunDirectory(
     parameters: graph.state(),
     optimizer: trainer.optimizer,
     ...(trainer.average && { average: trainer.average }),
-  });
+  }, { recipeYaml: recipe.yaml, steps: recipe.train.steps });
   await truncateMetrics(paths, step);
   return { paths, start: step };
 }

@@ -15,6 +15,7 @@
  */
 import { envIs } from "./env.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
+import { sha256Hex, trainingRecipe } from "./recipe_fingerprint.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { createProgress } from "./progress.ts";
@@ -51,6 +52,8 @@ export interface TrainLoopState {
   recipe: {
     seed: number;
     name: string;
+    /** The resolved recipe (its fingerprint goes into the checkpoints); absent: none. */
+    yaml?: string;
     train: TrainConfig;
     eval: { kind: string; name: string; params: unknown }[];
   };
@@ -171,7 +174,14 @@ function isBoundary(run: LoopRun, done: number): boolean {
 export async function trainLoop(state: TrainLoopState): Promise<TrainLoopResult> {
   const { trainer, graph, paths, start, options, recipe } = state;
   const { steps, log_every } = recipe.train;
-  const metadata = { seed: String(recipe.seed), recipe: recipe.name };
+  // The recipe's fingerprint: a resume with another recipe is refused (core/checkpoint_load.ts).
+  const training = recipe.yaml === undefined ? undefined : trainingRecipe(recipe.yaml);
+  const metadata = {
+    seed: String(recipe.seed),
+    recipe: recipe.name,
+    ...(training !== undefined &&
+      { training_recipe: training, recipe_sha256: await sha256Hex(training) }),
+  };
   let interrupted = false;
   const onSignal = () => (interrupted = true);
   Deno.addSignalListener("SIGINT", onSignal);

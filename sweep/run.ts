@@ -9,7 +9,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendChoice } from "../core/backend.ts";
-import { latestCheckpoint } from "../core/checkpoint.ts";
+import { latestCheckpoint } from "../core/checkpoint_load.ts";
+import type { LatestCheckpoint } from "../core/checkpoint.ts";
 import { type RunnableRecipe, runRecipe } from "../core/run.ts";
 import { runPaths } from "../core/rundir.ts";
 import { type Shard, shardMembers } from "./expand.ts";
@@ -118,9 +119,19 @@ async function runMember(
   options: SweepOptions,
 ): Promise<{ status: MemberStatus; action: "ran" | "resumed"; finished: boolean }> {
   const previous = await readStatus(dir);
-  const checkpoint = previous?.state === "running"
-    ? await latestCheckpoint(runPaths(dir).checkpoints)
-    : undefined;
+  let checkpoint: LatestCheckpoint | undefined;
+  try {
+    checkpoint = previous?.state === "running"
+      ? await latestCheckpoint(runPaths(dir).checkpoints)
+      : undefined;
+  } catch (e) {
+    // An unreadable latest.json fails this member (kept for inspection), not the sweep.
+    const now = new Date().toISOString();
+    const error = e instanceof Error ? e.message : String(e);
+    const status: MemberStatus = { state: "failed", started: now, finished: now, wall_s: 0, error };
+    await writeStatus(dir, status);
+    return { status, action: "resumed", finished: true };
+  }
   if (!checkpoint) await Deno.remove(dir, { recursive: true }).catch(() => {});
   const started = new Date();
   const resumed = checkpoint ? { resumed_from: checkpoint.step } : {};

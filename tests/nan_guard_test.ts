@@ -4,7 +4,7 @@
  * that loads.
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../core/checkpoint.ts";
+import { loadCheckpoint } from "../core/checkpoint_load.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { buildRecipe, defaultCacheDir, runRecipe } from "../core/run.ts";
 

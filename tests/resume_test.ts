@@ -48,6 +48,23 @@ Deno.test({
     assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3, 4, 5]);
     assert.deepEqual(b.map((m) => m.loss), a.map((m) => m.loss), "per-step losses identical");
     assert.deepEqual(b.map((m) => m.terms), a.map((m) => m.terms));
+
+    // Another recipe is refused before anything loads, naming what differs; so is a
+    // checkpoint past the steps (it ended silently unfinished).
+    const other = await loadRunnable("recipes/nova.yaml", [...TINY, "train.optimizer.lr=0.5"]);
+    await assert.rejects(
+      () => runRecipe(other, { ...options, resume: first.paths.root }),
+      /step-00000\d\.safetensors: the resuming recipe differs .* at train\.optimizer\.lr: 0\.001 → 0\.5/,
+    );
+    const shorter = await loadRunnable("recipes/nova.yaml", [...TINY, "train.steps=2"]);
+    await assert.rejects(
+      () => runRecipe(shorter, { ...options, resume: first.paths.root }),
+      /train\.steps: 6 → 2/,
+    );
+    // Evaluation and cadence may change: the run resumes.
+    const cadence = await loadRunnable("recipes/nova.yaml", [...TINY, "train.log_every=2"]);
+    const again = await runRecipe(cadence, { ...options, resume: first.paths.root });
+    assert.equal(again.steps, 6);
     await Deno.remove(runs, { recursive: true });
   },
 });

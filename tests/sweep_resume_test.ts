@@ -8,7 +8,7 @@
  * (status `running`, the latest checkpoint), which is what the rerun reads.
  */
 import assert from "node:assert/strict";
-import { latestCheckpoint } from "../core/checkpoint.ts";
+import { latestCheckpoint } from "../core/checkpoint_load.ts";
 import { runPaths } from "../core/rundir.ts";
 import { runSweep } from "../sweep/run.ts";
 import { memberDir, readStatus } from "../sweep/status.ts";
@@ -92,6 +92,35 @@ Deno.test({
     const third = await runSweep(file, base);
     assert.ok(third.outcomes.every((o) => o.action === "skipped"));
     assert.match(lines.at(-1)!, /sweep tiny: 4 done, 0 failed$/);
+    await Deno.remove(tmp, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "sweep: a member whose latest.json is unreadable fails alone; the others still run",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "novalab-sweep-latest-" });
+    const file = await writeTinySweep(tmp);
+    const out = `${tmp}/out`;
+    const base = { out, backend: "wasm" as const, quiet: true, log: () => {} };
+    const stop = new AbortController();
+    const first = await runSweep(file, {
+      ...base,
+      signal: stop.signal,
+      onMemberStart: (m) => m.index === 0 && stop.abort(),
+    });
+    const ids = first.manifest.members.map((m) => m.id);
+    await Deno.writeTextFile(`${runPaths(memberDir(out, ids[0]!)).checkpoints}/latest.json`, "{");
+    // It stopped the whole sweep before member 1 could run.
+    const second = await runSweep(file, base);
+    assert.deepEqual(second.outcomes.map((o) => [o.member.id, o.status.state]), [
+      [ids[0], "failed"],
+      [ids[1], "done"],
+    ]);
+    assert.match(second.outcomes[0]!.status.error!, /latest\.json is unreadable/);
+    assert.deepEqual(second.failed, [ids[0]]);
     await Deno.remove(tmp, { recursive: true });
   },
 });
