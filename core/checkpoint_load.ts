@@ -144,6 +144,14 @@ export async function loadCheckpoint(
   const { tensors, metadata } = decoded;
   const step = stepOf(path, metadata);
   if (expect) checkResume(path, metadata, step, expect);
+  // Applied updates: the completed steps, less any the step guard skipped.
+  const updates = tensors.get("optim.step")?.data[0];
+  if (target.optimizer && updates !== undefined && updates > step) {
+    throw new Error(
+      `${path}: the optimiser state "optim.step" counts ${updates} updates but metadata ` +
+        `"step" only ${step} completed steps; expected at most ${step}`,
+    );
+  }
   // A resume reloads the whole training state: a tensor it would not read means another model.
   const known = new Set(target.parameters.map((p) => p.name));
   for (const name of expect ? tensors.keys() : []) {
@@ -195,13 +203,6 @@ export async function loadCheckpoint(
       throw new Error(`${path}: ${(e as Error).message}`);
     } finally {
       tf.dispose([...state.values()]);
-    }
-    // Applied updates: the completed steps, less any the step guard skipped.
-    if (target.optimizer.step > step) {
-      throw new Error(
-        `${path}: the optimiser state "optim.step" counts ${target.optimizer.step} updates but ` +
-          `metadata "step" only ${step} completed steps; expected at most ${step}`,
-      );
     }
   }
   return { step, metadata };

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { saveCheckpoint } from "./checkpoint.ts";
 import { latestCheckpoint, loadCheckpoint } from "./checkpoint_load.ts";
 import { AdamW } from "./optim.ts";
-import { recipeDifferences, sha256Hex, trainingRecipe } from "./recipe_fingerprint.ts";
+import { sha256Hex, trainingRecipe } from "./recipe_fingerprint.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import type { Parameter } from "./types.ts";
 
@@ -161,11 +161,4 @@ Deno.test("a resume refuses another recipe (naming what differs), a foreign tens
   const old = await edited(path, (d) => delete d.metadata["training_recipe"]);
   assert.equal((await load(old, changed)).step, 3);
   await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("recipeDifferences: leaf by leaf, in key order; lists by index", () => {
-  const a = JSON.parse(trainingRecipe("a: 1\nb: { c: [1, 2] }\neval: [1]\n"));
-  const b = JSON.parse(trainingRecipe("a: 1\nb: { c: [1, 3], d: x }\neval: [2]\n"));
-  assert.deepEqual(recipeDifferences(a, b), ["b.c[1]: 2 → 3", 'b.d: (absent) → "x"']);
-  assert.deepEqual(recipeDifferences(a, a), []);
 });

@@ -4,10 +4,13 @@
  * fingerprint is the resolved recipe (defaults filled in) without what may
  * change between the two without changing the training: the evaluation
  * (`eval`), logging and checkpoint cadence (`train.log_every`,
- * `train.checkpoint_every`), the run's `name`, and where files live on this
- * machine — string values under a key named like a location (`dir`, `root`,
- * `csv`, `images`, `reports`, `cache`, `model_dir`, `path`, `shards`,
- * `init_from`: a run moved to another machine edits `data.dir`).
+ * `train.checkpoint_every`), the run's `name`, `vars` (already filled in),
+ * a node's `init_from` (a resume loads every parameter), how this machine
+ * loads data (`data.cache`, `data.concurrency`), and where files live on it:
+ * the values of `data`'s location keys (`dir`, `root`, `csv` and its split
+ * map, `images`, `reports`, `path`, `metadata`, `split_csv`, `labels`) and of
+ * a node's `model_dir` are masked, their keys kept (a run moved to another
+ * machine edits `data.dir`; adding a split is still a change).
  *
  * Stored in a checkpoint's metadata as `training_recipe` (canonical JSON) and
  * `recipe_sha256` (its SHA-256), `core/checkpoint.ts`.
@@ -16,36 +19,62 @@
  */
 import { parse } from "yaml";
 
-/** Keys a resumed recipe may change: their values do not reach the training. */
-const FREE_KEYS = new Set(["eval", "name"]);
+/**
+ * Top-level keys a resumed recipe may change: evaluation, the run's name, and
+ * `vars` (a resolved recipe has every `${…}` filled in already).
+ */
+const FREE_KEYS = new Set(["eval", "name", "vars"]);
 const FREE_TRAIN_KEYS = new Set(["log_every", "checkpoint_every"]);
-/** Keys whose string values are locations on this machine. */
-const LOCATION_KEYS = new Set([
+/** Data settings that tune this machine's loading, not what is loaded. */
+const FREE_DATA_KEYS = new Set(["cache", "concurrency"]);
+/**
+ * Keys of `data` whose string values are file locations on this machine
+ * (a map under `csv`, split → file, too). Shard patterns (`shards`) are not:
+ * their ranges choose the data.
+ */
+const DATA_LOCATION_KEYS = new Set([
   "dir",
   "root",
   "csv",
   "images",
   "reports",
-  "cache",
-  "model_dir",
   "path",
-  "shards",
-  "init_from",
+  "metadata",
+  "split_csv",
+  "labels",
 ]);
+/** Node keys whose string values are file locations (a text tower's model folder root). */
+const NODE_LOCATION_KEYS = new Set(["model_dir"]);
+/** Stands for a location in the canonical form (the key stays, so adding one is a change). */
+const LOCATION = "<location>";
 
-/** The recipe without the free keys, keys sorted (a canonical form). */
+/** Whether a string at `path` is a file location on this machine. */
+function located(path: string[]): boolean {
+  const [area] = path, own = path.at(-1)!, parent = path.at(-2);
+  if (area === "data") return DATA_LOCATION_KEYS.has(own) || parent === "csv";
+  return area === "nodes" && NODE_LOCATION_KEYS.has(own);
+}
+
+/** Whether the key at `path` (and everything under it) may change on resume. */
+function free(path: string[]): boolean {
+  const key = path.at(-1)!;
+  if (path.length === 1) return FREE_KEYS.has(key);
+  if (path.length === 2 && path[0] === "train") return FREE_TRAIN_KEYS.has(key);
+  if (path.length === 2 && path[0] === "data") return FREE_DATA_KEYS.has(key);
+  // A node's `init_from`: a resume loads every parameter from the checkpoint instead.
+  return path.length === 3 && path[0] === "nodes" && key === "init_from";
+}
+
+/** The recipe without the free keys, locations masked, keys sorted (a canonical form). */
 function canonical(value: unknown, path: string[]): unknown {
   if (Array.isArray(value)) return value.map((v, i) => canonical(v, [...path, String(i)]));
   if (value === null || typeof value !== "object") {
-    const located = path.some((k) => LOCATION_KEYS.has(k));
-    return typeof value === "string" && located ? undefined : value;
+    return typeof value === "string" && located(path) ? LOCATION : value;
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
-    if (path.length === 0 && FREE_KEYS.has(key)) continue;
-    if (path.length === 1 && path[0] === "train" && FREE_TRAIN_KEYS.has(key)) continue;
-    const v = canonical((value as Record<string, unknown>)[key], [...path, key]);
-    if (v !== undefined) out[key] = v;
+    if (free([...path, key])) continue;
+    out[key] = canonical((value as Record<string, unknown>)[key], [...path, key]);
   }
   return out;
 }

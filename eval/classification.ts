@@ -31,14 +31,17 @@ export function topKHits(scores: Matrix, labels: ArrayLike<number>, k: number): 
   return hits;
 }
 
-/** Index of the largest score of each row (first one on ties; NaN below every number). */
+/**
+ * Index of the largest score of each row (first one on ties; NaN below every
+ * number), or −1 for a row with no number (no class: a miss everywhere).
+ */
 export function argmaxRows(scores: Matrix): Int32Array {
   const out = new Int32Array(scores.rows);
   for (let i = 0; i < scores.rows; i++) {
-    let best = 0;
-    for (let c = 1; c < scores.cols; c++) {
-      const s = scores.data[i * scores.cols + c]!, top = scores.data[i * scores.cols + best]!;
-      if (s > top || (Number.isNaN(top) && !Number.isNaN(s))) best = c;
+    let best = -1;
+    for (let c = 0; c < scores.cols; c++) {
+      const s = scores.data[i * scores.cols + c]!;
+      if (!Number.isNaN(s) && (best < 0 || s > scores.data[i * scores.cols + best]!)) best = c;
     }
     out[i] = best;
   }

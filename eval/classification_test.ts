@@ -51,7 +51,13 @@ Deno.test("NaN scores (a diverged model) never count as hits, nor win an argmax;
   ]);
   assert.deepEqual([...topKHits(scores, [0, 0, 2], 1)], [0, 1, 1]);
   assert.deepEqual([...topKHits(scores, [1, 0, 2], 3)], [0, 1, 1]);
-  assert.deepEqual([...argmaxRows(scores)], [0, 0, 2]);
+  assert.deepEqual([...argmaxRows(scores)], [-1, 0, 2], "an all-NaN row predicts no class");
+  // Per-class accuracy agrees: the all-NaN image of class 0 is a miss (it counted as a hit).
+  assert.deepEqual([...perClassAccuracy(argmaxRows(scores), [0, 0, 2], { classes: 3 })], [
+    0.5,
+    NaN,
+    1,
+  ]);
   // It looped forever on a NaN.
   assert.throws(() => auroc([0.2, NaN, 0.7], [0, 1, 1]), /auroc: sample 1's score is NaN/);
 });

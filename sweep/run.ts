@@ -127,7 +127,8 @@ async function runMember(
   } catch (e) {
     // An unreadable latest.json fails this member (kept for inspection), not the sweep.
     const now = new Date().toISOString();
-    const error = e instanceof Error ? e.message : String(e);
+    const error = `${e instanceof Error ? e.message : String(e)} (repair or remove it and ` +
+      "rerun to resume the member, or rerun with --retry-failed to train it afresh)";
     const status: MemberStatus = { state: "failed", started: now, finished: now, wall_s: 0, error };
     await writeStatus(dir, status);
     return { status, action: "resumed", finished: true };
