@@ -22,14 +22,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { QueueRing } from "./queue_ring.ts";
-import type {
-  ForwardContext,
-  Module,
-  NodeValue,
-  Parameter,
-  UpdateProgress,
-} from "../core/types.ts";
+import { RingQueueModule } from "./queue_ring.ts";
+import type { ForwardContext, NodeValue } from "../core/types.ts";
 
 /** Options of a {@link FeatureQueue}. */
 export interface FeatureQueueOptions {
@@ -42,15 +36,9 @@ export interface FeatureQueueOptions {
 }
 
 /** `[..., D]` → the queue `[K, D]` of earlier steps' rows. */
-export class FeatureQueue implements Module {
-  /** None: the queue is not trained. */
-  readonly parameters: Parameter[] = [];
-  /** The queue `<name>.queue` `[K, D]`. */
-  readonly buffers: Parameter[];
-  readonly #ring: QueueRing;
-
+export class FeatureQueue extends RingQueueModule {
   /** Creates a queue of random unit rows under `name`. */
-  constructor(readonly options: FeatureQueueOptions, readonly name: string) {
+  constructor(readonly options: FeatureQueueOptions, name: string) {
     const { size, dim, seed } = options;
     const rng = new Rng(seed);
     const rows = Float32Array.from({ length: size * dim }, () => rng.normal());
@@ -59,14 +47,7 @@ export class FeatureQueue implements Module {
       const norm = Math.hypot(...row) || 1;
       for (let k = 0; k < dim; k++) row[k]! /= norm;
     }
-    this.#ring = new QueueRing(tf.tensor2d(rows, [size, dim]));
-    // Not model state: `train.ema` does not average it.
-    this.buffers = [{
-      name: `${name}.queue`,
-      variable: this.#ring.variable,
-      decay: false,
-      averaged: false,
-    }];
+    super(tf.tensor2d(rows, [size, dim]), name);
   }
 
   /** The queue before this step; in training, keeps the step's rows for `afterStep`. */
@@ -77,22 +58,7 @@ export class FeatureQueue implements Module {
       const got = x instanceof tf.Tensor ? `[${x.shape.join(", ")}]` : "strings";
       throw new Error(`node "${this.name}" (queue) expects features [..., ${dim}], got ${got}`);
     }
-    this.#ring.keep(ctx, () => tf.reshape(x, [x.size / dim, dim]));
-    return tf.clone(this.#ring.variable);
-  }
-
-  /** Writes the training step's rows into their slots (not on a skipped step). */
-  afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    this.#ring.write(guard, progress);
-  }
-
-  /** Forgets the last step's rows (the compiler's dry runs leave some). */
-  dropBatchStatistics(): void {
-    this.#ring.drop();
-  }
-
-  /** Releases the queue and any pending rows. */
-  dispose(): void {
-    this.#ring.dispose();
+    this.ring.keep(ctx, () => tf.reshape(x, [x.size / dim, dim]));
+    return tf.clone(this.ring.variable);
   }
 }

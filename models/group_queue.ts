@@ -32,14 +32,8 @@ import * as tf from "@tensorflow/tfjs";
 import { fnv1a32 } from "../core/fnv1a.ts";
 import { hostValue } from "../core/host_value.ts";
 import type { Tensor } from "../core/tensor.ts";
-import type {
-  ForwardContext,
-  Module,
-  NodeValue,
-  Parameter,
-  UpdateProgress,
-} from "../core/types.ts";
-import { QueueRing } from "./queue_ring.ts";
+import type { ForwardContext, NodeValue } from "../core/types.ts";
+import { RingQueueModule } from "./queue_ring.ts";
 
 /** Ids of caption groups are below this bound (24 bits: exact in float32). */
 export const CAPTION_ID_BITS = 24;
@@ -57,30 +51,18 @@ export function captionGroupIds(texts: readonly string[]): Int32Array {
 }
 
 /** `batch.label` or `batch.caption` → `[B + K]` int32 group ids: the batch's, then the queue's. */
-export class GroupQueue implements Module {
-  /** None: the queue is not trained. */
-  readonly parameters: Parameter[] = [];
-  /** The queue of ids `<name>.queue` `[K]` (float32). */
-  readonly buffers: Parameter[];
-  readonly #ring: QueueRing;
-
-  /** Creates a queue of `size` unknown ids under `name`. */
-  constructor(readonly size: number, readonly name: string) {
-    this.#ring = new QueueRing(tf.fill([size], -1));
-    this.buffers = [{
-      name: `${name}.queue`,
-      variable: this.#ring.variable,
-      decay: false,
-      averaged: false,
-    }];
+export class GroupQueue extends RingQueueModule {
+  /** Creates a queue of `size` unknown ids (−1) under `name`. */
+  constructor(readonly size: number, name: string) {
+    super(tf.fill([size], -1), name);
   }
 
   /** The batch's ids and the queue's before this step; in training, keeps the batch's. */
   forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
     const ids = this.#batchIds(inputs[0]);
-    this.#ring.keep(ctx, () => tf.cast(ids, "float32"));
+    this.ring.keep(ctx, () => tf.cast(ids, "float32"));
     return tf.tidy(() => {
-      const all = tf.concat([ids, tf.cast(this.#ring.variable, "int32")]);
+      const all = tf.concat([ids, tf.cast(this.ring.variable, "int32")]);
       ids.dispose();
       return all;
     });
@@ -105,20 +87,5 @@ export class GroupQueue implements Module {
       `node "${this.name}" (group_queue) expects group ids: batch.label (int32 [B]) or ` +
         `batch.caption (B strings), got ${got}`,
     );
-  }
-
-  /** Writes the training step's ids into their slots (not on a skipped step). */
-  afterStep(guard?: Tensor, progress?: UpdateProgress): void {
-    this.#ring.write(guard, progress);
-  }
-
-  /** Forgets the last step's ids (the compiler's dry runs leave some). */
-  dropBatchStatistics(): void {
-    this.#ring.drop();
-  }
-
-  /** Releases the queue and any pending ids. */
-  dispose(): void {
-    this.#ring.dispose();
   }
 }

@@ -19,7 +19,13 @@ import * as tf from "@tensorflow/tfjs";
 import { moveAverages } from "../core/average_update.ts";
 import { hostValue } from "../core/host_value.ts";
 import type { Tensor, Variable } from "../core/tensor.ts";
-import type { ForwardContext, UpdateProgress } from "../core/types.ts";
+import type {
+  ForwardContext,
+  Module,
+  NodeValue,
+  Parameter,
+  UpdateProgress,
+} from "../core/types.ts";
 import { MicroBatchPending } from "./micro_batch_pending.ts";
 
 /**
@@ -98,5 +104,49 @@ export class QueueRing {
     this.drop();
     this.variable.dispose();
     this.#one.dispose();
+  }
+}
+
+/**
+ * A node backed by one {@linkcode QueueRing}, `<name>.queue`: no trained
+ * parameters, the ring as a buffer (checkpointed; `train.ema` leaves it
+ * alone), written after every applied update, dropped after dry runs.
+ */
+export abstract class RingQueueModule implements Module {
+  /** None: the queue is not trained. */
+  readonly parameters: Parameter[] = [];
+  /** The ring `<name>.queue`. */
+  readonly buffers: Parameter[];
+  /** The ring the subclass reads and keeps its rows in. */
+  protected readonly ring: QueueRing;
+
+  /** Takes `initial` as the ring's starting rows (disposed), under `<name>.queue`. */
+  constructor(initial: Tensor, readonly name: string) {
+    this.ring = new QueueRing(initial);
+    // Not model state: `train.ema` does not average it.
+    this.buffers = [{
+      name: `${name}.queue`,
+      variable: this.ring.variable,
+      decay: false,
+      averaged: false,
+    }];
+  }
+
+  /** The node's output; in training, keeps the step's rows in the ring. */
+  abstract forward(inputs: NodeValue[], ctx: ForwardContext): Tensor;
+
+  /** Writes the training step's rows into their slots (not on a skipped step). */
+  afterStep(guard?: Tensor, progress?: UpdateProgress): void {
+    this.ring.write(guard, progress);
+  }
+
+  /** Forgets the last step's rows (the compiler's dry runs leave some). */
+  dropBatchStatistics(): void {
+    this.ring.drop();
+  }
+
+  /** Releases the ring and any kept rows. */
+  dispose(): void {
+    this.ring.dispose();
   }
 }
