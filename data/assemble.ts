@@ -106,7 +106,13 @@ function buildSplits(
     splits = heldOutLayout(splits, { held, label: (r) => r.label });
   }
   for (const [name, n] of Object.entries(params.limit ?? {})) {
-    if (splits[name]) splits[name] = splits[name]!.slice(0, n);
+    if (!splits[name]) {
+      throw new Error(
+        `limit.${name}: the source has no split "${name}"; its splits: ` +
+          `${Object.keys(splits).filter((k) => splits[k]!.length > 0).join(", ")}`,
+      );
+    }
+    splits[name] = splits[name]!.slice(0, n);
   }
   for (const name of Object.keys(splits)) if (splits[name]!.length === 0) delete splits[name];
   return splits;

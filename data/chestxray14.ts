@@ -56,13 +56,16 @@ export interface ChestXray14Params extends FileSourceParams {
   filter: string[];
 }
 
+/** The names a list file holds, or `undefined` when there is none (an unreadable one is an error). */
 async function readList(path: string): Promise<Set<string> | undefined> {
+  let text: string;
   try {
-    const text = await Deno.readTextFile(path);
-    return new Set(text.split("\n").map((l) => l.trim()).filter(Boolean));
-  } catch {
-    return undefined;
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${path} is unreadable: ${(e as Error).message}`);
   }
+  return new Set(text.split("\n").map((l) => l.trim()).filter(Boolean));
 }
 
 /**

@@ -14,7 +14,12 @@
  */
 import { dirname, isAbsolute, join } from "node:path";
 import { BadInputLog } from "./bad_input.ts";
-import { assembleSource, type FileSourceParams, type TaggedRecord } from "./assemble.ts";
+import {
+  assembleSource,
+  canonicalSplit,
+  type FileSourceParams,
+  type TaggedRecord,
+} from "./assemble.ts";
 import type { FileImageSource } from "./file_source.ts";
 import { checkFilterColumns, parseFilter, passesFilters } from "./filters.ts";
 import { readTable, requireColumns, type TableFormat, type TableRow } from "./table.ts";
@@ -57,12 +62,29 @@ function classOf(value: unknown, classes: readonly string[]): number | undefined
   return text !== "" && Number.isInteger(n) && n >= 0 && n < classes.length ? n : undefined;
 }
 
+/** The split names rows may carry, after `canonicalSplit`. */
+const SPLITS = ["train", "val", "test"];
+
+/** Whether a cell holds text or a number (CSV cells always do; JSONL ones may be objects, lists, null). */
+function textCell(value: unknown): boolean {
+  return value === undefined || typeof value === "string" ||
+    (typeof value === "number" && Number.isFinite(value));
+}
+
 function rowRecord(
   row: TableRow,
   at: { params: ManifestParams; file: string; root: string; classes: string[]; log: BadInputLog },
 ): TaggedRecord | undefined {
   const { params, log } = at;
   const where = `${at.file}:${row.line}`;
+  const notText = [params.image, params.text].find((c) => !textCell(row.values[c]));
+  if (notText !== undefined) {
+    const detail = `"${notText}" is ${
+      JSON.stringify(row.values[notText])
+    }; expected text (or a number)`;
+    log.report({ path: where, reason: "bad_row", detail });
+    return undefined;
+  }
   const image = String(row.values[params.image] ?? "").trim();
   if (!image) {
     log.report({ path: where, reason: "bad_row", detail: `empty "${params.image}" cell` });
@@ -90,6 +112,13 @@ function rowRecord(
     label = found;
   }
   const split = params.split === undefined ? undefined : String(row.values[params.split] ?? "");
+  if (split !== undefined && !SPLITS.includes(canonicalSplit(split))) {
+    const detail = `split ${JSON.stringify(split)} is not train, val (validate, valid, ` +
+      `validation, dev) or test (testing); filter such rows out (filter: ["${params.split} != ` +
+      `${split || "''"}"]) or fix the cell`;
+    log.report({ path: where, reason: "bad_row", detail });
+    return undefined;
+  }
   return { path, captions: [caption], label, split };
 }
 

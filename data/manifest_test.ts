@@ -236,3 +236,44 @@ Deno.test("manifest: JSONL, bad JSON lines, and clear configuration errors", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("manifest: an unknown split value, a non-text JSON cell and a limit on no split are refused", async () => {
+  const dir = await fixture();
+  try {
+    const row = (i: number, extra: Record<string, unknown>) =>
+      JSON.stringify({ file: `imgs/${i}.jpg`, text: `t${i}`, split: "train", ...extra });
+    const lines = [
+      row(0, {}),
+      row(1, { split: "Validate" }), // an alias: val
+      row(2, { split: "tset" }), // a typo: it made a split "tset"
+      row(3, { split: "" }), // empty: it made a split ""
+      row(4, { text: { en: "a" } }), // it read "[object Object]"
+      row(5, { text: null }),
+      row(6, { file: ["a", "b"] }),
+      row(7, { text: 7 }), // a number reads as text
+    ];
+    await Deno.writeTextFile(`${dir}/m.jsonl`, lines.join("\n"));
+    const p: ManifestParams = {
+      ...common,
+      path: `${dir}/m.jsonl`,
+      image: "file",
+      text: "text",
+      split: "split",
+      filter: [],
+    };
+    const src = await createManifestSource(p, { seed: 0 });
+    assert.deepEqual(src.splits, { train: { size: 2 }, val: { size: 1 } });
+    const details = src.badInputs().first.map((r) => `${r.path.split(":").at(-1)} ${r.detail}`);
+    assert.match(details[0]!, /^3 split "tset" is not train, val .* or test .*filter such rows/);
+    assert.match(details[1]!, /^4 split "" is not train/);
+    assert.match(details[2]!, /^5 "text" is \{"en":"a"\}; expected text/);
+    assert.match(details[3]!, /^6 "text" is null; expected text/);
+    assert.match(details[4]!, /^7 "file" is \["a","b"\]; expected text/);
+    await assert.rejects(
+      createManifestSource({ ...p, limit: { tset: 1 } }, { seed: 0 }),
+      /limit\.tset: the source has no split "tset"; its splits: train, val/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

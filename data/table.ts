@@ -54,24 +54,52 @@ async function readText(file: string): Promise<string> {
     throw new Error(`cannot read table "${file}": ${(e as Error).message}`);
   }
   if (file.endsWith(".gz")) {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
-      .pipeThrough(new DecompressionStream("gzip"));
-    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    try {
+      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+        .pipeThrough(new DecompressionStream("gzip"));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (e) {
+      throw new Error(`table "${file}": its gzip data is corrupt (${(e as Error).message})`);
+    }
   }
-  return new TextDecoder().decode(bytes).replace(/^\uFEFF/, "");
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes).replace(/^\uFEFF/, "");
+  } catch {
+    throw new Error(
+      `table "${file}" is not UTF-8 text; save it as UTF-8 (its values would be garbled)`,
+    );
+  }
+}
+
+/** Refuses a header that names a column twice (the later one would replace the earlier). */
+function uniqueColumns(file: string, header: string[]): string[] {
+  const columns = header.map((h) => h.trim());
+  columns.forEach((name, i) => {
+    const first = columns.indexOf(name);
+    if (first !== i) {
+      throw new Error(
+        `table "${file}": the header names column "${name}" twice (columns ${first + 1} and ` +
+          `${i + 1}); rename one`,
+      );
+    }
+  });
+  return columns;
 }
 
 function readCsv(text: string, at: { file: string; log: BadInputLog; delimiter: string }): Table {
   let columns: string[] = [];
+  let quoteOpen = false;
   const parsed = (() => {
     try {
       return parse(text, {
-        columns: (header: string[]) => (columns = header.map((h) => h.trim())),
+        columns: (header: string[]) => (columns = uniqueColumns(at.file, header)),
         delimiter: at.delimiter,
         info: true,
         skip_empty_lines: true,
         skip_records_with_error: true,
-        on_skip: (err: { message: string; lines?: number } | undefined) => {
+        on_skip: (err: { message: string; lines?: number; code?: string } | undefined) => {
+          // An open quote swallowed the rest of the file: fatal (below), not one bad row.
+          if (err?.code === "CSV_QUOTE_NOT_CLOSED") return void (quoteOpen = true);
           at.log.report({
             path: `${at.file}:${err?.lines ?? "?"}`,
             reason: "bad_row",
@@ -80,9 +108,21 @@ function readCsv(text: string, at: { file: string; log: BadInputLog; delimiter: 
         },
       }) as { record: Record<string, string>; info: { lines: number } }[];
     } catch (e) {
-      throw new Error(`table "${at.file}" is unreadable: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      throw new Error(
+        message.startsWith(`table "${at.file}"`)
+          ? message
+          : `table "${at.file}" is unreadable: ${message}`,
+      );
     }
   })();
+  if (quoteOpen) {
+    const after = parsed.at(-1)?.info.lines ?? 1;
+    throw new Error(
+      `table "${at.file}": a quote opened on line ${after + 1} or later is never closed, so ` +
+        'the rest of the file reads as one value; close it (a quote inside a value is written "")',
+    );
+  }
   const rows = parsed.map((r) => ({ values: r.record, line: r.info.lines }));
   return { file: at.file, columns, rows };
 }
