@@ -44,7 +44,21 @@ import {
 } from "./decoded_cache_files.ts";
 import { loadSharp } from "./sharp.ts";
 
-const MAGIC = "novalab-pixels 1\n";
+const MAGIC = "novalab-pixels 2\n";
+
+/**
+ * A 32-bit checksum of an entry's pixels (two running sums, Fletcher's idea
+ * without the modulus): a flipped or swapped byte changes it, so a damaged
+ * entry of the right length is rewritten instead of served.
+ */
+export function pixelChecksum(bytes: Uint8Array): string {
+  let a = 1, b = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    a = (a + bytes[i]!) | 0;
+    b = (b + a) | 0;
+  }
+  return ((b ^ Math.imul(a, 0x9e3779b1)) >>> 0).toString(16).padStart(8, "0");
+}
 /** Temporary files of writes in progress, under the cache directory (same file system). */
 const TMP_DIR = ".tmp";
 /** Temporary files older than this are leftovers of killed processes, removed at `open`. */
@@ -201,8 +215,9 @@ export class DecodedImageCache {
     const depth = pixels instanceof Uint16Array ? 16 : 8;
     const grey = this.#decode.channels === 3 ? greyChannel(pixels) : undefined;
     const stored = grey ?? pixels;
-    const header = encoder.encode(`${MAGIC}${entry.key}\n${depth}${grey ? "g" : ""}\n`);
     const body = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+    const tag = `${depth}${grey ? "g" : ""} ${pixelChecksum(body)}`;
+    const header = encoder.encode(`${MAGIC}${entry.key}\n${tag}\n`);
     for (let attempt = 0;; attempt++) {
       try {
         await this.#store(entry.file, [header, body]);
@@ -276,12 +291,13 @@ export class DecodedImageCache {
     const depthEnd = keyEnd < 0 ? -1 : bytes.indexOf(10, keyEnd + 1);
     if (depthEnd < 0) return undefined;
     if (decoder.decode(bytes.subarray(magic.length, keyEnd)) !== key) return undefined;
-    const tag = decoder.decode(bytes.subarray(keyEnd + 1, depthEnd));
+    const [tag = "", sum] = decoder.decode(bytes.subarray(keyEnd + 1, depthEnd)).split(" ");
     const replicate = tag.endsWith("g") && this.#decode.channels === 3 ? 3 : 1;
     const depth = replicate === 3 ? tag.slice(0, -1) : tag;
     const { height, width, channels } = this.#decode;
     const count = (height * width * channels) / replicate;
     const body = bytes.subarray(depthEnd + 1);
+    if (sum !== pixelChecksum(body)) return undefined;
     if (depth === "8" && body.length === count) return { data: body, replicate };
     if (depth === "16" && body.length === 2 * count) {
       // Copied: the entry's offset may be odd.

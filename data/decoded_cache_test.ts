@@ -122,6 +122,13 @@ Deno.test("decoded cache: damaged or foreign entries are decoded again and rewri
     assert.deepEqual(await viaCache(cache, a), await direct(a)); // the rewritten entry is good
     assert.equal(cache.stats().hits, 1);
     assert.match(formatCacheStats(cache.stats()), /2 stale or damaged entries rewritten/);
+    // Two flipped payload bytes, the length unchanged: caught by the checksum (it was served).
+    const good = await Deno.readFile(ea.file);
+    good[good.length - 3]! ^= 0x10;
+    good[good.length - 7]! ^= 0x01;
+    await Deno.writeFile(ea.file, good);
+    assert.deepEqual(await viaCache(cache, a), await direct(a));
+    assert.deepEqual([cache.stats().invalid, cache.stats().hits], [3, 1]);
   });
 });
 

@@ -47,8 +47,9 @@ async function collect(entry: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 }
 
 /**
- * Streams the samples of one shard in file order. A missing, unreadable or
- * truncated shard throws from the iteration (after the samples read so far).
+ * Streams the samples of one shard in file order. A missing, unreadable,
+ * truncated or empty shard throws from the iteration (after the samples read
+ * so far).
  *
  * @param shard Path of the `.tar` file.
  */
@@ -57,9 +58,10 @@ export async function* readTarSamples(shard: string): AsyncGenerator<TarSample> 
   const input = createReadStream(shard);
   input.on("error", (e: Error) => extract.destroy(e));
   input.pipe(extract);
-  let current: TarSample | undefined;
+  let current: TarSample | undefined, members = 0;
   try {
     for await (const entry of extract) {
+      members++;
       const parts = entry.header.type === "file" ? splitMemberName(entry.header.name) : undefined;
       const bytes = await collect(entry as unknown as AsyncIterable<Uint8Array>);
       if (!parts || parts[0].split("/").at(-1)!.startsWith("__")) continue;
@@ -72,6 +74,8 @@ export async function* readTarSamples(shard: string): AsyncGenerator<TarSample> 
       current.files.set(ext, bytes);
     }
     if (current) yield current;
+    // An empty or zeroed file reads as a tar of nothing: report it, do not pass it as data.
+    if (members === 0) throw new Error("the shard holds no tar members (empty, or zeros)");
   } finally {
     input.destroy();
     extract.destroy();

@@ -154,6 +154,15 @@ Deno.test("webdataset: bad members, truncated JPEGs and corrupt shards are skipp
       createWebDatasetSource({ ...p, shards: `${dir}/missing-{0..1}.tar`, bad_input: "fail" }),
       /missing-0\.tar \(bad member\).*(No such file|not found|ENOENT)/i,
     );
+    // An empty or zeroed shard is a bad member, not a shard of no samples.
+    await Deno.writeFile(`${dir}/empty.tar`, new Uint8Array(0));
+    await Deno.writeFile(`${dir}/zeros.tar`, new Uint8Array(4096));
+    for (const name of ["empty.tar", "zeros.tar"]) {
+      await assert.rejects(
+        createWebDatasetSource({ ...p, shards: `${dir}/${name}`, bad_input: "fail" }),
+        new RegExp(`${name} \\(bad member\\): the shard holds no tar members`),
+      );
+    }
     src.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
