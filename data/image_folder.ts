@@ -51,8 +51,17 @@ async function listDir(dir: string): Promise<{ dirs: string[]; files: string[] }
 /** Split folders under `root` (`[]` when `root` holds class folders directly). */
 async function splitFolders(root: string): Promise<string[]> {
   const { dirs } = await listDir(root);
-  const isSplit = dirs.length > 0 && dirs.every((d) => SPLIT_NAMES.has(canonicalSplit(d)));
-  return isSplit ? dirs : [];
+  const named = dirs.filter((d) => SPLIT_NAMES.has(canonicalSplit(d)));
+  if (named.length > 0 && named.length < dirs.length) {
+    // Split folders beside others: neither layout; reading them as classes would be wrong.
+    const others = dirs.filter((d) => !named.includes(d));
+    throw new Error(
+      `image_folder: "${root}" holds split folders (${named.join(", ")}) beside other folders ` +
+        `(${others.join(", ")}); either every folder under root is a split (train, val, test) ` +
+        "or every one is a class: move the others out",
+    );
+  }
+  return named.length > 0 ? dirs : [];
 }
 
 async function classFolders(root: string, splits: string[]): Promise<string[]> {
@@ -91,6 +100,7 @@ export async function createImageFolderSource(
   }
   const classNames = folders.map((f) => params.rename?.[f] ?? f);
   const records: TaggedRecord[] = [];
+  const counts = new Array<number>(folders.length).fill(0);
   for (const split of splits.length ? splits : [undefined]) {
     for (const [label, folder] of folders.entries()) {
       const dir = split ? join(params.root, split, folder) : join(params.root, folder);
@@ -100,8 +110,17 @@ export async function createImageFolderSource(
         const ext = file.slice(file.lastIndexOf(".")).toLowerCase();
         if (!params.extensions.includes(ext)) continue;
         records.push({ path: join(dir, file), captions, label, split });
+        counts[label]!++;
       }
     }
+  }
+  const empty = folders.filter((_, c) => counts[c] === 0);
+  if (empty.length > 0) {
+    throw new Error(
+      `image_folder: class folder(s) ${empty.join(", ")} under "${params.root}" hold no image ` +
+        `ending in ${params.extensions.join(", ")} (images in subfolders are not read); add ` +
+        "images, or leave the class out with classes: [...]",
+    );
   }
   return assembleSource(records, {
     name,

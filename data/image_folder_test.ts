@@ -102,6 +102,20 @@ Deno.test("image_folder: split folders (train/val/test) keep labels consistent",
       createImageFolderSource({ ...params(root), val: 0.3 }, { seed: 0 }),
       /val: 0\.3 asks for a seeded val split but the source already has "val" \(1 samples\)/,
     );
+    // A stray folder beside the splits: refused (it read as "no usable training samples").
+    await Deno.mkdir(`${root}/extra`);
+    await assert.rejects(
+      createImageFolderSource(params(root), { seed: 0 }),
+      /holds split folders \(train, validation\) beside other folders \(extra\)/,
+    );
+    await Deno.remove(`${root}/extra`);
+    // A class folder without images: refused, naming it (it made a class of 0 samples).
+    await Deno.mkdir(`${root}/train/c/nested`, { recursive: true });
+    await writeImage(`${root}/train/c/nested/0.jpg`, { size: 8 });
+    await assert.rejects(
+      createImageFolderSource(params(root), { seed: 0 }),
+      /class folder\(s\) c under .* hold no image ending in .*images in subfolders are not read/,
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }
