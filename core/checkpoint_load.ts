@@ -95,8 +95,9 @@ function checkResume(
       throw new Error(
         `${path}: the resuming recipe differs from the one that wrote this checkpoint at ` +
           `${differences.slice(0, 8).join("; ")}${differences.length > 8 ? "; …" : ""}. A ` +
-          "resumed run must train as it started (only eval, log_every, checkpoint_every, the " +
-          "name and file locations may change): restore those values, or start a new run",
+          "resumed run must train as it started (what may change — eval, cadence, vars, file " +
+          "locations, … — is listed in docs/checkpoints.md): restore those values, or start a " +
+          "new run",
       );
     }
   }
