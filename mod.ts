@@ -145,6 +145,8 @@ export type { TrainConfig } from "./core/train_config.ts";
 export { AdamW, type AdamWOptions, type LearningRateAt } from "./core/optim.ts";
 export { leanGradients, leanVariableGrads, type TapeNode } from "./core/lean_gradients.ts";
 export { type BlockCheckpointing, checkpointed, checkpointsBlock } from "./models/checkpoint.ts";
+export { dropPatches, keptPatchCount, keptPatchIndices } from "./models/patch_dropout.ts";
+export { dropPathMask, dropPathRates, dropPathScales } from "./models/drop_path.ts";
 export {
   averageDecay,
   EMA_PREFIX,

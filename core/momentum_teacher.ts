@@ -159,10 +159,11 @@ export class MomentumTeacher implements Module {
 
   /**
    * The copy's forward pass on the teacher's own inputs, its batch norms
-   * keeping no statistics (their running ones follow the source's).
+   * keeping no statistics (their running ones follow the source's) and with
+   * no patch dropout or stochastic depth (`ForwardContext.teacher`).
    */
   forward(inputs: NodeValue[], ctx: ForwardContext): NodeValue {
-    return this.copy.forward(inputs, withFields(ctx, { statistics: false }));
+    return this.copy.forward(inputs, withFields(ctx, { statistics: false, teacher: true }));
   }
 
   /**

@@ -99,8 +99,13 @@ export function philoxKey(seed: number): [number, number] {
   return [seed >>> 0, Math.floor(seed / TWO_32) >>> 0];
 }
 
-/** `(w >> 8 + ½) / 2²⁴`: a uniform in (0, 1) (exact in float64; WGSL rounds it to f32). */
-function unit(w: number): number {
+/**
+ * `(w >> 8 + ½) / 2²⁴`: a uniform in (0, 1) (exact in float64; WGSL rounds it to f32).
+ *
+ * @param w An unsigned 32-bit Philox word.
+ * @returns Its top 24 bits as a uniform strictly between 0 and 1.
+ */
+export function uniformFromWord(w: number): number {
   return ((w >>> 8) + 0.5) / 16777216;
 }
 
@@ -117,8 +122,8 @@ function unit(w: number): number {
 export function normalsFromBits(bits: Uint32Array, out: Float64Array, at: number): void {
   for (let pair = 0; pair < 2; pair++) {
     if (at + 2 * pair >= out.length) return;
-    const r = Math.sqrt(Math.max(-2 * Math.log(unit(bits[2 * pair]!)), 0));
-    const theta = Math.PI * (2 * unit(bits[2 * pair + 1]!) - 1);
+    const r = Math.sqrt(Math.max(-2 * Math.log(uniformFromWord(bits[2 * pair]!)), 0));
+    const theta = Math.PI * (2 * uniformFromWord(bits[2 * pair + 1]!) - 1);
     out[at + 2 * pair] = r * Math.cos(theta);
     if (at + 2 * pair + 1 < out.length) out[at + 2 * pair + 1] = r * Math.sin(theta);
   }

@@ -62,6 +62,12 @@ export interface ForwardContext {
    */
   statistics?: boolean;
   /**
+   * True in a momentum teacher's forward pass: the student's training noise
+   * (patch dropout, stochastic depth) stays off, as DINO's and iBOT's
+   * teachers run without drop path and see the whole image.
+   */
+  teacher?: boolean;
+  /**
    * In a training step, the optimiser's count of applied updates (before this
    * step's) and the run's steps: read it inside a host value
    * (`core/host_value.ts`), so a replayed step reads it afresh — unlike `step`,

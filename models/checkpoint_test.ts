@@ -2,8 +2,9 @@
  * Activation checkpointing recomputes each ViT block in the backward pass:
  * values and gradients equal the plain ViT's bit for bit on WASM (novalab's
  * kernels) and on WebGPU (the fallback adapter in CI), under novalab's lean
- * backward pass and under tfjs's own `variableGrads`, and a step's peak
- * memory falls.
+ * backward pass and under tfjs's own `variableGrads`, also with patch
+ * dropout and stochastic depth (the recomputed block multiplies by the same
+ * masks), and a step's peak memory falls.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
@@ -32,14 +33,16 @@ const CONFIG: VitConfig = {
   layerScale: 0.5,
   activation: "gelu",
 };
+/** With training noise: patch dropout and stochastic depth (its masks kept as context). */
+const NOISY: VitConfig = { ...CONFIG, layerScale: undefined, patchDropout: 0.3, dropPath: 0.5 };
 const GEOMETRY = { height: 8, width: 8, channels: 1 };
 const ctx = { training: true, step: 0, seed: 0 };
 
 type Grads = typeof leanVariableGrads;
 
 /** Loss and gradients (by parameter name) of a fixed projection of the embeddings. */
-async function run(checkpoint: BlockCheckpointing, grads: Grads, batch = 3) {
-  const vit = new VisionTransformer({ ...CONFIG, checkpoint }, GEOMETRY, { name: "v", seed: 3 });
+async function run(checkpoint: BlockCheckpointing, grads: Grads, batch = 3, config = CONFIG) {
+  const vit = new VisionTransformer({ ...config, checkpoint }, GEOMETRY, { name: "v", seed: 3 });
   const images = tf.tidy(() => tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", 5));
   const direction = tf.tidy(() => tf.randomNormal([batch, 16], 0, 1, "float32", 6));
   const out = grads(
@@ -57,12 +60,12 @@ async function run(checkpoint: BlockCheckpointing, grads: Grads, batch = 3) {
   return { loss, named };
 }
 
-async function assertSame(grads: Grads) {
-  const plain = await run(false, grads);
+async function assertSame(grads: Grads, config = CONFIG) {
+  const plain = await run(false, grads, 3, config);
   // Every block, and the first 2 of 3.
   for (const checkpoint of [true, 2]) {
     const before = tf.memory().numTensors;
-    const kept = await run(checkpoint, grads);
+    const kept = await run(checkpoint, grads, 3, config);
     assert.equal(tf.memory().numTensors, before, "nothing left alive");
     assert.equal(kept.loss, plain.loss);
     assert.equal(kept.named.size, plain.named.size);
@@ -76,6 +79,7 @@ Deno.test("checkpointed ViT blocks give the plain ViT's loss and gradients bit f
   await initBackend("wasm");
   await assertSame(leanVariableGrads);
   await assertSame(tf.variableGrads as Grads);
+  await assertSame(leanVariableGrads, NOISY);
 });
 
 const skip = await webgpuSkipReason();
@@ -87,6 +91,7 @@ Deno.test({
   async fn() {
     await useNovalabWebGpu();
     await assertSame(leanVariableGrads);
+    await assertSame(leanVariableGrads, NOISY);
   },
 });
 

@@ -91,6 +91,21 @@ const vitSchema = z.strictObject({
       "towers).",
   ),
   checkpoint: checkpointParam("its input"),
+  patch_dropout: num().pipe(z.number().min(0).lt(1, "expected < 1 (a share dropped)")).optional()
+    .describe(
+      "Patch dropout (FLIP, open_clip's and timm's `patch_dropout`): in training each image " +
+        "keeps a random `max(1, ⌊L · (1 − p)⌋)` of its `L` patch tokens (CLS and registers " +
+        "always), after the positions, so the blocks run on fewer tokens; evaluation and a " +
+        "momentum teacher see every patch. FLIP: 0.5 or 0.75. Not with `output: tokens` " +
+        "(absent: 0).",
+    ),
+  drop_path: num().pipe(z.number().min(0).lt(1, "expected < 1 (a probability)")).optional()
+    .describe(
+      "Stochastic depth (timm's `drop_path_rate`; DeiT 0.1, DINO's student 0.1): in training " +
+        "each block's attention and MLP branches are dropped per sample with probability " +
+        "`p · i/(depth − 1)` at block `i` and scaled by `1/(1 − p_i)` otherwise; evaluation " +
+        "and a momentum teacher run every branch (absent: 0).",
+    ),
 });
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
@@ -113,7 +128,16 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       { activation: params.activation }),
     ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
     ...(params.mlp === "swiglu" && { mlp: "swiglu" as const }),
+    ...((params.patch_dropout ?? 0) > 0 && { patchDropout: params.patch_dropout }),
+    ...((params.drop_path ?? 0) > 0 && { dropPath: params.drop_path }),
   };
+  if (config.patchDropout && params.output === "tokens") {
+    throw new Error(
+      `node "${ctx.name}" (vit): patch_dropout ${config.patchDropout} with output: tokens would ` +
+        "give training and inference different token counts; use output: cls (or pool: avg / " +
+        "map), or leave patch_dropout out",
+    );
+  }
   const checkpoint = blockCheckpointing(params.checkpoint, config.depth, ctx.name);
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

@@ -30,9 +30,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { ForwardContext, Layering, Module, NodeValue, Parameter } from "../core/types.ts";
 import {
   applyLayerNorm,
-  applyLayerNormWithSkip,
   applyLinear,
-  applyMlp,
   createLayerNorm,
   createLinear,
   disposeParameters,
@@ -40,7 +38,9 @@ import {
   type Linear,
   ParameterStore,
 } from "./layers.ts";
-import { selfAttention } from "../kernels/attention.ts";
+import { applyVitBlock, createVitBlock, type VitBlock } from "./vit_block.ts";
+import { dropPatches } from "./patch_dropout.ts";
+import { dropPathMask, dropPathRates } from "./drop_path.ts";
 import type { VitConfig } from "./vit_presets.ts";
 import type { Tensor, Tensor3D, Tensor4D, Variable } from "../core/tensor.ts";
 import { repeatLeading } from "../core/ops.ts";
@@ -48,29 +48,6 @@ import { bilinearResampleMatrix } from "./pos_resample.ts";
 import { blockLayering } from "./block_layering.ts";
 import { checkpointed, checkpointsBlock } from "./checkpoint.ts";
 import { AttentionPool } from "./attention_pool.ts";
-
-/**
- * timm's `SwiGLUPacked` (a `GluMlp` with SiLU, the gate first): `fc1`'s output
- * split into halves `a | b`, `silu(a) · b`, then `fc2` (plus `skip` when given).
- */
-function swiGluMlp(fc1: Linear, fc2: Linear, x: Tensor, skip?: Tensor): Tensor {
-  const [a, b] = tf.split(applyLinear(fc1, x), 2, -1) as [Tensor, Tensor];
-  return applyLinear(fc2, tf.mul(tf.mul(a, tf.sigmoid(a)), b), undefined, skip);
-}
-
-interface Block {
-  norm1: LayerNorm;
-  qkv: Linear;
-  proj: Linear;
-  norm2: LayerNorm;
-  fc1: Linear;
-  fc2: Linear;
-  /** LayerScale's `γ` of the attention and MLP branches (with `layerScale`). */
-  ls1?: Variable;
-  ls2?: Variable;
-  /** Every variable the block reads (for checkpointing). */
-  variables: Variable[];
-}
 
 /** Geometry of the images a ViT is built for. */
 export interface ImageGeometry {
@@ -96,7 +73,7 @@ export class VisionTransformer implements Module {
   readonly #registers: Variable | undefined;
   readonly #pos: Variable;
   readonly #normPre: LayerNorm | undefined;
-  readonly #blocks: Block[] = [];
+  readonly #blocks: VitBlock[] = [];
   /** `norm` on all tokens (`pool: cls`, `map`), or `fc_norm` on their mean (`pool: avg`). */
   readonly #norm: LayerNorm;
   /** SigLIP's attention pooling head (`pool: map`). */
@@ -156,28 +133,7 @@ export class VisionTransformer implements Module {
       : undefined;
     this.#pos = store.add("pos_embed", store.truncNormal([1, positions, dim], 0.02), false);
     this.#normPre = config.normPre ? createLayerNorm(store, "norm_pre", dim, eps) : undefined;
-    const gamma = (name: string) =>
-      config.layerScale === undefined
-        ? undefined
-        : store.add(name, tf.fill([dim], config.layerScale), false);
-    for (let i = 0; i < depth; i++) {
-      const p = `blocks.${i}`;
-      const first = store.parameters.length;
-      const block: Omit<Block, "variables"> = {
-        norm1: createLayerNorm(store, `${p}.norm1`, dim, eps),
-        qkv: createLinear(store, `${p}.attn.qkv`, { inDim: dim, outDim: 3 * dim }),
-        proj: createLinear(store, `${p}.attn.proj`, { inDim: dim, outDim: dim }),
-        norm2: createLayerNorm(store, `${p}.norm2`, dim, eps),
-        fc1: createLinear(store, `${p}.mlp.fc1`, { inDim: dim, outDim: hidden }),
-        fc2: createLinear(store, `${p}.mlp.fc2`, {
-          inDim: swiglu ? hidden / 2 : hidden,
-          outDim: dim,
-        }),
-      };
-      const ls1 = gamma(`${p}.ls1.gamma`), ls2 = gamma(`${p}.ls2.gamma`);
-      const variables = store.parameters.slice(first).map((q) => q.variable);
-      this.#blocks.push(ls1 && ls2 ? { ...block, ls1, ls2, variables } : { ...block, variables });
-    }
+    for (let i = 0; i < depth; i++) this.#blocks.push(createVitBlock(store, i, config, hidden));
     this.#norm = createLayerNorm(store, config.pool === "avg" ? "fc_norm" : "norm", dim, eps);
     this.#pool = config.pool === "map"
       ? new AttentionPool(store, "attn_pool", {
@@ -214,25 +170,42 @@ export class VisionTransformer implements Module {
    */
   forward(inputs: NodeValue[], ctx: ForwardContext): Tensor {
     const images = inputs as Tensor[];
-    if (images.length === 1 || !ctx.training) return this.#encode(images[0]!, 0);
-    return tf.concat(images.map((x, i) => this.#encode(x, i)), 0);
+    if (images.length === 1 || !ctx.training) return this.#encode(images[0]!, 0, ctx);
+    return tf.concat(images.map((x, i) => this.#encode(x, i, ctx)), 0);
   }
 
-  /** One input through the encoder; `input` picks its position embeddings. */
-  #encode(images: Tensor, input: number): Tensor {
+  /**
+   * One input through the encoder; `input` picks its position embeddings and
+   * its draws of patch dropout and stochastic depth (a training step's
+   * student only: a momentum teacher sees every patch and every branch).
+   */
+  #encode(images: Tensor, input: number, ctx: ForwardContext): Tensor {
     const lead = images.shape.slice(0, -3);
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
+    const noisy = ctx.training && ctx.teacher !== true;
     let x = this.#embed(flat, input);
+    const { patchDropout, dropPath } = this.config;
+    // timm's order: positions, patch dropout, `norm_pre`.
+    if (noisy && patchDropout) x = dropPatches(x, this.prefixTokens, patchDropout, ctx.seed, input);
+    if (this.#normPre) x = applyLayerNorm(this.#normPre, x) as Tensor3D;
+    const rows = x.shape[0];
+    const rates = noisy && dropPath ? dropPathRates(dropPath, this.#blocks.length) : [];
     // A scope per block: what the gradient tape does not keep (all of it off the tape: a frozen
     // tower, a teacher) is freed as each block ends, not when the whole forward pass does.
-    // A checkpointed block (`checkpoint`: all, or the first N) keeps only its input for the
-    // backward pass and runs again there.
+    // A checkpointed block (`checkpoint`: all, or the first N) keeps only its input (and its
+    // stochastic-depth masks) for the backward pass and runs again there.
     this.#blocks.forEach((block, i) => {
-      x = tf.tidy(() =>
-        checkpointsBlock(this.config.checkpoint, i)
-          ? checkpointed((h) => this.#block(block, h as Tensor3D), x, block.variables) as Tensor3D
-          : this.#block(block, x)
-      );
+      x = tf.tidy(() => {
+        const p = rates[i] ?? 0;
+        const masks = p > 0
+          ? [0, 1].map((branch) => dropPathMask(rows, p, ctx.seed, i, branch as 0 | 1, input))
+          : [];
+        const run = (h: Tensor, ...m: Tensor[]) =>
+          applyVitBlock(block, h as Tensor3D, this.config, m);
+        return checkpointsBlock(this.config.checkpoint, i)
+          ? checkpointed(run, x, block.variables, masks) as Tensor3D
+          : run(x, ...masks);
+      });
     });
     const { dim } = this.config, prefix = this.prefixTokens;
     const avg = this.config.pool === "avg";
@@ -258,7 +231,10 @@ export class VisionTransformer implements Module {
     return applyLayerNorm(this.#norm, pooled).reshape([...lead, dim]);
   }
 
-  /** Patchify `[N, H, W, C]` → tokens `[N, T, D]`: CLS, registers, patches, with positions. */
+  /**
+   * Patchify `[N, H, W, C]` → tokens `[N, T, D]`: CLS, registers, patches,
+   * with positions (`norm_pre` comes after patch dropout, in `#encode`).
+   */
   #embed(images: Tensor4D, input: number): Tensor3D {
     const [n, h, w, c] = images.shape;
     const p = this.config.patch;
@@ -280,7 +256,7 @@ export class VisionTransformer implements Module {
     } else {
       x = tf.add(tf.concat([...prefix, embedded], 1), positions);
     }
-    return (this.#normPre ? applyLayerNorm(this.#normPre, x) : x) as Tensor3D;
+    return x as Tensor3D;
   }
 
   /** Position embeddings of input `input`'s grid (the prefix tokens' kept as learned). */
@@ -292,43 +268,6 @@ export class VisionTransformer implements Module {
     const resampled = tf.matMul(map, grid).reshape([1, -1, dim]);
     if (prefix === 0) return resampled;
     return tf.concat([tf.slice(this.#pos, [0, 0, 0], [1, prefix, -1]), resampled], 1);
-  }
-
-  /**
-   * One pre-LN block: `x + attn(LN(x))`, then `x + mlp(LN(x))`; each skip
-   * connection is added by the branch's last linear layer (in its matmul
-   * epilogue on WebGPU).
-   */
-  #block(block: Block, x: Tensor3D): Tensor3D {
-    const activation = this.config.activation ?? "gelu";
-    const mlp = (x: Tensor, skip?: Tensor): Tensor =>
-      this.config.mlp === "swiglu"
-        ? swiGluMlp(block.fc1, block.fc2, x, skip)
-        : applyMlp(block.fc1, block.fc2, x, activation, skip);
-    if (block.ls1 && block.ls2) {
-      // LayerScale: x + γ ⊙ f(LN(x)); the skip is added after the scale, outside the epilogue.
-      const attended = tf.add(
-        x,
-        tf.mul(this.#attention(block, applyLayerNorm(block.norm1, x)), block.ls1),
-      );
-      const normed = applyLayerNorm(block.norm2, attended);
-      return tf.add(attended, tf.mul(mlp(normed), block.ls2)) as Tensor3D;
-    }
-    const [normed1, skip1] = applyLayerNormWithSkip(block.norm1, x);
-    const attended = this.#attention(block, normed1, skip1);
-    const [normed2, skip2] = applyLayerNormWithSkip(block.norm2, attended);
-    return mlp(normed2, skip2) as Tensor3D;
-  }
-
-  /**
-   * Multi-head self-attention softmax(QKᵀ/√d)V over `[N, T, D]`: the fused
-   * QKV projection, attention on the backend's fastest path
-   * (`kernels/attention.ts`: fused WebGPU kernels, WASM kernels or the op
-   * composition), then the output projection plus `skip` (when given).
-   */
-  #attention(block: Block, x: Tensor, skip?: Tensor): Tensor {
-    const context = selfAttention(applyLinear(block.qkv, x), this.config.heads);
-    return applyLinear(block.proj, context, undefined, skip);
   }
 
   /** Releases all variables (and the resampling maps). */

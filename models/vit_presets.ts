@@ -52,6 +52,17 @@ export interface VitConfig {
    * every block, N the first N (default false).
    */
   checkpoint?: BlockCheckpointing;
+  /**
+   * Patch dropout (FLIP; `models/patch_dropout.ts`): the share of patch
+   * tokens each training image drops before the blocks, in [0, 1) (default 0).
+   */
+  patchDropout?: number;
+  /**
+   * Stochastic depth (`models/drop_path.ts`): the last block's drop
+   * probability, rising linearly from 0 at the first (timm's
+   * `drop_path_rate`; default 0).
+   */
+  dropPath?: number;
 }
 
 /** Named presets (`preset:` in a recipe); explicit keys override them. */

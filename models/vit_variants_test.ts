@@ -200,6 +200,21 @@ const SWIGLU_CONFIG: VitConfig = {
   mlp: "swiglu",
 };
 
+/**
+ * FLIP's patch dropout and stochastic depth: at the test's seed 0 the three images keep patches
+ * {0, 3}, {0, 3}, {1, 3} of 4 (patch 2 nowhere) and every image drops block 1's MLP branch.
+ */
+const NOISY_CONFIG: VitConfig = { // (and a register, kept as the CLS is)
+  patch: 7,
+  dim: 16,
+  depth: 2,
+  heads: 2,
+  mlpRatio: 2,
+  registers: 1,
+  patchDropout: 0.5,
+  dropPath: 0.5,
+};
+
 /** Each configuration, the entries checked by finite differences, and the tensors that must exist. */
 const NEW_CASES: [
   string,
@@ -233,6 +248,22 @@ const NEW_CASES: [
         }),
       /mlp_ratio 2\.7 × dim 16 gives an MLP width of 43; expected an even width \(mlp: swiglu halves it\)/,
     );
+  }],
+  ["patch dropout and drop path", NOISY_CONFIG, [
+    ["v.pos_embed", 2 * 16 + 3], // patch 0's position (after the CLS's and the register's)
+    ["v.patch_embed.proj.weight", 5],
+    ["v.blocks.1.attn.qkv.weight", 9],
+    ["v.blocks.0.mlp.fc1.bias", 2],
+  ], (cpu) => {
+    const pos = cpu.get("v.pos_embed")!;
+    for (const row of [0, 1, 2, 3, 5]) {
+      assert.ok(pos.subarray(16 * row, 16 * row + 16).some((g) => g !== 0), `position ${row}`);
+    }
+    assert.ok(pos.subarray(64, 80).every((g) => g === 0), "patch 2, dropped by every image");
+    for (const name of ["v.blocks.1.mlp.fc1.bias", "v.blocks.1.mlp.fc2.weight"]) {
+      assert.ok(cpu.get(name)!.every((g) => g === 0), `${name}: every image dropped the branch`);
+    }
+    assert.ok(cpu.get("v.blocks.1.attn.proj.bias")!.some((g) => g !== 0));
   }],
 ];
 

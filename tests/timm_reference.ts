@@ -43,6 +43,10 @@ export interface TimmVariant {
   mlp_layer?: "mlp" | "swiglu_packed";
   /** The LayerNorms' eps (`norm_layer`; timm's default 1e-6, `nn.LayerNorm`'s 1e-5). */
   norm_eps?: number;
+  /** Patch dropout's kept patches per image (grid indices), for the `train` features. */
+  keep?: number[][];
+  /** DropPath's per-image factors per block, `[attention, MLP]`, for the `train` features. */
+  drop_scales?: number[][][];
 }
 
 const PY = `
@@ -91,7 +95,9 @@ def act(x):
     return F.gelu(x, approximate="tanh") if ACT == "gelu_tanh" else F.gelu(x)
 def lin(x, n): return F.linear(x, w[n + ".weight"], w[n + ".bias"])
 def scaled(x, n): return x * w[n + ".gamma"] if "init_values" in cfg else x
-def vit(nchw):
+KEEP = cfg.get("keep")  # per image, its kept patches (timm's PatchDropout with these subsets)
+DROP = cfg.get("drop_scales")  # per block, the attention's and the MLP's per-image DropPath factors
+def vit(nchw, train=False):
     x = F.conv2d(nchw, w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=P)
     x = x.flatten(2).transpose(1, 2)
     prefix = ([w["cls_token"].expand(B, -1, -1)] if C else []) + ([w["reg_token"].expand(B, -1, -1)] if R else [])
@@ -99,21 +105,26 @@ def vit(nchw):
         x = torch.cat(prefix + [x + w["pos_embed"]], 1)
     else:
         x = torch.cat(prefix + [x], 1) + w["pos_embed"]
+    if train and KEEP is not None:
+        x = torch.cat([x[:, :C + R], torch.stack([x[n, C + R:][KEEP[n]] for n in range(B)])], 1)
     if cfg.get("pre_norm"): x = ln(x, "norm_pre")
     T = x.shape[1]
     for i in range(DEPTH):
         b = "blocks.%d." % i
+        m1 = m2 = 1.0
+        if train and DROP is not None:
+            m1, m2 = (torch.tensor(DROP[i][j]).reshape(B, 1, 1) for j in (0, 1))
         qkv = lin(ln(x, b + "norm1"), b + "attn.qkv").reshape(B, T, 3, H, D // H).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         a = ((q @ k.transpose(-2, -1)) * (D // H) ** -0.5).softmax(-1)
-        x = x + scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
+        x = x + m1 * scaled(lin((a @ v).transpose(1, 2).reshape(B, T, D), b + "attn.proj"), b + "ls1")
         h = lin(ln(x, b + "norm2"), b + "mlp.fc1")
         if cfg.get("mlp_layer") == "swiglu_packed":  # timm's GluMlp(act=SiLU, gate_last=False)
             g, u = h.chunk(2, dim=-1)
             h = F.silu(g) * u
         else:
             h = act(h)
-        x = x + scaled(lin(h, b + "mlp.fc2"), b + "ls2")
+        x = x + m2 * scaled(lin(h, b + "mlp.fc2"), b + "ls2")
     if last == "fc_norm": return ln(x[:, C + R:].mean(1), "fc_norm")
     if cfg.get("global_pool") == "map":  # timm >= 1.0.16's forward_head: patches after norm
         x = ln(x, "norm")[:, C + R:]
@@ -147,7 +158,9 @@ def resampled(n, **how):
     grid = w["pos_embed"][:, K:].reshape(1, g, g, D).permute(0, 3, 1, 2)
     grid = F.interpolate(grid, size=(n, n), **how)
     return torch.cat([w["pos_embed"][:, :K], grid.permute(0, 2, 3, 1).reshape(1, n * n, D)], 1)
+train = vit(img.permute(0, 3, 1, 2), train=True) if KEEP is not None or DROP is not None else cls
 print(json.dumps({"image": img.flatten().tolist(), "cls": cls.flatten().tolist(),
+                  "train": train.flatten().tolist(),
                   "normed": normed.flatten().tolist(),
                   "grey": grey.flatten().tolist(), "greyed": greyed.flatten().tolist(),
                   "pos42": resampled(6, mode="bilinear", align_corners=False).flatten().tolist(),
@@ -161,6 +174,8 @@ export interface TimmOutputs {
   image: number[];
   /** Features of `image`. */
   cls: number[];
+  /** Training features of `image` under `keep` and `drop_scales` (`cls` without them). */
+  train: number[];
   /** Features of `image` normalised with ImageNet's mean and std. */
   normed: number[];
   /** Grey images `[B, S, S, 1]`. */
