@@ -19,13 +19,13 @@
 import { envIs } from "./env.ts";
 import * as tf from "@tensorflow/tfjs";
 import { clipScale } from "./clip_grad.ts";
-import { addAll } from "./ops.ts";
 import { deriveSeed } from "./rng.ts";
 import type { Batch, NodeValue } from "./types.ts";
 import type { Tensor } from "./tensor.ts";
 import { stepGuard } from "./step_guard.ts";
 import { ReplayableStep, type ReplayStats } from "./replayable_step.ts";
-import { accumulateGradients, averaged, stepContext, type StepParts } from "./step_parts.ts";
+import { stepContext, type StepParts } from "./step_parts.ts";
+import { stepGradients } from "./step_gradients.ts";
 
 /** Environment switch: `0` runs every device step as written (default: recorded and replayed). */
 export const STEP_REPLAY_ENV = "NOVALAB_STEP_REPLAY";
@@ -86,24 +86,12 @@ export class DeviceStep {
     const { step, batches, info } = this.#current!;
     const parts = this.#parts;
     const { config, optimizer, graph } = parts;
-    const sums = new Map<string, Tensor>();
-    const lossSums = batches.map((batch, m) => {
-      const ctx = stepContext(step, parts.seed, m, {
-        updates: () => optimizer.step,
-        total: config.steps,
-      });
-      return accumulateGradients(
-        parts,
-        values(batch, inputs[1 + 2 * m]!, inputs[2 + 2 * m]!),
-        ctx,
-        sums,
-      );
-    });
-    const grads = averaged(sums, config.accumulate);
+    const micro = batches.map((batch, m) => ({
+      values: values(batch, inputs[1 + 2 * m]!, inputs[2 + 2 * m]!),
+      ctx: stepContext(step, parts.seed, m, { updates: () => optimizer.step, total: config.steps }),
+    }));
+    const { grads, losses } = stepGradients(parts, micro);
     const clipped = clipScale(grads, config.clip_grad_norm || undefined);
-    const losses = lossSums.length === 1
-      ? lossSums[0]!
-      : tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
     const report = stepGuard({
       losses,
       norm: clipped.norm,
@@ -119,7 +107,7 @@ export class DeviceStep {
     // The average's decay follows the optimiser's count, which a replay advances too.
     parts.average?.update(() => optimizer.step, report);
     for (const g of grads.values()) g.dispose();
-    tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
+    tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), losses]);
     return [report];
   }
 

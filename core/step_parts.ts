@@ -1,23 +1,21 @@
 /**
  * The pieces of a training step shared by its two forms: the micro-step
- * (forward, losses, gradients), the gradient average, the forward context,
- * and the host-checked step (WASM, CPU, stock kernels). The device form,
- * replayable, is `core/device_step.ts`.
+ * (forward, losses, gradients) and the forward context. The step's gradients
+ * over its micro-batches are `core/step_gradients.ts`; the host-checked step
+ * (WASM, CPU, stock kernels) `core/host_checked_step.ts`, the device form,
+ * replayable, `core/device_step.ts`.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { clipScale } from "./clip_grad.ts";
-import { addAll } from "./ops.ts";
 import { leanVariableGrads } from "./lean_gradients.ts";
-import { batchValues, disposeValues } from "./graph.ts";
+import { disposeValues } from "./graph.ts";
 import type { CompiledGraph } from "./graph_run.ts";
 import type { AdamW } from "./optim.ts";
 import { deriveSeed } from "./rng.ts";
 import type { TrainConfig } from "./train_config.ts";
-import type { Batch, ForwardContext, NodeValue, Parameter, UpdateProgress } from "./types.ts";
-import type { Tensor } from "./tensor.ts";
-import { decodeStepReport, stepGuard } from "./step_guard.ts";
+import type { ForwardContext, NodeValue, Parameter, UpdateProgress } from "./types.ts";
+import type { Scalar, Tensor } from "./tensor.ts";
 import { refuseRecording } from "./host_value.ts";
 import type { WeightAverage } from "./weight_average.ts";
 
@@ -75,8 +73,31 @@ export function accumulateGradients(
   ctx: ForwardContext,
   sums: Map<string, Tensor>,
 ): Tensor {
-  const own = new Set(values.values());
   let kept: Tensor | undefined;
+  addMicroGradients(parts, values, ctx, sums, () => {
+    const { total, terms } = parts.graph.losses(values, ctx, parts.active);
+    // A fresh tensor, not a clone: clones made under the gradient tape lose
+    // their data on tfjs-backend-webgpu 4.22 once the tape is released.
+    kept = tf.keep(tf.stack([total, ...terms.values()]));
+    return total;
+  });
+  return kept!;
+}
+
+/**
+ * The forward pass of one micro-batch towards the active losses' inputs,
+ * then the gradients of `objective` (called on the gradient tape after the
+ * forward pass, reading `values`) added into `sums`. Disposes the node
+ * outputs, not the batch's own tensors.
+ */
+export function addMicroGradients(
+  parts: StepParts,
+  values: Map<string, NodeValue>,
+  ctx: ForwardContext,
+  sums: Map<string, Tensor>,
+  objective: () => Scalar,
+): void {
+  const own = new Set(values.values());
   let grads: tf.NamedTensorMap;
   try {
     // Nodes no trained parameter reaches run first, off the gradient tape, each in its own
@@ -92,11 +113,7 @@ export function accumulateGradients(
     // The backward pass frees each node's gradients and saved tensors as it goes.
     const taped = leanVariableGrads(() => {
       parts.graph.forward(values, ctx, parts.lossTargets);
-      const { total, terms } = parts.graph.losses(values, ctx, parts.active);
-      // A fresh tensor, not a clone: clones made under the gradient tape lose
-      // their data on tfjs-backend-webgpu 4.22 once the tape is released.
-      kept = tf.keep(tf.stack([total, ...terms.values()]));
-      return total;
+      return objective();
     }, parts.params.map((p) => p.variable));
     taped.value.dispose();
     grads = taped.grads;
@@ -113,7 +130,6 @@ export function accumulateGradients(
       g.dispose();
     }
   }
-  return kept!;
 }
 
 const freeNodes = new WeakMap<Parameter[], Map<string, string[]>>();
@@ -134,58 +150,4 @@ export function gradientFreeNodes(parts: StepParts): string[] {
     byTargets.set(key, free);
   }
   return free;
-}
-
-/** The summed gradients divided by the number of micro-batches (`sums` disposed when divided). */
-export function averaged(sums: Map<string, Tensor>, accumulate: number): Map<string, Tensor> {
-  if (accumulate === 1) return sums;
-  const names = [...sums.keys()];
-  const out = tf.tidy(() => names.map((k) => tf.div(sums.get(k)!, accumulate)));
-  for (const g of sums.values()) g.dispose();
-  return new Map(names.map((k, i) => [k, out[i]!]));
-}
-
-/**
- * One optimiser step with its report read on the host before the update
- * (WASM, the CPU, tfjs's stock kernels: there gating every tensor on the device
- * costs more than reading the report first, which is immediate). Returns the
- * report, its values and whether the update was applied.
- */
-export async function hostCheckedStep(
-  parts: StepParts,
-  at: { step: number; batches: Batch[]; previous: Tensor; lr: number },
-): Promise<{ report: Tensor; applied: boolean; read: ArrayLike<number> }> {
-  const { step, batches, previous, lr } = at;
-  const sums = new Map<string, Tensor>();
-  const lossSums = batches.map((batch, micro) => {
-    const values = batchValues(batch);
-    try {
-      const progress = { updates: () => parts.optimizer.step, total: parts.config.steps };
-      const ctx = stepContext(step, parts.seed, micro, progress);
-      return accumulateGradients(parts, values, ctx, sums);
-    } finally {
-      disposeValues(new Map([["batch.label", values.get("batch.label")!]]));
-    }
-  });
-  const { config } = parts;
-  const grads = averaged(sums, config.accumulate);
-  // The norm for the metrics, and clipping's factor, which the optimiser applies.
-  const clipped = clipScale(grads, config.clip_grad_norm || undefined);
-  const losses = lossSums.length === 1
-    ? lossSums[0]!
-    : tf.tidy(() => tf.div(addAll(lossSums), config.accumulate));
-  const report = stepGuard({ losses, norm: clipped.norm, previous, scale: clipped.scale });
-  const read = await report.data();
-  const applied = decodeStepReport(read).ok;
-  if (applied) {
-    parts.optimizer.apply(grads, lr, clipped.scale ?? undefined);
-    parts.graph.afterStep(undefined, {
-      updates: () => parts.optimizer.step,
-      total: config.steps,
-    });
-    parts.average?.update(() => parts.optimizer.step);
-  }
-  for (const g of grads.values()) g.dispose();
-  tf.dispose([clipped.norm, ...(clipped.scale ? [clipped.scale] : []), ...lossSums, losses]);
-  return { report, applied, read };
 }

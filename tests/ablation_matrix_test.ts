@@ -85,7 +85,10 @@ function evalTargets(recipe: RunnableRecipe): string[] {
 async function trainCase(c: Case): Promise<void> {
   await initBackend("wasm");
   const before = tf.memory().numTensors;
-  const recipe = await loadRunnable(c.recipe, [...TINY, ...c.sets]);
+  // A toggle's own batch size goes back to the tiny slice's 16 (its other keys, such as
+  // train.accumulate, stay).
+  const tinyBatch = c.sets.some((s) => s.startsWith("train.batch=")) ? ["train.batch=16"] : [];
+  const recipe = await loadRunnable(c.recipe, [...TINY, ...c.sets, ...tinyBatch]);
   // One transformer block per ViT keeps the steps cheap.
   for (const node of recipe.graph.nodes) {
     if (node.kind === "vit") (node.params as { depth: number }).depth = 1;

@@ -262,6 +262,15 @@ const trainSchema = z.strictObject({
       "and `group_queue` nodes take every micro-batch's rows and a `center` their mean, once per " +
       "update; batch norms fold the statistics of all their rows into the running ones.",
   ),
+  gradient_cache: z.boolean().optional().describe(
+    "GradCache (open_clip's `--accum-freq`): with `accumulate` > 1 the losses see the whole " +
+      "step's `batch × accumulate` samples at once — every one a negative of every other — " +
+      "with the gradients of that whole batch, while the gradient tape holds one micro-batch: " +
+      "each micro-batch is encoded off the tape, the losses run on the joined inputs, then " +
+      "each micro-batch runs again on the tape with its share of the losses' gradients (one " +
+      "more forward pass of the towers). Not with losses reading a `queue` or `group_queue` " +
+      "(absent: false: each micro-batch's losses on their own, averaged).",
+  ),
   optimizer: optimizerSchema.describe("Optimiser settings."),
   schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }).describe(
     "Learning-rate schedule: a map, or its kind alone (`schedule: warmup_cosine`).",

@@ -147,6 +147,11 @@ export interface TrainConfig {
   batch: number;
   /** Micro-batches per optimiser step (default 1). */
   accumulate: number;
+  /**
+   * GradCache: the losses see the whole step's micro-batches at once
+   * (`core/step_gradients.ts`; absent: each micro-batch's own, averaged).
+   */
+  gradient_cache?: boolean;
   /** Optimiser settings. */
   optimizer: OptimizerConfig;
   /** Schedule (default constant, no warm-up). */

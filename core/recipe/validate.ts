@@ -23,6 +23,7 @@ import { BATCH_FIELDS, type ResolvedRecipe } from "./types.ts";
 import { issuesFromZod } from "./zod_issues.ts";
 import { checkEvalRefs } from "./eval_refs.ts";
 import { checkTeacherRefs } from "./teacher_refs.ts";
+import { checkGradientCache } from "./gradient_cache_check.ts";
 
 type Params = Record<string, unknown>;
 
@@ -227,6 +228,7 @@ export function validateRecipe(
   checkRefs(obj, ctx);
   checkEvalRefs(obj, options.registries, ctx);
   checkTeacherRefs(obj, options.registries, ctx);
+  checkGradientCache(obj, ctx);
   const s = structure.value;
   if (!s) return { issues: ctx.issues };
   const names = {
