@@ -88,7 +88,13 @@ export class DeviceStep {
     const { config, optimizer, graph } = parts;
     const micro = batches.map((batch, m) => ({
       values: values(batch, inputs[1 + 2 * m]!, inputs[2 + 2 * m]!),
-      ctx: stepContext(step, parts.seed, m, { updates: () => optimizer.step, total: config.steps }),
+      ctx: stepContext(
+        step,
+        parts.seed,
+        m,
+        { updates: () => optimizer.step, total: config.steps },
+        graph.phaseStart(step),
+      ),
     }));
     const { grads, losses } = stepGradients(parts, micro);
     const clipped = clipScale(grads, config.clip_grad_norm || undefined);

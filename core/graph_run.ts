@@ -65,12 +65,26 @@ export class CompiledGraph {
   }
 
   /**
-   * The steps at which the trained set changes (nodes' `freeze: { until }`),
-   * ascending: a trainer rebuilds its step there.
+   * The steps at which a training phase starts after step 0: the trained set
+   * changes (nodes' `freeze: { until }`) or a module's training computation
+   * does (`Module.changesAt`: a `vit`'s `patch_dropout` `until`), ascending:
+   * a trainer rebuilds its step there.
    */
-  unfreezeSteps(): number[] {
-    const steps = this.order.flatMap((n) => n.frozenUntil === undefined ? [] : [n.frozenUntil]);
+  phaseSteps(): number[] {
+    const steps = this.order.flatMap((n) => [
+      ...(n.frozenUntil === undefined ? [] : [n.frozenUntil]),
+      ...(this.modules.get(n.name)!.changesAt ?? []),
+    ]).filter((s) => s > 0);
     return [...new Set(steps)].sort((a, b) => a - b);
+  }
+
+  /**
+   * The first step of the training phase `step` belongs to (0, or the last
+   * of {@linkcode CompiledGraph.phaseSteps} at or before it): what
+   * `ForwardContext.phase` holds.
+   */
+  phaseStart(step: number): number {
+    return this.phaseSteps().filter((s) => s <= step).at(-1) ?? 0;
   }
 
   /** Parameters of the nodes marked `freeze: true`, in node order. */

@@ -29,7 +29,7 @@ export async function hostCheckedStep(
   const progress = { updates: () => parts.optimizer.step, total: parts.config.steps };
   const micro = batches.map((batch, m) => ({
     values: batchValues(batch),
-    ctx: stepContext(step, parts.seed, m, progress),
+    ctx: stepContext(step, parts.seed, m, progress, parts.graph.phaseStart(step)),
   }));
   let stepped: { grads: Map<string, Tensor>; losses: Tensor };
   try {

@@ -39,19 +39,22 @@ export interface StepParts {
 }
 
 /**
- * The context of micro-step `micro` of `step`. Reading its `step` while a
- * step is recorded keeps the step from being replayed (a replay could not
- * follow what the node did with it).
+ * The context of micro-step `micro` of `step`, in the training phase that
+ * began at `phase` (`CompiledGraph.phaseStart`; default 0). Reading its
+ * `step` while a step is recorded keeps the step from being replayed (a
+ * replay could not follow what the node did with it).
  */
 export function stepContext(
   step: number,
   seed: number,
   micro: number,
   progress?: UpdateProgress,
+  phase = 0,
 ): ForwardContext {
   return {
     training: true,
     micro,
+    phase,
     seed: deriveSeed(seed, "step", step, micro),
     ...(progress && { progress }),
     get step() {

@@ -1,7 +1,8 @@
 /**
  * The phases of a training run whose nodes start training at different steps
- * (`freeze: { until: N }`): which parameters a step trains, and the replay
- * counts of the device steps that earlier phases recorded and dropped.
+ * (`freeze: { until: N }`) or whose modules change what they compute
+ * (`patch_dropout: { until: N }`): which parameters a step trains, and the
+ * replay counts of the device steps that earlier phases recorded and dropped.
  *
  * @module
  */
@@ -9,9 +10,9 @@ import type { CompiledGraph } from "./graph_run.ts";
 import type { ReplayStats } from "./replayable_step.ts";
 import type { Parameter } from "./types.ts";
 
-/** Tracks the phase a trainer is in: a new one starts at each node's `freeze: { until }`. */
+/** Tracks the phase a trainer is in: a new one starts at each of the graph's `phaseSteps`. */
 export class TrainingPhases {
-  /** Steps at which the trained set grows, ascending. */
+  /** Steps at which a phase starts (after 0), ascending. */
   readonly #starts: number[];
   /** Unfreeze steps passed by the last step entered (-1 before the first). */
   #phase = -1;
@@ -20,7 +21,7 @@ export class TrainingPhases {
 
   /** @param graph The training graph (its nodes' `frozenUntil`). */
   constructor(readonly graph: CompiledGraph) {
-    this.#starts = graph.unfreezeSteps();
+    this.#starts = graph.phaseSteps();
   }
 
   /**

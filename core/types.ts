@@ -57,6 +57,14 @@ export interface ForwardContext {
    */
   micro?: number;
   /**
+   * In a training step, the first step of its training phase (0, or the step
+   * where a node's `freeze: { until }` or a module's `changesAt` last began a
+   * new one): constant within a phase, whose recorded step is dropped when it
+   * ends, so a node may read it where reading `step` would keep the step from
+   * being replayed. Absent in dry runs and evaluation.
+   */
+  phase?: number;
+  /**
    * False where batch norms must not keep this batch's statistics for their
    * running ones (a momentum teacher's forward; default true).
    */
@@ -135,6 +143,13 @@ export interface UpdateProgress {
 export interface Module {
   /** Trainable parameters (empty for frozen or parameter-free modules). */
   readonly parameters: Parameter[];
+  /**
+   * Steps at which its training computation changes (a `vit`'s
+   * `patch_dropout` `until`): each starts a training phase (the trainer
+   * records its step afresh there) and `ForwardContext.phase` tells the module
+   * which side it is on.
+   */
+  readonly changesAt?: readonly number[];
   /** Its parameters' layers, where it has a stack of them (ViT, text transformer). */
   readonly layering?: Layering;
   /**

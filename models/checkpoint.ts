@@ -7,9 +7,10 @@
  * (for a ViT, a dozen per block, the MLP's `[tokens, 4·D]` among them), for
  * one more forward pass of the blocks (≈ a third more compute).
  *
- * The recomputation is exact: the blocks have no randomness and run the same
- * kernels on the same inputs, so values and gradients equal the plain
- * block's bit for bit (`models/checkpoint_test.ts`).
+ * The recomputation is exact: the blocks run the same kernels on the same
+ * inputs, and their random draws (stochastic-depth masks) come in as
+ * `context`, so values and gradients equal the plain block's bit for bit
+ * (`models/checkpoint_test.ts`).
  *
  * @module
  */

@@ -28,6 +28,11 @@ function lastDim(ctx: BuildContext, expected: string): number {
   return dim;
 }
 
+/** A share or probability in [0, 1). */
+function dropRate(what: string) {
+  return num().pipe(z.number().min(0).lt(1, `expected < 1 (${what})`));
+}
+
 const vitSchema = z.strictObject({
   preset: z.enum(Object.keys(VIT_PRESETS) as [string, ...string[]]).default("tiny").describe(
     "Size preset: `tiny` (patch 7, D 64, depth 4, 4 heads, MLP ×2; MNIST on a CPU), `ti`, `s`, " +
@@ -91,15 +96,22 @@ const vitSchema = z.strictObject({
       "towers).",
   ),
   checkpoint: checkpointParam("its input"),
-  patch_dropout: num().pipe(z.number().min(0).lt(1, "expected < 1 (a share dropped)")).optional()
-    .describe(
-      "Patch dropout (FLIP, open_clip's and timm's `patch_dropout`): in training each image " +
-        "keeps a random `max(1, ⌊L · (1 − p)⌋)` of its `L` patch tokens (CLS and registers " +
-        "always), after the positions, so the blocks run on fewer tokens; evaluation and a " +
-        "momentum teacher see every patch. FLIP: 0.5 or 0.75. Not with `output: tokens` " +
-        "(absent: 0).",
-    ),
-  drop_path: num().pipe(z.number().min(0).lt(1, "expected < 1 (a probability)")).optional()
+  patch_dropout: z.union([
+    dropRate("a share dropped"),
+    z.strictObject({
+      rate: dropRate("a share dropped").describe("The share of patches dropped."),
+      until: positiveInt().describe(
+        "The first step (0-based) trained on every patch: FLIP's unmasked tuning from there.",
+      ),
+    }),
+  ]).optional().describe(
+    "Patch dropout (FLIP, open_clip's and timm's `patch_dropout`): in training each image " +
+      "keeps a random `max(1, ⌊L · (1 − p)⌋)` of its `L` patch tokens (CLS and registers " +
+      "always), after the positions, so the blocks run on fewer tokens; evaluation and a " +
+      "momentum teacher see every patch. FLIP: 0.5 or 0.75; `{ rate, until: N }` drops for " +
+      "steps 0 … N−1 only (FLIP's unmasked tuning after). Not with `output: tokens` (absent: 0).",
+  ),
+  drop_path: dropRate("a probability").optional()
     .describe(
       "Stochastic depth (timm's `drop_path_rate`; DeiT 0.1, DINO's student 0.1): in training " +
         "each block's attention and MLP branches are dropped per sample with probability " +
@@ -107,6 +119,19 @@ const vitSchema = z.strictObject({
         "and a momentum teacher run every branch (absent: 0).",
     ),
 });
+
+/** The config fields of a `patch_dropout` setting (none for absent or 0). */
+function patchDropoutConfig(
+  setting: number | { rate: number; until: number } | undefined,
+): { patchDropout?: number; patchDropoutUntil?: number } {
+  const { rate, until } = typeof setting === "number" || setting === undefined
+    ? { rate: setting ?? 0, until: undefined }
+    : setting;
+  if (rate === 0) return {};
+  return until === undefined
+    ? { patchDropout: rate }
+    : { patchDropout: rate, patchDropoutUntil: until };
+}
 
 const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
   const base = VIT_PRESETS[params.preset]!;
@@ -128,16 +153,9 @@ const createVit: ModuleFactory = (params: z.infer<typeof vitSchema>, ctx) => {
       { activation: params.activation }),
     ...(params.norm_eps !== undefined && params.norm_eps !== 1e-6 && { normEps: params.norm_eps }),
     ...(params.mlp === "swiglu" && { mlp: "swiglu" as const }),
-    ...((params.patch_dropout ?? 0) > 0 && { patchDropout: params.patch_dropout }),
+    ...patchDropoutConfig(params.patch_dropout),
     ...((params.drop_path ?? 0) > 0 && { dropPath: params.drop_path }),
   };
-  if (config.patchDropout && params.output === "tokens") {
-    throw new Error(
-      `node "${ctx.name}" (vit): patch_dropout ${config.patchDropout} with output: tokens would ` +
-        "give training and inference different token counts; use output: cls (or pool: avg / " +
-        "map), or leave patch_dropout out",
-    );
-  }
   const checkpoint = blockCheckpointing(params.checkpoint, config.depth, ctx.name);
   const sizes = vitInputSizes(ctx, config.patch);
   if (config.dim % config.heads !== 0) {

@@ -4,7 +4,7 @@
  * `PatchDropout`): in training, each image keeps a random subset of its patch
  * tokens — `max(1, ⌊L·(1 − rate)⌋)` of `L`, as both libraries count — after
  * the position embeddings and before `norm_pre` and the blocks, so the blocks
- * run on fewer tokens (FLIP's 50–75 % masking trains 2–4× faster per image).
+ * run on fewer tokens (FLIP masks 50–75 %: 2–4× less compute per image).
  * The prefix tokens (CLS, registers) are always kept. Evaluation sees every
  * patch (FLIP evaluates unmasked).
  *
@@ -42,8 +42,9 @@ export function keptPatchCount(patches: number, rate: number): number {
   if (!(rate >= 0 && rate < 1)) {
     throw new RangeError(`patch dropout: rate must be in [0, 1), got ${rate}`);
   }
-  // The product rounded to 12 digits first: 0.7 · 10 is 7.000000000000001 in float64.
-  return Math.max(1, Math.floor(Number((patches * (1 - rate)).toPrecision(12))));
+  // Python's int() of the float64 product, as both libraries compute it: 100 · (1 − 0.8) is
+  // 19.999999999999996 there too, so 19 are kept.
+  return Math.max(1, Math.trunc(patches * (1 - rate)));
 }
 
 /**
@@ -51,7 +52,7 @@ export function keptPatchCount(patches: number, rate: number): number {
  * patches)`, each row's ascending, drawn from `seed` for input `input`.
  *
  * @param rows Images (rows of the flattened batch).
- * @param patches Patch tokens per image.
+ * @param patches Patch tokens per image (at most 65,536).
  * @param keep Patches kept per image (see {@linkcode keptPatchCount}).
  * @param seed The node's step seed (any safe integer).
  * @param input Which input of the node (multi-crop; 0 for the first).
@@ -64,20 +65,26 @@ export function keptPatchIndices(
   seed: number,
   input = 0,
 ): Int32Array {
+  if (patches > 65536) {
+    throw new RangeError(`patch dropout: ${patches} patches per image; at most 65,536`);
+  }
   const [k0, k1] = philoxKey(seed);
   const out = new Int32Array(rows * keep);
-  const ranks = new Float64Array(patches);
-  const order = Array.from({ length: patches }, (_, i) => i);
+  // Each patch's rank word and index packed into one float64 (word · 2¹⁶ + index < 2⁴⁸, exact),
+  // so a native sort orders by word, then index; the low bits give the patch back.
+  const packed = new Float64Array(patches);
   const bits = new Uint32Array(4);
   for (let row = 0; row < rows; row++) {
     for (let j = 0; 4 * j < patches; j++) {
       philoxWords(j, row, input, STREAM, k0, k1, bits);
-      for (let w = 0; w < 4 && 4 * j + w < patches; w++) ranks[4 * j + w] = bits[w]!;
+      for (let w = 0; w < 4 && 4 * j + w < patches; w++) {
+        packed[4 * j + w] = bits[w]! * 65536 + 4 * j + w;
+      }
     }
-    order.sort((a, b) => ranks[a]! - ranks[b]! || a - b);
-    const kept = order.slice(0, keep).sort((a, b) => a - b);
-    out.set(kept, row * keep);
-    order.sort((a, b) => a - b);
+    packed.sort();
+    const kept = out.subarray(row * keep, (row + 1) * keep);
+    for (let k = 0; k < keep; k++) kept[k] = packed[k]! % 65536;
+    kept.sort();
   }
   return out;
 }
@@ -140,8 +147,15 @@ export function dropPatches(
   philoxKey(seed); // a bad seed fails here, not at a replay
   const width = prefix + keep;
   // Host values: a replayed step draws its own subsets.
-  const kept = (host: { seed(s: number): number }) =>
-    keptPatchIndices(rows, patches, keep, host.seed(seed), input);
+  // Both host values read the same draw: made once per step (and per replay).
+  let last: { seed: number; kept: Int32Array } | undefined;
+  const kept = (host: { seed(s: number): number }) => {
+    const now = host.seed(seed);
+    if (last?.seed !== now) {
+      last = { seed: now, kept: keptPatchIndices(rows, patches, keep, now, input) };
+    }
+    return last.kept;
+  };
   const source = hostValue((host) => sourceRows(kept(host), rows, prefix, patches), [
     rows * width,
   ]);

@@ -9,12 +9,17 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
 import { assertClose, useNovalabWebGpu, webgpuSkipReason } from "../kernels/testing.ts";
 import { dropPatches, keptPatchCount, keptPatchIndices } from "./patch_dropout.ts";
+import { VisionTransformer } from "./vit.ts";
 
 Deno.test("patch dropout keeps max(1, ⌊L·(1 − rate)⌋) patches", () => {
   assert.equal(keptPatchCount(196, 0.5), 98);
   assert.equal(keptPatchCount(196, 0.75), 49);
   assert.equal(keptPatchCount(16, 0.7), 4, "⌊4.8⌋");
-  assert.equal(keptPatchCount(10, 0.3), 7, "not ⌊6.999…⌋ from float64's 0.7");
+  assert.equal(keptPatchCount(10, 0.3), 7);
+  // Python's int() of the float64 product, as open_clip and timm: 100 · (1 − 0.8) is 19.99…96.
+  assert.equal(keptPatchCount(100, 0.8), 19);
+  assert.equal(keptPatchCount(400, 0.8), 79);
+  assert.equal(keptPatchCount(100, 0.9), 9);
   assert.equal(keptPatchCount(3, 0.9), 1, "at least one");
   assert.equal(keptPatchCount(49, 0), 49);
   assert.throws(() => keptPatchCount(10, 1), /rate must be in \[0, 1\), got 1/);
@@ -105,4 +110,25 @@ Deno.test("dropPatches at rate 0, or where every patch is kept anyway, is the in
   assert.equal(dropPatches(x, 1, 0, 0), x);
   assert.equal(dropPatches(x, 2, 0.4, 0), x, "one patch: max(1, ⌊0.6⌋) keeps it");
   x.dispose();
+});
+
+Deno.test("patch dropout with until: dropped before that training phase, every patch from it", async () => {
+  await tf.setBackend("cpu");
+  const config = { patch: 4, dim: 16, depth: 2, heads: 2, mlpRatio: 2 };
+  const vit = new VisionTransformer(
+    { ...config, patchDropout: 0.5, patchDropoutUntil: 30 },
+    { height: 8, width: 8, channels: 1 },
+    { name: "v", seed: 3 },
+  );
+  assert.deepEqual(vit.changesAt, [30], "a training phase starts where the dropout ends");
+  tf.tidy(() => {
+    const images = tf.randomUniform([4, 8, 8, 1], 0, 1, "float32", 5);
+    const at = (ctx: { training: boolean; phase?: number }) =>
+      (vit.forward([images], { ...ctx, step: 0, seed: 1 }) as tf.Tensor).dataSync();
+    const clean = at({ training: false });
+    assert.deepEqual(at({ training: true, phase: 30 }), clean, "from step 30: every patch");
+    assert.notDeepEqual(at({ training: true, phase: 0 }), clean, "before: half of them");
+    assert.notDeepEqual(at({ training: true }), clean, "a dry run drops (phase 0)");
+  });
+  vit.dispose();
 });

@@ -103,6 +103,13 @@ export class VisionTransformer implements Module {
           "or pool: map",
       );
     }
+    if (config.patchDropout && init.output === "tokens") {
+      throw new Error(
+        `node "${init.name}" (vit): patch_dropout ${config.patchDropout} with output: tokens ` +
+          "would give training and inference different token counts; use output: cls (or pool: " +
+          "avg / map), or leave patch_dropout out",
+      );
+    }
     const eps = config.normEps ?? 1e-6;
     const hidden = Math.floor(dim * mlpRatio); // timm's int(embed_dim * mlp_ratio)
     const swiglu = config.mlp === "swiglu";
@@ -154,6 +161,12 @@ export class VisionTransformer implements Module {
     ]);
   }
 
+  /** Where patch dropout ends (`patchDropoutUntil`): a new training phase starts there. */
+  get changesAt(): readonly number[] {
+    const until = this.config.patchDropoutUntil;
+    return this.config.patchDropout && until !== undefined ? [until] : [];
+  }
+
   /** Tokens before the patches: the CLS (unless `classToken` is false), then the registers. */
   get prefixTokens(): number {
     return (this.config.classToken === false ? 0 : 1) + (this.config.registers ?? 0);
@@ -184,9 +197,11 @@ export class VisionTransformer implements Module {
     const flat = images.reshape([-1, ...images.shape.slice(-3)]) as Tensor4D;
     const noisy = ctx.training && ctx.teacher !== true;
     let x = this.#embed(flat, input);
-    const { patchDropout, dropPath } = this.config;
-    // timm's order: positions, patch dropout, `norm_pre`.
-    if (noisy && patchDropout) x = dropPatches(x, this.prefixTokens, patchDropout, ctx.seed, input);
+    const { patchDropout, patchDropoutUntil: until, dropPath } = this.config;
+    // timm's order: positions, patch dropout (before its `until`), `norm_pre`.
+    if (noisy && patchDropout && (until === undefined || (ctx.phase ?? 0) < until)) {
+      x = dropPatches(x, this.prefixTokens, patchDropout, ctx.seed, input);
+    }
     if (this.#normPre) x = applyLayerNorm(this.#normPre, x) as Tensor3D;
     const rows = x.shape[0];
     const rates = noisy && dropPath ? dropPathRates(dropPath, this.#blocks.length) : [];

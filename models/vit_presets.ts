@@ -57,6 +57,8 @@ export interface VitConfig {
    * tokens each training image drops before the blocks, in [0, 1) (default 0).
    */
   patchDropout?: number;
+  /** With `patchDropout`: the first step trained on every patch (FLIP's unmasked tuning). */
+  patchDropoutUntil?: number;
   /**
    * Stochastic depth (`models/drop_path.ts`): the last block's drop
    * probability, rising linearly from 0 at the first (timm's

@@ -3,7 +3,8 @@
  * recipes/flip.yaml: a WASM run trains (and its evaluation sees every
  * patch); on WebGPU the replayed step draws its own subsets and masks, so its
  * checkpoint equals the step issued as written bit for bit (a replay that
- * reused the recorded step's draws would differ); a `vit` whose tokens other
+ * reused the recorded step's draws would differ), also across the start of
+ * unmasked tuning (`patch_dropout: { rate, until }`); a `vit` whose tokens other
  * nodes read refuses patch dropout, naming the node and the way out.
  */
 import assert from "node:assert/strict";
@@ -75,12 +76,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    // Unmasked tuning from step 4: a new training phase, its step recorded afresh.
     const recipe = await tinyRecipe("recipes/flip.yaml", [
       ...TINY,
-      "train.steps=5",
+      "nodes.image.patch_dropout={ rate: 0.5, until: 4 }",
+      "train.steps=10",
       "train.checkpoint_every=0",
     ]);
-    const { written, replayed } = await replayedCheckpoints(recipe, 5, "image.");
+    const { written, replayed } = await replayedCheckpoints(recipe, 10, "image.");
     assert.ok(written.size > 10);
     assert.deepEqual(replayed, written, "replayed = as written");
   },
