@@ -48,7 +48,12 @@ function values(batch: Batch, image: Tensor, label: Tensor): Map<string, NodeVal
 export class DeviceStep {
   #parts: StepParts;
   #replay: ReplayableStep | null;
-  #current: { step: number; batches: Batch[]; info: { step: number } } | null = null;
+  #current: {
+    step: number;
+    batches: Batch[];
+    info: { step: number };
+    captions: string[];
+  } | null = null;
 
   /** Computes steps from `parts`; with `replay`, records and replays them. */
   constructor(parts: StepParts, replay: boolean) {
@@ -68,12 +73,18 @@ export class DeviceStep {
   run(step: number, batches: Batch[], previous: Tensor): Tensor {
     const labels = batches.map((b) => tf.tensor1d(b.label, "int32"));
     const info = { step };
-    this.#current = { step, batches, info };
+    // The gradient cache's losses read the micro-batches' captions joined: one more host input,
+    // so a replayed step's caption groups find theirs.
+    const captions = batches.flatMap((b) => b.caption);
+    this.#current = { step, batches, info, captions };
     const inputs = [previous, ...batches.flatMap((b, m) => [b.image, labels[m]!])];
     const seeds = batches.map((_, m) => deriveSeed(this.#parts.seed, "step", step, m));
     try {
       const [report] = this.#replay
-        ? this.#replay.run(inputs, { seeds, inputs: [info, ...batches.map((b) => b.caption)] })
+        ? this.#replay.run(inputs, {
+          seeds,
+          inputs: [info, captions, ...batches.map((b) => b.caption)],
+        })
         : this.#compute(inputs);
       return report!;
     } finally {
@@ -83,7 +94,7 @@ export class DeviceStep {
   }
 
   #compute(inputs: Tensor[]): Tensor[] {
-    const { step, batches, info } = this.#current!;
+    const { step, batches, info, captions } = this.#current!;
     const parts = this.#parts;
     const { config, optimizer, graph } = parts;
     const micro = batches.map((batch, m) => ({
@@ -96,7 +107,7 @@ export class DeviceStep {
         graph.phaseStart(step),
       ),
     }));
-    const { grads, losses } = stepGradients(parts, micro);
+    const { grads, losses } = stepGradients(parts, micro, captions);
     const clipped = clipScale(grads, config.clip_grad_norm || undefined);
     const report = stepGuard({
       losses,

@@ -26,6 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { withFields } from "./forward_context.ts";
+import { disposeValues } from "./graph.ts";
 import { leanGradients } from "./lean_gradients.ts";
 import { accumulateGradients, addMicroGradients, gradientFreeNodes } from "./step_parts.ts";
 import type { StepParts } from "./step_parts.ts";
@@ -44,15 +45,20 @@ export interface MicroBatch {
 /**
  * The step's gradients (by parameter name) and losses `[total, ...terms]`
  * over `micro`, averaged or through the gradient cache as `parts.config`
- * says. The caller disposes both.
+ * says. The caller disposes both. `captions` are the micro-batches' captions
+ * joined, as the gradient cache's losses read them: a recorded step passes
+ * the list it gave as a host input, so a replay finds it (caption groups).
  */
 export function stepGradients(
   parts: StepParts,
   micro: MicroBatch[],
+  captions?: string[],
 ): { grads: Map<string, Tensor>; losses: Tensor } {
   const sums = new Map<string, Tensor>();
   if (parts.config.gradient_cache && micro.length > 1) {
-    return { grads: sums, losses: cachedGradients(parts, micro, sums) };
+    const joinedCaptions = captions ??
+      micro.flatMap(({ values }) => values.get("batch.caption") as string[]);
+    return { grads: sums, losses: cachedGradients(parts, micro, sums, joinedCaptions) };
   }
   const lossSums = micro.map(({ values, ctx }) => accumulateGradients(parts, values, ctx, sums));
   const n = micro.length;
@@ -104,7 +110,12 @@ function joined(values: NodeValue[], axis: number | null): NodeValue {
  * GradCache over `micro` (see the module notes): adds the whole batch's
  * gradients into `sums` and returns its losses `[total, ...terms]`.
  */
-function cachedGradients(parts: StepParts, micro: MicroBatch[], sums: Map<string, Tensor>): Tensor {
+function cachedGradients(
+  parts: StepParts,
+  micro: MicroBatch[],
+  sums: Map<string, Tensor>,
+  captions: string[],
+): Tensor {
   const refs = lossInputs(parts);
   const free = new Set(gradientFreeNodes(parts));
   const axes = new Map(refs.map((r) => [r, batchAxis(parts, r)]));
@@ -139,7 +150,9 @@ function cachedGradients(parts: StepParts, micro: MicroBatch[], sums: Map<string
       return copy;
     });
     const whole = new Map(refs.map((r) => {
-      const value = joined(cached.map((c) => c.get(r)!), axes.get(r)!);
+      const value = r === "batch.caption"
+        ? captions
+        : joined(cached.map((c) => c.get(r)!), axes.get(r)!);
       if (value instanceof tf.Tensor && !(value instanceof tf.Variable) && !made.includes(value)) {
         made.push(value);
       }
@@ -147,12 +160,6 @@ function cachedGradients(parts: StepParts, micro: MicroBatch[], sums: Map<string
     }));
     // The losses on the whole batch, and their gradients with respect to the trained inputs.
     const trained = refs.filter((r) => !r.startsWith("batch.") && !free.has(r));
-    if (!trained.some((r) => axes.get(r) !== null)) {
-      throw new Error(
-        "train.gradient_cache: no loss input is a per-sample value that trained parameters " +
-          `reach (inputs: ${refs.join(", ")}); nothing to join across micro-batches`,
-      );
-    }
     let losses: Tensor | undefined;
     const { value, grads } = leanGradients(() => {
       const { total, terms } = parts.graph.losses(new Map(whole), micro[0]!.ctx, parts.active);
@@ -166,14 +173,22 @@ function cachedGradients(parts: StepParts, micro: MicroBatch[], sums: Map<string
     micro.forEach(({ values, ctx }, m) => {
       const at = offset;
       offset += sizes[m]!;
+      const sharing = trained.filter((r, i) => grads[i] && (axes.get(r) !== null || m === 0));
+      if (sharing.length === 0) {
+        // Nothing of this micro-batch carries a gradient (only a shared input trains, counted
+        // at micro-batch 0): its forward pass still runs, for its statistics and queue rows.
+        const own = new Set(values.values());
+        tf.tidy(() => parts.graph.forward(values, ctx, parts.lossTargets));
+        disposeValues(new Map([...values].filter(([, v]) => !own.has(v))));
+        return;
+      }
       addMicroGradients(parts, values, ctx, sums, () => {
-        const shares = trained.flatMap((r, i) => {
-          const g = grads[i], axis = axes.get(r)!;
-          if (!g || (axis === null && m > 0)) return [];
+        const shares = sharing.map((r) => {
+          const g = grads[trained.indexOf(r)]!, axis = axes.get(r)!;
           const begin = g.shape.map((_, k) => k === axis ? at : 0);
           const size = g.shape.map((d, k) => k === axis ? sizes[m]! : d);
           const share = axis === null ? g : tf.slice(g, begin, size);
-          return [tf.sum(tf.mul(values.get(r) as Tensor, share))];
+          return tf.sum(tf.mul(values.get(r) as Tensor, share));
         });
         return (shares.length === 1 ? shares[0]! : tf.addN(shares)) as Scalar;
       });

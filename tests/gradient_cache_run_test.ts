@@ -3,7 +3,10 @@
  * heads, random crops): the first, off-tape pass leaves the batch norms'
  * running statistics to the second (after one step they equal the averaged
  * mode's, which encodes each micro-batch once); the losses and weights move
- * otherwise; on WebGPU the replayed step equals the step issued as written.
+ * otherwise; a phase in which only the logit scale trains (the towers frozen
+ * until a later step) trains; on WebGPU the replayed step equals the step
+ * issued as written, also with caption groups (the joined captions are a host
+ * input of the step).
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend.ts";
@@ -49,6 +52,34 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "gradient cache: a phase where only the logit scale trains (towers frozen until step 2)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "novalab-gradcache-frozen-" });
+    try {
+      await seedTextCache(`${dir}/cache`);
+      await initBackend("wasm");
+      const frozen = ["image", "image_proj", "text_proj"].map((n) =>
+        `nodes.${n}.freeze={ until: 2 }`
+      );
+      const recipe = await tinyRecipe("recipes/clip.yaml", [...CACHED, ...frozen, "train.steps=4"]);
+      const run = await runRecipe(recipe, {
+        runsDir: dir,
+        cacheDir: `${dir}/cache`,
+        quiet: true,
+        skipEval: true,
+        skipReport: true,
+      });
+      assert.equal(run.steps, 4);
+      assert.ok(run.finished);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 const skip = await webgpuSkipReason();
 Deno.test({
   name: "gradient cache: on WebGPU the replayed step equals the step as written (bit for bit)",
@@ -63,6 +94,23 @@ Deno.test({
     ]);
     const { written, replayed } = await replayedCheckpoints(recipe, 5);
     assert.ok(written.size > 10);
+    assert.deepEqual(replayed, written, "replayed = as written");
+  },
+});
+
+Deno.test({
+  name: "gradient cache: caption groups replay on WebGPU (bit for bit)",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const recipe = await tinyRecipe("recipes/clip_unicl.yaml", [
+      ...CACHED,
+      "losses[0].inputs.groups=batch.caption",
+      "train.steps=5",
+      "train.checkpoint_every=0",
+    ]);
+    const { written, replayed } = await replayedCheckpoints(recipe, 5);
     assert.deepEqual(replayed, written, "replayed = as written");
   },
 });

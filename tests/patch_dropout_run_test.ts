@@ -88,3 +88,13 @@ Deno.test({
     assert.deepEqual(replayed, written, "replayed = as written");
   },
 });
+
+Deno.test("flip: patch_dropout's until must come before train.steps", async () => {
+  await assert.rejects(
+    loadRunnable("recipes/flip.yaml", [
+      ...mnistDirOverride(),
+      "nodes.image.patch_dropout={ rate: 0.5, until: 600 }",
+    ]),
+    /nodes\.image\.patch_dropout\.until: invalid value 600\n\s+expected a step before train\.steps \(600\): no step would see every patch/,
+  );
+});

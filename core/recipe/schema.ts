@@ -258,9 +258,10 @@ const trainSchema = z.strictObject({
   steps: positiveInt().describe("Optimiser steps."),
   batch: positiveInt().describe("Samples per micro-batch."),
   accumulate: positiveInt().default(1).describe(
-    "Micro-batches per optimiser step: losses and gradients are averaged over them; `queue` " +
-      "and `group_queue` nodes take every micro-batch's rows and a `center` their mean, once per " +
-      "update; batch norms fold the statistics of all their rows into the running ones.",
+    "Micro-batches per optimiser step: losses and gradients are averaged over them (with " +
+      "`gradient_cache`: the losses see all of them at once); `queue` and `group_queue` nodes " +
+      "take every micro-batch's rows and a `center` their mean, once per update; batch norms " +
+      "fold the statistics of all their rows into the running ones.",
   ),
   gradient_cache: z.boolean().optional().describe(
     "GradCache (open_clip's `--accum-freq`): with `accumulate` > 1 the losses see the whole " +
@@ -340,6 +341,16 @@ const recipeSchema = z.strictObject({
       path: ["nodes", name, "freeze", "until"],
       message: `expected a step before train.steps (${recipe.train.steps}): the node would ` +
         "never train; freeze: true keeps it fixed all run",
+    });
+  }
+  for (const [name, node] of Object.entries(recipe.nodes)) {
+    const until = (node.params as { patch_dropout?: { until?: unknown } }).patch_dropout?.until;
+    if (typeof until !== "number" || until < recipe.train.steps) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: ["nodes", name, "patch_dropout", "until"],
+      message: `expected a step before train.steps (${recipe.train.steps}): no step would see ` +
+        "every patch; patch_dropout: <rate> drops for the whole run",
     });
   }
 });
