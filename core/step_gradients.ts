@@ -99,6 +99,22 @@ function batchAxis(parts: StepParts, ref: string): number | null {
   return axes[0] ?? null;
 }
 
+/**
+ * The gradient-free nodes whose first-pass outputs the second pass reuses:
+ * those with weights of their own (a frozen tower, a momentum teacher:
+ * costly to run again) that keep no per-forward statistics (no
+ * `dropBatchStatistics`: batch norms, centres and queues record the second
+ * pass's). Parameterless ones (views, text towers with their caches) run
+ * again: cheap, and their outputs can be large.
+ */
+function reusedNodes(parts: StepParts, free: ReadonlySet<string>): Set<string> {
+  return new Set([...free].filter((name) => {
+    const module = parts.graph.modules.get(name)!;
+    const weighted = module.parameters.length > 0 || (module.buffers?.length ?? 0) > 0;
+    return weighted && module.dropBatchStatistics === undefined;
+  }));
+}
+
 /** `ref`'s per-micro-batch values joined along `axis` (`null`: the first micro-batch's). */
 function joined(values: NodeValue[], axis: number | null): NodeValue {
   if (axis === null) return values[0]!;
@@ -118,6 +134,8 @@ function cachedGradients(
 ): Tensor {
   const refs = lossInputs(parts);
   const free = new Set(gradientFreeNodes(parts));
+  const reused = reusedNodes(parts, free);
+  const keptNodes = new Set([...refs, ...reused]);
   const axes = new Map(refs.map((r) => [r, batchAxis(parts, r)]));
   const sizes = micro.map(({ values }) => (values.get("batch.label") as Tensor).shape[0]!);
   const made: Tensor[] = [];
@@ -128,7 +146,7 @@ function cachedGradients(
       const own = new Set(values.values());
       tf.tidy(() => {
         parts.graph.forward(copy, withFields(ctx, { statistics: false }), parts.lossTargets);
-        for (const r of refs) {
+        for (const r of keptNodes) {
           const v = copy.get(r);
           // A node may output a variable itself (a logit scale): never the step's to dispose.
           if (v instanceof tf.Tensor && !(v instanceof tf.Variable) && !own.has(v)) {
@@ -173,6 +191,11 @@ function cachedGradients(
     micro.forEach(({ values, ctx }, m) => {
       const at = offset;
       offset += sizes[m]!;
+      // The frozen towers' and teachers' outputs of pass 1 stand: they are not run again.
+      for (const n of reused) {
+        const v = cached[m]!.get(n);
+        if (v !== undefined) values.set(n, v);
+      }
       const sharing = trained.filter((r, i) => grads[i] && (axes.get(r) !== null || m === 0));
       if (sharing.length === 0) {
         // Nothing of this micro-batch carries a gradient (only a shared input trains, counted

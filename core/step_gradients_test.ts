@@ -13,6 +13,7 @@ import type { GraphSpec, NodeSpec } from "./graph_spec.ts";
 import { stepContext, type StepParts } from "./step_parts.ts";
 import { type MicroBatch, stepGradients } from "./step_gradients.ts";
 import { MemorySource, testRegistries, testTrainConfig } from "./testing.ts";
+import { teacherEntry } from "./momentum_teacher.ts";
 import { lossEntries } from "../losses/entries.ts";
 import { Trainer } from "./trainer.ts";
 import type { TrainConfig } from "./train_config.ts";
@@ -27,38 +28,51 @@ function node(name: string, kind: string, inputs: string[], params: unknown): No
 }
 
 /** CLIP between a ViT (noisy or not, a batch-norm head or not) and a caption code. */
-function spec(noisy: boolean): GraphSpec {
+function spec(noisy: boolean, locked = false): GraphSpec {
   const head = { activation: "gelu", bias: true, norm: noisy ? "batch" : "none" };
   return {
     nodes: [
-      node("image", "vit", ["batch.image"], {
+      ...(locked ? [node("teacher", "ema", ["image"], { of: "proj", decay: 0.9 })] : []),
+      ...[node("image", "vit", ["batch.image"], {
         preset: "tiny",
         patch: 4,
         dim: 16,
         depth: 2,
         heads: 2,
         ...(noisy && { patch_dropout: 0.5, drop_path: 0.5 }),
-      }),
+      })].map((n) => locked ? { ...n, freeze: true } : n),
       node("proj", "mlp", ["image"], { layers: [16, 8], ...head }),
       node("text", "caption_code", ["batch.caption"], {}),
       node("tproj", "mlp", ["text"], { layers: [8], ...head }),
       node("scale", "logit_scale", [], { init: 1, clamp: [0, 4.6], learnable: true }),
     ],
-    losses: [{
-      name: "clip",
-      kind: "clip",
-      inputs: { image: "proj", text: "tproj", logit_scale: "scale" },
-      weight: 1,
-      params: lossEntries.find((e) => e.kind === "clip")!.schema.parse({}),
-    }],
+    losses: [
+      {
+        name: "clip",
+        kind: "clip",
+        inputs: { image: "proj", text: "tproj", logit_scale: "scale" },
+        weight: 1,
+        params: lossEntries.find((e) => e.kind === "clip")!.schema.parse({}),
+      },
+      ...(locked
+        ? [{
+          name: "distill",
+          kind: "prediction",
+          inputs: { pred: "proj", target: "teacher" },
+          weight: 0.5,
+          params: {},
+        }]
+        : []),
+    ],
     locate: (path) => ({ file: "r.yaml", line: path.length, column: 3 }),
   };
 }
 
-async function build(noisy: boolean) {
+async function build(noisy: boolean, locked = false) {
   const registries = testRegistries();
   registries.losses.register(lossEntries.find((e) => e.kind === "clip")!);
-  return await compileGraph(spec(noisy), {
+  registries.modules.register(teacherEntry);
+  return await compileGraph(spec(noisy, locked), {
     registries,
     seed: 3,
     cacheDir: "/tmp",
@@ -67,15 +81,19 @@ async function build(noisy: boolean) {
   });
 }
 
-function parts(graph: Awaited<ReturnType<typeof build>>, config: TrainConfig): StepParts {
+function parts(
+  graph: Awaited<ReturnType<typeof build>>,
+  config: TrainConfig,
+  locked = false,
+): StepParts {
   const params = graph.parameters(0);
   return {
     graph,
     optimizer: { step: 0 },
     params,
     byVariable: new Map(params.map((p) => [p.variable.name, p.name])),
-    lossTargets: ["proj", "tproj", "scale"],
-    active: new Set(["clip"]),
+    lossTargets: ["proj", "tproj", "scale", ...(locked ? ["teacher"] : [])],
+    active: new Set(["clip", ...(locked ? ["distill"] : [])]),
     config,
     seed: 7,
     learningRate: () => 1e-3,
@@ -92,11 +110,17 @@ async function micro(n: number): Promise<MicroBatch[]> {
   })));
 }
 
-Deno.test("gradient cache: CLIP's gradients are one tape over every micro-batch (patch dropout, drop path, batch norm)", async () => {
+/** Asserts the cached step's losses and gradients equal one tape over every micro-batch's pass. */
+async function assertOneTape(noisy: boolean, locked: boolean): Promise<Map<string, number>> {
   await tf.setBackend("cpu");
-  const graph = await build(true);
-  const p = parts(graph, testTrainConfig({ batch: 8, accumulate: 3, gradient_cache: true }));
+  const graph = await build(noisy, locked);
+  const p = parts(
+    graph,
+    testTrainConfig({ batch: 8, accumulate: 3, gradient_cache: true }),
+    locked,
+  );
   const batches = await micro(3);
+  const joinedInputs = ["proj", "tproj", ...(locked ? ["teacher"] : [])];
   // The reference: every micro-batch's forward pass on one tape, joined, one loss.
   let refLosses: Tensor | undefined;
   const reference = tf.variableGrads(() => {
@@ -106,14 +130,22 @@ Deno.test("gradient cache: CLIP's gradients are one tape over every micro-batch 
       return copy;
     });
     const joined = new Map<string, NodeValue>([
-      ["proj", tf.concat(outs.map((o) => o.get("proj") as Tensor))],
-      ["tproj", tf.concat(outs.map((o) => o.get("tproj") as Tensor))],
+      ...joinedInputs.map((r) => [r, tf.concat(outs.map((o) => o.get(r) as Tensor))] as const),
       ["scale", outs[0]!.get("scale")!],
     ]);
     const { total, terms } = graph.losses(joined, batches[0]!.ctx, p.active);
     refLosses = tf.keep(tf.stack([total, ...terms.values()]));
     return total;
   }, p.params.map((x) => x.variable));
+  // Forward passes per node during the cached step.
+  const calls = new Map<string, number>();
+  for (const [name, module] of graph.modules) {
+    const forward = module.forward.bind(module);
+    module.forward = (inputs, ctx) => {
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      return forward(inputs, ctx);
+    };
+  }
   const before = tf.memory().numTensors;
   const { grads, losses } = stepGradients(p, batches);
   assert.equal(tf.memory().numTensors, before + grads.size + 1, "only the results stay");
@@ -128,6 +160,19 @@ Deno.test("gradient cache: CLIP's gradients are one tape over every micro-batch 
   tf.dispose(Object.values(reference.grads));
   tf.dispose(batches.map((b) => b.values.get("batch.label") as Tensor));
   graph.dispose();
+  return calls;
+}
+
+Deno.test("gradient cache: CLIP's gradients are one tape over every micro-batch (patch dropout, drop path, batch norm)", async () => {
+  const calls = await assertOneTape(true, false);
+  assert.equal(calls.get("image"), 6, "the trained tower: twice per micro-batch");
+});
+
+Deno.test("gradient cache: a locked tower and a momentum teacher run once per micro-batch, still exact", async () => {
+  const calls = await assertOneTape(true, true);
+  assert.equal(calls.get("image"), 3, "the frozen tower's first-pass outputs stand");
+  assert.equal(calls.get("teacher"), 3, "so do the teacher's");
+  assert.equal(calls.get("proj"), 6, "the trained head runs again (its batch norm records then)");
 });
 
 Deno.test("gradient cache: 2 × 8 trains as one batch of 16; averaging 2 × 8 does not", async () => {

@@ -114,3 +114,20 @@ Deno.test({
     assert.deepEqual(replayed, written, "replayed = as written");
   },
 });
+
+Deno.test({
+  name:
+    "gradient cache: momentum teachers' first-pass outputs reused on WebGPU replay (bit for bit)",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const recipe = await tinyRecipe("recipes/clip_momentum.yaml", [
+      ...CACHED,
+      "train.steps=5",
+      "train.checkpoint_every=0",
+    ]);
+    const { written, replayed } = await replayedCheckpoints(recipe, 5);
+    assert.deepEqual(replayed, written, "replayed = as written");
+  },
+});

@@ -269,8 +269,9 @@ const trainSchema = z.strictObject({
       "with the gradients of that whole batch, while the gradient tape holds one micro-batch: " +
       "each micro-batch is encoded off the tape, the losses run on the joined inputs, then " +
       "each micro-batch runs again on the tape with its share of the losses' gradients (one " +
-      "more forward pass of the towers). Not with losses reading a `queue` or `group_queue` " +
-      "(absent: false: each micro-batch's losses on their own, averaged).",
+      "more forward pass of the trained towers; frozen towers and teachers are not run " +
+      "again). Not with losses reading a `queue` or `group_queue` (absent: false: each " +
+      "micro-batch's losses on their own, averaged).",
   ),
   optimizer: optimizerSchema.describe("Optimiser settings."),
   schedule: scheduleSchema.default({ kind: "constant", warmup: 0, min_lr_ratio: 0 }).describe(
