@@ -345,7 +345,8 @@ const recipeSchema = z.strictObject({
     });
   }
   for (const [name, node] of Object.entries(recipe.nodes)) {
-    const until = (node.params as { patch_dropout?: { until?: unknown } }).patch_dropout?.until;
+    const params = node.params as { patch_dropout?: { until?: unknown } } | undefined;
+    const until = params?.patch_dropout?.until;
     if (typeof until !== "number" || until < recipe.train.steps) continue;
     ctx.addIssue({
       code: "custom",
