@@ -18,28 +18,19 @@ import {
   applyMlp,
   createLayerNorm,
   createLinear,
-  type LayerNorm,
   type Linear,
   type ParameterStore,
 } from "./layers.ts";
 import { selfAttention } from "../kernels/attention.ts";
 import type { VitConfig } from "./vit_presets.ts";
+import type { TransformerBlock } from "./transformer.ts";
 import type { Tensor, Tensor3D, Variable } from "../core/tensor.ts";
 
-/** The parameters of one ViT block. */
-export interface VitBlock {
-  /** LayerNorm before attention. */
-  norm1: LayerNorm;
-  /** Joint Q, K, V projection. */
-  qkv: Linear;
-  /** Attention output projection. */
-  proj: Linear;
-  /** LayerNorm before the MLP. */
-  norm2: LayerNorm;
-  /** MLP expansion. */
-  fc1: Linear;
-  /** MLP contraction. */
-  fc2: Linear;
+/**
+ * The parameters of one ViT block: the shared pre-LN block's
+ * (`models/transformer.ts`), LayerScale's and the variable list.
+ */
+export interface VitBlock extends TransformerBlock {
   /** LayerScale's `γ` of the attention and MLP branches (with `layerScale`). */
   ls1?: Variable;
   /** See `ls1`. */
