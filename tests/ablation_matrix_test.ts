@@ -85,10 +85,14 @@ function evalTargets(recipe: RunnableRecipe): string[] {
 async function trainCase(c: Case): Promise<void> {
   await initBackend("wasm");
   const before = tf.memory().numTensors;
-  // A toggle's own batch size goes back to the tiny slice's 16 (its other keys, such as
-  // train.accumulate, stay).
-  const tinyBatch = c.sets.some((s) => s.startsWith("train.batch=")) ? ["train.batch=16"] : [];
-  const recipe = await loadRunnable(c.recipe, [...TINY, ...c.sets, ...tinyBatch]);
+  // A toggle's own batch size and step count go back to the tiny run's (its other keys, such
+  // as train.accumulate, stay), and a step it names (`until: N`) moves to the tiny run's middle.
+  const sets = c.sets.map((s) => s.replace(/\buntil: *\d+/g, `until: ${STEPS / 2}`));
+  const tiny = [
+    ...(sets.some((s) => s.startsWith("train.batch=")) ? ["train.batch=16"] : []),
+    ...(sets.some((s) => s.startsWith("train.steps=")) ? [`train.steps=${STEPS}`] : []),
+  ];
+  const recipe = await loadRunnable(c.recipe, [...TINY, ...sets, ...tiny]);
   // One transformer block per ViT keeps the steps cheap.
   for (const node of recipe.graph.nodes) {
     if (node.kind === "vit") (node.params as { depth: number }).depth = 1;
