@@ -95,6 +95,7 @@ export {
   type PrototypeUsageOptions,
 } from "./losses/nclip.ts";
 export { itoFusionLoss, type ItoFusionLossOptions } from "./losses/ito_fusion.ts";
+export { ntXentLoss, type NtXentLossOptions } from "./losses/ntxent.ts";
 export { contrastive4Loss, type Contrastive4Options } from "./losses/contrastive4.ts";
 export {
   featureSeparationLoss,
@@ -111,6 +112,7 @@ export {
   type GeometricConsistencyTerms,
   geometricConsistencyTerms,
 } from "./losses/geometric_consistency.ts";
+export { cyclipLoss, type CyclipOptions, type CyclipTerms, cyclipTerms } from "./losses/cyclip.ts";
 
 // Recipes, graphs, training.
 export { loadRecipe, RecipeError } from "./core/recipe/mod.ts";

@@ -37,11 +37,13 @@ const ROLES: Record<string, string[]> = {
   invariance: ["x"],
   nclip: ["image", "text"],
   ito_fusion: ["fused", "logit_scale"],
+  ntxent: ["views", "logit_scale"],
   self_distillation: ["student", "teacher"],
   contrastive4: ["image", "text", "logit_scale"],
   feature_separation: ["image", "text", "image_ind", "text_ind", "logit_scale"],
   brownian_bridge: ["image", "text"],
   geometric_consistency: ["image", "text"],
+  cyclip: ["image", "text"],
 };
 
 const SHAPES: Record<string, number[]> = {
@@ -50,6 +52,7 @@ const SHAPES: Record<string, number[]> = {
   pred: [2, B, D],
   target: [B, D],
   fused: [2, B, D],
+  views: [2, B, D],
   image_ind: [2, B, D],
   text: [B, D],
   text_ind: [B, D],

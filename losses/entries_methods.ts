@@ -1,6 +1,6 @@
 /**
  * Registry entries of the method losses: `siglip`, `invariance` (LeJEPA),
- * `nclip`, `ito_fusion` and `self_distillation`. Included in `lossEntries` (`losses/entries.ts`).
+ * `nclip`, `ito_fusion`, `ntxent` (SimCLR, SLIP) and `self_distillation`. Included in `lossEntries` (`losses/entries.ts`).
  *
  * @module
  */
@@ -19,6 +19,7 @@ import {
   tensorInput,
 } from "./entry_inputs.ts";
 import { itoFusionLoss } from "./ito_fusion.ts";
+import { ntXentLoss } from "./ntxent.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
 import { sigLipLoss } from "./siglip.ts";
@@ -149,6 +150,33 @@ const createItoFusion: LossFactory = (params: z.infer<typeof itoFusionSchema>) =
     }),
 });
 
+const ntXentSchema = z.strictObject({
+  normalize: z.boolean().default(true).describe("L2-normalise the views' embeddings first."),
+  temperature: positive().default(0.1).describe(
+    "Temperature τ (SimCLR's and SLIP's 0.1): the logits are cosines / τ; used when no " +
+      "`logit_scale` input is bound (that one gives exp θ = 1/τ).",
+  ),
+});
+
+const createNtXent: LossFactory = (params: z.infer<typeof ntXentSchema>) => ({
+  roles: ["views", "logit_scale?"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const views = tensorInput("ntxent", inputs, "views");
+      if (views.rank !== 3 || views.shape[0] !== 2) {
+        throw new Error(
+          `loss ntxent: input "views" must be two views' embeddings [2, B, D], got ` +
+            `${fmtShape(views.shape)}; bind it to a node fed by a views node with count: 2 ` +
+            `(or a take_views of two of them)`,
+        );
+      }
+      const z = maybeNormalize(views, params.normalize);
+      return ntXentLoss(viewAt(z, 0), viewAt(z, 1), {
+        scale: logitScale("ntxent", inputs, 1 / params.temperature),
+      }) as Scalar;
+    }),
+});
+
 const selfDistillationSchema = z.strictObject({
   student_temperature: positive().default(0.1).describe(
     "Temperature τ_s of the student's softmax (DINO: 0.1).",
@@ -200,7 +228,7 @@ const createSelfDistillation: LossFactory = (
 
 /**
  * Entries of the method losses (SigLIP, LeJEPA invariance, nCLIP, ITO fusion,
- * DINO self-distillation).
+ * SimCLR's NT-Xent, DINO self-distillation).
  */
 export const methodLossEntries: RegistryEntry<LossFactory>[] = [
   {
@@ -230,6 +258,14 @@ export const methodLossEntries: RegistryEntry<LossFactory>[] = [
       "fused [2, B, D], CLIP logit scale as temperature",
     schema: itoFusionSchema,
     create: createItoFusion,
+  },
+  {
+    kind: "ntxent",
+    summary: "SimCLR NT-Xent (arXiv 2002.05709; SLIP's image term, arXiv 2112.12750) between " +
+      "two views views [2, B, D]: each row's positive is its other view, the other 2B − 2 rows " +
+      "its negatives; temperature τ or a logit_scale",
+    schema: ntXentSchema,
+    create: createNtXent,
   },
   {
     kind: "self_distillation",

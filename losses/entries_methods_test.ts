@@ -6,6 +6,7 @@ import { l2Normalize } from "./common.ts";
 import { methodLossEntries, warmedTemperature } from "./entries_methods.ts";
 import { selfDistillation } from "./self_distillation.ts";
 import { itoFusionLoss } from "./ito_fusion.ts";
+import { ntXentLoss } from "./ntxent.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
 import { sigLipLoss } from "./siglip.ts";
@@ -27,6 +28,7 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
     "invariance",
     "nclip",
     "ito_fusion",
+    "ntxent",
     "self_distillation",
   ]);
   assert.deepEqual(parse("self_distillation"), {
@@ -45,6 +47,7 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
     smoothness_weight: 1,
   });
   assert.deepEqual(parse("ito_fusion"), { normalize: true, scale: 1 / 0.07 });
+  assert.deepEqual(parse("ntxent"), { normalize: true, temperature: 0.1 });
   for (
     const [kind, bad] of [
       ["siglip", { temperature: 1 }],
@@ -56,6 +59,8 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
       ["nclip", { stop_gradient: "yes" }],
       ["nclip", { prototypes: 10 }],
       ["ito_fusion", { lambda: 2 }],
+      ["ntxent", { temperature: 0 }],
+      ["ntxent", { scale: 10 }],
       ["self_distillation", { teacher_temperature: 0 }],
       ["self_distillation", { temperature: 0.1 }],
     ] as const
@@ -76,6 +81,7 @@ Deno.test("method entries: kinds, roles, defaults and strict schemas", () => {
   assert.deepEqual(build("invariance").roles, ["x"]);
   assert.deepEqual(build("nclip").roles, ["image", "text"]);
   assert.deepEqual(build("ito_fusion").roles, ["fused", "logit_scale?"]);
+  assert.deepEqual(build("ntxent").roles, ["views", "logit_scale?"]);
 });
 
 Deno.test("siglip entry: normalises, exp(logit_scale), logit_bias as is, mean over views", () => {
@@ -133,6 +139,39 @@ Deno.test("invariance and ito_fusion entries are their pure functions", () => {
     read(itoFusionLoss(s1, s2, { scale: Math.exp(1.5) })),
   );
   tf.dispose([z, fused, theta, unit, s1, s2]);
+});
+
+Deno.test("ntxent entry: normalised views at 1/τ, or exp θ of a bound logit_scale", () => {
+  const views = gaussian([2, 6, 4], 9);
+  const theta = tf.scalar(0.5);
+  const unit = l2Normalize(views);
+  const [z1, z2] = [as2d(view(unit, 0)), as2d(view(unit, 1))];
+  close(read(build("ntxent").fn({ views }, ctx)), read(ntXentLoss(z1, z2, { scale: 10 })));
+  close(
+    read(build("ntxent", { temperature: 0.5 }).fn({ views }, ctx)),
+    read(ntXentLoss(z1, z2, { scale: 2 })),
+  );
+  close(
+    read(build("ntxent").fn({ views, logit_scale: theta }, ctx)),
+    read(ntXentLoss(z1, z2, { scale: Math.exp(0.5) })),
+  );
+  const [v1, v2] = [as2d(view(views, 0)), as2d(view(views, 1))];
+  close(
+    read(build("ntxent", { normalize: false }).fn({ views }, ctx)),
+    read(ntXentLoss(v1, v2, { scale: 10 })),
+  );
+  tf.dispose([views, theta, unit, z1, z2, v1, v2]);
+});
+
+Deno.test("ntxent entry refuses anything but two views, naming the shape and the fix", () => {
+  for (const shape of [[3, 4, 5], [4, 5]]) {
+    const x = tf.zeros(shape);
+    assert.throws(
+      () => build("ntxent").fn({ views: x }, ctx),
+      new RegExp(`two views' embeddings \\[2, B, D\\], got \\[${shape.join(", ")}\\].*count: 2`),
+    );
+    x.dispose();
+  }
 });
 
 Deno.test("nclip entry maps snake_case params and averages image views", () => {

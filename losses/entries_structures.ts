@@ -1,10 +1,11 @@
 /**
  * Registry entries of the latent-modality-structure losses (arXiv 2303.05952):
  * `contrastive4`, `feature_separation`, `brownian_bridge`,
- * `geometric_consistency`. Included in `lossEntries` (`losses/entries.ts`).
+ * `geometric_consistency`, and CyCLIP's `cyclip`. Included in `lossEntries` (`losses/entries.ts`).
  *
  * Image inputs are two views `[2, B, D]` (original first, augmented second);
- * text is `[B, D]`, or `[2, B, D]` when captions are augmented too.
+ * text is `[B, D]`, or `[2, B, D]` when captions are augmented too. CyCLIP's
+ * image is `[B, D]`, or views `[V, B, D]` (averaged over views).
  *
  * @module
  */
@@ -13,13 +14,14 @@ import { z } from "zod";
 import type { LossFactory } from "../core/components.ts";
 import type { RegistryEntry } from "../core/registry.ts";
 import { nonNegative, num, probability } from "../core/schema.ts";
-import type { Scalar } from "../core/tensor.ts";
+import type { Scalar, Tensor2D } from "../core/tensor.ts";
 import { brownianBridgeLoss } from "./brownian_bridge.ts";
 import { contrastive4Loss } from "./contrastive4.ts";
 import { groupsInput, positiveTargets } from "./multi_positive.ts";
-import { logitScale, maybeNormalize, tensorInput } from "./entry_inputs.ts";
+import { logitScale, maybeNormalize, meanOverViews, tensorInput } from "./entry_inputs.ts";
 import { featureSeparationLoss } from "./feature_separation.ts";
 import { geometricConsistencyLoss } from "./geometric_consistency.ts";
+import { cyclipLoss } from "./cyclip.ts";
 
 const contrastive4Schema = z.strictObject({
   normalize: z.boolean().default(true).describe("L2-normalise image and text before the logits."),
@@ -119,7 +121,45 @@ const createGeometric: LossFactory = (params: z.infer<typeof geometricSchema>) =
     }),
 });
 
-/** Entries of the latent-modality-structure losses (arXiv 2303.05952). */
+const cyclipSchema = z.strictObject({
+  normalize: z.boolean().default(true).describe("L2-normalise image and text first."),
+  in_modal_weight: nonNegative().default(0.25).describe(
+    "λ_I, the weight of ‖S_II − S_TT‖²_F / N (CyCLIP: 0.25).",
+  ),
+  cross_modal_weight: nonNegative().default(0.25).describe(
+    "λ_C, the weight of ‖S_IT − S_ITᵀ‖²_F / N (CyCLIP: 0.25).",
+  ),
+});
+
+const createCyclip: LossFactory = (params: z.infer<typeof cyclipSchema>) => ({
+  roles: ["image", "text"],
+  fn: (inputs) =>
+    tf.tidy(() => {
+      const options = {
+        inModalWeight: params.in_modal_weight,
+        crossModalWeight: params.cross_modal_weight,
+      };
+      // Shapes are checked on the raw inputs, before normalisation.
+      return meanOverViews(
+        "cyclip",
+        {
+          image: tensorInput("cyclip", inputs, "image"),
+          text: tensorInput("cyclip", inputs, "text"),
+        },
+        (i, t) =>
+          cyclipLoss(
+            maybeNormalize(i, params.normalize) as Tensor2D,
+            maybeNormalize(t, params.normalize) as Tensor2D,
+            options,
+          ),
+      );
+    }),
+});
+
+/**
+ * Entries of the latent-modality-structure losses (arXiv 2303.05952) and
+ * CyCLIP's cyclic consistency (arXiv 2205.14459).
+ */
 export const structureLossEntries: RegistryEntry<LossFactory>[] = [
   {
     kind: "contrastive4",
@@ -148,5 +188,12 @@ export const structureLossEntries: RegistryEntry<LossFactory>[] = [
       "agreement, image [2, B, D], text [B, D] or [2, B, D]",
     schema: geometricSchema,
     create: createGeometric,
+  },
+  {
+    kind: "cyclip",
+    summary: "CyCLIP cyclic consistency (arXiv 2205.14459): λ_I‖S_II − S_TT‖²/N + " +
+      "λ_C‖S_IT − S_ITᵀ‖²/N, image [B, D] or [V, B, D], text [B, D]; beside a clip term",
+    schema: cyclipSchema,
+    create: createCyclip,
   },
 ];

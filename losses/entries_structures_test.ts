@@ -8,6 +8,7 @@ import { contrastive4Loss } from "./contrastive4.ts";
 import { structureLossEntries } from "./entries_structures.ts";
 import { featureSeparationLoss } from "./feature_separation.ts";
 import { geometricConsistencyLoss } from "./geometric_consistency.ts";
+import { cyclipLoss } from "./cyclip.ts";
 import { close, gaussian, read } from "./testing.ts";
 
 await tf.setBackend("cpu");
@@ -24,6 +25,7 @@ Deno.test("structure entries: kinds, roles, defaults and strict schemas", () => 
     "feature_separation",
     "brownian_bridge",
     "geometric_consistency",
+    "cyclip",
   ]);
   assert.deepEqual(parse("contrastive4"), { normalize: true, scale: 1 / 0.07 });
   assert.deepEqual(parse("feature_separation"), {
@@ -40,9 +42,16 @@ Deno.test("structure entries: kinds, roles, defaults and strict schemas", () => 
     plain_weight: 1,
     augmented_weight: 1,
   });
+  assert.deepEqual(parse("cyclip"), {
+    normalize: true,
+    in_modal_weight: 0.25,
+    cross_modal_weight: 0.25,
+  });
   for (
     const [kind, bad] of [
       ["contrastive4", { weight_v2v: 1 }],
+      ["cyclip", { lambda: 0.25 }],
+      ["cyclip", { cross_modal_weight: -1 }],
       ["feature_separation", { ortho_weight: -1 }],
       ["feature_separation", { t: "two" }],
       ["brownian_bridge", { t: 1.5 }],
@@ -66,6 +75,30 @@ Deno.test("structure entries: kinds, roles, defaults and strict schemas", () => 
   ]);
   assert.deepEqual(build("brownian_bridge").roles, ["image", "text"]);
   assert.deepEqual(build("geometric_consistency").roles, ["image", "text"]);
+  assert.deepEqual(build("cyclip").roles, ["image", "text"]);
+});
+
+Deno.test("cyclip entry: normalised inputs, its weights, the mean over image views", () => {
+  const [views, text] = [gaussian([2, 5, 4], 11), gaussian([5, 4], 12)];
+  const [uv, ut] = [l2Normalize(views), l2Normalize(text)];
+  const at = (x: tf.Tensor, v: number) =>
+    tf.squeeze(tf.slice(x, [v, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
+  const weights = { inModalWeight: 0.5, crossModalWeight: 2 };
+  const params = { in_modal_weight: 0.5, cross_modal_weight: 2 };
+  const perView = [0, 1].map((v) => read(cyclipLoss(at(uv, v), ut as tf.Tensor2D, weights)));
+  close(
+    read(build("cyclip", params).fn({ image: views, text }, ctx)),
+    (perView[0]! + perView[1]!) / 2,
+  );
+  close(
+    read(build("cyclip").fn({ image: at(views, 0), text }, ctx)),
+    read(cyclipLoss(at(uv, 0), ut as tf.Tensor2D, { inModalWeight: 0.25, crossModalWeight: 0.25 })),
+  );
+  assert.throws(
+    () => build("cyclip").fn({ image: views, text: gaussian([4, 4], 1) }, ctx),
+    /loss cyclip: image \[2, 5, 4\] and text \[4, 4\] do not match/,
+  );
+  tf.dispose([views, text, uv, ut]);
 });
 
 Deno.test("structure entries normalise their inputs and pass their params through", () => {

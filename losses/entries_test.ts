@@ -38,11 +38,13 @@ Deno.test("loss entries: kinds, roles, schema defaults and strictness", () => {
     "invariance",
     "nclip",
     "ito_fusion",
+    "ntxent",
     "self_distillation",
     "contrastive4",
     "feature_separation",
     "brownian_bridge",
     "geometric_consistency",
+    "cyclip",
   ]);
   for (const e of lossEntries) {
     assert.ok(e.summary.length > 0, e.kind);

@@ -12,6 +12,7 @@
  *               + mean_i (⟨z_V,i, z_T,i⟩ − ⟨z^a_V,i, z^a_T,i⟩)²
  *   L_GC = w_p·plain + w_a·augmented
  *
+ * The plain term is CyCLIP's two regularisers (`losses/cyclip.ts`) at weight 1.
  * Without augmented text (`text` `[N, D]`) Z^a_T = Z_T, so ‖S_TT − S^a_TT‖ = 0.
  * (recon.) the weights (default 1); the paper's main text gives none.
  *
@@ -21,8 +22,8 @@ import * as tf from "@tensorflow/tfjs";
 import { matmul } from "../models/matmul.ts";
 import type { Scalar, Tensor, Tensor2D } from "../core/tensor.ts";
 import { pairedViews } from "./contrastive4.ts";
-import { novalabKernelsActive } from "../kernels/active.ts";
-import { predictionLoss } from "./prediction.ts";
+import { squaredDistance } from "./prediction.ts";
+import { cyclipTermsOf } from "./cyclip.ts";
 
 /** Options of {@linkcode geometricConsistencyLoss}. */
 export interface GeometricConsistencyOptions {
@@ -38,15 +39,6 @@ export interface GeometricConsistencyTerms {
   plain: Scalar;
   /** Agreement of each modality's similarities across views, plus the paired-cosine drift. */
   augmented: Scalar;
-}
-
-/** ‖a − b‖²_F. */
-function sqFrobenius(a: Tensor, b: Tensor): Tensor {
-  if (novalabKernelsActive() && a.dtype === "float32" && b.dtype === "float32") {
-    // Σ (a − b)² = size · mean (a − b)²: the fused squared error (one dispatch each way).
-    return tf.mul(predictionLoss(a, b), a.size);
-  }
-  return tf.sum(tf.square(tf.sub(a, b)));
 }
 
 /** X Yᵀ. */
@@ -65,10 +57,11 @@ export function geometricConsistencyTerms(image: Tensor, text: Tensor): Geometri
   const [plain, augmented] = tf.tidy(() => {
     const [v, va, t, ta] = pairedViews(image, text, "geometricConsistency") as Tensor2D[];
     const n = v!.shape[0];
-    const [svt, svv, stt] = [sim(v!, t!), sim(v!, v!), sim(t!, t!)];
-    const plain = tf.div(tf.add(sqFrobenius(svt, tf.transpose(svt)), sqFrobenius(svv, stt)), n);
+    const [svv, stt] = [sim(v!, v!), sim(t!, t!)];
+    const cyclic = cyclipTermsOf(sim(v!, t!), svv, stt);
+    const plain = tf.add(cyclic.inModal, cyclic.crossModal);
     const views = tf.div(
-      tf.add(sqFrobenius(svv, sim(va!, va!)), sqFrobenius(stt, sim(ta!, ta!))),
+      tf.add(squaredDistance(svv, sim(va!, va!)), squaredDistance(stt, sim(ta!, ta!))),
       n,
     );
     const pairs = tf.sub(tf.sum(tf.mul(v!, t!), 1), tf.sum(tf.mul(va!, ta!), 1));

@@ -12,17 +12,14 @@
  *   ℓ = s · Z Zᵀ                                       `[2B, 2B]`
  *   loss = (1/2B) Σ_a [ log Σ_{c ≠ a} exp ℓ_ac − ℓ_a,pos(a) ]
  *
- * i.e. the symmetric average of the S1→S2 and S2→S1 directions. At s = 0 the
- * loss is exactly ln(2B − 1). ITO trains L_align + λ·L_fusion with λ = 2.
+ * i.e. the symmetric average of the S1→S2 and S2→S1 directions — SimCLR's
+ * NT-Xent (`losses/ntxent.ts`) at CLIP's scale. At s = 0 the loss is exactly
+ * ln(2B − 1). ITO trains L_align + λ·L_fusion with λ = 2.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { matmul } from "../models/matmul.ts";
 import type { Scalar, Tensor2D } from "../core/tensor.ts";
-import { fmtShape, maskedRowCrossEntropy } from "./common.ts";
-import { novalabKernelsActive } from "../kernels/active.ts";
-import { ntXentFromGram } from "../kernels/ntxent.ts";
+import { ntXentLoss } from "./ntxent.ts";
 
 /** Options of {@linkcode itoFusionLoss}. */
 export interface ItoFusionLossOptions {
@@ -31,7 +28,8 @@ export interface ItoFusionLossOptions {
 }
 
 /**
- * Symmetric NT-Xent between two views' fused embeddings.
+ * Symmetric NT-Xent between two views' fused embeddings
+ * ({@linkcode ntXentLoss} with CLIP's logit scale as the inverse temperature).
  *
  * @param s1 Fused embeddings of view 1 `[B, D]`, L2-normalised.
  * @param s2 Fused embeddings of view 2 `[B, D]`, L2-normalised; row i is sample i.
@@ -39,27 +37,5 @@ export interface ItoFusionLossOptions {
  * @returns The scalar loss (ln(2B − 1) at scale 0).
  */
 export function itoFusionLoss(s1: Tensor2D, s2: Tensor2D, options: ItoFusionLossOptions): Scalar {
-  if (
-    s1.rank !== 2 || s2.rank !== 2 || s1.shape[0] !== s2.shape[0] ||
-    s1.shape[1] !== s2.shape[1] || s1.shape[0] < 1
-  ) {
-    throw new Error(
-      `itoFusionLoss expects two views of the same shape [B, D], got view 1 ` +
-        `${fmtShape(s1.shape)} and view 2 ${fmtShape(s2.shape)}`,
-    );
-  }
-  const b = s1.shape[0];
-  const positives = Array.from({ length: 2 * b }, (_, a) => (a + b) % (2 * b));
-  if (novalabKernelsActive() && s1.dtype === "float32" && s2.dtype === "float32") {
-    return tf.tidy(() => {
-      const z = tf.concat([s1, s2], 0);
-      const scale = typeof options.scale === "number" ? tf.scalar(options.scale) : options.scale;
-      return ntXentFromGram(matmul(z, z, { transposeB: true }), scale);
-    });
-  }
-  return tf.tidy(() => {
-    const z = tf.concat([s1, s2], 0);
-    const logits = tf.mul(matmul(z, z, { transposeB: true }), options.scale) as Tensor2D;
-    return maskedRowCrossEntropy(logits, { positives, mask: tf.eye(2 * b) as Tensor2D });
-  });
+  return ntXentLoss(s1, s2, options);
 }

@@ -36,6 +36,7 @@ export {
   type PrototypeUsageOptions,
 } from "./nclip.ts";
 export { itoFusionLoss, type ItoFusionLossOptions } from "./ito_fusion.ts";
+export { ntXentLoss, type NtXentLossOptions } from "./ntxent.ts";
 export { contrastive4Loss, type Contrastive4Options } from "./contrastive4.ts";
 export {
   featureSeparationLoss,
@@ -52,4 +53,5 @@ export {
   type GeometricConsistencyTerms,
   geometricConsistencyTerms,
 } from "./geometric_consistency.ts";
+export { cyclipLoss, type CyclipOptions, type CyclipTerms, cyclipTerms } from "./cyclip.ts";
 export { lossEntries } from "./entries.ts";

@@ -48,6 +48,22 @@ export function predictionLoss(pred: Tensor, target: Tensor): Scalar {
   return tf.tidy(() => tf.mean(tf.square(tf.sub(pred, target))) as Scalar);
 }
 
+/**
+ * ‖a − b‖²_F, the squared Frobenius distance (geometric consistency's and CyCLIP's; on WebGPU
+ * with novalab's kernels the fused squared error, one dispatch each way).
+ *
+ * @param a A tensor.
+ * @param b A tensor of the same shape.
+ * @returns The scalar Σ (a − b)².
+ */
+export function squaredDistance(a: Tensor, b: Tensor): Tensor {
+  if (novalabKernelsActive() && a.dtype === "float32" && b.dtype === "float32") {
+    // Σ (a − b)² = size · mean (a − b)²: the fused squared error (one dispatch each way).
+    return tf.mul(predictionLoss(a, b), a.size);
+  }
+  return tf.sum(tf.square(tf.sub(a, b)));
+}
+
 /** The fused WebGPU form: one dispatch forward, one for both gradients (`kernels/squared_error.ts`). */
 function squaredErrorMean(pred: Tensor, target: Tensor): Scalar {
   return runCustomGradOp<Tensor>({

@@ -102,6 +102,28 @@ losses:
   - { kind: contrastive4, inputs: { image: image_proj, text: text_proj, logit_scale: logit_scale } }
   - { kind: brownian_bridge, inputs: { image: image_proj, text: text_proj } }
 `,
+  "clip_cyclip.yaml":
+    `# CyCLIP — CLIP plus cyclic consistency of the image and text similarity geometries.
+# Paper: Goel, Bansal, Bhatia, Rossi, Vinay & Grover, "CyCLIP: Cyclic Contrastive
+#   Language-Image Pretraining" (NeurIPS 2022, arXiv 2205.14459). L = L_CLIP + λ_I·L_I + λ_C·L_C:
+#   L_C = ‖S_IT − S_ITᵀ‖²_F / N (image j to caption k as close as image k to caption j),
+#   L_I = ‖S_II − S_TT‖²_F / N (image–image and caption–caption similarities agree),
+#   λ_I = λ_C = 0.25, on the cosines (CyCLIP's code divides CLIP's scale back out).
+# Reproduces: recipes/clip.yaml with the two regularisers on its projected embeddings.
+# Expect: ≈ 95 % zero-shot top-1 on MNIST test, as CLIP (docs/results.md "CyCLIP"), with a
+#   smaller modality gap; ~1.5 min on 2 CPU cores.
+# Run: deno task run recipes/clip_cyclip.yaml
+extends: [clip.yaml]
+name: clip_cyclip
+vars: { lambda_in: 0.25, lambda_cross: 0.25 }
+losses:
+  - kind: clip
+    inputs: { image: image_proj, text: text_proj, logit_scale: logit_scale }
+  - kind: cyclip
+    inputs: { image: image_proj, text: text_proj }
+    in_modal_weight: "\${lambda_in}"
+    cross_modal_weight: "\${lambda_cross}"
+`,
   "clip_fashion.yaml":
     `# CLIP on Fashion-MNIST — contrastive image–text pre-training (InfoNCE, learnable temperature).
 # Paper: Radford et al., "Learning Transferable Visual Models From Natural Language Supervision"
@@ -722,6 +744,48 @@ nodes:
 losses:
   - kind: siglip
     inputs: { image: image_proj, text: text_proj, logit_scale: logit_scale, logit_bias: logit_bias }
+`,
+  "slip.yaml": `# SLIP — CLIP plus SimCLR self-supervision on the same image encoder.
+# Paper: Mu, Kirillov, Wagner & Xie, "SLIP: Self-supervision meets Language-Image
+#   Pre-training" (arXiv 2112.12750; github.com/facebookresearch/SLIP). L = L_CLIP +
+#   ssl_scale · L_SimCLR, ssl_scale = 1: CLIP reads one view (crop 0.5–1); SimCLR's NT-Xent
+#   (τ = 0.1) reads two more views with SimCLR's augmentation through a 3-layer MLP head
+#   (Linear–BN–ReLU ×2, Linear) on the same ViT's CLS.
+# Reproduces: that objective with recipes/clip.yaml's tiny ViT, heads and GloVe tower; the
+#   SimCLR head 256–256–64 (paper 4096–4096–256); no horizontal flip (a mirrored digit is
+#   another glyph) and crops of 0.2–1 of a 28 px digit (paper 0.08–1 of a 224 px photo;
+#   docs/methods/slip.md, with the sweep that measured both).
+# Expect: ≈ 94 % zero-shot top-1 on MNIST test, as CLIP (docs/results.md); ~4 min on 2 CPU cores.
+# Run: deno task run recipes/slip.yaml
+extends: [clip.yaml]
+name: slip
+vars: { ssl_scale: 1 }
+nodes:
+  ssl_views:
+    kind: views
+    input: batch.image
+    count: 2
+    scale: [0.2, 1]
+    jitter: { p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }
+    grayscale: 0.2
+    blur: { p: 0.5, sigma: [0.1, 2] }
+  # One ViT encodes the CLIP view, then the two SimCLR views: [3, B, D] in training (at
+  # inference it encodes its first input alone, the whole image).
+  image: { input: [views, ssl_views] }
+  image_clip: { kind: take_views, input: image, count: 1 }
+  image_proj: { input: image_clip }
+  ssl_image: { kind: take_views, input: image, start: 1, count: 2, phase: train }
+  ssl_proj:
+    kind: mlp
+    input: ssl_image
+    layers: [256, 256, 64]
+    activation: relu
+    norm: batch
+    phase: train
+losses:
+  - kind: clip
+    inputs: { image: image_proj, text: text_proj, logit_scale: logit_scale }
+  - { kind: ntxent, inputs: { views: ssl_proj }, temperature: 0.1, weight: "\${ssl_scale}" }
 `,
   "xclip.yaml": `# xCLIP — CLIP and nCLIP objectives in one run.
 # Paper: Zhou et al., "Non-Contrastive Learning Meets Language-Image Pre-Training"
