@@ -18,7 +18,6 @@ import {
   meanOverViews,
   tensorInput,
 } from "./entry_inputs.ts";
-import { itoFusionLoss } from "./ito_fusion.ts";
 import { ntXentLoss } from "./ntxent.ts";
 import { invarianceLoss } from "./lejepa.ts";
 import { nclipLoss } from "./nclip.ts";
@@ -132,21 +131,41 @@ const itoFusionSchema = z.strictObject({
   ),
 });
 
+/**
+ * NT-Xent of the two views bound to `role` (`[2, B, D]`), normalised when
+ * `normalize`, at exp θ of a bound `logit_scale` or else `scale`; `expected`
+ * ends the shape error (what to bind).
+ */
+function ntXentOfViews(
+  kind: string,
+  inputs: Parameters<LossFactory>[0],
+  role: string,
+  options: { normalize: boolean; scale: number; expected: string },
+): Scalar {
+  return tf.tidy(() => {
+    const views = tensorInput(kind, inputs, role);
+    if (views.rank !== 3 || views.shape[0] !== 2) {
+      throw new Error(
+        `loss ${kind}: input "${role}" must be ${
+          options.expected.replace("{}", fmtShape(views.shape))
+        }`,
+      );
+    }
+    const z = maybeNormalize(views, options.normalize);
+    return ntXentLoss(viewAt(z, 0), viewAt(z, 1), {
+      scale: logitScale(kind, inputs, options.scale),
+    });
+  });
+}
+
 const createItoFusion: LossFactory = (params: z.infer<typeof itoFusionSchema>) => ({
   roles: ["fused", "logit_scale?"],
   fn: (inputs) =>
-    tf.tidy(() => {
-      const fused = tensorInput("ito_fusion", inputs, "fused");
-      if (fused.rank !== 3 || fused.shape[0] !== 2) {
-        throw new Error(
-          `loss ito_fusion: input "fused" must be the two views' fused embeddings [2, B, D], ` +
-            `got ${fmtShape(fused.shape)}; bind it to a fusion node fed by two views`,
-        );
-      }
-      const z = maybeNormalize(fused, params.normalize);
-      return itoFusionLoss(viewAt(z, 0), viewAt(z, 1), {
-        scale: logitScale("ito_fusion", inputs, params.scale),
-      }) as Scalar;
+    ntXentOfViews("ito_fusion", inputs, "fused", {
+      normalize: params.normalize,
+      scale: params.scale,
+      expected: "the two views' fused embeddings [2, B, D], got {}; bind it to a fusion node " +
+        "fed by two views",
     }),
 });
 
@@ -161,19 +180,11 @@ const ntXentSchema = z.strictObject({
 const createNtXent: LossFactory = (params: z.infer<typeof ntXentSchema>) => ({
   roles: ["views", "logit_scale?"],
   fn: (inputs) =>
-    tf.tidy(() => {
-      const views = tensorInput("ntxent", inputs, "views");
-      if (views.rank !== 3 || views.shape[0] !== 2) {
-        throw new Error(
-          `loss ntxent: input "views" must be two views' embeddings [2, B, D], got ` +
-            `${fmtShape(views.shape)}; bind it to a node fed by a views node with count: 2 ` +
-            `(or a take_views of two of them)`,
-        );
-      }
-      const z = maybeNormalize(views, params.normalize);
-      return ntXentLoss(viewAt(z, 0), viewAt(z, 1), {
-        scale: logitScale("ntxent", inputs, 1 / params.temperature),
-      }) as Scalar;
+    ntXentOfViews("ntxent", inputs, "views", {
+      normalize: params.normalize,
+      scale: 1 / params.temperature,
+      expected: "two views' embeddings [2, B, D], got {}; bind it to a node fed by a views " +
+        "node with count: 2 (or a take_views of two of them)",
     }),
 });
 
