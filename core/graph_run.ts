@@ -25,8 +25,32 @@ import type { Scalar, Tensor } from "./tensor.ts";
 /** Values by reference (`batch.image`, node names). */
 export type GraphValues = Map<string, NodeValue>;
 
-/** A node output shape; batch axes are written `"B"`. */
-export type DisplayShape = (number | "B")[];
+/**
+ * A node output shape; batch axes are written `"B"`, other axes that grow with
+ * the batch as what they measure (`"B + 4096"`: a queue's rows after the batch's,
+ * `"2B"`).
+ */
+export type DisplayShape = (number | string)[];
+
+/**
+ * An axis measured as `a` at batch size `sizeA` and `b` at `sizeB`: the number
+ * when equal, else `m·B + c` written `"B"`, `"2B"`, `"B + 4096"` (or `"?"` when
+ * it is not an affine function of the batch with a positive integer slope).
+ *
+ * @param a The axis at batch size `sizeA`.
+ * @param b The axis at batch size `sizeB` (≠ `sizeA`).
+ * @param sizeA One batch size.
+ * @param sizeB The other.
+ * @returns The axis for display.
+ */
+export function batchAxisText(a: number, b: number, sizeA: number, sizeB: number): number | string {
+  if (a === b) return a;
+  const slope = (a - b) / (sizeA - sizeB);
+  if (!Number.isInteger(slope) || slope <= 0) return "?";
+  const offset = a - slope * sizeA;
+  const term = slope === 1 ? "B" : `${slope}B`;
+  return offset === 0 ? term : offset > 0 ? `${term} + ${offset}` : `${term} − ${-offset}`;
+}
 
 /** Loss values of one step. */
 export interface LossValues {
@@ -38,7 +62,7 @@ export interface LossValues {
 
 /** The training graph and, by dropping train-only nodes, the inference graph. */
 export class CompiledGraph {
-  /** Output shape of every node (batch axes as `"B"`), filled by the compiler. */
+  /** Output shape of every node (batch axes as `"B"`; {@link DisplayShape}), filled by the compiler. */
   shapes: Map<string, DisplayShape> = new Map();
 
   /** Wraps built modules; use {@link compileGraph} rather than this constructor. */
@@ -242,7 +266,10 @@ export class CompiledGraph {
     return { run: (target, batch) => Promise.resolve().then(() => forward(target, batch)) };
   }
 
-  /** Measures node output shapes on two batch sizes; differing axes are `"B"`. */
+  /**
+   * Measures node output shapes on two batch sizes; an axis that differs is
+   * written as it grows with the batch ({@link batchAxisText}: `"B"`, `"B + K"`).
+   */
   measureShapes(a: Batch, b: Batch): Promise<Map<string, DisplayShape>> {
     const run = (batch: Batch): Map<string, number[]> => {
       const shapes = new Map<string, number[]>();
@@ -257,13 +284,14 @@ export class CompiledGraph {
       });
       return shapes;
     };
+    const [sizeA, sizeB] = [a.label.length, b.label.length];
     const sa = run(a), sb = run(b);
     a.image.dispose();
     b.image.dispose();
     const out = new Map<string, DisplayShape>();
     for (const [k, shape] of sa) {
       const other = sb.get(k)!;
-      out.set(k, shape.map((d, i) => (other[i] !== d ? "B" : d)));
+      out.set(k, shape.map((d, i) => batchAxisText(d, other[i]!, sizeA, sizeB)));
     }
     return Promise.resolve(out);
   }

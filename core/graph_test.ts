@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { compileGraph } from "./graph.ts";
+import { batchAxisText } from "./graph_run.ts";
+import { distillationModuleEntries } from "../models/entries_distill.ts";
 import type { GraphSpec, NodeSpec } from "./graph_spec.ts";
 import { renderMermaid } from "./mermaid.ts";
 import { teacherEntry } from "./momentum_teacher.ts";
@@ -55,6 +57,33 @@ function spec(dim: number, extra: NodeSpec[] = []): GraphSpec {
     locate: (path) => ({ file: "r.yaml", line: path.length, column: 3 }),
   };
 }
+
+Deno.test("batchAxisText writes an axis by how it grows with the batch", () => {
+  assert.equal(batchAxisText(7, 7, 2, 3), 7);
+  assert.equal(batchAxisText(2, 3, 2, 3), "B");
+  assert.equal(batchAxisText(4, 6, 2, 3), "2B");
+  assert.equal(batchAxisText(4098, 4099, 2, 3), "B + 4096");
+  assert.equal(batchAxisText(13, 16, 2, 3), "3B + 7");
+  assert.equal(batchAxisText(1, 2, 2, 3), "B − 1");
+  assert.equal(batchAxisText(4, 9, 2, 3), "5B − 6");
+  assert.equal(batchAxisText(4, 3, 2, 3), "?"); // shrinks with the batch
+  assert.equal(batchAxisText(4, 9, 2, 4), "?"); // half a row per sample
+});
+
+Deno.test("graph: a group queue's output is shown as B + K, not as a batch axis", async () => {
+  await tf.setBackend("cpu");
+  const withQueue = options();
+  withQueue.registries.modules.register(
+    distillationModuleEntries.find((e) => e.kind === "group_queue")!,
+  );
+  const graph = await compileGraph(
+    spec(8, [node("groups", "group_queue", ["batch.label"], { size: 5 }, "train")]),
+    withQueue,
+  );
+  assert.deepEqual(graph.shapes.get("groups"), ["B + 5"]);
+  assert.match(renderMermaid(graph), /n_groups\["groups: group_queue<br\/>\[B \+ 5\]"\]/);
+  graph.dispose();
+});
 
 Deno.test("graph: compiles, measures shapes with batch axes, renders Mermaid", async () => {
   await tf.setBackend("cpu");

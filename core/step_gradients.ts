@@ -88,8 +88,8 @@ function lossInputs(parts: StepParts): string[] {
  */
 function batchAxis(parts: StepParts, ref: string): number | null {
   const shape = parts.graph.shapes.get(ref);
-  const axes = (shape ?? []).flatMap((d, i) => d === "B" ? [i] : []);
-  if (shape === undefined || axes.length > 1) {
+  const axes = (shape ?? []).flatMap((d, i) => typeof d === "string" ? [i] : []);
+  if (shape === undefined || axes.length > 1 || axes.some((i) => shape[i] !== "B")) {
     throw new Error(
       `train.gradient_cache: loss input "${ref}" has ${
         shape ? `batch axes ${axes.join(", ")} in [${shape.join(", ")}]` : "no measured shape"
