@@ -7,6 +7,11 @@
  * Validation: the source's `val` split when `val` names one, else a seeded
  * `val_fraction` of the training samples read.
  *
+ * Few-shot (`shots: K`, CLIP's few-shot linear probes): each of `repeats`
+ * probes trains on K samples per class drawn from the training samples
+ * outside validation (`eval/few_shot.ts`); `top1` is their mean test top-1,
+ * `top1_std` the spread over draws (with more than one).
+ *
  * @module
  */
 import { z } from "zod";
@@ -19,6 +24,8 @@ import { topKHits, weightedMean } from "./classification.ts";
 import { embedSplit } from "./features.ts";
 import { type Matrix, selectRows } from "./linalg.ts";
 import { featureStats, fitLogistic, logisticScores, standardize } from "./logistic.ts";
+import { drawShots } from "./few_shot.ts";
+import { mean, sampleStd } from "../report/stats.ts";
 
 /** Parameters of the `linear_probe` evaluator (after validation and defaults). */
 export interface LinearProbeParams {
@@ -46,6 +53,10 @@ export interface LinearProbeParams {
   seed: number;
   /** Samples per forward call (default 256). */
   batch: number;
+  /** Few-shot: labelled training samples per class (absent: every one read). */
+  shots?: number;
+  /** Few-shot draws averaged (absent: 5 with `shots`). */
+  repeats?: number;
 }
 
 const schema = z.strictObject({
@@ -71,6 +82,18 @@ const schema = z.strictObject({
   lr: z.number().positive().default(0.05).describe("Initial step size."),
   seed: z.number().int().default(0).describe("Seed of the validation hold-out."),
   batch: positiveInt().default(256).describe("Samples per forward call."),
+  shots: positiveInt().optional().describe(
+    "Few-shot probe: train on this many labelled samples per class, drawn (seeded) from the " +
+      "training samples outside validation; λ is still chosen on validation (absent: every " +
+      "training sample read).",
+  ),
+  repeats: positiveInt().optional().describe(
+    "Few-shot draws: `top1` is the mean test top-1 of this many probes on different shots, " +
+      "`top1_std` their spread (absent: 5; needs `shots`).",
+  ),
+}).refine((p) => p.repeats === undefined || p.shots !== undefined, {
+  message: "repeats needs shots (the number of labelled samples per class of each draw)",
+  path: ["repeats"],
 });
 
 /** Labelled features. */
@@ -157,7 +180,9 @@ export class LinearProbeEvaluator implements Evaluator {
    * Embeds train, validation and test samples, sweeps λ and scores the chosen probe.
    *
    * @returns `top1` (test), `val_top1` (best λ), `weight_decay` (chosen λ),
-   *   `val_top1/<λ>` per swept λ, and the sample counts `n_train`, `n_val`, `n`.
+   *   `val_top1/<λ>` per swept λ, and the sample counts `n_train`, `n_val`, `n`;
+   *   with `shots`: `top1` and `val_top1` as means over the draws, `top1_std`
+   *   (repeats > 1), `shots`, `repeats`.
    */
   async evaluate(model: InferenceModel, source: DataSource): Promise<Metrics> {
     const p = this.params;
@@ -182,17 +207,43 @@ export class LinearProbeEvaluator implements Evaluator {
           `(${val.y.length}) and test (${test.y.length}) of "${source.name}"`,
       );
     }
-    const result = await sweepWeightDecay(
-      { train, val, test, classes: source.classNames.length },
-      { weightDecays: p.weight_decays, steps: p.steps, lr: p.lr },
-    );
+    const classes = source.classNames.length;
+    const options = { weightDecays: p.weight_decays, steps: p.steps, lr: p.lr };
+    const counts = { n_val: val.y.length, n: test.y.length };
+    if (p.shots !== undefined) {
+      const shots = p.shots;
+      const repeats = p.repeats ?? 5;
+      const [tops, vals] = [[] as number[], [] as number[]];
+      for (let draw = 0; draw < repeats; draw++) {
+        const drawn = drawShots(train, {
+          ...p,
+          shots,
+          classes,
+          draw,
+          classNames: source.classNames,
+        });
+        const result = await sweepWeightDecay({ train: drawn, val, test, classes }, options);
+        tops.push(result.test);
+        vals.push(Math.max(...result.validation));
+      }
+      return {
+        top1: mean(tops),
+        ...(repeats > 1 && { top1_std: sampleStd(tops) }),
+        val_top1: mean(vals),
+        shots,
+        repeats,
+        n_train: shots * classes,
+        ...counts,
+      };
+    }
+    const result = await sweepWeightDecay({ train, val, test, classes }, options);
     const metrics: Metrics = {
       top1: result.test,
       val_top1: Math.max(...result.validation),
       weight_decay: result.weightDecay,
     };
     p.weight_decays.forEach((l, i) => (metrics[`val_top1/${l}`] = result.validation[i]!));
-    return { ...metrics, n_train: train.y.length, n_val: val.y.length, n: test.y.length };
+    return { ...metrics, n_train: train.y.length, ...counts };
   }
 }
 

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../core/rng.ts";
+import { drawShots } from "./few_shot.ts";
+import { matrixFromRows } from "./linalg.ts";
+import { linearProbeEntry } from "./linear_probe.ts";
+import { embeddingModel, EmbeddingSource } from "./testing.ts";
+
+await tf.setBackend("cpu");
+
+/** 30 samples: sample i has feature [i] and label i % 3. */
+const pool = {
+  x: matrixFromRows(Array.from({ length: 30 }, (_, i) => [i])),
+  y: Int32Array.from({ length: 30 }, (_, i) => i % 3),
+};
+
+Deno.test("drawShots: K distinct samples of every class, seeded per draw", () => {
+  const a = drawShots(pool, { shots: 4, classes: 3, seed: 0, draw: 0 });
+  assert.deepEqual([...a.y], [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+  const ids = [...a.x.data];
+  assert.equal(new Set(ids).size, 12, "no sample twice");
+  ids.forEach((id, k) => assert.equal(id % 3, a.y[k], "each feature keeps its label"));
+  assert.deepEqual([...drawShots(pool, { shots: 4, classes: 3, seed: 0, draw: 0 }).x.data], ids);
+  const others = [1, 2, 3].map((draw) => [
+    ...drawShots(pool, { shots: 4, classes: 3, seed: 0, draw }).x.data,
+  ]);
+  assert.ok(others.every((o) => o.join() !== ids.join()), "each draw another set");
+  assert.notDeepEqual([...drawShots(pool, { shots: 4, classes: 3, seed: 1, draw: 0 }).x.data], ids);
+  // Every sample of a class: all 10, in some order.
+  const all = drawShots(pool, { shots: 10, classes: 3, seed: 0, draw: 0 });
+  assert.deepEqual([...all.x.data].sort((p, q) => p - q), [...pool.x.data]);
+});
+
+Deno.test("drawShots names the class that has too few samples and the way out", () => {
+  const y = Int32Array.from(pool.y);
+  y.fill(0, 0, 9); // class 1 and 2 lose their first three samples each
+  assert.throws(
+    () =>
+      drawShots({ x: pool.x, y }, {
+        shots: 8,
+        classes: 3,
+        seed: 0,
+        draw: 0,
+        classNames: ["zero", "one", "two"],
+      }),
+    /shots 8 needs 8 labelled training samples of every class, but class "one" has 7 outside validation; raise train_limit or lower shots/,
+  );
+});
+
+/** Three classes: noisy clusters along the axes of 3-D (hard enough that the shots matter). */
+function clusters(n: number, seed: number, noise: number) {
+  const rng = new Rng(seed);
+  const labels = Array.from({ length: n }, (_, i) => i % 3);
+  const embeddings = labels.map((l) =>
+    [0, 1, 2].map((k) => (k === l ? 1 : 0) + noise * rng.normal())
+  );
+  return { embeddings, labels };
+}
+
+Deno.test("linear_probe with shots: K per class, mean and spread over draws, validation apart", async () => {
+  const source = new EmbeddingSource(
+    { train: clusters(300, 1, 0.8), test: clusters(300, 2, 0.8) },
+    ["a", "b", "c"],
+  );
+  const parse = (extra: object) =>
+    linearProbeEntry.schema.parse({ image: "image", weight_decays: [0.01], steps: 100, ...extra });
+  const m = await linearProbeEntry.create(parse({ shots: 2, repeats: 4 }))
+    .evaluate(embeddingModel({}), source);
+  assert.deepEqual([m.shots, m.repeats, m.n_train, m.n_val, m.n], [2, 4, 6, 30, 300]);
+  assert.ok(m.top1_std! > 0, "two shots per class: the draws disagree");
+  const full = await linearProbeEntry.create(parse({})).evaluate(embeddingModel({}), source);
+  assert.equal(full.n_train, 270);
+  assert.ok(full.top1! > m.top1!, `all 270 (${full.top1}) beat 2 per class (${m.top1})`);
+  const one = await linearProbeEntry.create(parse({ shots: 2, repeats: 1 }))
+    .evaluate(embeddingModel({}), source);
+  assert.equal(one.top1_std, undefined, "no spread from one draw");
+  const again = await linearProbeEntry.create(parse({ shots: 2 })).evaluate(
+    embeddingModel({}),
+    source,
+  );
+  assert.equal(again.repeats, 5);
+});
+
+Deno.test("linear_probe: repeats without shots is refused, naming the key", () => {
+  const result = linearProbeEntry.schema.safeParse({ image: "image", repeats: 3 });
+  assert.equal(result.success, false);
+  assert.deepEqual(result.error!.issues[0]!.path, ["repeats"]);
+  assert.match(result.error!.issues[0]!.message, /repeats needs shots/);
+});
