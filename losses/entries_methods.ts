@@ -273,7 +273,7 @@ export const methodLossEntries: RegistryEntry<LossFactory>[] = [
   {
     kind: "ntxent",
     summary: "SimCLR NT-Xent (arXiv 2002.05709; SLIP's image term, arXiv 2112.12750) between " +
-      "two views views [2, B, D]: each row's positive is its other view, the other 2B − 2 rows " +
+      "two views `views` [2, B, D]: each row's positive is its other view, the other 2B − 2 rows " +
       "its negatives; temperature τ or a logit_scale",
     schema: ntXentSchema,
     create: createNtXent,

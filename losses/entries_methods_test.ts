@@ -231,7 +231,13 @@ Deno.test("method entries leave no tensors behind, forward and backward", () => 
     tf.scalar(1),
     tf.scalar(-3),
   ];
-  const terms = [build("siglip"), build("invariance"), build("nclip"), build("ito_fusion")];
+  const terms = [
+    build("siglip"),
+    build("invariance"),
+    build("nclip"),
+    build("ito_fusion"),
+    build("ntxent"),
+  ];
   const total = (i: tf.Tensor, t: tf.Tensor, th: tf.Tensor, b: tf.Tensor) =>
     tf.tidy(() =>
       tf.addN([
@@ -239,6 +245,7 @@ Deno.test("method entries leave no tensors behind, forward and backward", () => 
         terms[1]!.fn({ x: i }, ctx),
         terms[2]!.fn({ image: i, text: t }, ctx),
         terms[3]!.fn({ fused: i, logit_scale: th }, ctx),
+        terms[4]!.fn({ views: i, logit_scale: th }, ctx),
       ]) as tf.Scalar
     );
   const before = tf.memory().numTensors;

@@ -189,6 +189,7 @@ Deno.test("structure entries leave no tensors behind, forward and backward", () 
         terms[1]!.fn({ image: i, text: t, image_ind: ii, text_ind: ti, logit_scale: th }, ctx),
         terms[2]!.fn({ image: i, text: t }, ctx),
         terms[3]!.fn({ image: i, text: t }, ctx),
+        terms[4]!.fn({ image: i, text: t }, ctx),
       ]) as tf.Scalar
     );
   const inputs = [image, text, imageInd, textInd, theta];

@@ -52,16 +52,25 @@ export function predictionLoss(pred: Tensor, target: Tensor): Scalar {
  * ‖a − b‖²_F, the squared Frobenius distance (geometric consistency's and CyCLIP's; on WebGPU
  * with novalab's kernels the fused squared error, one dispatch each way).
  *
- * @param a A tensor.
+ * @param a A `[N, M]` or `[V, N, M]` tensor.
  * @param b A tensor of the same shape.
  * @returns The scalar Σ (a − b)².
+ * @throws When the shapes differ, naming both.
  */
-export function squaredDistance(a: Tensor, b: Tensor): Tensor {
-  if (novalabKernelsActive() && a.dtype === "float32" && b.dtype === "float32") {
-    // Σ (a − b)² = size · mean (a − b)²: the fused squared error (one dispatch each way).
-    return tf.mul(predictionLoss(a, b), a.size);
+export function squaredDistance(a: Tensor, b: Tensor): Scalar {
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(
+      `squaredDistance: a [${a.shape.join(", ")}] and b [${b.shape.join(", ")}] differ; ` +
+        `expected two tensors of the same shape`,
+    );
   }
-  return tf.sum(tf.square(tf.sub(a, b)));
+  return tf.tidy(() => {
+    if (novalabKernelsActive() && a.dtype === "float32" && b.dtype === "float32") {
+      // Σ (a − b)² = size · mean (a − b)²: the fused squared error (one dispatch each way).
+      return tf.mul(predictionLoss(a, b), a.size) as Scalar;
+    }
+    return tf.sum(tf.square(tf.sub(a, b))) as Scalar;
+  });
 }
 
 /** The fused WebGPU form: one dispatch forward, one for both gradients (`kernels/squared_error.ts`). */

@@ -753,9 +753,10 @@ losses:
 #   (Linear–BN–ReLU ×2, Linear) on the same ViT's CLS.
 # Reproduces: that objective with recipes/clip.yaml's tiny ViT, heads and GloVe tower; the
 #   SimCLR head 256–256–64 (paper 4096–4096–256); no horizontal flip (a mirrored digit is
-#   another glyph) and crops of 0.2–1 of a 28 px digit (paper 0.08–1 of a 224 px photo;
-#   docs/methods/slip.md, with the sweep that measured both).
-# Expect: ≈ 94 % zero-shot top-1 on MNIST test, as CLIP (docs/results.md); ~4 min on 2 CPU cores.
+#   another glyph), crops of 0.2–1 of a 28 px digit (paper 0.08–1 of a 224 px photo) and the
+#   blur's σ scaled to 28 px (paper 0.1–2 px at 224; docs/methods/slip.md, with the sweep).
+# Expect: ≈ 94 % zero-shot top-1 on MNIST test, about CLIP's (docs/results.md "SLIP"); ~4 min
+#   on 2 CPU cores.
 # Run: deno task run recipes/slip.yaml
 extends: [clip.yaml]
 name: slip
@@ -768,9 +769,10 @@ nodes:
     scale: [0.2, 1]
     jitter: { p: 0.8, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }
     grayscale: 0.2
-    blur: { p: 0.5, sigma: [0.1, 2] }
+    blur: { p: 0.5, sigma: [0.0125, 0.25] } # SLIP's 0.1–2 px at 224 px, × 28/224
   # One ViT encodes the CLIP view, then the two SimCLR views: [3, B, D] in training (at
-  # inference it encodes its first input alone, the whole image).
+  # inference it encodes its first input alone, the whole image; ssl_views, read by the ViT,
+  # stays in the inference graph, where it gives the image as it is).
   image: { input: [views, ssl_views] }
   image_clip: { kind: take_views, input: image, count: 1 }
   image_proj: { input: image_clip }
