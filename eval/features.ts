@@ -10,6 +10,7 @@ import type { InferenceModel } from "../core/components.ts";
 import type { Batch, BatchOptions, DataSource } from "../core/types.ts";
 import type { Tensor, Tensor2D } from "../core/tensor.ts";
 import { type Matrix, tensorToMatrix } from "./linalg.ts";
+import { batchPixelKeys } from "./image_keys.ts";
 
 /**
  * `[B, D]` from `[B, D]`, or view 0 of `[V, B, D]` (a views node adds an axis
@@ -115,6 +116,8 @@ export interface SplitEmbeddings {
   targets?: Matrix;
   /** Caption per sample. */
   captions: string[];
+  /** A key of each sample's pixels (with `imageKeys`): equal keys, the same image. */
+  imageKeys?: string[];
 }
 
 /** Options of {@link embedSplit}. */
@@ -133,6 +136,8 @@ export interface EmbedSplitOptions {
   limit?: number;
   /** Evaluator name for error messages. */
   who: string;
+  /** Also key each sample's pixels (`eval/image_keys.ts`), to find repeated images. */
+  imageKeys?: boolean;
 }
 
 /** Matrices collected batch by batch, per node role. */
@@ -190,7 +195,7 @@ export async function embedSplit(
     hostPixels: true,
   };
   const parts: Parts = { image: [], text: [], extra: [], targets: [] };
-  const labels: number[] = [], captions: string[] = [];
+  const labels: number[] = [], captions: string[] = [], keys: string[] = [];
   for (let index = 0; captions.length < total; index++) {
     const batch = await source.batch(options.split, index, batchOptions);
     const take = Math.min(batch.label.length, total - captions.length);
@@ -204,6 +209,10 @@ export async function embedSplit(
       }
       await embedBatch(model, batch, { take, options, parts });
       captions.push(...batch.caption.slice(0, take));
+      if (options.imageKeys) {
+        const perSample = batch.image.size / batch.label.length;
+        keys.push(...batchPixelKeys(await batch.image.data() as Float32Array, take, perSample));
+      }
       labels.push(...batch.label.subarray(0, take));
       const targets = batchTargets(batch, take);
       if (targets) parts.targets.push(targets);
@@ -222,5 +231,6 @@ export async function embedSplit(
     ...stacked("targets"),
     labels: Int32Array.from(labels),
     captions,
+    ...(options.imageKeys && { imageKeys: keys }),
   };
 }

@@ -6,6 +6,12 @@
  * query's own caption (image), resp. an image carrying the query caption
  * (`match: caption`), or when its class label equals the query's (`match: label`).
  *
+ * `match: image` is COCO's and Flickr30k's protocol (clip_benchmark's): a
+ * split with several rows per image (one per caption) counts each image once
+ * — rows whose pixels are equal are one image (`eval/image_keys.ts`) — and
+ * every row's caption is a gallery item. Image→text: a hit when any of the
+ * image's captions is among the top K; text→image: when the caption's image is.
+ *
  * @module
  */
 import { z } from "zod";
@@ -26,8 +32,11 @@ export interface RetrievalParams {
   split: string;
   /** Samples (queries and gallery) taken from the start of the split (default 1000). */
   limit: number;
-  /** What counts as a correct item: the same caption string, or the same class label. */
-  match: "caption" | "label";
+  /**
+   * What counts as a correct item: the same caption string, the same class
+   * label, or (several captions per image) the same image.
+   */
+  match: "caption" | "label" | "image";
   /** Samples per forward call (default 256). */
   batch: number;
 }
@@ -39,8 +48,10 @@ const schema = z.strictObject({
   limit: positiveInt().default(1000).describe(
     "Samples (queries and gallery) taken from the start of the split.",
   ),
-  match: z.enum(["caption", "label"]).default("caption").describe(
-    "What counts as a correct item: the same caption string, or the same class label.",
+  match: z.enum(["caption", "label", "image"]).default("caption").describe(
+    "What counts as a correct item: the same caption string, the same class label, or the same " +
+      "image (COCO's and Flickr30k's protocol: rows with equal pixels are one image, each of its " +
+      "captions a gallery item; `n` counts images, `gallery` captions).",
   ),
   batch: positiveInt().default(256).describe("Samples per forward call."),
 });
@@ -110,14 +121,23 @@ function summary(prefix: string, ranks: Int32Array): Metrics {
  * Retrieval metrics of paired embeddings: sample i's image and caption.
  *
  * @param pairs Image `[N, D]` and caption `[N, D]` embeddings, captions and labels of N samples.
- * @param options `match`: correct = same caption string (default) or same label.
+ * @param options `match`: correct = same caption string (default), same label, or
+ *   same image (`pairs.imageKeys` say which rows show one).
  * @returns `i2t_r1`, `i2t_r5`, `i2t_r10`, `i2t_median_rank`, the same for `t2i`,
- *   `n` (images) and `gallery` (distinct captions).
+ *   `n` (images; distinct ones with `image`) and `gallery` (distinct captions;
+ *   every row's with `image`).
  */
 export function retrievalMetrics(
-  pairs: { image: Matrix; text: Matrix; captions: string[]; labels: ArrayLike<number> },
-  options: { match?: "caption" | "label" } = {},
+  pairs: {
+    image: Matrix;
+    text: Matrix;
+    captions: string[];
+    labels: ArrayLike<number>;
+    imageKeys?: string[];
+  },
+  options: { match?: "caption" | "label" | "image" } = {},
 ): Metrics {
+  if (options.match === "image") return imageMatchedMetrics(pairs);
   const ids = new Map<string, number>();
   const first: number[] = [];
   const captionId = pairs.captions.map((c, i) => {
@@ -137,6 +157,37 @@ export function retrievalMetrics(
   return { ...summary("i2t", i2t), ...summary("t2i", t2i), n: images.rows, gallery: texts.rows };
 }
 
+/**
+ * COCO-style retrieval (`match: image`): the distinct images (by key, first
+ * row's embedding) against every row's caption.
+ */
+function imageMatchedMetrics(
+  pairs: { image: Matrix; text: Matrix; imageKeys?: string[] },
+): Metrics {
+  const keys = pairs.imageKeys;
+  if (!keys || keys.length !== pairs.text.rows) {
+    throw new Error(
+      `retrieval: match "image" needs a pixel key per row (${keys?.length ?? 0} for ` +
+        `${pairs.text.rows} captions)`,
+    );
+  }
+  const ids = new Map<string, number>();
+  const first: number[] = [];
+  const imageOfRow = keys.map((key, i) => {
+    if (!ids.has(key)) {
+      ids.set(key, ids.size);
+      first.push(i);
+    }
+    return ids.get(key)!;
+  });
+  const images = normalizeRows(selectRows(pairs.image, first));
+  const texts = normalizeRows(pairs.text);
+  const imageIds = first.map((_, u) => u);
+  const i2t = retrievalRanks(images, texts, { queries: imageIds, candidates: imageOfRow });
+  const t2i = retrievalRanks(texts, images, { queries: imageOfRow, candidates: imageIds });
+  return { ...summary("i2t", i2t), ...summary("t2i", t2i), n: images.rows, gallery: texts.rows };
+}
+
 /** The `retrieval` evaluator. */
 export class RetrievalEvaluator implements Evaluator {
   /** Creates the evaluator from validated parameters. */
@@ -144,9 +195,10 @@ export class RetrievalEvaluator implements Evaluator {
 
   /** Embeds the first `limit` images and captions of the split and ranks both ways. */
   async evaluate(model: InferenceModel, source: DataSource): Promise<Metrics> {
-    const { image, text, captions, labels } = await embedSplit(model, source, {
+    const { image, text, captions, labels, imageKeys } = await embedSplit(model, source, {
       ...this.params,
       who: "retrieval",
+      imageKeys: this.params.match === "image",
     });
     if (image!.cols !== text!.cols) {
       throw new Error(
@@ -160,7 +212,10 @@ export class RetrievalEvaluator implements Evaluator {
           `"${source.name}" has unlabelled samples (-1); use match: caption`,
       );
     }
-    return retrievalMetrics({ image: image!, text: text!, captions, labels }, this.params);
+    return retrievalMetrics(
+      { image: image!, text: text!, captions, labels, ...(imageKeys && { imageKeys }) },
+      this.params,
+    );
   }
 }
 
