@@ -36,6 +36,8 @@ export type DisplayShape = (number | string)[];
  * An axis measured as `a` at batch size `sizeA` and `b` at `sizeB`: the number
  * when equal, else `m·B + c` written `"B"`, `"2B"`, `"B + 4096"` (or `"?"` when
  * it is not an affine function of the batch with a positive integer slope).
+ * Two sizes cannot tell an affine axis from another growth (B² reads as
+ * `"5B − 6"` at 2 and 3); graph nodes' axes grow affinely (views × B, B + K).
  *
  * @param a The axis at batch size `sizeA`.
  * @param b The axis at batch size `sizeB` (≠ `sizeA`).

@@ -89,7 +89,15 @@ function lossInputs(parts: StepParts): string[] {
 function batchAxis(parts: StepParts, ref: string): number | null {
   const shape = parts.graph.shapes.get(ref);
   const axes = (shape ?? []).flatMap((d, i) => typeof d === "string" ? [i] : []);
-  if (shape === undefined || axes.length > 1 || axes.some((i) => shape[i] !== "B")) {
+  const odd = axes.find((i) => shape![i] !== "B");
+  if (shape !== undefined && odd !== undefined) {
+    throw new Error(
+      `train.gradient_cache: loss input "${ref}" [${shape.join(", ")}] has axis ${odd} growing ` +
+        `as ${shape[odd]}, not as the batch (a queue's rows after the batch's?); expected one ` +
+        `batch axis (or none) to join the micro-batches along`,
+    );
+  }
+  if (shape === undefined || axes.length > 1) {
     throw new Error(
       `train.gradient_cache: loss input "${ref}" has ${
         shape ? `batch axes ${axes.join(", ")} in [${shape.join(", ")}]` : "no measured shape"

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../core/rng.ts";
 import { drawShots } from "./few_shot.ts";
 import { matrixFromRows } from "./linalg.ts";
-import { linearProbeEntry } from "./linear_probe.ts";
+import { holdOut, linearProbeEntry } from "./linear_probe.ts";
 import { embeddingModel, EmbeddingSource } from "./testing.ts";
 
 await tf.setBackend("cpu");
@@ -21,10 +21,12 @@ Deno.test("drawShots: K distinct samples of every class, seeded per draw", () =>
   assert.equal(new Set(ids).size, 12, "no sample twice");
   ids.forEach((id, k) => assert.equal(id % 3, a.y[k], "each feature keeps its label"));
   assert.deepEqual([...drawShots(pool, { shots: 4, classes: 3, seed: 0, draw: 0 }).x.data], ids);
-  const others = [1, 2, 3].map((draw) => [
-    ...drawShots(pool, { shots: 4, classes: 3, seed: 0, draw }).x.data,
-  ]);
-  assert.ok(others.every((o) => o.join() !== ids.join()), "each draw another set");
+  // Five draws, five different sets (as sets, not orders), pairwise.
+  const sets = [0, 1, 2, 3, 4].map((draw) =>
+    [...drawShots(pool, { shots: 4, classes: 3, seed: 0, draw }).x.data].sort((p, q) => p - q)
+      .join()
+  );
+  assert.equal(new Set(sets).size, 5, `draws ${sets.join(" | ")}`);
   assert.notDeepEqual([...drawShots(pool, { shots: 4, classes: 3, seed: 1, draw: 0 }).x.data], ids);
   // Every sample of a class: all 10, in some order.
   const all = drawShots(pool, { shots: 10, classes: 3, seed: 0, draw: 0 });
@@ -43,8 +45,27 @@ Deno.test("drawShots names the class that has too few samples and the way out", 
         draw: 0,
         classNames: ["zero", "one", "two"],
       }),
-    /shots 8 needs 8 labelled training samples of every class, but class "one" has 7 outside validation; raise train_limit or lower shots/,
+    /shots 8 needs 8 labelled training samples of every class, but class "one" has 7 among the training samples read \(validation excluded\); raise train_limit or lower shots/,
   );
+  assert.throws(
+    () =>
+      drawShots({ x: pool.x, y: Int32Array.from(pool.y, (l) => l + 1) }, {
+        shots: 1,
+        classes: 3,
+        seed: 0,
+        draw: 0,
+      }),
+    /label 3 of training sample 2 is outside \[0, 3\)/,
+  );
+});
+
+Deno.test("drawShots after holdOut: shots never come from the validation samples", () => {
+  const [rest, val] = holdOut(pool, { fraction: 0.3, seed: 4 });
+  const held = new Set(val.x.data);
+  for (let draw = 0; draw < 5; draw++) {
+    const drawn = drawShots(rest, { shots: 5, classes: 3, seed: 4, draw });
+    assert.ok([...drawn.x.data].every((id) => !held.has(id)), `draw ${draw}`);
+  }
 });
 
 /** Three classes: noisy clusters along the axes of 3-D (hard enough that the shots matter). */
@@ -79,11 +100,38 @@ Deno.test("linear_probe with shots: K per class, mean and spread over draws, val
     source,
   );
   assert.equal(again.repeats, 5);
+  assert.equal(again.weight_decay, 0.01, "the only λ swept is the one chosen");
 });
 
-Deno.test("linear_probe: repeats without shots is refused, naming the key", () => {
+Deno.test("linear_probe with shots and an explicit val split", async () => {
+  const source = new EmbeddingSource(
+    { train: clusters(60, 3, 0.3), val: clusters(30, 4, 0.3), test: clusters(30, 5, 0.3) },
+    ["a", "b", "c"],
+  );
+  const params = linearProbeEntry.schema.parse({
+    image: "image",
+    val: "val",
+    shots: 3,
+    repeats: 2,
+    weight_decays: [0, 0.1],
+    steps: 100,
+  });
+  const m = await linearProbeEntry.create(params).evaluate(embeddingModel({}), source);
+  assert.deepEqual([m.n_train, m.n_val, m.n, m.shots, m.repeats], [9, 30, 30, 3, 2]);
+  assert.ok(m.top1! > 0.9, `well-separated clusters: ${m.top1}`);
+});
+
+Deno.test("linear_probe: repeats without shots, and val naming the training split, are refused", () => {
   const result = linearProbeEntry.schema.safeParse({ image: "image", repeats: 3 });
   assert.equal(result.success, false);
   assert.deepEqual(result.error!.issues[0]!.path, ["repeats"]);
   assert.match(result.error!.issues[0]!.message, /repeats needs shots/);
+  const same = linearProbeEntry.schema.safeParse({ image: "image", val: "train" });
+  assert.equal(same.success, false);
+  assert.deepEqual(same.error!.issues[0]!.path, ["val"]);
+  assert.match(same.error!.issues[0]!.message, /val names the training split/);
+  assert.equal(
+    linearProbeEntry.schema.safeParse({ image: "image", train: "dev", val: "train" }).success,
+    true,
+  );
 });

@@ -49,7 +49,7 @@ export interface LinearProbeParams {
   steps: number;
   /** Initial step size (default 0.05). */
   lr: number;
-  /** Seed of the validation hold-out (default 0). */
+  /** Seed of the validation hold-out and of the few-shot draws (default 0). */
   seed: number;
   /** Samples per forward call (default 256). */
   batch: number;
@@ -80,7 +80,9 @@ const schema = z.strictObject({
   ),
   steps: positiveInt().default(300).describe("Full-batch Adam steps per fit."),
   lr: z.number().positive().default(0.05).describe("Initial step size."),
-  seed: z.number().int().default(0).describe("Seed of the validation hold-out."),
+  seed: z.number().int().default(0).describe(
+    "Seed of the validation hold-out and of the few-shot draws.",
+  ),
   batch: positiveInt().default(256).describe("Samples per forward call."),
   shots: positiveInt().optional().describe(
     "Few-shot probe: train on this many labelled samples per class, drawn (seeded) from the " +
@@ -94,6 +96,10 @@ const schema = z.strictObject({
 }).refine((p) => p.repeats === undefined || p.shots !== undefined, {
   message: "repeats needs shots (the number of labelled samples per class of each draw)",
   path: ["repeats"],
+}).refine((p) => p.val === undefined || p.val !== p.train, {
+  message: "val names the training split: validation must be other samples (leave val out to " +
+    "hold out val_fraction of the training samples)",
+  path: ["val"],
 });
 
 /** Labelled features. */
@@ -182,7 +188,7 @@ export class LinearProbeEvaluator implements Evaluator {
    * @returns `top1` (test), `val_top1` (best λ), `weight_decay` (chosen λ),
    *   `val_top1/<λ>` per swept λ, and the sample counts `n_train`, `n_val`, `n`;
    *   with `shots`: `top1` and `val_top1` as means over the draws, `top1_std`
-   *   (repeats > 1), `shots`, `repeats`.
+   *   (repeats > 1), `weight_decay` (the λ chosen most often), `shots`, `repeats`.
    */
   async evaluate(model: InferenceModel, source: DataSource): Promise<Metrics> {
     const p = this.params;
@@ -208,28 +214,35 @@ export class LinearProbeEvaluator implements Evaluator {
       );
     }
     const classes = source.classNames.length;
+    if (classes === 0) {
+      throw new Error(
+        `linear_probe: data source "${source.name}" names no classes; a probe needs class labels`,
+      );
+    }
     const options = { weightDecays: p.weight_decays, steps: p.steps, lr: p.lr };
     const counts = { n_val: val.y.length, n: test.y.length };
     if (p.shots !== undefined) {
       const shots = p.shots;
       const repeats = p.repeats ?? 5;
-      const [tops, vals] = [[] as number[], [] as number[]];
+      const [tops, vals, chosen] = [[] as number[], [] as number[], [] as number[]];
       for (let draw = 0; draw < repeats; draw++) {
         const drawn = drawShots(train, {
-          ...p,
           shots,
           classes,
+          seed: p.seed,
           draw,
           classNames: source.classNames,
         });
         const result = await sweepWeightDecay({ train: drawn, val, test, classes }, options);
         tops.push(result.test);
         vals.push(Math.max(...result.validation));
+        chosen.push(result.weightDecay);
       }
       return {
         top1: mean(tops),
         ...(repeats > 1 && { top1_std: sampleStd(tops) }),
         val_top1: mean(vals),
+        weight_decay: mostCommon(chosen),
         shots,
         repeats,
         n_train: shots * classes,
@@ -245,6 +258,13 @@ export class LinearProbeEvaluator implements Evaluator {
     p.weight_decays.forEach((l, i) => (metrics[`val_top1/${l}`] = result.validation[i]!));
     return { ...metrics, n_train: train.y.length, ...counts };
   }
+}
+
+/** The value chosen most often (the smallest among equally frequent ones). */
+function mostCommon(values: number[]): number {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
 }
 
 /** Registry entry of the `linear_probe` evaluator. */
