@@ -138,6 +138,18 @@ export {
 export { EvalSources } from "./core/eval_sources.ts";
 export { checkEvalData } from "./core/eval_checks.ts";
 export { evaluateRun, type EvaluateRunOptions } from "./core/evaluate_run.ts";
+export {
+  type Classification,
+  type ClassifyOptions,
+  type ClassScore,
+  type EmbedOptions,
+  type FindingOptions,
+  type FindingScores,
+  TrainedModel,
+  type TrainedModelOptions,
+} from "./core/trained_model.ts";
+export { IMAGE_EXTENSIONS, listImageFiles, readImageFiles } from "./data/image_files.ts";
+export type { DecodeOptions, FitMode } from "./data/decode.ts";
 export { compileGraph, type CompileOptions } from "./core/graph.ts";
 export { CompiledGraph, type DisplayShape, type LossValues } from "./core/graph_run.ts";
 export { GraphError, type GraphSpec, type LossSpec, type NodeSpec } from "./core/graph_spec.ts";

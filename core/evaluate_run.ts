@@ -7,7 +7,6 @@
  * @module
  */
 import { type BackendChoice, initBackend } from "./backend.ts";
-import { latestCheckpoint, loadCheckpoint } from "./checkpoint_load.ts";
 import type { Metrics } from "./components.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { checkEvalData } from "./eval_checks.ts";
@@ -16,8 +15,8 @@ import { defaultCacheDir } from "./env.ts";
 import { loadRunnable } from "./recipe_runnable.ts";
 import { buildRecipe } from "./run.ts";
 import { evaluateWeights } from "./run_evaluation.ts";
-import { EMA_PREFIX, WeightAverage } from "./weight_average.ts";
-import { decodeSafetensors } from "./safetensors.ts";
+import type { WeightAverage } from "./weight_average.ts";
+import { loadRunWeights } from "./run_weights.ts";
 import { runPaths } from "./rundir.ts";
 import { stepReplayWanted } from "./device_step.ts";
 import { writeRunReport } from "../eval/run_report.ts";
@@ -32,13 +31,6 @@ export interface EvaluateRunOptions {
   backend?: BackendChoice;
   /** WebGPU: replay the evaluation's forward calls (default: unless `NOVALAB_STEP_REPLAY=0`). */
   replay?: boolean;
-}
-
-/** The names of the tensors a checkpoint averages (its `ema.<name>` tensors). */
-async function averagedNames(file: string): Promise<Set<string>> {
-  const { tensors } = decodeSafetensors(await Deno.readFile(file));
-  const names = [...tensors.keys()].filter((k) => k.startsWith(EMA_PREFIX));
-  return new Set(names.map((k) => k.slice(EMA_PREFIX.length)));
 }
 
 /** A run's `eval.json`, or `{}` when it has none yet. */
@@ -74,30 +66,7 @@ export async function evaluateRun(
   try {
     sources = await EvalSources.build(recipe, { source, graph, cacheDir });
     checkEvalData(recipe, sources);
-    const latest = await latestCheckpoint(paths.checkpoints);
-    if (!latest) {
-      throw new Error(`${runDir}: no checkpoints/latest.json; has the run saved a checkpoint?`);
-    }
-    const file = `${paths.checkpoints}/${latest.file}`;
-    // With train.ema, every inference tensor the checkpoint averages, swapped in (whatever this
-    // recipe trains or freezes: the run averaged what it trained).
-    const ema = recipe.train.ema;
-    if (ema && ema.evaluate !== "raw") {
-      const averaged = await averagedNames(file);
-      const members = graph.inferenceState().filter((p) => averaged.has(p.name));
-      if (members.length === 0) {
-        throw new Error(
-          `${file}: no ema.* tensors: the run was trained without train.ema; evaluate its ` +
-            `trained weights with --set train.ema.evaluate=raw (or train.ema=null)`,
-        );
-      }
-      average = new WeightAverage(members, ema);
-    }
-    await loadCheckpoint(file, {
-      parameters: graph.inferenceState(),
-      ...(average && { average }),
-    });
-    average?.swap();
+    average = (await loadRunWeights(paths.checkpoints, { recipe, graph, runDir })).average;
     // Read first, so an unreadable eval.json stops the command before it evaluates.
     const earlier = await readEvalJson(paths.eval);
     const results = await evaluateWeights(recipe, graph, source, {

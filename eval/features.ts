@@ -83,6 +83,29 @@ export async function embedTexts(
   return stackRows(parts);
 }
 
+/**
+ * Embeddings `[N, D]` of images `[N, H, W, C]` through `node`, `batch` images
+ * per call (not normalised). The caller keeps and disposes `images`.
+ */
+export async function embedImages(
+  model: InferenceModel,
+  images: tf.Tensor4D,
+  options: { node: string; batch: number; who: string },
+): Promise<Matrix> {
+  const parts: Matrix[] = [];
+  const n = images.shape[0];
+  for (let i = 0; i < n; i += options.batch) {
+    const whole = i === 0 && n <= options.batch;
+    const image = whole ? images : tf.slice(images, i, Math.min(options.batch, n - i));
+    try {
+      parts.push(await runToMatrix(model, { image }, options));
+    } finally {
+      if (image !== images) image.dispose();
+    }
+  }
+  return stackRows(parts);
+}
+
 /** Concatenates matrices of equal width along rows. */
 export function stackRows(parts: Matrix[]): Matrix {
   const cols = parts[0]?.cols ?? 0;
