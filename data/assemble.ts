@@ -6,9 +6,11 @@
  * official split CSV) keep their split, with aliases normalised (`validate`,
  * `valid`, `validation`, `dev` → `val`; `training` → `train`; `testing` →
  * `test`); untagged records form `train`. Then `val` / `test` fractions carve
- * seeded parts out of `train` (an error when that split already exists),
- * `held_out_classes` applies the zero-shot layout of `data/splits.ts`, and
- * `limit` keeps the first `n` samples of a split. Empty splits are dropped.
+ * seeded parts out of `train`'s images (an error when that split already
+ * exists; the rows naming one image stay together), a manifest's
+ * `merge_captions` makes each training image one sample, `held_out_classes`
+ * applies the zero-shot layout of `data/splits.ts`, and `limit` keeps the
+ * first `n` samples of a split. Empty splits are dropped.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import type { FitMode } from "./decode.ts";
 import { DecodedImageCache } from "./decoded_cache.ts";
 import { FileImageSource, type SampleRecord } from "./file_source.ts";
 import { classIndices, fractionSplit, heldOutLayout } from "./splits.ts";
+import { mergeCaptions, rowsByImage } from "./image_rows.ts";
 
 /** Settings shared by the file-backed kinds (validated by their registry entries). */
 export interface FileSourceParams {
@@ -86,21 +89,32 @@ function carveFractions(
       );
     }
   }
+  // Fractions of images: an image's rows (a row per caption) go to one split together.
   const train = splits.train ?? [];
-  const parts = fractionSplit(train.length, options);
-  splits.train = Array.from(parts.train, (i) => train[i]!);
-  if (parts.val.length) splits.val = Array.from(parts.val, (i) => train[i]!);
-  if (parts.test.length) splits.test = Array.from(parts.test, (i) => train[i]!);
+  const images = rowsByImage(train);
+  const parts = fractionSplit(images.length, options);
+  const rows = (picked: Int32Array) =>
+    [...picked].flatMap((g) => images[g]!).sort((a, b) => a - b).map((i) => train[i]!);
+  splits.train = rows(parts.train);
+  if (parts.val.length) splits.val = rows(parts.val);
+  if (parts.test.length) splits.test = rows(parts.test);
 }
 
 /** Groups, carves, applies held-out classes and limits; drops empty splits. */
 function buildSplits(
   records: TaggedRecord[],
-  at: { params: FileSourceParams; classNames: string[]; seed: number },
+  at: {
+    params: FileSourceParams;
+    classNames: string[];
+    seed: number;
+    log: BadInputLog;
+    mergeCaptions?: boolean;
+  },
 ): Record<string, SampleRecord[]> {
   const { params } = at;
   let splits = groupSplits(records);
   carveFractions(splits, { val: params.val, test: params.test, seed: at.seed });
+  if (at.mergeCaptions && splits.train) splits.train = mergeCaptions(splits.train, at.log);
   if (params.held_out_classes?.length) {
     const held = classIndices(params.held_out_classes, at.classNames);
     splits = heldOutLayout(splits, { held, label: (r) => r.label });
@@ -149,6 +163,8 @@ export async function assembleSource(
     requireTrain?: boolean;
     /** The run's cache directory (`cache: true` stores decoded images under `<cacheDir>/decoded`). */
     cacheDir?: string;
+    /** Merge the training rows naming one image into one sample (`data/image_rows.ts`). */
+    mergeCaptions?: boolean;
   },
 ): Promise<FileImageSource> {
   const { params } = options;
@@ -156,6 +172,8 @@ export async function assembleSource(
     params,
     classNames: options.classNames,
     seed: options.seed,
+    log: options.log,
+    mergeCaptions: options.mergeCaptions,
   });
   if (!splits.train && options.requireTrain !== false) {
     const total = options.log.total;

@@ -46,6 +46,8 @@ export interface ManifestParams extends FileSourceParams {
   root?: string;
   /** Source name (default: the manifest's file name without extension). */
   name?: string;
+  /** Rows naming one image file are one training sample; its caption is drawn per epoch. */
+  merge_captions?: boolean;
 }
 
 /** `value` as a path: absolute paths stay, relative ones join `root`. */
@@ -155,5 +157,6 @@ export async function createManifestSource(
     seed: ctx.seed,
     log,
     cacheDir: ctx.cacheDir,
+    mergeCaptions: params.merge_captions === true,
   });
 }

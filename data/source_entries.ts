@@ -114,6 +114,10 @@ const manifestSchema = z.strictObject({
   root: z.string().min(1).optional().describe(
     "Directory relative image paths are resolved against (default: the manifest's).",
   ),
+  merge_captions: z.boolean().optional().describe(
+    "Training rows naming one image file (a row per caption, as COCO's) are one sample whose " +
+      "caption is drawn from theirs each epoch; evaluation splits keep a row per caption.",
+  ),
   ...decodeFields,
   ...splitFields,
 });
