@@ -1,6 +1,6 @@
 /**
- * The novalab command line: `run | validate | graph | eval | predict | embed | sweep | report |
- * cache`.
+ * The novalab command line: `run | validate | graph | eval | predict | embed | search | sweep |
+ * report | cache`.
  *
  * ```sh
  * deno task run recipes/nova.yaml [--set train.steps=100] [--backend wasm] [--resume runs/nova-…]
@@ -9,6 +9,7 @@
  * deno task eval runs/nova-…               # evaluates a run's latest checkpoint
  * deno task predict runs/clip-… images/     # zero-shot classes of image files
  * deno task embed runs/clip-… --images images/ --out emb.safetensors
+ * deno task search runs/clip-… images/ --query "a handwritten seven"
  * deno task sweep recipes/sweeps/nova_lambda.yaml [--shard 0/4] [--dry-run]
  * deno task report runs/sweeps/nova_lambda [--out dir]   # table (Markdown, CSV) and plots
  * deno task cache recipes/nova_mimic.yaml  # decode every image into data.cache before training
@@ -23,6 +24,7 @@ import { renderMermaid } from "./core/mermaid.ts";
 import { buildRecipe, defaultCacheDir, runRecipe } from "./core/run.ts";
 import { evaluateRun } from "./core/evaluate_run.ts";
 import { addInferenceCommands } from "./cli_inference.ts";
+import { addSearchCommand } from "./cli_search.ts";
 import { stepReplayWanted } from "./core/device_step.ts";
 import { formatRecipeYaml, loadRunnable } from "./core/recipe_runnable.ts";
 import { formatCacheStats } from "./data/decoded_cache_use.ts";
@@ -191,6 +193,7 @@ export function buildProgram(): Command {
       }
     });
   addInferenceCommands(program);
+  addSearchCommand(program);
   addSweepCommand(program);
   addReportCommand(program);
   return program;

@@ -1,62 +1,25 @@
 /**
- * The command line's use of a trained run: `predict` (zero-shot classes of
- * image files) and `embed` (image and text embeddings to a `.safetensors`
- * file), both on {@link TrainedModel}.
+ * The command line's use of a trained run: `predict` (zero-shot classes or
+ * findings of image files) and `embed` (image and text embeddings to a
+ * `.safetensors` file), both on `TrainedModel` (`core/trained_model.ts`).
  *
  * ```sh
  * deno task predict runs/clip-… digits/ --top 3            # the training data's classes
  * deno task predict runs/clip-… a.png --classes cat,dog --template "a photo of a {}."
+ * deno task predict runs/nova_mimic-… xrays/ --findings "Edema,Pleural Effusion"
  * deno task embed runs/clip-… --images photos/ --texts captions.txt --out emb.safetensors
  * ```
  *
  * @module
  */
-import { type Command, Option } from "commander";
-import { BACKEND_CHOICES, type BackendChoice } from "./core/backend.ts";
+import type { Command } from "commander";
 import { writeFileAtomic } from "./core/atomic.ts";
-import { stepReplayWanted } from "./core/device_step.ts";
 import { encodeSafetensors, type TensorData } from "./core/safetensors.ts";
-import { TrainedModel, type TrainedModelOptions } from "./core/trained_model.ts";
-import { listImageFiles } from "./data/image_files.ts";
+import { TrainedModel } from "./core/trained_model.ts";
+import { IMAGE_EXTENSIONS, listImageFiles } from "./data/image_files.ts";
 import type { Matrix } from "./eval/linalg.ts";
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-/** The options both commands take: which nodes, recipe overrides, backend, replay. */
-function modelOptions(command: Command): Command {
-  return command
-    .option("--image-node <node>", "node giving image embeddings (default: the recipe's)")
-    .option("--text-node <node>", "node giving text embeddings (default: the recipe's)")
-    .addOption(
-      new Option("--set <key=value>", "override the run's recipe (repeatable)")
-        .argParser(collect).default([]),
-    )
-    .addOption(new Option("--backend <name>", "tensor backend").choices([...BACKEND_CHOICES]))
-    .option("--batch <n>", "inputs per forward call", "64")
-    .option("--no-replay", "webgpu: run every forward call as written");
-}
-
-/** {@link TrainedModelOptions} from the parsed common options. */
-function loadOptions(opts: Record<string, unknown>): TrainedModelOptions {
-  return {
-    ...(opts.imageNode !== undefined && { image: opts.imageNode as string }),
-    ...(opts.textNode !== undefined && { text: opts.textNode as string }),
-    overrides: opts.set as string[],
-    ...(opts.backend !== undefined && { backend: opts.backend as BackendChoice }),
-    replay: opts.replay !== false && stepReplayWanted(),
-  };
-}
-
-/** A positive integer option, or an error naming the flag. */
-function positive(flag: string, value: unknown): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`${flag} is ${JSON.stringify(value)}; expected an integer ≥ 1`);
-  }
-  return n;
-}
+import { checkTemplates } from "./eval/prompt_scores.ts";
+import { collect, loadOptions, modelOptions, modelTitle, positive } from "./cli_model.ts";
 
 /** `--classes a,b,c` (or `--findings`) as names (trimmed, none empty). */
 function parseNames(flag: string, value: unknown): string[] {
@@ -85,63 +48,116 @@ async function readTexts(file: string | undefined, inline: string[]): Promise<st
   return [...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ""), ...inline];
 }
 
-/** Whether `predict` scores findings: asked for, or the recipe evaluates findings only. */
-function findingsMode(model: TrainedModel, opts: Record<string, unknown>): boolean {
-  const asked = opts.findings !== undefined || (opts.positive as string[]).length > 0 ||
-    (opts.negative as string[]).length > 0 || opts.scale !== undefined;
-  if (asked && opts.classes !== undefined) {
-    throw new Error("predict: --classes scores classes, --findings findings; give one of them");
-  }
-  if (asked) return true;
-  const kinds = model.recipe.eval.map((e) => e.kind);
-  return opts.classes === undefined && kinds.includes("zero_shot_binary") &&
-    !kinds.includes("zero_shot");
+/** What `predict` was asked, its flags checked before the run is loaded. */
+interface PredictRequest {
+  /** `classes` or `findings`; undefined: decided by the recipe's evaluators. */
+  mode?: "classes" | "findings";
+  classes?: string[];
+  templates: string[];
+  findings?: string[];
+  positive: string[];
+  negative: string[];
+  scale?: number;
+  top?: number;
+  batch: number;
+  json: boolean;
 }
 
-/** A prediction's lines: a header naming the run, then one line (or JSON object) per file. */
+/** Checks `predict`'s flags: the mode they imply, names, templates, numbers. */
+function predictRequest(opts: Record<string, unknown>): PredictRequest {
+  const list = (flag: string) => opts[flag] as string[];
+  const forFindings = ["--findings", "--positive", "--negative", "--scale"].filter((f) =>
+    f === "--positive" || f === "--negative"
+      ? list(f.slice(2)).length > 0
+      : opts[f.slice(2)] !== undefined
+  );
+  const forClasses = ["--classes", "--template"].filter((f) =>
+    f === "--template" ? list("template").length > 0 : opts.classes !== undefined
+  );
+  const mode = opts.mode as PredictRequest["mode"] ??
+    (forFindings.length > 0 ? "findings" : forClasses.length > 0 ? "classes" : undefined);
+  const wrong = mode === "findings" ? forClasses : mode === "classes" ? forFindings : [];
+  if (wrong.length > 0) {
+    throw new Error(
+      `predict: ${wrong.join(", ")} ${wrong.length === 1 ? "applies" : "apply"} to ` +
+        `${mode === "findings" ? "classes" : "findings"}, but this prediction scores ${mode}` +
+        `${opts.mode ? " (--mode)" : ""}; give the flags of one mode`,
+    );
+  }
+  const file = [opts.classes, opts.findings].find((v) =>
+    typeof v === "string" && IMAGE_EXTENSIONS.some((ext) => v.toLowerCase().endsWith(ext))
+  );
+  if (file !== undefined) {
+    throw new Error(
+      `predict: "${file}" follows --${opts.classes === file ? "classes" : "findings"}, which ` +
+        `takes comma-separated names; put the image paths before the flags or after "--"`,
+    );
+  }
+  const scale = opts.scale === undefined ? undefined : Number(opts.scale);
+  if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
+    throw new Error(`--scale is ${JSON.stringify(opts.scale)}; expected a finite number > 0`);
+  }
+  for (const flag of ["template", "positive", "negative"]) {
+    if (list(flag).length > 0) checkTemplates(list(flag), `--${flag}`);
+  }
+  const classes = opts.classes === undefined ? undefined : parseNames("--classes", opts.classes);
+  if (classes && classes.length < 2) {
+    throw new Error(`--classes "${opts.classes}" names 1 class; name at least 2 (--classes a,b)`);
+  }
+  return {
+    ...(mode && { mode }),
+    ...(classes && { classes }),
+    ...(opts.findings !== undefined && { findings: parseNames("--findings", opts.findings) }),
+    templates: list("template"),
+    positive: list("positive"),
+    negative: list("negative"),
+    ...(scale !== undefined && { scale }),
+    ...(opts.top !== undefined && { top: positive("--top", opts.top) }),
+    batch: positive("--batch", opts.batch),
+    json: opts.json === true,
+  };
+}
+
+/** The mode a recipe implies: findings when it evaluates findings and not classes. */
+function recipeMode(model: TrainedModel): "classes" | "findings" {
+  const kinds = model.recipe.eval.map((e) => e.kind);
+  return kinds.includes("zero_shot_binary") && !kinds.includes("zero_shot")
+    ? "findings"
+    : "classes";
+}
+
+/** A prediction's lines: a header, then one line (or JSON object) per file. */
 function predictionLines(
   files: string[],
   at: { header: string; json: boolean; rows: { name: string; score: number }[][] },
 ): string[] {
   if (at.json) return files.map((file, i) => JSON.stringify({ file, top: at.rows[i] }));
   const width = Math.max(...files.map((f) => f.length));
-  return [
-    at.header,
-    ...files.map((file, i) =>
-      `${file.padEnd(width)}  ${
-        at.rows[i]!.map((c) => `${c.name} ${c.score.toFixed(3)}`).join("  ")
-      }`
-    ),
-  ];
+  const line = (file: string, i: number) =>
+    `${file.padEnd(width)}  ${
+      at.rows[i]!.map((c) => `${c.name} ${c.score.toFixed(3)}`).join("  ")
+    }`;
+  return [at.header, ...files.map(line)];
 }
 
-/** Which run, step and nodes a prediction comes from. */
-function title(model: TrainedModel): string {
-  return `${model.runDir} (step ${model.checkpoint.step}; ${model.nodes.image} · ` +
-    `${model.nodes.text})`;
-}
-
-/** `predict` over classes. */
+/** `predict` over classes: each file's best classes. */
 async function predictClasses(
   model: TrainedModel,
   files: string[],
-  at: { opts: Record<string, unknown>; batch: number; top: number },
+  request: PredictRequest,
 ): Promise<string[]> {
-  const { opts, batch, top } = at;
-  const given = opts.template as string[];
-  const templates = given.length > 0 ? given : model.templates;
-  const classes = opts.classes === undefined ? undefined : parseNames("--classes", opts.classes);
+  const templates = request.templates.length > 0 ? request.templates : model.templates;
   const result = await model.classify(files, {
-    ...(classes && { classes }),
+    ...(request.classes && { classes: request.classes }),
     templates,
-    top,
-    batch,
+    top: request.top ?? 3,
+    batch: request.batch,
   });
   return predictionLines(files, {
-    json: opts.json === true,
+    json: request.json,
     rows: result.top,
-    header: `${title(model)}: ` +
-      `${result.classes.length} classes × ${templates.length} templates, cosine`,
+    header: `${modelTitle(model, model.nodes)}: ${result.classes.length} classes × ` +
+      `${templates.length} templates, cosine`,
   });
 }
 
@@ -149,36 +165,26 @@ async function predictClasses(
 async function predictFindings(
   model: TrainedModel,
   files: string[],
-  at: { opts: Record<string, unknown>; batch: number; top: number | undefined },
+  request: PredictRequest,
 ): Promise<string[]> {
-  const { opts, batch } = at;
-  const many = (flag: string) => (opts[flag] as string[]).length > 0 ? opts[flag] as string[] : {};
-  const findings = typeof opts.findings === "string"
-    ? parseNames("--findings", opts.findings)
-    : undefined;
-  const scale = opts.scale === undefined ? undefined : Number(opts.scale);
-  if (scale !== undefined && !(scale > 0)) {
-    throw new Error(`--scale is ${JSON.stringify(opts.scale)}; expected a number > 0`);
-  }
-  const positiveTemplates = many("positive"), negativeTemplates = many("negative");
   const result = await model.findings(files, {
-    ...(findings && { findings }),
-    ...(Array.isArray(positiveTemplates) && { positive: positiveTemplates }),
-    ...(Array.isArray(negativeTemplates) && { negative: negativeTemplates }),
-    ...(scale !== undefined && { scale }),
-    batch,
+    ...(request.findings && { findings: request.findings }),
+    ...(request.positive.length > 0 && { positive: request.positive }),
+    ...(request.negative.length > 0 && { negative: request.negative }),
+    ...(request.scale !== undefined && { scale: request.scale }),
+    batch: request.batch,
   });
   const f = result.findings.length;
   const rows = files.map((_, i) => {
     const p = result.probability.data.subarray(i * f, (i + 1) * f);
-    return [...p.keys()].sort((a, b) => p[b]! - p[a]! || a - b).slice(0, at.top ?? f)
-      .map((j) => ({ name: result.findings[j]!, score: p[j]! }));
+    return [...p.keys()].sort((a, b) => p[b]! - p[a]! || a - b).slice(0, request.top ?? f)
+      .map((j) => ({ index: j, name: result.findings[j]!, score: p[j]! }));
   });
   return predictionLines(files, {
-    json: opts.json === true,
+    json: request.json,
     rows,
-    header: `${title(model)}: ${f} ` +
-      `findings, probability of the positive prompt`,
+    header: `${modelTitle(model, model.findingNodes)}: ${f} findings, probability of the ` +
+      `positive prompt`,
   });
 }
 
@@ -189,30 +195,33 @@ export function addInferenceCommands(program: Command): void {
       .argument("<images...>", "image files, or folders of them")
       .description(
         "zero-shot predictions for image files with a trained run: classes (cosine to each " +
-          "class's prompt ensemble) or, with findings, each finding's probability from its " +
-          "positive and negative prompts (the recipe's evaluators' nodes and prompts unless given)",
+          "class's prompt ensemble) or findings (each one's probability from its positive and " +
+          "negative prompts), with the recipe's evaluators' nodes and prompts unless given",
+      )
+      .option(
+        "--mode <mode>",
+        "classes or findings (default: findings when a findings flag is given or the recipe " +
+          "evaluates zero_shot_binary and not zero_shot, else classes)",
       )
       .option("--classes <names>", "comma-separated class names (default: the training data's)")
       .option("--template <text>", "class prompt template with {} (repeatable)", collect, [])
-      .option(
-        "--findings [names]",
-        "score findings instead of classes: comma-separated, or the recipe's zero_shot_binary " +
-          "ones (the default mode when the recipe has that evaluator and no zero_shot)",
-      )
+      .option("--findings <names>", "comma-separated findings (default: the recipe's)")
       .option("--positive <text>", "positive finding template with {} (repeatable)", collect, [])
       .option("--negative <text>", "negative finding template with {} (repeatable)", collect, [])
       .option("--scale <s>", "logit scale of the findings' pair softmax (default: the recipe's)")
       .option("--top <k>", "classes (default 3) or findings (default all) listed per image")
       .option("--json", "one JSON object per image instead of a table"),
   ).action(async (runDir: string, paths: string[], opts) => {
-    const top = opts.top === undefined ? undefined : positive("--top", opts.top);
-    const batch = positive("--batch", opts.batch);
+    if (opts.mode !== undefined && !["classes", "findings"].includes(opts.mode)) {
+      throw new Error(`--mode is "${opts.mode}"; expected classes or findings`);
+    }
+    const request = predictRequest(opts);
     const files = await listImageFiles(paths);
     const model = await TrainedModel.load(runDir, loadOptions(opts));
     try {
-      const lines = findingsMode(model, opts)
-        ? await predictFindings(model, files, { opts, batch, top })
-        : await predictClasses(model, files, { opts, batch, top: top ?? 3 });
+      const lines = (request.mode ?? recipeMode(model)) === "findings"
+        ? await predictFindings(model, files, request)
+        : await predictClasses(model, files, request);
       lines.forEach((line) => console.log(line));
     } finally {
       model.dispose();

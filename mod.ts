@@ -147,6 +147,7 @@ export {
   type FindingScores,
   TrainedModel,
   type TrainedModelOptions,
+  type TrainedNodes,
 } from "./core/trained_model.ts";
 export { IMAGE_EXTENSIONS, listImageFiles, readImageFiles } from "./data/image_files.ts";
 export type { DecodeOptions, FitMode } from "./data/decode.ts";

@@ -118,17 +118,19 @@ export { evaluateRecipe } from "./run_evaluation.ts";
 /**
  * Builds data source and graph for `recipe` on the active backend; nodes with
  * `init` load their checkpoints unless `loadInit` is false (a checkpoint of
- * this graph is loaded next).
+ * this graph is loaded next). `source` replaces the recipe's data source (a
+ * trained run's `FactsSource`: the graph compiled without the data).
  */
 export async function buildRecipe(
   recipe: RunnableRecipe,
   cacheDir: string,
-  options: { loadInit?: boolean } = {},
+  options: { loadInit?: boolean; source?: DataSource } = {},
 ): Promise<{ source: DataSource; graph: CompiledGraph }> {
-  const source = await sources.get(recipe.data.kind).create(recipe.data.params, {
-    seed: recipe.seed,
-    cacheDir,
-  }).catch((e: unknown) => Promise.reject(atDataEntry(e, recipe)));
+  const source: DataSource = options.source ??
+    await sources.get(recipe.data.kind).create(recipe.data.params, { seed: recipe.seed, cacheDir })
+      .catch((e: unknown): never => {
+        throw atDataEntry(e, recipe);
+      });
   try {
     const graph = await compileGraph(recipe.graph, {
       registries: { modules, losses },
@@ -215,7 +217,13 @@ async function trainAndEvaluate(
 ): Promise<Omit<RunResult, "replay">> {
   const { trainer, graph, backend, options } = state;
   if (!options.quiet) { for (const line of runNotices(recipe, trainer)) console.error(line); }
-  const { paths, start } = await openRunDirectory(recipe, { graph, trainer, backend, options });
+  const { paths, start } = await openRunDirectory(recipe, {
+    graph,
+    trainer,
+    backend,
+    options,
+    source: state.source,
+  });
   // A resumed run goes on: an earlier failure report no longer describes it.
   if (options.resume) await Deno.remove(paths.failure).catch(() => {});
   const autotune = options.autotune ?? matMulAutotuneWanted();

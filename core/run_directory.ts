@@ -1,8 +1,9 @@
 /**
- * The run directory of a run: a new one (with the resolved recipe and the
- * environment it ran in) or, with `--resume`, an existing one whose latest
- * checkpoint restores the parameters and optimiser state and whose metrics are
- * cut back to that step.
+ * The run directory of a run: a new one (with the resolved recipe, the
+ * environment it ran in and what the model needs to know of its data,
+ * `data.json`) or, with `--resume`, an existing one whose latest checkpoint
+ * restores the parameters and optimiser state and whose metrics are cut back
+ * to that step.
  *
  * @module
  */
@@ -18,6 +19,8 @@ import {
 } from "./rundir.ts";
 import type { Trainer } from "./trainer.ts";
 import type { RunnableRecipe, RunOptions } from "./run.ts";
+import type { DataSource } from "./types.ts";
+import { readDataFacts, writeDataFacts } from "./data_facts.ts";
 
 /** What a run records about where it ran (`env.json`). */
 function environment(backend: BackendInfo): Record<string, unknown> {
@@ -41,7 +44,13 @@ function environment(backend: BackendInfo): Record<string, unknown> {
  */
 export async function openRunDirectory(
   recipe: RunnableRecipe,
-  state: { graph: CompiledGraph; trainer: Trainer; backend: BackendInfo; options: RunOptions },
+  state: {
+    graph: CompiledGraph;
+    trainer: Trainer;
+    backend: BackendInfo;
+    options: RunOptions;
+    source: DataSource;
+  },
 ): Promise<{ paths: RunPaths; start: number }> {
   const { graph, trainer, backend, options } = state;
   const files = { recipeYaml: recipe.yaml, env: environment(backend) };
@@ -49,9 +58,14 @@ export async function openRunDirectory(
     const paths = options.runDir
       ? await createRunDirAt(options.runDir, files)
       : await createRunDir(options.runsDir ?? "runs", { name: recipe.name, ...files });
+    await writeDataFacts(paths.root, state.source);
     return { paths, start: 0 };
   }
   const paths = runPaths(options.resume);
+  // Runs made before data.json existed gain it when resumed.
+  if (!(await readDataFacts(paths.root).catch(() => undefined))) {
+    await writeDataFacts(paths.root, state.source);
+  }
   const latest = await latestCheckpoint(paths.checkpoints);
   if (!latest) {
     throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);

@@ -55,8 +55,8 @@ export async function loadRunWeights(
     const members = at.graph.inferenceState().filter((p) => averaged.has(p.name));
     if (members.length === 0) {
       throw new Error(
-        `${file}: no ema.* tensors: the run was trained without train.ema; evaluate its ` +
-          `trained weights with --set train.ema.evaluate=raw (or train.ema=null)`,
+        `${file}: no ema.* tensors: the run was trained without train.ema; use its trained ` +
+          `weights with --set train.ema.evaluate=raw (or train.ema=null)`,
       );
     }
     average = new WeightAverage(members, ema);
@@ -66,10 +66,10 @@ export async function loadRunWeights(
       parameters: at.graph.inferenceState(),
       ...(average && { average }),
     });
+    average?.swap();
   } catch (e) {
     average?.dispose();
     throw e;
   }
-  average?.swap();
   return { file, step: latest.step, ...(average && { average }) };
 }

@@ -1,7 +1,8 @@
 /**
  * Run directories: `runs/<name>-<time>/` (or a directory named by the caller,
  * such as a sweep member's) holding the resolved recipe
- * (`recipe.yaml`), the environment (`env.json`), `metrics.jsonl`,
+ * (`recipe.yaml`), the environment (`env.json`), what the model knows of its
+ * data (`data.json`, `core/data_facts.ts`), `metrics.jsonl`,
  * `checkpoints/`, `eval.json` and failure reports. Every whole-file write is
  * atomic (temp + rename); metrics are appended line by line.
  *

@@ -1,31 +1,30 @@
 /**
- * A trained run as a model to use: image and text embeddings of new inputs
- * and zero-shot classification of image files, from a run directory's recipe
- * and latest checkpoint (with `train.ema`, the averaged weights) — what
- * `deno task predict` and `deno task embed` run, and the library's entry
- * point for inference (open_clip's `encode_image` / `encode_text`).
+ * A trained run as a model to use: image and text embeddings of new inputs,
+ * zero-shot classes and findings of image files, from a run directory's
+ * recipe and latest checkpoint (with `train.ema`, the averaged weights) —
+ * what `deno task predict`, `embed` and `search` run, and the library's entry
+ * point for inference (open_clip's `encode_image` / `encode_text`). The
+ * training data is not needed: the run's `data.json` says what the model
+ * knows of it (`core/data_facts.ts`).
  *
  * The embedding nodes are the recipe's own: those of its first `zero_shot`
  * evaluator, else of its first evaluator naming an `image` and a `text` node
- * (`retrieval`, `diagnostics`), unless given. Images are decoded as the
- * training data was (the source's size and channels, its `fit`, values in
- * `[0, 1]`).
+ * (`retrieval`, `diagnostics`; findings: its `zero_shot_binary` evaluator's),
+ * unless given. Images are decoded as the training data was (the source's
+ * size and channels, its `fit`, values in `[0, 1]`).
  *
  * @module
  */
-import { initBackend } from "./backend.ts";
 import type { InferenceModel } from "./components.ts";
 import type { Tensor4D } from "./tensor.ts";
-import { defaultCacheDir } from "./env.ts";
 import type { CompiledGraph } from "./graph_run.ts";
-import { loadRunnable } from "./recipe_runnable.ts";
-import { buildRecipe, type RunnableRecipe } from "./run.ts";
-import { type LoadedRunWeights, loadRunWeights } from "./run_weights.ts";
-import { runPaths } from "./rundir.ts";
+import type { RunnableRecipe } from "./run.ts";
+import type { LoadedRunWeights } from "./run_weights.ts";
 import { stepReplayWanted } from "./device_step.ts";
 import type { FitMode } from "../data/decode.ts";
 import { readImageFiles } from "../data/image_files.ts";
-import { embedImages, embedTexts } from "../eval/features.ts";
+import { embedImages, embedTexts, stackRows } from "../eval/features.ts";
+import type { DataFacts } from "./data_facts.ts";
 import { type Matrix, normalizeRows } from "../eval/linalg.ts";
 import { promptEnsemble } from "../eval/zero_shot.ts";
 import {
@@ -35,7 +34,12 @@ import {
   type FindingScores,
   findingScores,
 } from "../eval/prompt_scores.ts";
-import { checkNodes, recipeBinary, recipeNodes } from "./trained_model_defaults.ts";
+import {
+  loadTrainedParts,
+  recipeBinary,
+  recipeNodes,
+  type TrainedNodes,
+} from "./trained_model_load.ts";
 import type {
   ClassifyOptions,
   EmbedOptions,
@@ -45,19 +49,13 @@ import type {
 
 export type { Classification, FindingScores } from "../eval/prompt_scores.ts";
 export type { ClassScore } from "../eval/top_classes.ts";
+export type { TrainedNodes } from "./trained_model_load.ts";
 export type {
   ClassifyOptions,
   EmbedOptions,
   FindingOptions,
   TrainedModelOptions,
 } from "./trained_model_options.ts";
-
-/** What the data source tells a trained model. */
-interface SourceFacts {
-  classNames: string[];
-  labelNames: string[];
-  imageShape: [number, number, number];
-}
 
 /** A trained run loaded for inference. Dispose it when done. */
 export class TrainedModel {
@@ -68,7 +66,9 @@ export class TrainedModel {
   /** The checkpoint loaded and its training step. */
   readonly checkpoint: { file: string; step: number };
   /** The embedding nodes (absent: none given and none in the recipe's evaluators). */
-  readonly nodes: { image?: string; text?: string };
+  readonly nodes: TrainedNodes;
+  /** The nodes {@link findings} scores with: given, else the recipe's `zero_shot_binary` ones. */
+  readonly findingNodes: TrainedNodes;
   /** Class names of the training data (`[]` when it has none). */
   readonly classNames: string[];
   /** Multi-label target names of the training data (e.g. CheXpert's findings; `[]` when none). */
@@ -85,8 +85,9 @@ export class TrainedModel {
       runDir: string;
       recipe: RunnableRecipe;
       weights: LoadedRunWeights;
-      nodes: { image?: string; text?: string };
-      source: SourceFacts;
+      nodes: TrainedNodes;
+      findingNodes: TrainedNodes;
+      data: DataFacts;
       replay: boolean;
     },
   ) {
@@ -96,61 +97,30 @@ export class TrainedModel {
     this.checkpoint = { file: at.weights.file, step: at.weights.step };
     this.#average = at.weights.average;
     this.nodes = at.nodes;
-    this.classNames = at.source.classNames;
-    this.labelNames = at.source.labelNames;
-    this.imageShape = at.source.imageShape;
+    this.findingNodes = at.findingNodes;
+    this.classNames = at.data.classes;
+    this.labelNames = at.data.labels;
+    this.imageShape = at.data.image_shape;
     this.#model = graph.inference({ seed: at.recipe.seed, replay: at.replay });
   }
 
   /**
    * Loads a run directory: its `recipe.yaml` (with `overrides`), the graph
-   * built from it, and the latest checkpoint's inference weights.
+   * built from it, and the latest checkpoint's inference weights. The
+   * training data is not read when the run has its `data.json` (class and
+   * label names, image shape; written by every run since 2026-11-25).
    *
    * @param runDir A run directory (`runs/<name>-<time>`, a sweep member).
    * @param options Nodes, overrides, backend.
    * @throws When the folder is not a run, has no checkpoint, or names no such node.
    */
   static async load(runDir: string, options: TrainedModelOptions = {}): Promise<TrainedModel> {
-    const paths = runPaths(runDir);
-    try {
-      await Deno.stat(paths.recipe);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      throw new Error(
-        `${runDir}: not a run directory (no recipe.yaml); expected runs/<name>-<time>`,
-      );
-    }
-    const recipe = await loadRunnable(paths.recipe, options.overrides ?? []);
-    await initBackend(options.backend ?? recipe.backend);
-    const built = await buildRecipe(recipe, options.cacheDir ?? defaultCacheDir(), {
-      loadInit: false,
+    const parts = await loadTrainedParts(runDir, options);
+    return new TrainedModel(parts.graph, {
+      ...parts,
+      runDir,
+      replay: options.replay ?? stepReplayWanted(),
     });
-    const { graph, source } = built;
-    try {
-      const defaults = recipeNodes(recipe);
-      const image = options.image ?? defaults.image, text = options.text ?? defaults.text;
-      const nodes = { ...(image && { image }), ...(text && { text }) };
-      checkNodes(graph, nodes, options);
-      const weights = await loadRunWeights(paths.checkpoints, { recipe, graph, runDir });
-      const labelNames = (source as { labelNames?: string[] }).labelNames ?? [];
-      return new TrainedModel(graph, {
-        runDir,
-        recipe,
-        weights,
-        nodes,
-        source: {
-          classNames: [...source.classNames],
-          labelNames: [...labelNames],
-          imageShape: [...source.imageShape],
-        },
-        replay: options.replay ?? stepReplayWanted(),
-      });
-    } catch (e) {
-      graph.dispose();
-      throw e;
-    } finally {
-      source.dispose();
-    }
   }
 
   /** The prompt templates {@link classify} uses by default (the recipe's zero-shot ones). */
@@ -185,24 +155,35 @@ export class TrainedModel {
     images: readonly string[] | Tensor4D,
     options: EmbedOptions = {},
   ): Promise<Matrix> {
-    const node = this.#node("image");
+    const node = options.node ?? this.#node("image");
     const batch = options.batch ?? 64;
-    const tensor = Array.isArray(images) ? await this.readImages(images) : images as Tensor4D;
-    try {
-      const m = await embedImages(this.#model, tensor, { node, batch, who: "embed" });
-      return options.normalize === false ? m : normalizeRows(m);
-    } finally {
-      if (tensor !== images) tensor.dispose();
+    const at = { node, batch, who: `image node "${node}"` };
+    let m: Matrix;
+    if (Array.isArray(images)) {
+      // Decoded `batch` files at a time: a folder of X-rays need not fit in memory at once.
+      const parts: Matrix[] = [];
+      for (let i = 0; i < images.length; i += batch) {
+        const tensor = await this.readImages(images.slice(i, i + batch));
+        try {
+          parts.push(await embedImages(this.#model, tensor, at));
+        } finally {
+          tensor.dispose();
+        }
+      }
+      m = stackRows(parts);
+    } else {
+      m = await embedImages(this.#model, images as Tensor4D, at);
     }
+    return options.normalize === false ? m : normalizeRows(m);
   }
 
   /** Text embeddings `[N, D]`, L2-normalised unless `normalize: false`. */
   async embedTexts(texts: readonly string[], options: EmbedOptions = {}): Promise<Matrix> {
-    const node = this.#node("text");
+    const node = options.node ?? this.#node("text");
     const m = await embedTexts(this.#model, [...texts], {
       node,
       batch: options.batch ?? 64,
-      who: "embed",
+      who: `text node "${node}"`,
     });
     return options.normalize === false ? m : normalizeRows(m);
   }
@@ -214,15 +195,16 @@ export class TrainedModel {
    */
   promptEnsemble(
     names: readonly string[],
-    options: { templates: readonly string[]; batch?: number },
+    options: { templates: readonly string[]; batch?: number; node?: string },
   ): Promise<Matrix> {
     checkTemplates(options.templates, "prompts");
+    const node = options.node ?? this.#node("text");
     return promptEnsemble(this.#model, {
       names: [...names],
       templates: [...options.templates],
-      node: this.#node("text"),
+      node,
       batch: options.batch ?? 64,
-      who: "prompts",
+      who: `text node "${node}"`,
     });
   }
 
@@ -253,7 +235,8 @@ export class TrainedModel {
   /**
    * Zero-shot findings (the `zero_shot_binary` evaluator's scoring, CheXzero's):
    * each image's probability of every finding from its positive and negative
-   * prompt ensembles; the defaults are the recipe's `zero_shot_binary` ones.
+   * prompt ensembles; the defaults (findings, prompts, scale, and the nodes,
+   * {@link findingNodes}) are the recipe's `zero_shot_binary` ones.
    *
    * @param images Image files, or a batch `[N, H, W, C]`.
    */
@@ -267,15 +250,21 @@ export class TrainedModel {
       throw new Error("findings: no findings to score; name them (--findings a,b,…)");
     }
     const batch = options.batch ?? 64;
+    const text = this.#node("text", this.findingNodes);
     const positive = await this.promptEnsemble(names, {
       templates: options.positive ?? binary.positive ?? ["{}"],
       batch,
+      node: text,
     });
     const negative = await this.promptEnsemble(names, {
       templates: options.negative ?? binary.negative ?? ["no {}"],
       batch,
+      node: text,
     });
-    const image = await this.embedImages(images, { batch });
+    const image = await this.embedImages(images, {
+      batch,
+      node: this.#node("image", this.findingNodes),
+    });
     const scale = options.scale ?? binary.scale ?? 1;
     return findingScores(image, { positive, negative }, { names, scale });
   }
@@ -287,8 +276,8 @@ export class TrainedModel {
     this.#graph.dispose();
   }
 
-  #node(role: "image" | "text"): string {
-    const node = this.nodes[role];
+  #node(role: "image" | "text", nodes: TrainedNodes = this.nodes): string {
+    const node = nodes[role];
     if (node === undefined) {
       throw new Error(
         `no ${role} node: the recipe has no evaluator naming one; name it (--${role}-node ` +

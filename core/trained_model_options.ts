@@ -28,6 +28,8 @@ export interface EmbedOptions {
   batch?: number;
   /** L2-normalise each row (default true: cosine similarity is then a dot product). */
   normalize?: boolean;
+  /** The node to embed with (default: the model's image or text node). */
+  node?: string;
 }
 
 /** Options of `TrainedModel.classify`. */

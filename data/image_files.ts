@@ -47,7 +47,13 @@ export async function listImageFiles(paths: readonly string[]): Promise<string[]
     const inside: string[] = [];
     for await (const entry of Deno.readDir(path)) {
       const ext = extname(entry.name).toLowerCase();
-      if (entry.isFile && IMAGE_EXTENSIONS.includes(ext)) inside.push(join(path, entry.name));
+      if (!IMAGE_EXTENSIONS.includes(ext)) continue;
+      const file = join(path, entry.name);
+      // A link counts when it leads to a file (a folder of links into a dataset).
+      const isFile = entry.isSymlink
+        ? await Deno.stat(file).then((s) => s.isFile, () => false)
+        : entry.isFile;
+      if (isFile) inside.push(file);
     }
     if (inside.length === 0) {
       throw new Error(
