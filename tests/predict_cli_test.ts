@@ -119,6 +119,19 @@ Deno.test({
       assert.deepEqual(JSON.parse(searched[0]!).top.map((h: { file: string }) => h.file), [
         files[0],
       ]);
+      // An image query: the image itself first, at cosine 1.
+      const like = await capture([
+        "search",
+        root,
+        `${fx.dir}/images`,
+        "--like",
+        files[5]!,
+        "--json",
+      ]);
+      const nearest = JSON.parse(like[0]!);
+      assert.equal(nearest.like, files[5]);
+      assert.equal(nearest.top[0].file, files[5]);
+      assert.ok(Math.abs(nearest.top[0].score - 1) < 1e-9);
 
       // A folder of links into the images counts its links.
       await Deno.mkdir(`${fx.dir}/links`);
@@ -152,7 +165,10 @@ Deno.test({
         /cannot decode image ".*notes\.png"/,
       );
       await assert.rejects(() => capture(["embed", root, "--out", out]), /nothing to embed/);
-      await assert.rejects(() => capture(["search", root, files[0]!]), /search: no --query/);
+      await assert.rejects(
+        () => capture(["search", root, files[0]!]),
+        /search: no query; give --query/,
+      );
     } finally {
       await fx.remove();
     }
