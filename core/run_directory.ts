@@ -62,10 +62,6 @@ export async function openRunDirectory(
     return { paths, start: 0 };
   }
   const paths = runPaths(options.resume);
-  // Runs made before data.json existed gain it when resumed.
-  if (!(await readDataFacts(paths.root).catch(() => undefined))) {
-    await writeDataFacts(paths.root, state.source);
-  }
   const latest = await latestCheckpoint(paths.checkpoints);
   if (!latest) {
     throw new Error(`--resume ${options.resume}: no checkpoints/latest.json in that run`);
@@ -76,5 +72,9 @@ export async function openRunDirectory(
     ...(trainer.average && { average: trainer.average }),
   }, { recipeYaml: recipe.yaml, steps: recipe.train.steps });
   await truncateMetrics(paths, step);
+  // Runs made before data.json existed gain it once the resume is known to be theirs.
+  if (!(await readDataFacts(paths.root).catch(() => undefined))) {
+    await writeDataFacts(paths.root, state.source);
+  }
   return { paths, start: step };
 }

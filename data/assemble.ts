@@ -20,7 +20,7 @@ import type { FitMode } from "./decode.ts";
 import { DecodedImageCache } from "./decoded_cache.ts";
 import { FileImageSource, type SampleRecord } from "./file_source.ts";
 import { classIndices, fractionSplit, heldOutLayout } from "./splits.ts";
-import { mergeCaptions, rowsByImage } from "./image_rows.ts";
+import { imagesInSeveralSplits, mergeCaptions, rowsByImage } from "./image_rows.ts";
 
 /** Settings shared by the file-backed kinds (validated by their registry entries). */
 export interface FileSourceParams {
@@ -100,6 +100,18 @@ function carveFractions(
   if (parts.test.length) splits.test = rows(parts.test);
 }
 
+/** Warns when the source's own splits share an image: trained on and evaluated on. */
+function warnOfSharedImages(splits: Record<string, SampleRecord[]>, source: string): void {
+  const shared = imagesInSeveralSplits(splits);
+  if (shared.size === 0) return;
+  const [path, where] = shared.entries().next().value!;
+  console.warn(
+    `${source}: ${shared.size} image${shared.size === 1 ? "" : "s"} in more than one split ` +
+      `(e.g. ${path}: ${where.join(", ")}); what is trained on is also evaluated on — check ` +
+      `the split column`,
+  );
+}
+
 /** Groups, carves, applies held-out classes and limits; drops empty splits. */
 function buildSplits(
   records: TaggedRecord[],
@@ -113,6 +125,7 @@ function buildSplits(
 ): Record<string, SampleRecord[]> {
   const { params } = at;
   let splits = groupSplits(records);
+  warnOfSharedImages(splits, at.log.source);
   carveFractions(splits, { val: params.val, test: params.test, seed: at.seed });
   if (at.mergeCaptions && splits.train) splits.train = mergeCaptions(splits.train, at.log);
   if (params.held_out_classes?.length) {

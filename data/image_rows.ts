@@ -27,6 +27,26 @@ export function rowsByImage(records: readonly SampleRecord[]): number[][] {
 }
 
 /**
+ * The images (paths) that more than one split names, with those splits: a
+ * split column that trains on an image it also evaluates on.
+ *
+ * @param splits Split name → records.
+ */
+export function imagesInSeveralSplits(
+  splits: Record<string, readonly SampleRecord[]>,
+): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  for (const [name, records] of Object.entries(splits)) {
+    for (const { path } of records) {
+      const where = seen.get(path);
+      if (!where) seen.set(path, [name]);
+      else if (where.at(-1) !== name) where.push(name);
+    }
+  }
+  return new Map([...seen].filter(([, where]) => where.length > 1));
+}
+
+/**
  * One record per image: the captions of every row naming it, in row order,
  * duplicates kept once; its label is the first row's. A row whose label
  * differs from the image's first row is a `bad_label` (its caption is not
@@ -46,7 +66,8 @@ export function mergeCaptions(records: readonly SampleRecord[], log: BadInputLog
           path: row.path,
           reason: "bad_label",
           detail: `merge_captions: a row of this image has label ${row.label}, an earlier row ` +
-            `${first.label}; rows naming one image must agree`,
+            `${first.label}; rows naming one image must agree (the later row's caption is left ` +
+            `out; the image trains with the first row's label)`,
         });
         continue;
       }

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BatchOptions } from "../core/types.ts";
 import { BadInputError, BadInputLog } from "./bad_input.ts";
 import { toCsv, writeImage } from "./fixtures.ts";
-import { mergeCaptions, rowsByImage } from "./image_rows.ts";
+import { imagesInSeveralSplits, mergeCaptions, rowsByImage } from "./image_rows.ts";
 import { createManifestSource, type ManifestParams } from "./manifest.ts";
 
 await tf.setBackend("cpu");
@@ -133,6 +133,37 @@ Deno.test("manifest merge_captions: one training sample per image, its caption d
     for (const [image, captions] of seen) {
       assert.ok(captions.size >= 2, `${image}: captions vary over epochs (${[...captions]})`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("manifest: a split column that puts one image in two splits is warned of", async () => {
+  const dir = await captionRows();
+  try {
+    const rows = [["file", "caption", "split"], ["0.jpg", "a", "train"], ["1.jpg", "b", "train"]];
+    rows.push(["0.jpg", "c", "test"], ["2.jpg", "d", "test"]);
+    await Deno.writeTextFile(`${dir}/split.csv`, toCsv(rows));
+    assert.deepEqual(
+      imagesInSeveralSplits({ train: [record("0.jpg", "a")], test: [record("0.jpg", "c")] }),
+      new Map([["0.jpg", ["train", "test"]]]),
+    );
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...parts: unknown[]) => warnings.push(parts.join(" "));
+    try {
+      await createManifestSource(
+        { ...params(dir), path: `${dir}/split.csv`, split: "split", val: 0 },
+        { seed: 0 },
+      );
+    } finally {
+      console.warn = original;
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /split: 1 image in more than one split \(e\.g\. .*0\.jpg: train, test\)/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -50,12 +50,21 @@ Deno.test({
     assert.deepEqual(b.map((m) => m.terms), a.map((m) => m.terms));
 
     // Another recipe is refused before anything loads, naming what differs; so is a
-    // checkpoint past the steps (it ended silently unfinished).
-    const other = await loadRunnable("recipes/nova.yaml", [...TINY, "train.optimizer.lr=0.5"]);
+    // checkpoint past the steps (it ended silently unfinished). A run made before data.json
+    // existed gains it when resumed, and not from a resume that is refused.
+    const facts = `${first.paths.root}/data.json`;
+    const written = await Deno.readTextFile(facts);
+    await Deno.remove(facts);
+    const other = await loadRunnable("recipes/nova.yaml", [
+      ...TINY,
+      "train.optimizer.lr=0.5",
+      "data.classes=[o, i, ii, iii, iv, v, vi, vii, viii, ix]",
+    ]);
     await assert.rejects(
       () => runRecipe(other, { ...options, resume: first.paths.root }),
-      /step-00000\d\.safetensors: the resuming recipe differs .* at train\.optimizer\.lr: 0\.001 → 0\.5/,
+      /step-00000\d\.safetensors: the resuming recipe differs .* at .*train\.optimizer\.lr: 0\.001 → 0\.5/,
     );
+    await assert.rejects(() => Deno.stat(facts), Deno.errors.NotFound);
     const shorter = await loadRunnable("recipes/nova.yaml", [...TINY, "train.steps=2"]);
     await assert.rejects(
       () => runRecipe(shorter, { ...options, resume: first.paths.root }),
@@ -65,6 +74,7 @@ Deno.test({
     const cadence = await loadRunnable("recipes/nova.yaml", [...TINY, "train.log_every=2"]);
     const again = await runRecipe(cadence, { ...options, resume: first.paths.root });
     assert.equal(again.steps, 6);
+    assert.equal(await Deno.readTextFile(facts), written);
     await Deno.remove(runs, { recursive: true });
   },
 });
