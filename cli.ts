@@ -210,6 +210,10 @@ function addReportCommand(program: Command): void {
     )
     .option("--out <dir>", "output directory (default <sweep-dir>/report, <folder>/report)")
     .option(
+      "--baseline <variant>",
+      "also compare every variant with this one, paired by seed (Δ ± std, paired t-test p)",
+    )
+    .option(
       "--metric <key>",
       "runs: a column, <evaluator>.<metric>[:lower] (repeatable; default each evaluator's top1)",
       collect,
@@ -231,12 +235,14 @@ function addReportCommand(program: Command): void {
         );
       }
       const report = sweep
-        ? await writeSweepReport(dirs[0]!, { out: opts.out })
+        ? await writeSweepReport(dirs[0]!, { out: opts.out, baseline: opts.baseline })
         : await writeRunsReport(dirs, {
           out: opts.out,
+          baseline: opts.baseline,
           metrics: (opts.metric as string[]).map(parseMetricOption),
         });
       console.log(report.markdown);
+      if (report.comparison) console.log(report.comparison);
       for (const warning of report.results.warnings) console.error(`warning: ${warning}`);
       console.log(`report: ${report.files.readme}`);
     });

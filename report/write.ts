@@ -12,6 +12,7 @@ import { collectSweep, type SweepMetric, type SweepResults } from "./collect.ts"
 import { collectRuns } from "./runs.ts";
 import { membersCsv, tableCsv } from "./csv.ts";
 import { tableMarkdown } from "./markdown.ts";
+import { comparisonCsv, comparisonMarkdown } from "./paired.ts";
 import { sweepPlots } from "./plots.ts";
 import type { SummaryOptions } from "./stats.ts";
 import { buildTable, countStates, type SweepTable } from "./table.ts";
@@ -26,6 +27,8 @@ export interface SweepReportOptions {
   date?: Date;
   /** Bootstrap settings of the CIs (default 10 000 resamples, seed 0, 95 %). */
   bootstrap?: SummaryOptions;
+  /** A variant every other is compared with, paired by seed (`report/paired.ts`). */
+  baseline?: string;
 }
 
 /** What {@link writeSweepReport} wrote and computed. */
@@ -33,9 +36,18 @@ export interface SweepReport {
   /** The output directory. */
   out: string;
   /** Paths written. */
-  files: { readme: string; table: string; csv: string; members: string; svgs: string[] };
+  files: {
+    readme: string;
+    table: string;
+    csv: string;
+    members: string;
+    svgs: string[];
+    comparison?: { markdown: string; csv: string };
+  };
   /** The Markdown table with its notes (the contents of `table.md`). */
   markdown: string;
+  /** With a baseline: the paired comparison as Markdown (the contents of `comparison.md`). */
+  comparison?: string;
   /** The table as data. */
   table: SweepTable;
   /** What was read from the sweep directory. */
@@ -78,6 +90,9 @@ function readme(
   }
   if (warnings.length) lines.push("", "Warnings:", "", ...warnings.map((w) => `- ${w}`));
   lines.push("", "## Table", "", report.markdown.replace(/^### .*\n\n/, ""));
+  if (report.comparison) {
+    lines.push(report.comparison.replace(/^### (.*)\n/, "## $1\n"));
+  }
   if (plots.length) {
     lines.push("## Plots", "");
     for (const p of plots) lines.push(`![${p.title}](${p.stem}.svg)`, "");
@@ -88,6 +103,9 @@ function readme(
     "- `table.md`: the table above.",
     "- `table.csv`: one row per variant, raw numbers (fractions, not percent).",
     "- `members.csv`: one row per member with its seed, state, raw metric values and error.",
+    ...(report.comparison
+      ? ["- `comparison.md`, `comparison.csv`: every variant against the baseline, paired by seed."]
+      : []),
     "- `*.svg`: the plots.",
     "",
     "Columns and statistics are described in `docs/reports.md`.",
@@ -108,7 +126,11 @@ export async function writeSweepReport(
   sweepDir: string,
   options: SweepReportOptions = {},
 ): Promise<SweepReport> {
-  const args = [sweepDir, ...(options.out ? ["--out", options.out] : [])].map(shellQuote);
+  const args = [
+    sweepDir,
+    ...(options.out ? ["--out", options.out] : []),
+    ...(options.baseline ? ["--baseline", options.baseline] : []),
+  ].map(shellQuote);
   return await writeReport(await collectSweep(sweepDir), {
     ...options,
     out: options.out ?? join(sweepDir, "report"),
@@ -139,7 +161,12 @@ export async function writeRunsReport(
     "--metric",
     m.better === "lower" ? `${m.key}:lower` : m.key,
   ]);
-  const args = [...paths, ...metricArgs, ...(options.out ? ["--out", options.out] : [])];
+  const args = [
+    ...paths,
+    ...metricArgs,
+    ...(options.out ? ["--out", options.out] : []),
+    ...(options.baseline ? ["--baseline", options.baseline] : []),
+  ];
   return await writeReport(results, {
     ...options,
     out,
@@ -154,6 +181,9 @@ async function writeReport(
 ): Promise<SweepReport> {
   const table = buildTable(results, options.bootstrap);
   const markdown = tableMarkdown(table);
+  const comparison = options.baseline === undefined
+    ? undefined
+    : comparisonMarkdown(table, options.baseline);
   const out = options.out;
   await Deno.mkdir(out, { recursive: true });
 
@@ -164,17 +194,22 @@ async function writeReport(
     await writeFileAtomic(path, await renderSvg(plot.spec));
     svgs.push(path);
   }
-  const files = {
+  const files: SweepReport["files"] = {
     readme: join(out, "README.md"),
     table: join(out, "table.md"),
     csv: join(out, "table.csv"),
     members: join(out, "members.csv"),
     svgs,
   };
+  if (comparison !== undefined) {
+    files.comparison = { markdown: join(out, "comparison.md"), csv: join(out, "comparison.csv") };
+    await writeFileAtomic(files.comparison.markdown, comparison);
+    await writeFileAtomic(files.comparison.csv, comparisonCsv(table, options.baseline!));
+  }
   await writeFileAtomic(files.table, markdown);
   await writeFileAtomic(files.csv, tableCsv(table));
   await writeFileAtomic(files.members, membersCsv(results.manifest, results.members));
-  const report = { out, markdown, table, results };
+  const report = { out, markdown, table, results, ...(comparison && { comparison }) };
   await writeFileAtomic(
     files.readme,
     readme(report, plots, { command: options.command, date: options.date ?? new Date() }),
