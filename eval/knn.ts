@@ -31,6 +31,10 @@ export interface KnnParams {
   limit?: number;
   /** Samples per forward call (default 256). */
   batch: number;
+  /** `vote` (absent: a count majority, ties by summed similarity) or `dino` (Σ exp(sim/T) per class). */
+  weighting?: "vote" | "dino";
+  /** Temperature T of `dino` weighting (absent: 0.07, DINO's). */
+  temperature?: number;
 }
 
 const schema = z.strictObject({
@@ -43,18 +47,45 @@ const schema = z.strictObject({
   ),
   limit: positiveInt().optional().describe("Test samples read (absent: all)."),
   batch: positiveInt().default(256).describe("Samples per forward call."),
+  weighting: z.enum(["vote", "dino"]).optional().describe(
+    "How neighbours vote: `vote` (absent) a count majority, ties broken by summed similarity; " +
+      "`dino` DINO's weighted kNN, Σ exp(similarity / temperature) per class.",
+  ),
+  temperature: z.number().positive().optional().describe(
+    "Temperature of `dino` weighting (absent: 0.07, DINO's).",
+  ),
+}).refine((p) => p.split !== p.train, {
+  message: "split names the neighbours' split: a query would find itself among its neighbours; " +
+    "classify another split (test, val)",
+  path: ["split"],
+}).refine((p) => p.temperature === undefined || p.weighting === "dino", {
+  message: "temperature applies to weighting: dino",
+  path: ["temperature"],
 });
 
-/** Majority vote of neighbours with similarities `sims` and labels `labels`. */
-function vote(labels: number[], sims: ArrayLike<number>, classes: number): number {
+/** How neighbours vote: a count majority, or DINO's Σ exp(sim / T) at temperature T. */
+export type KnnWeighting = { kind: "vote" } | { kind: "dino"; temperature: number };
+
+/**
+ * The class the neighbours (labels `labels`, similarities `sims`) vote for:
+ * a count majority (ties by summed similarity, then the lower class), or
+ * DINO's weighted vote, Σ exp(sim / T) per class (ties: the lower class).
+ */
+function vote(
+  labels: number[],
+  sims: ArrayLike<number>,
+  at: { classes: number; weighting: KnnWeighting },
+): number {
+  const { classes, weighting } = at;
   const count = new Float64Array(classes), mass = new Float64Array(classes);
   labels.forEach((l, j) => {
-    count[l]! += 1;
+    count[l]! += weighting.kind === "dino" ? Math.exp(sims[j]! / weighting.temperature) : 1;
     mass[l]! += sims[j]!;
   });
   let best = 0;
   for (let c = 1; c < classes; c++) {
-    if (count[c]! > count[best]! || (count[c] === count[best] && mass[c]! > mass[best]!)) best = c;
+    const tie = count[c] === count[best] && weighting.kind === "vote" && mass[c]! > mass[best]!;
+    if (count[c]! > count[best]! || tie) best = c;
   }
   return best;
 }
@@ -70,8 +101,9 @@ function vote(labels: number[], sims: ArrayLike<number>, classes: number): numbe
 export async function knnPredict(
   train: { x: Matrix; y: ArrayLike<number> },
   queries: Matrix,
-  options: { k: number; classes: number },
+  options: { k: number; classes: number; weighting?: KnnWeighting },
 ): Promise<Int32Array> {
+  const weighting = options.weighting ?? { kind: "vote" };
   if (train.x.cols !== queries.cols) {
     throw new Error(`knn: train features have ${train.x.cols} dimensions, queries ${queries.cols}`);
   }
@@ -98,7 +130,10 @@ export async function knnPredict(
       tf.dispose([values, indices]);
       for (let i = 0; i < rows; i++) {
         const nb = Array.from(idx.subarray(i * k, (i + 1) * k), (j) => train.y[j]!);
-        out[start + i] = vote(nb, v.subarray(i * k, (i + 1) * k), options.classes);
+        out[start + i] = vote(nb, v.subarray(i * k, (i + 1) * k), {
+          classes: options.classes,
+          weighting,
+        });
       }
     }
   } finally {
@@ -134,7 +169,13 @@ export class KnnEvaluator implements Evaluator {
     const predicted = await knnPredict(
       { x: selectRows(bank.image!, trainRows), y: trainRows.map((i) => bank.labels[i]!) },
       selectRows(test.image!, testRows),
-      { k: p.k, classes: source.classNames.length },
+      {
+        k: p.k,
+        classes: source.classNames.length,
+        weighting: p.weighting === "dino"
+          ? { kind: "dino", temperature: p.temperature ?? 0.07 }
+          : { kind: "vote" },
+      },
     );
     const right = testRows.filter((i, r) => predicted[r] === test.labels[i]).length;
     return {

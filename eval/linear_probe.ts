@@ -96,6 +96,10 @@ const schema = z.strictObject({
 }).refine((p) => p.repeats === undefined || p.shots !== undefined, {
   message: "repeats needs shots (the number of labelled samples per class of each draw)",
   path: ["repeats"],
+}).refine((p) => p.split !== p.train, {
+  message: "split names the training split: the probe would be scored on samples it was " +
+    "trained on; score another split (test, val)",
+  path: ["split"],
 }).refine((p) => p.val === undefined || p.val !== p.train, {
   message: "val names the training split: validation must be other samples (leave val out to " +
     "hold out val_fraction of the training samples)",

@@ -165,3 +165,53 @@ Deno.test("knn evaluator: clusters are classified, k reported, unlabelled sample
     batch: 256,
   });
 });
+
+Deno.test("knnPredict dino: Σ exp(sim / T) per class, as DINO's weighted kNN", async () => {
+  const rng = new Rng(5);
+  const rows = (n: number) =>
+    Array.from({ length: n }, () => [rng.normal(), rng.normal(), rng.normal()]);
+  const x = rows(60), y = x.map(() => rng.int(4)), q = rows(40);
+  const cos = (a: number[], b: number[]) =>
+    a.reduce((s, v, i) => s + v * b[i]!, 0) / (Math.hypot(...a) * Math.hypot(...b));
+  for (const temperature of [0.07, 0.5]) {
+    const got = await knnPredict({ x: matrixFromRows(x), y }, matrixFromRows(q), {
+      k: 10,
+      classes: 4,
+      weighting: { kind: "dino", temperature },
+    });
+    q.forEach((query, i) => {
+      const nearest = x.map((v, j) => ({ s: cos(query, v), l: y[j]! }))
+        .sort((a, b) => b.s - a.s).slice(0, 10);
+      const score = [0, 1, 2, 3].map((c) =>
+        nearest.filter((n) => n.l === c).reduce((s, n) => s + Math.exp(n.s / temperature), 0)
+      );
+      assert.equal(got[i], score.indexOf(Math.max(...score)), `T ${temperature}, query ${i}`);
+    });
+  }
+  // Two near neighbours of class 1 outweigh three far ones of class 0 at a low temperature.
+  const train = {
+    x: matrixFromRows([angle(0), angle(2), angle(60), angle(62), angle(64)]),
+    y: [1, 1, 0, 0, 0],
+  };
+  const query = matrixFromRows([angle(1)]);
+  assert.deepEqual([...await knnPredict(train, query, { k: 5, classes: 2 })], [0]);
+  const dino = { kind: "dino" as const, temperature: 0.07 };
+  assert.deepEqual([...await knnPredict(train, query, { k: 5, classes: 2, weighting: dino })], [1]);
+});
+
+Deno.test("knn and linear_probe refuse to score the split they learn from", () => {
+  assert.throws(
+    () => knnEntry.schema.parse({ image: "i", split: "train" }),
+    /a query would find itself among its neighbours/,
+  );
+  assert.throws(
+    () => linearProbeEntry.schema.parse({ image: "i", split: "train" }),
+    /scored on samples it was trained on/,
+  );
+  assert.throws(
+    () => knnEntry.schema.parse({ image: "i", temperature: 0.1 }),
+    /temperature applies to weighting: dino/,
+  );
+  const parsed = knnEntry.schema.parse({ image: "i", weighting: "dino" }) as { weighting: string };
+  assert.equal(parsed.weighting, "dino");
+});
