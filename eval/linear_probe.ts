@@ -45,9 +45,13 @@ export interface LinearProbeParams {
   limit?: number;
   /** λ values swept (default `[0, 1e-4, 1e-3, 1e-2, 1e-1]`). */
   weight_decays: number[];
-  /** Full-batch Adam steps per fit (default 300). */
+  /** `lbfgs` (absent) or `adam`. */
+  solver?: "lbfgs" | "adam";
+  /** L-BFGS iterations at most (absent: 1000). */
+  max_iter?: number;
+  /** Adam: full-batch steps per fit (default 300). */
   steps: number;
-  /** Initial step size (default 0.05). */
+  /** Adam: initial step size (default 0.05). */
   lr: number;
   /** Seed of the validation hold-out and of the few-shot draws (default 0). */
   seed: number;
@@ -78,8 +82,13 @@ const schema = z.strictObject({
   weight_decays: z.array(nonNegative()).min(1).default([0, 1e-4, 1e-3, 1e-2, 1e-1]).describe(
     "Weight decays λ swept; the probe with the best λ on validation is scored.",
   ),
-  steps: positiveInt().default(300).describe("Full-batch Adam steps per fit."),
-  lr: z.number().positive().default(0.05).describe("Initial step size."),
+  solver: z.enum(["lbfgs", "adam"]).optional().describe(
+    "`lbfgs` (absent): L-BFGS until the gradient's largest entry is ≤ 1e-4 or `max_iter` " +
+      "(CLIP's protocol); `adam`: `steps` of full-batch Adam (the fit before 2026-11-25).",
+  ),
+  max_iter: positiveInt().optional().describe("L-BFGS iterations at most (absent: 1000)."),
+  steps: positiveInt().default(300).describe("Full-batch Adam steps per fit (`solver: adam`)."),
+  lr: z.number().positive().default(0.05).describe("Initial Adam step size (`solver: adam`)."),
   seed: z.number().int().default(0).describe(
     "Seed of the validation hold-out and of the few-shot draws.",
   ),
@@ -149,6 +158,8 @@ export interface ProbeResult {
   validation: number[];
   /** Test top-1 of the probe with the chosen λ. */
   test: number;
+  /** Whether the chosen probe's fit converged (L-BFGS; Adam: undefined). */
+  converged?: boolean;
 }
 
 /**
@@ -157,7 +168,13 @@ export interface ProbeResult {
  */
 export async function sweepWeightDecay(
   data: { train: Features; val: Features; test: Features; classes: number },
-  options: { weightDecays: number[]; steps: number; lr: number },
+  options: {
+    weightDecays: number[];
+    solver?: "lbfgs" | "adam";
+    maxIterations?: number;
+    steps: number;
+    lr: number;
+  },
 ): Promise<ProbeResult> {
   const stats = featureStats(data.train.x);
   const [train, val, test] = [data.train, data.val, data.test].map((f) => standardize(f.x, stats));
@@ -178,7 +195,12 @@ export async function sweepWeightDecay(
     validation.push(acc);
     if (acc > best.acc || (acc === best.acc && lambda < best.lambda)) best = { lambda, acc, model };
   }
-  return { weightDecay: best.lambda, validation, test: accuracy(best.model!, test!, data.test.y) };
+  return {
+    weightDecay: best.lambda,
+    validation,
+    test: accuracy(best.model!, test!, data.test.y),
+    ...(best.model!.converged !== undefined && { converged: best.model!.converged }),
+  };
 }
 
 /** The `linear_probe` evaluator. */
@@ -190,9 +212,11 @@ export class LinearProbeEvaluator implements Evaluator {
    * Embeds train, validation and test samples, sweeps λ and scores the chosen probe.
    *
    * @returns `top1` (test), `val_top1` (best λ), `weight_decay` (chosen λ),
-   *   `val_top1/<λ>` per swept λ, and the sample counts `n_train`, `n_val`, `n`;
-   *   with `shots`: `top1` and `val_top1` as means over the draws, `top1_std`
-   *   (repeats > 1), `weight_decay` (the λ chosen most often), `shots`, `repeats`.
+   *   `val_top1/<λ>` per swept λ, `converged` (L-BFGS: 1 when the chosen probe's
+   *   fit met its gradient tolerance), and the sample counts `n_train`, `n_val`,
+   *   `n`; with `shots`: `top1` and `val_top1` as means over the draws,
+   *   `top1_std` (repeats > 1), `weight_decay` (the λ chosen most often),
+   *   `converged` (the share of draws whose chosen fit converged), `shots`, `repeats`.
    */
   async evaluate(model: InferenceModel, source: DataSource): Promise<Metrics> {
     const p = this.params;
@@ -223,12 +247,19 @@ export class LinearProbeEvaluator implements Evaluator {
         `linear_probe: data source "${source.name}" names no classes; a probe needs class labels`,
       );
     }
-    const options = { weightDecays: p.weight_decays, steps: p.steps, lr: p.lr };
+    const options = {
+      weightDecays: p.weight_decays,
+      ...(p.solver && { solver: p.solver }),
+      ...(p.max_iter && { maxIterations: p.max_iter }),
+      steps: p.steps,
+      lr: p.lr,
+    };
     const counts = { n_val: val.y.length, n: test.y.length };
     if (p.shots !== undefined) {
       const shots = p.shots;
       const repeats = p.repeats ?? 5;
       const [tops, vals, chosen] = [[] as number[], [] as number[], [] as number[]];
+      const converged: boolean[] = [];
       for (let draw = 0; draw < repeats; draw++) {
         const drawn = drawShots(train, {
           shots,
@@ -241,12 +272,14 @@ export class LinearProbeEvaluator implements Evaluator {
         tops.push(result.test);
         vals.push(Math.max(...result.validation));
         chosen.push(result.weightDecay);
+        if (result.converged !== undefined) converged.push(result.converged);
       }
       return {
         top1: mean(tops),
         ...(repeats > 1 && { top1_std: sampleStd(tops) }),
         val_top1: mean(vals),
         weight_decay: mostCommon(chosen),
+        ...(converged.length > 0 && { converged: mean(converged.map(Number)) }),
         shots,
         repeats,
         n_train: shots * classes,
@@ -258,6 +291,7 @@ export class LinearProbeEvaluator implements Evaluator {
       top1: result.test,
       val_top1: Math.max(...result.validation),
       weight_decay: result.weightDecay,
+      ...(result.converged !== undefined && { converged: Number(result.converged) }),
     };
     p.weight_decays.forEach((l, i) => (metrics[`val_top1/${l}`] = result.validation[i]!));
     return { ...metrics, n_train: train.y.length, ...counts };

@@ -12,7 +12,7 @@ Deno.test("fitLogistic without informative features learns the class frequencies
   const y = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2];
   const x: Matrix = { rows: 10, cols: 1, data: new Float64Array(10) };
   const before = tf.memory().numTensors;
-  const model = await fitLogistic(x, y, { classes: 3, steps: 400, lr: 0.1 });
+  const model = await fitLogistic(x, y, { classes: 3 });
   assert.equal(tf.memory().numTensors, before, "no tensors leak");
   const z = Math.max(...model.bias);
   const e = Array.from(model.bias, (b) => Math.exp(b - z));
@@ -23,15 +23,13 @@ Deno.test("fitLogistic without informative features learns the class frequencies
   assert.ok(Math.abs(model.loss - entropy) < 1e-4, `${model.loss} vs ${entropy}`);
 });
 
-Deno.test("fitLogistic reaches the regularised optimum: the gradient vanishes (KKT)", async () => {
-  const rng = new Rng(4);
-  const n = 60, d = 4, c = 3, lambda = 0.1;
-  const y = Array.from({ length: n }, (_, i) => i % c);
-  const x = matrixFromRows(
-    y.map((label) => Array.from({ length: d }, (_, k) => rng.normal() + (k === label ? 1.5 : 0))),
-  );
-  const model = await fitLogistic(x, y, { classes: c, weightDecay: lambda, steps: 1500, lr: 0.05 });
-  // Independent gradient: ∇W = Xᵀ(P − Y)/N + λW, ∇b = mean(P − Y).
+/** The objective's gradient at a fitted model, in float64: ∇W = Xᵀ(P − Y)/N + λW, ∇b = mean(P − Y). */
+function gradientAt(
+  model: Awaited<ReturnType<typeof fitLogistic>>,
+  data: { x: Matrix; y: number[]; classes: number; lambda: number },
+): Float64Array {
+  const { x, y, classes: c, lambda } = data;
+  const [n, d] = [x.rows, x.cols];
   const scores = logisticScores(model, x);
   const gw = new Float64Array(d * c), gb = new Float64Array(c);
   for (let i = 0; i < n; i++) {
@@ -46,11 +44,53 @@ Deno.test("fitLogistic reaches the regularised optimum: the gradient vanishes (K
     });
   }
   gw.forEach((g, i) => (gw[i] = g + lambda * model.weights.data[i]!));
-  const norm = Math.hypot(...gw, ...gb);
-  assert.ok(norm < 2e-3, `gradient norm at the solution ${norm}`);
+  return Float64Array.from([...gw, ...gb]);
+}
+
+/** Overlapping Gaussian classes: 60 samples, 4 features, 3 classes. */
+function overlapping(): { x: Matrix; y: number[] } {
+  const rng = new Rng(4);
+  const y = Array.from({ length: 60 }, (_, i) => i % 3);
+  const x = matrixFromRows(
+    y.map((label) => Array.from({ length: 4 }, (_, k) => rng.normal() + (k === label ? 1.5 : 0))),
+  );
+  return { x, y };
+}
+
+Deno.test("fitLogistic (L-BFGS, the defaults) reaches the optimum at every swept λ (KKT)", async () => {
+  const { x, y } = overlapping();
+  const before = tf.memory().numTensors;
+  for (const lambda of [0.1, 1e-2, 1e-3, 1e-4]) {
+    const model = await fitLogistic(x, y, { classes: 3, weightDecay: lambda });
+    assert.equal(model.converged, true, `λ ${lambda}: converged in ${model.iterations}`);
+    const g = gradientAt(model, { x, y, classes: 3, lambda });
+    const largest = Math.max(...g.map(Math.abs));
+    assert.ok(largest < 2e-4, `λ ${lambda}: largest gradient entry ${largest}`);
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
   // A larger λ shrinks the weights.
-  const strong = await fitLogistic(x, y, { classes: c, weightDecay: 10 * lambda, steps: 600 });
-  assert.ok(Math.hypot(...strong.weights.data) < Math.hypot(...model.weights.data));
+  const weak = await fitLogistic(x, y, { classes: 3, weightDecay: 0.01 });
+  const strong = await fitLogistic(x, y, { classes: 3, weightDecay: 0.1 });
+  assert.ok(Math.hypot(...strong.weights.data) < Math.hypot(...weak.weights.data));
+});
+
+Deno.test("fitLogistic solver: adam is the fixed-budget fit, close to the optimum at λ = 0.1", async () => {
+  const { x, y } = overlapping();
+  const model = await fitLogistic(x, y, {
+    classes: 3,
+    weightDecay: 0.1,
+    solver: "adam",
+    steps: 1500,
+    lr: 0.05,
+  });
+  assert.equal(model.converged, undefined);
+  assert.equal(model.iterations, 1500);
+  const g = gradientAt(model, { x, y, classes: 3, lambda: 0.1 });
+  assert.ok(Math.hypot(...g) < 2e-3, `gradient norm at the solution ${Math.hypot(...g)}`);
+  // The iteration cap, when reached, is reported as not converged.
+  const capped = await fitLogistic(x, y, { classes: 3, maxIterations: 5 });
+  assert.equal(capped.iterations, 5);
+  assert.equal(capped.converged, false);
 });
 
 Deno.test("fitLogistic separates separable classes; standardize uses train statistics", async () => {
