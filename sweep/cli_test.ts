@@ -1,18 +1,10 @@
 /** `novalab sweep`: --dry-run prints the member table; bad shards and failed members are errors. */
 import assert from "node:assert/strict";
-import { buildProgram } from "../cli.ts";
+import { cliLines } from "../tests/cli_lines.ts";
 import { writeTinySweep } from "./testing.ts";
 
 async function capture(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const original = console.log;
-  console.log = (...parts: unknown[]) => lines.push(parts.join(" "));
-  try {
-    await buildProgram().parseAsync(args, { from: "user" });
-  } finally {
-    console.log = original;
-  }
-  return lines.join("\n");
+  return (await cliLines(args)).join("\n");
 }
 
 Deno.test("cli sweep: --dry-run validates every member and prints the table with a shard marked", async () => {

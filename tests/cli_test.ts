@@ -3,7 +3,7 @@
  * decoded-image cache; errors are clear.
  */
 import assert from "node:assert/strict";
-import { buildProgram } from "../cli.ts";
+import { cliLines } from "./cli_lines.ts";
 import { loadRunnable } from "../core/recipe_runnable.ts";
 import { runRecipe } from "../core/run.ts";
 import {
@@ -15,15 +15,7 @@ import {
 } from "../data/fixtures.ts";
 
 async function capture(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const original = console.log;
-  console.log = (...parts: unknown[]) => lines.push(parts.join(" "));
-  try {
-    await buildProgram().parseAsync(args, { from: "user" });
-  } finally {
-    console.log = original;
-  }
-  return lines.join("\n");
+  return (await cliLines(args)).join("\n");
 }
 
 Deno.test("cli: validate prints the resolved recipe with vars substituted and --set applied", async () => {

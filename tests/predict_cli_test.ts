@@ -4,22 +4,12 @@
  * loading the run.
  */
 import assert from "node:assert/strict";
-import { buildProgram } from "../cli.ts";
+import { cliLines } from "./cli_lines.ts";
 import { decodeSafetensors } from "../core/safetensors.ts";
 import { TrainedModel } from "../core/trained_model.ts";
 import { trainedRun } from "./trained_run.ts";
 
-async function capture(args: string[]): Promise<string[]> {
-  const lines: string[] = [];
-  const original = console.log;
-  console.log = (...parts: unknown[]) => lines.push(parts.join(" "));
-  try {
-    await buildProgram().parseAsync(args, { from: "user" });
-  } finally {
-    console.log = original;
-  }
-  return lines;
-}
+const capture = cliLines;
 
 Deno.test({
   name: "cli predict, embed, search: tables, JSON, embeddings file; bad flags refused",
