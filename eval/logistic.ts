@@ -7,9 +7,11 @@
  * CLIP's probes are fitted, sklearn's `lbfgs`), run until the gradient's
  * largest entry is at most `tolerance` or `maxIterations` pass — the model
  * says whether it converged (with λ = 0 on separable features there is no
- * minimiser: the weights grow until the cap). The objective and its gradient
- * are computed on the tensor backend in float32, the quasi-Newton steps on
- * the host in float64. `solver: "adam"` is the earlier fixed-budget fit (full
+ * minimiser: the weights grow until the gradient is below the tolerance, or
+ * the cap). The objective and its gradient are computed on the tensor backend
+ * in float32, the quasi-Newton steps on the host in float64; float32 values
+ * stop the line search near a largest gradient entry of 2–4e-5, so a
+ * `tolerance` below ~5e-5 is not reached (the fit then reports not converged). `solver: "adam"` is the earlier fixed-budget fit (full
  * batch Adam, cosine-decayed step size, `steps` and `lr`), kept to reproduce
  * numbers made with it.
  *

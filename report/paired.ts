@@ -28,7 +28,10 @@ export interface PairedDelta {
   p: number;
 }
 
-/** Seed → the metric's value, over a row's finished members that reported it. */
+/**
+ * Seed → the metric's value, over a row's finished members that reported it
+ * (of several finished members with one seed, the last: see {@link repeatedSeeds}).
+ */
 function bySeed(row: TableRow, key: string): Map<number, number> {
   const out = new Map<number, number>();
   for (const m of row.members) {
@@ -37,6 +40,17 @@ function bySeed(row: TableRow, key: string): Map<number, number> {
     if (v !== undefined) out.set(m.member.seed, v);
   }
   return out;
+}
+
+/** The seeds several finished members of a row share (runs made by hand without `seed:`). */
+export function repeatedSeeds(row: TableRow): number[] {
+  const seen = new Set<number>(), repeated = new Set<number>();
+  for (const m of row.members) {
+    if (m.state !== "done") continue;
+    if (seen.has(m.member.seed)) repeated.add(m.member.seed);
+    seen.add(m.member.seed);
+  }
+  return [...repeated].sort((a, b) => a - b);
 }
 
 /**
@@ -110,11 +124,20 @@ export function comparisonMarkdown(table: SweepTable, variant: string): string {
     });
     lines.push(`| ${cells.join(" | ")} |`);
   }
+  const repeated = table.rows.filter((r) => repeatedSeeds(r).length > 0)
+    .map((r) => `${r.variant} (seed ${repeatedSeeds(r).join(", ")})`);
   return [
     `### Against ${variant}, paired by seed`,
     "",
     ...lines,
     "",
+    ...(repeated.length > 0
+      ? [
+        `Several finished members share a seed in: ${repeated.join("; ")}; only the last of ` +
+        "them is paired (give each run its own `seed:`).",
+        "",
+      ]
+      : []),
     `Δ: mean over the seeds both finished of (variant − ${variant}) ± the sample std of those ` +
     "differences (pp: percentage points); p: two-sided paired t-test, df = n − 1 (" + MISSING +
     " with fewer than two pairs). With three seeds a p-value rests on two degrees of freedom: " +

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { collectSweep } from "./collect.ts";
-import { baselineRow, comparisonCsv, comparisonMarkdown, pairedDelta } from "./paired.ts";
+import {
+  baselineRow,
+  comparisonCsv,
+  comparisonMarkdown,
+  pairedDelta,
+  repeatedSeeds,
+} from "./paired.ts";
 import { buildTable } from "./table.ts";
 import { tempDir, writeLambdaSweep } from "./testing.ts";
 import { writeSweepReport } from "./write.ts";
@@ -73,4 +79,20 @@ Deno.test("writeSweepReport --baseline: comparison.md and .csv, and a README sec
     /no such variant/,
   );
   await assert.rejects(() => Deno.stat(join(other.path, "report")), Deno.errors.NotFound);
+});
+
+Deno.test("paired comparison: finished members sharing a seed are named (runs without seed:)", async () => {
+  await using tmp = await tempDir();
+  await writeLambdaSweep(tmp.path);
+  const table = buildTable(await collectSweep(tmp.path));
+  const row = baselineRow(table, "nova,lambda=0");
+  assert.deepEqual(repeatedSeeds(row), []);
+  // A second finished member with seed 1 (as two hand-made runs of one recipe would be).
+  row.members.push({ ...row.members[1]!, member: { ...row.members[1]!.member, id: "again" } });
+  assert.deepEqual(repeatedSeeds(row), [1]);
+  const md = comparisonMarkdown(table, "clip,lambda=0");
+  assert.match(
+    md,
+    /Several finished members share a seed in: nova,lambda=0 \(seed 1\); only the last/,
+  );
 });

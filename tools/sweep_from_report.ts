@@ -53,6 +53,13 @@ export async function sweepFromReport(
         `(was the sweep file changed since the report?)`,
     );
   }
+  const missing = spec.metrics.filter((m) => !table.columns.includes(m.key)).map((m) => m.key);
+  if (missing.length > 0) {
+    throw new Error(
+      `${csv}: no column for metric ${missing.join(", ")} of ${sweepFile}; the sweep file's ` +
+        `metrics changed since the report (its columns: ${table.columns.join(", ")})`,
+    );
+  }
   await writeManifest(out, sweepManifest(spec, members));
   let written = 0;
   for (const row of table.rows) {
